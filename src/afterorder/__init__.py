@@ -1,0 +1,1 @@
+"""afterorder: post-purchase and lifecycle messaging engine."""

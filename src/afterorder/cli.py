@@ -1,0 +1,227 @@
+"""The ``afterorder`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+
+from afterorder.clock import SystemClock
+from afterorder.db.database import DEFAULT_URL, DatabaseUrlError, open_engine
+from afterorder.db.migrate import upgrade
+from afterorder.db.schema import delivery_attempts, outbox
+from afterorder.db.stores import StoreError, create_store, get_store, list_stores
+from afterorder.domain import Event
+from afterorder.flows.catalog import FlowCatalog
+from afterorder.flows.spec import FlowError
+from afterorder.intake.pipeline import Intake
+from afterorder.web.errors import validation_details
+
+app = typer.Typer(help="afterorder: post-purchase and lifecycle messaging for online stores.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+store_app = typer.Typer(help="Stores (tenants).", no_args_is_help=True)
+events_app = typer.Typer(help="Send events from files.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+outbox_app = typer.Typer(help="Messages queued and sent.", no_args_is_help=True)
+app.add_typer(store_app, name="store")
+app.add_typer(events_app, name="events")
+app.add_typer(db_app, name="db")
+app.add_typer(outbox_app, name="outbox")
+
+Database = Annotated[str, typer.Option("--database", envvar="AFTERORDER_DATABASE_URL",
+                                       help="sqlite:///PATH or postgresql://user@host/db")]
+FlowDirs = Annotated[list[Path] | None, typer.Option("--flows", help="a directory of your own flow YAML files")]
+err = Console(stderr=True)
+T = TypeVar("T")
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def run(database: str, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Open the database (migrating it to the current schema) and run ``work(engine)``."""
+
+    async def main() -> T:
+        try:
+            engine = open_engine(database)
+        except DatabaseUrlError as exc:
+            raise fail(str(exc)) from None
+        try:
+            await upgrade(engine)
+            return await work(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except OSError as exc:
+        raise fail(f"cannot reach the database: {exc}") from None
+
+
+@db_app.command("upgrade")
+def db_upgrade(database: Database = DEFAULT_URL) -> None:
+    """Create or migrate the schema to the current version."""
+
+    async def work(_engine: Any) -> None:
+        return None
+
+    run(database, work)
+    typer.echo("database is at the current schema")
+
+
+@store_app.command("add")
+def store_add(
+    slug: str,
+    name: Annotated[str, typer.Option(help="the store's name as customers know it")],
+    email_from: Annotated[str, typer.Option(help="sender address, e.g. shop@example.jp")],
+    reply_to: Annotated[str | None, typer.Option(help="where replies go (a real mailbox)")] = None,
+    country: str = "US", locale: str = "en", timezone: str = "UTC", currency: str = "USD",
+    postal_address: str = "", support_email: str = "", support_phone: str = "", support_url: str = "",
+    brand_color: str = "#1f6feb", logo_url: str = "",
+    database: Database = DEFAULT_URL,
+) -> None:
+    """Create a store; prints it as JSON with its API key (shown only now)."""
+    fields = dict(slug=slug, name=name, email_from=email_from, country=country, locale=locale, timezone=timezone,
+                  currency=currency, postal_address=postal_address, support_email=support_email,
+                  support_phone=support_phone, support_url=support_url, brand_color=brand_color,
+                  logo_url=logo_url)
+    if reply_to:
+        fields["reply_to"] = reply_to
+
+    async def work(engine: Any) -> dict[str, Any]:
+        async with engine.begin() as conn:
+            store, key = await create_store(conn, SystemClock().now(), **fields)
+        return {**store.public(), "api_key": key}
+
+    try:
+        created = run(database, work)
+    except StoreError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(json.dumps(created, ensure_ascii=False, indent=2))
+
+
+@store_app.command("list")
+def store_list(database: Database = DEFAULT_URL,
+               as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the stores."""
+
+    async def work(engine: Any) -> list[dict[str, Any]]:
+        async with engine.connect() as conn:
+            return [s.public() for s in await list_stores(conn)]
+
+    found = run(database, work)
+    if as_json:
+        typer.echo(json.dumps(found, ensure_ascii=False, indent=2))
+        return
+    table = Table("slug", "name", "from", "country", "locale", "timezone", "currency", "key")
+    for s in found:
+        table.add_row(s["slug"], s["name"], s["email_from"], s["country"], s["locale"], s["timezone"],
+                      s["currency"], s["api_key_prefix"] + "…")
+    Console().print(table)
+
+
+@events_app.command("send")
+def events_send(file: Path, store: Annotated[str, typer.Option(help="store slug")],
+                database: Database = DEFAULT_URL, flow_dirs: FlowDirs = None) -> None:
+    """Store the events of a JSON-lines file (one event per line); all or nothing."""
+    try:
+        lines = file.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise fail(f"cannot read {file}: {exc}") from None
+    parsed: list[Event] = []
+    raws: list[Any] = []
+    problems: list[str] = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+            parsed.append(Event.model_validate(raw))
+            raws.append(raw)
+        except json.JSONDecodeError as exc:
+            problems.append(f"{file}:{number}: not JSON: {exc}")
+        except ValidationError as exc:
+            for d in validation_details(exc):
+                problems.append(f"{file}:{number}: {d['field']}: {d['message']}")
+    if problems:
+        raise fail("nothing was stored:\n" + "\n".join(problems[:50]))
+    try:
+        catalog = FlowCatalog.load(flow_dirs or [])
+    except FlowError as exc:
+        raise fail(str(exc)) from None
+
+    async def work(engine: Any) -> dict[str, int]:
+        async with engine.connect() as conn:
+            target = await get_store(conn, store)
+        if target is None:
+            raise fail(f"no store called {store!r}")
+        intake = Intake(engine, catalog, SystemClock())
+        counts = {"stored": 0, "duplicate": 0, "runs_started": 0}
+        for start in range(0, len(parsed), 500):
+            for result in await intake.ingest(target, parsed[start:start + 500], source="file",
+                                              raw=raws[start:start + 500]):
+                counts[result.status] += 1
+                counts["runs_started"] += result.runs_started
+        return counts
+
+    typer.echo(json.dumps(run(database, work)))
+
+
+@outbox_app.command("list")
+def outbox_list(database: Database = DEFAULT_URL, store: Annotated[str | None, typer.Option()] = None,
+                status: Annotated[str | None, typer.Option()] = None, limit: int = 50,
+                as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Messages with their delivery attempts, newest first."""
+
+    async def work(engine: Any) -> list[dict[str, Any]]:
+        async with engine.connect() as conn:
+            query = select(outbox.c.id, outbox.c.store_id, outbox.c.template, outbox.c.locale, outbox.c.recipient,
+                           outbox.c.status, outbox.c.attempts, outbox.c.next_attempt_at, outbox.c.last_error,
+                           outbox.c.message_id)
+            if store:
+                target = await get_store(conn, store)
+                if target is None:
+                    raise fail(f"no store called {store!r}")
+                query = query.where(outbox.c.store_id == target.id)
+            if status:
+                query = query.where(outbox.c.status == status)
+            rows = [dict(r) for r in (await conn.execute(query.order_by(outbox.c.id.desc()).limit(limit))).mappings()]
+            for r in rows:
+                tries = await conn.execute(select(delivery_attempts.c.attempt, delivery_attempts.c.outcome,
+                                                  delivery_attempts.c.code, delivery_attempts.c.detail,
+                                                  delivery_attempts.c.started_at)
+                                           .where(delivery_attempts.c.outbox_id == r["id"])
+                                           .order_by(delivery_attempts.c.attempt))
+                r["attempt_log"] = [dict(t) for t in tries.mappings()]
+            return rows
+
+    rows = run(database, work)
+    if as_json:
+        typer.echo(json.dumps(rows, default=str, ensure_ascii=False, indent=2))
+        return
+    table = Table("id", "template", "locale", "to", "status", "tries", "next try", "last error")
+    for r in rows:
+        table.add_row(str(r["id"]), r["template"], r["locale"], r["recipient"], r["status"], str(r["attempts"]),
+                      r["next_attempt_at"].strftime("%Y-%m-%d %H:%M:%S") if r["status"] == "queued" else "",
+                      (r["last_error"] or "")[:60])
+    Console().print(table)
+
+
+def main() -> None:
+    from afterorder import cli_serve  # noqa: F401  (registers serve, worker, demo, flows)
+
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,222 @@
+"""``afterorder serve``, ``worker``, ``demo`` and ``flows``: the long-running commands."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+
+from afterorder.channels import DevSmtpServer, RetryPolicy, start_dev_smtp
+from afterorder.cli import Database, FlowDirs, app, fail, run
+from afterorder.clock import Clock, OffsetClock, SystemClock
+from afterorder.db.database import DEFAULT_URL, DatabaseUrlError
+from afterorder.db.stores import get_store
+from afterorder.flows.catalog import FlowCatalog
+from afterorder.flows.spec import FlowError
+from afterorder.runtime import Runtime, RuntimeSettings
+
+flows_app = typer.Typer(help="Flows of a store.", no_args_is_help=True)
+app.add_typer(flows_app, name="flows")
+
+Smtp = Annotated[str | None, typer.Option("--smtp", envvar="AFTERORDER_SMTP_URL",
+                                          help="smtp://user:pass@host:port (?starttls=1, smtps:// for TLS)")]
+Listen = Annotated[str, typer.Option("--listen", help="HOST:PORT for the HTTP API")]
+RetryBase = Annotated[float, typer.Option("--retry-base", help="seconds before the first retry; doubles each time")]
+
+
+def _host_port(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit():
+        raise fail(f"--listen wants HOST:PORT, not {listen!r}")
+    return host, int(port)
+
+
+def _load_catalog(flow_dirs: list[Path] | None) -> None:
+    try:
+        FlowCatalog.load(flow_dirs or [])
+    except FlowError as exc:
+        raise fail(str(exc)) from None
+
+
+async def _until_signalled(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def serve_async(*, database: str, smtp: str | None, listen: str, dev_clock: bool, dev_smtp: bool,
+                      base_url: str | None, flow_dirs: list[Path], retry_base: float, lease: float,
+                      after_start: Any = None) -> None:
+    from afterorder.web.app import create_app
+
+    host, port = _host_port(listen)
+    clock: Clock = OffsetClock() if dev_clock else SystemClock()
+    dev_server: DevSmtpServer | None = None
+    if dev_smtp:
+        dev_server = await start_dev_smtp()
+        smtp = dev_server.url
+    if not smtp:
+        raise fail("no mail server: pass --smtp smtp://host:port (or --dev-smtp for the built-in test server)")
+    settings = RuntimeSettings(database_url=database, smtp_url=smtp, base_url=base_url or f"http://{listen}",
+                               flow_dirs=tuple(flow_dirs), retry=RetryPolicy(base_seconds=retry_base),
+                               lease_seconds=lease)
+    runtime = Runtime(settings, clock)
+    try:
+        await runtime.migrate()
+    except OSError as exc:
+        raise fail(f"cannot reach the database: {exc}") from None
+    await runtime.start_workers()
+    web = create_app(runtime, dev_clock=clock if isinstance(clock, OffsetClock) else None,
+                     inbox=dev_server.inbox if dev_server else None)
+    server = uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level="warning", lifespan="off",
+                                           access_log=False))
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    serving = asyncio.create_task(server.serve())
+    while not server.started and not serving.done():
+        await asyncio.sleep(0.02)
+    if serving.done():
+        await serving
+        raise fail(f"could not listen on {listen}")
+    typer.echo(f"afterorder is serving on http://{host}:{port}  (API docs: http://{host}:{port}/api/docs)")
+    if dev_server:
+        typer.echo(f"development SMTP server on {dev_server.url}; received mail: http://{host}:{port}/inbox")
+    extra = asyncio.create_task(after_start(runtime, f"http://{host}:{port}")) if after_start else None
+    try:
+        await _until_signalled(runtime.stop)
+    finally:
+        if extra:
+            extra.cancel()
+        server.should_exit = True
+        await serving
+        await runtime.close()
+        if dev_server:
+            await dev_server.close()
+
+
+@app.command()
+def serve(
+    database: Database = DEFAULT_URL, smtp: Smtp = None, listen: Listen = "127.0.0.1:8000",
+    dev_clock: Annotated[bool, typer.Option("--dev-clock", help="allow POST /dev/clock/advance")] = False,
+    dev_smtp: Annotated[bool, typer.Option("--dev-smtp", help="built-in development SMTP server + /inbox")] = False,
+    base_url: Annotated[str | None, typer.Option(help="public URL of this server, for links")] = None,
+    flow_dirs: FlowDirs = None, retry_base: RetryBase = 30.0,
+    lease: Annotated[float, typer.Option(help="seconds a worker holds claimed work")] = 60.0,
+) -> None:
+    """Run the HTTP API, the scheduler and delivery in one process."""
+    _load_catalog(flow_dirs)
+    try:
+        asyncio.run(serve_async(database=database, smtp=smtp, listen=listen, dev_clock=dev_clock, dev_smtp=dev_smtp,
+                                base_url=base_url, flow_dirs=flow_dirs or [], retry_base=retry_base, lease=lease))
+    except DatabaseUrlError as exc:
+        raise fail(str(exc)) from None
+
+
+@app.command()
+def worker(database: Database = DEFAULT_URL, smtp: Smtp = None, flow_dirs: FlowDirs = None,
+           retry_base: RetryBase = 30.0,
+           lease: Annotated[float, typer.Option(help="seconds a worker holds claimed work")] = 60.0,
+           poll: Annotated[float, typer.Option(help="seconds between looks for due work")] = 0.5) -> None:
+    """Run an extra scheduler + delivery process (any number, on any machine, sharing one PostgreSQL)."""
+    _load_catalog(flow_dirs)
+    if not smtp:
+        raise fail("no mail server: pass --smtp smtp://host:port or set AFTERORDER_SMTP_URL")
+
+    async def main() -> None:
+        runtime = Runtime(RuntimeSettings(database_url=database, smtp_url=smtp, flow_dirs=tuple(flow_dirs or []),
+                                          retry=RetryPolicy(base_seconds=retry_base), lease_seconds=lease,
+                                          poll_seconds=poll), SystemClock())
+        try:
+            await runtime.migrate()
+        except OSError as exc:
+            raise fail(f"cannot reach the database: {exc}") from None
+        await runtime.start_workers()
+        typer.echo(f"worker {runtime.scheduler.settings.worker_id} started", err=True)
+        try:
+            await _until_signalled(runtime.stop)
+        finally:
+            await runtime.close()
+
+    try:
+        asyncio.run(main())
+    except DatabaseUrlError as exc:
+        raise fail(str(exc)) from None
+
+
+@app.command()
+def demo(listen: Listen = "127.0.0.1:8000",
+         database: Database = "sqlite:///./afterorder-data/demo.db",
+         day_seconds: Annotated[float, typer.Option(help="real seconds per simulated day")] = 6.0) -> None:
+    """Run afterorder with a development mail server and a simulated store, on a fast clock."""
+    from afterorder.demo import simulate
+
+    async def after_start(runtime: Runtime, url: str) -> None:
+        await simulate(runtime, url, day_seconds=day_seconds)
+
+    asyncio.run(serve_async(database=database, smtp=None, listen=listen, dev_clock=True, dev_smtp=True,
+                            base_url=None, flow_dirs=[], retry_base=5.0, lease=30.0, after_start=after_start))
+
+
+def _flow_rows(catalog: FlowCatalog, enabled: set[str]) -> list[dict[str, Any]]:
+    return [{"id": s.id, "name": s.name, "state": "on" if s.id in enabled else "off", "trigger": s.trigger.event.value,
+             "category": s.category, "version": s.version, "steps": [i.label for i in s.program]}
+            for s in catalog.flows.values()]
+
+
+@flows_app.command("list")
+def flows_list(store: Annotated[str, typer.Option()], database: Database = DEFAULT_URL, flow_dirs: FlowDirs = None,
+               as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Every flow with its id, state, trigger and category."""
+    try:
+        catalog = FlowCatalog.load(flow_dirs or [])
+    except FlowError as exc:
+        raise fail(str(exc)) from None
+
+    async def work(engine: Any) -> list[dict[str, Any]]:
+        async with engine.connect() as conn:
+            target = await get_store(conn, store)
+            if target is None:
+                raise fail(f"no store called {store!r}")
+            return _flow_rows(catalog, {s.id for s in await catalog.enabled(conn, target.id)})
+
+    rows = run(database, work)
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        for r in rows:
+            typer.echo(f"{r['state']:>3}  {r['id']:<24} on {r['trigger']:<18} {r['category']}")
+
+
+def _set_flow(flow: str, store: str, enabled: bool, database: str, flow_dirs: list[Path] | None) -> None:
+    catalog = FlowCatalog.load(flow_dirs or [])
+    if flow not in catalog.flows:
+        raise fail(f"no flow called {flow!r}; known: {', '.join(sorted(catalog.flows))}")
+
+    async def work(engine: Any) -> None:
+        async with engine.begin() as conn:
+            target = await get_store(conn, store)
+            if target is None:
+                raise fail(f"no store called {store!r}")
+            await catalog.set_enabled(conn, target.id, flow, enabled, SystemClock().now())
+
+    run(database, work)
+    typer.echo(f"{flow} is {'on' if enabled else 'off'} for {store}")
+
+
+@flows_app.command("enable")
+def flows_enable(flow: str, store: Annotated[str, typer.Option()], database: Database = DEFAULT_URL,
+                 flow_dirs: FlowDirs = None) -> None:
+    """Switch a flow on for a store."""
+    _set_flow(flow, store, True, database, flow_dirs)
+
+
+@flows_app.command("disable")
+def flows_disable(flow: str, store: Annotated[str, typer.Option()], database: Database = DEFAULT_URL,
+                  flow_dirs: FlowDirs = None) -> None:
+    """Switch a flow off for a store."""
+    _set_flow(flow, store, False, database, flow_dirs)

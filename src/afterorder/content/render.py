@@ -1,0 +1,236 @@
+"""Render a localized message (subject, HTML, plain text) from plain snapshots.
+
+Templates live in one folder per message with one file per locale::
+
+    templates/order-confirmation/en.html     {% block subject %} {% block html %} {% block text %}
+    templates/_layout/email.html             the brand layout around {% block html %}
+    templates/_layout/email.txt              the same around {% block text %}
+    templates/_layout/email.css              inlined into the HTML when a template loads
+    templates/_layout/parts.html, parts.txt  macros: items, address, button, support contact
+
+A message file holds blocks only; the renderer makes it extend the layout.  Each message file is
+compiled twice, once for HTML (autoescaped, CSS inlined at load) and once for the subject and the
+text part (no escaping), and both are cached per (message, locale).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateError, TemplateNotFound
+from jinja2.environment import Environment
+from jinja2.sandbox import SandboxedEnvironment
+
+from afterorder.content.formatting import FILTERS, zone
+from afterorder.content.greeting import greeting
+from afterorder.content.i18n import layout_text, resolve_locale
+from afterorder.content.inline import InlineCss, default_inliner, inline_source
+from afterorder.domain import (
+    CustomerSnapshot,
+    OrderSnapshot,
+    RenderedMessage,
+    ShipmentSnapshot,
+    StoreSnapshot,
+)
+
+BUILTIN_TEMPLATES: Final = Path(__file__).parent / "templates"
+HTML_LAYOUT: Final = "_layout/email.html"
+TEXT_LAYOUT: Final = "_layout/email.txt"
+LAYOUT_CSS: Final = "_layout/email.css"
+
+_MESSAGE_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_HEX_COLOR: Final = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
+_DEFAULT_BRAND: Final = "#1f6feb"
+_RESERVED: Final = frozenset(
+    {"store", "customer", "order", "shipment", "links", "locale", "timezone", "greeting", "t",
+     "brand_color", "brand_text", "subject"}
+)
+
+
+class _Loader(FileSystemLoader):
+    """A FileSystemLoader that hands each source through ``prepare(name, source)`` once, on load."""
+
+    def __init__(self, searchpath: Sequence[Path], prepare: Callable[[str, str], str]) -> None:
+        super().__init__([str(p) for p in searchpath])
+        self._prepare = prepare
+
+    def raw_source(self, environment: Environment, name: str) -> str:
+        return super().get_source(environment, name)[0]
+
+    def get_source(
+        self, environment: Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        source, filename, uptodate = super().get_source(environment, template)
+        return self._prepare(template, source), filename, uptodate
+
+
+def _environment(loader: _Loader, *, autoescape: bool) -> SandboxedEnvironment:
+    env = SandboxedEnvironment(
+        loader=loader,
+        autoescape=autoescape,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.filters.update(FILTERS)
+    return env
+
+
+def _is_message(name: str) -> bool:
+    return not name.startswith("_")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _tidy_text(text: str) -> str:
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)) + "\n"
+
+
+def _brand_colors(color: str) -> tuple[str, str]:
+    """A safe brand colour for style attributes, and a readable text colour on top of it."""
+    color = color.strip() if _HEX_COLOR.fullmatch(color.strip()) else _DEFAULT_BRAND
+    digits = color[1:] if len(color) == 7 else "".join(c * 2 for c in color[1:])
+    red, green, blue = (int(digits[i : i + 2], 16) / 255 for i in (0, 2, 4))
+    luminance = 0.2126 * red + 0.7152 * green + 0.0722 * blue
+    return color, "#111111" if luminance > 0.6 else "#ffffff"
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    html: Template
+    text: Template
+
+
+class Renderer:
+    """Renders messages from the built-in templates, overridden by ``template_dirs`` (first wins).
+
+    ``inline_css(html, css) -> html`` is the CSS inliner, called once per template load; the
+    default uses css_inline.
+    """
+
+    def __init__(
+        self,
+        template_dirs: Sequence[Path] | None = None,
+        *,
+        inline_css: InlineCss | None = None,
+    ) -> None:
+        self._dirs: tuple[Path, ...] = (*(Path(d) for d in template_dirs or ()), BUILTIN_TEMPLATES)
+        self._inline_css = inline_css or default_inliner()
+        self._html_loader = _Loader(self._dirs, self._prepare_html)
+        self._html_env = _environment(self._html_loader, autoescape=True)
+        self._text_env = _environment(_Loader(self._dirs, self._prepare_text), autoescape=False)
+        self._compiled: dict[tuple[str, str], _Compiled] = {}
+
+    # ---- what exists ---------------------------------------------------------------------
+
+    def templates(self) -> list[str]:
+        """Names of the messages available (folders holding at least one ``<locale>.html``)."""
+        names = {
+            folder.name
+            for root in self._dirs
+            if root.is_dir()
+            for folder in root.iterdir()
+            if folder.is_dir() and _is_message(folder.name) and not folder.name.startswith(".")
+            and any(folder.glob("*.html"))
+        }
+        return sorted(names)
+
+    def locales_for(self, template: str) -> list[str]:
+        """Locales ``template`` is written in, across the store's folders and the built-ins."""
+        if not _MESSAGE_NAME.fullmatch(template) or not _is_message(template):
+            return []
+        return sorted({path.stem for root in self._dirs for path in (root / template).glob("*.html")})
+
+    # ---- rendering -----------------------------------------------------------------------
+
+    def render(
+        self,
+        template: str,
+        locale: str,
+        *,
+        store: StoreSnapshot,
+        customer: CustomerSnapshot | None,
+        order: OrderSnapshot | None = None,
+        shipment: ShipmentSnapshot | None = None,
+        links: Mapping[str, str] | None = None,
+        extra: Mapping[str, object] | None = None,
+    ) -> RenderedMessage:
+        """Render ``template`` in the best available locale for ``locale`` (else the store's, else en).
+
+        Raises ``jinja2.TemplateNotFound`` for an unknown message and ``jinja2.UndefinedError``
+        when a template uses a variable that was not given.
+        """
+        available = self.locales_for(template)
+        if not available:
+            raise TemplateNotFound(template)
+        chosen = resolve_locale(locale, available, store.locale)
+        compiled = self._load(template, chosen)
+        context = self._context(chosen, store, customer, order, shipment, links, extra)
+        try:
+            subject_block = compiled.text.blocks["subject"]
+        except KeyError:
+            raise TemplateError(f"{template}/{chosen}.html has no {{% block subject %}}") from None
+        subject = _one_line("".join(subject_block(compiled.text.new_context(context))))
+        text = _tidy_text(compiled.text.render(context))
+        html = compiled.html.render({**context, "subject": subject})
+        return RenderedMessage(subject=subject, html=html, text=text)
+
+    def _load(self, template: str, locale: str) -> _Compiled:
+        key = (template, locale)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            name = f"{template}/{locale}.html"
+            compiled = _Compiled(
+                html=self._html_env.get_template(name), text=self._text_env.get_template(name)
+            )
+            self._compiled[key] = compiled
+        return compiled
+
+    def _context(
+        self,
+        locale: str,
+        store: StoreSnapshot,
+        customer: CustomerSnapshot | None,
+        order: OrderSnapshot | None,
+        shipment: ShipmentSnapshot | None,
+        links: Mapping[str, str] | None,
+        extra: Mapping[str, object] | None,
+    ) -> dict[str, Any]:
+        clashes = _RESERVED.intersection(extra or {})
+        if clashes:
+            raise ValueError(f"extra may not override {', '.join(sorted(clashes))}")
+        brand_color, brand_text = _brand_colors(store.brand_color)
+        tz = zone(customer.timezone if customer else None, store.timezone)
+        return {
+            **(extra or {}),
+            "store": store,
+            "customer": customer,
+            "order": order,
+            "shipment": shipment or (order.shipment if order else None),
+            "links": dict(links or {}),
+            "locale": locale,
+            "timezone": str(tz),
+            "greeting": greeting(locale, customer),
+            "t": layout_text(locale, store.name),
+            "brand_color": brand_color,
+            "brand_text": brand_text,
+        }
+
+    # ---- template loading: runs once per template, never per message ---------------------
+
+    def _prepare_html(self, name: str, source: str) -> str:
+        if name.endswith(".html"):
+            css = self._html_loader.raw_source(self._html_env, LAYOUT_CSS)
+            source = inline_source(source, css, self._inline_css, name)
+        return f'{{% extends "{HTML_LAYOUT}" %}}' + source if _is_message(name) else source
+
+    def _prepare_text(self, name: str, source: str) -> str:
+        return f'{{% extends "{TEXT_LAYOUT}" %}}' + source if _is_message(name) else source

@@ -1,0 +1,128 @@
+"""The demo: a sample store and a simulated stream of orders → shipped → delivered, on a fast clock."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import typer
+
+from afterorder.clock import OffsetClock
+from afterorder.db.stores import StoreRow, create_store, get_store
+from afterorder.domain import Event, EventType
+from afterorder.runtime import Runtime
+
+STORES: list[dict[str, Any]] = [
+    {"slug": "kumo-tea", "name": "雲茶舗 Kumo Tea", "email_from": "shop@kumo-tea.example",
+     "reply_to": "support@kumo-tea.example", "country": "JP", "locale": "ja", "timezone": "Asia/Tokyo",
+     "currency": "JPY", "postal_address": "〒600-8216 京都府京都市下京区烏丸通七条下ル 1-2-3",
+     "support_email": "support@kumo-tea.example", "support_phone": "075-000-0000",
+     "brand_color": "#3a6b35"},
+    {"slug": "harbor-goods", "name": "Harbor Goods", "email_from": "hello@harbor-goods.example",
+     "reply_to": "help@harbor-goods.example", "country": "US", "locale": "en",
+     "timezone": "America/Los_Angeles", "currency": "USD",
+     "postal_address": "100 Pier Ave, San Francisco, CA 94105", "support_email": "help@harbor-goods.example",
+     "brand_color": "#0b5cad"},
+]
+PEOPLE = [
+    ("山田", "太郎", "ja", "Asia/Tokyo", "JP"), ("佐藤", "花子", "ja", "Asia/Tokyo", "JP"),
+    ("王", "芳", "zh-Hans", "Asia/Shanghai", "CN"), ("Smith", "Emma", "en", "America/New_York", "US"),
+    ("鈴木", "一郎", "ja", "Asia/Tokyo", "JP"), ("Garcia", "Liam", "en", "America/Chicago", "US"),
+]
+PRODUCTS = {
+    "JPY": [("玉露 雫 100g", Decimal(3200), "tea"), ("京焼 急須", Decimal(8800), "teaware"),
+            ("ほうじ茶 ティーバッグ 20包", Decimal(1500), "tea")],
+    "USD": [("Canvas Tote", Decimal("38.00"), "bags"), ("Enamel Mug", Decimal("18.50"), "kitchen"),
+            ("Wool Throw", Decimal("120.00"), "home")],
+}
+
+
+@dataclass
+class SimOrder:
+    store: StoreRow
+    order: dict[str, Any]
+    customer: dict[str, Any]
+    placed: datetime
+    shipped: datetime | None = None
+    delivered: datetime | None = None
+    refunded: bool = False
+
+
+async def _stores(runtime: Runtime) -> list[StoreRow]:
+    out = []
+    async with runtime.engine.begin() as conn:
+        for spec in STORES:
+            existing = await get_store(conn, spec["slug"])
+            if existing is None:
+                existing, key = await create_store(conn, runtime.clock.now(), **spec)
+                typer.echo(f"demo store {spec['slug']} created; API key {key}")
+            out.append(existing)
+    return out
+
+
+def _new_order(store: StoreRow, n: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, Any]]:
+    family, given, locale, tz, country = rng.choice(PEOPLE)
+    email = f"{given.lower() if given.isascii() else 'customer'}{n}@example.com"
+    customer = {"id": f"c-{store.slug}-{n}", "email": email, "first_name": given, "last_name": family,
+                "locale": locale, "timezone": tz, "country": country, "accepts_marketing": rng.random() < 0.6}
+    items = rng.sample(PRODUCTS[store.currency], k=rng.randint(1, 2))
+    lines = [{"product_id": f"p{i}", "sku": f"SKU-{i}", "title": t, "quantity": rng.randint(1, 2),
+              "price": str(p), "category": c,
+              "image_url": f"https://picsum.photos/seed/{store.slug}{i}/120/120"} for i, (t, p, c) in enumerate(items)]
+    subtotal = sum(Decimal(line["price"]) * line["quantity"] for line in lines)
+    shipping = Decimal(600) if store.currency == "JPY" else Decimal("7.50")
+    order = {"id": f"o-{store.slug}-{n}", "number": f"#{1000 + n}", "currency": store.currency,
+             "subtotal": str(subtotal), "shipping": str(shipping), "total": str(subtotal + shipping), "lines": lines,
+             "shipping_address": {"name": f"{family} {given}", "line1": "1-2-3", "city": "Kyoto" if country == "JP"
+                                  else "Springfield", "postal_code": "600-8216", "country": country}}
+    return order, customer
+
+
+async def _emit(runtime: Runtime, store: StoreRow, kind: EventType, sim: SimOrder, n: int, now: datetime) -> None:
+    payload: dict[str, Any] = {"id": f"{kind.value}-{sim.order['id']}", "type": kind.value,
+                               "occurred_at": now.isoformat(), "customer": sim.customer, "order": sim.order}
+    if kind is EventType.ORDER_SHIPPED:
+        payload["shipment"] = {"carrier": "Yamato Transport" if store.currency == "JPY" else "UPS",
+                               "tracking_number": f"4455{n:08d}",
+                               "tracking_url": f"https://tracking.example/{n}",
+                               "estimated_delivery": (now + timedelta(days=2)).isoformat()}
+    await runtime.intake.ingest(store, [Event.model_validate(payload)], source="demo", raw=[payload])
+
+
+async def simulate(runtime: Runtime, url: str, *, day_seconds: float = 6.0, orders: int = 30) -> None:
+    """Place ``orders`` orders over the first days, ship and deliver them; the clock runs a day per
+    ``day_seconds`` real seconds so follow-ups arrive within a minute."""
+    clock = runtime.clock
+    assert isinstance(clock, OffsetClock), "the demo needs the dev clock"
+    stores = await _stores(runtime)
+    rng = random.Random(7)
+    sims: list[SimOrder] = []
+    tick = timedelta(hours=6)
+    typer.echo(f"demo: {orders} orders over the next days; open {url}/inbox and {url}/runs")
+    n = 0
+    while True:
+        now = clock.now()
+        if n < orders:
+            for store in stores:
+                n += 1
+                order, customer = _new_order(store, n, rng)
+                sim = SimOrder(store, order, customer, now, refunded=(n % 9 == 0))
+                sims.append(sim)
+                await _emit(runtime, store, EventType.ORDER_PLACED, sim, n, now)
+        for i, sim in enumerate(sims):
+            if sim.shipped is None and now - sim.placed >= timedelta(days=1):
+                sim.shipped = now
+                await _emit(runtime, sim.store, EventType.ORDER_SHIPPED, sim, i, now)
+            elif sim.shipped and sim.refunded and sim.delivered is None:
+                sim.delivered = now
+                await _emit(runtime, sim.store, EventType.ORDER_REFUNDED, sim, i, now)
+            elif sim.shipped and sim.delivered is None and now - sim.shipped >= timedelta(days=2):
+                sim.delivered = now
+                await _emit(runtime, sim.store, EventType.ORDER_DELIVERED, sim, i, now)
+        await asyncio.sleep(day_seconds / 4)
+        clock.advance(tick.total_seconds())
+        runtime.poke()

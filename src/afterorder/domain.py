@@ -1,0 +1,232 @@
+"""Pure domain types: what a store tells us (events) and what we render from (snapshots).
+
+Nothing here touches a database or the network.  Incoming events are validated by pydantic
+models with ``extra="forbid"`` so a typo in a field name is an error that names the field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class EventType(StrEnum):
+    """Every kind of event afterorder understands.  One enum, used everywhere."""
+
+    CUSTOMER_CREATED = "customer.created"
+    CUSTOMER_UPDATED = "customer.updated"
+    ORDER_PLACED = "order.placed"
+    ORDER_PAID = "order.paid"
+    ORDER_SHIPPED = "order.shipped"
+    ORDER_DELIVERED = "order.delivered"
+    ORDER_CANCELLED = "order.cancelled"
+    ORDER_REFUNDED = "order.refunded"
+    CHECKOUT_UPDATED = "checkout.updated"
+    CHECKOUT_COMPLETED = "checkout.completed"
+    PRODUCT_RESTOCKED = "product.restocked"
+
+    @property
+    def is_order_event(self) -> bool:
+        return self.value.startswith("order.")
+
+
+ORDER_STATUS_BY_EVENT: dict[EventType, str] = {
+    EventType.ORDER_PLACED: "placed",
+    EventType.ORDER_PAID: "paid",
+    EventType.ORDER_SHIPPED: "shipped",
+    EventType.ORDER_DELIVERED: "delivered",
+    EventType.ORDER_CANCELLED: "cancelled",
+    EventType.ORDER_REFUNDED: "refunded",
+}
+
+Short = Annotated[str, Field(max_length=255)]
+Text = Annotated[str, Field(max_length=4000)]
+Amount = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Address(_Strict):
+    name: Short | None = None
+    company: Short | None = None
+    line1: Short | None = None
+    line2: Short | None = None
+    city: Short | None = None
+    region: Short | None = None
+    postal_code: Short | None = None
+    country: Annotated[str, Field(min_length=2, max_length=2)] | None = None
+    phone: Short | None = None
+
+
+class CustomerIn(_Strict):
+    id: Short | None = None
+    email: Annotated[str, Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    phone: Short | None = None
+    first_name: Short | None = None
+    last_name: Short | None = None
+    locale: Annotated[str, Field(max_length=35, pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")] | None = None
+    timezone: Short | None = None
+    country: Annotated[str, Field(min_length=2, max_length=2)] | None = None
+    accepts_marketing: bool | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class LineIn(_Strict):
+    product_id: Short | None = None
+    sku: Short | None = None
+    title: Annotated[str, Field(min_length=1, max_length=500)]
+    variant: Short | None = None
+    quantity: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+    price: Amount = Decimal(0)
+    image_url: Text | None = None
+    url: Text | None = None
+    category: Short | None = None
+
+
+class OrderIn(_Strict):
+    id: Annotated[str, Field(min_length=1, max_length=255)]
+    number: Short | None = None
+    currency: Annotated[str, Field(min_length=3, max_length=3)] | None = None
+    subtotal: Amount | None = None
+    shipping: Amount | None = None
+    tax: Amount | None = None
+    discount: Amount | None = None
+    total: Amount | None = None
+    lines: Annotated[list[LineIn], Field(max_length=500)] = []
+    shipping_address: Address | None = None
+    billing_address: Address | None = None
+
+
+class ShipmentIn(_Strict):
+    carrier: Short | None = None
+    tracking_number: Short | None = None
+    tracking_url: Text | None = None
+    estimated_delivery: datetime | None = None
+
+
+class Event(_Strict):
+    """One store event, validated.  ``id`` is the store's idempotency key."""
+
+    id: Annotated[str, Field(min_length=1, max_length=255)]
+    type: EventType
+    occurred_at: datetime
+    customer: CustomerIn | None = None
+    order: OrderIn | None = None
+    shipment: ShipmentIn | None = None
+    properties: dict[str, Any] = {}
+
+    @field_validator("occurred_at", "shipment", mode="after")
+    @classmethod
+    def _aware(cls, value: Any) -> Any:
+        if isinstance(value, datetime) and value.tzinfo is None:
+            raise ValueError("must include a time zone offset, e.g. 2026-11-22T10:00:00+09:00")
+        return value
+
+    @model_validator(mode="after")
+    def _order_events_name_an_order(self) -> Event:
+        if self.type.is_order_event and self.order is None:
+            raise ValueError(f"an {self.type.value} event needs an 'order' object")
+        return self
+
+
+class EventBatch(_Strict):
+    events: Annotated[list[Event], Field(min_length=1, max_length=1000)]
+
+
+# ---- snapshots: plain data handed to templates, built at the edge from rows ----------------
+
+
+@dataclass(frozen=True)
+class StoreSnapshot:
+    slug: str
+    name: str
+    email_from: str
+    reply_to: str
+    country: str
+    locale: str
+    timezone: str
+    currency: str
+    postal_address: str = ""
+    support_email: str = ""
+    support_phone: str = ""
+    support_url: str = ""
+    brand_color: str = "#1f6feb"
+    logo_url: str = ""
+    base_url: str = "http://127.0.0.1:8000"
+
+
+@dataclass(frozen=True)
+class CustomerSnapshot:
+    email: str | None
+    first_name: str | None = None
+    last_name: str | None = None
+    locale: str | None = None
+    timezone: str | None = None
+    country: str | None = None
+    accepts_marketing: bool = False
+
+
+@dataclass(frozen=True)
+class LineSnapshot:
+    title: str
+    quantity: int
+    price: Decimal
+    variant: str | None = None
+    sku: str | None = None
+    image_url: str | None = None
+    url: str | None = None
+    category: str | None = None
+
+    @property
+    def total(self) -> Decimal:
+        return self.price * self.quantity
+
+
+@dataclass(frozen=True)
+class ShipmentSnapshot:
+    carrier: str | None = None
+    tracking_number: str | None = None
+    tracking_url: str | None = None
+    estimated_delivery: datetime | None = None
+
+
+@dataclass(frozen=True)
+class OrderSnapshot:
+    number: str
+    currency: str
+    placed_at: datetime
+    lines: tuple[LineSnapshot, ...] = ()
+    subtotal: Decimal | None = None
+    shipping: Decimal | None = None
+    tax: Decimal | None = None
+    discount: Decimal | None = None
+    total: Decimal | None = None
+    shipping_address: dict[str, str] = field(default_factory=dict)
+    status: str = "placed"
+    shipment: ShipmentSnapshot | None = None
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    subject: str
+    html: str
+    text: str

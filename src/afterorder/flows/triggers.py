@@ -1,0 +1,136 @@
+"""What an event does to flows, inside the event's transaction: start runs, wake runs that wait
+for it, and end runs whose flow exits on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from afterorder.db.schema import flow_runs, run_log
+from afterorder.db.stores import StoreRow
+from afterorder.domain import EventType
+from afterorder.flows.catalog import FlowCatalog
+from afterorder.flows.conditions import evaluate
+from afterorder.flows.facts import build_facts, load_customer, load_occurrences, load_order
+from afterorder.flows.spec import FlowSpec
+
+
+@dataclass(frozen=True)
+class TriggerOutcome:
+    started: int = 0
+    woken: int = 0
+    exited: int = 0
+
+
+def subject_key(spec: FlowSpec, customer_id: int | None, order_id: int | None) -> str | None:
+    if spec.subject == "order":
+        return f"order:{order_id}" if order_id is not None else None
+    return f"customer:{customer_id}" if customer_id is not None else None
+
+
+async def _already_ran(conn: AsyncConnection, store_id: int, spec: FlowSpec,
+                       customer_id: int | None, order_id: int | None) -> bool:
+    if spec.reentry == "always":
+        return False
+    query = select(flow_runs.c.id).where(flow_runs.c.store_id == store_id, flow_runs.c.flow_id == spec.id)
+    if spec.reentry == "once_per_order":
+        query = query.where(flow_runs.c.order_id == order_id)
+    else:
+        query = query.where(flow_runs.c.customer_id == customer_id)
+    return (await conn.execute(query.limit(1))).first() is not None
+
+
+async def apply_event(
+    conn: AsyncConnection, catalog: FlowCatalog, store: StoreRow, *, event_id: int, event_type: EventType,
+    occurred_at: datetime, payload: dict[str, Any], customer_id: int | None, order_id: int | None,
+    now: datetime,
+) -> TriggerOutcome:
+    exited = await _exit_runs(conn, catalog, store.id, event_type, customer_id, order_id, now)
+    woken = await _wake_runs(conn, store.id, event_type, customer_id, order_id, now)
+    started = 0
+    candidates = [s for s in await catalog.enabled(conn, store.id) if s.trigger.event == event_type]
+    if candidates:
+        customer = await load_customer(conn, store.id, customer_id)
+        order = await load_order(conn, store.id, order_id)
+        facts = build_facts(store, customer, order, payload, {})
+        anchor = min(occurred_at, now)
+        for spec in candidates:
+            key = subject_key(spec, customer_id, order_id)
+            if key is None:
+                continue
+            if spec.trigger.condition is not None and not evaluate(spec.trigger.condition, facts.values):
+                continue
+            if await _already_ran(conn, store.id, spec, customer_id, order_id):
+                continue
+            await catalog.remember(conn, store.id, spec, now)
+            result = await conn.execute(flow_runs.insert().values(
+                store_id=store.id, flow_id=spec.id, flow_version=spec.version, subject_key=key,
+                customer_id=customer_id, order_id=order_id, trigger_event_id=event_id, status="waiting",
+                step=0, anchor_at=anchor, wake_at=now, started_at=anchor, updated_at=now,
+            ).returning(flow_runs.c.id))
+            run_id = result.scalar_one()
+            await conn.execute(run_log.insert().values(
+                store_id=store.id, run_id=run_id, at=now, step=0, kind="started", detail=event_type.value))
+            started += 1
+    return TriggerOutcome(started=started, woken=woken, exited=exited)
+
+
+def _same_subject(customer_id: int | None, order_id: int | None) -> Any:
+    parts = []
+    if order_id is not None:
+        parts.append(flow_runs.c.order_id == order_id)
+    if customer_id is not None:
+        parts.append(and_(flow_runs.c.customer_id == customer_id, flow_runs.c.subject_key.like("customer:%")))
+    return or_(*parts) if parts else None
+
+
+async def _wake_runs(conn: AsyncConnection, store_id: int, event_type: EventType,
+                     customer_id: int | None, order_id: int | None, now: datetime) -> int:
+    subject = _same_subject(customer_id, order_id)
+    if subject is None:
+        return 0
+    result = await conn.execute(
+        flow_runs.update()
+        .where(flow_runs.c.store_id == store_id, flow_runs.c.status == "waiting",
+               flow_runs.c.waiting_for == event_type.value, subject)
+        .values(wake_at=now, updated_at=now)
+    )
+    return int(result.rowcount or 0)
+
+
+async def _exit_runs(conn: AsyncConnection, catalog: FlowCatalog, store_id: int, event_type: EventType,
+                     customer_id: int | None, order_id: int | None, now: datetime) -> int:
+    subject = _same_subject(customer_id, order_id)
+    if subject is None:
+        return 0
+    rows = await conn.execute(
+        select(flow_runs.c.id, flow_runs.c.flow_id, flow_runs.c.flow_version, flow_runs.c.step)
+        .where(flow_runs.c.store_id == store_id, flow_runs.c.status == "waiting", subject)
+    )
+    exited = 0
+    for row in rows.all():
+        spec = await catalog.version(conn, store_id, row.flow_id, row.flow_version)
+        if event_type not in spec.exit_on:
+            continue
+        result = await conn.execute(
+            flow_runs.update().where(flow_runs.c.id == row.id, flow_runs.c.status == "waiting")
+            .values(status="exited", outcome=f"exit_on {event_type.value}", wake_at=None, waiting_for=None,
+                    updated_at=now)
+        )
+        if result.rowcount:
+            await conn.execute(run_log.insert().values(
+                store_id=store_id, run_id=row.id, at=now, step=row.step, kind="exited",
+                detail=f"{event_type.value} happened"))
+            exited += 1
+    return exited
+
+
+async def occurrences_for_run(conn: AsyncConnection, store_id: int, subject: str,
+                              customer_id: int | None, order_id: int | None) -> dict[EventType, list[datetime]]:
+    if subject.startswith("order:"):
+        return await load_occurrences(conn, store_id, order_id=order_id, customer_id=None)
+    return await load_occurrences(conn, store_id, order_id=None, customer_id=customer_id)

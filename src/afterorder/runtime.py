@@ -1,0 +1,109 @@
+"""Wiring: the parts one process runs (intake, scheduler, delivery), built from settings, with
+their background loops.  ``serve`` and ``worker`` both start one of these."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from afterorder.channels import Channel, RetryPolicy, SmtpChannel
+from afterorder.clock import Clock
+from afterorder.content import Renderer
+from afterorder.db.database import open_engine
+from afterorder.db.migrate import upgrade
+from afterorder.delivery import Delivery, DeliverySettings
+from afterorder.flows.catalog import FlowCatalog
+from afterorder.flows.scheduler import Scheduler, SchedulerSettings, run_loop
+from afterorder.intake.pipeline import Intake
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    database_url: str
+    smtp_url: str | None = None
+    base_url: str = "http://127.0.0.1:8000"
+    flow_dirs: tuple[Path, ...] = ()
+    template_dirs: tuple[Path, ...] = ()
+    lease_seconds: float = 60.0
+    poll_seconds: float = 0.5
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    smtp_pool: int = 4
+    worker_id: str = ""
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Runtime:
+    def __init__(self, settings: RuntimeSettings, clock: Clock, *, engine: AsyncEngine | None = None,
+                 channel: Channel | None = None) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.engine = engine or open_engine(settings.database_url)
+        self.catalog = FlowCatalog.load(list(settings.flow_dirs))
+        self.renderer = Renderer(list(settings.template_dirs))
+        worker = settings.worker_id or default_worker_id()
+        lease = timedelta(seconds=settings.lease_seconds)
+        self.runs_due = asyncio.Event()
+        self.mail_due = asyncio.Event()
+        self.stop = asyncio.Event()
+        self.intake = Intake(self.engine, self.catalog, clock, on_change=self.runs_due.set)
+        self.scheduler = Scheduler(self.engine, self.catalog, self.renderer, clock,
+                                   SchedulerSettings(worker_id=worker, base_url=settings.base_url, lease=lease))
+        self._channel = channel
+        self.delivery: Delivery | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def migrate(self) -> None:
+        await upgrade(self.engine)
+
+    def channel(self) -> Channel:
+        if self._channel is None:
+            if not self.settings.smtp_url:
+                raise RuntimeError("no mail server configured: pass --smtp smtp://host:port or set AFTERORDER_SMTP_URL")
+            self._channel = SmtpChannel.from_url(self.settings.smtp_url)
+        return self._channel
+
+    async def start_workers(self) -> None:
+        """Run the scheduler and delivery loops in the background until ``close``."""
+        worker = self.scheduler.settings.worker_id
+        self.delivery = Delivery(self.engine, self.channel(), self.clock, self.settings.retry,
+                                 DeliverySettings(worker_id=worker,
+                                                  lease=timedelta(seconds=self.settings.lease_seconds),
+                                                  concurrency=max(self.settings.smtp_pool * 2, 2)))
+
+        async def schedule_step() -> int:
+            found = await self.scheduler.run_due()
+            if found:
+                self.mail_due.set()
+            return found
+
+        delivery = self.delivery
+        self._tasks = [
+            asyncio.create_task(run_loop(schedule_step, self.runs_due, self.stop, self.settings.poll_seconds)),
+            asyncio.create_task(run_loop(delivery.run_due, self.mail_due, self.stop, self.settings.poll_seconds)),
+        ]
+
+    def poke(self) -> None:
+        """Something changed outside the loops (e.g. the clock jumped): look for due work now."""
+        self.runs_due.set()
+        self.mail_due.set()
+
+    async def close(self) -> None:
+        self.stop.set()
+        self.poke()
+        for task in self._tasks:
+            try:
+                await asyncio.wait_for(task, timeout=10)
+            except (TimeoutError, asyncio.CancelledError):
+                task.cancel()
+        if self._channel is not None:
+            await self._channel.close()
+        await self.engine.dispose()

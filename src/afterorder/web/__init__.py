@@ -1,0 +1,1 @@
+"""HTTP: the ingest and admin API, the development inbox and the runs page."""

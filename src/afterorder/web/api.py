@@ -1,0 +1,135 @@
+"""The REST API: event ingest (``POST /api/v1/events``) and the admin reads."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import ValidationError
+from sqlalchemy import select
+from starlette.responses import JSONResponse, Response
+
+from afterorder.db.schema import delivery_attempts, flow_runs, outbox
+from afterorder.db.stores import StoreRow, store_for_api_key
+from afterorder.domain import Event, EventBatch
+from afterorder.runtime import Runtime
+from afterorder.web.errors import error, validation_details
+
+MAX_BODY = 1024 * 1024
+
+router = APIRouter(prefix="/api/v1")
+
+
+class ApiError(Exception):
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def current_store(request: Request) -> StoreRow:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(error(401, "unauthorized", "send the store's API key as 'Authorization: Bearer <key>'",
+                             headers={"WWW-Authenticate": "Bearer"}))
+    async with runtime_of(request).engine.connect() as conn:
+        store = await store_for_api_key(conn, token.strip())
+    if store is None:
+        raise ApiError(error(401, "unauthorized", "unknown API key", headers={"WWW-Authenticate": "Bearer"}))
+    return store
+
+
+StoreDep = Annotated[StoreRow, Depends(current_store)]
+
+
+async def read_limited(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY:
+        raise ApiError(error(413, "too_large", f"the body is over {MAX_BODY} bytes; send smaller batches"))
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > MAX_BODY:
+            raise ApiError(error(413, "too_large", f"the body is over {MAX_BODY} bytes; send smaller batches"))
+    return bytes(body)
+
+
+def parse_events(body: bytes) -> tuple[list[Event], list[Any]]:
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ApiError(error(400, "invalid_json", f"the body is not valid JSON: {exc}")) from None
+    try:
+        if isinstance(data, dict) and "events" in data:
+            batch = EventBatch.model_validate(data)
+            return batch.events, list(data["events"])
+        return [Event.model_validate(data)], [data]
+    except ValidationError as exc:
+        details = validation_details(exc)
+        fields = ", ".join(d["field"] for d in details)
+        raise ApiError(error(422, "invalid_event", f"invalid field(s): {fields}", details=details)) from None
+
+
+EVENT_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": {"oneOf": [
+        {"$ref": "#/components/schemas/Event"}, {"$ref": "#/components/schemas/EventBatch"}]}}},
+}
+
+
+@router.post(
+    "/events",
+    summary="Send one event or a batch",
+    description="One event, or `{\"events\": [...]}` (at most 1,000; 1 MB). The same `id` twice is stored "
+    "once and answered 200 both times. A batch is stored whole or not at all.",
+    openapi_extra={"requestBody": EVENT_BODY},
+    responses={200: {"description": "accepted"}, 401: {"description": "wrong or missing API key"},
+               413: {"description": "body over 1 MB"}, 422: {"description": "invalid fields, each named"}},
+)
+async def post_events(request: Request, store: StoreDep) -> JSONResponse:
+    body = await read_limited(request)
+    batch, raw = parse_events(body)
+    results = await runtime_of(request).intake.ingest(store, batch, source="api", raw=raw)
+    return JSONResponse({"accepted": [r.as_json() for r in results]})
+
+
+@router.get("/outbox", summary="Messages queued and sent, with every delivery attempt")
+async def list_outbox(request: Request, store: StoreDep, status: str | None = None,
+                      limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+    async with runtime_of(request).engine.connect() as conn:
+        query = select(outbox.c.id, outbox.c.message_id, outbox.c.template, outbox.c.locale, outbox.c.category,
+                       outbox.c.recipient, outbox.c.subject, outbox.c.status, outbox.c.attempts,
+                       outbox.c.next_attempt_at, outbox.c.last_error, outbox.c.created_at, outbox.c.sent_at
+                       ).where(outbox.c.store_id == store.id)
+        if status:
+            query = query.where(outbox.c.status == status)
+        rows = [dict(r) for r in (await conn.execute(query.order_by(outbox.c.id.desc()).limit(limit))).mappings()]
+        ids = [r["id"] for r in rows]
+        attempts: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+        if ids:
+            for a in (await conn.execute(select(delivery_attempts).where(
+                    delivery_attempts.c.store_id == store.id, delivery_attempts.c.outbox_id.in_(ids))
+                    .order_by(delivery_attempts.c.attempt))).mappings():
+                attempts[a["outbox_id"]].append({k: _json(a[k]) for k in (
+                    "attempt", "started_at", "finished_at", "outcome", "code", "detail", "worker")})
+    return {"messages": [{**{k: _json(v) for k, v in r.items()}, "attempt_log": attempts[r["id"]]} for r in rows]}
+
+
+@router.get("/runs", summary="Flow runs of this store")
+async def list_runs(request: Request, store: StoreDep, flow: str | None = None,
+                    limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+    async with runtime_of(request).engine.connect() as conn:
+        query = select(flow_runs).where(flow_runs.c.store_id == store.id)
+        if flow:
+            query = query.where(flow_runs.c.flow_id == flow)
+        rows = (await conn.execute(query.order_by(flow_runs.c.id.desc()).limit(limit))).mappings()
+        return {"runs": [{k: _json(v) for k, v in r.items() if k not in ("claimed_by",)} for r in rows]}
+
+
+def _json(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value

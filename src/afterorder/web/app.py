@@ -1,0 +1,90 @@
+"""The ASGI application."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from afterorder.channels import DevInbox
+from afterorder.clock import OffsetClock
+from afterorder.domain import Event, EventBatch
+from afterorder.runtime import Runtime
+from afterorder.web import api, pages
+from afterorder.web.errors import error, validation_details
+
+
+class ClockAdvance(BaseModel):
+    seconds: float = Field(gt=0, le=10 * 365 * 86400)
+
+
+def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, inbox: DevInbox | None = None) -> FastAPI:
+    app = FastAPI(title="afterorder", version="0.1.0", openapi_url="/api/openapi.json", docs_url="/api/docs",
+                  redoc_url=None, description="Post-purchase and lifecycle messaging engine for online stores.")
+    app.state.runtime = runtime
+    app.state.inbox = inbox
+    app.include_router(api.router)
+    app.include_router(pages.router)
+
+    @app.exception_handler(api.ApiError)
+    async def _api_error(_request: Request, exc: api.ApiError) -> Response:
+        return exc.response
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
+        details = [{"loc": list(e["loc"]), "field": ".".join(str(p) for p in e["loc"]), "message": e["msg"],
+                    "type": e["type"]} for e in exc.errors()]
+        return error(422, "invalid_request", "invalid request", details=details)
+
+    @app.exception_handler(HTTPException)
+    async def _http(_request: Request, exc: HTTPException) -> Response:
+        return error(exc.status_code, "http_error", str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, _exc: Exception) -> Response:
+        return error(500, "internal_error", "something went wrong on our side; the event was not stored")
+
+    @app.get("/", include_in_schema=False)
+    async def _home() -> Response:
+        return RedirectResponse("/inbox" if inbox is not None else "/runs")
+
+    @app.get("/healthz", include_in_schema=False)
+    async def _health() -> dict[str, str]:
+        return {"status": "ok", "now": runtime.clock.now().isoformat()}
+
+    @app.post("/dev/clock/advance", include_in_schema=False)
+    async def _advance(request: Request) -> Response:
+        if dev_clock is None:
+            return error(403, "dev_clock_off", "the clock can be moved only when serve runs with --dev-clock")
+        try:
+            body = ClockAdvance.model_validate_json(await request.body())
+        except ValueError as exc:
+            from pydantic import ValidationError
+
+            details = validation_details(exc) if isinstance(exc, ValidationError) else None
+            return error(422, "invalid_request", 'send {"seconds": N} with N > 0', details=details)
+        now = dev_clock.advance(body.seconds)
+        runtime.poke()
+        return JSONResponse({"now": now.isoformat()})
+
+    def _openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in (Event, EventBatch):
+            model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(model_schema.pop("$defs", {}))
+            components[model.__name__] = model_schema
+        schema["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+        schema["security"] = [{"bearer": []}]
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = _openapi  # type: ignore[method-assign]
+    return app
