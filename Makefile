@@ -31,6 +31,7 @@ test: install lint typecheck
 	$(BIN)/pytest -q
 
 bench: install
+	@sh bench/install-smtp-tools.sh
 	$(BIN)/python bench/run.py
 
 clean:

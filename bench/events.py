@@ -37,7 +37,8 @@ def order_placed(tag: str, index: int, *, now: datetime | None = None) -> dict[s
             "shipping": "5.00",
             "total": "59.00",
             "lines": [
-                {"title": "Linen shirt", "variant": "M / white", "sku": "LS-M-W", "price": "39.00", "quantity": 1},
+                {"title": "Linen shirt", "variant": "M / white", "sku": "LS-M-W", "price": "39.00",
+                 "quantity": 1},
                 {"title": "Cotton socks", "sku": "CS-3", "price": "7.50", "quantity": 2},
             ],
             "shipping_address": {"name": f"Kim Bench{index}", "line1": "1 Main St", "city": "Springfield",

@@ -40,7 +40,7 @@ def postgres_database() -> Iterator[str]:
     name = f"afterorder_test_{uuid.uuid4().hex[:10]}"
     try:
         asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001 - any failure to reach it
+    except (TimeoutError, OSError, Exception) as exc:
         if os.environ.get("CI") == "true":
             pytest.fail(f"PostgreSQL is required on CI but {PG_URL} is not reachable: {exc}")
         pytest.skip(f"PostgreSQL not reachable at {PG_URL} ({exc}); set AFTERORDER_TEST_POSTGRES_URL to run these")

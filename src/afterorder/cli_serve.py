@@ -52,7 +52,7 @@ async def _until_signalled(stop: asyncio.Event) -> None:
 
 async def serve_async(*, database: str, smtp: str | None, listen: str, dev_clock: bool, dev_smtp: bool,
                       base_url: str | None, flow_dirs: list[Path], retry_base: float, lease: float,
-                      after_start: Any = None) -> None:
+                      poll: float = 0.5, after_start: Any = None) -> None:
     from afterorder.web.app import create_app
 
     host, port = _host_port(listen)
@@ -65,7 +65,7 @@ async def serve_async(*, database: str, smtp: str | None, listen: str, dev_clock
         raise fail("no mail server: pass --smtp smtp://host:port (or --dev-smtp for the built-in test server)")
     settings = RuntimeSettings(database_url=database, smtp_url=smtp, base_url=base_url or f"http://{listen}",
                                flow_dirs=tuple(flow_dirs), retry=RetryPolicy(base_seconds=retry_base),
-                               lease_seconds=lease)
+                               lease_seconds=lease, poll_seconds=poll)
     runtime = Runtime(settings, clock)
     try:
         await runtime.migrate()
@@ -76,9 +76,8 @@ async def serve_async(*, database: str, smtp: str | None, listen: str, dev_clock
                      inbox=dev_server.inbox if dev_server else None)
     server = uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level="warning", lifespan="off",
                                            access_log=False))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     serving = asyncio.create_task(server.serve())
-    while not server.started and not serving.done():
+    while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn offers no start event
         await asyncio.sleep(0.02)
     if serving.done():
         await serving
@@ -107,12 +106,14 @@ def serve(
     base_url: Annotated[str | None, typer.Option(help="public URL of this server, for links")] = None,
     flow_dirs: FlowDirs = None, retry_base: RetryBase = 30.0,
     lease: Annotated[float, typer.Option(help="seconds a worker holds claimed work")] = 60.0,
+    poll: Annotated[float, typer.Option(help="seconds between looks for due work")] = 0.5,
 ) -> None:
     """Run the HTTP API, the scheduler and delivery in one process."""
     _load_catalog(flow_dirs)
     try:
         asyncio.run(serve_async(database=database, smtp=smtp, listen=listen, dev_clock=dev_clock, dev_smtp=dev_smtp,
-                                base_url=base_url, flow_dirs=flow_dirs or [], retry_base=retry_base, lease=lease))
+                                base_url=base_url, flow_dirs=flow_dirs or [], retry_base=retry_base, lease=lease,
+                                poll=poll))
     except DatabaseUrlError as exc:
         raise fail(str(exc)) from None
 

@@ -73,7 +73,7 @@ def _new_order(store: StoreRow, n: int, rng: random.Random) -> tuple[dict[str, A
     lines = [{"product_id": f"p{i}", "sku": f"SKU-{i}", "title": t, "quantity": rng.randint(1, 2),
               "price": str(p), "category": c,
               "image_url": f"https://picsum.photos/seed/{store.slug}{i}/120/120"} for i, (t, p, c) in enumerate(items)]
-    subtotal = sum(Decimal(line["price"]) * line["quantity"] for line in lines)
+    subtotal = sum((Decimal(str(line["price"])) * int(str(line["quantity"])) for line in lines), Decimal(0))
     shipping = Decimal(600) if store.currency == "JPY" else Decimal("7.50")
     order = {"id": f"o-{store.slug}-{n}", "number": f"#{1000 + n}", "currency": store.currency,
              "subtotal": str(subtotal), "shipping": str(shipping), "total": str(subtotal + shipping), "lines": lines,

@@ -6,7 +6,6 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-
 from sqlalchemy import select
 
 from afterorder.channels import DevSmtpServer, RetryPolicy, SmtpChannel

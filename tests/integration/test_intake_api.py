@@ -25,7 +25,7 @@ async def count(runtime: Runtime, table: Any) -> int:
 @pytest.fixture
 async def api(database_url: str) -> Any:
     async with running(database_url, FrozenClock(T0)) as runtime:
-        store, key = await add_store(runtime)
+        _, key = await add_store(runtime)
         transport = httpx.ASGITransport(app=create_app(runtime))
         async with httpx.AsyncClient(transport=transport, base_url="http://test",
                                      headers={"Authorization": f"Bearer {key}"}) as client:

@@ -1,0 +1,139 @@
+"""The final table (figures side by side with the baseline and the targets) and the JSON file."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from latency import LatencyResult, Percentile
+from sink import SourceResult
+from throughput import ThroughputResult
+
+BACKENDS = ("sqlite", "postgresql")
+LABEL_WIDTH = 33
+CELL_WIDTH = 14
+ONE = "{:.1f}"
+
+
+@dataclass
+class BackendFigures:
+    latency: LatencyResult | None = None
+    throughput: ThroughputResult | None = None
+    problems: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"latency": self.latency.as_json() if self.latency else None,
+                "throughput": self.throughput.as_json() if self.throughput else None,
+                "problems": self.problems}
+
+
+@dataclass
+class BenchReport:
+    header: dict[str, Any]
+    baseline: SourceResult | None = None
+    baseline_reuse: SourceResult | None = None
+    baseline_problem: str | None = None
+    backends: dict[str, BackendFigures] = field(default_factory=dict)
+    elapsed_seconds: float = 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        def source(r: SourceResult | None) -> dict[str, Any] | None:
+            return {"command": r.command, "messages": r.messages, "seconds": round(r.seconds, 3),
+                    "per_second": round(r.per_second, 1)} if r else None
+
+        return {**self.header, "elapsed_seconds": round(self.elapsed_seconds, 1),
+                "baseline": {"smtp_source": source(self.baseline), "smtp_source_reusing_connections":
+                             source(self.baseline_reuse), "problem": self.baseline_problem},
+                "backends": {name: figures.as_json() for name, figures in self.backends.items()}}
+
+
+def _ms(p: Percentile | None) -> str:
+    if p is None:
+        return "–"
+    return f"{'>' if p.lower_bound else ''}{p.seconds * 1000:.0f} ms"
+
+
+def _num(value: float | None, fmt: str = "{:.0f}") -> str:
+    return "–" if value is None else fmt.format(value)
+
+
+def render_table(report: BenchReport) -> str:
+    h = report.header
+    rate = h.get("rate", 200)
+    lines = [f"afterorder bench  ({h['cores']} cores, Python {h['python']}, {h['date']}; "
+             f"load avg {h['load_before']:.2f} at start)"]
+
+    def row(label: str, cells: list[str], extra: str = "") -> None:
+        lines.append(f"{label:<{LABEL_WIDTH}}" + "".join(f"{c:<{CELL_WIDTH}}" for c in cells) + extra)
+
+    def per_backend(get: Any) -> list[str]:
+        out = []
+        for name in BACKENDS:
+            figures = report.backends.get(name)
+            try:
+                out.append(get(figures) if figures else "–")
+            except (AttributeError, TypeError):
+                out.append("–")
+        return out
+
+    row("", list(BACKENDS), "baseline / target")
+    row(f"event→SMTP p50 @{rate:g} ev/s", per_backend(lambda f: _ms(f.latency.p50)), "target p99 ≤ 500 ms")
+    row(f"event→SMTP p99 @{rate:g} ev/s", per_backend(lambda f: _ms(f.latency.p99)))
+    row("  p90 / max", per_backend(lambda f: f"{_ms(f.latency.p90)[:-3]}/{_ms(f.latency.max)[:-3]}"))
+    row("  mails received / events sent", per_backend(lambda f: f"{f.latency.received}/{f.latency.sent}"))
+    row("  events accepted/s (HTTP 2xx)", per_backend(lambda f: _num(f.latency.accepted_per_second)),
+        f"offered: {rate:g}/s")
+    row("  mails arriving/s while sending", per_backend(lambda f: _num(f.latency.mail_per_second)))
+    row("  POST answer p50 / p99", per_backend(
+        lambda f: f"{_num(f.latency.http_p50_ms)}/{_num(f.latency.http_p99_ms)} ms"))
+    source = report.baseline
+    base = (f"smtp-source: {source.per_second:.0f} msg/s" if source else
+            f"smtp-source: {report.baseline_problem or 'not run'}")
+    if source:
+        ratios = []
+        for name in BACKENDS:
+            figures = report.backends.get(name)
+            if figures and figures.throughput:
+                ratios.append(f"{figures.throughput.deliver.per_second / source.per_second:.2f}")
+        if ratios:
+            base += f" (ratio {' / '.join(ratios)})"
+    row("delivery emails/s", per_backend(lambda f: _num(f.throughput.deliver.per_second)), base)
+    reuse = report.baseline_reuse
+    row("  SQL statements / email", per_backend(lambda f: _num(f.throughput.deliver.statements_each, ONE)),
+        f"smtp-source -d (reusing connections): {reuse.per_second:.0f} msg/s" if reuse else "")
+    row("  share of time in SQL", per_backend(lambda f: f"{f.throughput.deliver.sql_share:.0%}"),
+        "target ≥ 1,000 emails/s")
+    row("scheduler runs/s (render+queue)", per_backend(lambda f: _num(f.throughput.schedule.per_second)))
+    row("  SQL statements / run", per_backend(lambda f: _num(f.throughput.schedule.statements_each, ONE)))
+    row("intake events/s (batches of 100)", per_backend(lambda f: _num(f.throughput.ingest.per_second)))
+    row("  SQL statements / event", per_backend(lambda f: _num(f.throughput.ingest.statements_each, ONE)))
+    notes = []
+    for name in BACKENDS:
+        figures = report.backends.get(name)
+        if not figures:
+            continue
+        for problem in figures.problems:
+            notes.append(f"{name}: {problem}")
+        if figures.latency:
+            notes.extend(f"{name}: {note}" for note in figures.latency.notes)
+            if figures.latency.http_errors:
+                notes.append(f"{name}: HTTP errors during the latency run: {figures.latency.http_errors}")
+        if figures.throughput:
+            t = figures.throughput
+            notes.append(f"{name}: delivery drained {t.queued} queued ({t.schedule.count} rendered by the "
+                         f"scheduler, {t.copied} copies), SmtpChannel pool {t.smtp_pool}, "
+                         f"{t.concurrency} in flight; "
+                         f"smtp-sink counted {t.sink_accepted}; outbox after: {t.outbox_status}")
+    if notes:
+        lines.append("")
+        lines.extend(f"note: {n}" for n in notes)
+    lines.append(f"(took {report.elapsed_seconds:.0f} s; load avg {h.get('load_after', 0):.2f} at the end — "
+                 "other work on this machine skews every figure)")
+    return "\n".join(lines)
+
+
+def write_json(report: BenchReport, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report.as_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

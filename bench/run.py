@@ -1,0 +1,146 @@
+"""``make bench``: afterorder's figures next to a baseline, on SQLite and on PostgreSQL.
+
+1. event → SMTP-accepted latency at a fixed offered rate, through a real ``afterorder serve``;
+2. delivery throughput into Postfix's ``smtp-sink``, against ``smtp-source`` into the same sink;
+   the scheduler's and intake's rates come from the same run.
+
+Prints a table and writes the same figures to bench/results/latest.json.  Never asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import sys
+import time
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from databases import Databases, postgres_problem
+from latency import run_latency
+from report import BACKENDS, BackendFigures, BenchReport, render_table, write_json
+from sink import SmtpSink, smtp_source, tools_problem
+from throughput import run_throughput
+
+RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _load() -> float:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return 0.0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated: sqlite,postgresql")
+    parser.add_argument("--rate", type=float, default=200.0, help="offered events/s for the latency run")
+    parser.add_argument("--seconds", type=float, default=15.0, help="measured seconds of the latency run")
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds sent first and not measured")
+    parser.add_argument("--drain", type=float, default=10.0,
+                        help="seconds to wait for mail after the last POST "
+                             "(later mail counts as slower than this)")
+    parser.add_argument("--messages", type=int, default=5000, help="outbox rows delivery drains")
+    parser.add_argument("--rendered", type=int, default=300,
+                        help="of those, how many go through intake and the scheduler (the rest are copies)")
+    parser.add_argument("--smtp-pool", type=int, default=8,
+                        help="SmtpChannel connections for the delivery run")
+    parser.add_argument("--baseline-messages", type=int, default=5000, help="messages smtp-source sends")
+    parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="write cProfile stats of the in-process phases to this directory")
+    parser.add_argument("--json", type=Path, default=RESULTS, help="where to write the figures as JSON")
+    return parser.parse_args(argv)
+
+
+async def bench_backend(backend: str, args: argparse.Namespace, sink: SmtpSink | None) -> BackendFigures:
+    figures = BackendFigures()
+    databases = Databases(backend)
+    try:
+        if not args.skip_latency:
+            say(f"{backend}: event → SMTP latency")
+            try:
+                url = await databases.fresh("latency")
+                figures.latency = await run_latency(url, rate=args.rate, seconds=args.seconds,
+                                                    warmup=args.warmup, drain=args.drain, label=backend,
+                                                    say=say)
+            except Exception as exc:  # a failed part is reported, the others still run
+                traceback.print_exc()
+                figures.problems.append(f"latency run failed: {type(exc).__name__}: {exc}")
+        if not args.skip_throughput:
+            say(f"{backend}: delivery throughput into smtp-sink")
+            if sink is None:
+                figures.problems.append("delivery throughput skipped: no smtp-sink")
+            else:
+                try:
+                    url = await databases.fresh("throughput")
+                    figures.throughput = await run_throughput(
+                        url, sink, messages=args.messages, rendered=args.rendered, smtp_pool=args.smtp_pool,
+                        label=backend, profile_dir=args.profile, say=say)
+                except Exception as exc:
+                    traceback.print_exc()
+                    figures.problems.append(f"throughput run failed: {type(exc).__name__}: {exc}")
+    finally:
+        await databases.cleanup()
+    return figures
+
+
+async def main(args: argparse.Namespace) -> BenchReport:
+    started = time.perf_counter()
+    report = BenchReport(header={
+        "cores": os.cpu_count(), "python": platform.python_version(),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "load_before": _load(), "rate": args.rate,
+        "latency_seconds": args.seconds, "warmup_seconds": args.warmup, "drain_seconds": args.drain,
+        "messages": args.messages, "rendered": args.rendered,
+    })
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    if "postgresql" in backends:
+        problem = await postgres_problem()
+        if problem:
+            say(f"PostgreSQL is not reachable ({problem}); running SQLite only")
+            backends.remove("postgresql")
+            report.backends["postgresql"] = BackendFigures(problems=[f"not reachable: {problem}"])
+
+    sink: SmtpSink | None = None
+    if not args.skip_throughput:
+        report.baseline_problem = tools_problem()
+        if report.baseline_problem:
+            say(report.baseline_problem)
+        else:
+            sink = await SmtpSink.start()
+            say(f"baseline: smtp-source → smtp-sink ({args.baseline_messages} messages)")
+            report.baseline = await smtp_source(sink, messages=args.baseline_messages)
+            report.baseline_reuse = await smtp_source(sink, messages=args.baseline_messages,
+                                                      reuse_connections=True)
+            say(f"  {report.baseline.command}: {report.baseline.per_second:.0f} msg/s; "
+                f"with -d: {report.baseline_reuse.per_second:.0f} msg/s")
+    try:
+        for backend in backends:
+            report.backends[backend] = await bench_backend(backend, args, sink)
+    finally:
+        if sink is not None:
+            await sink.stop()
+    report.header["load_after"] = _load()
+    report.elapsed_seconds = time.perf_counter() - started
+    return report
+
+
+if __name__ == "__main__":
+    arguments = parse_args()
+    result = asyncio.run(main(arguments))
+    say("")
+    say(render_table(result))
+    write_json(result, arguments.json)
+    say(f"figures written to {arguments.json}")

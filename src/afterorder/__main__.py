@@ -1,0 +1,3 @@
+from afterorder.cli import main
+
+main()
