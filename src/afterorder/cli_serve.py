@@ -26,6 +26,7 @@ app.add_typer(flows_app, name="flows")
 Smtp = Annotated[str | None, typer.Option("--smtp", envvar="AFTERORDER_SMTP_URL",
                                           help="smtp://user:pass@host:port (?starttls=1, smtps:// for TLS)")]
 Listen = Annotated[str, typer.Option("--listen", help="HOST:PORT for the HTTP API")]
+TemplateDirs = Annotated[list[Path] | None, typer.Option("--templates", help="a directory of your message templates")]
 RetryBase = Annotated[float, typer.Option("--retry-base", help="seconds before the first retry; doubles each time")]
 
 
@@ -52,7 +53,7 @@ async def _until_signalled(stop: asyncio.Event) -> None:
 
 async def serve_async(*, database: str, smtp: str | None, listen: str, dev_clock: bool, dev_smtp: bool,
                       base_url: str | None, flow_dirs: list[Path], retry_base: float, lease: float,
-                      poll: float = 0.5, after_start: Any = None) -> None:
+                      poll: float = 0.5, template_dirs: list[Path] | None = None, after_start: Any = None) -> None:
     from afterorder.web.app import create_app
 
     host, port = _host_port(listen)
@@ -64,7 +65,8 @@ async def serve_async(*, database: str, smtp: str | None, listen: str, dev_clock
     if not smtp:
         raise fail("no mail server: pass --smtp smtp://host:port (or --dev-smtp for the built-in test server)")
     settings = RuntimeSettings(database_url=database, smtp_url=smtp, base_url=base_url or f"http://{listen}",
-                               flow_dirs=tuple(flow_dirs), retry=RetryPolicy(base_seconds=retry_base),
+                               flow_dirs=tuple(flow_dirs), template_dirs=tuple(template_dirs or []),
+                               retry=RetryPolicy(base_seconds=retry_base),
                                lease_seconds=lease, poll_seconds=poll)
     runtime = Runtime(settings, clock)
     try:
@@ -104,7 +106,7 @@ def serve(
     dev_clock: Annotated[bool, typer.Option("--dev-clock", help="allow POST /dev/clock/advance")] = False,
     dev_smtp: Annotated[bool, typer.Option("--dev-smtp", help="built-in development SMTP server + /inbox")] = False,
     base_url: Annotated[str | None, typer.Option(help="public URL of this server, for links")] = None,
-    flow_dirs: FlowDirs = None, retry_base: RetryBase = 30.0,
+    flow_dirs: FlowDirs = None, template_dirs: TemplateDirs = None, retry_base: RetryBase = 30.0,
     lease: Annotated[float, typer.Option(help="seconds a worker holds claimed work")] = 60.0,
     poll: Annotated[float, typer.Option(help="seconds between looks for due work")] = 0.5,
 ) -> None:
@@ -113,14 +115,14 @@ def serve(
     try:
         asyncio.run(serve_async(database=database, smtp=smtp, listen=listen, dev_clock=dev_clock, dev_smtp=dev_smtp,
                                 base_url=base_url, flow_dirs=flow_dirs or [], retry_base=retry_base, lease=lease,
-                                poll=poll))
+                                poll=poll, template_dirs=template_dirs))
     except DatabaseUrlError as exc:
         raise fail(str(exc)) from None
 
 
 @app.command()
 def worker(database: Database = DEFAULT_URL, smtp: Smtp = None, flow_dirs: FlowDirs = None,
-           retry_base: RetryBase = 30.0,
+           template_dirs: TemplateDirs = None, retry_base: RetryBase = 30.0,
            lease: Annotated[float, typer.Option(help="seconds a worker holds claimed work")] = 60.0,
            poll: Annotated[float, typer.Option(help="seconds between looks for due work")] = 0.5) -> None:
     """Run an extra scheduler + delivery process (any number, on any machine, sharing one PostgreSQL)."""
@@ -130,6 +132,7 @@ def worker(database: Database = DEFAULT_URL, smtp: Smtp = None, flow_dirs: FlowD
 
     async def main() -> None:
         runtime = Runtime(RuntimeSettings(database_url=database, smtp_url=smtp, flow_dirs=tuple(flow_dirs or []),
+                                          template_dirs=tuple(template_dirs or []),
                                           retry=RetryPolicy(base_seconds=retry_base), lease_seconds=lease,
                                           poll_seconds=poll), SystemClock())
         try:

@@ -64,7 +64,7 @@ async def _stores(runtime: Runtime) -> list[StoreRow]:
     return out
 
 
-def _new_order(store: StoreRow, n: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, Any]]:
+def _new_order(store: StoreRow, n: int, rng: random.Random, run: str) -> tuple[dict[str, Any], dict[str, Any]]:
     family, given, locale, tz, country = rng.choice(PEOPLE)
     email = f"{given.lower() if given.isascii() else 'customer'}{n}@example.com"
     customer = {"id": f"c-{store.slug}-{n}", "email": email, "first_name": given, "last_name": family,
@@ -75,7 +75,7 @@ def _new_order(store: StoreRow, n: int, rng: random.Random) -> tuple[dict[str, A
               "image_url": f"https://picsum.photos/seed/{store.slug}{i}/120/120"} for i, (t, p, c) in enumerate(items)]
     subtotal = sum((Decimal(str(line["price"])) * int(str(line["quantity"])) for line in lines), Decimal(0))
     shipping = Decimal(600) if store.currency == "JPY" else Decimal("7.50")
-    order = {"id": f"o-{store.slug}-{n}", "number": f"#{1000 + n}", "currency": store.currency,
+    order = {"id": f"o-{store.slug}-{run}-{n}", "number": f"#{1000 + n}", "currency": store.currency,
              "subtotal": str(subtotal), "shipping": str(shipping), "total": str(subtotal + shipping), "lines": lines,
              "shipping_address": {"name": f"{family} {given}", "line1": "1-2-3", "city": "Kyoto" if country == "JP"
                                   else "Springfield", "postal_code": "600-8216", "country": country}}
@@ -100,6 +100,7 @@ async def simulate(runtime: Runtime, url: str, *, day_seconds: float = 6.0, orde
     assert isinstance(clock, OffsetClock), "the demo needs the dev clock"
     stores = await _stores(runtime)
     rng = random.Random(7)
+    run = clock.now().strftime("%Y%m%d%H%M%S")  # a second demo on the same database places new orders
     sims: list[SimOrder] = []
     tick = timedelta(hours=6)
     typer.echo(f"demo: {orders} orders over the next days; open {url}/inbox and {url}/runs")
@@ -109,7 +110,7 @@ async def simulate(runtime: Runtime, url: str, *, day_seconds: float = 6.0, orde
         if n < orders:
             for store in stores:
                 n += 1
-                order, customer = _new_order(store, n, rng)
+                order, customer = _new_order(store, n, rng, run)
                 sim = SimOrder(store, order, customer, now, refunded=(n % 9 == 0))
                 sims.append(sim)
                 await _emit(runtime, store, EventType.ORDER_PLACED, sim, n, now)
