@@ -253,7 +253,8 @@ def parse_flow(text: str, file: str = "<flow>") -> FlowSpec:
         raw, source = load_with_lines(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise FlowError(file, mark.line + 1 if mark else None, "", f"not valid YAML: {exc}") from None
+        problem = " ".join(filter(None, [getattr(exc, "context", None), getattr(exc, "problem", None)])) or str(exc)
+        raise FlowError(file, mark.line + 1 if mark else None, "", f"not valid YAML: {problem}") from None
     try:
         return _parse(raw, text, file)
     except _Invalid as exc:

@@ -1,0 +1,85 @@
+"""The pure engine: given a run, a flow, facts and a time, what happens next."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from afterorder.domain import EventType
+from afterorder.flows.engine import Facts, RunState, advance, next_time_of_day
+from afterorder.flows.spec import parse_flow
+
+T0 = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)  # Friday 12:00 in Tokyo
+FLOW = parse_flow("""\
+id: f
+trigger: order.shipped
+exit_on: [order.refunded]
+steps:
+  - send: {template: a, category: transactional}
+  - wait: {for_event: order.delivered, timeout: 10d}
+  - wait: 3d
+  - if: {field: order.total, op: gte, value: 10000}
+    then:
+      - send: {template: big, category: marketing}
+    else:
+      - send: {template: small, category: marketing}
+""")
+
+
+def start() -> RunState:
+    return RunState(step=0, anchor_at=T0, started_at=T0)
+
+
+def facts(total: int = 15000, **seen: list[datetime]) -> Facts:
+    occurrences = {EventType(k.replace("_", ".")): v for k, v in seen.items()}
+    return Facts(values={"order": {"total": total}}, occurrences=occurrences, timezone="Asia/Tokyo")
+
+
+def test_sends_then_waits_for_the_delivery_up_to_ten_days() -> None:
+    result = advance(start(), FLOW, facts(), T0)
+    assert [s.template for s in result.sends] == ["a"]
+    assert result.state.step == 1 and result.state.waiting_for is EventType.ORDER_DELIVERED
+    assert result.state.wake_at == T0 + timedelta(days=10)
+
+
+def test_three_days_are_counted_from_the_delivery_not_from_when_the_worker_ran() -> None:
+    waiting = advance(start(), FLOW, facts(), T0).state
+    delivered = T0 + timedelta(days=2)
+    late_worker = delivered + timedelta(hours=5)
+    result = advance(waiting, FLOW, facts(order_delivered=[delivered]), late_worker)
+    assert result.state.step == 2 and result.state.wake_at == delivered + timedelta(days=3)
+    done = advance(result.state, FLOW, facts(order_delivered=[delivered]), delivered + timedelta(days=3))
+    assert [s.template for s in done.sends] == ["big"] and done.state.status == "done"
+
+
+def test_branches_on_the_facts_at_the_moment_the_step_runs() -> None:
+    waiting = advance(start(), FLOW, facts(), T0).state
+    later = T0 + timedelta(days=13)
+    assert [s.template for s in advance(waiting, FLOW, facts(total=500), later).sends] == ["small"]
+
+
+def test_a_refund_ends_the_run_before_anything_else_is_sent() -> None:
+    waiting = advance(start(), FLOW, facts(), T0).state
+    result = advance(waiting, FLOW, facts(order_refunded=[T0 + timedelta(days=1)]), T0 + timedelta(days=13))
+    assert result.state.status == "exited" and not result.sends
+    assert result.state.outcome == "exit_on order.refunded"
+
+
+def test_after_an_outage_waits_count_from_the_late_send_so_mails_do_not_bunch_up() -> None:
+    late = T0 + timedelta(days=30)
+    result = advance(start(), FLOW, facts(), late)
+    assert [s.template for s in result.sends] == ["a"]
+    assert result.state.wake_at == late + timedelta(days=10)
+
+
+def test_events_before_the_run_started_do_not_count() -> None:
+    waiting = advance(start(), FLOW, facts(), T0).state
+    result = advance(waiting, FLOW, facts(order_delivered=[T0 - timedelta(days=1)]), T0 + timedelta(days=1))
+    assert result.state.waiting_for is EventType.ORDER_DELIVERED
+
+
+def test_wait_until_ten_on_a_weekend_in_the_customers_time_zone() -> None:
+    # Friday 12:00 Tokyo → Saturday 10:00 Tokyo = Saturday 01:00 UTC
+    assert next_time_of_day(T0, 10, 0, (5, 6), "Asia/Tokyo") == datetime(2026, 11, 21, 1, 0, tzinfo=UTC)
+    # any day, already past 10:00 today → tomorrow
+    assert next_time_of_day(T0, 10, 0, (), "Asia/Tokyo") == datetime(2026, 11, 21, 1, 0, tzinfo=UTC)
+    assert next_time_of_day(T0, 18, 30, (), "Asia/Tokyo") == datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
