@@ -40,7 +40,7 @@ app.add_typer(outbox_app, name="outbox")
 Database = Annotated[str, typer.Option("--database", envvar="AFTERORDER_DATABASE_URL",
                                        help="sqlite:///PATH or postgresql://user@host/db")]
 FlowDirs = Annotated[list[Path] | None, typer.Option("--flows", help="a directory of your own flow YAML files")]
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
 

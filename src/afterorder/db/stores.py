@@ -89,7 +89,7 @@ def validate_store_fields(fields: dict[str, Any]) -> None:
     if not COLOR.match(fields["brand_color"]):
         problems.append("brand_color: use #rrggbb")
     if problems:
-        raise StoreError("; ".join(problems))
+        raise StoreError("\n  ".join(["the store was not created:", *problems]))
 
 
 async def create_store(conn: AsyncConnection, now: datetime, **fields: Any) -> tuple[StoreRow, str]:
