@@ -166,10 +166,10 @@ def demo(listen: Listen = "127.0.0.1:8000",
                             base_url=None, flow_dirs=[], retry_base=5.0, lease=30.0, after_start=after_start))
 
 
-def _flow_rows(catalog: FlowCatalog, enabled: set[str]) -> list[dict[str, Any]]:
+def _flow_rows(catalog: FlowCatalog, slug: str, enabled: set[str]) -> list[dict[str, Any]]:
     return [{"id": s.id, "name": s.name, "state": "on" if s.id in enabled else "off", "trigger": s.trigger.event.value,
              "category": s.category, "version": s.version, "steps": [i.label for i in s.program]}
-            for s in catalog.flows.values()]
+            for s in catalog.flows_for(slug).values()]
 
 
 @flows_app.command("list")
@@ -186,7 +186,8 @@ def flows_list(store: Annotated[str, typer.Option()], database: Database = DEFAU
             target = await get_store(conn, store)
             if target is None:
                 raise fail(f"no store called {store!r}")
-            return _flow_rows(catalog, {s.id for s in await catalog.enabled(conn, target.id)})
+            enabled = {s.id for s in await catalog.enabled(conn, target)}
+            return _flow_rows(catalog, target.slug, enabled)
 
     rows = run(database, work)
     if as_json:
@@ -197,16 +198,20 @@ def flows_list(store: Annotated[str, typer.Option()], database: Database = DEFAU
 
 
 def _set_flow(flow: str, store: str, enabled: bool, database: str, flow_dirs: list[Path] | None) -> None:
-    catalog = FlowCatalog.load(flow_dirs or [])
-    if flow not in catalog.flows:
-        raise fail(f"no flow called {flow!r}; known: {', '.join(sorted(catalog.flows))}")
+    try:
+        catalog = FlowCatalog.load(flow_dirs or [])
+    except FlowError as exc:
+        raise fail(str(exc)) from None
+    known = catalog.flows_for(store)
+    if flow not in known:
+        raise fail(f"no flow called {flow!r}; known: {', '.join(sorted(known))}")
 
     async def work(engine: Any) -> None:
         async with engine.begin() as conn:
             target = await get_store(conn, store)
             if target is None:
                 raise fail(f"no store called {store!r}")
-            await catalog.set_enabled(conn, target.id, flow, enabled, SystemClock().now())
+            await catalog.set_enabled(conn, target, flow, enabled, SystemClock().now())
 
     run(database, work)
     typer.echo(f"{flow} is {'on' if enabled else 'off'} for {store}")

@@ -79,3 +79,12 @@ def test_the_library_loads_and_a_store_directory_overrides_it(tmp_path: Path) ->
     (tmp_path / "bad.yaml").write_text("id: bad\ntrigger: order.shipped\nsteps:\n  - wait: soon\n")
     with pytest.raises(FlowError, match=r"bad.yaml:4: steps\[0\].wait.duration"):
         FlowCatalog.load([tmp_path])
+
+
+def test_a_store_folder_adds_flows_for_that_store_only(tmp_path: Path) -> None:
+    (tmp_path / "kumo").mkdir()
+    (tmp_path / "kumo" / "tea-tips.yaml").write_text("id: tea-tips\ntrigger: order.delivered\nsteps:\n"
+                                                    "  - wait: 7d\n  - send: {template: how-to, category: marketing}\n")
+    catalog = FlowCatalog.load([tmp_path])
+    assert "tea-tips" in catalog.flows_for("kumo") and "tea-tips" not in catalog.flows_for("harbor")
+    assert "order-confirmation" in catalog.flows_for("kumo")

@@ -1,4 +1,6 @@
-"""Which flows exist: the built-in library plus a store's own directory of YAML files.
+"""Which flows exist: the built-in library, plus directories of YAML files given to ``serve``:
+``DIR/*.yaml`` apply to every store, ``DIR/<store-slug>/*.yaml`` to that store only.  A file whose
+``id`` is already known replaces that flow (for everyone, or for that one store).
 
 A run keeps the version it started with: every version a run was started on is stored in
 ``flow_versions`` and read back from there, so editing a file never changes a sleeping run.
@@ -15,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.db.dialect import insert_ignore
 from afterorder.db.schema import flow_versions, store_flows
+from afterorder.db.stores import StoreRow
 from afterorder.flows.spec import FlowError, FlowSpec, load_flow_file, parse_flow
 
 LIBRARY = Path(__file__).parent / "library"
@@ -25,6 +28,7 @@ class FlowCatalog:
     """Current flow definitions by id, and every parsed version by (id, version)."""
 
     flows: dict[str, FlowSpec] = field(default_factory=dict)
+    by_store: dict[str, dict[str, FlowSpec]] = field(default_factory=dict)
     _versions: dict[tuple[str, str], FlowSpec] = field(default_factory=dict)
 
     @classmethod
@@ -34,19 +38,32 @@ class FlowCatalog:
         for directory in [LIBRARY, *(extra_dirs or [])]:
             if not directory.is_dir():
                 raise FlowError(str(directory), None, "", "flow directory does not exist")
-            for path in sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml")):
+            for path in _yaml_files(directory):
                 catalog.add(load_flow_file(path))
+            if directory == LIBRARY:
+                continue
+            for store_dir in sorted(p for p in directory.iterdir() if p.is_dir()):
+                for path in _yaml_files(store_dir):
+                    catalog.add(load_flow_file(path), store=store_dir.name)
         return catalog
 
-    def add(self, spec: FlowSpec) -> None:
-        self.flows[spec.id] = spec
+    def add(self, spec: FlowSpec, store: str | None = None) -> None:
+        if store is None:
+            self.flows[spec.id] = spec
+        else:
+            self.by_store.setdefault(store, {})[spec.id] = spec
         self._versions[(spec.id, spec.version)] = spec
 
-    def get(self, flow_id: str) -> FlowSpec:
+    def flows_for(self, store_slug: str) -> dict[str, FlowSpec]:
+        """The flows a store has: everyone's, with its own added or replacing them."""
+        return {**self.flows, **self.by_store.get(store_slug, {})}
+
+    def get(self, flow_id: str, store_slug: str | None = None) -> FlowSpec:
+        known = self.flows_for(store_slug) if store_slug else self.flows
         try:
-            return self.flows[flow_id]
+            return known[flow_id]
         except KeyError:
-            raise KeyError(f"no flow called {flow_id!r}; known: {', '.join(sorted(self.flows))}") from None
+            raise KeyError(f"no flow called {flow_id!r}; known: {', '.join(sorted(known))}") from None
 
     async def version(self, conn: AsyncConnection, store_id: int, flow_id: str, version: str) -> FlowSpec:
         cached = self._versions.get((flow_id, version))
@@ -71,17 +88,18 @@ class FlowCatalog:
             )
         )
 
-    async def enabled(self, conn: AsyncConnection, store_id: int) -> list[FlowSpec]:
+    async def enabled(self, conn: AsyncConnection, store: StoreRow) -> list[FlowSpec]:
         rows = await conn.execute(
-            select(store_flows.c.flow_id, store_flows.c.enabled).where(store_flows.c.store_id == store_id)
+            select(store_flows.c.flow_id, store_flows.c.enabled).where(store_flows.c.store_id == store.id)
         )
         overrides = {r.flow_id: r.enabled for r in rows}
-        return [s for s in self.flows.values() if overrides.get(s.id, s.enabled_by_default)]
+        return [s for s in self.flows_for(store.slug).values() if overrides.get(s.id, s.enabled_by_default)]
 
     async def set_enabled(
-        self, conn: AsyncConnection, store_id: int, flow_id: str, enabled: bool, now: datetime
+        self, conn: AsyncConnection, store: StoreRow, flow_id: str, enabled: bool, now: datetime
     ) -> None:
-        self.get(flow_id)
+        self.get(flow_id, store.slug)
+        store_id = store.id
         updated = await conn.execute(
             store_flows.update()
             .where(store_flows.c.store_id == store_id, store_flows.c.flow_id == flow_id)
@@ -91,3 +109,7 @@ class FlowCatalog:
             await conn.execute(
                 store_flows.insert().values(store_id=store_id, flow_id=flow_id, enabled=enabled, updated_at=now)
             )
+
+
+def _yaml_files(directory: Path) -> list[Path]:
+    return sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml"))

@@ -114,7 +114,7 @@ class Intake:
                 if request.store.id not in by_store:
                     ids = [e.id for r in group if r.store.id == request.store.id for e in r.events]
                     by_store[request.store.id] = (await stored_ids(conn, request.store.id, ids),
-                                                  await self.catalog.enabled(conn, request.store.id))
+                                                  await self.catalog.enabled(conn, request.store))
             for request in group:
                 seen, enabled = by_store[request.store.id]
                 answer: list[Accepted] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -37,10 +38,29 @@ async def current_store(request: Request) -> StoreRow:
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(error(401, "unauthorized", "send the store's API key as 'Authorization: Bearer <key>'",
                              headers={"WWW-Authenticate": "Bearer"}))
-    async with runtime_of(request).engine.connect() as conn:
-        store = await store_for_api_key(conn, token.strip())
+    store = await _store_for_key(request, token.strip())
     if store is None:
         raise ApiError(error(401, "unauthorized", "unknown API key", headers={"WWW-Authenticate": "Bearer"}))
+    return store
+
+
+KEY_CACHE_SECONDS = 30.0
+
+
+async def _store_for_key(request: Request, api_key: str) -> StoreRow | None:
+    """Known keys are remembered for a few seconds: the lookup is on every request."""
+    runtime = runtime_of(request)
+    cache: dict[str, tuple[StoreRow, float]] = request.app.state.key_cache
+    now = time.monotonic()
+    hit = cache.get(api_key)
+    if hit is not None and hit[1] > now:
+        return hit[0]
+    async with runtime.engine.connect() as conn:
+        store = await store_for_api_key(conn, api_key)
+    if store is not None:
+        if len(cache) > 10_000:
+            cache.clear()
+        cache[api_key] = (store, now + KEY_CACHE_SECONDS)
     return store
 
 

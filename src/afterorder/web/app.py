@@ -28,6 +28,7 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, inbox:
                   redoc_url=None, description="Post-purchase and lifecycle messaging engine for online stores.")
     app.state.runtime = runtime
     app.state.inbox = inbox
+    app.state.key_cache = {}
     app.include_router(api.router)
     app.include_router(pages.router)
 
