@@ -36,7 +36,10 @@ def open_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(full, connect_args={"timeout": 60})
+        # One connection per process: SQLite has one writer at a time anyway, and queueing in-process
+        # (on the pool) is far cheaper than SQLite's busy handler, which sleeps and retries.
+        engine = create_async_engine(full, connect_args={"timeout": 60}, pool_size=1, max_overflow=0,
+                                     pool_timeout=300)
         _sqlite_pragmas(engine)
         return engine
     return create_async_engine(full, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)

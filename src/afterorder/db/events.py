@@ -10,10 +10,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from afterorder.db.dialect import insert_ignore
-from afterorder.db.projections import project_order, upsert_customer
+from afterorder.db.projections import project_customer, project_order
 from afterorder.db.schema import events
+from afterorder.db.statements import insert_ignore
 from afterorder.domain import Event
+
+
+EVENT_COLUMNS = ("store_id", "source", "source_id", "type", "occurred_at", "received_at", "customer_id", "order_id",
+                 "payload", "raw")
 
 
 @dataclass(frozen=True)
@@ -42,17 +46,15 @@ async def record_event(
     conn: AsyncConnection, store_id: int, currency: str, event: Event, *, source: str, raw: Any, now: datetime,
 ) -> Recorded:
     """Append a new event and update the projections, in the caller's transaction."""
-    customer_id = await upsert_customer(conn, store_id, event.customer, now) if event.customer else None
+    customer_id = await project_customer(conn, store_id, event.customer, now) if event.customer else None
     order = await project_order(conn, store_id, currency, event, customer_id, now)
     if order is not None and customer_id is None:
         customer_id = order.customer_id
-    inserted = (await conn.execute(
-        insert_ignore(conn, events).values(
-            store_id=store_id, source=source, source_id=event.id, type=event.type.value,
-            occurred_at=event.occurred_at, received_at=now, customer_id=customer_id,
-            order_id=order.id if order else None, payload=event.model_dump(mode="json"), raw=raw,
-        ).returning(events.c.id)
-    )).first()
+    inserted = (await conn.execute(insert_ignore(events, EVENT_COLUMNS, ("id",)), {
+        "store_id": store_id, "source": source, "source_id": event.id, "type": event.type.value,
+        "occurred_at": event.occurred_at, "received_at": now, "customer_id": customer_id,
+        "order_id": order.id if order else None, "payload": event.model_dump(mode="json"), "raw": raw,
+    })).first()
     if inserted is None:
         raise DuplicateRace(event.id)
     return Recorded(int(inserted.id), customer_id, order.id if order else None)

@@ -1,8 +1,8 @@
 """Customers, orders and line items, projected from each event in the event's own transaction.
 
-Each projection is one upsert (``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``) so an event
-costs a handful of statements: fields the event leaves out keep their stored values, and an
-order's status only moves forward (cancelled and refunded end it whatever came before).
+Each projection is one upsert (see ``db/statements.py``): fields the event leaves out keep their
+stored values, and an order's status only moves forward (cancelled and refunded end it whatever
+came before).
 """
 
 from __future__ import annotations
@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, case, func, literal
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from afterorder.db.schema import customers, order_lines, orders
+from afterorder.db.schema import order_lines
+from afterorder.db.statements import CUSTOMER_KEPT, ORDER_KEPT, upsert_customer, upsert_order
 from afterorder.domain import ORDER_STATUS_BY_EVENT, CustomerIn, Event
 
 STATUS_RANK = {"placed": 0, "paid": 1, "shipped": 2, "delivered": 3, "cancelled": 9, "refunded": 9}
@@ -23,9 +22,6 @@ TIMESTAMP_BY_STATUS = {
     "paid": "paid_at", "shipped": "shipped_at", "delivered": "delivered_at",
     "cancelled": "cancelled_at", "refunded": "refunded_at",
 }
-CUSTOMER_FIELDS = ("email", "phone", "first_name", "last_name", "locale", "timezone", "country")
-ORDER_FIELDS = ("customer_id", "subtotal", "shipping", "tax", "discount", "total", "shipping_address",
-                "billing_address", "shipment", *TIMESTAMP_BY_STATUS.values())
 
 
 def customer_key(customer: CustomerIn) -> str | None:
@@ -36,39 +32,24 @@ def customer_key(customer: CustomerIn) -> str | None:
     return None
 
 
-def _insert(conn: AsyncConnection, table: Table) -> Any:
-    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
-
-
-async def upsert_customer(conn: AsyncConnection, store_id: int, customer: CustomerIn, now: datetime) -> int | None:
+async def project_customer(conn: AsyncConnection, store_id: int, customer: CustomerIn, now: datetime) -> int | None:
     key = customer_key(customer)
     if key is None:
         return None
     given = customer.model_dump(exclude={"id"})
     if given["email"]:
         given["email"] = given["email"].lower()
-    stmt = _insert(conn, customers).values(
-        store_id=store_id, external_id=key, created_at=now, updated_at=now,
-        accepts_marketing=bool(given["accepts_marketing"]), **{f: given[f] for f in CUSTOMER_FIELDS},
-    )
-    keep = {f: func.coalesce(stmt.excluded[f], customers.c[f]) for f in CUSTOMER_FIELDS}
-    marketing = given["accepts_marketing"]
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[customers.c.store_id, customers.c.external_id],
-        set_={**keep, "updated_at": now,
-              "accepts_marketing": customers.c.accepts_marketing if marketing is None else literal(marketing)},
-    ).returning(customers.c.id)
-    return int((await conn.execute(stmt)).scalar_one())
+    params = {c: given[c] for c in CUSTOMER_KEPT}
+    params.update(store_id=store_id, external_id=key, created_at=now, updated_at=now,
+                  accepts_marketing=bool(given["accepts_marketing"]),
+                  marketing_given=given["accepts_marketing"] is not None)
+    return int((await conn.execute(upsert_customer(), params)).scalar_one())
 
 
 @dataclass(frozen=True)
 class ProjectedOrder:
     id: int
     customer_id: int | None
-
-
-def _status_rank(column: Any) -> Any:
-    return case(*((column == status, rank) for status, rank in STATUS_RANK.items()), else_=0)
 
 
 async def project_order(
@@ -78,8 +59,8 @@ async def project_order(
     if order is None:
         return None
     status = ORDER_STATUS_BY_EVENT.get(event.type)
-    values: dict[str, Any] = dict.fromkeys(ORDER_FIELDS)
-    values.update(
+    params: dict[str, Any] = dict.fromkeys(ORDER_KEPT)
+    params.update(
         customer_id=customer_id, subtotal=order.subtotal, shipping=order.shipping, tax=order.tax,
         discount=order.discount, total=order.total,
         shipping_address=order.shipping_address.model_dump(exclude_none=True) if order.shipping_address else None,
@@ -87,27 +68,14 @@ async def project_order(
         shipment=event.shipment.model_dump(mode="json", exclude_none=True) if event.shipment else None,
     )
     if status in TIMESTAMP_BY_STATUS:
-        values[TIMESTAMP_BY_STATUS[status]] = event.occurred_at
-    stmt = _insert(conn, orders).values(
+        params[TIMESTAMP_BY_STATUS[status]] = event.occurred_at
+    params.update(
         store_id=store_id, external_id=order.id, number=order.number or order.id,
         currency=(order.currency or currency).upper(), status=status or "placed", placed_at=event.occurred_at,
-        updated_at=now, **values,
+        updated_at=now, number_given=order.number is not None, currency_given=order.currency is not None,
+        is_placed=status == "placed", rank=STATUS_RANK[status] if status else -1,
     )
-    update: dict[str, Any] = {f: func.coalesce(stmt.excluded[f], orders.c[f]) for f in ORDER_FIELDS}
-    if order.number:
-        update["number"] = stmt.excluded.number
-    if order.currency:
-        update["currency"] = stmt.excluded.currency
-    if status == "placed":
-        update["placed_at"] = stmt.excluded.placed_at
-    if status is not None:
-        update["status"] = case((_status_rank(orders.c.status) <= STATUS_RANK[status], literal(status)),
-                                else_=orders.c.status)
-    update["updated_at"] = now
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[orders.c.store_id, orders.c.external_id], set_=update,
-    ).returning(orders.c.id, orders.c.customer_id)
-    row = (await conn.execute(stmt)).one()
+    row = (await conn.execute(upsert_order(), params)).one()
     if order.lines:
         await conn.execute(order_lines.delete().where(
             order_lines.c.store_id == store_id, order_lines.c.order_id == row.id))

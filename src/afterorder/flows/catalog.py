@@ -15,8 +15,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from afterorder.db.dialect import insert_ignore
 from afterorder.db.schema import flow_versions, store_flows
+from afterorder.db.statements import insert_ignore
 from afterorder.db.stores import StoreRow
 from afterorder.flows.spec import FlowError, FlowSpec, load_flow_file, parse_flow
 
@@ -82,11 +82,8 @@ class FlowCatalog:
         return spec
 
     async def remember(self, conn: AsyncConnection, store_id: int, spec: FlowSpec, now: datetime) -> None:
-        await conn.execute(
-            insert_ignore(conn, flow_versions).values(
-                store_id=store_id, flow_id=spec.id, version=spec.version, source=spec.source, created_at=now
-            )
-        )
+        await conn.execute(insert_ignore(flow_versions, ("store_id", "flow_id", "version", "source", "created_at")), {
+            "store_id": store_id, "flow_id": spec.id, "version": spec.version, "source": spec.source, "created_at": now})
 
     async def enabled(self, conn: AsyncConnection, store: StoreRow) -> list[FlowSpec]:
         rows = await conn.execute(

@@ -1,0 +1,83 @@
+"""Hot-path statements, written once as SQL text with typed parameters.
+
+SQLAlchemy cannot cache ``insert(...).on_conflict_*()`` constructs, so building and compiling one
+cost milliseconds on every event.  These are plain SQL that reads the same on SQLite (3.35+) and
+PostgreSQL, built once per table and column list, with each parameter typed from its column (so
+datetimes, money and JSON are converted exactly as in the rest of the code).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from sqlalchemy import JSON, Boolean, Integer, Table, TextClause, bindparam, text
+from sqlalchemy.sql.type_api import TypeEngine
+
+from afterorder.db.schema import customers, orders
+
+JSON_OR_NULL = JSON(none_as_null=True)
+
+
+def _type(table: Table, column: str) -> TypeEngine[object]:
+    kind = table.c[column].type
+    return JSON_OR_NULL if isinstance(kind, JSON) else kind
+
+
+def _typed(sql: str, table: Table, columns: tuple[str, ...], returning: tuple[str, ...],
+           extra: dict[str, TypeEngine[object]] | None = None) -> TextClause:
+    if returning:
+        sql += " RETURNING " + ", ".join(returning)
+    params = [bindparam(c, type_=_type(table, c)) for c in columns]
+    params += [bindparam(name, type_=kind) for name, kind in (extra or {}).items()]
+    statement = text(sql).bindparams(*params)
+    return statement.columns(*(table.c[c] for c in returning)) if returning else statement
+
+
+@cache
+def insert_ignore(table: Table, columns: tuple[str, ...], returning: tuple[str, ...] = ()) -> TextClause:
+    """``INSERT ... ON CONFLICT DO NOTHING [RETURNING ...]``; run it with one dict or a list of them."""
+    sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)}) "
+           "ON CONFLICT DO NOTHING")
+    return _typed(sql, table, columns, returning)
+
+
+CUSTOMER_KEPT = ("email", "phone", "first_name", "last_name", "locale", "timezone", "country")
+CUSTOMER_COLUMNS = ("store_id", "external_id", *CUSTOMER_KEPT, "accepts_marketing", "created_at", "updated_at")
+
+
+@cache
+def upsert_customer() -> TextClause:
+    """Insert a customer, or update the fields the event gives (``None`` keeps the stored value)."""
+    keep = ", ".join(f"{c} = COALESCE(excluded.{c}, customers.{c})" for c in CUSTOMER_KEPT)
+    sql = (
+        f"INSERT INTO customers ({', '.join(CUSTOMER_COLUMNS)}) VALUES ({', '.join(':' + c for c in CUSTOMER_COLUMNS)}) "
+        f"ON CONFLICT (store_id, external_id) DO UPDATE SET {keep}, "
+        "accepts_marketing = CASE WHEN :marketing_given THEN excluded.accepts_marketing "
+        "ELSE customers.accepts_marketing END, updated_at = excluded.updated_at"
+    )
+    return _typed(sql, customers, CUSTOMER_COLUMNS, ("id",), {"marketing_given": Boolean()})
+
+
+ORDER_KEPT = ("customer_id", "subtotal", "shipping", "tax", "discount", "total", "shipping_address",
+              "billing_address", "shipment", "paid_at", "shipped_at", "delivered_at", "cancelled_at", "refunded_at")
+ORDER_COLUMNS = ("store_id", "external_id", "number", "currency", "status", "placed_at", "updated_at", *ORDER_KEPT)
+RANK_SQL = ("CASE orders.status WHEN 'placed' THEN 0 WHEN 'paid' THEN 1 WHEN 'shipped' THEN 2 "
+            "WHEN 'delivered' THEN 3 ELSE 9 END")
+
+
+@cache
+def upsert_order() -> TextClause:
+    """Insert an order or merge an event into it; the status only moves forward (``:rank``)."""
+    keep = ", ".join(f"{c} = COALESCE(excluded.{c}, orders.{c})" for c in ORDER_KEPT)
+    sql = (
+        f"INSERT INTO orders ({', '.join(ORDER_COLUMNS)}) VALUES ({', '.join(':' + c for c in ORDER_COLUMNS)}) "
+        f"ON CONFLICT (store_id, external_id) DO UPDATE SET {keep}, "
+        "number = CASE WHEN :number_given THEN excluded.number ELSE orders.number END, "
+        "currency = CASE WHEN :currency_given THEN excluded.currency ELSE orders.currency END, "
+        "placed_at = CASE WHEN :is_placed THEN excluded.placed_at ELSE orders.placed_at END, "
+        f"status = CASE WHEN :rank >= 0 AND {RANK_SQL} <= :rank THEN excluded.status ELSE orders.status END, "
+        "updated_at = excluded.updated_at"
+    )
+    flags: dict[str, TypeEngine[object]] = {
+        "number_given": Boolean(), "currency_given": Boolean(), "is_placed": Boolean(), "rank": Integer()}
+    return _typed(sql, orders, ORDER_COLUMNS, ("id", "customer_id"), flags)
