@@ -15,7 +15,6 @@ from afterorder.db.schema import events
 from afterorder.db.statements import insert_ignore
 from afterorder.domain import Event
 
-
 EVENT_COLUMNS = ("store_id", "source", "source_id", "type", "occurred_at", "received_at", "customer_id", "order_id",
                  "payload", "raw")
 

@@ -9,8 +9,9 @@ datetimes, money and JSON are converted exactly as in the rest of the code).
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
-from sqlalchemy import JSON, Boolean, Integer, Table, TextClause, bindparam, text
+from sqlalchemy import JSON, Boolean, Executable, Integer, Table, bindparam, text
 from sqlalchemy.sql.type_api import TypeEngine
 
 from afterorder.db.schema import customers, orders
@@ -18,13 +19,13 @@ from afterorder.db.schema import customers, orders
 JSON_OR_NULL = JSON(none_as_null=True)
 
 
-def _type(table: Table, column: str) -> TypeEngine[object]:
+def _type(table: Table, column: str) -> TypeEngine[Any]:
     kind = table.c[column].type
     return JSON_OR_NULL if isinstance(kind, JSON) else kind
 
 
 def _typed(sql: str, table: Table, columns: tuple[str, ...], returning: tuple[str, ...],
-           extra: dict[str, TypeEngine[object]] | None = None) -> TextClause:
+           extra: dict[str, TypeEngine[Any]] | None = None) -> Executable:
     if returning:
         sql += " RETURNING " + ", ".join(returning)
     params = [bindparam(c, type_=_type(table, c)) for c in columns]
@@ -33,10 +34,14 @@ def _typed(sql: str, table: Table, columns: tuple[str, ...], returning: tuple[st
     return statement.columns(*(table.c[c] for c in returning)) if returning else statement
 
 
+def _values(columns: tuple[str, ...]) -> str:
+    return ", ".join(":" + c for c in columns)
+
+
 @cache
-def insert_ignore(table: Table, columns: tuple[str, ...], returning: tuple[str, ...] = ()) -> TextClause:
+def insert_ignore(table: Table, columns: tuple[str, ...], returning: tuple[str, ...] = ()) -> Executable:
     """``INSERT ... ON CONFLICT DO NOTHING [RETURNING ...]``; run it with one dict or a list of them."""
-    sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)}) "
+    sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({_values(columns)}) "
            "ON CONFLICT DO NOTHING")
     return _typed(sql, table, columns, returning)
 
@@ -46,11 +51,11 @@ CUSTOMER_COLUMNS = ("store_id", "external_id", *CUSTOMER_KEPT, "accepts_marketin
 
 
 @cache
-def upsert_customer() -> TextClause:
+def upsert_customer() -> Executable:
     """Insert a customer, or update the fields the event gives (``None`` keeps the stored value)."""
     keep = ", ".join(f"{c} = COALESCE(excluded.{c}, customers.{c})" for c in CUSTOMER_KEPT)
     sql = (
-        f"INSERT INTO customers ({', '.join(CUSTOMER_COLUMNS)}) VALUES ({', '.join(':' + c for c in CUSTOMER_COLUMNS)}) "
+        f"INSERT INTO customers ({', '.join(CUSTOMER_COLUMNS)}) VALUES ({_values(CUSTOMER_COLUMNS)}) "
         f"ON CONFLICT (store_id, external_id) DO UPDATE SET {keep}, "
         "accepts_marketing = CASE WHEN :marketing_given THEN excluded.accepts_marketing "
         "ELSE customers.accepts_marketing END, updated_at = excluded.updated_at"
@@ -66,11 +71,11 @@ RANK_SQL = ("CASE orders.status WHEN 'placed' THEN 0 WHEN 'paid' THEN 1 WHEN 'sh
 
 
 @cache
-def upsert_order() -> TextClause:
+def upsert_order() -> Executable:
     """Insert an order or merge an event into it; the status only moves forward (``:rank``)."""
     keep = ", ".join(f"{c} = COALESCE(excluded.{c}, orders.{c})" for c in ORDER_KEPT)
     sql = (
-        f"INSERT INTO orders ({', '.join(ORDER_COLUMNS)}) VALUES ({', '.join(':' + c for c in ORDER_COLUMNS)}) "
+        f"INSERT INTO orders ({', '.join(ORDER_COLUMNS)}) VALUES ({_values(ORDER_COLUMNS)}) "
         f"ON CONFLICT (store_id, external_id) DO UPDATE SET {keep}, "
         "number = CASE WHEN :number_given THEN excluded.number ELSE orders.number END, "
         "currency = CASE WHEN :currency_given THEN excluded.currency ELSE orders.currency END, "
@@ -78,6 +83,6 @@ def upsert_order() -> TextClause:
         f"status = CASE WHEN :rank >= 0 AND {RANK_SQL} <= :rank THEN excluded.status ELSE orders.status END, "
         "updated_at = excluded.updated_at"
     )
-    flags: dict[str, TypeEngine[object]] = {
+    flags: dict[str, TypeEngine[Any]] = {
         "number_given": Boolean(), "currency_given": Boolean(), "is_placed": Boolean(), "rank": Integer()}
     return _typed(sql, orders, ORDER_COLUMNS, ("id", "customer_id"), flags)
