@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 14:28:11.447003
+Create Date: 2026-11-22 15:11:10.621623
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import afterorder.db.schema
+
 
 revision = '0001'
 down_revision = None
@@ -75,7 +76,7 @@ def upgrade() -> None:
     sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('order_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('payload', sa.JSON(), nullable=False),
-    sa.Column('raw', sa.JSON(), nullable=True),
+    sa.Column('raw', sa.JSON(none_as_null=True), nullable=True),
     sa.ForeignKeyConstraint(['store_id'], ['stores.id'], name=op.f('fk_events_store_id_stores')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_events')),
     sa.UniqueConstraint('store_id', 'source_id', name=op.f('uq_events_store_id_source_id'))
@@ -108,8 +109,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('flow_runs', schema=None) as batch_op:
         batch_op.create_index('ix_flow_runs_due', ['status', 'wake_at'], unique=False)
+        batch_op.create_index('ix_flow_runs_store_customer', ['store_id', 'customer_id', 'status'], unique=False)
+        batch_op.create_index('ix_flow_runs_store_flow_customer', ['store_id', 'flow_id', 'customer_id'], unique=False)
+        batch_op.create_index('ix_flow_runs_store_flow_order', ['store_id', 'flow_id', 'order_id'], unique=False)
         batch_op.create_index('ix_flow_runs_store_flow_step', ['store_id', 'flow_id', 'status', 'step'], unique=False)
-        batch_op.create_index('ix_flow_runs_store_subject', ['store_id', 'subject_key', 'flow_id'], unique=False)
+        batch_op.create_index('ix_flow_runs_store_order', ['store_id', 'order_id', 'status'], unique=False)
 
     op.create_table('flow_versions',
     sa.Column('store_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -147,9 +151,9 @@ def upgrade() -> None:
     sa.Column('delivered_at', afterorder.db.schema.UtcDateTime(timezone=True), nullable=True),
     sa.Column('cancelled_at', afterorder.db.schema.UtcDateTime(timezone=True), nullable=True),
     sa.Column('refunded_at', afterorder.db.schema.UtcDateTime(timezone=True), nullable=True),
-    sa.Column('shipping_address', sa.JSON(), nullable=True),
-    sa.Column('billing_address', sa.JSON(), nullable=True),
-    sa.Column('shipment', sa.JSON(), nullable=True),
+    sa.Column('shipping_address', sa.JSON(none_as_null=True), nullable=True),
+    sa.Column('billing_address', sa.JSON(none_as_null=True), nullable=True),
+    sa.Column('shipment', sa.JSON(none_as_null=True), nullable=True),
     sa.Column('updated_at', afterorder.db.schema.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_orders_customer_id_customers')),
     sa.ForeignKeyConstraint(['store_id'], ['stores.id'], name=op.f('fk_orders_store_id_stores')),
@@ -273,8 +277,11 @@ def downgrade() -> None:
     op.drop_table('store_flows')
     op.drop_table('flow_versions')
     with op.batch_alter_table('flow_runs', schema=None) as batch_op:
-        batch_op.drop_index('ix_flow_runs_store_subject')
+        batch_op.drop_index('ix_flow_runs_store_order')
         batch_op.drop_index('ix_flow_runs_store_flow_step')
+        batch_op.drop_index('ix_flow_runs_store_flow_order')
+        batch_op.drop_index('ix_flow_runs_store_flow_customer')
+        batch_op.drop_index('ix_flow_runs_store_customer')
         batch_op.drop_index('ix_flow_runs_due')
 
     op.drop_table('flow_runs')
