@@ -14,6 +14,7 @@ import json
 import math
 import os
 import re
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -91,9 +92,11 @@ class LatencyResult:
     max: Percentile | None
     http_p50_ms: float | None
     http_p99_ms: float | None
-    accepted_per_second: float  # 2xx answers per second while sending
-    mail_per_second: float  # mails arriving per second while sending
+    accepted_per_second: float  # measured events answered 2xx per second, first POST to last answer
+    mail_per_second: float  # their mails per second, first POST to last arrival
     sender_lag_max_ms: float  # how late the bench itself fired events (its own health)
+    connections: int  # POSTs in flight at most; the rest wait for a connection (and that counts)
+    connection_wait_p99_ms: float | None
     drain_seconds: float
     notes: list[str] = field(default_factory=list)
 
@@ -109,8 +112,16 @@ class LatencyResult:
             "accepted_per_second": round(self.accepted_per_second, 1),
             "mail_per_second": round(self.mail_per_second, 1),
             "sender_lag_max_ms": round(self.sender_lag_max_ms, 1), "drain_seconds": self.drain_seconds,
+            "connections": self.connections, "connection_wait_p99_ms": self.connection_wait_p99_ms,
             "notes": self.notes,
         }
+
+
+def _rate(times: list[float], start: float) -> float:
+    """How many things happened per second between ``start`` and the last of ``times``."""
+    if not times:
+        return 0.0
+    return len(times) / max(max(times) - start, 1e-3)
 
 
 def _rank_ms(values: list[float], share: float) -> float | None:
@@ -162,7 +173,7 @@ class ServeProcess:
         except OSError:
             return ""
 
-    async def ready(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109
+    async def ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient(timeout=2.0) as client:
             while True:
@@ -184,7 +195,7 @@ class ServeProcess:
 
 
 async def run_latency(database_url: str, *, rate: float = 200.0, seconds: float = 15.0,
-                      warmup: float = 1.0, drain: float = 10.0, label: str = "",
+                      warmup: float = 1.0, drain: float = 10.0, connections: int = 256, label: str = "",
                       say: Callable[[str], None] = print) -> LatencyResult:
     key = await create_store(database_url, "bench-latency")
     inbox = ArrivalInbox()
@@ -193,14 +204,14 @@ async def run_latency(database_url: str, *, rate: float = 200.0, seconds: float 
     try:
         await serve.ready()
         return await _drive(serve.url, key, inbox, rate=rate, seconds=seconds, warmup=warmup, drain=drain,
-                            label=label, say=say)
+                            connections=connections, label=label, say=say)
     finally:
         await serve.stop()
         await smtp.close()
 
 
 async def _drive(base_url: str, key: str, inbox: ArrivalInbox, *, rate: float, seconds: float, warmup: float,
-                 drain: float, label: str, say: Callable[[str], None]) -> LatencyResult:
+                 drain: float, connections: int, label: str, say: Callable[[str], None]) -> LatencyResult:
     tag = f"lat{label}{os.getpid()}"
     skip = int(warmup * rate)
     total = skip + int(seconds * rate)
@@ -211,29 +222,42 @@ async def _drive(base_url: str, key: str, inbox: ArrivalInbox, *, rate: float, s
     status = [0] * total
     errors: dict[str, int] = {}
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-    limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
     loop = asyncio.get_running_loop()
+    # One single-connection client per connection, handed out through a queue: httpcore's pool
+    # re-scans every queued request against every connection on each change (quadratic), which
+    # pins the bench's CPU once thousands of POSTs wait on an overloaded server.
+    tls = ssl.create_default_context()
+    clients = [httpx.AsyncClient(base_url=base_url, headers=headers, timeout=120.0, verify=tls,
+                                 limits=httpx.Limits(max_connections=1, max_keepalive_connections=1))
+               for _ in range(connections)]
+    free: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
+    for client in clients:
+        free.put_nowait(client)
+    waited = [0.0] * total
 
-    async with httpx.AsyncClient(base_url=base_url, headers=headers, limits=limits, timeout=120.0) as client:
+    async def post(i: int) -> None:
+        sent_at[i] = time.time()  # the event is due now: waiting for a free connection counts
+        client = await free.get()
+        waited[i] = time.time() - sent_at[i]
+        try:
+            response = await client.post("/api/v1/events", content=bodies[i])
+        except httpx.HTTPError as exc:
+            name = type(exc).__name__
+            errors[name] = errors.get(name, 0) + 1
+            return
+        finally:
+            free.put_nowait(client)
+        answered_at[i] = time.time()
+        status[i] = response.status_code
+        if response.status_code >= 300:
+            errors[str(response.status_code)] = errors.get(str(response.status_code), 0) + 1
 
-        async def post(i: int) -> None:
-            sent_at[i] = time.time()
-            try:
-                response = await client.post("/api/v1/events", content=bodies[i])
-            except httpx.HTTPError as exc:
-                name = type(exc).__name__
-                errors[name] = errors.get(name, 0) + 1
-                return
-            answered_at[i] = time.time()
-            status[i] = response.status_code
-            if response.status_code >= 300:
-                errors[str(response.status_code)] = errors.get(str(response.status_code), 0) + 1
-
-        say(f"  {label}: POSTing {total} order.placed events at {rate:g}/s "
-            f"({warmup:g} s warm-up + {seconds:g} s measured) …")
-        tasks: list[asyncio.Task[None]] = []
-        lag_max = 0.0
-        t0 = loop.time() + 0.05
+    say(f"  {label}: POSTing {total} order.placed events at {rate:g}/s "
+        f"({warmup:g} s warm-up + {seconds:g} s measured, up to {connections} connections) …")
+    tasks: list[asyncio.Task[None]] = []
+    lag_max = 0.0
+    t0 = loop.time() + 0.05
+    try:
         for i in range(total):
             target = t0 + i / rate
             delay = target - loop.time()
@@ -250,9 +274,12 @@ async def _drive(base_url: str, key: str, inbox: ArrivalInbox, *, rate: float, s
             if all(a in inbox.arrivals for a in measured):
                 break
             await asyncio.sleep(0.1)
+    finally:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        for client in clients:
+            await client.aclose()
 
     latencies = sorted(inbox.arrivals[a] - sent_at[i] for i, a in enumerate(addresses)
                        if i >= skip and a in inbox.arrivals and sent_at[i])
@@ -260,10 +287,8 @@ async def _drive(base_url: str, key: str, inbox: ArrivalInbox, *, rate: float, s
     window = drain
     accepted = sum(1 for s in status[skip:] if 200 <= s < 300)
     http_times = sorted(answered_at[i] - sent_at[i] for i in range(skip, total) if answered_at[i])
-    span = max(sending_ended - first_measured, 1e-9)
-    answered_in_span = sum(1 for i in range(skip, total)
-                           if 200 <= status[i] < 300 and answered_at[i] <= sending_ended)
-    mail_in_span = sum(1 for at in inbox.arrivals.values() if first_measured <= at <= sending_ended)
+    answers = [answered_at[i] for i in range(skip, total) if 200 <= status[i] < 300]
+    arrivals = [inbox.arrivals[a] for a in addresses[skip:] if a in inbox.arrivals]
     notes = []
     if len(latencies) < sent:
         notes.append(f"{sent - len(latencies)} of {sent} mails had not arrived {drain:g} s after the last "
@@ -273,6 +298,7 @@ async def _drive(base_url: str, key: str, inbox: ArrivalInbox, *, rate: float, s
         p50=percentile(latencies, sent, 0.50, window), p90=percentile(latencies, sent, 0.90, window),
         p99=percentile(latencies, sent, 0.99, window), max=percentile(latencies, sent, 1.0, window),
         http_p50_ms=_rank_ms(http_times, 0.50), http_p99_ms=_rank_ms(http_times, 0.99),
-        accepted_per_second=answered_in_span / span, mail_per_second=mail_in_span / span,
-        sender_lag_max_ms=lag_max * 1000, drain_seconds=drain, notes=notes,
+        accepted_per_second=_rate(answers, first_measured), mail_per_second=_rate(arrivals, first_measured),
+        sender_lag_max_ms=lag_max * 1000, drain_seconds=drain, connections=connections,
+        connection_wait_p99_ms=_rank_ms(sorted(waited[skip:]), 0.99), notes=notes,
     )

@@ -51,6 +51,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--drain", type=float, default=10.0,
                         help="seconds to wait for mail after the last POST "
                              "(later mail counts as slower than this)")
+    parser.add_argument("--connections", type=int, default=256,
+                        help="POSTs in flight at most in the latency run (later ones wait, and that counts)")
     parser.add_argument("--messages", type=int, default=5000, help="outbox rows delivery drains")
     parser.add_argument("--rendered", type=int, default=300,
                         help="of those, how many go through intake and the scheduler (the rest are copies)")
@@ -74,7 +76,8 @@ async def bench_backend(backend: str, args: argparse.Namespace, sink: SmtpSink |
             try:
                 url = await databases.fresh("latency")
                 figures.latency = await run_latency(url, rate=args.rate, seconds=args.seconds,
-                                                    warmup=args.warmup, drain=args.drain, label=backend,
+                                                    warmup=args.warmup, drain=args.drain,
+                                                    connections=args.connections, label=backend,
                                                     say=say)
             except Exception as exc:  # a failed part is reported, the others still run
                 traceback.print_exc()

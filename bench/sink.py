@@ -45,7 +45,7 @@ def free_port() -> int:
         return port
 
 
-async def wait_listening(port: int, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+async def wait_listening(port: int, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -60,7 +60,7 @@ async def wait_listening(port: int, timeout: float = 10.0) -> None:  # noqa: ASY
         return
 
 
-async def stop_process(process: asyncio.subprocess.Process, timeout: float) -> None:  # noqa: ASYNC109
+async def stop_process(process: asyncio.subprocess.Process, timeout: float) -> None:
     """SIGTERM, then SIGKILL after ``timeout`` seconds (only the child we started)."""
     if process.returncode is not None:
         return

@@ -72,12 +72,13 @@ class ThroughputResult:
     outbox_status: dict[str, int]
     smtp_pool: int
     concurrency: int
+    mean_message_bytes: int
 
     def as_json(self) -> dict[str, Any]:
         return {"ingest": self.ingest.as_json(), "schedule": self.schedule.as_json(), "copied": self.copied,
                 "queued": self.queued, "deliver": self.deliver.as_json(), "sink_accepted": self.sink_accepted,
                 "outbox_status": self.outbox_status, "smtp_pool": self.smtp_pool,
-                "concurrency": self.concurrency}
+                "concurrency": self.concurrency, "mean_message_bytes": self.mean_message_bytes}
 
 
 async def _timed(label: str, profile_dir: Path | None, work: Callable[[], Awaitable[T]]) -> tuple[T, float]:
@@ -105,6 +106,12 @@ async def _outbox_counts(engine: AsyncEngine) -> dict[str, int]:
     async with engine.connect() as conn:
         rows = await conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status))
         return {status: int(count) for status, count in rows.all()}
+
+
+async def _mean_size(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        mean = (await conn.execute(select(func.avg(func.length(outbox.c.data))))).scalar()
+        return int(mean or 0)
 
 
 async def _top_up(engine: AsyncEngine, target: int, chunk: int = 500) -> int:
@@ -171,6 +178,7 @@ async def run_throughput(database_url: str, sink: SmtpSink, *, messages: int = 5
 
         copied = await _top_up(runtime.engine, messages)
         queued = (await _outbox_counts(runtime.engine)).get("queued", 0)
+        size = await _mean_size(runtime.engine)
         delivery = Delivery(runtime.engine, channel, clock, RetryPolicy(base_seconds=1.0),
                             DeliverySettings(worker_id="bench-throughput", lease=timedelta(seconds=60),
                                              concurrency=concurrency))
@@ -193,6 +201,7 @@ async def run_throughput(database_url: str, sink: SmtpSink, *, messages: int = 5
         return ThroughputResult(
             ingest=ingest_phase, schedule=schedule_phase, copied=copied, queued=queued, deliver=deliver_phase,
             sink_accepted=sink_accepted, outbox_status=status, smtp_pool=smtp_pool, concurrency=concurrency,
+            mean_message_bytes=size,
         )
     finally:
         await runtime.close()
