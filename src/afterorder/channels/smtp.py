@@ -1,22 +1,34 @@
-"""Delivery over SMTP with aiosmtplib, reusing up to ``pool`` open connections.
+"""Delivery over SMTP, reusing up to ``pool`` open connections (the wire protocol is in :mod:`.smtpwire`).
 
 Every failure becomes a :class:`SendResult`:
 
 * the server could not be reached or used (refused, timeout, disconnect, EHLO / STARTTLS / AUTH
   refused) → TEMPORARY: the problem is ours or the server's, not this message's;
-* the server answered this message's MAIL / RCPT / DATA with 4xx → TEMPORARY, with 5xx → PERMANENT.
+* the server answered this message's MAIL / RCPT / DATA with 4xx → TEMPORARY, with 5xx → PERMANENT;
+* the message cannot be sent to this server at all (a non-ASCII address and no SMTPUTF8) → PERMANENT.
+
+A connection goes back to the pool after a refused message (the transaction is reset), and is dropped
+when the server answered 421 or the conversation broke.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import aiosmtplib
-
 from afterorder.channels.base import OutgoingEmail, SendOutcome, SendResult
+from afterorder.channels.smtpwire import (
+    MailResult,
+    Refusal,
+    Reply,
+    SmtpConnection,
+    SmtpError,
+    SmtpReplyError,
+    SmtpUnsendableError,
+)
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
@@ -29,7 +41,7 @@ class ChannelClosedError(RuntimeError):
 
 @dataclass
 class _IdleConnection:
-    smtp: aiosmtplib.SMTP
+    connection: SmtpConnection
     idle_since: float
 
 
@@ -58,6 +70,8 @@ class SmtpChannel:
             raise ValueError(f"pool must be at least 1, got {pool}")
         if timeout <= 0:
             raise ValueError(f"timeout must be positive, got {timeout}")
+        if local_hostname is not None and not (local_hostname.isascii() and local_hostname.isprintable()):
+            raise ValueError(f"local_hostname must be printable ASCII, got {local_hostname!r}")
         self.host = host
         self.port = port if port is not None else (465 if use_tls else 587 if starttls else 25)
         self.use_tls = use_tls
@@ -69,6 +83,7 @@ class SmtpChannel:
         self._validate_certs = validate_certs
         self._tls_context = tls_context
         self._local_hostname = local_hostname
+        self._ssl_context: ssl.SSLContext | None = None
         self._ping_after_idle = ping_after_idle_seconds
         self._slots = asyncio.Semaphore(pool)
         self._idle: list[_IdleConnection] = []
@@ -110,35 +125,21 @@ class SmtpChannel:
             raise ChannelClosedError("SmtpChannel is closed")
         async with self._slots:
             try:
-                smtp = await self._checkout()
-            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                connection = await self._checkout()
+            except (SmtpError, OSError, TimeoutError) as exc:
                 return _unreachable(exc)
-            keep = False
             try:
-                refused, reply = await smtp.sendmail(
-                    email.envelope_from,
-                    list(email.recipients),
-                    email.data,
-                    mail_options=_mail_options(email),
-                )
-                keep = True
-                return _sent(reply, refused)
-            except aiosmtplib.SMTPRecipientsRefused as exc:
-                keep = smtp.is_connected
-                return _recipients_refused(exc)
-            except aiosmtplib.SMTPResponseException as exc:
-                keep = smtp.is_connected and exc.code != 421  # 421: the server is closing the connection
-                return _replied(exc.code, exc.message)
-            except aiosmtplib.SMTPNotSupported as exc:  # e.g. non-ASCII address, no SMTPUTF8
-                keep = smtp.is_connected
-                return SendResult(SendOutcome.PERMANENT, None, exc.message)
-            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                result = await connection.send_mail(email.envelope_from, email.recipients, email.data)
+            except SmtpUnsendableError as exc:  # e.g. non-ASCII address, no SMTPUTF8
+                return SendResult(SendOutcome.PERMANENT, None, str(exc))
+            except (SmtpError, OSError, TimeoutError) as exc:
                 return _unreachable(exc)
             finally:
-                if keep and not self._closed:
-                    self._idle.append(_IdleConnection(smtp, asyncio.get_running_loop().time()))
+                if connection.reusable and not self._closed:
+                    self._idle.append(_IdleConnection(connection, asyncio.get_running_loop().time()))
                 else:
-                    smtp.close()
+                    connection.close()
+            return _classified(result)
 
     async def close(self) -> None:
         """Quit every pooled connection; connections in use are closed when their send ends."""
@@ -146,45 +147,59 @@ class SmtpChannel:
         idle, self._idle = self._idle, []
         for conn in idle:
             try:
-                await conn.smtp.quit()
-            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                await conn.connection.quit()
+            except (SmtpError, OSError, TimeoutError):
                 pass
-            finally:
-                conn.smtp.close()
 
-    async def _checkout(self) -> aiosmtplib.SMTP:
+    async def _checkout(self) -> SmtpConnection:
         now = asyncio.get_running_loop().time()
         while self._idle:
             conn = self._idle.pop()
-            if conn.smtp.is_connected and await self._still_usable(conn, now):
-                return conn.smtp
-            conn.smtp.close()
+            if conn.connection.reusable and await self._still_usable(conn, now):
+                return conn.connection
+            conn.connection.close()
         return await self._connect()
 
     async def _still_usable(self, conn: _IdleConnection, now: float) -> bool:
         if now - conn.idle_since < self._ping_after_idle:
             return True
         try:
-            await conn.smtp.noop()
-        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            await conn.connection.noop()
+        except (SmtpError, OSError, TimeoutError):
             return False
         return True
 
-    async def _connect(self) -> aiosmtplib.SMTP:
-        smtp = aiosmtplib.SMTP(
-            hostname=self.host,
-            port=self.port,
+    async def _connect(self) -> SmtpConnection:
+        if self._local_hostname is None:
+            self._local_hostname = await asyncio.get_running_loop().run_in_executor(None, _default_hostname)
+        tls = self._tls() if self.use_tls or self.starttls else None
+        return await SmtpConnection.open(
+            self.host,
+            self.port,
+            local_hostname=self._local_hostname,
+            timeout_seconds=self.timeout,
+            tls=tls if self.use_tls else None,
+            starttls=tls if self.starttls else None,
             username=self.username,
             password=self._password,
-            use_tls=self.use_tls,
-            start_tls=self.starttls,
-            timeout=self.timeout,
-            validate_certs=self._validate_certs,
-            tls_context=self._tls_context,
-            local_hostname=self._local_hostname,
         )
-        await smtp.connect()
-        return smtp
+
+    def _tls(self) -> ssl.SSLContext:
+        if self._tls_context is not None:
+            return self._tls_context
+        if self._ssl_context is None:  # built once: loading the CA bundle costs milliseconds
+            context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+            if not self._validate_certs:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            self._ssl_context = context
+        return self._ssl_context
+
+
+def _default_hostname() -> str:
+    """What EHLO says when no ``local_hostname`` is given: this machine's FQDN if it is plain ASCII."""
+    name = socket.getfqdn()
+    return name if name.isascii() and name.isprintable() and " " not in name else "localhost"
 
 
 def _flag(options: dict[str, str], name: str, *, default: bool) -> bool:
@@ -203,12 +218,20 @@ def _mail_options(email: OutgoingEmail) -> list[str]:
     return [] if all(address.isascii() for address in addresses) else ["SMTPUTF8"]
 
 
-def _sent(reply: str, refused: dict[str, aiosmtplib.SMTPResponse]) -> SendResult:
-    detail = reply
+def _classified(result: MailResult) -> SendResult:
+    if result.delivered and result.reply is not None:
+        return _sent(result.reply, result.refused)
+    if result.reply is None:
+        return _recipients_refused(result.refused)
+    return _replied(result.reply.code, result.reply.message)
+
+
+def _sent(reply: Reply, refused: tuple[Refusal, ...]) -> SendResult:
+    detail = reply.message
     if refused:
-        listed = "; ".join(f"{rcpt}: {resp.code} {resp.message}" for rcpt, resp in refused.items())
-        detail = f"{reply} (refused: {listed})"
-    return SendResult(SendOutcome.SENT, 250, detail)
+        listed = "; ".join(f"{r.recipient}: {r.reply.code} {r.reply.message}" for r in refused)
+        detail = f"{reply.message} (refused: {listed})"
+    return SendResult(SendOutcome.SENT, reply.code, detail)
 
 
 def _replied(code: int, message: str) -> SendResult:
@@ -216,22 +239,21 @@ def _replied(code: int, message: str) -> SendResult:
     return SendResult(outcome, code, message)
 
 
-def _recipients_refused(exc: aiosmtplib.SMTPRecipientsRefused) -> SendResult:
-    refusals = exc.recipients
+def _recipients_refused(refusals: tuple[Refusal, ...]) -> SendResult:
     if not refusals:
         return SendResult(SendOutcome.TEMPORARY, None, "all recipients refused")
-    temporary = [r for r in refusals if not 500 <= r.code < 600]
-    first = temporary[0] if temporary else refusals[0]
+    temporary = [r for r in refusals if not 500 <= r.reply.code < 600]
+    first = (temporary[0] if temporary else refusals[0]).reply
     result = _replied(first.code, first.message)
     if len(refusals) == 1:
         return result
-    listed = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in refusals)
+    listed = "; ".join(f"{r.recipient}: {r.reply.code} {r.reply.message}" for r in refusals)
     return SendResult(result.outcome, result.code, listed)
 
 
 def _unreachable(exc: BaseException) -> SendResult:
     """The server could not be reached or would not talk to us: never this message's fault."""
-    code = exc.code if isinstance(exc, aiosmtplib.SMTPResponseException) else None
-    message = exc.message if isinstance(exc, aiosmtplib.SMTPException) else str(exc)
+    code = exc.code if isinstance(exc, SmtpReplyError) else None
+    message = str(exc)
     detail = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
     return SendResult(SendOutcome.TEMPORARY, code, detail)
