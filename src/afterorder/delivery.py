@@ -1,9 +1,12 @@
 """Delivery: claim queued outbox messages with a lease, check what may go out, hand each to the
 channel, and record every attempt.  Temporary failures come back later with backoff.
 
-Outcomes are written as soon as they are known (a group commit of whatever finished meanwhile),
-so the window in which a crash can leave a sent message looking unsent is one commit wide.  Such
-a message is sent again with the same bytes and the same Message-ID.
+Outcomes are written as soon as they are known (a group commit of whatever finished meanwhile,
+one statement per table), so the window in which a crash can leave a sent message looking unsent
+is one commit wide.  Such a message is sent again with the same bytes and the same Message-ID.
+
+While one claimed batch is being sent, the next is claimed, so the channel never waits for the
+database when there is more to send.
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from afterorder.channels import Channel, OutgoingEmail, RetryPolicy, SendOutcome, SendResult
@@ -20,13 +24,25 @@ from afterorder.clock import Clock
 from afterorder.db.dialect import skip_locked
 from afterorder.db.schema import customers, delivery_attempts, outbox
 
+INTERRUPTED = "worker stopped before the outcome was known"
+
+# A flush writes every outcome with one statement per table (executemany).  A message whose lease
+# passed to another worker is not ours to record any more.
+_RECORD_MESSAGE = outbox.update().where(
+    outbox.c.id == bindparam("outbox_id"), outbox.c.claimed_by == bindparam("worker"))
+_RECORD_ATTEMPT = delivery_attempts.update().where(
+    delivery_attempts.c.store_id == bindparam("store_id_"), delivery_attempts.c.outbox_id == bindparam("outbox_id_"),
+    delivery_attempts.c.attempt == bindparam("attempt_"), delivery_attempts.c.outcome == "started",
+)
+
 
 @dataclass(frozen=True)
 class DeliverySettings:
     worker_id: str
     lease: timedelta = timedelta(seconds=60)
-    batch: int = 500
-    concurrency: int = 8
+    batch: int = 500  # messages claimed at once
+    concurrency: int = 8  # sends in flight
+    claims_per_run: int = 4  # ``run_due`` claims again (while the last claim was full) up to this many times
 
 
 @dataclass(frozen=True)
@@ -36,6 +52,7 @@ class Claimed:
     attempt: int
     email: OutgoingEmail
     blocked: str | None  # why it may not go out, if it may not
+    send_by: datetime  # not started by then, it waits for its lease to end (another worker may take it)
 
 
 class Delivery:
@@ -56,16 +73,19 @@ class Delivery:
             and_(outbox.c.status == "sending", outbox.c.claimed_until < now),
         )
         async with self.engine.begin() as conn:
-            pick = select(outbox.c.id).where(due).order_by(outbox.c.next_attempt_at).limit(self.settings.batch)
+            pick = (select(outbox.c.id, outbox.c.store_id).where(due).order_by(outbox.c.next_attempt_at)
+                    .limit(self.settings.batch))
             if skip_locked(conn):
                 pick = pick.with_for_update(skip_locked=True)
-            ids = [row.id for row in await conn.execute(pick)]
-            if not ids:
+            picked = (await conn.execute(pick)).all()
+            if not picked:
                 return []
+            ids = [row.id for row in picked]
             await conn.execute(
                 delivery_attempts.update()
-                .where(delivery_attempts.c.outbox_id.in_(ids), delivery_attempts.c.outcome == "started")
-                .values(outcome="interrupted", finished_at=now, detail="worker stopped before the outcome was known")
+                .where(delivery_attempts.c.store_id.in_({row.store_id for row in picked}),
+                       delivery_attempts.c.outbox_id.in_(ids), delivery_attempts.c.outcome == "started")
+                .values(outcome="interrupted", finished_at=now, detail=INTERRUPTED)
             )
             rows = (await conn.execute(
                 outbox.update().where(outbox.c.id.in_(ids))
@@ -75,67 +95,102 @@ class Delivery:
                            outbox.c.envelope_from, outbox.c.recipient, outbox.c.data, outbox.c.category,
                            outbox.c.customer_id)
             )).all()
-            consent = await self._marketing_consent(conn, [r.customer_id for r in rows if r.category == "marketing"])
+            consent = await self._marketing_consent(
+                conn, [(r.store_id, r.customer_id) for r in rows if r.category == "marketing"])
             await conn.execute(delivery_attempts.insert(), [
                 {"store_id": r.store_id, "outbox_id": r.id, "attempt": r.attempts, "started_at": now,
                  "outcome": "started", "detail": "", "worker": self.settings.worker_id} for r in rows
             ])
+        position = {id_: n for n, id_ in enumerate(ids)}  # oldest first, as picked
         claimed = []
-        for r in rows:
+        for r in sorted(rows, key=lambda r: position[r.id]):
             blocked = None
-            if r.category == "marketing" and not consent.get(r.customer_id, False):
+            if r.category == "marketing" and not consent.get((r.store_id, r.customer_id), False):
                 blocked = "no marketing consent"
             claimed.append(Claimed(
                 r.id, r.store_id, r.attempts,
-                OutgoingEmail(r.message_id, r.envelope_from, (r.recipient,), r.data.encode("ascii")), blocked))
+                OutgoingEmail(r.message_id, r.envelope_from, (r.recipient,), r.data.encode("utf-8")), blocked,
+                now + self.settings.lease / 2))
         return claimed
 
     @staticmethod
-    async def _marketing_consent(conn: AsyncConnection, customer_ids: list[int | None]) -> dict[int | None, bool]:
-        ids = [c for c in customer_ids if c is not None]
+    async def _marketing_consent(
+        conn: AsyncConnection, subjects: list[tuple[int, int | None]]
+    ) -> dict[tuple[int, int | None], bool]:
+        ids = {c for _, c in subjects if c is not None}
         if not ids:
             return {}
-        rows = await conn.execute(select(customers.c.id, customers.c.accepts_marketing).where(customers.c.id.in_(ids)))
-        return {r.id: bool(r.accepts_marketing) for r in rows}
+        rows = await conn.execute(
+            select(customers.c.store_id, customers.c.id, customers.c.accepts_marketing)
+            .where(customers.c.store_id.in_({s for s, _ in subjects}), customers.c.id.in_(ids)))
+        return {(r.store_id, r.id): bool(r.accepts_marketing) for r in rows}
 
     async def run_due(self) -> int:
-        """Claim one batch, send it with up to ``concurrency`` in flight; returns how many were handled."""
-        claimed = await self.claim()
-        if not claimed:
-            return 0
+        """Claim due messages and send them with up to ``concurrency`` in flight; returns how many were
+        handled.  While a full claim is being sent the next one is claimed (at most ``claims_per_run``)."""
         gate = asyncio.Semaphore(self.settings.concurrency)
+        low = asyncio.Event()
+        waiting = 0  # claimed, not yet handed to the channel
+        handled = 0
+        tasks: list[asyncio.Task[None]] = []
+
+        def dequeued() -> None:
+            nonlocal waiting
+            waiting -= 1
+            if waiting <= self.settings.batch // 2:
+                low.set()
 
         async def one(item: Claimed) -> None:
             if item.blocked:
+                dequeued()
                 result = SendResult(SendOutcome.PERMANENT, None, item.blocked)
             else:
                 async with gate:
+                    dequeued()
+                    if self.clock.now() >= item.send_by:
+                        return  # too close to the end of its lease to start sending it now
                     result = await self.channel.send(item.email)
             self._pending.append((item, result, self.clock.now()))
             await self._flush()
 
-        await asyncio.gather(*(one(item) for item in claimed))
-        return len(claimed)
+        try:
+            for _ in range(max(self.settings.claims_per_run, 1)):
+                claimed = await self.claim()
+                handled += len(claimed)
+                waiting += len(claimed)
+                low.clear()
+                tasks.extend(asyncio.create_task(one(item)) for item in claimed)
+                if len(claimed) < self.settings.batch:
+                    break  # that was all that is due now
+                await low.wait()  # half of it has gone to the channel: claim the next while the rest goes
+        finally:
+            if tasks:
+                await asyncio.gather(*tasks)
+        return handled
 
     async def _flush(self) -> None:
+        """Write every outcome that came in meanwhile: one transaction, one statement per table."""
         async with self._flush_lock:
             batch, self._pending = self._pending, []
             if not batch:
                 return
+            messages: list[dict[str, Any]] = []
+            attempts: list[dict[str, Any]] = []
+            for item, result, at in batch:
+                status, next_at, error = self._next(item, result, at)
+                messages.append({
+                    "outbox_id": item.id, "worker": self.settings.worker_id, "status": status,
+                    "next_attempt_at": next_at, "last_error": error, "claimed_until": None, "claimed_by": None,
+                    "sent_at": at if status == "sent" else None,
+                })
+                attempts.append({
+                    "store_id_": item.store_id, "outbox_id_": item.id, "attempt_": item.attempt,
+                    "outcome": "skipped" if item.blocked else result.outcome.value, "code": result.code,
+                    "detail": result.detail[:2000], "finished_at": at,
+                })
             async with self.engine.begin() as conn:
-                for item, result, at in batch:
-                    status, next_at, error = self._next(item, result, at)
-                    await conn.execute(outbox.update().where(
-                        outbox.c.id == item.id, outbox.c.claimed_by == self.settings.worker_id,
-                    ).values(
-                        status=status, next_attempt_at=next_at, last_error=error, claimed_until=None,
-                        claimed_by=None, sent_at=at if status == "sent" else None,
-                    ))
-                    await conn.execute(delivery_attempts.update().where(
-                        delivery_attempts.c.outbox_id == item.id, delivery_attempts.c.attempt == item.attempt,
-                        delivery_attempts.c.outcome == "started",
-                    ).values(outcome="skipped" if item.blocked else result.outcome.value, code=result.code,
-                             detail=result.detail[:2000], finished_at=at))
+                await conn.execute(_RECORD_MESSAGE, messages)
+                await conn.execute(_RECORD_ATTEMPT, attempts)
 
     def _next(self, item: Claimed, result: SendResult, at: datetime) -> tuple[str, datetime, str | None]:
         if item.blocked:

@@ -42,7 +42,7 @@ def open_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
                                      pool_timeout=300)
         _sqlite_pragmas(engine)
         return engine
-    return create_async_engine(full, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_async_engine(full, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
 
 
 def _sqlite_pragmas(engine: AsyncEngine) -> None:

@@ -82,7 +82,8 @@ class FlowCatalog:
         return spec
 
     async def remember(self, conn: AsyncConnection, store_id: int, spec: FlowSpec, now: datetime) -> None:
-        await conn.execute(insert_ignore(flow_versions, ("store_id", "flow_id", "version", "source", "created_at")), {
+        columns = ("store_id", "flow_id", "version", "source", "created_at")
+        await conn.execute(insert_ignore(flow_versions, columns), {
             "store_id": store_id, "flow_id": spec.id, "version": spec.version, "source": spec.source, "created_at": now})
 
     async def enabled(self, conn: AsyncConnection, store: StoreRow) -> list[FlowSpec]:

@@ -1,9 +1,15 @@
 """Loading what the engine may know about a run's subject: one place, used by triggers and
-the scheduler, so a condition sees the same facts whether it starts a run or branches one."""
+the scheduler, so a condition sees the same facts whether it starts a run or branches one.
+
+``load_customer`` / ``load_order`` / ``load_occurrences`` read one subject; ``load_many`` reads
+the subjects of a whole batch of runs with one query per table.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,9 +21,27 @@ from afterorder.db.stores import StoreRow
 from afterorder.domain import EventType
 from afterorder.flows.engine import Facts
 
+Occurrences = dict[EventType, list[datetime]]
+Key = tuple[int, int]  # (store_id, id): every lookup names the store
+
 
 def _plain(row: Any) -> dict[str, Any]:
     return {k: v for k, v in dict(row).items() if k not in ("store_id",)}
+
+
+def _with_lines(row: Any, lines: list[Any]) -> dict[str, Any]:
+    order = _plain(row)
+    order["lines"] = [_plain(line) for line in lines]
+    order["categories"] = sorted({line["category"] for line in order["lines"] if line["category"]})
+    return order
+
+
+def _add(found: dict[Any, Occurrences], key: Any, type_: str, at: datetime) -> None:
+    try:
+        kind = EventType(type_)
+    except ValueError:
+        return
+    found.setdefault(key, defaultdict(list))[kind].append(at)
 
 
 async def load_customer(conn: AsyncConnection, store_id: int, customer_id: int | None) -> dict[str, Any] | None:
@@ -37,14 +61,11 @@ async def load_order(conn: AsyncConnection, store_id: int, order_id: int | None)
     )).mappings().first()
     if row is None:
         return None
-    order = _plain(row)
     lines = await conn.execute(
         select(order_lines).where(order_lines.c.store_id == store_id, order_lines.c.order_id == order_id)
         .order_by(order_lines.c.position)
     )
-    order["lines"] = [_plain(line) for line in lines.mappings()]
-    order["categories"] = sorted({line["category"] for line in order["lines"] if line["category"]})
-    return order
+    return _with_lines(row, list(lines.mappings()))
 
 
 async def load_occurrences(
@@ -57,13 +78,92 @@ async def load_occurrences(
         query = query.where(events.c.customer_id == customer_id)
     else:
         return {}
-    found: dict[EventType, list[datetime]] = defaultdict(list)
+    found: dict[int, Occurrences] = {}
     for row in await conn.execute(query):
-        try:
-            found[EventType(row.type)].append(row.occurred_at)
-        except ValueError:
-            continue
-    return dict(found)
+        _add(found, 0, row.type, row.occurred_at)
+    return dict(found.get(0, {}))
+
+
+@dataclass(frozen=True)
+class ManyFacts:
+    """The customers, orders and event times of a batch of runs, by (store_id, id)."""
+
+    customers: Mapping[Key, dict[str, Any]]
+    orders: Mapping[Key, dict[str, Any]]
+    order_events: Mapping[Key, Occurrences]
+    customer_events: Mapping[Key, Occurrences]
+
+    def customer(self, store_id: int, customer_id: int | None) -> dict[str, Any] | None:
+        return None if customer_id is None else self.customers.get((store_id, customer_id))
+
+    def order(self, store_id: int, order_id: int | None) -> dict[str, Any] | None:
+        return None if order_id is None else self.orders.get((store_id, order_id))
+
+    def occurrences(self, store_id: int, subject: str, customer_id: int | None,
+                    order_id: int | None) -> Occurrences:
+        """What happened to the run's subject: the order's events, or the customer's."""
+        if subject.startswith("order:"):
+            found = None if order_id is None else self.order_events.get((store_id, order_id))
+        else:
+            found = None if customer_id is None else self.customer_events.get((store_id, customer_id))
+        return dict(found or {})
+
+
+async def load_many(conn: AsyncConnection, runs: Iterable[Mapping[Any, Any]]) -> ManyFacts:
+    """Facts for every run in ``runs`` (mappings with store_id, subject_key, customer_id, order_id)."""
+    store_ids: set[int] = set()
+    customer_ids: set[int] = set()
+    order_ids: set[int] = set()
+    order_subjects: set[int] = set()
+    customer_subjects: set[int] = set()
+    for run in runs:
+        store_ids.add(run["store_id"])
+        if run["customer_id"] is not None:
+            customer_ids.add(run["customer_id"])
+        if run["order_id"] is not None:
+            order_ids.add(run["order_id"])
+        if run["subject_key"].startswith("order:"):
+            if run["order_id"] is not None:
+                order_subjects.add(run["order_id"])
+        elif run["customer_id"] is not None:
+            customer_subjects.add(run["customer_id"])
+
+    found_customers: dict[Key, dict[str, Any]] = {}
+    if customer_ids:
+        rows = await conn.execute(select(customers).where(
+            customers.c.store_id.in_(store_ids), customers.c.id.in_(customer_ids)))
+        found_customers = {(r["store_id"], r["id"]): _plain(r) for r in rows.mappings()}
+
+    found_orders: dict[Key, dict[str, Any]] = {}
+    if order_ids:
+        order_rows = (await conn.execute(select(orders).where(
+            orders.c.store_id.in_(store_ids), orders.c.id.in_(order_ids)))).mappings().all()
+        lines: dict[Key, list[Any]] = defaultdict(list)
+        for line in (await conn.execute(
+            select(order_lines).where(order_lines.c.store_id.in_(store_ids), order_lines.c.order_id.in_(order_ids))
+            .order_by(order_lines.c.order_id, order_lines.c.position)
+        )).mappings():
+            lines[(line["store_id"], line["order_id"])].append(line)
+        found_orders = {(r["store_id"], r["id"]): _with_lines(r, lines.get((r["store_id"], r["id"]), []))
+                        for r in order_rows}
+
+    order_events: dict[Key, Occurrences] = {}
+    if order_subjects:
+        for row in await conn.execute(
+            select(events.c.store_id, events.c.order_id, events.c.type, events.c.occurred_at)
+            .where(events.c.store_id.in_(store_ids), events.c.order_id.in_(order_subjects))
+        ):
+            _add(order_events, (row.store_id, row.order_id), row.type, row.occurred_at)
+
+    customer_events: dict[Key, Occurrences] = {}
+    if customer_subjects:
+        for row in await conn.execute(
+            select(events.c.store_id, events.c.customer_id, events.c.type, events.c.occurred_at)
+            .where(events.c.store_id.in_(store_ids), events.c.customer_id.in_(customer_subjects))
+        ):
+            _add(customer_events, (row.store_id, row.customer_id), row.type, row.occurred_at)
+
+    return ManyFacts(found_customers, found_orders, order_events, customer_events)
 
 
 def build_facts(

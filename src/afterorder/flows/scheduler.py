@@ -1,30 +1,36 @@
-"""The scheduler: claim due runs with a lease, advance them, and apply the decisions in one
-transaction per run (move the run, write rendered messages to the outbox, log the steps)."""
+"""The scheduler: claim due runs with a lease, then advance them in batches, one transaction per
+batch: load the runs and everything they may look at with one query per table, advance each run
+(pure), render its messages, and write the moves, the outbox rows and the log with one statement
+each.  A run that cannot be advanced (say its template fails to render) is marked failed in the
+same batch; the others go on."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from afterorder.clock import Clock
-from afterorder.content import Renderer, resolve_locale
-from afterorder.db.dialect import insert_ignore, skip_locked
+from afterorder.content import Renderer
+from afterorder.db.dialect import skip_locked
 from afterorder.db.schema import flow_runs, outbox, run_log
+from afterorder.db.statements import insert_ignore
 from afterorder.db.stores import StoreRow, get_store_by_id
+from afterorder.domain import StoreSnapshot
 from afterorder.flows.catalog import FlowCatalog
-from afterorder.flows.engine import Advance, RunState, SendDecision, advance
-from afterorder.flows.facts import build_facts, load_customer, load_order
-from afterorder.flows.triggers import occurrences_for_run
-from afterorder.mime import build_email, message_id_for
-from afterorder.snapshots import customer_snapshot, order_snapshot
+from afterorder.flows.engine import Advance, RunState, advance
+from afterorder.flows.facts import build_facts, load_many
+from afterorder.flows.outgoing import COLUMNS, outbox_row
 
 log = logging.getLogger(__name__)
+
+FAILED_OUTCOME = "error while advancing; see the worker log"
 
 
 @dataclass(frozen=True)
@@ -32,7 +38,23 @@ class SchedulerSettings:
     worker_id: str
     base_url: str = "http://127.0.0.1:8000"
     lease: timedelta = timedelta(seconds=60)
-    batch: int = 200
+    batch: int = 200  # runs claimed at once
+    chunk: int = 50  # runs advanced per transaction (it holds SQLite's one writer while their messages render)
+
+
+# One statement moves every run of a batch (executemany); the guard keeps a run another worker
+# took over, or an event ended, out of reach.
+_MOVE = flow_runs.update().where(
+    flow_runs.c.id == bindparam("run_id"), flow_runs.c.claimed_by == bindparam("worker"),
+    flow_runs.c.status == "waiting",
+)
+
+
+@dataclass
+class _Writes:
+    moves: list[dict[str, Any]]
+    messages: list[dict[str, Any]]
+    log: list[dict[str, Any]]
 
 
 class Scheduler:
@@ -43,7 +65,7 @@ class Scheduler:
         self.renderer = renderer
         self.clock = clock
         self.settings = settings
-        self._stores: dict[int, StoreRow] = {}
+        self._stores: dict[int, tuple[StoreRow, StoreSnapshot]] = {}
 
     async def claim(self) -> list[int]:
         now = self.clock.now()
@@ -67,99 +89,111 @@ class Scheduler:
     async def run_due(self) -> int:
         """Claim and process one batch of due runs; returns how many were processed."""
         ids = await self.claim()
-        for run_id in ids:
-            try:
-                await self.process(run_id)
-            except Exception:  # one broken run must not stop the others; it is marked failed
-                log.exception("run %s failed", run_id)
-                await self._mark_failed(run_id)
+        chunk = max(self.settings.chunk, 1)
+        for start in range(0, len(ids), chunk):
+            await self._advance_safely(ids[start:start + chunk])
         return len(ids)
 
-    async def _store(self, conn: AsyncConnection, store_id: int) -> StoreRow:
+    async def process(self, run_id: int) -> Advance | None:
+        """Advance one claimed run on its own; None when it is no longer ours or no longer waiting."""
+        return (await self.advance_batch([run_id])).get(run_id)
+
+    async def _advance_safely(self, ids: list[int]) -> None:
+        try:
+            await self.advance_batch(ids)
+            return
+        except Exception:  # e.g. the database refused the batch: find the run that breaks it
+            if len(ids) == 1:
+                log.exception("run %s failed", ids[0])
+                await self._mark_failed(ids[0])
+                return
+            log.exception("a batch of %d runs failed; advancing them one by one", len(ids))
+        for run_id in ids:
+            await self._advance_safely([run_id])
+
+    async def advance_batch(self, ids: Sequence[int]) -> dict[int, Advance]:
+        """Advance the claimed runs ``ids`` in one transaction; returns what happened to each run
+        that was still ours and waiting (a run whose advance failed is marked failed and left out)."""
+        now = self.clock.now()
+        results: dict[int, Advance] = {}
+        writes = _Writes([], [], [])
+        async with self.engine.begin() as conn:
+            query = select(flow_runs).where(
+                flow_runs.c.id.in_(ids), flow_runs.c.claimed_by == self.settings.worker_id,
+                flow_runs.c.status == "waiting",
+            ).order_by(flow_runs.c.id)
+            if skip_locked(conn):  # PostgreSQL: hold the rows so no event moves them under us
+                query = query.with_for_update()
+            runs = (await conn.execute(query)).mappings().all()
+            if not runs:
+                return results  # ended by events, or the lease passed to another worker
+            facts = await load_many(conn, runs)
+            locales: dict[str, list[str]] = {}
+            for run in runs:
+                await asyncio.sleep(0)  # rendering is CPU work: let the other tasks of the process have a turn
+                store, snapshot = await self._store(conn, run["store_id"])
+                try:
+                    spec = await self.catalog.version(conn, store.id, run["flow_id"], run["flow_version"])
+                    customer = facts.customer(store.id, run["customer_id"])
+                    order = facts.order(store.id, run["order_id"])
+                    occurrences = facts.occurrences(store.id, run["subject_key"], run["customer_id"],
+                                                    run["order_id"])
+                    state = RunState(step=run["step"], anchor_at=run["anchor_at"], started_at=run["started_at"],
+                                     status=run["status"])
+                    result = advance(state, spec, build_facts(store, customer, order, None, occurrences), now)
+                    messages = [outbox_row(self.renderer, store, snapshot, run, send, customer, order, now, locales)
+                                for send in result.sends]
+                except Exception:  # this run is broken (a template, a stored flow); the others go on
+                    log.exception("run %s failed", run["id"])
+                    writes.moves.append(self._failed(run, now))
+                    continue
+                results[run["id"]] = result
+                writes.messages.extend(messages)
+                writes.moves.append(self._moved(run, result, now))
+                writes.log.extend(
+                    {"store_id": store.id, "run_id": run["id"], "at": now, "step": e.step, "kind": e.kind,
+                     "detail": e.detail} for e in result.log
+                )
+            await self._write(conn, writes)
+        return results
+
+    async def _write(self, conn: AsyncConnection, writes: _Writes) -> None:
+        if writes.messages:
+            await conn.execute(insert_ignore(outbox, COLUMNS), writes.messages)
+        await conn.execute(_MOVE, writes.moves)
+        if writes.log:
+            await conn.execute(run_log.insert(), writes.log)
+
+    def _moved(self, run: Any, result: Advance, now: datetime) -> dict[str, Any]:
+        new = result.state
+        return {
+            "run_id": run["id"], "worker": self.settings.worker_id,
+            "step": new.step, "anchor_at": new.anchor_at, "wake_at": new.wake_at, "status": new.status,
+            "waiting_for": new.waiting_for.value if new.waiting_for else None, "outcome": new.outcome,
+            "claimed_until": None, "claimed_by": None, "updated_at": now,
+        }
+
+    def _failed(self, run: Any, now: datetime) -> dict[str, Any]:
+        return {
+            "run_id": run["id"], "worker": self.settings.worker_id,
+            "step": run["step"], "anchor_at": run["anchor_at"], "wake_at": None, "status": "failed",
+            "waiting_for": run["waiting_for"], "outcome": FAILED_OUTCOME,
+            "claimed_until": None, "claimed_by": None, "updated_at": now,
+        }
+
+    async def _store(self, conn: AsyncConnection, store_id: int) -> tuple[StoreRow, StoreSnapshot]:
         if store_id not in self._stores:
             store = await get_store_by_id(conn, store_id)
             assert store is not None
-            self._stores[store_id] = store
+            self._stores[store_id] = (store, store.snapshot(self.settings.base_url))
         return self._stores[store_id]
-
-    async def process(self, run_id: int) -> Advance | None:
-        now = self.clock.now()
-        async with self.engine.begin() as conn:
-            run = (await conn.execute(select(flow_runs).where(
-                flow_runs.c.id == run_id, flow_runs.c.claimed_by == self.settings.worker_id,
-                flow_runs.c.status == "waiting",
-            ))).mappings().first()
-            if run is None:
-                return None  # ended by an event, or the lease passed to another worker
-            store = await self._store(conn, run["store_id"])
-            spec = await self.catalog.version(conn, store.id, run["flow_id"], run["flow_version"])
-            customer = await load_customer(conn, store.id, run["customer_id"])
-            order = await load_order(conn, store.id, run["order_id"])
-            occurrences = await occurrences_for_run(conn, store.id, run["subject_key"], run["customer_id"],
-                                                    run["order_id"])
-            facts = build_facts(store, customer, order, None, occurrences)
-            state = RunState(step=run["step"], anchor_at=run["anchor_at"], started_at=run["started_at"],
-                             status=run["status"])
-            result = advance(state, spec, facts, now)
-            for send in result.sends:
-                await self._queue(conn, store, run, send, customer, order, now)
-            new = result.state
-            moved = await conn.execute(
-                flow_runs.update().where(
-                    flow_runs.c.id == run_id, flow_runs.c.claimed_by == self.settings.worker_id,
-                    flow_runs.c.status == "waiting",
-                ).values(
-                    step=new.step, anchor_at=new.anchor_at, wake_at=new.wake_at, status=new.status,
-                    waiting_for=new.waiting_for.value if new.waiting_for else None, outcome=new.outcome,
-                    claimed_until=None, claimed_by=None, updated_at=now,
-                )
-            )
-            if not moved.rowcount:
-                await conn.rollback()
-                return None
-            if result.log:
-                await conn.execute(run_log.insert(), [
-                    {"store_id": store.id, "run_id": run_id, "at": now, "step": e.step, "kind": e.kind,
-                     "detail": e.detail} for e in result.log
-                ])
-        return result
-
-    async def _queue(self, conn: AsyncConnection, store: StoreRow, run: Any, send: SendDecision,
-                     customer: dict[str, Any] | None, order: dict[str, Any] | None, now: datetime) -> None:
-        key = f"run:{run['id']}:step:{send.step}"
-        snapshot = store.snapshot(self.settings.base_url)
-        message_id = message_id_for(snapshot, key)
-        recipient = (customer or {}).get("email")
-        values: dict[str, Any] = {
-            "store_id": store.id, "run_id": run["id"], "idempotency_key": key, "message_id": message_id,
-            "channel": send.channel, "category": send.category, "template": send.template,
-            "customer_id": run["customer_id"], "order_id": run["order_id"],
-            "envelope_from": store.email_from, "attempts": 0, "next_attempt_at": now, "created_at": now,
-        }
-        if not recipient:
-            await conn.execute(insert_ignore(conn, outbox).values(
-                **values, locale=store.locale, recipient="", subject="", data="", status="skipped",
-                last_error="customer has no email address"))
-            return
-        locale = resolve_locale((customer or {}).get("locale"), self.renderer.locales_for(send.template),
-                                store.locale)
-        order_snap = order_snapshot(order)
-        rendered = self.renderer.render(
-            send.template, locale, store=snapshot, customer=customer_snapshot(customer), order=order_snap,
-            shipment=order_snap.shipment if order_snap else None,
-        )
-        data = build_email(snapshot, to=recipient, rendered=rendered, message_id=message_id,
-                           category=send.category, date=now)
-        await conn.execute(insert_ignore(conn, outbox).values(
-            **values, locale=locale, recipient=recipient, subject=rendered.subject,
-            data=data.decode("ascii"), status="queued"))
 
     async def _mark_failed(self, run_id: int) -> None:
         now = self.clock.now()
         async with self.engine.begin() as conn:
             await conn.execute(flow_runs.update().where(
                 flow_runs.c.id == run_id, flow_runs.c.claimed_by == self.settings.worker_id,
-            ).values(status="failed", outcome="error while advancing; see the worker log", claimed_until=None,
+            ).values(status="failed", outcome=FAILED_OUTCOME, claimed_until=None,
                      claimed_by=None, wake_at=None, updated_at=now))
 
     async def next_wake(self) -> datetime | None:
@@ -184,6 +218,3 @@ async def run_loop(step: Any, wake: asyncio.Event, stop: asyncio.Event, idle: fl
             await asyncio.wait_for(wake.wait(), timeout=idle)
         except TimeoutError:
             pass
-
-
-

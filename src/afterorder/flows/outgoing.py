@@ -1,0 +1,62 @@
+"""A send decision becomes an outbox row: pick the locale, render, build the exact bytes.
+
+Pure apart from reading templates: the scheduler writes the rows in its own transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from afterorder.content import Renderer, resolve_locale
+from afterorder.db.stores import StoreRow
+from afterorder.domain import StoreSnapshot
+from afterorder.flows.engine import SendDecision
+from afterorder.mime import build_email, message_id_for
+from afterorder.snapshots import customer_snapshot, order_snapshot
+
+NO_EMAIL = "customer has no email address"
+COLUMNS = ("store_id", "run_id", "idempotency_key", "message_id", "channel", "category", "template", "customer_id",
+           "order_id", "envelope_from", "attempts", "next_attempt_at", "created_at", "locale", "recipient", "subject",
+           "data", "status", "last_error")  # the keys of every row ``outbox_row`` returns
+
+
+def idempotency_key(run_id: int, step: int) -> str:
+    return f"run:{run_id}:step:{step}"
+
+
+def outbox_row(
+    renderer: Renderer, store: StoreRow, snapshot: StoreSnapshot, run: Any, send: SendDecision,
+    customer: dict[str, Any] | None, order: dict[str, Any] | None, now: datetime,
+    locales: dict[str, list[str]] | None = None,
+) -> dict[str, Any]:
+    """The outbox row for ``send``: queued with its rendered bytes, or skipped when there is no address.
+
+    Every row has the same keys, so a batch of them is one executemany.  ``locales`` caches, for
+    the length of a batch, which locales each template is written in."""
+    key = idempotency_key(run["id"], send.step)
+    message_id = message_id_for(snapshot, key)
+    recipient = (customer or {}).get("email")
+    row: dict[str, Any] = {
+        "store_id": store.id, "run_id": run["id"], "idempotency_key": key, "message_id": message_id,
+        "channel": send.channel, "category": send.category, "template": send.template,
+        "customer_id": run["customer_id"], "order_id": run["order_id"],
+        "envelope_from": store.email_from, "attempts": 0, "next_attempt_at": now, "created_at": now,
+    }
+    if not recipient:
+        row.update(locale=store.locale, recipient="", subject="", data="", status="skipped", last_error=NO_EMAIL)
+        return row
+    known = locales if locales is not None else {}
+    if send.template not in known:
+        known[send.template] = renderer.locales_for(send.template)
+    locale = resolve_locale((customer or {}).get("locale"), known[send.template], store.locale)
+    order_snap = order_snapshot(order)
+    rendered = renderer.render(
+        send.template, locale, store=snapshot, customer=customer_snapshot(customer), order=order_snap,
+        shipment=order_snap.shipment if order_snap else None,
+    )
+    data = build_email(snapshot, to=recipient, rendered=rendered, message_id=message_id,
+                       category=send.category, date=now)
+    row.update(locale=locale, recipient=recipient, subject=rendered.subject, data=data.decode("utf-8"),
+               status="queued", last_error=None)
+    return row
