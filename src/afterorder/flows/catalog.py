@@ -83,8 +83,8 @@ class FlowCatalog:
 
     async def remember(self, conn: AsyncConnection, store_id: int, spec: FlowSpec, now: datetime) -> None:
         columns = ("store_id", "flow_id", "version", "source", "created_at")
-        await conn.execute(insert_ignore(flow_versions, columns), {
-            "store_id": store_id, "flow_id": spec.id, "version": spec.version, "source": spec.source, "created_at": now})
+        values = (store_id, spec.id, spec.version, spec.source, now)
+        await conn.execute(insert_ignore(flow_versions, columns), dict(zip(columns, values, strict=True)))
 
     async def enabled(self, conn: AsyncConnection, store: StoreRow) -> list[FlowSpec]:
         rows = await conn.execute(
