@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, tzinfo
+from functools import cache, lru_cache
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -25,6 +26,7 @@ def _language(locale: str) -> str:
     return locale.replace("_", "-").split("-")[0].lower()
 
 
+@cache
 def _babel(locale: str) -> Locale:
     try:
         return Locale.parse(babel_locale(locale))
@@ -36,7 +38,13 @@ def format_money(amount: Decimal | int | float | None, currency: str, locale: st
     """``¥15,000`` (ja, JPY), ``$12.50`` (en, USD), ``¥128.00`` (zh-Hans, CNY); ``""`` for no amount."""
     if amount is None:
         return ""
-    text = format_currency(Decimal(str(amount)), currency.upper(), locale=_babel(locale))
+    return _money(Decimal(str(amount)), currency.upper(), locale)
+
+
+@lru_cache(maxsize=8192)
+def _money(amount: Decimal, currency: str, locale: str) -> str:
+    """Prices repeat across messages; Babel's formatting is the costly part of rendering."""
+    text = format_currency(amount, currency, locale=_babel(locale))
     if _language(locale) == "ja":
         text = text.replace("￥", "¥")  # Japanese stores write the half-width sign
     return text
@@ -60,6 +68,11 @@ def format_day(value: datetime | date | None, locale: str, tz: tzinfo) -> str:
         return ""
     if isinstance(value, datetime):
         value = (value.astimezone(tz) if value.tzinfo is not None else value).date()
+    return _day(value, locale)
+
+
+@lru_cache(maxsize=4096)
+def _day(value: date, locale: str) -> str:
     return babel_format_date(value, "long", locale=_babel(locale))
 
 

@@ -128,6 +128,7 @@ class Renderer:
         self._html_env = _environment(self._html_loader, autoescape=True)
         self._text_env = _environment(_Loader(self._dirs, self._prepare_text), autoescape=False)
         self._compiled: dict[tuple[str, str], _Compiled] = {}
+        self._locales: dict[str, list[str]] = {}
 
     # ---- what exists ---------------------------------------------------------------------
 
@@ -144,10 +145,15 @@ class Renderer:
         return sorted(names)
 
     def locales_for(self, template: str) -> list[str]:
-        """Locales ``template`` is written in, across the store's folders and the built-ins."""
-        if not _MESSAGE_NAME.fullmatch(template) or not _is_message(template):
-            return []
-        return sorted({path.stem for root in self._dirs for path in (root / template).glob("*.html")})
+        """Locales ``template`` is written in, across the store's folders and the built-ins.
+
+        Read once per template, like the templates themselves (a new Renderer sees new files)."""
+        if template not in self._locales:
+            if not _MESSAGE_NAME.fullmatch(template) or not _is_message(template):
+                return []
+            found = {path.stem for root in self._dirs for path in (root / template).glob("*.html")}
+            self._locales[template] = sorted(found)
+        return list(self._locales[template])
 
     # ---- rendering -----------------------------------------------------------------------
 
