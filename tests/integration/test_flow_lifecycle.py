@@ -137,3 +137,28 @@ async def test_a_run_keeps_the_flow_version_it_started_with(database_url: str, t
         clock.advance(86400)
         await settle(runtime)
         assert "delivery-follow-up" in [m["template"] for m in await queued(runtime)]
+
+
+async def test_one_batch_can_start_and_end_a_run(database_url: str) -> None:
+    clock = FrozenClock(T0)
+    async with running(database_url, clock) as runtime:
+        store, _ = await add_store(runtime)
+        await send(runtime, store, order_event("order.placed", "G1", T0), order_event("order.shipped", "G1", T0),
+                   order_event("order.refunded", "G1", T0))
+        follow = (await runs(runtime))["delivery-follow-up"]
+        assert follow["status"] == "exited" and follow["outcome"] == "exit_on order.refunded"
+
+
+async def test_requests_arriving_together_are_stored_together_and_answered_apart(database_url: str) -> None:
+    import asyncio
+
+    clock = FrozenClock(T0)
+    async with running(database_url, clock) as runtime:
+        store, _ = await add_store(runtime)
+        events = [Event.model_validate(order_event("order.placed", f"H{i % 40}", T0)) for i in range(80)]
+        answers = await asyncio.gather(*(runtime.intake.ingest(store, [e]) for e in events))
+        statuses = [a[0].status for a in answers]
+        assert statuses.count("stored") == 40 and statuses.count("duplicate") == 40
+        assert sum(a[0].runs_started for a in answers) == 40
+        await settle(runtime)
+        assert len(await queued(runtime)) == 40

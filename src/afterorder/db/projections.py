@@ -1,19 +1,21 @@
-"""Customers, orders and line items, projected from each event in the event's own transaction.
+"""Customers, orders and line items, projected from events in the events' own transaction.
 
-Each projection is one upsert (see ``db/statements.py``): fields the event leaves out keep their
-stored values, and an order's status only moves forward (cancelled and refunded end it whatever
-came before).
+A group of events is projected with a few statements whatever its size: one upsert per table run
+as an executemany, in event order, so the database applies them one after another exactly as if
+they had come one by one.  Fields an event leaves out keep their stored values, and an order's
+status only moves forward (cancelled and refunded end it whatever came before).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from afterorder.db.schema import order_lines
+from afterorder.db.schema import customers, order_lines, orders
 from afterorder.db.statements import CUSTOMER_KEPT, ORDER_KEPT, upsert_customer, upsert_order
 from afterorder.domain import ORDER_STATUS_BY_EVENT, CustomerIn, Event
 
@@ -22,6 +24,7 @@ TIMESTAMP_BY_STATUS = {
     "paid": "paid_at", "shipped": "shipped_at", "delivered": "delivered_at",
     "cancelled": "cancelled_at", "refunded": "refunded_at",
 }
+CHUNK = 500
 
 
 def customer_key(customer: CustomerIn) -> str | None:
@@ -32,10 +35,7 @@ def customer_key(customer: CustomerIn) -> str | None:
     return None
 
 
-async def project_customer(conn: AsyncConnection, store_id: int, customer: CustomerIn, now: datetime) -> int | None:
-    key = customer_key(customer)
-    if key is None:
-        return None
+def _customer_params(store_id: int, key: str, customer: CustomerIn, now: datetime) -> dict[str, Any]:
     given = customer.model_dump(exclude={"id"})
     if given["email"]:
         given["email"] = given["email"].lower()
@@ -43,21 +43,37 @@ async def project_customer(conn: AsyncConnection, store_id: int, customer: Custo
     params.update(store_id=store_id, external_id=key, created_at=now, updated_at=now,
                   accepts_marketing=bool(given["accepts_marketing"]),
                   marketing_given=given["accepts_marketing"] is not None)
-    return int((await conn.execute(upsert_customer(), params)).scalar_one())
+    return params
 
 
-@dataclass(frozen=True)
-class ProjectedOrder:
-    id: int
-    customer_id: int | None
+async def _ids(conn: AsyncConnection, table: Any, store_id: int, keys: set[str], *extra: Any) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    wanted = sorted(keys)
+    for start in range(0, len(wanted), CHUNK):
+        rows = await conn.execute(select(table.c.external_id, table.c.id, *extra).where(
+            table.c.store_id == store_id, table.c.external_id.in_(wanted[start:start + CHUNK])))
+        found.update({r.external_id: r for r in rows})
+    return found
 
 
-async def project_order(
-    conn: AsyncConnection, store_id: int, currency: str, event: Event, customer_id: int | None, now: datetime
-) -> ProjectedOrder | None:
+async def project_customers(conn: AsyncConnection, store_id: int, events: Sequence[Event],
+                            now: datetime) -> dict[str, int]:
+    """Upsert every event's customer; returns customer id by the store's customer key."""
+    params = [
+        _customer_params(store_id, key, e.customer, now)
+        for e in events if e.customer is not None and (key := customer_key(e.customer)) is not None
+    ]
+    if not params:
+        return {}
+    await conn.execute(upsert_customer(), params)
+    rows = await _ids(conn, customers, store_id, {p["external_id"] for p in params})
+    return {key: int(row.id) for key, row in rows.items()}
+
+
+def _order_params(store_id: int, currency: str, event: Event, customer_id: int | None,
+                  now: datetime) -> dict[str, Any]:
     order = event.order
-    if order is None:
-        return None
+    assert order is not None
     status = ORDER_STATUS_BY_EVENT.get(event.type)
     params: dict[str, Any] = dict.fromkeys(ORDER_KEPT)
     params.update(
@@ -75,12 +91,33 @@ async def project_order(
         updated_at=now, number_given=order.number is not None, currency_given=order.currency is not None,
         is_placed=status == "placed", rank=STATUS_RANK[status] if status else -1,
     )
-    row = (await conn.execute(upsert_order(), params)).one()
-    if order.lines:
-        await conn.execute(order_lines.delete().where(
-            order_lines.c.store_id == store_id, order_lines.c.order_id == row.id))
+    return params
+
+
+async def project_orders(conn: AsyncConnection, store_id: int, currency: str, events: Sequence[Event],
+                         customer_ids: dict[str, int], now: datetime) -> dict[str, tuple[int, int | None]]:
+    """Upsert every event's order (and its lines, when the event lists them); returns
+    ``(order id, customer id)`` by the store's order id."""
+    params = []
+    lines_by_order: dict[str, Event] = {}
+    for event in events:
+        if event.order is None:
+            continue
+        key = customer_key(event.customer) if event.customer else None
+        params.append(_order_params(store_id, currency, event, customer_ids.get(key) if key else None, now))
+        if event.order.lines:
+            lines_by_order[event.order.id] = event  # the latest list of lines wins
+    if not params:
+        return {}
+    await conn.execute(upsert_order(), params)
+    rows = await _ids(conn, orders, store_id, {p["external_id"] for p in params}, orders.c.customer_id)
+    found = {key: (int(row.id), row.customer_id) for key, row in rows.items()}
+    if lines_by_order:
+        ids = [found[key][0] for key in lines_by_order]
+        await conn.execute(order_lines.delete().where(order_lines.c.store_id == store_id,
+                                                      order_lines.c.order_id.in_(ids)))
         await conn.execute(order_lines.insert(), [
-            {"store_id": store_id, "order_id": row.id, "position": i, **line.model_dump()}
-            for i, line in enumerate(order.lines)
+            {"store_id": store_id, "order_id": found[key][0], "position": i, **line.model_dump()}
+            for key, event in lines_by_order.items() for i, line in enumerate(event.order.lines)  # type: ignore[union-attr]
         ])
-    return ProjectedOrder(int(row.id), row.customer_id)
+    return found

@@ -1,30 +1,59 @@
-"""What an event does to flows, inside the event's transaction: start runs, wake runs that wait
-for it, and end runs whose flow exits on it."""
+"""What events do to flows, inside the events' transaction: start runs, wake runs that wait for
+them, and end runs whose flow exits on them.
+
+A whole group of events is handled with a few statements: the subjects' waiting runs and earlier
+runs are read once, every decision is taken in Python in event order (so a run started by the
+first event of a group can be ended by the third), and the writes go out as executemany.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from afterorder.db.schema import flow_runs, run_log
+from afterorder.db.schema import flow_runs, flow_versions, run_log
+from afterorder.db.statements import insert_ignore
 from afterorder.db.stores import StoreRow
 from afterorder.domain import EventType
 from afterorder.flows.catalog import FlowCatalog
 from afterorder.flows.conditions import evaluate
-from afterorder.flows.facts import build_facts, load_customer, load_occurrences, load_order
+from afterorder.flows.facts import build_facts, load_customer, load_order
 from afterorder.flows.spec import FlowSpec
+
+CHUNK = 500
 
 
 @dataclass(frozen=True)
-class TriggerOutcome:
-    started: int = 0
-    woken: int = 0
-    exited: int = 0
+class Happened:
+    """One stored event, as triggers need it."""
+
+    event_id: int
+    type: EventType
+    occurred_at: datetime
+    payload: dict[str, Any]
+    customer_id: int | None
+    order_id: int | None
+
+
+@dataclass
+class _Run:
+    flow_id: str
+    version: str
+    customer_id: int | None
+    order_id: int | None
+    subject: str
+    step: int
+    waiting_for: str | None
+    id: int | None = None  # None: started in this group, not inserted yet
+    status: str = "waiting"
+    outcome: str | None = None
+    woken: bool = False
+    row: dict[str, Any] = field(default_factory=dict)
 
 
 def subject_key(spec: FlowSpec, customer_id: int | None, order_id: int | None) -> str | None:
@@ -33,95 +62,101 @@ def subject_key(spec: FlowSpec, customer_id: int | None, order_id: int | None) -
     return f"customer:{customer_id}" if customer_id is not None else None
 
 
-async def _already_ran(conn: AsyncConnection, store_id: int, spec: FlowSpec,
-                       customer_id: int | None, order_id: int | None) -> bool:
-    if spec.reentry == "always":
-        return False
-    query = select(flow_runs.c.id).where(flow_runs.c.store_id == store_id, flow_runs.c.flow_id == spec.id)
-    if spec.reentry == "once_per_order":
-        query = query.where(flow_runs.c.order_id == order_id)
-    else:
-        query = query.where(flow_runs.c.customer_id == customer_id)
-    return (await conn.execute(query.limit(1))).first() is not None
+def _concerns(run: _Run, happened: Happened) -> bool:
+    if run.subject.startswith("order:"):
+        return happened.order_id is not None and run.order_id == happened.order_id
+    return happened.customer_id is not None and run.customer_id == happened.customer_id
 
 
-async def apply_event(
-    conn: AsyncConnection, catalog: FlowCatalog, store: StoreRow, enabled: Sequence[FlowSpec], *, event_id: int,
-    event_type: EventType, occurred_at: datetime, payload: dict[str, Any], customer_id: int | None,
-    order_id: int | None, now: datetime,
-) -> TriggerOutcome:
-    """``enabled`` is the store's enabled flows (the caller loads them once per batch)."""
-    exited, woken = await _resume_or_end(conn, catalog, store.id, event_type, customer_id, order_id, now)
-    started = 0
-    candidates = [s for s in enabled if s.trigger.event == event_type]
-    facts_values: dict[str, Any] | None = None
-    anchor = min(occurred_at, now)
-    for spec in candidates:
-        key = subject_key(spec, customer_id, order_id)
-        if key is None:
-            continue
-        if spec.trigger.condition is not None:
-            if facts_values is None:
-                customer = await load_customer(conn, store.id, customer_id)
-                order = await load_order(conn, store.id, order_id)
-                facts_values = dict(build_facts(store, customer, order, payload, {}).values)
-            if not evaluate(spec.trigger.condition, facts_values):
+async def _existing_runs(conn: AsyncConnection, store_id: int, orders: set[int], customers: set[int]) -> list[Any]:
+    found: list[Any] = []
+    for ids, column in ((sorted(orders), flow_runs.c.order_id), (sorted(customers), flow_runs.c.customer_id)):
+        for start in range(0, len(ids), CHUNK):
+            rows = await conn.execute(
+                select(flow_runs.c.id, flow_runs.c.flow_id, flow_runs.c.flow_version, flow_runs.c.customer_id,
+                       flow_runs.c.order_id, flow_runs.c.subject_key, flow_runs.c.step, flow_runs.c.waiting_for,
+                       flow_runs.c.status)
+                .where(flow_runs.c.store_id == store_id, column.in_(ids[start:start + CHUNK])))
+            found.extend(rows)
+    return list({r.id: r for r in found}.values())
+
+
+async def apply_events(conn: AsyncConnection, catalog: FlowCatalog, store: StoreRow, enabled: Sequence[FlowSpec],
+                       group: Sequence[Happened], now: datetime) -> list[int]:
+    """Apply a group of stored events in order; returns how many runs each one started."""
+    orders = {h.order_id for h in group if h.order_id is not None}
+    customers = {h.customer_id for h in group if h.customer_id is not None}
+    existing = await _existing_runs(conn, store.id, orders, customers)
+    runs = [_Run(r.flow_id, r.flow_version, r.customer_id, r.order_id, r.subject_key, r.step, r.waiting_for,
+                 id=r.id, status=r.status) for r in existing]
+    started_counts: list[int] = []
+    new_runs: list[_Run] = []
+    for happened in group:
+        for run in runs:
+            if run.status != "waiting" or not _concerns(run, happened):
                 continue
-        if await _already_ran(conn, store.id, spec, customer_id, order_id):
-            continue
-        await catalog.remember(conn, store.id, spec, now)
-        await conn.execute(flow_runs.insert().values(
-            store_id=store.id, flow_id=spec.id, flow_version=spec.version, subject_key=key,
-            customer_id=customer_id, order_id=order_id, trigger_event_id=event_id, status="waiting",
-            step=0, anchor_at=anchor, wake_at=now, started_at=anchor, updated_at=now,
-        ))
-        started += 1
-    return TriggerOutcome(started=started, woken=woken, exited=exited)
+            spec = await catalog.version(conn, store.id, run.flow_id, run.version)
+            if happened.type in spec.exit_on:
+                run.status, run.outcome = "exited", f"exit_on {happened.type.value}"
+            elif run.waiting_for == happened.type.value:
+                run.woken = True
+        started = 0
+        for spec in enabled:
+            if spec.trigger.event != happened.type:
+                continue
+            key = subject_key(spec, happened.customer_id, happened.order_id)
+            if key is None or not await _condition_holds(conn, store, spec, happened):
+                continue
+            if spec.reentry != "always" and any(
+                    r.flow_id == spec.id and (r.order_id == happened.order_id if spec.reentry == "once_per_order"
+                                              else r.customer_id == happened.customer_id) for r in runs):
+                continue
+            anchor = min(happened.occurred_at, now)
+            run = _Run(spec.id, spec.version, happened.customer_id, happened.order_id, key, 0, None, row={
+                "store_id": store.id, "flow_id": spec.id, "flow_version": spec.version, "subject_key": key,
+                "customer_id": happened.customer_id, "order_id": happened.order_id,
+                "trigger_event_id": happened.event_id, "step": 0, "anchor_at": anchor, "wake_at": now,
+                "started_at": anchor, "updated_at": now})
+            runs.append(run)
+            new_runs.append(run)
+            started += 1
+        started_counts.append(started)
+    await _write(conn, catalog, store, enabled, runs, new_runs, now)
+    return started_counts
 
 
-def _same_subject(customer_id: int | None, order_id: int | None) -> Any:
-    parts = []
-    if order_id is not None:
-        parts.append(flow_runs.c.order_id == order_id)
-    if customer_id is not None:
-        parts.append(and_(flow_runs.c.customer_id == customer_id, flow_runs.c.subject_key.like("customer:%")))
-    return or_(*parts) if parts else None
+async def _condition_holds(conn: AsyncConnection, store: StoreRow, spec: FlowSpec, happened: Happened) -> bool:
+    if spec.trigger.condition is None:
+        return True
+    customer = await load_customer(conn, store.id, happened.customer_id)
+    order = await load_order(conn, store.id, happened.order_id)
+    return evaluate(spec.trigger.condition, build_facts(store, customer, order, happened.payload, {}).values)
 
 
-async def _resume_or_end(conn: AsyncConnection, catalog: FlowCatalog, store_id: int, event_type: EventType,
-                         customer_id: int | None, order_id: int | None, now: datetime) -> tuple[int, int]:
-    """End the subject's runs whose flow exits on this event; wake those waiting for it."""
-    subject = _same_subject(customer_id, order_id)
-    if subject is None:
-        return 0, 0
-    rows = (await conn.execute(
-        select(flow_runs.c.id, flow_runs.c.flow_id, flow_runs.c.flow_version, flow_runs.c.step,
-               flow_runs.c.waiting_for)
-        .where(flow_runs.c.store_id == store_id, flow_runs.c.status == "waiting", subject)
-    )).all()
-    exited = woken = 0
-    for row in rows:
-        spec = await catalog.version(conn, store_id, row.flow_id, row.flow_version)
-        if event_type in spec.exit_on:
-            result = await conn.execute(
-                flow_runs.update().where(flow_runs.c.id == row.id, flow_runs.c.status == "waiting")
-                .values(status="exited", outcome=f"exit_on {event_type.value}", wake_at=None, waiting_for=None,
-                        updated_at=now)
-            )
-            if result.rowcount:
-                await conn.execute(run_log.insert().values(
-                    store_id=store_id, run_id=row.id, at=now, step=row.step, kind="exited",
-                    detail=f"{event_type.value} happened"))
-                exited += 1
-        elif row.waiting_for == event_type.value:
-            await conn.execute(flow_runs.update().where(flow_runs.c.id == row.id, flow_runs.c.status == "waiting")
-                               .values(wake_at=now, updated_at=now))
-            woken += 1
-    return exited, woken
-
-
-async def occurrences_for_run(conn: AsyncConnection, store_id: int, subject: str,
-                              customer_id: int | None, order_id: int | None) -> dict[EventType, list[datetime]]:
-    if subject.startswith("order:"):
-        return await load_occurrences(conn, store_id, order_id=order_id, customer_id=None)
-    return await load_occurrences(conn, store_id, order_id=None, customer_id=customer_id)
+async def _write(conn: AsyncConnection, catalog: FlowCatalog, store: StoreRow, enabled: Sequence[FlowSpec],
+                 runs: list[_Run], new_runs: list[_Run], now: datetime) -> None:
+    if new_runs:
+        versions = {(r.flow_id, r.version) for r in new_runs}
+        specs = {(s.id, s.version): s for s in enabled}
+        await conn.execute(insert_ignore(flow_versions, ("store_id", "flow_id", "version", "source", "created_at")), [
+            {"store_id": store.id, "flow_id": f, "version": v, "source": specs[(f, v)].source, "created_at": now}
+            for f, v in sorted(versions)])
+        await conn.execute(flow_runs.insert(), [
+            {**r.row, "status": r.status, "outcome": r.outcome, "wake_at": None if r.status != "waiting" else now}
+            for r in new_runs])
+    ended = [r for r in runs if r.id is not None and r.status == "exited" and r.outcome]
+    if ended:
+        await conn.execute(
+            flow_runs.update().where(flow_runs.c.id == bindparam("run_id"), flow_runs.c.status == "waiting")
+            .values(status="exited", outcome=bindparam("run_outcome"), wake_at=None, waiting_for=None,
+                    updated_at=now),
+            [{"run_id": r.id, "run_outcome": r.outcome} for r in ended])
+        await conn.execute(run_log.insert(), [
+            {"store_id": store.id, "run_id": r.id, "at": now, "step": r.step, "kind": "exited",
+             "detail": (r.outcome or "").removeprefix("exit_on ") + " happened"} for r in ended])
+    woken = [r for r in runs if r.id is not None and r.woken and r.status == "waiting"]
+    if woken:
+        await conn.execute(
+            flow_runs.update().where(flow_runs.c.id == bindparam("run_id"), flow_runs.c.status == "waiting")
+            .values(wake_at=now, updated_at=now),
+            [{"run_id": r.id} for r in woken])

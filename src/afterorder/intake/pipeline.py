@@ -11,16 +11,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from afterorder.clock import Clock
-from afterorder.db.events import DuplicateRace, record_event, stored_ids
+from afterorder.db.events import DuplicateRace, append_events, event_row, stored_ids
+from afterorder.db.projections import customer_key, project_customers, project_orders
 from afterorder.db.stores import StoreRow
 from afterorder.domain import Event
 from afterorder.flows.catalog import FlowCatalog
-from afterorder.flows.triggers import apply_event
+from afterorder.flows.triggers import Happened, apply_events
 
 
 @dataclass(frozen=True)
@@ -107,31 +109,48 @@ class Intake:
 
     async def _store_group(self, group: list[_Request]) -> list[list[Accepted]]:
         now = self.clock.now()
-        out: list[list[Accepted]] = []
+        answers: dict[int, list[Accepted]] = {}
         async with self.engine.begin() as conn:
-            by_store: dict[int, tuple[set[str], Any]] = {}
-            for request in group:
-                if request.store.id not in by_store:
-                    ids = [e.id for r in group if r.store.id == request.store.id for e in r.events]
-                    by_store[request.store.id] = (await stored_ids(conn, request.store.id, ids),
-                                                  await self.catalog.enabled(conn, request.store))
-            for request in group:
-                seen, enabled = by_store[request.store.id]
-                answer: list[Accepted] = []
-                for index, event in enumerate(request.events):
-                    if event.id in seen:
-                        answer.append(Accepted(event.id, "duplicate"))
-                        continue
-                    seen.add(event.id)
-                    recorded = await record_event(
-                        conn, request.store.id, request.store.currency, event, source=request.source,
-                        raw=request.raw[index] if request.raw is not None else None, now=now,
-                    )
-                    outcome = await apply_event(
-                        conn, self.catalog, request.store, enabled, event_id=recorded.event_id,
-                        event_type=event.type, occurred_at=event.occurred_at, payload=event.model_dump(mode="json"),
-                        customer_id=recorded.customer_id, order_id=recorded.order_id, now=now,
-                    )
-                    answer.append(Accepted(event.id, "stored", outcome.started))
-                out.append(answer)
-        return out
+            for store_id in dict.fromkeys(r.store.id for r in group):
+                mine = [(i, r) for i, r in enumerate(group) if r.store.id == store_id]
+                for i, answer in zip([i for i, _ in mine], await self._store_one_store(conn, [r for _, r in mine], now),
+                                     strict=True):
+                    answers[i] = answer
+        return [answers[i] for i in range(len(group))]
+
+    async def _store_one_store(self, conn: AsyncConnection, requests: list[_Request], now: datetime
+                               ) -> list[list[Accepted]]:
+        store = requests[0].store
+        seen = await stored_ids(conn, store.id, (e.id for r in requests for e in r.events))
+        fresh: list[tuple[Event, Any, str]] = []
+        duplicate: set[tuple[int, int]] = set()
+        for n, request in enumerate(requests):
+            for index, event in enumerate(request.events):
+                if event.id in seen:
+                    duplicate.add((n, index))
+                    continue
+                seen.add(event.id)
+                fresh.append((event, request.raw[index] if request.raw is not None else None, request.source))
+        new_events = [e for e, _, _ in fresh]
+        customer_ids = await project_customers(conn, store.id, new_events, now)
+        order_ids = await project_orders(conn, store.id, store.currency, new_events, customer_ids, now)
+        rows, happened = [], []
+        for event, raw, source in fresh:
+            key = customer_key(event.customer) if event.customer else None
+            customer_id = customer_ids.get(key) if key else None
+            order_id = None
+            if event.order is not None:
+                order_id, order_customer = order_ids[event.order.id]
+                customer_id = customer_id if customer_id is not None else order_customer
+            payload = event.model_dump(mode="json")
+            rows.append(event_row(store.id, source, event.id, event.type.value, event.occurred_at, now,
+                                  customer_id, order_id, payload, raw))
+            happened.append((event, payload, customer_id, order_id))
+        event_ids = await append_events(conn, store.id, rows)
+        started = await apply_events(conn, self.catalog, store, await self.catalog.enabled(conn, store), [
+            Happened(event_ids[e.id], e.type, e.occurred_at, payload, customer_id, order_id)
+            for e, payload, customer_id, order_id in happened], now)
+        started_by_id = {e.id: n for (e, _, _), n in zip(fresh, started, strict=True)}
+        return [[Accepted(event.id, "duplicate") if (n, index) in duplicate
+                 else Accepted(event.id, "stored", started_by_id[event.id])
+                 for index, event in enumerate(request.events)] for n, request in enumerate(requests)]
