@@ -157,11 +157,11 @@ class ServeProcess:
         self.log = log
 
     @classmethod
-    async def start(cls, database_url: str, smtp_url: str) -> ServeProcess:
+    async def start(cls, database_url: str, smtp_url: str, workers: int = 0) -> ServeProcess:
         port = free_port()
         fd, name = tempfile.mkstemp(prefix="afterorder-serve-", suffix=".log")
         args = ["serve", "--database", database_url, "--smtp", smtp_url, "--listen", f"127.0.0.1:{port}",
-                "--retry-base", "1", "--lease", "30"]
+                "--retry-base", "1", "--lease", "30", "--workers", str(workers)]
         with os.fdopen(fd, "wb") as out:
             process = await asyncio.create_subprocess_exec(AFTERORDER, *args, stdout=out, stderr=subprocess.STDOUT,
                                                            stdin=subprocess.DEVNULL)
@@ -196,11 +196,11 @@ class ServeProcess:
 
 async def run_latency(database_url: str, *, rate: float = 200.0, seconds: float = 15.0,
                       warmup: float = 1.0, drain: float = 10.0, connections: int = 256, label: str = "",
-                      say: Callable[[str], None] = print) -> LatencyResult:
+                      workers: int = 0, say: Callable[[str], None] = print) -> LatencyResult:
     key = await create_store(database_url, "bench-latency")
     inbox = ArrivalInbox()
     smtp = await start_dev_smtp(inbox=inbox)
-    serve = await ServeProcess.start(database_url, smtp.url)
+    serve = await ServeProcess.start(database_url, smtp.url, workers)
     try:
         await serve.ready()
         return await _drive(serve.url, key, inbox, rate=rate, seconds=seconds, warmup=warmup, drain=drain,

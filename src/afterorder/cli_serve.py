@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -53,7 +54,8 @@ async def _until_signalled(stop: asyncio.Event) -> None:
 
 async def serve_async(*, database: str, smtp: str | None, listen: str, dev_clock: bool, dev_smtp: bool,
                       base_url: str | None, flow_dirs: list[Path], retry_base: float, lease: float,
-                      poll: float = 0.5, template_dirs: list[Path] | None = None, after_start: Any = None) -> None:
+                      poll: float = 0.5, template_dirs: list[Path] | None = None, workers: int = 0,
+                      after_start: Any = None) -> None:
     from afterorder.web.app import create_app
 
     host, port = _host_port(listen)
@@ -73,7 +75,18 @@ async def serve_async(*, database: str, smtp: str | None, listen: str, dev_clock
         await runtime.migrate()
     except OSError as exc:
         raise fail(f"cannot reach the database: {exc}") from None
-    await runtime.start_workers()
+    children: list[asyncio.subprocess.Process] = []
+    if workers:
+        worker_args = ["--database", database, "--smtp", smtp, "--base-url", settings.base_url, "--lease", str(lease),
+                       "--retry-base", str(retry_base), "--poll", str(min(poll, 0.05))]
+        for directory in flow_dirs:
+            worker_args += ["--flows", str(directory)]
+        for directory in template_dirs or []:
+            worker_args += ["--templates", str(directory)]
+        children = [await asyncio.create_subprocess_exec(sys.executable, "-m", "afterorder", "worker", *worker_args)
+                    for _ in range(workers)]
+    else:
+        await runtime.start_workers()
     web = create_app(runtime, dev_clock=clock if isinstance(clock, OffsetClock) else None,
                      inbox=dev_server.inbox if dev_server else None)
     server = uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level="warning", lifespan="off",
@@ -95,6 +108,10 @@ async def serve_async(*, database: str, smtp: str | None, listen: str, dev_clock
             extra.cancel()
         server.should_exit = True
         await serving
+        for child in children:
+            child.terminate()
+        for child in children:
+            await child.wait()
         await runtime.close()
         if dev_server:
             await dev_server.close()
@@ -109,13 +126,17 @@ def serve(
     flow_dirs: FlowDirs = None, template_dirs: TemplateDirs = None, retry_base: RetryBase = 30.0,
     lease: Annotated[float, typer.Option(help="seconds a worker holds claimed work")] = 60.0,
     poll: Annotated[float, typer.Option(help="seconds between looks for due work")] = 0.5,
+    workers: Annotated[int, typer.Option(help="run scheduling and delivery in N worker processes (uses more cores)",
+                                         min=0, max=64)] = 0,
 ) -> None:
-    """Run the HTTP API, the scheduler and delivery in one process."""
+    """Run the HTTP API, the scheduler and delivery (in this process, or in --workers N child processes)."""
     _load_catalog(flow_dirs)
+    if workers and dev_clock:
+        raise fail("--dev-clock moves this process's clock only; it cannot be combined with --workers")
     try:
         asyncio.run(serve_async(database=database, smtp=smtp, listen=listen, dev_clock=dev_clock, dev_smtp=dev_smtp,
                                 base_url=base_url, flow_dirs=flow_dirs or [], retry_base=retry_base, lease=lease,
-                                poll=poll, template_dirs=template_dirs))
+                                poll=poll, template_dirs=template_dirs, workers=workers))
     except DatabaseUrlError as exc:
         raise fail(str(exc)) from None
 
@@ -123,6 +144,7 @@ def serve(
 @app.command()
 def worker(database: Database = DEFAULT_URL, smtp: Smtp = None, flow_dirs: FlowDirs = None,
            template_dirs: TemplateDirs = None, retry_base: RetryBase = 30.0,
+           base_url: Annotated[str, typer.Option(help="public URL of the API server, for links")] = "http://127.0.0.1:8000",
            lease: Annotated[float, typer.Option(help="seconds a worker holds claimed work")] = 60.0,
            poll: Annotated[float, typer.Option(help="seconds between looks for due work")] = 0.5) -> None:
     """Run an extra scheduler + delivery process (any number, on any machine, sharing one PostgreSQL)."""
@@ -132,7 +154,7 @@ def worker(database: Database = DEFAULT_URL, smtp: Smtp = None, flow_dirs: FlowD
 
     async def main() -> None:
         runtime = Runtime(RuntimeSettings(database_url=database, smtp_url=smtp, flow_dirs=tuple(flow_dirs or []),
-                                          template_dirs=tuple(template_dirs or []),
+                                          template_dirs=tuple(template_dirs or []), base_url=base_url,
                                           retry=RetryPolicy(base_seconds=retry_base), lease_seconds=lease,
                                           poll_seconds=poll), SystemClock())
         try:

@@ -359,3 +359,20 @@ def test_greeting(locale: str, first: str | None, last: str | None, expected: st
     customer = CustomerSnapshot(email=None, first_name=first, last_name=last)
     assert greeting(locale, customer) == expected
     assert greeting("ja", None) == "お客様"
+
+
+@pytest.mark.parametrize("expression", [
+    "store.__class__.__mro__", "order.lines.__class__", "customer.__dataclass_fields__", "order.placed_at.__class__",
+])
+def test_a_store_template_cannot_reach_python_internals(tmp_path: Path, expression: str) -> None:
+    from jinja2.exceptions import SecurityError
+
+    folder = tmp_path / "order-confirmation"
+    folder.mkdir()
+    (folder / "en.html").write_text(
+        "{% block subject %}x{% endblock %}"
+        f"{{% block html %}}{{{{ {expression}.__subclasses__() }}}}{{% endblock %}}{{% block text %}}x{{% endblock %}}",
+        encoding="utf-8",
+    )
+    with pytest.raises((SecurityError, UndefinedError)):
+        Renderer([tmp_path]).render("order-confirmation", "en", store=US_STORE, customer=JANE, order=US_ORDER)

@@ -31,6 +31,7 @@ from afterorder.content.i18n import layout_text, resolve_locale
 from afterorder.content.inline import InlineCss, default_inliner, inline_source
 from afterorder.domain import (
     CustomerSnapshot,
+    LineSnapshot,
     OrderSnapshot,
     RenderedMessage,
     ShipmentSnapshot,
@@ -68,8 +69,21 @@ class _Loader(FileSystemLoader):
         return self._prepare(template, source), filename, uptodate
 
 
+_SNAPSHOTS = (StoreSnapshot, CustomerSnapshot, OrderSnapshot, LineSnapshot, ShipmentSnapshot)
+
+
+class _Sandbox(SandboxedEnvironment):
+    """Jinja's sandbox, with a fast answer for the plain snapshot types we hand to templates:
+    their public fields and properties are data.  Everything else gets the full check."""
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        if type(obj) in _SNAPSHOTS and not attr.startswith("_") and not callable(value):
+            return True
+        return bool(super().is_safe_attribute(obj, attr, value))
+
+
 def _environment(loader: _Loader, *, autoescape: bool) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
+    env = _Sandbox(
         loader=loader,
         autoescape=autoescape,
         undefined=StrictUndefined,
