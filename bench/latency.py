@@ -13,50 +13,22 @@ import asyncio
 import json
 import math
 import os
-import re
-import ssl
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 from events import order_placed, recipient
+from httpclient import Connection
+from receiver import Receiver
 from sink import free_port, stop_process
 
-from afterorder.channels import DevInbox, ReceivedMail, start_dev_smtp
-
 AFTERORDER = str(Path(sys.executable).with_name("afterorder"))
-_MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*(\S+)", re.IGNORECASE | re.MULTILINE)
-
-
-class ArrivalInbox(DevInbox):
-    """The dev server's inbox, recording only arrival time, envelope and Message-ID.
-
-    ``DevInbox.add`` parses every message fully (about 6 ms for our ~9 KB mails); at 200 mails/s that
-    would take more than the bench process's share of the 2 cores and delay the timestamps.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(capacity=1)
-        self.arrivals: dict[str, float] = {}  # recipient → time.time() at DATA
-        self.received = 0
-
-    def add(self, envelope_from: str, recipients: tuple[str, ...], raw: bytes) -> ReceivedMail:
-        at = time.time()
-        for address in recipients:
-            self.arrivals.setdefault(address.lower(), at)
-        found = _MESSAGE_ID.search(raw, 0, raw.find(b"\r\n\r\n"))
-        self.received += 1
-        return ReceivedMail(id=self.received, received_at=datetime.fromtimestamp(at).astimezone(),
-                            envelope_from=envelope_from, recipients=recipients,
-                            message_id=found.group(1).decode("ascii", "replace") if found else None,
-                            subject="", html=None, text=None, headers=[], raw=b"")
 
 
 @dataclass(frozen=True)
@@ -198,8 +170,8 @@ async def run_latency(database_url: str, *, rate: float = 200.0, seconds: float 
                       warmup: float = 1.0, drain: float = 10.0, connections: int = 256, label: str = "",
                       workers: int = 0, say: Callable[[str], None] = print) -> LatencyResult:
     key = await create_store(database_url, "bench-latency")
-    inbox = ArrivalInbox()
-    smtp = await start_dev_smtp(inbox=inbox)
+    inbox = await Receiver().start()
+    smtp = inbox
     serve = await ServeProcess.start(database_url, smtp.url, workers)
     try:
         await serve.ready()
@@ -210,7 +182,7 @@ async def run_latency(database_url: str, *, rate: float = 200.0, seconds: float 
         await smtp.close()
 
 
-async def _drive(base_url: str, key: str, inbox: ArrivalInbox, *, rate: float, seconds: float, warmup: float,
+async def _drive(base_url: str, key: str, inbox: Receiver, *, rate: float, seconds: float, warmup: float,
                  drain: float, connections: int, label: str, say: Callable[[str], None]) -> LatencyResult:
     tag = f"lat{label}{os.getpid()}"
     skip = int(warmup * rate)
@@ -223,14 +195,9 @@ async def _drive(base_url: str, key: str, inbox: ArrivalInbox, *, rate: float, s
     errors: dict[str, int] = {}
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     loop = asyncio.get_running_loop()
-    # One single-connection client per connection, handed out through a queue: httpcore's pool
-    # re-scans every queued request against every connection on each change (quadratic), which
-    # pins the bench's CPU once thousands of POSTs wait on an overloaded server.
-    tls = ssl.create_default_context()
-    clients = [httpx.AsyncClient(base_url=base_url, headers=headers, timeout=120.0, verify=tls,
-                                 limits=httpx.Limits(max_connections=1, max_keepalive_connections=1))
-               for _ in range(connections)]
-    free: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
+    host, _, port = base_url.removeprefix("http://").partition(":")
+    clients = [Connection(host, int(port)) for _ in range(connections)]
+    free: asyncio.Queue[Connection] = asyncio.Queue()
     for client in clients:
         free.put_nowait(client)
     waited = [0.0] * total
@@ -240,17 +207,17 @@ async def _drive(base_url: str, key: str, inbox: ArrivalInbox, *, rate: float, s
         client = await free.get()
         waited[i] = time.time() - sent_at[i]
         try:
-            response = await client.post("/api/v1/events", content=bodies[i])
-        except httpx.HTTPError as exc:
+            code = await client.post("/api/v1/events", headers, bodies[i])
+        except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
             name = type(exc).__name__
             errors[name] = errors.get(name, 0) + 1
             return
         finally:
             free.put_nowait(client)
         answered_at[i] = time.time()
-        status[i] = response.status_code
-        if response.status_code >= 300:
-            errors[str(response.status_code)] = errors.get(str(response.status_code), 0) + 1
+        status[i] = code
+        if code >= 300:
+            errors[str(code)] = errors.get(str(code), 0) + 1
 
     say(f"  {label}: POSTing {total} order.placed events at {rate:g}/s "
         f"({warmup:g} s warm-up + {seconds:g} s measured, up to {connections} connections) …")
@@ -279,7 +246,7 @@ async def _drive(base_url: str, key: str, inbox: ArrivalInbox, *, rate: float, s
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         for client in clients:
-            await client.aclose()
+            await client.close()
 
     latencies = sorted(inbox.arrivals[a] - sent_at[i] for i, a in enumerate(addresses)
                        if i >= skip and a in inbox.arrivals and sent_at[i])

@@ -41,6 +41,12 @@ def _load() -> float:
         return 0.0
 
 
+def _workers(asked: int | None, backend: str) -> int:
+    if asked is not None:
+        return asked
+    return 0 if backend == "sqlite" else 1
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -59,8 +65,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--smtp-pool", type=int, default=8,
                         help="SmtpChannel connections for the delivery run")
     parser.add_argument("--baseline-messages", type=int, default=5000, help="messages smtp-source sends")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="serve --workers N for the latency run (0: API, scheduler and delivery in one process)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="serve --workers N for the latency run (0: API, scheduler and delivery in one process); "
+                             "default: 0 on SQLite (one writer), 1 on PostgreSQL")
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--profile", type=Path, default=None,
@@ -80,7 +87,7 @@ async def bench_backend(backend: str, args: argparse.Namespace, sink: SmtpSink |
                 figures.latency = await run_latency(url, rate=args.rate, seconds=args.seconds,
                                                     warmup=args.warmup, drain=args.drain,
                                                     connections=args.connections, label=backend,
-                                                    workers=args.workers, say=say)
+                                                    workers=_workers(args.workers, backend), say=say)
             except Exception as exc:  # a failed part is reported, the others still run
                 traceback.print_exc()
                 figures.problems.append(f"latency run failed: {type(exc).__name__}: {exc}")
@@ -108,7 +115,7 @@ async def main(args: argparse.Namespace) -> BenchReport:
         "cores": os.cpu_count(), "python": platform.python_version(),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "load_before": _load(), "rate": args.rate,
         "latency_seconds": args.seconds,
-        "serve_workers": args.workers, "warmup_seconds": args.warmup, "drain_seconds": args.drain,
+        "serve_workers": {b: _workers(args.workers, b) for b in BACKENDS}, "warmup_seconds": args.warmup, "drain_seconds": args.drain,
         "messages": args.messages, "rendered": args.rendered,
     })
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
