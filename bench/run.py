@@ -115,7 +115,8 @@ async def main(args: argparse.Namespace) -> BenchReport:
         "cores": os.cpu_count(), "python": platform.python_version(),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "load_before": _load(), "rate": args.rate,
         "latency_seconds": args.seconds,
-        "serve_workers": {b: _workers(args.workers, b) for b in BACKENDS}, "warmup_seconds": args.warmup, "drain_seconds": args.drain,
+        "serve_workers": {b: _workers(args.workers, b) for b in BACKENDS},
+        "warmup_seconds": args.warmup, "drain_seconds": args.drain,
         "messages": args.messages, "rendered": args.rendered,
     })
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
