@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,6 +30,7 @@ from afterorder.flows.facts import build_facts, load_many
 from afterorder.flows.outgoing import COLUMNS, outbox_row
 
 log = logging.getLogger(__name__)
+STORE_CACHE_SECONDS = 60.0
 
 FAILED_OUTCOME = "error while advancing; see the worker log"
 
@@ -65,7 +67,7 @@ class Scheduler:
         self.renderer = renderer
         self.clock = clock
         self.settings = settings
-        self._stores: dict[int, tuple[StoreRow, StoreSnapshot]] = {}
+        self._stores: dict[int, tuple[StoreRow, StoreSnapshot, float]] = {}
 
     async def claim(self) -> list[int]:
         now = self.clock.now()
@@ -93,10 +95,6 @@ class Scheduler:
         for start in range(0, len(ids), chunk):
             await self._advance_safely(ids[start:start + chunk])
         return len(ids)
-
-    async def process(self, run_id: int) -> Advance | None:
-        """Advance one claimed run on its own; None when it is no longer ours or no longer waiting."""
-        return (await self.advance_batch([run_id])).get(run_id)
 
     async def _advance_safely(self, ids: list[int]) -> None:
         try:
@@ -182,11 +180,13 @@ class Scheduler:
         }
 
     async def _store(self, conn: AsyncConnection, store_id: int) -> tuple[StoreRow, StoreSnapshot]:
-        if store_id not in self._stores:
+        cached = self._stores.get(store_id)
+        if cached is None or cached[2] < time.monotonic():  # a store's details are re-read every minute
             store = await get_store_by_id(conn, store_id)
             assert store is not None
-            self._stores[store_id] = (store, store.snapshot(self.settings.base_url))
-        return self._stores[store_id]
+            cached = (store, store.snapshot(self.settings.base_url), time.monotonic() + STORE_CACHE_SECONDS)
+            self._stores[store_id] = cached
+        return cached[0], cached[1]
 
     async def _mark_failed(self, run_id: int) -> None:
         now = self.clock.now()
@@ -196,11 +196,6 @@ class Scheduler:
             ).values(status="failed", outcome=FAILED_OUTCOME, claimed_until=None,
                      claimed_by=None, wake_at=None, updated_at=now))
 
-    async def next_wake(self) -> datetime | None:
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(select(flow_runs.c.wake_at).where(flow_runs.c.status == "waiting")
-                                      .order_by(flow_runs.c.wake_at).limit(1))).first()
-        return row.wake_at if row else None
 
 
 async def run_loop(step: Any, wake: asyncio.Event, stop: asyncio.Event, idle: float) -> None:
