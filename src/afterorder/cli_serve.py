@@ -6,6 +6,7 @@ import asyncio
 import json
 import signal
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,6 +30,16 @@ Smtp = Annotated[str | None, typer.Option("--smtp", envvar="AFTERORDER_SMTP_URL"
 Listen = Annotated[str, typer.Option("--listen", help="HOST:PORT for the HTTP API")]
 TemplateDirs = Annotated[list[Path] | None, typer.Option("--templates", help="a directory of your message templates")]
 RetryBase = Annotated[float, typer.Option("--retry-base", help="seconds before the first retry; doubles each time")]
+
+
+def run_async(main: Coroutine[Any, Any, None]) -> None:
+    """Run a long-lived command on uvloop where it is installed (a faster event loop), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+        return
+    uvloop.run(main)
 
 
 def _host_port(listen: str) -> tuple[str, int]:
@@ -134,7 +145,7 @@ def serve(
     if workers and dev_clock:
         raise fail("--dev-clock moves this process's clock only; it cannot be combined with --workers")
     try:
-        asyncio.run(serve_async(database=database, smtp=smtp, listen=listen, dev_clock=dev_clock, dev_smtp=dev_smtp,
+        run_async(serve_async(database=database, smtp=smtp, listen=listen, dev_clock=dev_clock, dev_smtp=dev_smtp,
                                 base_url=base_url, flow_dirs=flow_dirs or [], retry_base=retry_base, lease=lease,
                                 poll=poll, template_dirs=template_dirs, workers=workers))
     except DatabaseUrlError as exc:
@@ -169,7 +180,7 @@ def worker(database: Database = DEFAULT_URL, smtp: Smtp = None, flow_dirs: FlowD
             await runtime.close()
 
     try:
-        asyncio.run(main())
+        run_async(main())
     except DatabaseUrlError as exc:
         raise fail(str(exc)) from None
 
@@ -184,7 +195,7 @@ def demo(listen: Listen = "127.0.0.1:8000",
     async def after_start(runtime: Runtime, url: str) -> None:
         await simulate(runtime, url, day_seconds=day_seconds)
 
-    asyncio.run(serve_async(database=database, smtp=None, listen=listen, dev_clock=True, dev_smtp=True,
+    run_async(serve_async(database=database, smtp=None, listen=listen, dev_clock=True, dev_smtp=True,
                             base_url=None, flow_dirs=[], retry_base=5.0, lease=30.0, after_start=after_start))
 
 
