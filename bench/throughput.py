@@ -27,7 +27,7 @@ from sqlcount import SqlCounter, SqlTally
 
 from afterorder.channels import RetryPolicy, SmtpChannel
 from afterorder.clock import SystemClock
-from afterorder.db.schema import outbox
+from afterorder.db.schema import outbox, outbox_bodies
 from afterorder.db.stores import create_store
 from afterorder.delivery import Delivery, DeliverySettings
 from afterorder.runtime import Runtime, RuntimeSettings
@@ -110,7 +110,7 @@ async def _outbox_counts(engine: AsyncEngine) -> dict[str, int]:
 
 async def _mean_size(engine: AsyncEngine) -> int:
     async with engine.connect() as conn:
-        mean = (await conn.execute(select(func.avg(func.length(outbox.c.data))))).scalar()
+        mean = (await conn.execute(select(func.avg(func.length(outbox_bodies.c.data))))).scalar()
         return int(mean or 0)
 
 
@@ -129,8 +129,13 @@ async def _top_up(engine: AsyncEngine, target: int, chunk: int = 500) -> int:
             row["idempotency_key"] = f"{row['idempotency_key']}:copy{n}"
             row["message_id"] = f"<copy{n}.{row['message_id'].strip('<>')}>"
             copies.append(row)
+        bodies = {r.idempotency_key: r.data for r in await conn.execute(
+            select(outbox_bodies.c.idempotency_key, outbox_bodies.c.data))}
+        copied_bodies = [{"store_id": row["store_id"], "idempotency_key": row["idempotency_key"],
+                          "data": bodies[row["idempotency_key"].rsplit(":copy", 1)[0]]} for row in copies]
         for start in range(0, len(copies), chunk):
             await conn.execute(outbox.insert(), copies[start:start + chunk])
+            await conn.execute(outbox_bodies.insert(), copied_bodies[start:start + chunk])
     return missing
 
 

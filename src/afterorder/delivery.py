@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from afterorder.channels import Channel, OutgoingEmail, RetryPolicy, SendOutcome, SendResult
 from afterorder.clock import Clock
 from afterorder.db.dialect import skip_locked
-from afterorder.db.schema import customers, delivery_attempts, outbox
+from afterorder.db.schema import customers, delivery_attempts, outbox, outbox_bodies
 
 INTERRUPTED = "worker stopped before the outcome was known"
 
@@ -92,9 +92,13 @@ class Delivery:
                 .values(status="sending", attempts=outbox.c.attempts + 1, claimed_by=self.settings.worker_id,
                         claimed_until=now + self.settings.lease)
                 .returning(outbox.c.id, outbox.c.store_id, outbox.c.attempts, outbox.c.message_id,
-                           outbox.c.envelope_from, outbox.c.recipient, outbox.c.data, outbox.c.category,
+                           outbox.c.envelope_from, outbox.c.recipient, outbox.c.idempotency_key, outbox.c.category,
                            outbox.c.customer_id)
             )).all()
+            bodies = {(b.store_id, b.idempotency_key): b.data for b in await conn.execute(
+                select(outbox_bodies.c.store_id, outbox_bodies.c.idempotency_key, outbox_bodies.c.data).where(
+                    outbox_bodies.c.store_id.in_({r.store_id for r in rows}),
+                    outbox_bodies.c.idempotency_key.in_([r.idempotency_key for r in rows])))}
             consent = await self._marketing_consent(
                 conn, [(r.store_id, r.customer_id) for r in rows if r.category == "marketing"])
             await conn.execute(delivery_attempts.insert(), [
@@ -109,7 +113,8 @@ class Delivery:
                 blocked = "no marketing consent"
             claimed.append(Claimed(
                 r.id, r.store_id, r.attempts,
-                OutgoingEmail(r.message_id, r.envelope_from, (r.recipient,), r.data.encode("utf-8")), blocked,
+                OutgoingEmail(r.message_id, r.envelope_from, (r.recipient,),
+                              bodies[(r.store_id, r.idempotency_key)].encode("utf-8")), blocked,
                 now + self.settings.lease / 2))
         return claimed
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from afterorder.clock import FrozenClock
-from afterorder.db.schema import flow_runs, outbox
+from afterorder.db.schema import flow_runs, outbox, outbox_bodies
 from afterorder.domain import Event
 from afterorder.runtime import Runtime
 from tests.conftest import T0
@@ -46,7 +46,10 @@ async def test_confirmation_shipping_and_follow_up_after_delivery(database_url: 
         await settle(runtime)
         [confirmation] = await queued(runtime)
         assert confirmation["template"] == "order-confirmation" and confirmation["locale"] == "ja"
-        mail = message_from_string(confirmation["data"], policy=default)
+        async with runtime.engine.connect() as conn:
+            data = (await conn.execute(select(outbox_bodies.c.data).where(
+                outbox_bodies.c.idempotency_key == confirmation["idempotency_key"]))).scalar_one()
+        mail = message_from_string(data, policy=default)
         assert "#A1" in str(mail["Subject"]) and mail["Message-ID"] == confirmation["message_id"]
         assert "山田 太郎 様" in mail.get_body(("plain",)).get_content()
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from afterorder.clock import FrozenClock
-from afterorder.db.schema import flow_runs, outbox, run_log
+from afterorder.db.schema import flow_runs, outbox, outbox_bodies, run_log
 from afterorder.domain import Event
 from afterorder.mime import message_id_for
 from afterorder.runtime import Runtime
@@ -64,4 +64,7 @@ async def test_a_customer_without_an_email_address_gets_a_skipped_message(databa
         by_status = {m["status"]: m for m in await rows(runtime, outbox)}
         assert set(by_status) == {"skipped", "queued"}
         assert by_status["skipped"]["last_error"] == "customer has no email address"
-        assert by_status["skipped"]["data"] == "" and by_status["queued"]["last_error"] is None
+        assert by_status["queued"]["last_error"] is None
+        async with runtime.engine.connect() as conn:
+            bodies = {b.idempotency_key for b in await conn.execute(select(outbox_bodies.c.idempotency_key))}
+        assert bodies == {by_status["queued"]["idempotency_key"]}, "a skipped message has no body to keep"

@@ -256,7 +256,6 @@ outbox = Table(
     Column("envelope_from", String(320), nullable=False),
     Column("recipient", String(320), nullable=False),
     Column("subject", Text, nullable=False),
-    Column("data", Text, nullable=False),
     Column("status", String(16), nullable=False),  # queued | sending | sent | failed | skipped
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", UtcDateTime, nullable=False),
@@ -267,6 +266,16 @@ outbox = Table(
     Column("sent_at", UtcDateTime, nullable=True),
     UniqueConstraint("store_id", "idempotency_key"),
     Index("ix_outbox_due", "status", "next_attempt_at"),
+)
+
+# The message bytes live apart from the outbox row, so the row's status changes (two per message)
+# rewrite a few hundred bytes, not the ~13 KB message (SQLite rewrites a whole row on update).
+outbox_bodies = Table(
+    "outbox_bodies",
+    metadata,
+    Column("store_id", Id, ForeignKey("stores.id"), primary_key=True),
+    Column("idempotency_key", String(255), primary_key=True),
+    Column("data", Text, nullable=False),
 )
 
 delivery_attempts = Table(

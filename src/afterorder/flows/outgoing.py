@@ -18,7 +18,8 @@ from afterorder.snapshots import customer_snapshot, order_snapshot
 NO_EMAIL = "customer has no email address"
 COLUMNS = ("store_id", "run_id", "idempotency_key", "message_id", "channel", "category", "template", "customer_id",
            "order_id", "envelope_from", "attempts", "next_attempt_at", "created_at", "locale", "recipient", "subject",
-           "data", "status", "last_error")  # the keys of every row ``outbox_row`` returns
+           "status", "last_error")  # the outbox row's keys; ``outbox_row`` adds "data" (the message bytes)
+BODY_COLUMNS = ("store_id", "idempotency_key", "data")
 
 
 def idempotency_key(run_id: int, step: int) -> str:

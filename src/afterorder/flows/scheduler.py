@@ -20,14 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from afterorder.clock import Clock
 from afterorder.content import Renderer
 from afterorder.db.dialect import skip_locked
-from afterorder.db.schema import flow_runs, outbox, run_log
+from afterorder.db.schema import flow_runs, outbox, outbox_bodies, run_log
 from afterorder.db.statements import insert_ignore
 from afterorder.db.stores import StoreRow, get_store_by_id
 from afterorder.domain import StoreSnapshot
 from afterorder.flows.catalog import FlowCatalog
 from afterorder.flows.engine import Advance, RunState, advance
 from afterorder.flows.facts import build_facts, load_many
-from afterorder.flows.outgoing import COLUMNS, outbox_row
+from afterorder.flows.outgoing import BODY_COLUMNS, COLUMNS, outbox_row
 
 log = logging.getLogger(__name__)
 STORE_CACHE_SECONDS = 60.0
@@ -157,7 +157,10 @@ class Scheduler:
 
     async def _write(self, conn: AsyncConnection, writes: _Writes) -> None:
         if writes.messages:
-            await conn.execute(insert_ignore(outbox, COLUMNS), writes.messages)
+            await conn.execute(insert_ignore(outbox, COLUMNS), [{k: m[k] for k in COLUMNS} for m in writes.messages])
+            bodies = [{k: m[k] for k in BODY_COLUMNS} for m in writes.messages if m["data"]]
+            if bodies:
+                await conn.execute(insert_ignore(outbox_bodies, BODY_COLUMNS), bodies)
         await conn.execute(_MOVE, writes.moves)
         if writes.log:
             await conn.execute(run_log.insert(), writes.log)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 15:11:10.621623
+Create Date: 2026-11-22 16:16:01.008838
 """
 
 from __future__ import annotations
@@ -124,6 +124,13 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['store_id'], ['stores.id'], name=op.f('fk_flow_versions_store_id_stores')),
     sa.PrimaryKeyConstraint('store_id', 'flow_id', 'version', name=op.f('pk_flow_versions'))
     )
+    op.create_table('outbox_bodies',
+    sa.Column('store_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('idempotency_key', sa.String(length=255), nullable=False),
+    sa.Column('data', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['store_id'], ['stores.id'], name=op.f('fk_outbox_bodies_store_id_stores')),
+    sa.PrimaryKeyConstraint('store_id', 'idempotency_key', name=op.f('pk_outbox_bodies'))
+    )
     op.create_table('store_flows',
     sa.Column('store_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('flow_id', sa.String(length=64), nullable=False),
@@ -178,7 +185,6 @@ def upgrade() -> None:
     sa.Column('envelope_from', sa.String(length=320), nullable=False),
     sa.Column('recipient', sa.String(length=320), nullable=False),
     sa.Column('subject', sa.Text(), nullable=False),
-    sa.Column('data', sa.Text(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('next_attempt_at', afterorder.db.schema.UtcDateTime(timezone=True), nullable=False),
@@ -275,6 +281,7 @@ def downgrade() -> None:
 
     op.drop_table('orders')
     op.drop_table('store_flows')
+    op.drop_table('outbox_bodies')
     op.drop_table('flow_versions')
     with op.batch_alter_table('flow_runs', schema=None) as batch_op:
         batch_op.drop_index('ix_flow_runs_store_order')
