@@ -41,7 +41,7 @@ class SchedulerSettings:
     base_url: str = "http://127.0.0.1:8000"
     lease: timedelta = timedelta(seconds=60)
     batch: int = 200  # runs claimed at once
-    chunk: int = 50  # runs advanced per transaction (it holds SQLite's one writer while their messages render)
+    chunk: int = 50  # runs read, rendered and written together
 
 
 # One statement moves every run of a batch (executemany); the guard keeps a run another worker
@@ -110,49 +110,69 @@ class Scheduler:
             await self._advance_safely([run_id])
 
     async def advance_batch(self, ids: Sequence[int]) -> dict[int, Advance]:
-        """Advance the claimed runs ``ids`` in one transaction; returns what happened to each run
-        that was still ours and waiting (a run whose advance failed is marked failed and left out)."""
+        """Advance the claimed runs ``ids``; returns what happened to each run that was still ours and
+        waiting (a run whose advance failed is marked failed and left out).
+
+        The runs and their facts are read in one short transaction; messages are rendered with no
+        transaction open (the lease keeps the runs ours); the results are written in a second one,
+        which first checks again, under lock, which runs are still ours, waiting, at the same step:
+        an event may have ended one meanwhile, and then nothing of it is written."""
         now = self.clock.now()
         results: dict[int, Advance] = {}
         writes = _Writes([], [], [])
-        async with self.engine.begin() as conn:
-            query = select(flow_runs).where(
+        async with self.engine.connect() as conn:
+            runs = (await conn.execute(select(flow_runs).where(
                 flow_runs.c.id.in_(ids), flow_runs.c.claimed_by == self.settings.worker_id,
                 flow_runs.c.status == "waiting",
-            ).order_by(flow_runs.c.id)
-            if skip_locked(conn):  # PostgreSQL: hold the rows so no event moves them under us
-                query = query.with_for_update()
-            runs = (await conn.execute(query)).mappings().all()
+            ).order_by(flow_runs.c.id))).mappings().all()
             if not runs:
                 return results  # ended by events, or the lease passed to another worker
             facts = await load_many(conn, runs)
-            locales: dict[str, list[str]] = {}
-            for run in runs:
-                await asyncio.sleep(0)  # rendering is CPU work: let the other tasks of the process have a turn
-                store, snapshot = await self._store(conn, run["store_id"])
-                try:
-                    spec = await self.catalog.version(conn, store.id, run["flow_id"], run["flow_version"])
-                    customer = facts.customer(store.id, run["customer_id"])
-                    order = facts.order(store.id, run["order_id"])
-                    occurrences = facts.occurrences(store.id, run["subject_key"], run["customer_id"],
-                                                    run["order_id"])
-                    state = RunState(step=run["step"], anchor_at=run["anchor_at"], started_at=run["started_at"],
-                                     status=run["status"])
-                    result = advance(state, spec, build_facts(store, customer, order, None, occurrences), now)
-                    messages = [outbox_row(self.renderer, store, snapshot, run, send, customer, order, now, locales)
-                                for send in result.sends]
-                except Exception:  # this run is broken (a template, a stored flow); the others go on
-                    log.exception("run %s failed", run["id"])
-                    writes.moves.append(self._failed(run, now))
-                    continue
-                results[run["id"]] = result
-                writes.messages.extend(messages)
-                writes.moves.append(self._moved(run, result, now))
-                writes.log.extend(
-                    {"store_id": store.id, "run_id": run["id"], "at": now, "step": e.step, "kind": e.kind,
-                     "detail": e.detail} for e in result.log
-                )
-            await self._write(conn, writes)
+            stores = {r["store_id"]: await self._store(conn, r["store_id"]) for r in runs}
+            specs = {(r["store_id"], r["flow_id"], r["flow_version"]): await self.catalog.version(
+                conn, r["store_id"], r["flow_id"], r["flow_version"]) for r in runs}
+            await conn.rollback()
+        locales: dict[str, list[str]] = {}
+        step_of: dict[int, int] = {}
+        for run in runs:
+            await asyncio.sleep(0)  # rendering is CPU work: let the other tasks of the process have a turn
+            store, snapshot = stores[run["store_id"]]
+            step_of[run["id"]] = run["step"]
+            try:
+                spec = specs[(run["store_id"], run["flow_id"], run["flow_version"])]
+                customer = facts.customer(store.id, run["customer_id"])
+                order = facts.order(store.id, run["order_id"])
+                occurrences = facts.occurrences(store.id, run["subject_key"], run["customer_id"], run["order_id"])
+                state = RunState(step=run["step"], anchor_at=run["anchor_at"], started_at=run["started_at"],
+                                 status=run["status"])
+                result = advance(state, spec, build_facts(store, customer, order, None, occurrences), now)
+                messages = [outbox_row(self.renderer, store, snapshot, run, send, customer, order, now, locales)
+                            for send in result.sends]
+            except Exception:  # this run is broken (a template, a stored flow); the others go on
+                log.exception("run %s failed", run["id"])
+                writes.moves.append(self._failed(run, now))
+                continue
+            results[run["id"]] = result
+            writes.messages.extend(messages)
+            writes.moves.append(self._moved(run, result, now))
+            writes.log.extend(
+                {"store_id": store.id, "run_id": run["id"], "at": now, "step": e.step, "kind": e.kind,
+                 "detail": e.detail} for e in result.log
+            )
+        async with self.engine.begin() as conn:
+            recheck = select(flow_runs.c.id, flow_runs.c.step).where(
+                flow_runs.c.id.in_(list(step_of)), flow_runs.c.claimed_by == self.settings.worker_id,
+                flow_runs.c.status == "waiting")
+            if skip_locked(conn):  # PostgreSQL: hold the rows so no event moves them under us
+                recheck = recheck.with_for_update()
+            still = {r.id for r in await conn.execute(recheck) if step_of.get(r.id) == r.step}
+            if len(still) < len(step_of):
+                results = {k: v for k, v in results.items() if k in still}
+                writes = _Writes([m for m in writes.moves if m["run_id"] in still],
+                                 [m for m in writes.messages if m["run_id"] in still],
+                                 [e for e in writes.log if e["run_id"] in still])
+            if writes.moves:
+                await self._write(conn, writes)
         return results
 
     async def _write(self, conn: AsyncConnection, writes: _Writes) -> None:
