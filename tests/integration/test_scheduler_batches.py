@@ -68,3 +68,31 @@ async def test_a_customer_without_an_email_address_gets_a_skipped_message(databa
         async with runtime.engine.connect() as conn:
             bodies = {b.idempotency_key for b in await conn.execute(select(outbox_bodies.c.idempotency_key))}
         assert bodies == {by_status["queued"]["idempotency_key"]}, "a skipped message has no body to keep"
+
+
+async def test_a_run_ended_while_its_message_renders_writes_nothing(sqlite_url: str) -> None:
+    """Rendering happens with no transaction open; a refund that lands meanwhile wins."""
+    import sqlite3
+
+    from afterorder.content import Renderer
+    from afterorder.domain import RenderedMessage
+    from afterorder.flows.scheduler import Scheduler, SchedulerSettings
+
+    path = sqlite_url.removeprefix("sqlite:///")
+
+    class RefundArrivesMidRender(Renderer):
+        def render(self, *args: Any, **kwargs: Any) -> RenderedMessage:
+            with sqlite3.connect(path, timeout=10) as db:  # another process ends the run meanwhile
+                db.execute("UPDATE flow_runs SET status = 'exited', outcome = 'exit_on order.refunded'")
+            return super().render(*args, **kwargs)
+
+    clock = FrozenClock(T0)
+    async with running(sqlite_url, clock) as runtime:
+        store, _ = await add_store(runtime)
+        await runtime.intake.ingest(store, [Event.model_validate(order_event("order.placed", "R1", T0))])
+        scheduler = Scheduler(runtime.engine, runtime.catalog, RefundArrivesMidRender(), clock,
+                              SchedulerSettings(worker_id="w1"))
+        assert await scheduler.run_due() == 1
+        assert await rows(runtime, outbox) == []
+        [run] = await rows(runtime, flow_runs)
+        assert run["status"] == "exited" and run["outcome"] == "exit_on order.refunded"
