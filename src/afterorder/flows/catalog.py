@@ -8,6 +8,7 @@ A run keeps the version it started with: every version a run was started on is s
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -81,10 +82,13 @@ class FlowCatalog:
         self._versions[(flow_id, version)] = spec
         return spec
 
-    async def remember(self, conn: AsyncConnection, store_id: int, spec: FlowSpec, now: datetime) -> None:
-        columns = ("store_id", "flow_id", "version", "source", "created_at")
-        values = (store_id, spec.id, spec.version, spec.source, now)
-        await conn.execute(insert_ignore(flow_versions, columns), dict(zip(columns, values, strict=True)))
+    async def remember(self, conn: AsyncConnection, store_id: int, specs: Iterable[FlowSpec], now: datetime) -> None:
+        """Store the versions runs are being started on, so they can be read back after the file changes."""
+        rows = {(s.id, s.version): {"store_id": store_id, "flow_id": s.id, "version": s.version, "source": s.source,
+                                    "created_at": now} for s in specs}
+        if rows:
+            columns = ("store_id", "flow_id", "version", "source", "created_at")
+            await conn.execute(insert_ignore(flow_versions, columns), list(rows.values()))
 
     async def enabled(self, conn: AsyncConnection, store: StoreRow) -> list[FlowSpec]:
         rows = await conn.execute(

@@ -1,7 +1,7 @@
 """Loading what the engine may know about a run's subject: one place, used by triggers and
 the scheduler, so a condition sees the same facts whether it starts a run or branches one.
 
-``load_customer`` / ``load_order`` / ``load_occurrences`` read one subject; ``load_many`` reads
+``load_customer`` / ``load_order`` read one subject; ``load_many`` reads
 the subjects of a whole batch of runs with one query per table.
 """
 
@@ -66,22 +66,6 @@ async def load_order(conn: AsyncConnection, store_id: int, order_id: int | None)
         .order_by(order_lines.c.position)
     )
     return _with_lines(row, list(lines.mappings()))
-
-
-async def load_occurrences(
-    conn: AsyncConnection, store_id: int, *, order_id: int | None, customer_id: int | None
-) -> dict[EventType, list[datetime]]:
-    query = select(events.c.type, events.c.occurred_at).where(events.c.store_id == store_id)
-    if order_id is not None:
-        query = query.where(events.c.order_id == order_id)
-    elif customer_id is not None:
-        query = query.where(events.c.customer_id == customer_id)
-    else:
-        return {}
-    found: dict[int, Occurrences] = {}
-    for row in await conn.execute(query):
-        _add(found, 0, row.type, row.occurred_at)
-    return dict(found.get(0, {}))
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from afterorder.db.schema import flow_runs, flow_versions, run_log
-from afterorder.db.statements import insert_ignore
+from afterorder.db.schema import flow_runs, run_log
 from afterorder.db.stores import StoreRow
 from afterorder.domain import EventType
 from afterorder.flows.catalog import FlowCatalog
@@ -136,11 +135,8 @@ async def _condition_holds(conn: AsyncConnection, store: StoreRow, spec: FlowSpe
 async def _write(conn: AsyncConnection, catalog: FlowCatalog, store: StoreRow, enabled: Sequence[FlowSpec],
                  runs: list[_Run], new_runs: list[_Run], now: datetime) -> None:
     if new_runs:
-        versions = {(r.flow_id, r.version) for r in new_runs}
-        specs = {(s.id, s.version): s for s in enabled}
-        await conn.execute(insert_ignore(flow_versions, ("store_id", "flow_id", "version", "source", "created_at")), [
-            {"store_id": store.id, "flow_id": f, "version": v, "source": specs[(f, v)].source, "created_at": now}
-            for f, v in sorted(versions)])
+        started = {(r.flow_id, r.version) for r in new_runs}
+        await catalog.remember(conn, store.id, [s for s in enabled if (s.id, s.version) in started], now)
         await conn.execute(flow_runs.insert(), [
             {**r.row, "status": r.status, "outcome": r.outcome, "wake_at": None if r.status != "waiting" else now}
             for r in new_runs])

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
@@ -65,8 +65,6 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, inbox:
         try:
             body = ClockAdvance.model_validate_json(await request.body())
         except ValueError as exc:
-            from pydantic import ValidationError
-
             details = validation_details(exc) if isinstance(exc, ValidationError) else None
             return error(422, "invalid_request", 'send {"seconds": N} with N > 0', details=details)
         now = dev_clock.advance(body.seconds)
