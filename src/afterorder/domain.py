@@ -28,11 +28,20 @@ class EventType(StrEnum):
     ORDER_REFUNDED = "order.refunded"
     CHECKOUT_UPDATED = "checkout.updated"
     CHECKOUT_COMPLETED = "checkout.completed"
+    PRODUCT_UPDATED = "product.updated"
     PRODUCT_RESTOCKED = "product.restocked"
 
     @property
     def is_order_event(self) -> bool:
         return self.value.startswith("order.")
+
+    @property
+    def is_product_event(self) -> bool:
+        return self.value.startswith("product.")
+
+    @property
+    def is_checkout_event(self) -> bool:
+        return self.value.startswith("checkout.")
 
 
 ORDER_STATUS_BY_EVENT: dict[EventType, str] = {
@@ -123,6 +132,53 @@ class ShipmentIn(_Strict):
     estimated_delivery: datetime | None = None
 
 
+class ProductIn(_Strict):
+    """A product (or one variant of it) as the store's catalog describes it."""
+
+    id: Annotated[str, Field(min_length=1, max_length=255)]
+    variant_id: Short | None = None
+    sku: Short | None = None
+    title: Annotated[str, Field(max_length=500)] | None = None
+    variant: Short | None = None
+    category: Short | None = None
+    tags: Annotated[list[Short], Field(max_length=100)] = []
+    price: Amount | None = None
+    currency: Annotated[str, Field(min_length=3, max_length=3)] | None = None
+    image_url: Text | None = None
+    url: Text | None = None
+    in_stock: bool | None = None
+    inventory_quantity: int | None = None
+    replenish_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+
+
+class CheckoutIn(_Strict):
+    """A cart the customer left at checkout: its lines and the link back to it."""
+
+    id: Annotated[str, Field(min_length=1, max_length=255)]
+    url: Text | None = None
+    currency: Annotated[str, Field(min_length=3, max_length=3)] | None = None
+    subtotal: Amount | None = None
+    total: Amount | None = None
+    lines: Annotated[list[LineIn], Field(max_length=500)] = []
+    completed_at: datetime | None = None
+
+
+class RefundLineIn(_Strict):
+    product_id: Short | None = None
+    sku: Short | None = None
+    title: Annotated[str, Field(max_length=500)] | None = None
+    quantity: Annotated[int, Field(ge=0, le=1_000_000)] = 1
+    amount: Amount | None = None
+
+
+class RefundIn(_Strict):
+    id: Short | None = None
+    amount: Amount | None = None
+    currency: Annotated[str, Field(min_length=3, max_length=3)] | None = None
+    reason: Text | None = None
+    lines: Annotated[list[RefundLineIn], Field(max_length=500)] = []
+
+
 class Event(_Strict):
     """One store event, validated.  ``id`` is the store's idempotency key."""
 
@@ -132,6 +188,9 @@ class Event(_Strict):
     customer: CustomerIn | None = None
     order: OrderIn | None = None
     shipment: ShipmentIn | None = None
+    product: ProductIn | None = None
+    checkout: CheckoutIn | None = None
+    refund: RefundIn | None = None
     properties: dict[str, Any] = {}
 
     @field_validator("occurred_at", "shipment", mode="after")
@@ -145,6 +204,10 @@ class Event(_Strict):
     def _order_events_name_an_order(self) -> Event:
         if self.type.is_order_event and self.order is None:
             raise ValueError(f"an {self.type.value} event needs an 'order' object")
+        if self.type.is_product_event and self.product is None:
+            raise ValueError(f"a {self.type.value} event needs a 'product' object")
+        if self.type.is_checkout_event and self.checkout is None:
+            raise ValueError(f"a {self.type.value} event needs a 'checkout' object")
         return self
 
 

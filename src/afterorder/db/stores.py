@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.db.schema import stores
 from afterorder.domain import StoreSnapshot
+from afterorder.signing import Signer, new_signing_key
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -44,6 +45,7 @@ class StoreRow:
     brand_color: str
     logo_url: str
     api_key_prefix: str
+    signing_key: str = field(repr=False)
     created_at: datetime
 
     def snapshot(self, base_url: str) -> StoreSnapshot:
@@ -55,8 +57,13 @@ class StoreRow:
             brand_color=self.brand_color, logo_url=self.logo_url, base_url=base_url,
         )
 
+    def signer(self) -> Signer:
+        """Signs this store's unsubscribe, tracking and survey links."""
+        return Signer(self.signing_key)
+
     def public(self) -> dict[str, Any]:
         data = asdict(self)
+        data.pop("signing_key")
         data["created_at"] = self.created_at.isoformat()
         return data
 
@@ -109,7 +116,8 @@ async def create_store(conn: AsyncConnection, now: datetime, **fields: Any) -> t
     try:
         await conn.execute(
             stores.insert().values(
-                **fields, api_key_hash=hash_key(api_key), api_key_prefix=api_key[:10], created_at=now
+                **fields, api_key_hash=hash_key(api_key), api_key_prefix=api_key[:10],
+                signing_key=new_signing_key(), created_at=now,
             )
         )
     except IntegrityError as exc:
