@@ -30,10 +30,20 @@ class EventType(StrEnum):
     CHECKOUT_COMPLETED = "checkout.completed"
     PRODUCT_UPDATED = "product.updated"
     PRODUCT_RESTOCKED = "product.restocked"
+    MESSAGE_OPENED = "message.opened"
+    MESSAGE_CLICKED = "message.clicked"
+    MESSAGE_UNSUBSCRIBED = "message.unsubscribed"
+    MESSAGE_BOUNCED = "message.bounced"
+    MESSAGE_COMPLAINED = "message.complained"
 
     @property
     def is_order_event(self) -> bool:
         return self.value.startswith("order.")
+
+    @property
+    def is_message_event(self) -> bool:
+        """Engagement with a message we sent: recorded by afterorder itself, never by a store."""
+        return self.value.startswith("message.")
 
     @property
     def is_product_event(self) -> bool:
@@ -179,6 +189,16 @@ class RefundIn(_Strict):
     lines: Annotated[list[RefundLineIn], Field(max_length=500)] = []
 
 
+class MessageRef(_Strict):
+    """Which sent message an engagement event is about (an outbox row and where it came from)."""
+
+    outbox_id: int
+    flow_id: Short | None = None
+    step: int | None = None
+    template: Short | None = None
+    url: Text | None = None
+
+
 class Event(_Strict):
     """One store event, validated.  ``id`` is the store's idempotency key."""
 
@@ -191,6 +211,7 @@ class Event(_Strict):
     product: ProductIn | None = None
     checkout: CheckoutIn | None = None
     refund: RefundIn | None = None
+    message: MessageRef | None = None
     properties: dict[str, Any] = {}
 
     @field_validator("occurred_at", "shipment", mode="after")
