@@ -4,6 +4,7 @@ their background loops.  ``serve`` and ``worker`` both start one of these."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 from dataclasses import dataclass, field
@@ -21,6 +22,9 @@ from afterorder.delivery import Delivery, DeliverySettings
 from afterorder.flows.catalog import FlowCatalog
 from afterorder.flows.scheduler import Scheduler, SchedulerSettings, run_loop
 from afterorder.intake.pipeline import Intake
+from afterorder.segments.predictions import refit_stale
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,7 @@ class RuntimeSettings:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     smtp_pool: int = 4
     worker_id: str = ""
+    daily_check_seconds: float = 3600.0
 
 
 def default_worker_id() -> str:
@@ -89,7 +94,20 @@ class Runtime:
         self._tasks = [
             asyncio.create_task(run_loop(schedule_step, self.runs_due, self.stop, self.settings.poll_seconds)),
             asyncio.create_task(run_loop(delivery.run_due, self.mail_due, self.stop, self.settings.poll_seconds)),
+            asyncio.create_task(self._daily_jobs()),
         ]
+
+    async def _daily_jobs(self) -> None:
+        """Jobs that keep derived data fresh once a day per store (predictions), checked every hour."""
+        while not self.stop.is_set():
+            try:
+                await refit_stale(self.engine, self.clock)
+            except Exception:  # a failed refit is retried next hour; the old predictions stay
+                log.exception("refitting predictions failed")
+            try:
+                await asyncio.wait_for(self.stop.wait(), timeout=self.settings.daily_check_seconds)
+            except TimeoutError:
+                pass
 
     def poke(self) -> None:
         """Something changed outside the loops (e.g. the clock jumped): look for due work now."""

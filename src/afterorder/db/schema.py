@@ -294,3 +294,31 @@ delivery_attempts = Table(
     Column("worker", String(64), nullable=False),
     Index("ix_delivery_attempts_store_outbox", "store_id", "outbox_id"),
 )
+
+# ---- predictions (issue 4): the fitted models per store and each customer's latest predictions ----
+
+prediction_models = Table(
+    "prediction_models",
+    metadata,
+    Column("store_id", Id, ForeignKey("stores.id"), primary_key=True),
+    Column("fitted_at", UtcDateTime, nullable=False),
+    Column("as_of", String(10), nullable=False),
+    Column("customers", Integer, nullable=False),
+    Column("repeat_buyers", Integer, nullable=False),
+    Column("params", JSON, nullable=False),
+)
+
+customer_predictions = Table(
+    "customer_predictions",
+    metadata,
+    Column("store_id", Id, ForeignKey("stores.id"), primary_key=True),
+    Column("customer_id", Id, ForeignKey("customers.id"), primary_key=True),
+    Column("probability_alive", Numeric(9, 6), nullable=False),
+    Column("expected_orders_30d", Numeric(12, 6), nullable=False),
+    Column("expected_orders_90d", Numeric(12, 6), nullable=False),
+    Column("expected_orders_365d", Numeric(12, 6), nullable=False),
+    Column("predicted_next_order", UtcDateTime, nullable=True),
+    Column("expected_order_value", Money, nullable=True),
+    Column("predicted_clv_365d", Money, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
