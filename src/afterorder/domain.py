@@ -7,7 +7,7 @@ models with ``extra="forbid"`` so a typo in a field name is an error that names 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
@@ -66,6 +66,7 @@ ORDER_STATUS_BY_EVENT: dict[EventType, str] = {
 Short = Annotated[str, Field(max_length=255)]
 Text = Annotated[str, Field(max_length=4000)]
 Amount = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4)]
+Tag = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^,]+$")]
 
 
 class _Strict(BaseModel):
@@ -93,6 +94,14 @@ class CustomerIn(_Strict):
     locale: Annotated[str, Field(max_length=35, pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")] | None = None
     timezone: Short | None = None
     country: Annotated[str, Field(min_length=2, max_length=2)] | None = None
+    region: Short | None = None
+    city: Short | None = None
+    birth_date: date | None = None
+    gender: Short | None = None
+    life_stage: Short | None = None
+    occupation: Short | None = None
+    tags: Annotated[list[Tag], Field(max_length=100)] | None = None
+    properties: Annotated[dict[Annotated[str, Field(max_length=64)], Any], Field(max_length=100)] | None = None
     accepts_marketing: bool | None = None
 
     @field_validator("timezone")

@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -124,6 +125,15 @@ customers = Table(
     Column("locale", String(35), nullable=True),
     Column("timezone", String(64), nullable=True),
     Column("country", String(2), nullable=True),
+    Column("region", String(255), nullable=True),
+    Column("city", String(255), nullable=True),
+    Column("birth_date", Date, nullable=True),
+    Column("gender", String(255), nullable=True),
+    Column("life_stage", String(255), nullable=True),
+    Column("occupation", String(255), nullable=True),
+    Column("tags", JSON(none_as_null=True), nullable=True),
+    Column("tag_list", Text, nullable=True),  # ",a,b," — the tags in a form both databases can search
+    Column("properties", JSON(none_as_null=True), nullable=True),
     Column("accepts_marketing", Boolean, nullable=False, default=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
@@ -320,5 +330,31 @@ customer_predictions = Table(
     Column("predicted_next_order", UtcDateTime, nullable=True),
     Column("expected_order_value", Money, nullable=True),
     Column("predicted_clv_365d", Money, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# ---- customer statistics (issue 4): kept current on every event, RFM refreshed daily ----------------
+
+customer_stats = Table(
+    "customer_stats",
+    metadata,
+    Column("store_id", Id, ForeignKey("stores.id"), primary_key=True),
+    Column("customer_id", Id, ForeignKey("customers.id"), primary_key=True),
+    Column("order_count", Integer, nullable=False),
+    Column("total_spent", Money, nullable=False),
+    Column("first_order_at", UtcDateTime, nullable=True),
+    Column("last_order_at", UtcDateTime, nullable=True),
+    Column("refund_count", Integer, nullable=False),
+    Column("cancel_count", Integer, nullable=False),
+    Column("international", Boolean, nullable=False),
+    Column("products", JSON, nullable=False),  # product id or sku → last day bought (ISO)
+    Column("categories", JSON, nullable=False),  # category → last day bought (ISO)
+    Column("last_open_at", UtcDateTime, nullable=True),
+    Column("last_click_at", UtcDateTime, nullable=True),
+    Column("rfm_recency", Integer, nullable=True),
+    Column("rfm_frequency", Integer, nullable=True),
+    Column("rfm_monetary", Integer, nullable=True),
+    Column("spend_percentile", Numeric(7, 4), nullable=True),
+    Column("rfm_updated_at", UtcDateTime, nullable=True),
     Column("updated_at", UtcDateTime, nullable=False),
 )

@@ -46,7 +46,8 @@ def insert_ignore(table: Table, columns: tuple[str, ...], returning: tuple[str, 
     return _typed(sql, table, columns, returning)
 
 
-CUSTOMER_KEPT = ("email", "phone", "first_name", "last_name", "locale", "timezone", "country")
+CUSTOMER_KEPT = ("email", "phone", "first_name", "last_name", "locale", "timezone", "country", "region", "city",
+                 "birth_date", "gender", "life_stage", "occupation", "tags", "tag_list", "properties")
 CUSTOMER_COLUMNS = ("store_id", "external_id", *CUSTOMER_KEPT, "accepts_marketing", "created_at", "updated_at")
 
 

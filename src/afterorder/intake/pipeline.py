@@ -17,12 +17,15 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from afterorder.clock import Clock
+from afterorder.db.customer_stats import record_engagement, refresh_stats
 from afterorder.db.events import DuplicateRace, append_events, event_row, stored_ids
 from afterorder.db.projections import customer_key, project_customers, project_orders
 from afterorder.db.stores import StoreRow
-from afterorder.domain import Event
+from afterorder.domain import Event, EventType
 from afterorder.flows.catalog import FlowCatalog
 from afterorder.flows.triggers import Happened, apply_events
+
+ENGAGEMENT = {EventType.MESSAGE_OPENED: "open", EventType.MESSAGE_CLICKED: "click"}
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,18 @@ class Intake:
                     answers[i] = answer
         return [answers[i] for i in range(len(group))]
 
+    @staticmethod
+    async def _keep_stats(conn: AsyncConnection, store: StoreRow,
+                          happened: list[tuple[Event, Any, int | None, int | None]], now: datetime) -> None:
+        """Customer statistics move with the events that change them, in the same transaction."""
+        buyers = {customer_id for e, _, customer_id, _ in happened if e.order is not None and customer_id is not None}
+        if buyers:
+            await refresh_stats(conn, store.id, store.country, buyers, now)
+        engaged = [(customer_id, ENGAGEMENT[e.type], e.occurred_at) for e, _, customer_id, _ in happened
+                   if e.type in ENGAGEMENT and customer_id is not None]
+        if engaged:
+            await record_engagement(conn, store.id, engaged, now)
+
     async def _store_one_store(self, conn: AsyncConnection, requests: list[_Request], now: datetime
                                ) -> list[list[Accepted]]:
         store = requests[0].store
@@ -147,6 +162,7 @@ class Intake:
                                   customer_id, order_id, payload, raw))
             happened.append((event, payload, customer_id, order_id))
         event_ids = await append_events(conn, store.id, rows)
+        await self._keep_stats(conn, store, happened, now)
         started = await apply_events(conn, self.catalog, store, await self.catalog.enabled(conn, store), [
             Happened(event_ids[e.id], e.type, e.occurred_at, payload, customer_id, order_id)
             for e, payload, customer_id, order_id in happened], now)
