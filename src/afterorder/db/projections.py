@@ -39,7 +39,8 @@ def _customer_params(store_id: int, key: str, customer: CustomerIn, now: datetim
     given = customer.model_dump(exclude={"id"})
     if given["email"]:
         given["email"] = given["email"].lower()
-    given["tag_list"] = "," + ",".join(given["tags"]) + "," if given["tags"] is not None else None
+    tags = given["tags"]
+    given["tag_list"] = "".join(f",{t}" for t in tags) + "," if tags is not None else None  # [] → ","
     params = {c: given[c] for c in CUSTOMER_KEPT}
     params.update(store_id=store_id, external_id=key, created_at=now, updated_at=now,
                   accepts_marketing=bool(given["accepts_marketing"]),

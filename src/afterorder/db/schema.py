@@ -358,3 +358,14 @@ customer_stats = Table(
     Column("rfm_updated_at", UtcDateTime, nullable=True),
     Column("updated_at", UtcDateTime, nullable=False),
 )
+
+segments = Table(
+    "segments",
+    metadata,
+    Column("store_id", Id, ForeignKey("stores.id"), primary_key=True),
+    Column("slug", String(64), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("definition", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)

@@ -130,7 +130,7 @@ def advance(run: RunState, flow: FlowSpec, facts: Facts, now: datetime) -> Advan
                 return Advance(replace(state, wake_at=deadline, waiting_for=instruction.event),
                                tuple(sends), tuple(log))
         elif isinstance(instruction, Branch):
-            taken = evaluate(instruction.condition, facts.values)
+            taken = evaluate(instruction.condition, facts.values, now)
             log.append(StepLog(state.step, "if", "then" if taken else "else"))
             state = replace(state, step=state.step + 1 if taken else instruction.otherwise)
         elif isinstance(instruction, Jump):

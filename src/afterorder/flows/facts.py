@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from afterorder.db.schema import customers, events, order_lines, orders
 from afterorder.db.stores import StoreRow
 from afterorder.domain import EventType
+from afterorder.flows.conditions import CustomerSide
 from afterorder.flows.engine import Facts
 
 Occurrences = dict[EventType, list[datetime]]
@@ -153,6 +154,7 @@ async def load_many(conn: AsyncConnection, runs: Iterable[Mapping[Any, Any]]) ->
 def build_facts(
     store: StoreRow, customer: dict[str, Any] | None, order: dict[str, Any] | None,
     event: dict[str, Any] | None, occurrences: dict[EventType, list[datetime]],
+    answers: Mapping[CustomerSide, bool] | None = None,
 ) -> Facts:
     values: dict[str, Any] = {
         "store": {"slug": store.slug, "country": store.country, "currency": store.currency},
@@ -161,6 +163,7 @@ def build_facts(
         "event": event or {},
         "shipment": (order or {}).get("shipment") or {},
         "properties": (event or {}).get("properties") or {},
+        "sql": answers or {},
     }
     timezone = (customer or {}).get("timezone") or store.timezone
     return Facts(values=values, occurrences=occurrences, timezone=timezone)

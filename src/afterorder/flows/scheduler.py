@@ -25,9 +25,13 @@ from afterorder.db.statements import insert_ignore
 from afterorder.db.stores import StoreRow, get_store_by_id
 from afterorder.domain import StoreSnapshot
 from afterorder.flows.catalog import FlowCatalog
+from afterorder.flows.conditions import ConditionError, CustomerSide, customer_side
 from afterorder.flows.engine import Advance, RunState, advance
 from afterorder.flows.facts import build_facts, load_many
 from afterorder.flows.outgoing import BODY_COLUMNS, COLUMNS, outbox_row
+from afterorder.flows.spec import FlowSpec
+from afterorder.segments.conditions import answers
+from afterorder.segments.membership import context
 
 log = logging.getLogger(__name__)
 STORE_CACHE_SECONDS = 60.0
@@ -131,6 +135,7 @@ class Scheduler:
             stores = {r["store_id"]: await self._store(conn, r["store_id"]) for r in runs}
             specs = {(r["store_id"], r["flow_id"], r["flow_version"]): await self.catalog.version(
                 conn, r["store_id"], r["flow_id"], r["flow_version"]) for r in runs}
+            customer_answers = await self._customer_answers(conn, runs, stores, specs, now)
             await conn.rollback()
         locales: dict[str, list[str]] = {}
         step_of: dict[int, int] = {}
@@ -145,7 +150,8 @@ class Scheduler:
                 occurrences = facts.occurrences(store.id, run["subject_key"], run["customer_id"], run["order_id"])
                 state = RunState(step=run["step"], anchor_at=run["anchor_at"], started_at=run["started_at"],
                                  status=run["status"])
-                result = advance(state, spec, build_facts(store, customer, order, None, occurrences), now)
+                answers_now = customer_answers.get((store.id, run["customer_id"]))
+                result = advance(state, spec, build_facts(store, customer, order, None, occurrences, answers_now), now)
                 messages = [outbox_row(self.renderer, store, snapshot, run, send, customer, order, now, locales)
                             for send in result.sends]
             except Exception:  # this run is broken (a template, a stored flow); the others go on
@@ -201,6 +207,27 @@ class Scheduler:
             "waiting_for": run["waiting_for"], "outcome": FAILED_OUTCOME,
             "claimed_until": None, "claimed_by": None, "updated_at": now,
         }
+
+    @staticmethod
+    async def _customer_answers(conn: AsyncConnection, runs: Sequence[Any], stores: dict[int, Any],
+                                specs: dict[tuple[int, str, str], FlowSpec],
+                                now: datetime) -> dict[tuple[int, int], dict[CustomerSide, bool]]:
+        """The customer side of the flows' ``if`` steps, asked of the database now: one query per store."""
+        found: dict[tuple[int, int], dict[CustomerSide, bool]] = {}
+        for store_id, (store, _) in stores.items():
+            mine = [r for r in runs if r["store_id"] == store_id and r["customer_id"] is not None]
+            conditions = [c for key in {(r["store_id"], r["flow_id"], r["flow_version"]) for r in mine}
+                          for c in specs[key].step_conditions() if customer_side(c)]
+            if not conditions:
+                continue
+            try:
+                by_customer = await answers(conn, await context(conn, store, now), conditions,
+                                            [r["customer_id"] for r in mine])
+            except ConditionError:  # e.g. a flow names a segment the store deleted: its conditions read false
+                log.exception("store %s: a flow condition cannot be compiled", store.slug)
+                continue
+            found.update({(store_id, customer_id): a for customer_id, a in by_customer.items()})
+        return found
 
     async def _store(self, conn: AsyncConnection, store_id: int) -> tuple[StoreRow, StoreSnapshot]:
         cached = self._stores.get(store_id)

@@ -118,6 +118,10 @@ class FlowSpec:
     source: str
     file: str
 
+    def step_conditions(self) -> list[Condition]:
+        """The conditions of the ``if`` steps, asked while a run advances."""
+        return [i.condition for i in self.program if isinstance(i, Branch)]
+
 
 # ---- parsing ------------------------------------------------------------------------------
 

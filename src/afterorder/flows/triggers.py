@@ -20,9 +20,11 @@ from afterorder.db.schema import flow_runs, run_log
 from afterorder.db.stores import StoreRow
 from afterorder.domain import EventType
 from afterorder.flows.catalog import FlowCatalog
-from afterorder.flows.conditions import evaluate
+from afterorder.flows.conditions import customer_side, evaluate
 from afterorder.flows.facts import build_facts, load_customer, load_order
 from afterorder.flows.spec import FlowSpec
+from afterorder.segments.conditions import answers
+from afterorder.segments.membership import context
 
 CHUNK = 500
 
@@ -104,7 +106,7 @@ async def apply_events(conn: AsyncConnection, catalog: FlowCatalog, store: Store
             if spec.trigger.event != happened.type:
                 continue
             key = subject_key(spec, happened.customer_id, happened.order_id)
-            if key is None or not await _condition_holds(conn, store, spec, happened):
+            if key is None or not await _condition_holds(conn, store, spec, happened, now):
                 continue
             if spec.reentry != "always" and any(
                     r.flow_id == spec.id and (r.order_id == happened.order_id if spec.reentry == "once_per_order"
@@ -124,12 +126,20 @@ async def apply_events(conn: AsyncConnection, catalog: FlowCatalog, store: Store
     return started_counts
 
 
-async def _condition_holds(conn: AsyncConnection, store: StoreRow, spec: FlowSpec, happened: Happened) -> bool:
-    if spec.trigger.condition is None:
+async def _condition_holds(conn: AsyncConnection, store: StoreRow, spec: FlowSpec, happened: Happened,
+                           now: datetime) -> bool:
+    condition = spec.trigger.condition
+    if condition is None:
         return True
     customer = await load_customer(conn, store.id, happened.customer_id)
     order = await load_order(conn, store.id, happened.order_id)
-    return evaluate(spec.trigger.condition, build_facts(store, customer, order, happened.payload, {}).values)
+    found = {}
+    if happened.customer_id is not None and customer_side(condition):
+        # the customer side is asked of the database, after this event's statistics were kept
+        found = (await answers(conn, await context(conn, store, now), [condition],
+                               [happened.customer_id])).get(happened.customer_id, {})
+    facts = build_facts(store, customer, order, happened.payload, {}, found)
+    return evaluate(condition, facts.values, now)
 
 
 async def _write(conn: AsyncConnection, catalog: FlowCatalog, store: StoreRow, enabled: Sequence[FlowSpec],

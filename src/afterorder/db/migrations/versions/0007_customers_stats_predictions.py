@@ -1,4 +1,4 @@
-"""customer profiles, customer statistics, prediction models and each customer's predictions
+"""customer profiles, customer statistics, segments, prediction models and each customer's predictions
 
 Revision ID: 0007
 Revises: 0002
@@ -57,6 +57,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('store_id', 'customer_id', name=op.f('pk_customer_stats')),
     )
     op.create_table(
+        'segments',
+        sa.Column('store_id', Id, nullable=False),
+        sa.Column('slug', sa.String(length=64), nullable=False),
+        sa.Column('name', sa.String(length=255), nullable=False),
+        sa.Column('definition', sa.JSON(), nullable=False),
+        sa.Column('created_at', afterorder.db.schema.UtcDateTime(timezone=True), nullable=False),
+        sa.Column('updated_at', afterorder.db.schema.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(['store_id'], ['stores.id'], name=op.f('fk_segments_store_id_stores')),
+        sa.PrimaryKeyConstraint('store_id', 'slug', name=op.f('pk_segments')),
+    )
+    op.create_table(
         'prediction_models',
         sa.Column('store_id', Id, nullable=False),
         sa.Column('fitted_at', afterorder.db.schema.UtcDateTime(timezone=True), nullable=False),
@@ -87,6 +98,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table('segments')
     op.drop_table('customer_stats')
     with op.batch_alter_table('customers', schema=None) as batch_op:
         for column in ('properties', 'tag_list', 'tags', 'occupation', 'life_stage', 'gender', 'birth_date', 'city',
