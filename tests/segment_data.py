@@ -52,7 +52,9 @@ def history() -> list[dict[str, Any]]:
 
 
 async def segment_store(runtime: Runtime) -> Any:
-    store, _ = await add_store(runtime, JP_STORE)
+    """The store with its history; its API key is ``segment_store.api_key`` afterwards."""
+    store, key = await add_store(runtime, JP_STORE)
+    segment_store.api_key = key  # type: ignore[attr-defined]
     async with runtime.engine.begin() as conn:
         for flow in ("order-confirmation", "shipping-confirmation", "delivery-follow-up"):
             await runtime.catalog.set_enabled(conn, store, flow, False, NOW)

@@ -12,9 +12,8 @@ from afterorder.cli import Database, app, fail, run
 from afterorder.clock import SystemClock
 from afterorder.db.database import DEFAULT_URL
 from afterorder.db.stores import get_store
-from afterorder.segments.predict import PredictionError
-from afterorder.segments.predictions import customer_prediction, fit_store, save, store_today
 
+# SciPy is imported inside the commands: every other `afterorder` command starts without it.
 predict_app = typer.Typer(help="Predictions: will a customer buy again, when, and for how much.",
                           no_args_is_help=True)
 app.add_typer(predict_app, name="predict")
@@ -38,6 +37,9 @@ def predict_fit(store: StoreSlug, database: Database = DEFAULT_URL,
                     "a backtest: nothing is saved)")] = None,
                 as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Fit the store's models now (and save every customer's predictions), or as of a past day."""
+    from afterorder.segments.predict import PredictionError
+    from afterorder.segments.predictions import fit_store, save, store_today
+
     backtest = _day(as_of)
 
     async def work(engine: Any) -> dict[str, Any]:
@@ -73,6 +75,7 @@ def predict_fit(store: StoreSlug, database: Database = DEFAULT_URL,
 def predict_show(customer: Annotated[str, typer.Argument(help="the customer's id in the store")], store: StoreSlug,
                  database: Database = DEFAULT_URL, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """One customer's predictions today, from the store's fitted models."""
+    from afterorder.segments.predictions import customer_prediction
 
     async def work(engine: Any) -> dict[str, Any]:
         async with engine.connect() as conn:

@@ -16,13 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from afterorder.channels import Channel, RetryPolicy, SmtpChannel
 from afterorder.clock import Clock
 from afterorder.content import Renderer
+from afterorder.db.customer_stats import refresh_stale_rfm
 from afterorder.db.database import open_engine
 from afterorder.db.migrate import upgrade
 from afterorder.delivery import Delivery, DeliverySettings
 from afterorder.flows.catalog import FlowCatalog
 from afterorder.flows.scheduler import Scheduler, SchedulerSettings, run_loop
 from afterorder.intake.pipeline import Intake
-from afterorder.segments.predictions import refit_stale
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +98,14 @@ class Runtime:
         ]
 
     async def _daily_jobs(self) -> None:
-        """Jobs that keep derived data fresh once a day per store (predictions), checked every hour."""
+        """Jobs that keep derived data fresh once a day per store (RFM scores, predictions), checked hourly."""
+        from afterorder.segments.predictions import refit_stale  # SciPy loads only in the processes that fit
+
         while not self.stop.is_set():
+            try:
+                await refresh_stale_rfm(self.engine, self.clock.now())
+            except Exception:  # retried next hour; the old scores stay
+                log.exception("refreshing RFM scores failed")
             try:
                 await refit_stale(self.engine, self.clock)
             except Exception:  # a failed refit is retried next hour; the old predictions stay

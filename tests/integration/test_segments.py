@@ -172,3 +172,31 @@ async def _store(conn: Any) -> Any:
     from afterorder.db.stores import get_store
 
     return await get_store(conn, "kumo")
+
+
+async def test_daily_rfm_scores_and_the_top_spenders_become_vip(database_url: str) -> None:
+    from datetime import timedelta
+
+    from afterorder.db.customer_stats import refresh_stale_rfm
+
+    async with running(database_url, FrozenClock(NOW)) as runtime:
+        store = await segment_store(runtime)
+        assert len(await refresh_stale_rfm(runtime.engine, NOW)) == 1
+        assert await refresh_stale_rfm(runtime.engine, NOW + timedelta(hours=3)) == []  # fresh: left alone
+        async with runtime.engine.begin() as conn:
+            expected = {
+                ("stats.rfm_recency", 5): {"dai"}, ("stats.rfm_recency", 4): {"aiko"},
+                ("stats.rfm_recency", 1): {"emi"}, ("stats.rfm_monetary", 5): {"emi"},
+                ("stats.rfm_monetary", 1): {"ben"}, ("stats.vip", True): {"emi"},
+            }
+            for (field, value), who in expected.items():
+                segment = await membership.define(conn, store, "rfm", {"field": field, "value": value}, NOW)
+                assert {m["id"] for m in await membership.members(conn, store, segment, NOW)} == who, field
+
+
+def test_quintiles_score_ties_alike_and_invert_for_recency() -> None:
+    from afterorder.db.customer_stats import quintiles
+
+    assert quintiles([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]) == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    assert quintiles([7, 7, 7]) == [3, 3, 3]
+    assert quintiles([1.0, 100.0], higher_is_better=False) == [4, 2]  # mid-rank: two values are 2nd and 4th fifth

@@ -83,3 +83,38 @@ def test_wait_until_ten_on_a_weekend_in_the_customers_time_zone() -> None:
     # any day, already past 10:00 today → tomorrow
     assert next_time_of_day(T0, 10, 0, (), "Asia/Tokyo") == datetime(2026, 11, 21, 1, 0, tzinfo=UTC)
     assert next_time_of_day(T0, 18, 30, (), "Asia/Tokyo") == datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+
+
+REMINDER = parse_flow("""\
+id: replenish
+trigger: order.delivered
+steps:
+  - wait: {until_date: prediction.predicted_next_order, offset: -5d, otherwise: 30d}
+  - send: {template: reminder, category: marketing}
+""")
+
+
+def test_waits_until_five_days_before_the_predicted_next_order() -> None:
+    predicted = T0 + timedelta(days=40)
+    values = {"prediction": {"predicted_next_order": predicted}}
+    waiting = advance(start(), REMINDER, Facts(values=values), T0)
+    assert waiting.state.wake_at == predicted - timedelta(days=5) and not waiting.sends
+    due = advance(waiting.state, REMINDER, Facts(values=values), predicted - timedelta(days=5))
+    assert [s.template for s in due.sends] == ["reminder"]
+
+
+def test_without_a_prediction_the_fallback_wait_counts_from_the_anchor() -> None:
+    assert advance(start(), REMINDER, Facts(values={}), T0).state.wake_at == T0 + timedelta(days=30)
+    # a predicted date already past: the message goes now, not never
+    past = Facts(values={"prediction": {"predicted_next_order": "2026-11-01"}}, timezone="Asia/Tokyo")
+    assert [s.template for s in advance(start(), REMINDER, past, T0).sends] == ["reminder"]
+
+
+def test_a_bad_until_date_is_refused_with_its_place() -> None:
+    import pytest
+
+    from afterorder.flows.spec import FlowError
+
+    with pytest.raises(FlowError, match=r"steps\[0\]\.wait\.until_date: 'prediction\.next' is not a prediction field"):
+        parse_flow("id: x\ntrigger: order.placed\nsteps:\n  - wait: {until_date: prediction.next}\n"
+                   "  - send: {template: a, category: marketing}\n")

@@ -14,13 +14,13 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Executable, bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Executable, bindparam, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from afterorder.db.schema import customer_stats, order_lines, orders
 from afterorder.db.statements import _typed, _values
@@ -164,3 +164,15 @@ async def refresh_rfm(conn: AsyncConnection, store_id: int, now: datetime) -> in
           "spend_percentile": Decimal(str(round(bisect_right(ordered, s) / len(ordered), 4))), "rfm_updated_at": now}
          for r, rec, fre, mon, s in zip(rows, recency, frequency, monetary, spend, strict=True)])
     return len(rows)
+
+
+async def refresh_stale_rfm(engine: AsyncEngine, now: datetime, every: timedelta = timedelta(days=1)) -> list[int]:
+    """The daily job: rescore the stores whose RFM scores are older than ``every``; returns their ids."""
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(customer_stats.c.store_id, func.min(customer_stats.c.rfm_updated_at))
+                                   .where(customer_stats.c.order_count > 0).group_by(customer_stats.c.store_id))).all()
+    stale = [store_id for store_id, oldest in rows if oldest is None or now - oldest >= every]
+    for store_id in stale:
+        async with engine.begin() as conn:
+            await refresh_rfm(conn, store_id, now)
+    return stale

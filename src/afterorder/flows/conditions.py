@@ -128,7 +128,7 @@ def _only(raw: Mapping[str, Any], path: str, allowed: set[str]) -> None:
                                    f"allowed: {', '.join(sorted(allowed))}")
 
 
-def _check_field(field: Any, path: str) -> str:
+def check_field(field: Any, path: str) -> str:
     if not isinstance(field, str) or field.split(".")[0] not in ROOTS or "." not in field:
         raise ConditionError(path, f"{field!r} must start with one of {', '.join(ROOTS)}")
     root, _, rest = field.partition(".")
@@ -190,7 +190,7 @@ def parse_condition(raw: Any, path: str = "condition") -> Condition:
     if unknown:
         raise ConditionError(path, f"unknown key(s) {sorted(unknown)}; use field, op, value, all, any, not, "
                                    "has_done, bought, in_segment")
-    field = _check_field(raw.get("field"), f"{path}.field")
+    field = check_field(raw.get("field"), f"{path}.field")
     op = _SYMBOLS.get(str(raw.get("op", "eq")), str(raw.get("op", "eq")))
     if op not in OPS:
         raise ConditionError(f"{path}.op", f"unknown operator {raw.get('op')!r}; use one of {', '.join(OPS)}")

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from afterorder.domain import EventType
-from afterorder.flows.conditions import evaluate
-from afterorder.flows.spec import Branch, Exit, FlowSpec, Jump, Send, WaitEvent, WaitFor, WaitUntil
+from afterorder.flows.conditions import evaluate, lookup
+from afterorder.flows.spec import Branch, Exit, FlowSpec, Jump, Send, WaitEvent, WaitFor, WaitUntil, WaitUntilDate
 
 Status = Literal["waiting", "done", "exited", "failed"]
 MAX_INSTRUCTIONS = 10_000
@@ -68,6 +68,20 @@ class Advance:
     log: tuple[StepLog, ...]
 
 
+def as_moment(value: object, tz: str) -> datetime | None:
+    """A date or time from the facts: an aware datetime, a date (midnight in ``tz``) or ISO text."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=ZoneInfo(tz))
+    if isinstance(value, date):
+        return datetime.combine(value, time(0), ZoneInfo(tz))
+    return None
+
+
 def next_time_of_day(after: datetime, at_hour: int, at_minute: int, weekdays: Sequence[int], tz: str) -> datetime:
     """The first moment strictly after ``after`` that is ``HH:MM`` local time on an allowed weekday."""
     zone = ZoneInfo(tz)
@@ -113,6 +127,17 @@ def advance(run: RunState, flow: FlowSpec, facts: Facts, now: datetime) -> Advan
             if target > now:
                 return Advance(replace(state, wake_at=target), tuple(sends), tuple(log))
             state = replace(state, step=state.step + 1, anchor_at=target)
+        elif isinstance(instruction, WaitUntilDate):
+            moment = as_moment(lookup(facts.values, instruction.field), facts.timezone)
+            if moment is None and instruction.fallback is None:
+                log.append(StepLog(state.step, "skipped", f"no {instruction.field}; going straight on"))
+                state = replace(state, step=state.step + 1)
+                continue
+            target = (moment + instruction.offset if moment is not None
+                      else state.anchor_at + (instruction.fallback or timedelta(0)))
+            if target > now:
+                return Advance(replace(state, wake_at=target), tuple(sends), tuple(log))
+            state = replace(state, step=state.step + 1, anchor_at=max(state.anchor_at, min(target, now)))
         elif isinstance(instruction, WaitEvent):
             seen = facts.first_since(instruction.event, run.started_at)
             deadline = state.anchor_at + instruction.timeout

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from afterorder.db.schema import customers, events, order_lines, orders
+from afterorder.db.schema import customer_predictions, customer_stats, customers, events, order_lines, orders
 from afterorder.db.stores import StoreRow
 from afterorder.domain import EventType
 from afterorder.flows.conditions import CustomerSide
@@ -77,6 +77,8 @@ class ManyFacts:
     orders: Mapping[Key, dict[str, Any]]
     order_events: Mapping[Key, Occurrences]
     customer_events: Mapping[Key, Occurrences]
+    stats: Mapping[Key, dict[str, Any]] = field(default_factory=dict)
+    predictions: Mapping[Key, dict[str, Any]] = field(default_factory=dict)
 
     def customer(self, store_id: int, customer_id: int | None) -> dict[str, Any] | None:
         return None if customer_id is None else self.customers.get((store_id, customer_id))
@@ -148,13 +150,22 @@ async def load_many(conn: AsyncConnection, runs: Iterable[Mapping[Any, Any]]) ->
         ):
             _add(customer_events, (row.store_id, row.customer_id), row.type, row.occurred_at)
 
-    return ManyFacts(found_customers, found_orders, order_events, customer_events)
+    found_stats: dict[Key, dict[str, Any]] = {}
+    found_predictions: dict[Key, dict[str, Any]] = {}
+    if customer_ids:
+        for table, into in ((customer_stats, found_stats), (customer_predictions, found_predictions)):
+            for r in (await conn.execute(select(table).where(
+                    table.c.store_id.in_(store_ids), table.c.customer_id.in_(customer_ids)))).mappings():
+                into[(r["store_id"], r["customer_id"])] = {k: v for k, v in r.items()
+                                                          if k not in ("store_id", "customer_id")}
+    return ManyFacts(found_customers, found_orders, order_events, customer_events, found_stats, found_predictions)
 
 
 def build_facts(
     store: StoreRow, customer: dict[str, Any] | None, order: dict[str, Any] | None,
     event: dict[str, Any] | None, occurrences: dict[EventType, list[datetime]],
-    answers: Mapping[CustomerSide, bool] | None = None,
+    answers: Mapping[CustomerSide, bool] | None = None, *,
+    stats: dict[str, Any] | None = None, prediction: dict[str, Any] | None = None,
 ) -> Facts:
     values: dict[str, Any] = {
         "store": {"slug": store.slug, "country": store.country, "currency": store.currency},
@@ -164,6 +175,8 @@ def build_facts(
         "shipment": (order or {}).get("shipment") or {},
         "properties": (event or {}).get("properties") or {},
         "sql": answers or {},
+        "stats": stats or {},
+        "prediction": prediction or {},
     }
     timezone = (customer or {}).get("timezone") or store.timezone
     return Facts(values=values, occurrences=occurrences, timezone=timezone)

@@ -151,7 +151,10 @@ class Scheduler:
                 state = RunState(step=run["step"], anchor_at=run["anchor_at"], started_at=run["started_at"],
                                  status=run["status"])
                 answers_now = customer_answers.get((store.id, run["customer_id"]))
-                result = advance(state, spec, build_facts(store, customer, order, None, occurrences, answers_now), now)
+                key = (store.id, run["customer_id"])
+                result = advance(state, spec, build_facts(
+                    store, customer, order, None, occurrences, answers_now,
+                    stats=facts.stats.get(key), prediction=facts.predictions.get(key)), now)
                 messages = [outbox_row(self.renderer, store, snapshot, run, send, customer, order, now, locales)
                             for send in result.sends]
             except Exception:  # this run is broken (a template, a stored flow); the others go on

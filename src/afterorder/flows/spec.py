@@ -16,7 +16,7 @@ from typing import Any, Literal
 import yaml
 
 from afterorder.domain import EventType
-from afterorder.flows.conditions import Condition, ConditionError, parse_condition
+from afterorder.flows.conditions import Condition, ConditionError, check_field, parse_condition
 from afterorder.flows.durations import format_duration, parse_duration
 from afterorder.flows.yamlsource import SourceMap, load_with_lines
 
@@ -65,6 +65,17 @@ class WaitUntil:
 
 
 @dataclass(frozen=True)
+class WaitUntilDate:
+    """Until a date the facts hold (e.g. ``prediction.predicted_next_order``) plus ``offset`` (may be
+    negative); without that date, ``fallback`` from the anchor, or straight on when there is none."""
+
+    field: str
+    offset: timedelta
+    fallback: timedelta | None
+    label: str
+
+
+@dataclass(frozen=True)
 class WaitEvent:
     event: EventType
     timeout: timedelta
@@ -93,7 +104,7 @@ class Exit:
     label: str
 
 
-Instruction = Send | WaitFor | WaitUntil | WaitEvent | Branch | Jump | Exit
+Instruction = Send | WaitFor | WaitUntil | WaitUntilDate | WaitEvent | Branch | Jump | Exit
 
 
 @dataclass(frozen=True)
@@ -157,6 +168,13 @@ def _condition(raw: Any, path: str) -> Condition:
         return parse_condition(raw, path)
     except ConditionError as exc:
         raise _Invalid(exc.path, exc.problem) from None
+
+
+def _signed_duration(raw: Any, path: str) -> timedelta:
+    text = str(raw).strip()
+    negative = text.startswith("-")
+    delta = _duration(text.lstrip("+-").strip(), path)
+    return -delta if negative else delta
 
 
 def _until(raw: Any, path: str) -> tuple[time, tuple[int, ...]]:
@@ -226,10 +244,22 @@ class _Compiler:
         else:
             if not isinstance(body, dict):
                 body = {"duration": body}
-            spec = _mapping(body, here, {"duration", "until", "for_event", "timeout", "on_timeout"})
-            if sum(k in spec for k in ("duration", "until", "for_event")) != 1:
-                raise _Invalid(here, "a wait has exactly one of: duration, until, for_event")
-            if "duration" in spec:
+            spec = _mapping(body, here, {"duration", "until", "for_event", "timeout", "on_timeout", "until_date",
+                                         "offset", "otherwise"})
+            if sum(k in spec for k in ("duration", "until", "for_event", "until_date")) != 1:
+                raise _Invalid(here, "a wait has exactly one of: duration, until, until_date, for_event")
+            if "until_date" in spec:
+                field = spec["until_date"]
+                try:
+                    check_field(field, f"{here}.until_date")
+                except ConditionError as exc:
+                    raise _Invalid(exc.path, exc.problem) from None
+                offset = _signed_duration(spec.get("offset", "0s"), f"{here}.offset")
+                fallback = _duration(spec["otherwise"], f"{here}.otherwise") if "otherwise" in spec else None
+                shown = ("" if not offset else f" {'-' if offset < timedelta(0) else '+'} "
+                         f"{format_duration(abs(offset))}")
+                self.program.append(WaitUntilDate(field, offset, fallback, name or f"wait until {field}{shown}"))
+            elif "duration" in spec:
                 delta = _duration(spec["duration"], f"{here}.duration")
                 self.program.append(WaitFor(delta, name or f"wait {format_duration(delta)}"))
             elif "until" in spec:
