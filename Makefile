@@ -33,6 +33,7 @@ test: install lint typecheck
 bench: install
 	@sh bench/install-smtp-tools.sh
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/segments.py
 
 clean:
 	rm -rf $(VENV) afterorder-data .pytest_cache .mypy_cache .ruff_cache

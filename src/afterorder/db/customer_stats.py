@@ -57,7 +57,7 @@ class _Tally:
     refund_count: int = 0
     cancel_count: int = 0
     international: bool = False
-    products: dict[str, str] = field(default_factory=dict)
+    products: dict[str, str] = field(default_factory=dict)  # by product id and by SKU
     categories: dict[str, str] = field(default_factory=dict)
 
     def bought(self, into: dict[str, str], key: str | None, day: str) -> None:
@@ -109,7 +109,8 @@ async def refresh_stats(conn: AsyncConnection, store_id: int, store_country: str
             for line in lines:
                 customer_id, day = bought_on[line.order_id]
                 tally = tallies[customer_id]
-                tally.bought(tally.products, line.product_id or line.sku, day)
+                tally.bought(tally.products, line.product_id, day)
+                tally.bought(tally.products, line.sku, day)
                 tally.bought(tally.categories, line.category, day)
         await conn.execute(upsert_stats(), [
             {"store_id": store_id, "customer_id": c, "order_count": t.order_count, "total_spent": t.total_spent,
