@@ -37,8 +37,11 @@ CASES: list[tuple[Any, set[str]]] = [
     ({"field": "customer.region", "value": "京都府"}, {"aiko"}),
     # statistics
     ({"field": "stats.order_count", "op": "gte", "value": 2}, {"aiko"}),  # dai: one cancelled, one refunded
-    ({"field": "stats.order_count", "value": 0}, {"chen"} | {"chen"}),
+    ({"field": "stats.order_count", "value": 0}, {"chen"}),
     ({"field": "stats.is_first_time", "value": True}, {"ben", "dai", "emi"}),
+    ({"field": "stats.order_count", "op": "lte", "value": 1}, {"ben", "chen", "dai", "emi"}),
+    ({"field": "stats.order_count", "op": "lt", "value": 1}, {"chen"}),
+    ({"field": "prediction.probability_alive", "op": "gte", "value": 0}, set()),  # nothing fitted yet
     ({"field": "stats.is_repeat", "value": True}, {"aiko"}),
     ({"field": "stats.total_spent", "op": ">=", "value": 50000}, {"aiko", "emi"}),
     ({"field": "stats.aov", "op": "gt", "value": 30000}, {"aiko", "emi"}),
