@@ -220,8 +220,16 @@ def outbox_list(database: Database = DEFAULT_URL, store: Annotated[str | None, t
 
 def main() -> None:
     from afterorder import cli_predict, cli_segment, cli_serve  # noqa: F401  (register their commands)
+    from afterorder.config import ConfigError, config_path, default_map, load_settings
 
+    command = typer.main.get_command(app)
     try:
-        app()
+        path = config_path()
+        defaults = default_map(command, load_settings(path).option_defaults()) if path else {}
+    except ConfigError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(2)
+    try:
+        command.main(prog_name="afterorder", default_map=defaults)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -1,0 +1,106 @@
+"""Settings from ``afterorder.toml``: defaults for the command's options, checked before anything runs.
+
+The file is ``./afterorder.toml``, or the path in ``AFTERORDER_CONFIG``.  Precedence, highest first:
+a command-line flag, an ``AFTERORDER_*`` environment variable, the file, the built-in default.
+
+    database = "postgresql://afterorder@db.internal/afterorder"
+    smtp = "smtp://user:secret@mail.internal:587?starttls=1"
+    base_url = "https://mail.example.com"
+    listen = "0.0.0.0:8000"
+    workers = 2
+    flows = ["/etc/afterorder/flows"]
+    templates = ["/etc/afterorder/templates"]
+
+    [delivery]
+    retry_base = 30     # seconds before the first retry; doubles each time
+    lease = 60          # seconds a worker holds claimed work
+    poll = 0.5          # seconds between looks for due work
+
+A key the file does not know, or a value of the wrong kind, stops the command with the file, the
+key and the problem — a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+DEFAULT_FILE = "afterorder.toml"
+
+
+class ConfigError(ValueError):
+    """The configuration file cannot be used; the message names the file, the key and the problem."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DeliverySettings(_Strict):
+    retry_base: Annotated[float, Field(gt=0)] | None = None
+    lease: Annotated[float, Field(gt=0)] | None = None
+    poll: Annotated[float, Field(gt=0)] | None = None
+
+
+class Settings(_Strict):
+    database: str | None = None
+    smtp: str | None = None
+    base_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
+    listen: Annotated[str, Field(pattern=r"^.+:\d+$")] | None = None
+    workers: Annotated[int, Field(ge=0, le=64)] | None = None
+    flows: list[str] | None = None
+    templates: list[str] | None = None
+    delivery: DeliverySettings = DeliverySettings()
+
+    def option_defaults(self) -> dict[str, Any]:
+        """Option name (as the commands spell it) → value, for the options the file sets."""
+        values: dict[str, Any] = {
+            "database": self.database, "smtp": self.smtp, "base_url": self.base_url, "listen": self.listen,
+            "workers": self.workers, "flow_dirs": self.flows, "template_dirs": self.templates,
+            "retry_base": self.delivery.retry_base, "lease": self.delivery.lease, "poll": self.delivery.poll,
+        }
+        return {k: v for k, v in values.items() if v is not None}
+
+
+def config_path(environ: dict[str, str] | None = None, cwd: Path | None = None) -> Path | None:
+    """The file to read: ``AFTERORDER_CONFIG`` (which must exist), else ``./afterorder.toml`` if present."""
+    env = os.environ if environ is None else environ
+    named = env.get("AFTERORDER_CONFIG")
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise ConfigError(f"AFTERORDER_CONFIG names {named}, which is not a file")
+        return path
+    local = (cwd or Path.cwd()) / DEFAULT_FILE
+    return local if local.is_file() else None
+
+
+def load_settings(path: Path) -> Settings:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)]
+        raise ConfigError("\n  ".join([f"{path}:", *problems])) from None
+
+
+def default_map(command: Any, defaults: dict[str, Any]) -> dict[str, Any]:
+    """The command line's ``default_map`` for every (sub)command that has one of these options."""
+    found: dict[str, Any] = {name: value for name, value in defaults.items()
+                             if any(p.name == name for p in command.params)}
+    subcommands = getattr(command, "commands", None)  # a group (typer vendors its own click)
+    if isinstance(subcommands, dict):
+        for name, sub in subcommands.items():
+            nested = default_map(sub, defaults)
+            if nested:
+                found[name] = nested
+    return found
