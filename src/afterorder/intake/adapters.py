@@ -122,6 +122,8 @@ class PlatformAdapter(Protocol):
     name: str
     topics: Mapping[str, Any]  # the platform's topics this adapter understands (its lookup table)
     subscribe: Sequence[str]  # the topics a store owner should subscribe to (for `store connect`)
+    needs_secret: bool  # connecting needs the webhook secret
+    needs_api_url: bool  # connecting needs the platform's API URL (where its public keys are)
 
     def ping(self, headers: Mapping[str, str], body: bytes) -> bool:
         """Is this an unsigned 'are you there' request that only needs a 200?"""

@@ -18,7 +18,7 @@ import base64
 import hmac
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -225,7 +225,9 @@ def _customer(user: Any, *, email: Any = None, locale: Any = None, address: Addr
 class SaleorAdapter:
     name = "saleor"
     topics: Mapping[str, EventType] = TOPICS
-    subscribe = tuple(TOPICS)
+    subscribe: Sequence[str] = tuple(TOPICS)
+    needs_secret = False
+    needs_api_url = True
 
     def __init__(self, keys: JwksKeys | None = None) -> None:
         self.keys = keys or JwksKeys()

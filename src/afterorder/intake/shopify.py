@@ -9,7 +9,7 @@ inventory levels) use the delivery's ``X-Shopify-Webhook-Id``.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -166,7 +166,9 @@ def _shipment(fulfillment: dict[str, Any]) -> ShipmentIn:
 class ShopifyAdapter:
     name = "shopify"
     topics: Mapping[str, EventType] = TOPICS
-    subscribe = tuple(TOPICS)
+    subscribe: Sequence[str] = tuple(TOPICS)
+    needs_secret = True
+    needs_api_url = False
 
     def ping(self, headers: Mapping[str, str], body: bytes) -> bool:
         return False

@@ -23,7 +23,7 @@ send ``order.delivered`` through the events API if your carrier tells you.  Even
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -135,7 +135,9 @@ def _order(data: dict[str, Any]) -> OrderIn:
 class WooCommerceAdapter:
     name = "woocommerce"
     topics: Mapping[str, str] = TOPICS
-    subscribe = tuple(TOPICS)
+    subscribe: Sequence[str] = tuple(TOPICS)
+    needs_secret = True
+    needs_api_url = False
 
     def ping(self, headers: Mapping[str, str], body: bytes) -> bool:
         """The unsigned, form-encoded ``webhook_id=N`` WooCommerce sends when a webhook is saved."""
