@@ -137,10 +137,10 @@ def store_connect(
     platform: Annotated[str, typer.Argument(help="shopify, woocommerce or saleor")],
     secret: Annotated[str | None, typer.Option(help="the webhook secret the platform signs with")] = None,
     previous_secret: Annotated[str | None, typer.Option(help="a secret still valid during a rotation")] = None,
-    keep_previous: Annotated[bool, typer.Option("--keep-previous",
-                                                help="rotation: keep the secret in use now as the previous one")] = False,
-    api_url: Annotated[str | None, typer.Option(help="Saleor: your API URL, e.g. https://shop.example.com/graphql/")]
-    = None,
+    keep_previous: Annotated[bool, typer.Option("--keep-previous", help="rotation: keep the current secret too")
+                             ] = False,
+    api_url: Annotated[str | None, typer.Option(help="Saleor: your API URL, e.g. https://shop.example.com/graphql/")
+                       ] = None,
     base_url: Annotated[str, typer.Option(envvar="AFTERORDER_BASE_URL",
                                           help="the public URL of this afterorder server")] = "http://127.0.0.1:8000",
     database: Database = DEFAULT_URL,
