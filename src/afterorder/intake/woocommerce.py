@@ -2,14 +2,15 @@
 
 WooCommerce sends the whole order on every ``order.created`` / ``order.updated``, not what
 changed, so afterorder remembers each order's last status and turns only a real change into
-events (a repeated ``order.updated`` with the same status is recorded and ignored):
+events: what the previous status already reported is left out (on-hold → processing is only
+``order.paid``), and a repeated ``order.updated`` with the same status is recorded and ignored.
 
 | status     | events                                                          |
 |------------|-----------------------------------------------------------------|
 | pending    | none (awaiting payment; WooCommerce sends the customer nothing)  |
 | on-hold    | order.placed                                                    |
-| processing | order.placed (if not placed before) and order.paid             |
-| completed  | order.placed (first seen only before payment), order.paid, order.shipped |
+| processing | order.placed and order.paid                                     |
+| completed  | order.paid and order.shipped (and order.placed, unless first seen completed) |
 | cancelled  | order.cancelled                                                 |
 | refunded   | order.refunded (the sum of the order's refunds)                  |
 | failed     | none (payment failed)                                           |
@@ -65,10 +66,8 @@ STATUS_EVENTS: dict[str, tuple[EventType, ...]] = {
     "refunded": (EventType.ORDER_REFUNDED,),
     "failed": (),
 }
-# statuses after which the order has been placed (and confirmed) already
-PLACED_BEFORE = {"on-hold", "processing", "completed", "cancelled", "refunded"}
 # a completed order first seen by afterorder is history: no confirmation for it now
-FIRST_SEEN_SKIPS = {"completed": {EventType.ORDER_PLACED}}
+FIRST_SEEN_SKIPS: dict[str, set[EventType]] = {"completed": {EventType.ORDER_PLACED}}
 
 
 def _gmt(value: Any) -> datetime | None:
@@ -91,10 +90,13 @@ def _line(data: dict[str, Any]) -> LineIn:
     price = money(data.get("price"))
     if price is None:
         price = (money(data.get("subtotal")) or Decimal(0)) / quantity
-    variation = text(data.get("variation_id"))
+    # a variation's attributes are the line's visible meta data (keys with "_" are WooCommerce's own)
+    attributes = [text(m.get("display_value")) or text(m.get("value")) for m in items(data.get("meta_data"))
+                  if isinstance(m.get("key"), str) and not m["key"].startswith("_")]
+    variant = " / ".join(a for a in attributes if a) or None
     return LineIn(product_id=text(data.get("product_id")), sku=text(data.get("sku")),
                   title=html.unescape(text(data.get("name")) or "(item)"),
-                  variant=variation if variation and variation != "0" else None, quantity=quantity, price=price,
+                  variant=html.unescape(variant) if variant else None, quantity=quantity, price=price,
                   image_url=text(obj(data.get("image")).get("src")))
 
 
@@ -186,9 +188,9 @@ class WooCommerceAdapter:
         before = await memory.order_status(order.id)
         if before == status:
             return Normalized(ignored=f"order {order.id} is still {status!r}: nothing changed")
-        kinds = [k for k in STATUS_EVENTS[status]
-                 if not (k == EventType.ORDER_PLACED and before in PLACED_BEFORE)
-                 and not (before is None and k in FIRST_SEEN_SKIPS.get(status, set()))]
+        # what the previous status already reported is not news (processing → completed: only shipped)
+        reported = set(STATUS_EVENTS.get(before, ())) if before else FIRST_SEEN_SKIPS.get(status, set())
+        kinds = [k for k in STATUS_EVENTS[status] if k not in reported]
         customer = _customer_of_order(p)
         events = []
         for kind in kinds:
