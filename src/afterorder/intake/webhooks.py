@@ -42,8 +42,15 @@ class Receipt:
         return body
 
 
+PART = {"CustomerIn": "customer", "OrderIn": "order", "LineIn": "line", "Address": "address", "Event": "event",
+        "ShipmentIn": "shipment", "ProductIn": "product", "CheckoutIn": "checkout", "RefundIn": "refund",
+        "RefundLineIn": "refund line"}
+
+
 def _fields(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False))
+    part = PART.get(exc.title, exc.title)
+    return "; ".join(f"{'.'.join([part, *(str(p) for p in e['loc'])])}: {e['msg']}"
+                     for e in exc.errors(include_url=False))
 
 
 class WebhookReceiver:
