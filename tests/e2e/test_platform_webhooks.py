@@ -69,3 +69,16 @@ async def test_a_signed_shopify_order_is_confirmed_in_japanese(sqlite_url: str, 
     assert mail.text is not None and mail.html is not None
     assert "山田 太郎 様" in mail.text and "京焼 急須" in mail.html and "¥15,800" in mail.text
     assert "京都市下京区" in mail.text
+
+
+def test_store_connect_prints_what_to_paste_and_rotates_secrets(sqlite_url: str) -> None:
+    add_store_cli(sqlite_url, "kumo")
+    first = cli("store", "connect", "kumo", "woocommerce", "--secret", "wc-1", "--base-url", "https://ao.kumo.jp/",
+                database=sqlite_url).stdout
+    assert "https://ao.kumo.jp/webhooks/woocommerce/kumo" in first
+    assert "order.updated" in first and "product.updated" in first
+    rotated = cli("store", "connect", "kumo", "woocommerce", "--secret", "wc-2", "--keep-previous",
+                  database=sqlite_url).stdout
+    assert "previous secret is accepted too" in rotated
+    unknown = cli("store", "connect", "nobody", "shopify", "--secret", "s", database=sqlite_url, check=False)
+    assert unknown.returncode == 1 and "no store called 'nobody'" in unknown.stderr
