@@ -275,3 +275,40 @@ async def test_connecting_through_the_admin_api(served: Served) -> None:
     assert unknown.status_code == 422
     anonymous = await served.client.post(f"{served.url}/api/v1/connections", json={"platform": "shopify"})
     assert anonymous.status_code == 401
+
+
+ODD_BODIES = [b"[]", b'"text"', b"null", b'{"id": {"nested": true}}', b'{"id": 1, "line_items": [{"price": "abc"}]}',
+              b'{"id": 1, "customer": "someone", "shipping_address": [1, 2]}', b'{"id": 1, "created_at": "yesterday"}',
+              b'{"id": 1, "status": 7, "line_items": [{"quantity": -3, "title": ""}], "refunds": "none"}',
+              b'{"order": [], "checkout": 5, "user": {"email": "x"}, "productVariant": {"id": null}}']
+
+
+async def test_odd_bodies_on_every_topic_get_400_or_200_never_500(sqlite_url: str) -> None:
+    import hashlib
+    import hmac
+
+    from afterorder.intake.platforms import build_adapters
+
+    adapters = build_adapters()
+    async with running(sqlite_url, FrozenClock(T0)) as runtime:
+        store, _ = await add_store(runtime)
+        async with runtime.engine.begin() as conn:
+            for platform in adapters:
+                await connect(conn, store.id, platform, T0, secret="s", api_url="https://saleor.example.com/graphql/")
+        async with httpx.AsyncClient(timeout=10) as http, loopback(create_app(runtime, webhook_http=http)) as url:
+            statuses: dict[int, int] = {}
+            for n, body in enumerate(ODD_BODIES):
+                requests = [("shopify", shopify_headers(body, "s", topic, f"odd-{n}-{topic}"))
+                            for topic in adapters["shopify"].subscribe]
+                requests += [("woocommerce", woocommerce_headers(body, "s", topic))
+                             for topic in adapters["woocommerce"].subscribe]
+                requests += [("saleor", saleor_headers(event.lower(), "https://saleor.example.com/graphql/",
+                                                       hmac.new(b"s", body, hashlib.sha256).hexdigest()))
+                             for event in adapters["saleor"].subscribe]
+                for platform, headers in requests:
+                    response = await http.post(f"{url}/webhooks/{platform}/kumo", content=body, headers=headers)
+                    statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+                    assert response.status_code in (200, 400), (platform, headers, body, response.text)
+                    if response.status_code == 400:
+                        assert response.json()["message"], "a 400 names the problem"
+    assert statuses.get(400, 0) > 0
