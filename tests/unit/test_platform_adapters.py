@@ -478,3 +478,16 @@ async def test_saleor_checkout_customer_and_back_in_stock() -> None:
     assert (restocked.product.id, restocked.product.variant_id, restocked.product.in_stock) == (
         "UHJvZHVjdDoxMzQ=", "UHJvZHVjdFZhcmlhbnQ6MzQ4", True)
     assert (await saleor("ORDER_EXPIRED", {"order": {}})).ignored
+
+
+def test_language_codes_and_origins_as_platforms_send_them() -> None:
+    from afterorder.intake.adapters import locale_tag
+    from afterorder.intake.saleor import origin
+
+    assert [locale_tag(v) for v in ("ja", "JA", "ja-JP", "zh_Hans", "ZH_HANS", "en-us", "", None, "1x")] == [
+        "ja", "ja", "ja-JP", "zh-Hans", "zh-Hans", "en-US", None, None, None]
+    assert origin("https://Shop.Example.com:443/graphql/") == "https://shop.example.com"
+    assert origin("http://127.0.0.1:8001/graphql/") == "http://127.0.0.1:8001"
+    assert origin("https://shop.example.com/graphql/") != origin("https://shop.example.com.evil.example/graphql/")
+    with pytest.raises(ValueError):
+        origin("file:///etc/passwd")
