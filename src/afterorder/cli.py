@@ -131,6 +131,56 @@ def store_list(database: Database = DEFAULT_URL,
     Console().print(table)
 
 
+@store_app.command("connect")
+def store_connect(
+    slug: str,
+    platform: Annotated[str, typer.Argument(help="shopify, woocommerce or saleor")],
+    secret: Annotated[str | None, typer.Option(help="the webhook secret the platform signs with")] = None,
+    previous_secret: Annotated[str | None, typer.Option(help="a secret still valid during a rotation")] = None,
+    keep_previous: Annotated[bool, typer.Option("--keep-previous", help="rotation: keep the current secret too")
+                             ] = False,
+    api_url: Annotated[str | None, typer.Option(help="Saleor: your API URL, e.g. https://shop.example.com/graphql/")
+                       ] = None,
+    base_url: Annotated[str, typer.Option(envvar="AFTERORDER_BASE_URL",
+                                          help="the public URL of this afterorder server")] = "http://127.0.0.1:8000",
+    database: Database = DEFAULT_URL,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Connect a store to Shopify, WooCommerce or Saleor; prints the webhook URL to paste and the topics."""
+    from afterorder.db.platforms import connect
+    from afterorder.intake.platforms import build_adapters, connection_problems, webhook_url
+
+    adapters = build_adapters()
+    adapter = adapters.get(platform)
+    if adapter is None:
+        raise fail(f"no platform called {platform!r}; use one of {', '.join(adapters)}")
+    problems = connection_problems(adapter, secret, api_url)
+    if problems:
+        raise fail("the store was not connected:\n  " + "\n  ".join(p.replace("api_url:", "--api-url:")
+                                                                   .replace("secret:", "--secret:") for p in problems))
+
+    async def work(engine: Any) -> bool:
+        async with engine.begin() as conn:
+            target = await get_store(conn, slug)
+            if target is None:
+                raise fail(f"no store called {slug!r}")
+            made = await connect(conn, target.id, platform, SystemClock().now(), secret=secret,
+                                 previous_secret=previous_secret, keep_previous=keep_previous, api_url=api_url)
+        return made.previous_secret is not None
+
+    kept = run(database, work)
+    url = webhook_url(base_url, platform, slug)
+    if as_json:
+        typer.echo(json.dumps({"platform": platform, "webhook_url": url, "topics": list(adapter.subscribe),
+                               "previous_secret_kept": kept}))
+        return
+    typer.echo(f"{slug} is connected to {platform}.")
+    typer.echo(f"Webhook URL (paste it into {platform}, format JSON):\n  {url}")
+    typer.echo("Subscribe to these topics:\n  " + "\n  ".join(adapter.subscribe))
+    if kept:
+        typer.echo("The previous secret is accepted too until you connect again without --keep-previous.")
+
+
 @events_app.command("send")
 def events_send(file: Path, store: Annotated[str, typer.Option(help="store slug")],
                 database: Database = DEFAULT_URL, flow_dirs: FlowDirs = None) -> None:

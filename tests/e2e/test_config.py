@@ -30,7 +30,8 @@ def test_the_file_sets_the_database_and_the_environment_overrides_it(tmp_path: P
 
 
 def test_a_mistake_in_the_file_stops_every_command_with_the_key(tmp_path: Path) -> None:
-    (tmp_path / "afterorder.toml").write_text('database = "sqlite:///./shop.db"\nworkres = 2\n[delivery]\nlease = "x"\n')
+    (tmp_path / "afterorder.toml").write_text(
+        'database = "sqlite:///./shop.db"\nworkres = 2\n[delivery]\nlease = "x"\n')
     result = run(tmp_path, "store", "list")
     assert result.returncode == 2
     assert "workres: Extra inputs are not permitted" in result.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -14,8 +15,10 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from afterorder.channels import DevInbox
 from afterorder.clock import OffsetClock
 from afterorder.domain import Event, EventBatch
+from afterorder.intake.platforms import build_adapters
+from afterorder.intake.webhooks import WebhookReceiver
 from afterorder.runtime import Runtime
-from afterorder.web import api, pages, segments
+from afterorder.web import api, pages, segments, webhooks
 from afterorder.web.errors import error, validation_details
 
 
@@ -23,13 +26,17 @@ class ClockAdvance(BaseModel):
     seconds: float = Field(gt=0, le=10 * 365 * 86400)
 
 
-def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, inbox: DevInbox | None = None) -> FastAPI:
+def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, inbox: DevInbox | None = None,
+               webhook_http: httpx.AsyncClient | None = None) -> FastAPI:
+    """``webhook_http`` is the client platform adapters fetch keys with (Saleor's JWKS); one is made if not given."""
     app = FastAPI(title="afterorder", version="0.1.0", openapi_url="/api/openapi.json", docs_url="/api/docs",
                   redoc_url=None, description="Post-purchase and lifecycle messaging engine for online stores.")
     app.state.runtime = runtime
     app.state.inbox = inbox
     app.state.key_cache = {}
+    app.state.webhooks = WebhookReceiver(runtime.engine, runtime.intake, build_adapters(webhook_http), runtime.clock)
     app.include_router(api.router)
+    app.include_router(webhooks.router)
     app.include_router(pages.router)
     app.include_router(segments.router)
 

@@ -1,0 +1,44 @@
+"""The platforms afterorder takes webhooks from.  Adding one: a module with its adapter, and a line here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+
+from afterorder.intake.adapters import PlatformAdapter
+from afterorder.intake.saleor import JwksKeys, SaleorAdapter, origin
+from afterorder.intake.shopify import ShopifyAdapter
+from afterorder.intake.woocommerce import WooCommerceAdapter
+
+# name → build the adapter (given the HTTP client an adapter may need to fetch keys with)
+REGISTRY: dict[str, Callable[[httpx.AsyncClient | None], PlatformAdapter]] = {
+    "shopify": lambda _http: ShopifyAdapter(),
+    "woocommerce": lambda _http: WooCommerceAdapter(),
+    "saleor": lambda http: SaleorAdapter(JwksKeys(http)),
+}
+
+
+def build_adapters(http: httpx.AsyncClient | None = None) -> dict[str, PlatformAdapter]:
+    return {name: build(http) for name, build in REGISTRY.items()}
+
+
+def connection_problems(adapter: PlatformAdapter, secret: str | None, api_url: str | None) -> list[str]:
+    """What is missing or wrong in a request to connect a store to this platform, each naming the option."""
+    problems = []
+    if adapter.needs_secret and not secret:
+        problems.append(f"secret: {adapter.name} signs every webhook with a secret; give the one it shows you")
+    if secret is not None and len(secret) > 255:
+        problems.append("secret: at most 255 characters")
+    if adapter.needs_api_url and not api_url:
+        problems.append(f"api_url: give your {adapter.name} API URL, e.g. https://shop.example.com/graphql/")
+    if api_url:
+        try:
+            origin(api_url)
+        except ValueError as exc:
+            problems.append(f"api_url: {exc}")
+    return problems
+
+
+def webhook_url(base_url: str, platform: str, slug: str) -> str:
+    return f"{base_url.rstrip('/')}/webhooks/{platform}/{slug}"
