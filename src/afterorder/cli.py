@@ -219,7 +219,7 @@ def outbox_list(database: Database = DEFAULT_URL, store: Annotated[str | None, t
 
 
 def main() -> None:
-    from afterorder import cli_predict, cli_serve  # noqa: F401  (register serve, worker, demo, flows, predict)
+    from afterorder import cli_predict, cli_report, cli_serve  # noqa: F401  (register serve, worker, demo, flows, predict, report)
 
     try:
         app()
