@@ -23,7 +23,7 @@ def jst(text: str) -> datetime:
 def placed(order_id: str, customer: str, at: str, total: int | None, *, currency: str = "JPY",
            lines: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     order: dict[str, Any] = {"id": order_id, "currency": currency,
-                             "lines": lines or [{"product_id": "sencha", "title": "煎茶", "price": total or 0}]}
+                             "lines": lines or [{"product_id": "assorted", "title": "詰め合わせ", "price": total or 0}]}
     if total is not None:
         order["total"] = total
     return {"id": f"placed:{order_id}", "type": "order.placed", "occurred_at": jst(at).isoformat(),

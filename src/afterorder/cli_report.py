@@ -139,8 +139,9 @@ def report_product_cycle(
         typer.echo(json.dumps({"store": store, "min_sample": min_sample, "products": found},
                               ensure_ascii=False, indent=2))
         return
-    table = Table("product", "title", "buyers", "intervals", "cycle (days)", "from")
+    table = Table("product", "title", "buyers", "intervals", "days", "source",
+                  caption=f"days: the median interval with at least {min_sample} intervals, else the catalog's")
     for c in found:
         table.add_row(c["product"], c["title"] or "", str(c["buyers"]), str(c["sample"]),
-                      "–" if c["days"] is None else f"{c['days']:g}", c["source"] or "too few repeats")
+                      "–" if c["days"] is None else f"{c['days']:g}", c["source"] or "–")
     Console().print(table)

@@ -16,7 +16,7 @@ from afterorder.clock import FrozenClock
 from afterorder.db.stores import StoreRow
 from afterorder.runtime import Runtime
 from tests.factories import JP_STORE, add_store, running
-from tests.retention_history import PRODUCT_HISTORY, RETENTION_HISTORY, store_history
+from tests.retention_history import PRODUCT_HISTORY, RETENTION_HISTORY, placed, store_history
 
 NOW = datetime(2026, 7, 15, 3, 0, tzinfo=UTC)
 APRIL, JUNE_END = date(2026, 4, 1), date(2026, 6, 30)
@@ -92,17 +92,15 @@ async def test_a_period_before_any_order_has_no_rate_and_bad_periods_are_named(
         empty = await retention_report(conn, store, date(2020, 1, 1), date(2020, 12, 31))
         assert empty.crr.rate is None and empty.as_json()["aov"] == [] and empty.cohorts == []
         assert empty.repeat_to_date.rate is None
-        with pytest.raises(ReportError, match="^from: 2026-07-01 is after to 2026-06-30"):
+        with pytest.raises(ReportError, match=r"^from: 2026-07-01 is after to 2026-06-30"):
             await crr(conn, store, date(2026, 7, 1), JUNE_END)
-        with pytest.raises(ReportError, match="^active_days: 0 is out of range"):
+        with pytest.raises(ReportError, match=r"^active_days: 0 is out of range"):
             await crr(conn, store, APRIL, JUNE_END, active_days=0)
 
 
 async def test_money_is_kept_apart_per_currency(database_url: str) -> None:
     async with running(database_url, FrozenClock(NOW)) as runtime:
         store, _ = await add_store(runtime, JP_STORE)
-        from tests.retention_history import placed
-
         await store_history(runtime, store, [
             placed("u1", "x1", "2026-05-01 12:00", 100, currency="USD"),
             placed("u2", "x1", "2026-05-03 12:00", None, currency="USD"),  # no total: not in the average
@@ -136,7 +134,7 @@ async def test_product_cycles_from_history_with_the_catalog_fallback(database_ur
         {"product": "hojicha", "title": "ほうじ茶", "buyers": 1, "sample": 1, "days": None, "source": None},
     ]
     # Asking for 6 intervals: sencha's 5 are too few, so the catalog's 45 days.
-    assert [(c.product, c.sample, c.days, c.source) for c in strict][0] == ("sencha", 5, 45.0, "catalog")
+    assert (strict[0].product, strict[0].sample, strict[0].days, strict[0].source) == ("sencha", 5, 45.0, "catalog")
     # hojicha: 02-01 01:00 → 02-21 in Tokyo = 20 days (21 by UTC dates).
     assert [(c.product, c.sample, c.days, c.source) for c in loose] == [
         ("sencha", 5, 30.0, "history"), ("hojicha", 1, 20.0, "history")]
