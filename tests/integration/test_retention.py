@@ -15,7 +15,7 @@ from afterorder.analytics.retention import ReportError, crr, crr_series, retenti
 from afterorder.clock import FrozenClock
 from afterorder.db.stores import StoreRow
 from afterorder.runtime import Runtime
-from tests.factories import JP_STORE, add_store, running
+from tests.factories import JP_STORE, US_STORE, add_store, running
 from tests.retention_history import PRODUCT_HISTORY, RETENTION_HISTORY, placed, store_history
 
 NOW = datetime(2026, 7, 15, 3, 0, tzinfo=UTC)
@@ -138,3 +138,24 @@ async def test_product_cycles_from_history_with_the_catalog_fallback(database_ur
     # hojicha: 02-01 01:00 → 02-21 in Tokyo = 20 days (21 by UTC dates).
     assert [(c.product, c.sample, c.days, c.source) for c in loose] == [
         ("sencha", 5, 30.0, "history"), ("hojicha", 1, 20.0, "history")]
+
+
+async def test_product_cycle_days_follow_daylight_saving_time(database_url: str) -> None:
+    def bought(order_id: str, at: str, product: str) -> dict[str, Any]:
+        return {"id": f"placed:{order_id}", "type": "order.placed", "occurred_at": at,
+                "customer": {"id": "emma", "email": "emma@example.com"},
+                "order": {"id": order_id, "currency": "USD", "total": 18,
+                          "lines": [{"product_id": product, "title": product, "price": 18}]}}
+
+    async with running(database_url, FrozenClock(NOW)) as runtime:
+        store, _ = await add_store(runtime, US_STORE)  # America/New_York
+        await store_history(runtime, store, [
+            bought("n1", "2026-03-01T12:00:00-05:00", "spring"),  # EST
+            bought("n2", "2026-03-10T00:30:00-04:00", "spring"),  # EDT: 04:30 UTC, the 9th on a −5 h clock
+            bought("n3", "2026-10-31T12:00:00-04:00", "autumn"),  # EDT
+            bought("n4", "2026-11-01T23:30:00-05:00", "autumn"),  # EST again: the 2nd on a −4 h clock
+        ])
+        async with runtime.engine.connect() as conn:
+            found = await product_cycles(conn, store, min_sample=1)
+    # New York days: spring 03-01 → 03-10 = 9 days, autumn 10-31 → 11-01 = 1 day; a fixed offset gets one wrong.
+    assert sorted((c.product, c.sample, c.days) for c in found) == [("autumn", 1, 1.0), ("spring", 1, 9.0)]

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from afterorder.analytics.product_cycle import cycle, intervals
+from afterorder.analytics.product_cycle import cycle, median_of, utc_offsets
 from afterorder.analytics.retention import Crr, ReportError, end_of, parse_day, split_period
 
 
@@ -45,17 +45,28 @@ def test_crr_is_e_minus_n_over_b() -> None:
     assert Crr(date(2026, 1, 1), date(2026, 3, 31), at_start=0, at_end=4, new=4).rate is None
 
 
-def test_intervals_count_one_purchase_per_day() -> None:
-    days = [date(2026, 1, 1), date(2026, 1, 31), date(2026, 1, 31), date(2026, 1, 11)]
-    assert intervals(days) == [10, 20]
-    assert intervals([date(2026, 1, 1)]) == []
+def test_median_of_a_histogram() -> None:
+    assert median_of({30: 3, 40: 1, 20: 1}) == 30.0
+    assert median_of({10: 1, 20: 1, 30: 1, 40: 1}) == 25.0
+    assert median_of({7: 2, 9: 2}) == 8.0
+    assert median_of({5: 1}) == 5.0
+
+
+def test_utc_offsets_find_each_daylight_saving_change_to_the_second() -> None:
+    initial, changes = utc_offsets(ZoneInfo("America/New_York"), datetime(2026, 1, 1, tzinfo=UTC),
+                                   datetime(2026, 12, 31, tzinfo=UTC))
+    assert initial == -5 * 3600
+    assert changes == [(datetime(2026, 3, 8, 7, 0, tzinfo=UTC), -4 * 3600),
+                       (datetime(2026, 11, 1, 6, 0, tzinfo=UTC), -5 * 3600)]
+    assert utc_offsets(ZoneInfo("Asia/Tokyo"), datetime(2020, 1, 1, tzinfo=UTC),
+                       datetime(2026, 12, 31, tzinfo=UTC)) == (9 * 3600, [])
 
 
 def test_cycle_takes_the_median_then_the_catalog_then_nothing() -> None:
     catalog = {"tea": 40}.get
-    assert cycle("tea", None, 4, [10, 20, 30, 40], min_sample=4, fallback_days=catalog).days == 25.0
-    fallback = cycle("tea", None, 4, [10, 20, 30], min_sample=4, fallback_days=catalog)
+    assert cycle("tea", None, 4, {10: 1, 20: 1, 30: 1, 40: 1}, min_sample=4, fallback_days=catalog).days == 25.0
+    fallback = cycle("tea", None, 4, {10: 1, 20: 2}, min_sample=4, fallback_days=catalog)
     assert (fallback.days, fallback.source, fallback.sample) == (40.0, "catalog", 3)
-    unknown = cycle("cup", None, 1, [], min_sample=4, fallback_days=catalog)
+    unknown = cycle("cup", None, 1, {}, min_sample=4, fallback_days=catalog)
     assert (unknown.days, unknown.source) == (None, None)
-    assert cycle("cup", None, 1, [7], min_sample=1, fallback_days=None).source == "history"
+    assert cycle("cup", None, 1, {7: 1}, min_sample=1, fallback_days=None).source == "history"
