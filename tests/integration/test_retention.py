@@ -65,6 +65,7 @@ async def test_crr_by_month_quarter_and_a_shorter_active_window(history: tuple[R
         months = await crr_series(conn, store, APRIL, JUNE_END, "month")
         quarters = await crr_series(conn, store, date(2026, 1, 1), JUNE_END, "quarter")
         short = await crr(conn, store, APRIL, JUNE_END, active_days=90)
+        with_series = await retention_report(conn, store, APRIL, JUNE_END, granularity="month")
     # April: B = 5 (as for the quarter); E at 04-30 (window from 2025-05-01) = c01, c02, c04, c06, c09, c10 = 6;
     #        N = c04, c06 → (6 − 2) / 5 = 80 %.
     # May:   B = 6; E at 05-31 (from 2025-06-01) = c01, c02, c03, c04, c05, c06, c09, c10 = 8; N = c05
@@ -76,6 +77,9 @@ async def test_crr_by_month_quarter_and_a_shorter_active_window(history: tuple[R
         ("2026-06", date(2026, 6, 1), JUNE_END, 8, 8, 1),
     ]
     assert [m.rate for m in months] == [80.0, 700 / 6, 87.5]
+    # The quarter's own figures come out of the same scan: B of April, E of June, N summed.
+    assert with_series.series == months
+    assert (with_series.crr.at_start, with_series.crr.at_end, with_series.crr.new) == (5, 8, 4)
     # Q2 is the quarter of the first test; Q1 (2026-01-01 – 03-31): B at 2025-12-31 (from 2025-01-01) = c01, c02,
     # c09, c11, c12 = 5; E at 03-31 (from 2025-04-01) = c01, c02, c09, c10, c12 = 5; N = c10 → (5 − 1) / 5 = 80 %.
     assert [(q.label, q.at_start, q.at_end, q.new, q.rate) for q in quarters] == [

@@ -20,9 +20,10 @@ Definitions, exactly as computed here:
   the end of the period (the first and last months are partial when the period does not start or end
   on a month boundary).
 
-Everything is aggregated in the database (one ``GROUP BY customer`` scan for CRR and repeat rates, one
-``GROUP BY currency`` for money, one grouped join for cohorts), the same SQL on SQLite and PostgreSQL;
-instants are computed in Python from the store's time zone and passed as parameters.
+Everything is aggregated in the database: one ``GROUP BY customer`` scan for CRR, the CRR series and
+the repeat rates, one ``GROUP BY currency`` for money, one grouped join for cohorts; the same SQL on
+SQLite and PostgreSQL. Instants are computed in Python from the store's time zone and passed as
+parameters.
 """
 
 from __future__ import annotations
@@ -133,23 +134,24 @@ class RepeatRate:
         return {"customers": self.customers, "repeat_customers": self.repeat_customers, "rate": self.rate}
 
 
-async def _customer_counts(conn: AsyncConnection, store: StoreRow, start: date, end: date,
-                           active_days: int) -> tuple[Crr, RepeatRate, RepeatRate]:
+async def _customer_counts(conn: AsyncConnection, store: StoreRow, pieces: Sequence[tuple[str, date, date]],
+                           active_days: int) -> tuple[list[Crr], RepeatRate, RepeatRate]:
+    """CRR of each of the consecutive ``pieces`` (label, first day, last day), and the repeat purchase
+    rates of their whole span, from one scan of the orders grouped by customer."""
     zone = ZoneInfo(store.timezone)
-    begin, finish = start_of(start, zone), end_of(end, zone)
-    # Active at the start = ordered on one of the active_days days ending the day before `start`.
-    start_window = start_of(start - timedelta(days=active_days), zone)
-    end_window = start_of(end + timedelta(days=1 - active_days), zone)
+    # Boundary k is the end of day_k: the day before the first piece, then the last day of each piece.
+    days = [pieces[0][1] - timedelta(days=1), *(last for _, _, last in pieces)]
+    bounds = [end_of(day, zone) for day in days]
+    # Active at the end of day D = ordered on one of the active_days days ending with D.
+    windows = [start_of(day + timedelta(days=1 - active_days), zone) for day in days]
+    begin, finish = bounds[0], bounds[-1]
     placed = orders.c.placed_at
-
-    def flag(condition: ColumnElement[bool]) -> Any:
-        return func.max(case((condition, 1), else_=0))
 
     per_customer = (
         select(
             orders.c.customer_id,
-            flag(and_(placed >= start_window, placed < begin)).label("at_start"),
-            flag(placed >= end_window).label("at_end"),
+            *(func.max(case((and_(placed >= w, placed < b), 1), else_=0)).label(f"active_{k}")
+              for k, (w, b) in enumerate(zip(windows, bounds, strict=True))),
             func.min(placed).label("first_order"),
             func.count().label("orders"),
             func.sum(case((placed >= begin, 1), else_=0)).label("period_orders"),
@@ -163,12 +165,16 @@ async def _customer_counts(conn: AsyncConnection, store: StoreRow, start: date, 
     def total(condition: ColumnElement[bool]) -> Any:
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
-    row = (await conn.execute(select(
-        total(c.at_start == 1), total(c.at_end == 1), total(c.first_order >= begin),
+    row = [int(v) for v in (await conn.execute(select(
+        *(total(c[f"active_{k}"] == 1) for k in range(len(bounds))),
+        *(total(and_(c.first_order >= bounds[k], c.first_order < bounds[k + 1])) for k in range(len(pieces))),
         func.count(), total(c.orders >= 2), total(c.period_orders >= 1), total(c.period_orders >= 2),
-    ))).one()
-    b, e, n, customers, repeat, period_customers, period_repeat = (int(v) for v in row)
-    return (Crr(start, end, b, e, n), RepeatRate(customers, repeat), RepeatRate(period_customers, period_repeat))
+    ))).one()]
+    active, new = row[:len(bounds)], row[len(bounds):len(bounds) + len(pieces)]
+    customers, repeat, period_customers, period_repeat = row[-4:]
+    rates = [Crr(first, last, active[k], active[k + 1], new[k], label)
+             for k, (label, first, last) in enumerate(pieces)]
+    return rates, RepeatRate(customers, repeat), RepeatRate(period_customers, period_repeat)
 
 
 async def crr(conn: AsyncConnection, store: StoreRow, start: date, end: date, *,
@@ -176,7 +182,7 @@ async def crr(conn: AsyncConnection, store: StoreRow, start: date, end: date, *,
     """The customer retention rate of the period ``[start, end]`` (whole days in the store's zone)."""
     check_period(start, end)
     check_active_days(active_days)
-    return (await _customer_counts(conn, store, start, end, active_days))[0]
+    return (await _customer_counts(conn, store, [("", start, end)], active_days))[0][0]
 
 
 def split_period(start: date, end: date, granularity: Granularity) -> list[tuple[str, date, date]]:
@@ -205,11 +211,7 @@ async def crr_series(conn: AsyncConnection, store: StoreRow, start: date, end: d
                      granularity: Granularity = "month", *, active_days: int = DEFAULT_ACTIVE_DAYS) -> list[Crr]:
     """CRR for each calendar month or quarter of ``[start, end]`` (the first and last clipped to it)."""
     check_active_days(active_days)
-    series = []
-    for label, piece_start, piece_end in split_period(start, end, granularity):
-        counts = (await _customer_counts(conn, store, piece_start, piece_end, active_days))[0]
-        series.append(Crr(counts.start, counts.end, counts.at_start, counts.at_end, counts.new, label))
-    return series
+    return (await _customer_counts(conn, store, split_period(start, end, granularity), active_days))[0]
 
 
 # ---- money: one GROUP BY currency ----
@@ -351,9 +353,11 @@ async def retention_report(conn: AsyncConnection, store: StoreRow, start: date, 
     check_active_days(active_days)
     if granularity is not None and granularity not in GRANULARITIES:
         raise ReportError(f"granularity: {granularity!r} is not one of {', '.join(GRANULARITIES)}")
-    rate, to_date, in_period = await _customer_counts(conn, store, start, end, active_days)
+    pieces = split_period(start, end, granularity) if granularity is not None else [("", start, end)]
+    rates, to_date, in_period = await _customer_counts(conn, store, pieces, active_days)
+    # The period's B is the first piece's, its E the last piece's, and its N the sum of theirs.
+    rate = Crr(start, end, rates[0].at_start, rates[-1].at_end, sum(r.new for r in rates))
+    series = rates if granularity is not None else None
     aov, clv = await _money_by_currency(conn, store, start, end)
-    series = (await crr_series(conn, store, start, end, granularity, active_days=active_days)
-              if granularity is not None else None)
     return RetentionReport(store.slug, store.timezone, active_days, rate, to_date, in_period, aov, clv,
                            await cohorts(conn, store, start, end), series, granularity)
