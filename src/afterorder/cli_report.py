@@ -78,7 +78,8 @@ def _print_retention(result: dict[str, Any]) -> None:
     console = Console()
     r, repeat = result["retention"], result["repeat_purchase_rate"]
     summary = Table("metric", "value", title=f"{result['store']}: {result['from']} – {result['to']} "
-                    f"({result['timezone']}, active = ordered within {result['active_days']} days)")
+                    f"({result['timezone']})")
+    summary.add_row("active customer", f"ordered within {result['active_days']} days")
     summary.add_row("customers at start (B)", str(r["customers_at_start"]))
     summary.add_row("customers at end (E)", str(r["customers_at_end"]))
     summary.add_row("new customers (N)", str(r["new_customers"]))
@@ -139,8 +140,7 @@ def report_product_cycle(
         typer.echo(json.dumps({"store": store, "min_sample": min_sample, "products": found},
                               ensure_ascii=False, indent=2))
         return
-    table = Table("product", "title", "buyers", "intervals", "days", "source",
-                  caption=f"days: the median interval with at least {min_sample} intervals, else the catalog's")
+    table = Table("product", "title", "buyers", "intervals", "days", "source")
     for c in found:
         table.add_row(c["product"], c["title"] or "", str(c["buyers"]), str(c["sample"]),
                       "–" if c["days"] is None else f"{c['days']:g}", c["source"] or "–")
