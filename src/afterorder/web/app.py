@@ -18,7 +18,7 @@ from afterorder.domain import Event, EventBatch
 from afterorder.intake.platforms import build_adapters
 from afterorder.intake.webhooks import WebhookReceiver
 from afterorder.runtime import Runtime
-from afterorder.web import api, pages, segments, webhooks
+from afterorder.web import api, pages, reports, segments, webhooks
 from afterorder.web.errors import error, validation_details
 
 
@@ -39,6 +39,7 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, inbox:
     app.include_router(webhooks.router)
     app.include_router(pages.router)
     app.include_router(segments.router)
+    app.include_router(reports.router)
 
     @app.exception_handler(api.ApiError)
     async def _api_error(_request: Request, exc: api.ApiError) -> Response:

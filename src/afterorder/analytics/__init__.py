@@ -1,0 +1,1 @@
+"""Analytics over a store's history: retention metrics and product repurchase cycles."""
