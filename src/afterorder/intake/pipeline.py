@@ -23,6 +23,7 @@ from afterorder.db.stores import StoreRow
 from afterorder.domain import Event
 from afterorder.flows.catalog import FlowCatalog
 from afterorder.flows.triggers import Happened, apply_events
+from afterorder.tracking.projection import Stored, after_stored, message_subjects
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,7 @@ class Intake:
         new_events = [e for e, _, _ in fresh]
         customer_ids = await project_customers(conn, store.id, new_events, now)
         order_ids = await project_orders(conn, store.id, store.currency, new_events, customer_ids, now)
+        subjects = await message_subjects(conn, store.id, [(e, source) for e, _, source in fresh])
         rows, happened = [], []
         for event, raw, source in fresh:
             key = customer_key(event.customer) if event.customer else None
@@ -142,11 +144,16 @@ class Intake:
             if event.order is not None:
                 order_id, order_customer = order_ids[event.order.id]
                 customer_id = customer_id if customer_id is not None else order_customer
+            if event.message is not None and event.message.outbox_id in subjects:  # about a message we sent
+                customer_id, order_id = subjects[event.message.outbox_id]
             payload = event.model_dump(mode="json")
             rows.append(event_row(store.id, source, event.id, event.type.value, event.occurred_at, now,
                                   customer_id, order_id, payload, raw))
             happened.append((event, payload, customer_id, order_id))
         event_ids = await append_events(conn, store.id, rows)
+        await after_stored(conn, store, [Stored(event_ids[e.id], e, source, customer_id, order_id)
+                                         for (e, _, source), (_, _, customer_id, order_id) in zip(fresh, happened,
+                                                                                                  strict=True)], now)
         started = await apply_events(conn, self.catalog, store, await self.catalog.enabled(conn, store), [
             Happened(event_ids[e.id], e.type, e.occurred_at, payload, customer_id, order_id)
             for e, payload, customer_id, order_id in happened], now)
