@@ -14,8 +14,9 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from afterorder.channels import DevInbox
 from afterorder.clock import OffsetClock
 from afterorder.domain import Event, EventBatch
+from afterorder.esp.receiver import EspReceiver
 from afterorder.runtime import Runtime
-from afterorder.web import api, pages, tracking
+from afterorder.web import api, esp_webhooks, pages, tracking
 from afterorder.web.errors import error, validation_details
 
 
@@ -23,7 +24,8 @@ class ClockAdvance(BaseModel):
     seconds: float = Field(gt=0, le=10 * 365 * 86400)
 
 
-def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, inbox: DevInbox | None = None) -> FastAPI:
+def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, inbox: DevInbox | None = None,
+               esp: EspReceiver | None = None) -> FastAPI:
     app = FastAPI(title="afterorder", version="0.1.0", openapi_url="/api/openapi.json", docs_url="/api/docs",
                   redoc_url=None, description="Post-purchase and lifecycle messaging engine for online stores.")
     app.state.runtime = runtime
@@ -32,6 +34,8 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, inbox:
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(tracking.router)
+    app.state.esp = esp or EspReceiver(runtime.engine, runtime.intake)
+    app.include_router(esp_webhooks.router)
 
     @app.exception_handler(api.ApiError)
     async def _api_error(_request: Request, exc: api.ApiError) -> Response:
