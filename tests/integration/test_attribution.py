@@ -14,6 +14,7 @@ from afterorder.db.schema import attributions, orders, outbox
 from afterorder.domain import Event, EventType
 from afterorder.runtime import Runtime
 from afterorder.tracking.engagement import record
+from afterorder.tracking.report import engagement_report
 from afterorder.tracking.settings import save_settings
 from tests.conftest import T0
 from tests.factories import add_store, order_event, running
@@ -73,6 +74,11 @@ async def test_an_order_after_a_click_is_credited_once_with_its_revenue(database
         await runtime.intake.ingest(store, [placed("A3", clock.now())])
         await runtime.intake.ingest(store, [placed("B1", clock.now() - timedelta(days=5), customer="cust-B")])
         assert set(await credited(runtime)) == {"A2"}, "outside the window, or never clicked: not credited"
+        async with runtime.engine.connect() as conn:
+            report = await engagement_report(conn, store.id, "order-confirmation")
+        first = next(r for r in report if r["step"] == 0)
+        assert (first["clicked"], first["clicks"], first["opened"], first["orders"]) == (1, 2, 0, 1)
+        assert {k: Decimal(v) for k, v in first["revenue"].items()} == {"JPY": Decimal(4200)}
 
 
 async def test_opens_count_only_when_the_store_says_so_and_never_machine_opens(database_url: str) -> None:

@@ -49,11 +49,11 @@ async def settle(runtime: Runtime) -> None:
         pass
 
 
-async def html_of(runtime: Runtime, template: str = "order-confirmation") -> str:
+async def html_of(runtime: Runtime, template: str = "order-confirmation", oldest: bool = False) -> str:
     async with runtime.engine.connect() as conn:
         data = (await conn.execute(select(outbox_bodies.c.data).join(
             outbox, outbox.c.idempotency_key == outbox_bodies.c.idempotency_key).where(
-            outbox.c.template == template).order_by(outbox.c.id.desc()))).scalars().first()
+            outbox.c.template == template).order_by(outbox.c.id if oldest else outbox.c.id.desc()))).scalars().first()
     assert data is not None
     body = message_from_string(data, policy=default).get_body(("html",))
     assert body is not None
@@ -142,17 +142,19 @@ async def test_nothing_is_recorded_for_a_bad_token(database_url: str) -> None:
 
 async def test_the_pixel_records_opens_and_flags_apple_privacy_prefetch(database_url: str) -> None:
     async with running(database_url, FrozenClock(T0)) as runtime:
-        store, _ = await add_store(runtime, STORE)
-        await runtime.intake.ingest(store, [placed("T3")])
+        store, key = await add_store(runtime, STORE)
+        await runtime.intake.ingest(store, [placed("T3"), placed("T3b")])
         await settle(runtime)
-        pixel = re.search(r'src="(http://127\.0\.0\.1:8000/t/o/[^"]+\.gif)"', await html_of(runtime))
-        assert pixel
+        pixels = re.findall(r'src="(http://127\.0\.0\.1:8000/t/o/[^"]+\.gif)"', await html_of(runtime))
+        other = re.findall(r'src="(http://127\.0\.0\.1:8000/t/o/[^"]+\.gif)"', await html_of(runtime, oldest=True))
+        assert pixels and other and other != pixels
+        pixel = pixels[0]
         reader = {"User-Agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15"}
         async with client(runtime) as http:
-            human = await http.get(pixel.group(1), headers=reader)
-            proxy = await http.get(pixel.group(1), headers={"User-Agent": "Mozilla/5.0"})
+            human = await http.get(pixel, headers=reader)
+            proxy = await http.get(pixel, headers={"User-Agent": "Mozilla/5.0"})
         async with client(runtime, ip="17.58.101.4") as http:  # Apple's network, with a full user agent
-            from_apple = await http.get(pixel.group(1), headers=reader)
+            from_apple = await http.get(pixel, headers=reader)
         assert human.status_code == 200 and human.headers["content-type"] == "image/gif"
         assert human.content.startswith(b"GIF89a") and "no-store" in human.headers["cache-control"]
         async with runtime.engine.connect() as conn:
@@ -161,6 +163,11 @@ async def test_the_pixel_records_opens_and_flags_apple_privacy_prefetch(database
         assert [tuple(r) for r in rows] == [("open", False), ("open", True), ("open", True)]
         assert proxy.status_code == from_apple.status_code == 200
         assert await count(runtime, events, events.c.type == "message.opened") == 3
+        async with client(runtime, ip="17.58.101.4") as http:  # the other message: fetched by Apple only
+            await http.get(other[0], headers={"User-Agent": "Mozilla/5.0"})
+            report = await http.get("/api/v1/engagement", headers={"Authorization": f"Bearer {key}"})
+        [row] = [r for r in report.json()["messages"] if r["template"] == "order-confirmation"]
+        assert (row["opened"], row["machine_opened_only"]) == (1, 1), "Apple's prefetch is not a human open"
 
 
 async def test_a_flow_waiting_for_a_click_moves_on_when_it_comes(database_url: str, tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from afterorder.clock import OffsetClock
 from afterorder.domain import Event, EventBatch
 from afterorder.esp.receiver import EspReceiver
 from afterorder.runtime import Runtime
-from afterorder.web import api, data_rights, esp_webhooks, pages, tracking
+from afterorder.web import api, data_rights, esp_webhooks, pages, reports, tracking
 from afterorder.web.errors import error, validation_details
 
 
@@ -33,6 +33,7 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, inbox:
     app.state.key_cache = {}
     app.include_router(api.router)
     app.include_router(data_rights.router)
+    app.include_router(reports.router)
     app.include_router(pages.router)
     app.include_router(tracking.router)
     app.state.esp = esp or EspReceiver(runtime.engine, runtime.intake)
