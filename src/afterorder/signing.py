@@ -58,7 +58,10 @@ class Signer:
         body, dot, mac = token.partition(".")
         if not dot or not body or not mac:
             raise BadToken("the token is incomplete")
-        if not hmac.compare_digest(_unb64(mac), self._mac(purpose, body)):
+        given = _unb64(mac)
+        if _b64(given) != mac:  # the last base64 character has spare bits: only the canonical spelling counts
+            raise BadToken("the token's signature is not in canonical form")
+        if not hmac.compare_digest(given, self._mac(purpose, body)):
             raise BadToken("the token's signature does not match")
         try:
             return json.loads(_unb64(body))
