@@ -51,9 +51,11 @@ class Setup:
 
 
 @pytest.fixture
-async def setup(database_url: str) -> AsyncIterator[Setup]:
+async def setup(sqlite_url: str) -> AsyncIterator[Setup]:
+    """A store with credentials for every provider (SQLite: the parsing is what these tests are about;
+    storage on both databases is covered by the delivery test below and the intake's own tests)."""
     with fake_sns() as sns:
-        async with running(database_url, FrozenClock(T0)) as runtime:
+        async with running(sqlite_url, FrozenClock(T0)) as runtime:
             store, _ = await add_store(runtime)
             async with runtime.engine.begin() as conn:
                 now = runtime.clock.now()
@@ -227,7 +229,9 @@ async def test_sendgrid_forged_or_unsigned_gets_401(setup: Setup) -> None:
 
 
 async def test_malformed_bodies_get_400_never_500(setup: Setup) -> None:
-    for body in (b"not json", b'{"not": "a list"}', b'[{"event": "bounce", "email": "a@b.example"}]', b"[1]"):
+    too_long = json.dumps([{"event": "bounce", "email": "x" * 400 + "@b.example", "sg_event_id": "e",
+                            "timestamp": 1}]).encode()
+    for body in (b"not json", b'{"not": "a list"}', b'[{"event": "bounce", "email": "a@b.example"}]', b"[1]", too_long):
         response = await post(setup, "sendgrid", body, headers=sendgrid_headers(body))
         assert response.status_code == 400, (body, response.text)
         assert response.json()["error"] == "malformed"

@@ -134,7 +134,8 @@ async def test_nothing_is_recorded_for_a_bad_token(database_url: str) -> None:
         forged = other.signer().sign("open", {"s": store.id, "k": "run:1:step:0"})  # right shape, wrong key
         click_as_open = store.signer().sign("click", {"s": store.id, "k": "run:1:step:0"})
         async with client(runtime) as http:
-            for token in (forged, click_as_open, pixel.group(1)[:-3], "garbage"):
+            huge = store.signer().sign("open", {"s": 10**30, "k": "run:1:step:0"})
+            for token in (forged, click_as_open, pixel.group(1)[:-3], "garbage", huge):
                 assert (await http.get(f"/t/o/{token}.gif")).status_code == 400
         assert await count(runtime, engagements) == 0
         assert await count(runtime, events, events.c.source == "tracking") == 0

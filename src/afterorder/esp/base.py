@@ -96,6 +96,14 @@ def text(value: Any, name: str) -> str:
     return value.strip()
 
 
+def address(value: Any, name: str) -> str:
+    """A recipient address as the provider reports it (checked to be one, not normalised)."""
+    found = text(value, name)
+    if len(found) > 320 or "@" not in found or any(c.isspace() for c in found):
+        raise Malformed(f"{name} is not an email address: {found[:80]!r}")
+    return found
+
+
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 
 

@@ -14,6 +14,7 @@ from afterorder.esp.base import (
     Malformed,
     Unauthorized,
     WebhookRequest,
+    address,
     angle,
     mapping,
     text,
@@ -58,7 +59,7 @@ def parse(request: WebhookRequest, settings: dict[str, Any]) -> list[Bounce]:
     return [Bounce(
         type=EventType.MESSAGE_COMPLAINED if complaint else EventType.MESSAGE_BOUNCED, provider=NAME,
         provider_event_id=text(event.get("id"), "event-data.id"),
-        recipient=text(event.get("recipient"), "event-data.recipient"),
+        recipient=address(event.get("recipient"), "event-data.recipient"),
         hard=complaint or event.get("severity") == "permanent",
         occurred_at=unix_time(event.get("timestamp"), "event-data.timestamp"),
         message_id=angle(headers.get("message-id")), description=description, raw=data)]

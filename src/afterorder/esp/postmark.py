@@ -12,7 +12,16 @@ import re
 from typing import Any
 
 from afterorder.domain import EventType
-from afterorder.esp.base import BadCredentials, Bounce, Malformed, Unauthorized, WebhookRequest, angle, iso_time, text
+from afterorder.esp.base import (
+    BadCredentials,
+    Bounce,
+    Malformed,
+    Unauthorized,
+    WebhookRequest,
+    address,
+    angle,
+    iso_time,
+)
 
 NAME = "postmark"
 HARD = {"HardBounce", "BadEmailAddress", "ManuallyDeactivated"}
@@ -55,7 +64,7 @@ def parse(request: WebhookRequest, settings: dict[str, Any]) -> list[Bounce]:
     found = _MESSAGE_ID.search(content)
     return [Bounce(
         type=EventType.MESSAGE_COMPLAINED if complaint else EventType.MESSAGE_BOUNCED, provider=NAME,
-        provider_event_id=str(data["ID"]), recipient=text(data.get("Email"), "Email"),
+        provider_event_id=str(data["ID"]), recipient=address(data.get("Email"), "Email"),
         hard=complaint or kind in HARD, occurred_at=iso_time(data.get("BouncedAt"), "BouncedAt"),
         message_id=angle(found.group(1)) if found else None,
         description=" ".join(str(x) for x in (kind, data.get("Description") or data.get("Details")) if x),

@@ -17,7 +17,17 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from afterorder.domain import EventType
-from afterorder.esp.base import BadCredentials, Bounce, Malformed, Unauthorized, WebhookRequest, angle, text, unix_time
+from afterorder.esp.base import (
+    BadCredentials,
+    Bounce,
+    Malformed,
+    Unauthorized,
+    WebhookRequest,
+    address,
+    angle,
+    text,
+    unix_time,
+)
 
 NAME = "sendgrid"
 SIGNATURE = "x-twilio-email-event-webhook-signature"
@@ -69,7 +79,7 @@ def parse(request: WebhookRequest, settings: dict[str, Any]) -> list[Bounce]:
         found.append(Bounce(
             type=EventType.MESSAGE_COMPLAINED if complaint else EventType.MESSAGE_BOUNCED, provider=NAME,
             provider_event_id=text(item.get("sg_event_id"), f"[{index}].sg_event_id"),
-            recipient=text(item.get("email"), f"[{index}].email"),
+            recipient=address(item.get("email"), f"[{index}].email"),
             hard=complaint or item.get("type", "bounce") == "bounce",
             occurred_at=unix_time(item.get("timestamp"), f"[{index}].timestamp"),
             message_id=angle(item.get("smtp-id")),

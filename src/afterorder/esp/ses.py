@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from afterorder.domain import EventType
-from afterorder.esp.base import Bounce, Malformed, Unauthorized, WebhookRequest, angle, iso_time, mapping, text
+from afterorder.esp.base import Bounce, Malformed, Unauthorized, WebhookRequest, address, angle, iso_time, mapping, text
 
 NAME = "ses"
 Fetch = Callable[[str], Awaitable[bytes]]
@@ -142,7 +142,7 @@ def notification_bounces(message: dict[str, Any]) -> list[Bounce]:
         hard = bounce.get("bounceType") == "Permanent"
         at = iso_time(bounce.get("timestamp") or message["Timestamp"], "bounce.timestamp")
         return [Bounce(EventType.MESSAGE_BOUNCED, NAME, message["MessageId"],
-                       text(r.get("emailAddress") if isinstance(r, dict) else None, "emailAddress"), hard, at,
+                       address(r.get("emailAddress") if isinstance(r, dict) else None, "emailAddress"), hard, at,
                        message_id, " ".join(str(x) for x in (bounce.get("bounceType"), bounce.get("bounceSubType"),
                                                               r.get("diagnosticCode")) if x), message)
                 for r in bounce["bouncedRecipients"]]
@@ -152,7 +152,7 @@ def notification_bounces(message: dict[str, Any]) -> list[Bounce]:
             raise Malformed("complaint.complainedRecipients is missing")
         at = iso_time(complaint.get("timestamp") or message["Timestamp"], "complaint.timestamp")
         return [Bounce(EventType.MESSAGE_COMPLAINED, NAME, message["MessageId"],
-                       text(r.get("emailAddress") if isinstance(r, dict) else None, "emailAddress"), True, at,
+                       address(r.get("emailAddress") if isinstance(r, dict) else None, "emailAddress"), True, at,
                        message_id, str(complaint.get("complaintFeedbackType") or "complaint"), message)
                 for r in complaint["complainedRecipients"]]
     return []

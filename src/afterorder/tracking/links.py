@@ -117,7 +117,7 @@ def peek_store(token: str) -> int:
         data: Any = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
     except ValueError as exc:
         raise BadToken("the token is not readable") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("s"), int):
+    if not isinstance(data, dict) or not isinstance(data.get("s"), int) or not 0 < data["s"] < 2**63:
         raise BadToken("the token names no store")
     store_id: int = data["s"]
     return store_id
