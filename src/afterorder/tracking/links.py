@@ -19,6 +19,7 @@ import html
 import json
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -52,15 +53,17 @@ def utm(url: str, ctx: LinkContext) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not on_domain(parts.hostname, ctx.settings.domains):
         return url
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    present = {k for k, _ in query}
-    wanted = {"utm_source": "afterorder", "utm_medium": "email", "utm_campaign": ctx.flow_id or "",
-              "utm_content": ctx.template}
-    added = [(k, v) for k, v in wanted.items() if v and k not in present]
+    present = frozenset(k for k, _ in parse_qsl(parts.query, keep_blank_values=True) if k.startswith("utm_"))
+    added = _utm_query(ctx.flow_id or "", ctx.template, present)
     if not added:
         return url
-    joined = (parts.query + "&" if parts.query else "") + urlencode(added)
-    return urlunsplit(parts._replace(query=joined))
+    return urlunsplit(parts._replace(query=(parts.query + "&" if parts.query else "") + added))
+
+
+@lru_cache(maxsize=1024)
+def _utm_query(flow_id: str, template: str, present: frozenset[str]) -> str:
+    wanted = {"utm_source": "afterorder", "utm_medium": "email", "utm_campaign": flow_id, "utm_content": template}
+    return urlencode([(k, v) for k, v in wanted.items() if v and k not in present])
 
 
 def click_url(url: str, ctx: LinkContext) -> str:
