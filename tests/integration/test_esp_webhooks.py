@@ -205,16 +205,20 @@ async def test_sendgrid_bounce_and_spam_report_are_kept_the_rest_ignored(setup: 
     body = json.dumps(fixture("sendgrid_events.json")).encode()
     response = await post(setup, "sendgrid", body, headers=sendgrid_headers(body))
     assert response.status_code == 200, response.text
-    assert response.json()["stored"] == 2
-    bounce, spam = await stored(setup.runtime)
+    assert response.json() == {"stored": 3, "duplicates": 1, "subscription_confirmed": False}, \
+        "the sample's unsubscribe and group_unsubscribe share one sg_event_id: one event"
+    bounce, spam, unsubscribe = await stored(setup.runtime)
     assert bounce["type"] == "message.bounced" and spam["type"] == "message.complained"
     assert bounce["occurred_at"] == datetime.fromtimestamp(1513299569, UTC)
     assert bounce["payload"]["properties"] == {
         "provider": "sendgrid", "recipient": "example@test.com", "bounce": "hard",
         "description": "5.0.0 500 unknown recipient", "message_id": "<14c5d75ce93.dfd.64b469@ismtpd-555>"}
     assert bounce["raw"]["event"] == "bounce" and spam["raw"]["event"] == "spamreport"
+    assert unsubscribe["type"] == "message.unsubscribed"
+    assert unsubscribe["payload"]["properties"]["bounce"] == "unsubscribe"
     assert await suppressed(setup.runtime) == [("example@test.com", "hard_bounce", "sendgrid"),
-                                               ("example@test.com", "complaint", "sendgrid")]
+                                               ("example@test.com", "complaint", "sendgrid"),
+                                               ("example@test.com", "unsubscribe", "sendgrid")]
 
 
 async def test_sendgrid_forged_or_unsigned_gets_401(setup: Setup) -> None:
@@ -276,10 +280,11 @@ async def test_postmark_without_the_right_credentials_gets_401(setup: Setup) -> 
 # ---- Mailgun -------------------------------------------------------------------------------
 
 async def test_mailgun_permanent_temporary_and_complaint(setup: Setup) -> None:
-    for name in ("mailgun_failed_permanent.json", "mailgun_failed_temporary.json", "mailgun_complained.json"):
+    for name in ("mailgun_failed_permanent.json", "mailgun_failed_temporary.json", "mailgun_complained.json",
+                 "mailgun_unsubscribed.json"):
         response = await post(setup, "mailgun", mailgun_body(fixture(name)))
         assert response.status_code == 200, response.text
-    hard, soft, complaint = await stored(setup.runtime)
+    hard, soft, complaint, unsubscribe = await stored(setup.runtime)
     assert hard["payload"]["properties"] == {
         "provider": "mailgun", "recipient": "badrecipient@sample.mailgun.com", "bounce": "hard",
         "description": "550 5.5.0 Requested action not taken: mailbox unavailable (S2017062302). "
@@ -288,8 +293,10 @@ async def test_mailgun_permanent_temporary_and_complaint(setup: Setup) -> None:
     assert hard["occurred_at"] == datetime.fromtimestamp(1770918175.5923693, UTC)
     assert soft["payload"]["properties"]["bounce"] == "soft", "a temporary failure is recorded"
     assert complaint["type"] == "message.complained"
+    assert unsubscribe["type"] == "message.unsubscribed"
     assert await suppressed(setup.runtime) == [("badrecipient@sample.mailgun.com", "hard_bounce", "mailgun"),
-                                               ("recipient@sample.mailgun.com", "complaint", "mailgun")], \
+                                               ("recipient@sample.mailgun.com", "complaint", "mailgun"),
+                                               ("recipient@sample.mailgun.com", "unsubscribe", "mailgun")], \
         "the soft bounce suppresses nothing"
 
 

@@ -61,13 +61,13 @@ class WebhookRequest:
 
 @dataclass(frozen=True)
 class Bounce:
-    """One recipient's bounce or complaint, as every provider reports it."""
+    """One recipient's bounce, complaint or unsubscribe, as every provider reports it."""
 
-    type: EventType  # MESSAGE_BOUNCED | MESSAGE_COMPLAINED
+    type: EventType  # MESSAGE_BOUNCED | MESSAGE_COMPLAINED | MESSAGE_UNSUBSCRIBED
     provider: str
     provider_event_id: str
     recipient: str
-    hard: bool  # a bounce that will not go away (unknown user, no such domain); complaints: True
+    hard: bool  # a bounce that will not go away (unknown user, no such domain); True for the others
     occurred_at: datetime
     message_id: str | None  # the Message-ID header of the message, as we sent it ("<...>")
     description: str
@@ -77,6 +77,8 @@ class Bounce:
     def bounce_kind(self) -> str:
         if self.type is EventType.MESSAGE_COMPLAINED:
             return "complaint"
+        if self.type is EventType.MESSAGE_UNSUBSCRIBED:
+            return "unsubscribe"
         return "hard" if self.hard else "soft"
 
 

@@ -1,4 +1,4 @@
-"""Mailgun webhooks (``failed`` and ``complained``), signed with HMAC-SHA256(webhook signing key,
+"""Mailgun webhooks (``failed``, ``complained``, ``unsubscribed``), signed with HMAC-SHA256(webhook signing key,
 timestamp + token) in the body's ``signature`` object.  ``severity: permanent`` is a hard bounce."""
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from afterorder.esp.base import (
 )
 
 NAME = "mailgun"
+EVENTS = {"failed": EventType.MESSAGE_BOUNCED, "complained": EventType.MESSAGE_COMPLAINED,
+          "unsubscribed": EventType.MESSAGE_UNSUBSCRIBED}
 
 
 def configure(signing_key: str | None = None, **_: Any) -> dict[str, Any]:
@@ -48,18 +50,17 @@ def parse(request: WebhookRequest, settings: dict[str, Any]) -> list[Bounce]:
     event = data.get("event-data")
     if not isinstance(event, dict):
         raise Malformed("event-data is missing")
-    kind = event.get("event")
-    if kind not in ("failed", "complained"):
+    kind = EVENTS.get(str(event.get("event")))
+    if kind is None:
         return []
-    complaint = kind == "complained"
     status = mapping(event.get("delivery-status"))
     headers = mapping(mapping(event.get("message")).get("headers"))
     description = " ".join(str(x) for x in (status.get("code"), status.get("description") or status.get("message"),
                                             event.get("reason")) if x).strip()
     return [Bounce(
-        type=EventType.MESSAGE_COMPLAINED if complaint else EventType.MESSAGE_BOUNCED, provider=NAME,
+        type=kind, provider=NAME,
         provider_event_id=text(event.get("id"), "event-data.id"),
         recipient=address(event.get("recipient"), "event-data.recipient"),
-        hard=complaint or event.get("severity") == "permanent",
+        hard=kind is not EventType.MESSAGE_BOUNCED or event.get("severity") == "permanent",
         occurred_at=unix_time(event.get("timestamp"), "event-data.timestamp"),
         message_id=angle(headers.get("message-id")), description=description, raw=data)]

@@ -2,7 +2,8 @@
 
 The store's verification key is the base64 public key SendGrid shows under *Mail Settings →
 Signed Event Webhook*.  The body is a JSON array of events; ``bounce`` (``type: bounce`` is
-hard, ``type: blocked`` is soft) and ``spamreport`` are kept, everything else is ignored.
+hard, ``type: blocked`` is soft), ``spamreport`` and ``unsubscribe`` / ``group_unsubscribe`` are
+kept, everything else is ignored.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from afterorder.esp.base import (
 NAME = "sendgrid"
 SIGNATURE = "x-twilio-email-event-webhook-signature"
 TIMESTAMP = "x-twilio-email-event-webhook-timestamp"
+EVENTS = {"bounce": EventType.MESSAGE_BOUNCED, "spamreport": EventType.MESSAGE_COMPLAINED,
+          "unsubscribe": EventType.MESSAGE_UNSUBSCRIBED, "group_unsubscribe": EventType.MESSAGE_UNSUBSCRIBED}
 
 
 def _public_key(encoded: str) -> ec.EllipticCurvePublicKey:
@@ -72,15 +75,14 @@ def parse(request: WebhookRequest, settings: dict[str, Any]) -> list[Bounce]:
     for index, item in enumerate(data):
         if not isinstance(item, dict):
             raise Malformed(f"event [{index}] is not an object")
-        kind = item.get("event")
-        if kind not in ("bounce", "spamreport"):
+        kind = EVENTS.get(str(item.get("event")))
+        if kind is None:
             continue
-        complaint = kind == "spamreport"
         found.append(Bounce(
-            type=EventType.MESSAGE_COMPLAINED if complaint else EventType.MESSAGE_BOUNCED, provider=NAME,
+            type=kind, provider=NAME,
             provider_event_id=text(item.get("sg_event_id"), f"[{index}].sg_event_id"),
             recipient=address(item.get("email"), f"[{index}].email"),
-            hard=complaint or item.get("type", "bounce") == "bounce",
+            hard=kind is not EventType.MESSAGE_BOUNCED or item.get("type", "bounce") == "bounce",
             occurred_at=unix_time(item.get("timestamp"), f"[{index}].timestamp"),
             message_id=angle(item.get("smtp-id")),
             description=" ".join(str(item.get(k) or "") for k in ("status", "reason")).strip(), raw=item))

@@ -1,7 +1,8 @@
 """What message events and orders do beside the event log, inside the intake's transaction:
 
 * an open or click (source ``tracking``) gets an ``engagements`` row;
-* a hard bounce or complaint (source ``esp:<provider>``) suppresses the address;
+* a hard bounce, a complaint or an unsubscribe reported by a provider (source ``esp:<provider>``)
+  suppresses the address;
 * an ``order.placed`` is attributed to the last message touched before it.
 
 A message event is about the customer and order its message was sent for; ``message_subjects``
@@ -75,6 +76,8 @@ async def after_stored(conn: AsyncConnection, store: StoreRow, stored: Sequence[
 def _suppression_reason(event: Event) -> Reason | None:
     if event.type is EventType.MESSAGE_COMPLAINED:
         return Reason.COMPLAINT
+    if event.type is EventType.MESSAGE_UNSUBSCRIBED:
+        return Reason.UNSUBSCRIBE  # unsubscribed at the provider (its own link or List-Unsubscribe)
     if event.type is EventType.MESSAGE_BOUNCED and event.properties.get("bounce") == "hard":
         return Reason.HARD_BOUNCE
     return None
