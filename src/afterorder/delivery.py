@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from afterorder.channels import Channel, OutgoingEmail, RetryPolicy, SendOutcome, SendResult
 from afterorder.clock import Clock
+from afterorder.compliance.suppression import blocked_reason, reasons_for
 from afterorder.db.dialect import skip_locked
 from afterorder.db.schema import customers, delivery_attempts, outbox, outbox_bodies
 
@@ -101,6 +102,7 @@ class Delivery:
                     outbox_bodies.c.idempotency_key.in_([r.idempotency_key for r in rows])))}
             consent = await self._marketing_consent(
                 conn, [(r.store_id, r.customer_id) for r in rows if r.category == "marketing"])
+            suppressed = await reasons_for(conn, [(r.store_id, r.recipient) for r in rows])
             await conn.execute(delivery_attempts.insert(), [
                 {"store_id": r.store_id, "outbox_id": r.id, "attempt": r.attempts, "started_at": now,
                  "outcome": "started", "detail": "", "worker": self.settings.worker_id} for r in rows
@@ -108,8 +110,8 @@ class Delivery:
         position = {id_: n for n, id_ in enumerate(ids)}  # oldest first, as picked
         claimed = []
         for r in sorted(rows, key=lambda r: position[r.id]):
-            blocked = None
-            if r.category == "marketing" and not consent.get((r.store_id, r.customer_id), False):
+            blocked = blocked_reason(r.category, suppressed.get((r.store_id, r.recipient), set()))
+            if blocked is None and r.category == "marketing" and not consent.get((r.store_id, r.customer_id), False):
                 blocked = "no marketing consent"
             claimed.append(Claimed(
                 r.id, r.store_id, r.attempts,

@@ -34,3 +34,13 @@ def test_a_token_for_another_purpose_or_store_is_refused() -> None:
         Signer(key).verify("unsubscribe", token)
     with pytest.raises(BadToken):
         Signer(new_signing_key()).verify("click", token)
+
+
+def test_a_mac_spelled_with_other_spare_bits_is_refused() -> None:
+    """16 MAC bytes are 22 base64 characters; the last carries 2 bits and 4 spare ones."""
+    signer = Signer("k" * 64)
+    body, mac = signer.sign("click", {"u": "https://shop.example/a"}).split(".")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    twin = alphabet[alphabet.index(mac[-1]) ^ 1]
+    with pytest.raises(BadToken):
+        signer.verify("click", f"{body}.{mac[:-1]}{twin}")

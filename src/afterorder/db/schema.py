@@ -426,3 +426,89 @@ platform_items = Table(
     Column("levels", JSON, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
+# ---- suppression, tracking, attribution, ESP webhooks (migration 0006) ------------------------
+
+# Bounces and complaints are matched to the message they are about by its Message-ID.
+Index("ix_outbox_store_message_id", outbox.c.store_id, outbox.c.message_id)
+
+# Addresses that may not be mailed.  The address is kept normalised beside its SHA-256 so that
+# erasing a customer can drop the address and keep the hash: the check compares hashes only.
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("store_id", Id, ForeignKey("stores.id"), nullable=False),
+    Column("address_hash", String(64), nullable=False),
+    Column("address", String(320), nullable=True),  # None once the customer is erased
+    Column("reason", String(16), nullable=False),  # hard_bounce | complaint | unsubscribe | manual
+    Column("source", String(64), nullable=False),  # sendgrid, ses, postmark, mailgun, unsubscribe, cli, ...
+    Column("event_id", Id, nullable=True),  # the stored event (raw payload kept there)
+    Column("detail", Text, nullable=False, default=""),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("store_id", "address_hash", "reason"),
+)
+
+# Per store and provider: how its webhooks are checked (public key, basic auth, signing key, topics).
+esp_credentials = Table(
+    "esp_credentials",
+    metadata,
+    Column("store_id", Id, ForeignKey("stores.id"), primary_key=True),
+    Column("provider", String(16), primary_key=True),  # ses | sendgrid | postmark | mailgun
+    Column("settings", JSON, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Per store: attribution window, whether opens count, which domains are the store's own (UTM).
+tracking_settings = Table(
+    "tracking_settings",
+    metadata,
+    Column("store_id", Id, ForeignKey("stores.id"), primary_key=True),
+    Column("attribution_days", Integer, nullable=False, default=5),
+    Column("attribute_opens", Boolean, nullable=False, default=False),
+    Column("track_opens", Boolean, nullable=False, default=True),
+    Column("track_clicks", Boolean, nullable=False, default=True),
+    Column("domains", JSON, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Opens and clicks, one row each, projected from message.opened / message.clicked events.
+engagements = Table(
+    "engagements",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("store_id", Id, ForeignKey("stores.id"), nullable=False),
+    Column("outbox_id", Id, ForeignKey("outbox.id"), nullable=False),
+    Column("customer_id", Id, nullable=True),
+    Column("kind", String(8), nullable=False),  # open | click
+    Column("machine_open", Boolean, nullable=False, default=False),
+    Column("url", Text, nullable=True),
+    Column("flow_id", String(64), nullable=True),
+    Column("step", Integer, nullable=True),
+    Column("template", String(128), nullable=True),
+    Column("user_agent", String(500), nullable=True),
+    Column("ip", String(64), nullable=True),
+    Column("event_id", Id, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Index("ix_engagements_store_outbox", "store_id", "outbox_id"),
+    Index("ix_engagements_store_customer_at", "store_id", "customer_id", "at"),
+)
+
+# An order credited to the last message clicked (or opened) within the store's window before it.
+attributions = Table(
+    "attributions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("store_id", Id, ForeignKey("stores.id"), nullable=False),
+    Column("order_id", Id, ForeignKey("orders.id"), nullable=False),
+    Column("outbox_id", Id, ForeignKey("outbox.id"), nullable=False),
+    Column("flow_id", String(64), nullable=True),
+    Column("step", Integer, nullable=True),
+    Column("template", String(128), nullable=True),
+    Column("revenue", Money, nullable=True),
+    Column("currency", String(3), nullable=False),
+    Column("kind", String(8), nullable=False),  # click | open
+    Column("touched_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("store_id", "order_id"),
+    Index("ix_attributions_store_flow", "store_id", "flow_id"),
+)

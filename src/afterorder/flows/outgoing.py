@@ -14,6 +14,8 @@ from afterorder.domain import StoreSnapshot
 from afterorder.flows.engine import SendDecision
 from afterorder.mime import build_email, message_id_for
 from afterorder.snapshots import customer_snapshot, order_snapshot
+from afterorder.tracking.links import LinkContext, instrument
+from afterorder.tracking.settings import TrackingSettings
 
 NO_EMAIL = "customer has no email address"
 COLUMNS = ("store_id", "run_id", "idempotency_key", "message_id", "channel", "category", "template", "customer_id",
@@ -29,12 +31,13 @@ def idempotency_key(run_id: int, step: int) -> str:
 def outbox_row(
     renderer: Renderer, store: StoreRow, snapshot: StoreSnapshot, run: Any, send: SendDecision,
     customer: dict[str, Any] | None, order: dict[str, Any] | None, now: datetime,
-    locales: dict[str, list[str]] | None = None,
+    locales: dict[str, list[str]] | None = None, tracking: TrackingSettings | None = None,
 ) -> dict[str, Any]:
     """The outbox row for ``send``: queued with its rendered bytes, or skipped when there is no address.
 
     Every row has the same keys, so a batch of them is one executemany.  ``locales`` caches, for
-    the length of a batch, which locales each template is written in."""
+    the length of a batch, which locales each template is written in.  With ``tracking``, links
+    become signed click links with UTM parameters and an open pixel is added."""
     key = idempotency_key(run["id"], send.step)
     message_id = message_id_for(snapshot, key)
     recipient = (customer or {}).get("email")
@@ -56,6 +59,9 @@ def outbox_row(
         send.template, locale, store=snapshot, customer=customer_snapshot(customer), order=order_snap,
         shipment=order_snap.shipment if order_snap else None,
     )
+    if tracking is not None:
+        rendered = instrument(rendered, LinkContext(store.signer(), store.id, key, snapshot.base_url,
+                                                     run["flow_id"], send.template, tracking))
     data = build_email(snapshot, to=recipient, rendered=rendered, message_id=message_id,
                        category=send.category, date=now)
     row.update(locale=locale, recipient=recipient, subject=rendered.subject, data=data.decode("utf-8"),

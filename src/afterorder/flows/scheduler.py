@@ -32,6 +32,7 @@ from afterorder.flows.outgoing import BODY_COLUMNS, COLUMNS, outbox_row
 from afterorder.flows.spec import FlowSpec
 from afterorder.segments.conditions import answers
 from afterorder.segments.membership import context
+from afterorder.tracking.settings import TrackingSettingsCache
 
 log = logging.getLogger(__name__)
 STORE_CACHE_SECONDS = 60.0
@@ -72,6 +73,7 @@ class Scheduler:
         self.clock = clock
         self.settings = settings
         self._stores: dict[int, tuple[StoreRow, StoreSnapshot, float]] = {}
+        self._tracking = TrackingSettingsCache()
 
     async def claim(self) -> list[int]:
         now = self.clock.now()
@@ -133,6 +135,7 @@ class Scheduler:
                 return results  # ended by events, or the lease passed to another worker
             facts = await load_many(conn, runs)
             stores = {r["store_id"]: await self._store(conn, r["store_id"]) for r in runs}
+            tracking = {sid: await self._tracking.get(conn, store) for sid, (store, _) in stores.items()}
             specs = {(r["store_id"], r["flow_id"], r["flow_version"]): await self.catalog.version(
                 conn, r["store_id"], r["flow_id"], r["flow_version"]) for r in runs}
             customer_answers = await self._customer_answers(conn, runs, stores, specs, now)
@@ -155,8 +158,8 @@ class Scheduler:
                 result = advance(state, spec, build_facts(
                     store, customer, order, None, occurrences, answers_now,
                     stats=facts.stats.get(key), prediction=facts.predictions.get(key)), now)
-                messages = [outbox_row(self.renderer, store, snapshot, run, send, customer, order, now, locales)
-                            for send in result.sends]
+                messages = [outbox_row(self.renderer, store, snapshot, run, send, customer, order, now, locales,
+                                       tracking[store.id]) for send in result.sends]
             except Exception:  # this run is broken (a template, a stored flow); the others go on
                 log.exception("run %s failed", run["id"])
                 writes.moves.append(self._failed(run, now))

@@ -24,6 +24,7 @@ from afterorder.db.stores import StoreRow
 from afterorder.domain import Event, EventType
 from afterorder.flows.catalog import FlowCatalog
 from afterorder.flows.triggers import Happened, apply_events
+from afterorder.tracking.projection import Stored, after_stored, message_subjects
 
 ENGAGEMENT = {EventType.MESSAGE_OPENED: "open", EventType.MESSAGE_CLICKED: "click"}
 
@@ -122,14 +123,19 @@ class Intake:
         return [answers[i] for i in range(len(group))]
 
     @staticmethod
-    async def _keep_stats(conn: AsyncConnection, store: StoreRow,
+    async def _keep_stats(conn: AsyncConnection, store: StoreRow, sources: list[str],
                           happened: list[tuple[Event, Any, int | None, int | None]], now: datetime) -> None:
-        """Customer statistics move with the events that change them, in the same transaction."""
+        """Customer statistics move with the events that change them, in the same transaction.
+
+        Opens and clicks count only when afterorder's own tracking saw them, and an open fetched by a
+        privacy proxy (Apple Mail) is not the customer's."""
         buyers = {customer_id for e, _, customer_id, _ in happened if e.order is not None and customer_id is not None}
         if buyers:
             await refresh_stats(conn, store.id, store.country, buyers, now)
-        engaged = [(customer_id, ENGAGEMENT[e.type], e.occurred_at) for e, _, customer_id, _ in happened
-                   if e.type in ENGAGEMENT and customer_id is not None]
+        engaged = [(customer_id, ENGAGEMENT[e.type], e.occurred_at)
+                   for source, (e, _, customer_id, _) in zip(sources, happened, strict=True)
+                   if e.type in ENGAGEMENT and customer_id is not None and source == "tracking"
+                   and not e.properties.get("machine_open")]
         if engaged:
             await record_engagement(conn, store.id, engaged, now)
 
@@ -149,6 +155,7 @@ class Intake:
         new_events = [e for e, _, _ in fresh]
         customer_ids = await project_customers(conn, store.id, new_events, now)
         order_ids = await project_orders(conn, store.id, store.currency, new_events, customer_ids, now)
+        subjects = await message_subjects(conn, store.id, [(e, source) for e, _, source in fresh])
         rows, happened = [], []
         for event, raw, source in fresh:
             key = customer_key(event.customer) if event.customer else None
@@ -157,12 +164,17 @@ class Intake:
             if event.order is not None:
                 order_id, order_customer = order_ids[event.order.id]
                 customer_id = customer_id if customer_id is not None else order_customer
+            if event.message is not None and event.message.outbox_id in subjects:  # about a message we sent
+                customer_id, order_id = subjects[event.message.outbox_id]
             payload = event.model_dump(mode="json")
             rows.append(event_row(store.id, source, event.id, event.type.value, event.occurred_at, now,
                                   customer_id, order_id, payload, raw))
             happened.append((event, payload, customer_id, order_id))
         event_ids = await append_events(conn, store.id, rows)
-        await self._keep_stats(conn, store, happened, now)
+        await self._keep_stats(conn, store, [source for _, _, source in fresh], happened, now)
+        await after_stored(conn, store, [Stored(event_ids[e.id], e, source, customer_id, order_id)
+                                         for (e, _, source), (_, _, customer_id, order_id) in zip(fresh, happened,
+                                                                                                  strict=True)], now)
         started = await apply_events(conn, self.catalog, store, await self.catalog.enabled(conn, store), [
             Happened(event_ids[e.id], e.type, e.occurred_at, payload, customer_id, order_id)
             for e, payload, customer_id, order_id in happened], now)

@@ -15,10 +15,11 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from afterorder.channels import DevInbox
 from afterorder.clock import OffsetClock
 from afterorder.domain import Event, EventBatch
+from afterorder.esp.receiver import EspReceiver
 from afterorder.intake.platforms import build_adapters
 from afterorder.intake.webhooks import WebhookReceiver
 from afterorder.runtime import Runtime
-from afterorder.web import api, pages, reports, segments, webhooks
+from afterorder.web import api, data_rights, engagement, esp_webhooks, pages, reports, segments, tracking, webhooks
 from afterorder.web.errors import error, validation_details
 
 
@@ -27,8 +28,9 @@ class ClockAdvance(BaseModel):
 
 
 def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, inbox: DevInbox | None = None,
-               webhook_http: httpx.AsyncClient | None = None) -> FastAPI:
-    """``webhook_http`` is the client platform adapters fetch keys with (Saleor's JWKS); one is made if not given."""
+               webhook_http: httpx.AsyncClient | None = None, esp: EspReceiver | None = None) -> FastAPI:
+    """``webhook_http`` is the client platform adapters fetch keys with (Saleor's JWKS); one is made if not given.
+    ``esp`` receives the mail providers' bounce and complaint webhooks."""
     app = FastAPI(title="afterorder", version="0.1.0", openapi_url="/api/openapi.json", docs_url="/api/docs",
                   redoc_url=None, description="Post-purchase and lifecycle messaging engine for online stores.")
     app.state.runtime = runtime
@@ -40,6 +42,11 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, inbox:
     app.include_router(pages.router)
     app.include_router(segments.router)
     app.include_router(reports.router)
+    app.include_router(engagement.router)
+    app.include_router(data_rights.router)
+    app.include_router(tracking.router)
+    app.state.esp = esp or EspReceiver(runtime.engine, runtime.intake)
+    app.include_router(esp_webhooks.router)
 
     @app.exception_handler(api.ApiError)
     async def _api_error(_request: Request, exc: api.ApiError) -> Response:

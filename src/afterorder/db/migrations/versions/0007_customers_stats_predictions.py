@@ -1,7 +1,7 @@
 """customer profiles, customer statistics, segments, prediction models and each customer's predictions
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0006
 Create Date: 2026-11-22 17:30:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import afterorder.db.schema
 
 revision = '0007'
-down_revision = '0003'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""What may be sent to whom: suppression (bounces, complaints, unsubscribes)."""

@@ -1,0 +1,1 @@
+"""Tracking: signed click and open links, UTM parameters, engagement events, attribution."""
