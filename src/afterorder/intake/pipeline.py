@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from afterorder.clock import Clock
+from afterorder.compliance.intake import Stored, record_event_consents
 from afterorder.db.events import DuplicateRace, append_events, event_row, stored_ids
 from afterorder.db.projections import customer_key, project_customers, project_orders
 from afterorder.db.stores import StoreRow
@@ -147,6 +148,8 @@ class Intake:
                                   customer_id, order_id, payload, raw))
             happened.append((event, payload, customer_id, order_id))
         event_ids = await append_events(conn, store.id, rows)
+        await record_event_consents(conn, store.id, [Stored(e, event_ids[e.id], customer_id, source) for (
+            (e, _, source), (_, _, customer_id, _)) in zip(fresh, happened, strict=True)], now)
         started = await apply_events(conn, self.catalog, store, await self.catalog.enabled(conn, store), [
             Happened(event_ids[e.id], e.type, e.occurred_at, payload, customer_id, order_id)
             for e, payload, customer_id, order_id in happened], now)
