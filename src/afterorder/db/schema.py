@@ -336,6 +336,7 @@ consents = Table(
     Column("status", String(16), nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("confirmation_queued_at", UtcDateTime, nullable=True),  # double opt-in mail written to the outbox
+    Index("ix_consents_pending", "status", "confirmation_queued_at"),
 )
 
 # Append-only: every change of a consent, with how, what the customer was shown and from where

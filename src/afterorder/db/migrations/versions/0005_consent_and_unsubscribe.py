@@ -82,6 +82,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name='fk_consent_changes_customer_id_customers'),
         sa.PrimaryKeyConstraint('id', name='pk_consent_changes'),
     )
+    op.create_index('ix_consents_pending', 'consents', ['status', 'confirmation_queued_at'])
     op.create_index('ix_consent_changes_store_customer', 'consent_changes', ['store_id', 'customer_id', 'at'])
     op.create_index('ix_outbox_store_customer_sent', 'outbox', ['store_id', 'customer_id', 'category', 'sent_at'])
 
@@ -103,6 +104,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index('ix_outbox_store_customer_sent', table_name='outbox')
     op.drop_index('ix_consent_changes_store_customer', table_name='consent_changes')
+    op.drop_index('ix_consents_pending', table_name='consents')
     op.drop_table('consent_changes')
     op.drop_table('consents')
     op.drop_table('marketing_caps')
