@@ -15,7 +15,7 @@ from afterorder.channels import DevInbox
 from afterorder.clock import OffsetClock
 from afterorder.domain import Event, EventBatch
 from afterorder.runtime import Runtime
-from afterorder.web import api, pages, public
+from afterorder.web import api, api_compliance, pages, public
 from afterorder.web.errors import error, validation_details
 
 
@@ -32,6 +32,7 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, inbox:
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(public.router)
+    app.include_router(api_compliance.router)
 
     @app.exception_handler(api.ApiError)
     async def _api_error(_request: Request, exc: api.ApiError) -> Response:
