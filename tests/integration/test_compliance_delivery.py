@@ -137,7 +137,7 @@ async def test_china_ad_prefix_on_marketing_subjects_only(
         subjects = {category(m): str(m["Subject"]) for m in received(smtp_server)}
         assert subjects["marketing"].startswith("【广告】")
         assert not subjects["transactional"].startswith("【广告】")
-        text, _ = parts([m for m in received(smtp_server) if category(m) == "marketing"][0])
+        text, _ = parts(next(m for m in received(smtp_server) if category(m) == "marketing"))
         assert "退订" in text and "发件人" in text
 
 

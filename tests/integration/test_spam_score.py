@@ -39,7 +39,8 @@ STORES = {
                              base_url="https://mail.yun.example"),
     "en": StoreSnapshot(slug="harbor", name="Harbor Goods", email_from="hello@harbor.example",
                         reply_to="help@harbor.example", country="US", locale="en", timezone="America/New_York",
-                        currency="USD", postal_address="1 Harbor St\nPortland, ME 04101", support_email="help@harbor.example",
+                        currency="USD", postal_address="1 Harbor St\nPortland, ME 04101",
+                        support_email="help@harbor.example",
                         support_url="https://harbor.example/help", base_url="https://mail.harbor.example"),
 }
 CUSTOMERS = {

@@ -31,8 +31,11 @@ async def serving(runtime: Runtime) -> AsyncIterator[str]:
     server = uvicorn.Server(uvicorn.Config(create_app(runtime), host="127.0.0.1", port=0, log_level="warning",
                                            lifespan="off"))
     task = asyncio.create_task(server.serve())
-    while not server.started:
+    for _ in range(1000):
+        if server.started:
+            break
         await asyncio.sleep(0.01)
+    assert server.started, "uvicorn did not start"
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
         yield f"http://127.0.0.1:{port}"
@@ -99,7 +102,8 @@ async def test_one_click_post_unsubscribes_at_once_without_login_cookie_or_redir
             assert await state(runtime) == (["withdrawn"], 2, 1), "twice is once"
 
         async with runtime.engine.connect() as conn:
-            change = (await conn.execute(select(consent_changes).order_by(consent_changes.c.id.desc()))).mappings().first()
+            change = (await conn.execute(
+                select(consent_changes).order_by(consent_changes.c.id.desc()))).mappings().first()
             event = (await conn.execute(select(events).where(events.c.type == "message.unsubscribed"))).mappings().one()
         assert change["method"] == "one_click" and change["source_ip"] == "127.0.0.1"
         assert change["outbox_id"] is not None
