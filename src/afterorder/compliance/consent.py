@@ -19,7 +19,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.compliance.settings import MarketingRule
@@ -90,34 +90,72 @@ async def current(conn: AsyncConnection, store_id: int, customer_ids: Iterable[i
     return {(r.customer_id, r.channel, r.purpose): r.status for r in await conn.execute(query)}
 
 
-async def record(conn: AsyncConnection, changes: Sequence[Change], now: datetime) -> list[Change]:
-    """Apply ``changes`` in order; returns those that changed something (and were recorded)."""
-    done: list[Change] = []
+Key = tuple[int, int, str, str]  # store, customer, channel, purpose
+
+
+def _key(change: Change) -> Key:
+    return (change.store_id, change.customer_id, change.channel, change.purpose)
+
+
+async def _states(conn: AsyncConnection, keys: set[Key]) -> dict[Key, str]:
+    found: dict[Key, str] = {}
+    for store_id in {k[0] for k in keys}:
+        ids = {k[1] for k in keys if k[0] == store_id}
+        for (customer_id, channel, purpose), status in (
+                await current(conn, store_id, ids, channel=None, purpose=None)).items():
+            if (store_id, customer_id, channel, purpose) in keys:
+                found[(store_id, customer_id, channel, purpose)] = status
+    return found
+
+
+async def record(conn: AsyncConnection, changes: Sequence[Change], now: datetime,
+                 known: dict[Key, str | None] | None = None) -> list[Change]:
+    """Apply ``changes`` in order; returns those that changed something (and were recorded).
+
+    ``known`` gives the current states when the caller has read them already; a few statements
+    write the lot (executemany), whatever the number of changes."""
+    if not changes:
+        return []
+    keys = {_key(c) for c in changes}
+    state: dict[Key, str | None] = dict(known) if known is not None else dict(await _states(conn, keys))
+    first_before: dict[Key, str | None] = {}
+    done: list[tuple[Change, str | None]] = []
     for change in changes:
-        key = (change.customer_id, change.channel, change.purpose)
-        before = (await current(conn, change.store_id, [change.customer_id], change.channel, change.purpose)).get(key)
+        key = _key(change)
+        before = state.get(key)
         if before == change.status.value:
             continue
-        if before is None:
-            await conn.execute(consents.insert().values(
-                store_id=change.store_id, customer_id=change.customer_id, channel=change.channel,
-                purpose=change.purpose, status=change.status.value, updated_at=now))
-        else:
-            await conn.execute(consents.update().where(
-                consents.c.store_id == change.store_id, consents.c.customer_id == change.customer_id,
-                consents.c.channel == change.channel, consents.c.purpose == change.purpose,
-            ).values(status=change.status.value, updated_at=now, confirmation_queued_at=None))
-        await conn.execute(consent_changes.insert().values(
-            store_id=change.store_id, customer_id=change.customer_id, channel=change.channel,
-            purpose=change.purpose, status=change.status.value, previous=before, method=change.method.value,
-            wording=change.wording, source_ip=change.source_ip, event_id=change.event_id,
-            outbox_id=change.outbox_id, at=now))
-        if change.channel == EMAIL and change.purpose == MARKETING:  # kept in step for readers of the column
-            await conn.execute(customers.update().where(
-                customers.c.store_id == change.store_id, customers.c.id == change.customer_id,
-            ).values(accepts_marketing=change.status is ConsentStatus.GRANTED))
-        done.append(change)
-    return done
+        first_before.setdefault(key, before)
+        state[key] = change.status.value
+        done.append((change, before))
+    if not done:
+        return []
+    fresh = [k for k, before in first_before.items() if before is None]
+    existing = [k for k, before in first_before.items() if before is not None]
+    if fresh:
+        await conn.execute(consents.insert(), [
+            {"store_id": k[0], "customer_id": k[1], "channel": k[2], "purpose": k[3], "status": state[k],
+             "updated_at": now} for k in fresh])
+    if existing:
+        await conn.execute(consents.update().where(
+            consents.c.store_id == bindparam("k_store"), consents.c.customer_id == bindparam("k_customer"),
+            consents.c.channel == bindparam("k_channel"), consents.c.purpose == bindparam("k_purpose"),
+        ).values(status=bindparam("k_status"), updated_at=now, confirmation_queued_at=None), [
+            {"k_store": k[0], "k_customer": k[1], "k_channel": k[2], "k_purpose": k[3], "k_status": state[k]}
+            for k in existing])
+    await conn.execute(consent_changes.insert(), [
+        {"store_id": c.store_id, "customer_id": c.customer_id, "channel": c.channel, "purpose": c.purpose,
+         "status": c.status.value, "previous": before, "method": c.method.value, "wording": c.wording,
+         "source_ip": c.source_ip, "event_id": c.event_id, "outbox_id": c.outbox_id, "at": now}
+        for c, before in done])
+    marketing = [k for k in first_before if k[2] == EMAIL and k[3] == MARKETING]
+    if marketing:  # kept in step for readers of the column
+        await conn.execute(customers.update().where(
+            customers.c.store_id == bindparam("k_store"), customers.c.id == bindparam("k_customer"),
+        ).values(accepts_marketing=bindparam("k_accepts")), [
+            {"k_store": k[0], "k_customer": k[1], "k_accepts": state[k] == ConsentStatus.GRANTED.value}
+            for k in marketing])
+    return [c for c, _ in done]
 
 
 async def history(conn: AsyncConnection, store_id: int, customer_id: int) -> list[dict[str, Any]]:

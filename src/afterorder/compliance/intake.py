@@ -17,7 +17,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from afterorder.compliance.consent import Change, ConsentMethod, ConsentStatus, current, record
+from afterorder.compliance.consent import EMAIL, MARKETING, Change, ConsentMethod, ConsentStatus, Key, current, record
 from afterorder.compliance.settings import load_one
 from afterorder.domain import Event
 
@@ -52,9 +52,13 @@ async def record_event_consents(conn: AsyncConnection, store_id: int, stored: Se
                 and s.event.customer.accepts_marketing is not None]
     if not carrying:
         return 0
-    double_opt_in = (await load_one(conn, store_id)).double_opt_in
-    state = {c: status for (c, _, _), status in
-             (await current(conn, store_id, {s.customer_id for s in carrying if s.customer_id})).items()}
+    state: dict[int, str | None] = {c: status for (c, _, _), status in
+                                    (await current(conn, store_id, {s.customer_id for s in carrying if s.customer_id})
+                                     ).items()}
+    known: dict[Key, str | None] = {(store_id, c, EMAIL, MARKETING): status for c, status in state.items()}
+    grants = any(s.event.customer and s.event.customer.accepts_marketing and state.get(s.customer_id or 0)
+                 != ConsentStatus.GRANTED for s in carrying)
+    double_opt_in = grants and (await load_one(conn, store_id)).double_opt_in
     changes: list[Change] = []
     for item in carrying:
         assert item.customer_id is not None and item.event.customer is not None
@@ -75,4 +79,4 @@ async def record_event_consents(conn: AsyncConnection, store_id: int, stored: Se
             f"on {item.event.type.value}")
         changes.append(Change(store_id, item.customer_id, status, _method(item), wording=wording,
                               source_ip=_property(item.event, "consent_ip", 64), event_id=item.event_id))
-    return len(await record(conn, changes, now))
+    return len(await record(conn, changes, now, known))
