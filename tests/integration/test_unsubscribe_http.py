@@ -221,3 +221,27 @@ async def test_double_opt_in_confirmation_is_granted_by_the_button_not_the_link(
             done = await http.post(path)
             assert done.status_code == 200 and "配信登録が完了しました" in done.text
         assert (await state(runtime))[0] == ["granted"]
+
+
+async def test_a_mail_to_the_mailto_address_passed_on_by_the_store_unsubscribes(
+        sqlite_url: str, smtp_server: DevSmtpServer, tmp_path: Path) -> None:
+    async with running(sqlite_url, FrozenClock(T0), flow_dirs=marketing_flows(tmp_path)) as runtime:
+        _, key = await add_store(runtime)
+        await marketing_mail_link(runtime, smtp_server)
+        mail = [m for m in received(smtp_server) if category(m) == "marketing"][-1]
+        address = re.search(r"<mailto:([^>?]+)", str(mail["List-Unsubscribe"])).group(1)
+        transport = httpx.ASGITransport(app=create_app(runtime))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test",
+                                     headers={"Authorization": f"Bearer {key}"}) as http:
+            local, domain = address.split("@")
+            altered = local[:-1] + ("A" if local[-1] != "A" else "B")
+            for bad in (f"{altered}@{domain}", f"news@{domain}", "unsubscribe+@x.example"):
+                answer = await http.post("/api/v1/unsubscribes", json={"address": bad})
+                assert answer.status_code == 400 and "address:" in answer.text
+            assert await state(runtime) == (["granted"], 1, 0)
+            answer = await http.post("/api/v1/unsubscribes", json={"address": f"<mailto:{address}?subject=x>"})
+            assert answer.json() == {"changed": True}
+        assert await state(runtime) == (["withdrawn"], 2, 1)
+        async with runtime.engine.connect() as conn:
+            methods = [r.method for r in await conn.execute(select(consent_changes.c.method))]
+        assert methods[-1] == "mailto"

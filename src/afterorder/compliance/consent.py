@@ -45,6 +45,7 @@ class ConsentMethod(StrEnum):
     DOUBLE_OPT_IN = "double_opt_in"  # the confirmation link was clicked
     UNSUBSCRIBE_LINK = "unsubscribe_link"  # the footer link's page, confirmed with its button
     ONE_CLICK = "one_click"  # RFC 8058 POST from the mail client
+    MAILTO = "mailto"  # a mail to the List-Unsubscribe mailto: address, passed on by the store
     PREFERENCE_CENTRE = "preference_centre"
     ADMIN = "admin"  # the CLI
 

@@ -48,6 +48,16 @@ def read_unsubscribe(signer: Signer, token: str) -> MessageRef:
     return MessageRef(customer, run or None, step - 1 if step else None)
 
 
+def token_in_address(address: str) -> str:
+    """The token of a ``unsubscribe+TOKEN@domain`` address (``mailto:`` and ``<>`` allowed around it)."""
+    bare = address.strip().strip("<>").removeprefix("mailto:").split("?", 1)[0]
+    local = bare.rsplit("@", 1)[0]
+    prefix, plus, token = local.partition("+")
+    if not plus or prefix.lower() != "unsubscribe" or not token:
+        raise BadToken("not an unsubscribe+TOKEN@domain address")
+    return token
+
+
 def preferences_token(signer: Signer, customer_id: int) -> str:
     return signer.sign(PREFERENCES, [customer_id])
 

@@ -5,6 +5,8 @@
 * ``POST /api/v1/consents`` — record consent given or withdrawn elsewhere (a sign-up form, a
   call), with the wording shown and the source IP.
 * ``GET /api/v1/consents/{customer}`` — a customer's consent state and every recorded change.
+* ``POST /api/v1/unsubscribes`` — a mail to ``unsubscribe+TOKEN@domain`` (the List-Unsubscribe
+  mailto: address, which reaches the store's own mail server) passed on by the store.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from starlette.responses import JSONResponse
 
+from afterorder.compliance import tokens
 from afterorder.compliance.consent import (
     CHANNELS,
     TOPICS,
@@ -27,7 +30,9 @@ from afterorder.compliance.consent import (
     record,
 )
 from afterorder.compliance.settings import SettingsError, load_one, update_settings
+from afterorder.compliance.unsubscribe import unsubscribe
 from afterorder.db.schema import customers
+from afterorder.signing import BadToken
 from afterorder.web.api import ApiError, StoreDep, runtime_of
 from afterorder.web.errors import error
 
@@ -113,3 +118,19 @@ async def get_consents(request: Request, store: StoreDep, customer: str) -> dict
                      if k not in ("store_id", "customer_id")} for c in changes],
         "channels": list(CHANNELS),
     }
+
+
+class MailtoUnsubscribe(_Strict):
+    address: Annotated[str, Field(min_length=3, max_length=400, description="unsubscribe+TOKEN@domain, as received")]
+
+
+@router.post("/unsubscribes", summary="Unsubscribe from a mail sent to the List-Unsubscribe mailto: address")
+async def post_unsubscribe(request: Request, store: StoreDep, body: MailtoUnsubscribe) -> dict[str, Any]:
+    runtime = runtime_of(request)
+    try:
+        ref = tokens.read_unsubscribe(store.signer(), tokens.token_in_address(body.address))
+    except BadToken as exc:
+        raise ApiError(error(400, "bad_token", f"address: {exc}")) from None
+    changed = await unsubscribe(runtime.engine, runtime.intake, store, ref, method=ConsentMethod.MAILTO,
+                                wording=f"mail to {body.address}", source_ip=None, now=runtime.clock.now())
+    return {"changed": changed}
