@@ -12,11 +12,16 @@ that refolds headers does not break it.
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
+from datetime import UTC, datetime
+from functools import lru_cache
 
 import dkim
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+from dkim.canonicalization import CanonicalizationPolicy
 
 from afterorder.compliance.settings import DkimKey
 
@@ -71,9 +76,39 @@ def _present(message: bytes) -> list[bytes]:
     return [h.encode() for h in SIGNED_HEADERS if h.lower().encode() in names]
 
 
-def sign(message: bytes, key: DkimKey) -> bytes:
-    """``message`` with a ``DKIM-Signature`` header in front (CRLF line ends, folded lines)."""
-    signature = dkim.sign(message, key.selector.encode(), key.domain.encode(), key.private_key.encode("ascii"),
-                          canonicalize=(b"relaxed", b"relaxed"), include_headers=_present(message),
-                          linesep=b"\r\n")
-    return bytes(signature) + message
+@lru_cache(maxsize=64)
+def _private_key(pem: str) -> rsa.RSAPrivateKey:
+    key = serialization.load_pem_private_key(pem.encode("ascii"), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise DkimError("the stored DKIM key is not an RSA key")
+    return key
+
+
+def sign(message: bytes, key: DkimKey, now: datetime | None = None) -> bytes:
+    """``message`` with a ``DKIM-Signature`` header in front (CRLF line ends, folded lines).
+
+    dkimpy parses, canonicalizes (relaxed/relaxed), selects the signed headers and folds, exactly
+    as its own ``dkim.sign``; the RSA signature itself is made by OpenSSL (``cryptography``), about
+    ten times faster than dkimpy's pure-Python RSA."""
+    headers, body = dkim.rfc822_parse(message)
+    include = tuple(h.lower() for h in _present(message))
+    policy = CanonicalizationPolicy.from_c_value(b"relaxed/relaxed")
+    domain, selector = key.domain.encode("ascii"), key.selector.encode("ascii")
+    stamp = int((now or datetime.now(UTC)).timestamp())
+    fields = [
+        (b"v", b"1"), (b"a", b"rsa-sha256"), (b"c", b"relaxed/relaxed"), (b"d", domain), (b"i", b"@" + domain),
+        (b"q", b"dns/txt"), (b"s", selector), (b"t", str(stamp).encode("ascii")), (b"h", b" : ".join(include)),
+        (b"bh", base64.b64encode(hashlib.sha256(policy.canonicalize_body(body)).digest())),
+        (b"b", b"0" * 60),  # as dkimpy: b= starts on a line of its own, so folding it later changes nothing else
+    ]
+    name = b"DKIM-Signature"
+    unsigned = dkim.RE_BTAG.sub(b"\\1", dkim.fold(b"; ".join(b"=".join(f) for f in fields), namelen=len(name),
+                                                    linesep=b"\r\n"))
+    hasher = hashlib.sha256()
+    dkim.hash_headers(hasher, policy, policy.canonicalize_headers(headers), include, (name, b" " + unsigned), None)
+    signature = _private_key(key.private_key).sign(hasher.digest(), padding.PKCS1v15(),
+                                                   Prehashed(hashes.SHA256()))
+    fields[-1] = (b"b", base64.b64encode(signature))
+    value = bytes(dkim.fold(b"; ".join(b"=".join(f) for f in fields) + b"\r\n", namelen=len(name),
+                            linesep=b"\r\n"))
+    return name + b": " + value + message
