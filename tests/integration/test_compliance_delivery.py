@@ -206,12 +206,17 @@ async def test_accepts_marketing_changes_are_recorded_once_each(database_url: st
         await ingest(runtime, store, {"id": "chk", "type": "checkout.updated", "occurred_at": T0.isoformat(),
                                       "customer": {**customer, "accepts_marketing": False},
                                       "checkout": {"id": "k1"}})
+        await ingest(runtime, store, placed("R3", customer=customer))  # a stale "true": no re-subscription
+        later = T0 + timedelta(hours=1)
+        clock.advance(3600)
+        await ingest(runtime, store, {"id": "chk2", "type": "checkout.completed", "occurred_at": later.isoformat(),
+                                      "customer": customer, "checkout": {"id": "k2"}})  # ticked again, later
         async with runtime.engine.connect() as conn:
             customer_id = (await conn.execute(select(customers.c.id).where(
                 customers.c.external_id == "c-rec"))).scalar_one()
             changes = await history(conn, store.id, customer_id)
         assert [(c["status"], c["previous"], c["method"]) for c in changes] == [
-            ("granted", None, "api"), ("withdrawn", "granted", "checkout")]
+            ("granted", None, "api"), ("withdrawn", "granted", "checkout"), ("granted", "withdrawn", "checkout")]
         assert changes[0]["wording"] == "新商品のお知らせを受け取る" and changes[0]["source_ip"] == "203.0.113.7"
         assert changes[0]["event_id"] is not None and changes[0]["at"] == T0
 

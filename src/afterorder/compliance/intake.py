@@ -4,6 +4,8 @@ customer event, recorded in the events' own transaction.
 * ``true``: granted (or pending, when the store asks for double opt-in and it was not granted yet).
 * ``false``: withdrawn, when it was granted or pending; a customer who never said yes and leaves
   the box unticked has not objected, so nothing is recorded.
+* After a withdrawal, ``true`` counts only on a checkout event that happened after it (the box
+  ticked again); a stale flag on an order event or an import never re-subscribes anyone.
 
 The event's ``properties.consent_wording`` (what the checkbox said) and ``properties.consent_ip``
 are kept in the record when given.
@@ -15,10 +17,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from afterorder.compliance.consent import EMAIL, MARKETING, Change, ConsentMethod, ConsentStatus, Key, current, record
+from afterorder.compliance.consent import EMAIL, MARKETING, Change, ConsentMethod, ConsentStatus, Key, record
 from afterorder.compliance.settings import load_one
+from afterorder.db.schema import consents
 from afterorder.domain import Event
 
 IMPORT_SOURCES = frozenset({"file", "csv", "import"})
@@ -45,6 +49,15 @@ def _property(event: Event, name: str, limit: int) -> str | None:
     return value[:limit] if isinstance(value, str) and value.strip() else None
 
 
+def _fresh_yes(item: Stored, withdrawn_at: datetime | None) -> bool:
+    """After a withdrawal only a new act of consent counts: the checkout box ticked after it.  A
+    customer record still saying ``accepts_marketing: true`` (an order event, an import, the store's
+    copy not yet updated after an unsubscribe) does not subscribe anyone again."""
+    if withdrawn_at is None:
+        return True
+    return item.event.type.is_checkout_event and item.event.occurred_at > withdrawn_at
+
+
 async def record_event_consents(conn: AsyncConnection, store_id: int, stored: Sequence[Stored],
                                 now: datetime) -> int:
     """Record the marketing consent changes ``stored`` events carry; returns how many changed."""
@@ -52,9 +65,11 @@ async def record_event_consents(conn: AsyncConnection, store_id: int, stored: Se
                 and s.event.customer.accepts_marketing is not None]
     if not carrying:
         return 0
-    state: dict[int, str | None] = {c: status for (c, _, _), status in
-                                    (await current(conn, store_id, {s.customer_id for s in carrying if s.customer_id})
-                                     ).items()}
+    rows = (await conn.execute(select(consents.c.customer_id, consents.c.status, consents.c.updated_at).where(
+        consents.c.store_id == store_id, consents.c.customer_id.in_({s.customer_id for s in carrying}),
+        consents.c.channel == EMAIL, consents.c.purpose == MARKETING))).all()
+    state: dict[int, str | None] = {r.customer_id: r.status for r in rows}
+    withdrawn_at = {r.customer_id: r.updated_at for r in rows if r.status == ConsentStatus.WITHDRAWN}
     known: dict[Key, str | None] = {(store_id, c, EMAIL, MARKETING): status for c, status in state.items()}
     grants = any(s.event.customer and s.event.customer.accepts_marketing and state.get(s.customer_id or 0)
                  != ConsentStatus.GRANTED for s in carrying)
@@ -64,7 +79,7 @@ async def record_event_consents(conn: AsyncConnection, store_id: int, stored: Se
         assert item.customer_id is not None and item.event.customer is not None
         before = state.get(item.customer_id)
         if item.event.customer.accepts_marketing:
-            if before == ConsentStatus.GRANTED:
+            if before == ConsentStatus.GRANTED or not _fresh_yes(item, withdrawn_at.get(item.customer_id)):
                 continue
             status = ConsentStatus.PENDING if double_opt_in else ConsentStatus.GRANTED
         else:
