@@ -189,6 +189,15 @@ async def test_preference_centre_saves_channels_and_topics_with_a_signed_form(
         assert rows[("email", "topic:offers")] == rows[("email", "topic:reviews")] == "withdrawn"
         assert rows[("email", "marketing")] == "granted" and ("email", "topic:new-products") not in rows
         assert "preference_centre" in methods
+        assert (await state(runtime))[2] == 0, "no unsubscribe yet"
+
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            off = await http.post(path, data={"form": form, "topic": ["new-products"]})
+        assert off.status_code == 200 and 'value="email" checked' not in off.text
+        async with runtime.engine.connect() as conn:
+            assert (await conn.execute(select(consents.c.status).where(
+                consents.c.purpose == "marketing", consents.c.channel == "email"))).scalar_one() == "withdrawn"
+        assert (await state(runtime))[2] == 1, "turning email off is an unsubscribe that flows can see"
 
 
 async def test_public_pages_speak_the_customers_language(sqlite_url: str, smtp_server: DevSmtpServer,

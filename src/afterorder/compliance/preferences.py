@@ -50,8 +50,8 @@ async def load_preferences(conn: AsyncConnection, store_id: int, customer_id: in
 
 
 async def save_preferences(conn: AsyncConnection, store_id: int, customer_id: int, chosen: Preferences, *,
-                           wording: str, source_ip: str | None, now: datetime) -> int:
-    """Record what differs from what is in force; returns how many changes were recorded."""
+                           wording: str, source_ip: str | None, now: datetime) -> list[Change]:
+    """Record what differs from what is in force; returns the changes recorded."""
     shown = await load_preferences(conn, store_id, customer_id)
     changes: list[Change] = []
     for channel, on in chosen.channels.items():
@@ -62,4 +62,4 @@ async def save_preferences(conn: AsyncConnection, store_id: int, customer_id: in
         if topic in shown.topics and shown.topics[topic] != on:
             changes.append(Change(store_id, customer_id, ConsentStatus.GRANTED if on else ConsentStatus.WITHDRAWN,
                                   ConsentMethod.PREFERENCE_CENTRE, EMAIL, topic_purpose(topic), wording, source_ip))
-    return len(await record(conn, changes, now))
+    return await record(conn, changes, now)

@@ -58,8 +58,14 @@ async def unsubscribe(engine: AsyncEngine, intake: Intake, store: StoreRow, ref:
         return False
     message = (EventMessageRef(outbox_id=sent.id, flow_id=sent.flow_id, step=ref.step, template=sent.template)
                if sent else None)
-    await intake.ingest(store, [Event(
-        id=f"unsubscribe:{customer.id}:{now.isoformat()}", type=EventType.MESSAGE_UNSUBSCRIBED, occurred_at=now,
-        customer={"id": customer.external_id}, message=message, properties={"method": method.value})],
-        source="afterorder")
+    await announce(intake, store, customer.id, customer.external_id, method, now, message)
     return True
+
+
+async def announce(intake: Intake, store: StoreRow, customer_id: int, external_id: str, method: ConsentMethod,
+                   now: datetime, message: EventMessageRef | None = None) -> None:
+    """Store a ``message.unsubscribed`` event, so flows can react (wait for it, exit on it)."""
+    await intake.ingest(store, [Event(
+        id=f"unsubscribe:{customer_id}:{now.isoformat()}", type=EventType.MESSAGE_UNSUBSCRIBED, occurred_at=now,
+        customer={"id": external_id}, message=message, properties={"method": method.value})],
+        source="afterorder")

@@ -28,9 +28,18 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import HTMLResponse
 
 from afterorder.compliance import tokens
-from afterorder.compliance.consent import CHANNELS, TOPICS, Change, ConsentMethod, ConsentStatus, record
+from afterorder.compliance.consent import (
+    CHANNELS,
+    EMAIL,
+    MARKETING,
+    TOPICS,
+    Change,
+    ConsentMethod,
+    ConsentStatus,
+    record,
+)
 from afterorder.compliance.preferences import Preferences, load_preferences, save_preferences
-from afterorder.compliance.unsubscribe import Customer, find_customer, unsubscribe
+from afterorder.compliance.unsubscribe import Customer, announce, find_customer, unsubscribe
 from afterorder.db.stores import StoreRow, get_store
 from afterorder.runtime import Runtime
 from afterorder.signing import BadToken
@@ -215,10 +224,13 @@ async def preferences_post(request: Request, slug: str, token: str) -> HTMLRespo
         return _refusal(request, exc, store)
     chosen = Preferences({c: c in fields.get("channel", []) for c in CHANNELS},
                          {t: t in fields.get("topic", []) for t in TOPICS})
+    now = runtime.clock.now()
     async with runtime.engine.begin() as conn:
-        await save_preferences(conn, store.id, customer.id, chosen, wording="preference centre form",
-                               source_ip=_ip(request), now=runtime.clock.now())
+        changes = await save_preferences(conn, store.id, customer.id, chosen, wording="preference centre form",
+                                         source_ip=_ip(request), now=now)
         shown = await load_preferences(conn, store.id, customer.id)
+    if any(c.channel == EMAIL and c.purpose == MARKETING and c.status is ConsentStatus.WITHDRAWN for c in changes):
+        await announce(runtime.intake, store, customer.id, customer.external_id, ConsentMethod.PREFERENCE_CENTRE, now)
     return _preferences(request, store, customer, shown, saved=True)
 
 
