@@ -47,7 +47,6 @@ class ConsentMethod(StrEnum):
     ONE_CLICK = "one_click"  # RFC 8058 POST from the mail client
     MAILTO = "mailto"  # a mail to the List-Unsubscribe mailto: address, passed on by the store
     PREFERENCE_CENTRE = "preference_centre"
-    ADMIN = "admin"  # the CLI
 
 
 def marketing_allowed(rule: MarketingRule, status: str | None, has_purchased: bool) -> bool:
