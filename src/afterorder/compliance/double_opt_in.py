@@ -37,7 +37,9 @@ async def queue_confirmations(engine: AsyncEngine, renderer: Renderer, now: date
     """Write a confirmation mail for each pending consent that has none yet; returns how many."""
     async with engine.connect() as conn:
         pending = (await conn.execute(
-            select(consents.c.store_id, consents.c.customer_id, consents.c.updated_at, customers)
+            select(consents.c.store_id, consents.c.customer_id, consents.c.updated_at, customers.c.email,
+                   customers.c.first_name, customers.c.last_name, customers.c.locale, customers.c.timezone,
+                   customers.c.country)
             .join(customers, (customers.c.id == consents.c.customer_id) & (customers.c.store_id == consents.c.store_id))
             .where(consents.c.status == ConsentStatus.PENDING.value, consents.c.channel == EMAIL,
                    consents.c.purpose == MARKETING, consents.c.confirmation_queued_at.is_(None))
