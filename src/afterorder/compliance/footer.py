@@ -14,7 +14,7 @@ from typing import Final
 
 _LEGAL: Final[dict[str, dict[str, str]]] = {
     "en": {
-        "why": "You're receiving this email because you agreed to hear from {store}.",
+        "why": "You're receiving this email because you shop with {store} or signed up for its news.",
         "opt_out": "You can unsubscribe from these emails at any time with the link below; it works with one click.",
         "unsubscribe": "Unsubscribe",
         "preferences": "Email preferences",
