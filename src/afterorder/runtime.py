@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from afterorder.channels import Channel, RetryPolicy, SmtpChannel
 from afterorder.clock import Clock
+from afterorder.compliance.double_opt_in import queue_confirmations
 from afterorder.content import Renderer
 from afterorder.db.customer_stats import refresh_stale_rfm
 from afterorder.db.database import open_engine
@@ -86,6 +87,7 @@ class Runtime:
 
         async def schedule_step() -> int:
             found = await self.scheduler.run_due()
+            found += await queue_confirmations(self.engine, self.renderer, self.clock.now(), self.settings.base_url)
             if found:
                 self.mail_due.set()
             return found

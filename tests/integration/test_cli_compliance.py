@@ -1,66 +1,56 @@
-"""``afterorder store esp|tracking``, ``suppression`` and ``customer export|erase`` as an operator uses them."""
+"""``afterorder store set`` / ``store dkim`` / ``consent history``, run in-process (typer's runner)
+against a real SQLite file."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import re
 from pathlib import Path
-from typing import Any
 
 from typer.testing import CliRunner
 
-import afterorder.cli_compliance  # noqa: F401  (registers the commands, as ``main`` does)
+from afterorder import cli_compliance  # noqa: F401  (registers the commands)
 from afterorder.cli import app
 from tests.conftest import T0
-from tests.esp_signing import fixture
 from tests.factories import order_event
 
 
-@dataclass
-class Ran:
-    returncode: int
-    stdout: str
-    stderr: str
+def run(*args: str, database: str, code: int = 0) -> tuple[str, str]:
+    result = CliRunner().invoke(app, [*args, "--database", database])
+    assert result.exit_code == code, (result.stdout, result.stderr)
+    return result.stdout, result.stderr
 
 
-def cli(*args: str, database: str, check: bool = True) -> Ran:
-    """The command run in this process (the commands here are short; a subprocess each costs seconds)."""
-    result = CliRunner().invoke(app, list(args), env={"AFTERORDER_DATABASE_URL": database})
-    ran = Ran(result.exit_code, result.stdout, result.stderr)
-    if check and ran.returncode != 0:
-        raise AssertionError(f"afterorder {' '.join(args)} failed ({ran.returncode}):\n{ran.stderr}{result.exception}")
-    return ran
-
-
-def add_store_cli(database: str, slug: str) -> dict[str, Any]:
-    return dict(json.loads(cli("store", "add", slug, "--name", "Kumo", "--email-from", "shop@kumo.example",
-                               database=database).stdout))
-
-
-def test_webhook_credentials_tracking_settings_suppression_and_data_rights(sqlite_url: str, tmp_path: Path) -> None:
-    add_store_cli(sqlite_url, "kumo")
-    bad = cli("store", "esp", "kumo", "sendgrid", "--public-key", "not-a-key", database=sqlite_url, check=False)
-    assert bad.returncode == 1 and "public_key: not a base64 DER public key" in bad.stderr
-    key = fixture("sendgrid_signed_vector.json")["public_key"]
-    set_up = json.loads(cli("store", "esp", "kumo", "sendgrid", "--public-key", key, "--base-url",
-                            "https://ao.example", database=sqlite_url).stdout)
-    assert set_up["webhook_url"] == "https://ao.example/webhooks/esp/sendgrid/kumo"
-    tracking = json.loads(cli("store", "tracking", "kumo", "--attribution-days", "7", "--domain", "www.kumo.example",
-                              database=sqlite_url).stdout)
-    assert tracking["attribution_days"] == 7 and tracking["domains"] == ["kumo.example"]
-
-    events = tmp_path / "events.jsonl"
-    events.write_text(json.dumps(order_event("order.placed", "C1", T0, email="leaving@example.com")) + "\n")
-    cli("events", "send", str(events), "--store", "kumo", database=sqlite_url)
-    cli("suppression", "add", "Leaving@Example.com", "--store", "kumo", "--reason", "unsubscribe",
+def test_compliance_commands(sqlite_url: str, tmp_path: Path) -> None:
+    run("store", "add", "kumo", "--name", "雲茶舗", "--email-from", "shop@kumo.example", "--country", "JP",
         database=sqlite_url)
-    exported = json.loads(cli("customer", "export", "cust-C1", "--store", "kumo", database=sqlite_url).stdout)
-    assert exported["customer"]["email"] == "leaving@example.com" and exported["orders"][0]["external_id"] == "C1"
-    assert [s["reason"] for s in exported["suppressions"]] == ["unsubscribe"]
+    out, _ = run("store", "set", "kumo", "--marketing-rule", "soft-opt-in", "--china-ad-prefix",
+                 "--quiet-hours", "21:00-08:00", "--cap", "email:3/168", database=sqlite_url)
+    assert json.loads(out) == {"marketing_rule": "soft-opt-in", "china_ad_prefix": True, "double_opt_in": False,
+                               "quiet_hours": "21:00-08:00",
+                               "caps": {"email": {"max_messages": 3, "window_hours": 168}}, "dkim": None}
+    _, err = run("store", "set", "kumo", "--marketing-rule", "maybe", database=sqlite_url, code=1)
+    assert "'maybe' is not one of opt-in, soft-opt-in, opt-out" in err
+    _, err = run("store", "set", "nowhere", "--double-opt-in", database=sqlite_url, code=1)
+    assert "no store called 'nowhere'" in err
 
-    erased = json.loads(cli("customer", "erase", "cust-C1", "--store", "kumo", "--yes", database=sqlite_url).stdout)
-    assert erased["erased"]["customers"] == 1 and erased["erased"]["suppressions"] == 1
-    [row] = json.loads(cli("suppression", "list", "--store", "kumo", "--json", database=sqlite_url).stdout)
-    assert row["address"] is None and row["reason"] == "unsubscribe" and len(row["address_hash"]) == 64
-    missing = cli("customer", "export", "nobody", "--store", "kumo", database=sqlite_url, check=False)
-    assert missing.returncode == 1 and "no customer with id 'nobody'" in missing.stderr
+    out, _ = run("store", "dkim", "kumo", "--selector", "ao2026", "--domain", "kumo.example", database=sqlite_url)
+    assert re.search(r'^ao2026\._domainkey\.kumo\.example\. IN TXT \( "v=DKIM1; k=rsa; p=', out, re.MULTILINE)
+    assert len(re.search(r"^value: v=DKIM1; k=rsa; p=(\S+)$", out, re.MULTILINE).group(1)) == 392  # RSA 2048 SPKI
+    out, _ = run("store", "set", "kumo", database=sqlite_url)
+    assert json.loads(out)["dkim"] == {"selector": "ao2026", "domain": "kumo.example"}
+    _, err = run("store", "dkim", "kumo", "--selector", "bad_selector!", "--domain", "kumo.example",
+                 database=sqlite_url, code=1)
+    assert "selector: 'bad_selector!' is not a DNS label" in err
+
+    event = order_event("order.placed", "H1", T0)
+    event["customer"]["accepts_marketing"] = True
+    event["properties"] = {"consent_wording": "ニュースを受け取る"}
+    events = tmp_path / "e.jsonl"
+    events.write_text(json.dumps(event) + "\n")
+    run("events", "send", str(events), "--store", "kumo", database=sqlite_url)
+    out, _ = run("consent", "history", "cust-H1", "--store", "kumo", database=sqlite_url)
+    [change] = [json.loads(line) for line in out.splitlines()]
+    assert change["status"] == "granted" and change["method"] == "import" and change["wording"] == "ニュースを受け取る"
+    _, err = run("consent", "history", "nobody", "--store", "kumo", database=sqlite_url, code=1)
+    assert "no customer 'nobody'" in err

@@ -8,6 +8,13 @@ Templates live in one folder per message with one file per locale::
     templates/_layout/email.css              inlined into the HTML when a template loads
     templates/_layout/parts.html, parts.txt  macros: items, address, button, support contact
 
+Promotions (recommendations, coupons) go in ``{% block promo %}`` (HTML) and ``{% block promo_text %}``
+(text), at the top level of a message file.  The layout shows them only when the message may
+carry them (:class:`MessageCompliance` ``promotions``: the recipient has marketing consent), so
+a transactional message to someone without it never does, whatever its author wrote; a promo
+block nested inside another block is refused when the template loads.  Marketing messages get
+the legal footer with unsubscribe and preference links.
+
 A message file holds blocks only; the renderer makes it extend the layout.  Each message file is
 compiled twice, once for HTML (autoescaped, CSS inlined at load) and once for the subject and the
 text part (no escaping), and both are cached per (message, locale).
@@ -21,10 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateError, TemplateNotFound
+from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateError, TemplateNotFound, nodes
 from jinja2.environment import Environment
 from jinja2.sandbox import SandboxedEnvironment
 
+from afterorder.compliance.footer import legal_text
+from afterorder.compliance.message import MessageCompliance
 from afterorder.content.formatting import FILTERS, zone
 from afterorder.content.greeting import greeting
 from afterorder.content.i18n import layout_text, resolve_locale
@@ -48,8 +57,11 @@ _HEX_COLOR: Final = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
 _DEFAULT_BRAND: Final = "#1f6feb"
 _RESERVED: Final = frozenset(
     {"store", "customer", "order", "shipment", "links", "locale", "timezone", "greeting", "t",
-     "brand_color", "brand_text", "subject"}
+     "brand_color", "brand_text", "subject", "marketing", "promotions", "unsubscribe_url", "preferences_url",
+     "legal"}
 )
+PROMO_BLOCKS: Final = frozenset({"promo", "promo_text"})
+_NO_COMPLIANCE: Final = MessageCompliance()
 
 
 class _Loader(FileSystemLoader):
@@ -182,8 +194,12 @@ class Renderer:
         shipment: ShipmentSnapshot | None = None,
         links: Mapping[str, str] | None = None,
         extra: Mapping[str, object] | None = None,
+        compliance: MessageCompliance | None = None,
     ) -> RenderedMessage:
         """Render ``template`` in the best available locale for ``locale`` (else the store's, else en).
+
+        ``compliance`` says whether promotions may show and, for marketing, the footer's links and
+        the subject prefix; without it the message carries no promotions and the plain footer.
 
         Raises ``jinja2.TemplateNotFound`` for an unknown message and ``jinja2.UndefinedError``
         when a template uses a variable that was not given.
@@ -194,11 +210,14 @@ class Renderer:
         chosen = resolve_locale(locale, available, store.locale)
         compiled = self._load(template, chosen)
         context = self._context(chosen, store, customer, order, shipment, links, extra)
+        rules = compliance or _NO_COMPLIANCE
+        context.update(marketing=rules.marketing, promotions=rules.promotions, unsubscribe_url=rules.unsubscribe_url,
+                       preferences_url=rules.preferences_url, legal=legal_text(chosen, store.name))
         try:
             subject_block = compiled.text.blocks["subject"]
         except KeyError:
             raise TemplateError(f"{template}/{chosen}.html has no {{% block subject %}}") from None
-        subject = _one_line("".join(subject_block(compiled.text.new_context(context))))
+        subject = rules.subject_prefix + _one_line("".join(subject_block(compiled.text.new_context(context))))
         text = _tidy_text(compiled.text.render(context))
         html = compiled.html.render({**context, "subject": subject})
         return RenderedMessage(subject=subject, html=html, text=text)
@@ -208,11 +227,21 @@ class Renderer:
         compiled = self._compiled.get(key)
         if compiled is None:
             name = f"{template}/{locale}.html"
+            self._check_promo_blocks(name)
             compiled = _Compiled(
                 html=self._html_env.get_template(name), text=self._text_env.get_template(name)
             )
             self._compiled[key] = compiled
         return compiled
+
+    def _check_promo_blocks(self, name: str) -> None:
+        """A promo block must stand at the top level, where only the layout decides whether it shows."""
+        tree = self._text_env.parse(self._html_loader.raw_source(self._html_env, name))
+        top = {id(node) for node in tree.body}
+        for block in tree.find_all(nodes.Block):
+            if block.name in PROMO_BLOCKS and id(block) not in top:
+                raise TemplateError(f"{name}: {{% block {block.name} %}} must stand at the top level of the file, "
+                                    "not inside another block, so the layout can leave it out")
 
     def _context(
         self,

@@ -512,3 +512,70 @@ attributions = Table(
     UniqueConstraint("store_id", "order_id"),
     Index("ix_attributions_store_flow", "store_id", "flow_id"),
 )
+# ---- compliance (issue 6: consent, unsubscribe, legal footer, DKIM, caps, quiet hours) -------------
+# Migration 0005.  A store's compliance settings live in their own 1:1 table; a store without a row
+# gets the defaults of its country (see ``afterorder.compliance.settings``).
+
+store_compliance = Table(
+    "store_compliance",
+    metadata,
+    Column("store_id", Id, ForeignKey("stores.id"), primary_key=True),
+    Column("marketing_rule", String(16), nullable=False),  # opt-in | soft-opt-in | opt-out
+    Column("china_ad_prefix", Boolean, nullable=False, default=False),
+    Column("double_opt_in", Boolean, nullable=False, default=False),
+    Column("quiet_start", String(5), nullable=True),  # "21:00", local time of the customer
+    Column("quiet_end", String(5), nullable=True),  # "08:00"
+    Column("dkim_selector", String(63), nullable=True),
+    Column("dkim_domain", String(253), nullable=True),
+    Column("dkim_private_key", Text, nullable=True),  # PEM, PKCS#8
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# At most ``max_messages`` marketing messages per customer per ``window_hours`` on a channel.
+marketing_caps = Table(
+    "marketing_caps",
+    metadata,
+    Column("store_id", Id, ForeignKey("stores.id"), primary_key=True),
+    Column("channel", String(32), primary_key=True),
+    Column("max_messages", Integer, nullable=False),
+    Column("window_hours", Integer, nullable=False),
+)
+
+# The current state: one row per customer, channel and purpose ("marketing", or a preference-centre
+# topic such as "topic:new-products").  status: granted | withdrawn | pending (double opt-in sent).
+consents = Table(
+    "consents",
+    metadata,
+    Column("store_id", Id, ForeignKey("stores.id"), primary_key=True),
+    Column("customer_id", Id, ForeignKey("customers.id"), primary_key=True),
+    Column("channel", String(32), primary_key=True),
+    Column("purpose", String(64), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("confirmation_queued_at", UtcDateTime, nullable=True),  # double opt-in mail written to the outbox
+    Index("ix_consents_pending", "status", "confirmation_queued_at"),
+)
+
+# Append-only: every change of a consent, with how, what the customer was shown and from where
+# (the record 特定電子メール法 Art. 3 asks a sender to keep).
+consent_changes = Table(
+    "consent_changes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("store_id", Id, ForeignKey("stores.id"), nullable=False),
+    Column("customer_id", Id, ForeignKey("customers.id"), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("purpose", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("previous", String(16), nullable=True),
+    Column("method", String(32), nullable=False),
+    Column("wording", Text, nullable=False, default=""),
+    Column("source_ip", String(64), nullable=True),
+    Column("event_id", Id, nullable=True),
+    Column("outbox_id", Id, nullable=True),
+    Column("at", UtcDateTime, nullable=False),
+    Index("ix_consent_changes_store_customer", "store_id", "customer_id", "at"),
+)
+
+# Caps count a customer's recent marketing messages.
+Index("ix_outbox_store_customer_sent", outbox.c.store_id, outbox.c.customer_id, outbox.c.category, outbox.c.sent_at)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from afterorder.compliance.message import Planner
 from afterorder.content import Renderer, resolve_locale
 from afterorder.db.stores import StoreRow
 from afterorder.domain import StoreSnapshot
@@ -32,12 +33,15 @@ def outbox_row(
     renderer: Renderer, store: StoreRow, snapshot: StoreSnapshot, run: Any, send: SendDecision,
     customer: dict[str, Any] | None, order: dict[str, Any] | None, now: datetime,
     locales: dict[str, list[str]] | None = None, tracking: TrackingSettings | None = None,
+    planner: Planner | None = None,
 ) -> dict[str, Any]:
     """The outbox row for ``send``: queued with its rendered bytes, or skipped when there is no address.
 
     Every row has the same keys, so a batch of them is one executemany.  ``locales`` caches, for
     the length of a batch, which locales each template is written in.  With ``tracking``, links
-    become signed click links with UTM parameters and an open pixel is added."""
+    become signed click links with UTM parameters and an open pixel is added.  ``planner`` (consent
+    and the store's compliance settings) decides promotions, the legal footer and the unsubscribe
+    headers; without it the message carries no promotions."""
     key = idempotency_key(run["id"], send.step)
     message_id = message_id_for(snapshot, key)
     recipient = (customer or {}).get("email")
@@ -55,15 +59,17 @@ def outbox_row(
         known[send.template] = renderer.locales_for(send.template)
     locale = resolve_locale((customer or {}).get("locale"), known[send.template], store.locale)
     order_snap = order_snapshot(order)
+    rules, headers = planner.plan(store, snapshot.base_url, customer_id=run["customer_id"], run_id=run["id"],
+                                  step=send.step, category=send.category, locale=locale) if planner else (None, {})
     rendered = renderer.render(
         send.template, locale, store=snapshot, customer=customer_snapshot(customer), order=order_snap,
-        shipment=order_snap.shipment if order_snap else None,
+        shipment=order_snap.shipment if order_snap else None, compliance=rules,
     )
     if tracking is not None:
         rendered = instrument(rendered, LinkContext(store.signer(), store.id, key, snapshot.base_url,
                                                      run["flow_id"], send.template, tracking))
     data = build_email(snapshot, to=recipient, rendered=rendered, message_id=message_id,
-                       category=send.category, date=now)
+                       category=send.category, date=now, extra_headers=headers)
     row.update(locale=locale, recipient=recipient, subject=rendered.subject, data=data.decode("utf-8"),
                status="queued", last_error=None)
     return row

@@ -18,6 +18,7 @@ from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from afterorder.clock import Clock
+from afterorder.compliance.message import load_planner
 from afterorder.content import Renderer
 from afterorder.db.dialect import skip_locked
 from afterorder.db.schema import flow_runs, outbox, outbox_bodies, run_log
@@ -134,6 +135,7 @@ class Scheduler:
             if not runs:
                 return results  # ended by events, or the lease passed to another worker
             facts = await load_many(conn, runs)
+            planner = await load_planner(conn, [(r["store_id"], r["customer_id"]) for r in runs])
             stores = {r["store_id"]: await self._store(conn, r["store_id"]) for r in runs}
             tracking = {sid: await self._tracking.get(conn, store) for sid, (store, _) in stores.items()}
             specs = {(r["store_id"], r["flow_id"], r["flow_version"]): await self.catalog.version(
@@ -159,7 +161,7 @@ class Scheduler:
                     store, customer, order, None, occurrences, answers_now,
                     stats=facts.stats.get(key), prediction=facts.predictions.get(key)), now)
                 messages = [outbox_row(self.renderer, store, snapshot, run, send, customer, order, now, locales,
-                                       tracking[store.id]) for send in result.sends]
+                                       tracking[store.id], planner) for send in result.sends]
             except Exception:  # this run is broken (a template, a stored flow); the others go on
                 log.exception("run %s failed", run["id"])
                 writes.moves.append(self._failed(run, now))

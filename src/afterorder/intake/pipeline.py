@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from afterorder.clock import Clock
+from afterorder.compliance.intake import Stored as ConsentSource
+from afterorder.compliance.intake import record_event_consents
 from afterorder.db.customer_stats import record_engagement, refresh_stats
 from afterorder.db.events import DuplicateRace, append_events, event_row, stored_ids
 from afterorder.db.projections import customer_key, project_customers, project_orders
@@ -175,6 +177,8 @@ class Intake:
         await after_stored(conn, store, [Stored(event_ids[e.id], e, source, customer_id, order_id)
                                          for (e, _, source), (_, _, customer_id, order_id) in zip(fresh, happened,
                                                                                                   strict=True)], now)
+        await record_event_consents(conn, store.id, [ConsentSource(e, event_ids[e.id], customer_id, source) for (
+            (e, _, source), (_, _, customer_id, _)) in zip(fresh, happened, strict=True)], now)
         started = await apply_events(conn, self.catalog, store, await self.catalog.enabled(conn, store), [
             Happened(event_ids[e.id], e.type, e.occurred_at, payload, customer_id, order_id)
             for e, payload, customer_id, order_id in happened], now)

@@ -19,7 +19,19 @@ from afterorder.esp.receiver import EspReceiver
 from afterorder.intake.platforms import build_adapters
 from afterorder.intake.webhooks import WebhookReceiver
 from afterorder.runtime import Runtime
-from afterorder.web import api, data_rights, engagement, esp_webhooks, pages, reports, segments, tracking, webhooks
+from afterorder.web import (
+    api,
+    api_compliance,
+    data_rights,
+    engagement,
+    esp_webhooks,
+    pages,
+    public,
+    reports,
+    segments,
+    tracking,
+    webhooks,
+)
 from afterorder.web.errors import error, validation_details
 
 
@@ -47,6 +59,8 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, inbox:
     app.include_router(tracking.router)
     app.state.esp = esp or EspReceiver(runtime.engine, runtime.intake)
     app.include_router(esp_webhooks.router)
+    app.include_router(public.router)
+    app.include_router(api_compliance.router)
 
     @app.exception_handler(api.ApiError)
     async def _api_error(_request: Request, exc: api.ApiError) -> Response:

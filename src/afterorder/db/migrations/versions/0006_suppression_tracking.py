@@ -1,7 +1,7 @@
 """suppression list, ESP webhook credentials, tracking settings, engagements, attributions
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 Create Date: 2026-11-22 17:10:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import afterorder.db.schema
 
 revision = '0006'
-down_revision = '0003'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
