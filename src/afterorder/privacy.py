@@ -31,6 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from afterorder.compliance.suppression import address_hash
 from afterorder.db.schema import (
     attributions,
+    consent_changes,
+    consents,
     customers,
     delivery_attempts,
     engagements,
@@ -50,6 +52,8 @@ ERASED_REASON = "customer erased"
 PERSONAL_KEYS = frozenset({"email", "phone", "first_name", "last_name", "name", "company", "line1", "line2", "address1",
                            "address2", "city", "zip", "postal_code", "region", "province", "recipient", "ip",
                            "user_agent"})
+# Profile answers: removed whole, whatever their shape (a survey's answers are a mapping, tags a list).
+PERSONAL_WHOLE = frozenset({"birth_date", "gender", "life_stage", "occupation", "tags", "properties"})
 _HANDLED = {"customers", "orders", "order_lines", "events", "outbox", "outbox_bodies", "delivery_attempts",
             "engagements", "attributions", "suppressions", "flow_runs", "run_log"}
 
@@ -144,8 +148,8 @@ async def export_customer(conn: AsyncConnection, store_id: int, external_id: str
 def scrub(value: Any, needles: list[str]) -> Any:
     """``value`` with personal keys blanked and any string naming the customer replaced."""
     if isinstance(value, dict):
-        return {k: (None if k in PERSONAL_KEYS and v is not None and not isinstance(v, (dict, list))
-                    else scrub(v, needles)) for k, v in value.items()}
+        return {k: (None if (k in PERSONAL_KEYS and v is not None and not isinstance(v, (dict, list)))
+                    or k in PERSONAL_WHOLE else scrub(v, needles)) for k, v in value.items()}
     if isinstance(value, list):
         return [scrub(v, needles) for v in value]
     if isinstance(value, str) and any(n in value.lower() for n in needles):
@@ -197,7 +201,17 @@ async def erase_customer(conn: AsyncConnection, store_id: int, external_id: str,
         await conn.execute(run_log.insert(), [{"store_id": store_id, "run_id": r.id, "at": now, "step": r.step,
                                                "kind": "exited", "detail": ERASED_REASON} for r in ended])
     touched["flow_runs_ended"] = len(ended)
+    # The consent record stays (when, how, the wording shown: the proof a sender must keep), without the
+    # address it was given from; no consent survives the erasure.
+    touched["consent_changes"] = (await conn.execute(consent_changes.update().where(
+        consent_changes.c.store_id == store_id, consent_changes.c.customer_id == customer["id"]).values(
+        source_ip=None))).rowcount
+    await conn.execute(consents.update().where(
+        consents.c.store_id == store_id, consents.c.customer_id == customer["id"]).values(
+        status="withdrawn", updated_at=now))
     await conn.execute(customers.update().where(customers.c.id == customer["id"]).values(
-        email=None, phone=None, first_name=None, last_name=None, accepts_marketing=False, updated_at=now))
+        email=None, phone=None, first_name=None, last_name=None, region=None, city=None, birth_date=None,
+        gender=None, life_stage=None, occupation=None, tags=None, tag_list=None, properties=None,
+        accepts_marketing=False, updated_at=now))
     touched["customers"] = 1
     return touched

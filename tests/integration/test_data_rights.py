@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from afterorder.channels import DevSmtpServer, RetryPolicy, SmtpChannel
 from afterorder.clock import FrozenClock
+from afterorder.compliance import consent
 from afterorder.compliance.suppression import Reason, reasons_for, suppress
 from afterorder.db.schema import attributions, engagements, events, metadata, orders, outbox
 from afterorder.delivery import Delivery, DeliverySettings
@@ -24,12 +25,15 @@ from tests.conftest import T0
 from tests.factories import add_store, order_event, running
 
 EMAIL = "Hanako.Erasable@example.net"
-PERSONAL = ("hanako.erasable@example.net", "Hanako", "Erasedottir", "+81-90-5555-0199", "1-2-3 Himitsu-dori")
+PERSONAL = ("hanako.erasable@example.net", "Hanako", "Erasedottir", "+81-90-5555-0199", "1-2-3 Himitsu-dori",
+            "Himitsu-machi", "spy-novelist", "Glasslipper", "secret-tag", "203.0.113.77")
 
 
 def order(order_id: str, at: Any, email: str = EMAIL, customer: str = "cust-H") -> Event:
     body = order_event("order.placed", order_id, at, email=email, locale="en")
-    body["customer"].update(id=customer, first_name="Hanako", last_name="Erasedottir", phone="+81-90-5555-0199")
+    body["customer"].update(id=customer, first_name="Hanako", last_name="Erasedottir", phone="+81-90-5555-0199",
+                            city="Himitsu-machi", occupation="spy-novelist", tags=["secret-tag"],
+                            properties={"shoe": "Glasslipper"})
     body["order"]["shipping_address"] = {"name": "Hanako Erasedottir", "line1": "1-2-3 Himitsu-dori",
                                          "city": "Kyoto", "country": "JP"}
     return Event.model_validate(body)
@@ -68,6 +72,11 @@ async def test_export_then_erase_keeps_aggregates_and_the_suppression(database_u
         async with runtime.engine.begin() as conn:
             await suppress(conn, store.id, EMAIL, Reason.HARD_BOUNCE, source="mailgun", now=clock.now(),
                            detail=f"550 <{EMAIL}> unknown")
+        async with runtime.engine.begin() as conn:
+            customer_id = (await conn.execute(select(events.c.customer_id).limit(1))).scalar_one()
+            await consent.record(conn, [consent.Change(store.id, customer_id, consent.ConsentStatus.GRANTED,
+                                                       consent.ConsentMethod.FORM, wording="Send me news",
+                                                       source_ip="203.0.113.77")], clock.now())
         before = await everything(runtime)
         assert all(p.lower() in before for p in PERSONAL), "the test data is there to be erased"
         totals = {"orders": await count(runtime, orders), "events": await count(runtime, events),
