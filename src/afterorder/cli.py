@@ -219,7 +219,7 @@ def outbox_list(database: Database = DEFAULT_URL, store: Annotated[str | None, t
 
 
 def main() -> None:
-    from afterorder import cli_serve  # noqa: F401  (registers serve, worker, demo, flows)
+    from afterorder import cli_import, cli_serve  # noqa: F401  (register serve, worker, demo, flows, import)
 
     try:
         app()
