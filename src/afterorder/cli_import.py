@@ -24,6 +24,7 @@ from afterorder.db.stores import get_store
 from afterorder.flows.catalog import FlowCatalog
 from afterorder.history import FileFormatError, ImportReport, import_file, open_source
 from afterorder.history.formats import KINDS, Kind
+from afterorder.history.loader import prepare_engine, refresh_statistics
 from afterorder.history.records import Context
 from afterorder.intake.pipeline import Intake
 
@@ -59,6 +60,7 @@ def import_history(
             source = open_source(file, _kind(kind), ctx, file_format)
         except FileFormatError as exc:
             raise fail(str(exc)) from None
+        await prepare_engine(engine)
         intake = Intake(engine, FlowCatalog.load([]), SystemClock())
         progress = Progress(TextColumn(f"importing {kind}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                             TimeElapsedColumn(), console=err, transient=False)
@@ -71,6 +73,7 @@ def import_history(
             raise fail(f"{file.name}: {exc} (the rows before it are imported; fix the file and run again)") from None
         finally:
             source.close()
+        await refresh_statistics(engine)
         report.kind = kind
         return report
 

@@ -94,6 +94,31 @@ def _order_params(store_id: int, currency: str, event: Event, customer_id: int |
     return params
 
 
+def merge_order_params(params: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One upsert per order instead of one per event: the events of a group that name the same order
+    are folded, in order, into the row the database would reach applying them one by one (later
+    given fields win; the status is the last one of the highest rank reached).  An imported order
+    brings its whole life (placed, paid, shipped, ...) in one group."""
+    merged: dict[str, dict[str, Any]] = {}
+    for p in params:
+        current = merged.get(p["external_id"])
+        if current is None:
+            merged[p["external_id"]] = dict(p)
+            continue
+        for column in ORDER_KEPT:
+            if p[column] is not None:
+                current[column] = p[column]
+        for value, flag in (("number", "number_given"), ("currency", "currency_given"), ("placed_at", "is_placed")):
+            if p[flag]:
+                current[value] = p[value]
+                current[flag] = True
+        if p["rank"] >= 0 and p["rank"] >= current["rank"]:
+            current["status"] = p["status"]
+            current["rank"] = p["rank"]
+        current["updated_at"] = p["updated_at"]
+    return list(merged.values())
+
+
 async def project_orders(conn: AsyncConnection, store_id: int, currency: str, events: Sequence[Event],
                          customer_ids: dict[str, int], now: datetime) -> dict[str, tuple[int, int | None]]:
     """Upsert every event's order (and its lines, when the event lists them); returns
@@ -109,6 +134,7 @@ async def project_orders(conn: AsyncConnection, store_id: int, currency: str, ev
             lines_by_order[event.order.id] = event  # the latest list of lines wins
     if not params:
         return {}
+    params = merge_order_params(params)
     await conn.execute(upsert_order(), params)
     rows = await _ids(conn, orders, store_id, {p["external_id"] for p in params}, orders.c.customer_id)
     found = {key: (int(row.id), row.customer_id) for key, row in rows.items()}

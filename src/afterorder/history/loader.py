@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from afterorder.db.schema import customers
@@ -25,6 +26,7 @@ from afterorder.intake.pipeline import Intake
 BATCH_EVENTS = 5000
 CHUNK = 500
 SOURCE = "import"
+ANALYZED = ("events", "customers", "orders", "order_lines", "products")
 
 
 @dataclass
@@ -101,6 +103,32 @@ async def _link_customers(engine: AsyncEngine, store: StoreRow, events: list[Eve
         key = known.get(event.customer.email)
         if key is not None:
             event.customer = event.customer.model_copy(update={"id": key})
+
+
+async def prepare_engine(engine: AsyncEngine) -> None:
+    """On PostgreSQL, plan every statement of this engine's connections for its own parameters.
+
+    During an import the tables grow from empty to hundreds of thousands of rows; a prepared
+    statement's generic plan made while they were small (a sequential scan) would be kept for the
+    rest of the run and make each dedupe lookup scan the whole table."""
+    if engine.dialect.name != "postgresql":
+        return
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _custom_plans(dbapi_connection: Any, _record: Any) -> None:
+        # straight on the driver's connection, outside any transaction, so it is not rolled back
+        dbapi_connection.run_async(lambda raw: raw.execute("SET plan_cache_mode = force_custom_plan"))
+
+    await engine.dispose()  # connections opened before this point do not have the setting
+
+
+async def refresh_statistics(engine: AsyncEngine) -> None:
+    """After a bulk load, let PostgreSQL's planner see the tables' new sizes."""
+    if engine.dialect.name != "postgresql":
+        return
+    async with engine.connect() as conn:
+        await conn.execute(text(f"ANALYZE {', '.join(ANALYZED)}"))
+        await conn.commit()
 
 
 async def import_file(engine: AsyncEngine, intake: Intake, store: StoreRow, source: Source, *,
