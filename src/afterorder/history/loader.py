@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -98,11 +98,11 @@ async def _link_customers(engine: AsyncEngine, store: StoreRow, events: list[Eve
     async with engine.connect() as conn:
         known = await _known_emails(conn, store.id, {e.customer.email for e in anonymous
                                                      if e.customer is not None and e.customer.email})
-    for event in anonymous:
-        assert event.customer is not None and event.customer.email is not None
-        key = known.get(event.customer.email)
+    for placed in anonymous:
+        assert placed.customer is not None and placed.customer.email is not None
+        key = known.get(placed.customer.email)
         if key is not None:
-            event.customer = event.customer.model_copy(update={"id": key})
+            placed.customer = placed.customer.model_copy(update={"id": key})
 
 
 async def prepare_engine(engine: AsyncEngine) -> None:
