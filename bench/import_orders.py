@@ -14,6 +14,7 @@ import csv
 import json
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -117,20 +118,30 @@ def cli(database: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*AFTERORDER, *args], capture_output=True, text=True, env=env, check=True)
 
 
+def child_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed_import(url: str, csv_path: Path) -> tuple[dict[str, float], float, float]:
+    """The command's summary, its wall seconds, and the CPU seconds of the afterorder process."""
+    cpu, started = child_cpu(), time.perf_counter()
+    summary = json.loads(cli(url, "import", "orders", str(csv_path), "--store", "bench", "--json").stdout)
+    return summary, time.perf_counter() - started, child_cpu() - cpu
+
+
 async def measure(backend: str, csv_path: Path) -> dict[str, float]:
     dbs = Databases(backend)
     try:
         url = await dbs.fresh("import")
         cli(url, "store", "add", "bench", "--name", "Bench", "--email-from", "shop@bench.example",
             "--timezone", "Asia/Tokyo", "--currency", "JPY", "--country", "JP", "--locale", "ja")
-        started = time.perf_counter()
-        first = json.loads(cli(url, "import", "orders", str(csv_path), "--store", "bench", "--json").stdout)
-        seconds = time.perf_counter() - started
-        started = time.perf_counter()
-        again = json.loads(cli(url, "import", "orders", str(csv_path), "--store", "bench", "--json").stdout)
-        rerun = time.perf_counter() - started
-        return {"seconds": seconds, "orders": first["records"], "events": first["events_stored"],
-                "rejected": first["rejected"], "rerun_seconds": rerun, "rerun_new": again["new"]}
+        load = os.getloadavg()[0]
+        first, seconds, cpu = timed_import(url, csv_path)
+        again, rerun, _ = timed_import(url, csv_path)
+        return {"seconds": seconds, "cpu": cpu, "load": load, "orders": first["records"],
+                "events": first["events_stored"], "rejected": first["rejected"], "rerun_seconds": rerun,
+                "rerun_new": again["new"]}
     finally:
         await dbs.cleanup()
 
@@ -159,6 +170,8 @@ async def main(argv: list[str] | None = None) -> None:
         print(f"{'':28}" + "".join(f"{b:>16}" for b in results))
         lines = [
             ("wall time, first import", lambda r: f"{r['seconds']:.1f} s"),
+            ("CPU of the import process", lambda r: f"{r['cpu']:.1f} s"),
+            ("load average before", lambda r: f"{r['load']:.1f}"),
             ("orders/s", lambda r: f"{r['orders'] / r['seconds']:,.0f}"),
             ("CSV rows/s", lambda r: f"{rows / r['seconds']:,.0f}"),
             ("events stored", lambda r: f"{r['events']:,.0f}"),

@@ -69,7 +69,8 @@ async def test_shopify_history_fills_customers_and_orders_and_sends_nothing(data
         kyoto = found["#1001"]
         assert kyoto["status"] == "shipped" and kyoto["total"] == Decimal(17300) and kyoto["currency"] == "JPY"
         assert kyoto["placed_at"] == T0.replace(year=2019, month=3, day=4, hour=1, minute=15)
-        assert kyoto["paid_at"] is not None and kyoto["shipped_at"] - kyoto["placed_at"] == timedelta(hours=28, minutes=45)
+        assert kyoto["paid_at"] is not None
+        assert kyoto["shipped_at"] - kyoto["placed_at"] == timedelta(hours=28, minutes=45)
         assert [tuple(r) for r in lines] == [("京焼 急須 - 白", 1), ("煎茶 100g", 3)]
         # the order joined the customer the customers export brought (by email), with its consent
         taro = people_by_id[kyoto["customer_id"]]

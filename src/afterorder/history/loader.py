@@ -102,7 +102,7 @@ async def _link_customers(engine: AsyncEngine, store: StoreRow, events: list[Eve
         assert placed.customer is not None and placed.customer.email is not None
         key = known.get(placed.customer.email)
         if key is not None:
-            placed.customer = placed.customer.model_copy(update={"id": key})
+            placed.customer.id = key  # our own freshly parsed object: set in place, no copy
 
 
 async def prepare_engine(engine: AsyncEngine) -> None:
