@@ -125,6 +125,16 @@ async def test_the_catalog_follows_product_events(database_url: str) -> None:
         assert [(p.product_id, p.variant_id) for p in listed] == [("p-matcha", ""), ("p-matcha", "30g")]
         assert [p.variant_id for p in in_stock] == ["30g"]
 
+        # an order line naming the product but not its picture or category takes them from the catalog
+        placed = order_event("order.placed", "C1", T0)
+        placed["order"]["lines"] = [{"product_id": "p-matcha", "title": "抹茶", "price": 1500},
+                                    {"product_id": "p-none", "title": "?", "price": 1}]
+        await runtime.intake.ingest(store, [Event.model_validate(placed)])
+        async with runtime.engine.connect() as conn:
+            lines = (await conn.execute(select(order_lines.c.product_id, order_lines.c.image_url,
+                                               order_lines.c.category).order_by(order_lines.c.position))).all()
+        assert [tuple(r) for r in lines] == [("p-matcha", "https://cdn.example/m.jpg", "tea"), ("p-none", None, None)]
+
 
 async def test_a_products_import_fills_the_catalog_once(database_url: str, tmp_path: Path) -> None:
     path = tmp_path / "products.csv"

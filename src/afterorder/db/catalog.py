@@ -88,6 +88,36 @@ async def project_products(conn: AsyncConnection, store_id: int, currency: str, 
     return len(params)
 
 
+LINE_DETAILS = ("image_url", "url", "category")
+CHUNK = 500
+
+
+async def fill_from_catalog(conn: AsyncConnection, store_id: int, lines: list[dict[str, Any]]) -> None:
+    """Order lines that name a product but lack its picture, page or category take them from the
+    catalog, when it has them (one query per group, only when some line needs it)."""
+    wanted = sorted({line["product_id"] for line in lines
+                     if line.get("product_id") and any(line.get(c) is None for c in LINE_DETAILS)})
+    if not wanted:
+        return
+    details: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(wanted), CHUNK):
+        rows = await conn.execute(
+            select(products.c.product_id, products.c.variant_id, *(products.c[c] for c in LINE_DETAILS))
+            .where(products.c.store_id == store_id, products.c.product_id.in_(wanted[start:start + CHUNK]))
+            .order_by(products.c.product_id, products.c.variant_id))
+        for r in rows:
+            known = details.setdefault(r.product_id, {})  # the product's own row ('' variant) comes first
+            for c in LINE_DETAILS:
+                if known.get(c) is None:
+                    known[c] = getattr(r, c)
+    for line in lines:
+        found = details.get(line.get("product_id") or "")
+        if found:
+            for c in LINE_DETAILS:
+                if line.get(c) is None:
+                    line[c] = found.get(c)
+
+
 def _row(r: Any) -> ProductRow:
     return ProductRow(product_id=r.product_id, variant_id=r.variant_id, sku=r.sku, title=r.title, variant=r.variant,
                       category=r.category, tags=list(r.tags or []), price=r.price, currency=r.currency,

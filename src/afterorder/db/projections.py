@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from afterorder.db.catalog import fill_from_catalog
 from afterorder.db.schema import customers, order_lines, orders
 from afterorder.db.statements import CUSTOMER_KEPT, ORDER_KEPT, upsert_customer, upsert_order
 from afterorder.domain import ORDER_STATUS_BY_EVENT, CustomerIn, Event
@@ -142,8 +143,9 @@ async def project_orders(conn: AsyncConnection, store_id: int, currency: str, ev
         ids = [found[key][0] for key in lines_by_order]
         await conn.execute(order_lines.delete().where(order_lines.c.store_id == store_id,
                                                       order_lines.c.order_id.in_(ids)))
-        await conn.execute(order_lines.insert(), [
-            {"store_id": store_id, "order_id": found[key][0], "position": i, **line.model_dump()}
-            for key, event in lines_by_order.items() for i, line in enumerate(event.order.lines)  # type: ignore[union-attr]
-        ])
+        line_rows = [{"store_id": store_id, "order_id": found[key][0], "position": i, **line.model_dump()}
+                     for key, event in lines_by_order.items()
+                     for i, line in enumerate(event.order.lines)]  # type: ignore[union-attr]
+        await fill_from_catalog(conn, store_id, line_rows)
+        await conn.execute(order_lines.insert(), line_rows)
     return found
