@@ -88,6 +88,19 @@ async def _known_emails(conn: AsyncConnection, store_id: int, emails: set[str]) 
     return found
 
 
+async def _has_customers_with_ids(engine: AsyncEngine, store_id: int) -> bool:
+    """Whether the store knows any customer by its own id and an email (one an order could join)."""
+    async with engine.connect() as conn:
+        found = await conn.execute(select(customers.c.id).where(
+            customers.c.store_id == store_id, customers.c.email.is_not(None),
+            customers.c.external_id.not_like("email:%")).limit(1))
+        return found.first() is not None
+
+
+def _names_customer_ids(events: list[Event]) -> bool:
+    return any(e.customer is not None and e.customer.id is not None and e.customer.email for e in events)
+
+
 async def _link_customers(engine: AsyncEngine, store: StoreRow, events: list[Event]) -> None:
     """Orders that name their customer by email only join the customer the store already has
     under its own id, rather than starting a second one."""
@@ -138,11 +151,16 @@ async def import_file(engine: AsyncEngine, intake: Intake, store: StoreRow, sour
     report = ImportReport(file=source.path.name, kind="", format=source.format)
     started = time.perf_counter()
     pending: asyncio.Task[None] | None = None
+    # linking by email costs a query per batch: only when some customer could be joined
+    linking = await _has_customers_with_ids(engine, store.id)
 
     async def store_batch(batch: _Batch) -> None:
+        nonlocal linking
         events = [e for r in batch.records for e in r.events]
         raws = [raw for r in batch.records for raw in r.raw]
-        await _link_customers(engine, store, events)
+        linking = linking or _names_customer_ids(events)
+        if linking:
+            await _link_customers(engine, store, events)
         answers = await intake.ingest(store, events, source=SOURCE, raw=raws, historical=True)
         stored = {a.id for a in answers if a.status == "stored"}
         report.events_stored += len(stored)
