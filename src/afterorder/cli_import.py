@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from afterorder.cli import Database, app, err, fail, run
 from afterorder.clock import SystemClock
@@ -72,10 +73,12 @@ def import_history(
                                            on_progress=lambda done: progress.update(task, completed=done))
         except FileFormatError as exc:
             raise fail(f"{file.name}: {exc} (the rows before it are imported; fix the file and run again)") from None
+        except SQLAlchemyError as exc:
+            raise fail(f"the database refused a batch: {exc.__class__.__name__}: {str(exc).splitlines()[0]} "
+                       "(the batches before it are imported; running the same file again is safe)") from None
         finally:
             source.close()
         await refresh_statistics(engine)
-        report.kind = kind
         return report
 
     _faster_event_loop()

@@ -28,6 +28,7 @@ class Source:
     """An open file: ``records`` yields what it holds; ``position()`` is how many bytes were read."""
 
     path: Path
+    kind: Kind
     format: str  # "jsonl" | "shopify-csv" | "csv"
     size: int
     records: Iterator[Record | Rejected]
@@ -75,18 +76,18 @@ def open_source(path: Path, kind: Kind, ctx: Context, given_format: str | None =
     text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
     try:
         if fmt == "jsonl":
-            return Source(path, "jsonl", size, jsonl.events(text, ctx), binary, text)
+            return Source(path, kind, "jsonl", size, jsonl.events(text, ctx), binary, text)
         header, rows = numbered_rows(text)
         if not header:
             raise FileFormatError(f"{path.name} is empty: a CSV file starts with a header row")
         shopify = SHOPIFY.get(kind)
         if shopify is not None and shopify[0] <= set(header):
-            return Source(path, "shopify-csv", size, shopify[1](rows, ctx), binary, text)
+            return Source(path, kind, "shopify-csv", size, shopify[1](rows, ctx), binary, text)
         problem = generic_csv.header_problem(kind, header)
         if problem:
             raise FileFormatError(f"{path.name} is neither a Shopify {kind} export nor afterorder's {kind} CSV: "
                                   f"{problem}")
-        return Source(path, "csv", size, GENERIC[kind](rows, ctx), binary, text)
+        return Source(path, kind, "csv", size, GENERIC[kind](rows, ctx), binary, text)
     except UnicodeDecodeError as exc:
         binary.close()
         raise FileFormatError(f"{path.name} is not UTF-8 text: {exc}") from None
