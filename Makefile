@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell $(PYTHON) -c "import hashlib,sys;print(hashlib.sha1(open('pyproject.toml','rb').read()).hexdigest()[:10])" 2>/dev/null)
 
-.PHONY: install demo test lint typecheck unit bench clean
+.PHONY: install demo test lint typecheck unit bench bench-import clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c "import sys; sys.exit(0 if sys.version_info >= (3, 11) else 'afterorder needs Python 3.11 or newer')"
@@ -34,6 +34,10 @@ bench: install
 	@sh bench/install-smtp-tools.sh
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/segments.py
+	$(BIN)/python bench/import_orders.py
+
+bench-import: install
+	$(BIN)/python bench/import_orders.py
 
 clean:
 	rm -rf $(VENV) afterorder-data .pytest_cache .mypy_cache .ruff_cache

@@ -269,7 +269,15 @@ def outbox_list(database: Database = DEFAULT_URL, store: Annotated[str | None, t
 
 
 def main() -> None:
-    from afterorder import cli_compliance, cli_predict, cli_privacy, cli_report, cli_segment, cli_serve  # noqa: F401  (register their commands)
+    from afterorder import (  # noqa: F401  (each registers its commands)
+        cli_compliance,
+        cli_import,
+        cli_predict,
+        cli_privacy,
+        cli_report,
+        cli_segment,
+        cli_serve,
+    )
     from afterorder.config import ConfigError, config_path, default_map, load_settings
 
     command = typer.main.get_command(app)

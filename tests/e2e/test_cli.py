@@ -58,3 +58,42 @@ def test_flows_list_and_switching_one_off(sqlite_url: str) -> None:
     cli("flows", "disable", "delivery-follow-up", "--store", "kumo", database=sqlite_url)
     flows = json.loads(cli("flows", "list", "--store", "kumo", "--json", database=sqlite_url).stdout)
     assert {f["id"]: f["state"] for f in flows}["delivery-follow-up"] == "off"
+
+
+def test_import_brings_history_in_once_and_sends_nothing(sqlite_url: str, tmp_path: Path) -> None:
+    fixtures = Path(__file__).resolve().parent.parent / "fixtures" / "history"
+    add_store_cli(sqlite_url, "kumo", country="JP", locale="ja", timezone="Asia/Tokyo", currency="JPY")
+    rejects = tmp_path / "rejects.csv"
+    result = cli("import", "orders", str(fixtures / "shopify_orders_export.csv"), "--store", "kumo",
+                 "--rejects", str(rejects), database=sqlite_url)
+    assert "history import: flows are not triggered" in result.stderr
+    assert "4 orders read, 4 new" in result.stdout and "12 events stored as history" in result.stdout
+    assert "order #1004: row 7: Lineitem price: 'abc' is not an amount" in result.stdout
+    assert rejects.read_text(encoding="utf-8").splitlines() == [
+        "row,reason",
+        "6,order #1004: row 7: Lineitem price: 'abc' is not an amount",
+        "8,order #1005: Created at: 'yesterday' is not a date and time (e.g. 2024-05-01 14:30:00 +0900)",
+        "9,\"order #1006: Currency: 'XYZ' is not a known currency code (e.g. JPY, USD, EUR)\"",
+        "10,\"Name: missing (the order's name, e.g. #1001)\"",
+    ]
+    again = json.loads(cli("import", "orders", str(fixtures / "shopify_orders_export.csv"), "--store", "kumo",
+                           "--json", database=sqlite_url).stdout)
+    assert {k: again[k] for k in ("records", "new", "unchanged", "events_stored", "events_duplicate", "rejected",
+                                  "historical", "flows_triggered")} == {
+        "records": 4, "new": 0, "unchanged": 4, "events_stored": 0, "events_duplicate": 12, "rejected": 4,
+        "historical": True, "flows_triggered": False}
+    assert json.loads(cli("outbox", "list", "--json", database=sqlite_url).stdout) == []
+
+
+def test_import_refuses_what_it_cannot_read(sqlite_url: str, tmp_path: Path) -> None:
+    add_store_cli(sqlite_url, "kumo")
+    typo = tmp_path / "orders.csv"
+    typo.write_text("order_id,placed_at,totl\n1,2024-05-01,10\n", encoding="utf-8")
+    result = cli("import", "orders", str(typo), "--store", "kumo", database=sqlite_url, check=False)
+    assert result.returncode == 1 and "unknown column(s) 'totl'" in result.stderr
+    assert "Traceback" not in result.stderr
+    for args, problem in ((["orders", str(typo), "--store", "nope"], "no store called 'nope'"),
+                          (["refunds", str(typo), "--store", "kumo"], "customers, orders or products"),
+                          (["orders", str(tmp_path / "missing.csv"), "--store", "kumo"], "cannot read")):
+        result = cli("import", *args, database=sqlite_url, check=False)
+        assert result.returncode == 1 and problem in result.stderr and "Traceback" not in result.stderr

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from afterorder.db.catalog import fill_from_catalog
 from afterorder.db.schema import customers, order_lines, orders
 from afterorder.db.statements import CUSTOMER_KEPT, ORDER_KEPT, upsert_customer, upsert_order
 from afterorder.domain import ORDER_STATUS_BY_EVENT, CustomerIn, Event
@@ -96,6 +97,31 @@ def _order_params(store_id: int, currency: str, event: Event, customer_id: int |
     return params
 
 
+def merge_order_params(params: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One upsert per order instead of one per event: the events of a group that name the same order
+    are folded, in order, into the row the database would reach applying them one by one (later
+    given fields win; the status is the last one of the highest rank reached).  An imported order
+    brings its whole life (placed, paid, shipped, ...) in one group."""
+    merged: dict[str, dict[str, Any]] = {}
+    for p in params:
+        current = merged.get(p["external_id"])
+        if current is None:
+            merged[p["external_id"]] = dict(p)
+            continue
+        for column in ORDER_KEPT:
+            if p[column] is not None:
+                current[column] = p[column]
+        for value, flag in (("number", "number_given"), ("currency", "currency_given"), ("placed_at", "is_placed")):
+            if p[flag]:
+                current[value] = p[value]
+                current[flag] = True
+        if p["rank"] >= 0 and p["rank"] >= current["rank"]:
+            current["status"] = p["status"]
+            current["rank"] = p["rank"]
+        current["updated_at"] = p["updated_at"]
+    return list(merged.values())
+
+
 async def project_orders(conn: AsyncConnection, store_id: int, currency: str, events: Sequence[Event],
                          customer_ids: dict[str, int], now: datetime) -> dict[str, tuple[int, int | None]]:
     """Upsert every event's order (and its lines, when the event lists them); returns
@@ -111,6 +137,7 @@ async def project_orders(conn: AsyncConnection, store_id: int, currency: str, ev
             lines_by_order[event.order.id] = event  # the latest list of lines wins
     if not params:
         return {}
+    params = merge_order_params(params)
     await conn.execute(upsert_order(), params)
     rows = await _ids(conn, orders, store_id, {p["external_id"] for p in params}, orders.c.customer_id)
     found = {key: (int(row.id), row.customer_id) for key, row in rows.items()}
@@ -118,8 +145,9 @@ async def project_orders(conn: AsyncConnection, store_id: int, currency: str, ev
         ids = [found[key][0] for key in lines_by_order]
         await conn.execute(order_lines.delete().where(order_lines.c.store_id == store_id,
                                                       order_lines.c.order_id.in_(ids)))
-        await conn.execute(order_lines.insert(), [
-            {"store_id": store_id, "order_id": found[key][0], "position": i, **line.model_dump()}
-            for key, event in lines_by_order.items() for i, line in enumerate(event.order.lines)  # type: ignore[union-attr]
-        ])
+        line_rows = [{"store_id": store_id, "order_id": found[key][0], "position": i, **line.model_dump()}
+                     for key, event in lines_by_order.items()
+                     for i, line in enumerate(event.order.lines)]  # type: ignore[union-attr]
+        await fill_from_catalog(conn, store_id, line_rows)
+        await conn.execute(order_lines.insert(), line_rows)
     return found

@@ -579,3 +579,30 @@ consent_changes = Table(
 
 # Caps count a customer's recent marketing messages.
 Index("ix_outbox_store_customer_sent", outbox.c.store_id, outbox.c.customer_id, outbox.c.category, outbox.c.sent_at)
+# ---- catalog (migration 0004): products and variants, projected from product.* events ----------------------
+# One row per (product, variant); ``variant_id`` is '' for a product without variants.  Filled from the
+# platforms' product webhooks, the events API and ``afterorder import products``.
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("store_id", Id, ForeignKey("stores.id"), nullable=False),
+    Column("product_id", String(255), nullable=False),
+    Column("variant_id", String(255), nullable=False),
+    Column("sku", String(255), nullable=True),
+    Column("title", String(500), nullable=True),
+    Column("variant", String(255), nullable=True),
+    Column("category", String(255), nullable=True),
+    Column("tags", JSON, nullable=False),
+    Column("price", Money, nullable=True),
+    Column("currency", String(3), nullable=False),
+    Column("image_url", Text, nullable=True),
+    Column("url", Text, nullable=True),
+    Column("in_stock", Boolean, nullable=True),
+    Column("inventory_quantity", Integer, nullable=True),
+    Column("replenish_days", Integer, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("store_id", "product_id", "variant_id"),
+    Index("ix_products_store_sku", "store_id", "sku"),
+)

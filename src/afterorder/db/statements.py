@@ -34,6 +34,9 @@ def _typed(sql: str, table: Table, columns: tuple[str, ...], returning: tuple[st
     return statement.columns(*(table.c[c] for c in returning)) if returning else statement
 
 
+typed_statement = _typed  # for repository modules that keep their own statements (db/catalog.py)
+
+
 def _values(columns: tuple[str, ...]) -> str:
     return ", ".join(":" + c for c in columns)
 

@@ -1,5 +1,8 @@
 """One path for every event: in one transaction append it (deduped on the store's id), update
-the projections, and start / wake / end flow runs.
+the projections (customers, orders, lines, the product catalog), and start / wake / end flow runs.
+
+History (``ingest(..., historical=True)``, what ``afterorder import`` sends) takes the same path to
+storage and projections but never reaches flows: a 2019 order gets no confirmation mail.
 
 Requests that arrive together are committed together (group commit): each caller waits for the
 transaction that holds its events, so an answer of 200 always means stored.  A batch that fails is
@@ -19,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from afterorder.clock import Clock
 from afterorder.compliance.intake import Stored as ConsentSource
 from afterorder.compliance.intake import record_event_consents
+from afterorder.db.catalog import project_products
 from afterorder.db.customer_stats import record_engagement, refresh_stats
 from afterorder.db.events import DuplicateRace, append_events, event_row, stored_ids
 from afterorder.db.projections import customer_key, project_customers, project_orders
@@ -47,6 +51,7 @@ class _Request:
     events: Sequence[Event]
     raw: Sequence[Any] | None
     source: str
+    historical: bool
     done: asyncio.Future[list[Accepted]] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -64,9 +69,12 @@ class Intake:
         self._writer: asyncio.Task[None] | None = None
 
     async def ingest(self, store: StoreRow, batch: Sequence[Event], *, source: str = "api",
-                     raw: Sequence[Any] | None = None) -> list[Accepted]:
-        """Store a request's events, all together or not at all; returns one answer per event."""
-        request = _Request(store, batch, raw, source)
+                     raw: Sequence[Any] | None = None, historical: bool = False) -> list[Accepted]:
+        """Store a request's events, all together or not at all; returns one answer per event.
+
+        ``historical=True`` marks past events brought in by an import: they are stored and projected
+        like any other, but start, wake and end no flow runs."""
+        request = _Request(store, batch, raw, source, historical)
         self._queue.append(request)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._drain())
@@ -145,7 +153,7 @@ class Intake:
                                ) -> list[list[Accepted]]:
         store = requests[0].store
         seen = await stored_ids(conn, store.id, (e.id for r in requests for e in r.events))
-        fresh: list[tuple[Event, Any, str]] = []
+        fresh: list[tuple[Event, Any, str, bool]] = []
         duplicate: set[tuple[int, int]] = set()
         for n, request in enumerate(requests):
             for index, event in enumerate(request.events):
@@ -153,13 +161,15 @@ class Intake:
                     duplicate.add((n, index))
                     continue
                 seen.add(event.id)
-                fresh.append((event, request.raw[index] if request.raw is not None else None, request.source))
-        new_events = [e for e, _, _ in fresh]
+                fresh.append((event, request.raw[index] if request.raw is not None else None, request.source,
+                              request.historical))
+        new_events = [e for e, _, _, _ in fresh]
         customer_ids = await project_customers(conn, store.id, new_events, now)
         order_ids = await project_orders(conn, store.id, store.currency, new_events, customer_ids, now)
-        subjects = await message_subjects(conn, store.id, [(e, source) for e, _, source in fresh])
+        await project_products(conn, store.id, store.currency, new_events)
+        subjects = await message_subjects(conn, store.id, [(e, source) for e, _, source, _ in fresh])
         rows, happened = [], []
-        for event, raw, source in fresh:
+        for event, raw, source, _ in fresh:
             key = customer_key(event.customer) if event.customer else None
             customer_id = customer_ids.get(key) if key else None
             order_id = None
@@ -173,16 +183,23 @@ class Intake:
                                   customer_id, order_id, payload, raw))
             happened.append((event, payload, customer_id, order_id))
         event_ids = await append_events(conn, store.id, rows)
-        await self._keep_stats(conn, store, [source for _, _, source in fresh], happened, now)
+        sources = [source for _, _, source, _ in fresh]
+        await self._keep_stats(conn, store, sources, happened, now)
         await after_stored(conn, store, [Stored(event_ids[e.id], e, source, customer_id, order_id)
-                                         for (e, _, source), (_, _, customer_id, order_id) in zip(fresh, happened,
-                                                                                                  strict=True)], now)
-        await record_event_consents(conn, store.id, [ConsentSource(e, event_ids[e.id], customer_id, source) for (
-            (e, _, source), (_, _, customer_id, _)) in zip(fresh, happened, strict=True)], now)
-        started = await apply_events(conn, self.catalog, store, await self.catalog.enabled(conn, store), [
-            Happened(event_ids[e.id], e.type, e.occurred_at, payload, customer_id, order_id)
-            for e, payload, customer_id, order_id in happened], now)
-        started_by_id = {e.id: n for (e, _, _), n in zip(fresh, started, strict=True)}
+                                         for source, (e, _, customer_id, order_id) in zip(sources, happened,
+                                                                                          strict=True)], now)
+        await record_event_consents(conn, store.id, [ConsentSource(e, event_ids[e.id], customer_id, source)
+                                                     for source, (e, _, customer_id, _) in zip(sources, happened,
+                                                                                               strict=True)], now)
+        # History (an import) is kept, projected and counted, but never starts, wakes or ends a flow run:
+        # no confirmation mail for a 2019 order.
+        live = [h for h, (_, _, _, historical) in zip(happened, fresh, strict=True) if not historical]
+        started_by_id: dict[str, int] = {}
+        if live:
+            started = await apply_events(conn, self.catalog, store, await self.catalog.enabled(conn, store), [
+                Happened(event_ids[e.id], e.type, e.occurred_at, payload, customer_id, order_id)
+                for e, payload, customer_id, order_id in live], now)
+            started_by_id = {e.id: n for (e, _, _, _), n in zip(live, started, strict=True)}
         return [[Accepted(event.id, "duplicate") if (n, index) in duplicate
-                 else Accepted(event.id, "stored", started_by_id[event.id])
+                 else Accepted(event.id, "stored", started_by_id.get(event.id, 0))
                  for index, event in enumerate(request.events)] for n, request in enumerate(requests)]

@@ -1,7 +1,7 @@
 """consent, consent changes, compliance settings per store, marketing caps
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-22 17:00:00
 
 Customers who had ``accepts_marketing`` set get a granted marketing consent on email, recorded
@@ -18,7 +18,7 @@ from alembic import op
 from afterorder.db.schema import UtcDateTime
 
 revision = '0005'
-down_revision = '0003'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 

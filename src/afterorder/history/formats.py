@@ -1,0 +1,96 @@
+"""Which reader a file needs: JSON lines or CSV by the file's extension (or ``--format``), and for a
+CSV, Shopify's export or afterorder's generic columns by its header."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+from afterorder.history import generic_csv, jsonl, shopify_csv
+from afterorder.history.records import Context, Record, Rejected
+from afterorder.history.rows import numbered_rows
+
+Kind = Literal["customers", "orders", "products"]
+KINDS: tuple[Kind, ...] = ("customers", "orders", "products")
+FORMATS = ("csv", "jsonl")
+Parser = Callable[[Iterable[tuple[int, dict[str, str]]], Context], Iterator[Record | Rejected]]
+
+
+class FileFormatError(ValueError):
+    """The file as a whole cannot be read (unknown extension, unknown columns, not UTF-8 ...)."""
+
+
+@dataclass
+class Source:
+    """An open file: ``records`` yields what it holds; ``position()`` is how many bytes were read."""
+
+    path: Path
+    kind: Kind
+    format: str  # "jsonl" | "shopify-csv" | "csv"
+    size: int
+    records: Iterator[Record | Rejected]
+    binary: BinaryIO
+    text: io.TextIOWrapper  # held here: when it goes, it closes the file
+
+    def position(self) -> int:
+        return self.size if self.binary.closed else self.binary.tell()
+
+    def close(self) -> None:
+        self.text.close()
+
+
+def file_format(path: Path, given: str | None) -> str:
+    if given:
+        if given not in FORMATS:
+            raise FileFormatError(f"unknown format {given!r}: use csv or jsonl")
+        return given
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    if suffix in (".csv", ".txt"):
+        return "csv"
+    raise FileFormatError(f"cannot tell the format of {path.name} from its extension: name it .csv or .jsonl, "
+                          "or pass --format csv|jsonl")
+
+
+SHOPIFY: dict[Kind, tuple[set[str], Parser]] = {
+    "orders": (shopify_csv.ORDER_HEADER, shopify_csv.orders),
+    "customers": (shopify_csv.CUSTOMER_HEADER, shopify_csv.customers),
+}
+GENERIC: dict[Kind, Parser] = {
+    "orders": generic_csv.orders, "customers": generic_csv.customers, "products": generic_csv.products,
+}
+
+
+def open_source(path: Path, kind: Kind, ctx: Context, given_format: str | None = None) -> Source:
+    """Open ``path`` and pick its reader; raises ``FileFormatError`` naming what is wrong."""
+    fmt = file_format(path, given_format)
+    try:
+        binary = open(path, "rb")  # closed by Source.close
+    except OSError as exc:
+        raise FileFormatError(f"cannot read {path}: {exc.strerror or exc}") from None
+    size = path.stat().st_size
+    text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+    try:
+        if fmt == "jsonl":
+            return Source(path, kind, "jsonl", size, jsonl.events(text, ctx), binary, text)
+        header, rows = numbered_rows(text)
+        if not header:
+            raise FileFormatError(f"{path.name} is empty: a CSV file starts with a header row")
+        shopify = SHOPIFY.get(kind)
+        if shopify is not None and shopify[0] <= set(header):
+            return Source(path, kind, "shopify-csv", size, shopify[1](rows, ctx), binary, text)
+        problem = generic_csv.header_problem(kind, header)
+        if problem:
+            raise FileFormatError(f"{path.name} is neither a Shopify {kind} export nor afterorder's {kind} CSV: "
+                                  f"{problem}")
+        return Source(path, kind, "csv", size, GENERIC[kind](rows, ctx), binary, text)
+    except UnicodeDecodeError as exc:
+        binary.close()
+        raise FileFormatError(f"{path.name} is not UTF-8 text: {exc}") from None
+    except Exception:
+        binary.close()
+        raise

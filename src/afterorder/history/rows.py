@@ -1,0 +1,67 @@
+"""Reading a CSV file as numbered rows, and the small helpers every format shares."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+from afterorder.history.records import Rejected
+
+
+def numbered_rows(source: TextIO) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
+    """The header and the data rows, each numbered as a spreadsheet shows it (the header is row 1)."""
+    reader = csv.DictReader(source)
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    reader.fieldnames = header
+
+    def rows() -> Iterator[tuple[int, dict[str, str]]]:
+        for number, row in enumerate(reader, 2):
+            if any(v and v.strip() for k, v in row.items() if k is not None and isinstance(v, str)):
+                yield number, row
+
+    return header, rows()
+
+
+def kept(row: dict[str, Any]) -> dict[str, Any]:
+    """A row's non-empty cells: what is kept as the raw record beside its events."""
+    return {k: v for k, v in row.items() if k and v not in (None, "")}
+
+
+def content_id(kind: str, key: str, content: Any) -> str:
+    """An event id for a record without a time of its own (a customer, a product): the same row
+    gives the same id (a re-run stores nothing), a changed row a new one (its changes go in)."""
+    digest = hashlib.sha1(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+    return f"import:{kind}:{key}:{digest}"
+
+
+Group = list[tuple[int, dict[str, str]]]
+
+
+def grouped(rows: Iterator[tuple[int, dict[str, str]]] | list[tuple[int, dict[str, str]]], column: str,
+            missing: str) -> Iterator[Group | Rejected]:
+    """Consecutive rows with the same ``column`` value (one order's line items) as one group; a row
+    without the value, or an order that comes back after others, is rejected (``Rejected``)."""
+    seen: set[str] = set()
+    group: Group = []
+    for number, row in rows:
+        key = (row.get(column) or "").strip()
+        if not key:
+            yield Rejected(number, missing)
+            continue
+        if group and key == (group[0][1].get(column) or "").strip():
+            group.append((number, row))
+            continue
+        if group:
+            yield group
+        group = []
+        if key in seen:
+            yield Rejected(number, f"order {key}: its rows must be next to each other; it appeared before "
+                                   "with other orders in between")
+            continue
+        seen.add(key)
+        group = [(number, row)]
+    if group:
+        yield group
