@@ -45,8 +45,13 @@ def import_history(
     rejects: Annotated[Path | None, typer.Option("--rejects", help="write the rejected rows (row, reason) to this CSV")]
     = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+    history: Annotated[bool, typer.Option(
+        "--history", help="say it explicitly: the rows are history (an import always is; flows never see them)")]
+    = True,
 ) -> None:
-    """Import past customers, orders or products as history: stored and projected, never sent to flows."""
+    """Import past customers, orders or products as history: stored and projected, never sent to flows.
+
+    To make events start flows, send them live instead: ``afterorder events send FILE.jsonl``."""
     if kind not in KINDS:
         raise fail(f"what to import: customers, orders or products, not {kind!r}")
     err.print(NOTICE, highlight=False)

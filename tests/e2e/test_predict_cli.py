@@ -12,11 +12,12 @@ from tests.e2e.processes import add_store_cli, cli
 def test_predict_fit_as_of_prints_the_published_parameters_and_show_reads_a_customer(
         sqlite_url: str, tmp_path: Path) -> None:
     add_store_cli(sqlite_url, "cdnow", country="US", timezone="UTC", currency="USD")
-    for flow in ("order-confirmation", "shipping-confirmation", "delivery-follow-up"):
-        cli("flows", "disable", flow, "--store", "cdnow", database=sqlite_url)
-    history = tmp_path / "cdnow.jsonl"
+    history = tmp_path / "cdnow.jsonl"  # the spine's order.placed events, one per line
     history.write_text("".join(json.dumps(e) + "\n" for e in order_events()))
-    cli("events", "send", str(history), "--store", "cdnow", database=sqlite_url)
+    imported = cli("import", "orders", str(history), "--store", "cdnow", "--history", database=sqlite_url)
+    assert "flows are not triggered" in imported.stderr
+    runs = json.loads(cli("outbox", "list", "--store", "cdnow", "--json", database=sqlite_url).stdout)
+    assert runs == []  # no confirmation mail for a 1997 order
 
     missing = cli("predict", "show", "c0001", "--store", "cdnow", database=sqlite_url, check=False)
     assert missing.returncode == 1 and "no fitted predictions yet" in missing.stderr
