@@ -21,6 +21,7 @@ from afterorder.analytics.retention import (
     retention_report,
 )
 from afterorder.cli import Database, app, fail, run
+from afterorder.db.catalog import replenish_days
 from afterorder.db.database import DEFAULT_URL
 from afterorder.db.stores import get_store
 
@@ -133,7 +134,9 @@ def report_product_cycle(
             row = await get_store(conn, store)
             if row is None:
                 raise fail(f"no store {store!r}")
-            return [c.as_json() for c in await product_cycles(conn, row, min_sample=min_sample)]
+            fallback = await replenish_days(conn, row.id)
+            return [c.as_json() for c in await product_cycles(conn, row, min_sample=min_sample,
+                                                              fallback_days=fallback)]
 
     found = run(database, work)
     if as_json:

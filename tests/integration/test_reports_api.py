@@ -49,6 +49,14 @@ async def test_retention_and_product_cycle_reports_for_the_keys_store(api: Any) 
     by_product = {p["product"]: (p["days"], p["sample"], p["source"]) for p in cycles["products"]}
     assert by_product["sencha"] == (30.0, 5, "history") and by_product["hojicha"] == (20.0, 1, "history")
     assert by_product["kyusu"] == (None, 0, None)
+    # The catalog says a kyusu lasts 90 days: with no history of its own, that is its cycle.
+    stored = await client.post("/api/v1/events", json={
+        "id": "catalog-kyusu", "type": "product.updated", "occurred_at": NOW.isoformat(),
+        "product": {"id": "kyusu", "title": "急須", "replenish_days": 90}})
+    assert stored.status_code == 200
+    cycles = (await client.get("/api/v1/reports/product-cycle", params={"min_sample": "1"})).json()
+    by_product = {p["product"]: (p["days"], p["sample"], p["source"]) for p in cycles["products"]}
+    assert by_product["kyusu"] == (90, 0, "catalog") and by_product["sencha"] == (30.0, 5, "history")
 
     # Another store's key sees its own (empty) history.
     other = (await client.get("/api/v1/reports/retention", params={"from": "2026-04-01", "to": "2026-06-30"},

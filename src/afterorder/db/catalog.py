@@ -8,7 +8,7 @@ what is stored changes nothing (webhooks arrive out of order); a restock always 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -143,3 +143,16 @@ async def list_products(conn: AsyncConnection, store_id: int, *, product_id: str
         query = query.where(products.c.in_stock.is_(in_stock))
     query = query.order_by(products.c.product_id, products.c.variant_id).limit(limit).offset(offset)
     return [_row(r) for r in await conn.execute(query)]
+
+
+async def replenish_days(conn: AsyncConnection, store_id: int) -> Callable[[str], int | None]:
+    """The catalog's ``replenish_days`` by product id and by SKU (the shortest of a product's variants):
+    the fallback for product cycles when the store's own history is too thin."""
+    found: dict[str, int] = {}
+    rows = await conn.execute(select(products.c.product_id, products.c.sku, products.c.replenish_days).where(
+        products.c.store_id == store_id, products.c.replenish_days.is_not(None)))
+    for product_id, sku, days in rows:
+        for key in (product_id, sku):
+            if key and (key not in found or days < found[key]):
+                found[key] = int(days)
+    return found.get

@@ -17,6 +17,7 @@ from afterorder.analytics.retention import (
     parse_day,
     retention_report,
 )
+from afterorder.db.catalog import replenish_days
 from afterorder.web.api import ApiError, StoreDep, runtime_of
 from afterorder.web.errors import error
 
@@ -79,5 +80,6 @@ async def product_cycle(
     except ReportError as exc:
         raise _bad(exc) from None
     async with runtime_of(request).engine.connect() as conn:
-        found = await product_cycles(conn, store, min_sample=sample)
+        found = await product_cycles(conn, store, min_sample=sample,
+                                     fallback_days=await replenish_days(conn, store.id))
     return {"store": store.slug, "min_sample": sample, "products": [c.as_json() for c in found]}
