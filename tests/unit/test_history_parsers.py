@@ -64,7 +64,10 @@ def test_a_shopify_order_export_becomes_each_orders_life_as_events() -> None:
     # the lifecycle events name the order only; the raw rows stay beside the first
     assert kyoto.events[1].order is not None and kyoto.events[1].order.lines == []
     assert kyoto.raw[0]["row"] == 2 and len(kyoto.raw[0]["rows"]) == 2
-    assert kyoto.raw[0]["rows"][1]["Lineitem name"] == "煎茶 100g"
+    # what the events do not hold is kept raw: together they are the whole row
+    first_row = kyoto.raw[0]["rows"][0]
+    assert first_row["Payment Method"] == "Shopify Payments" and first_row["Tax 1 Name"] == "消費税 10%"
+    assert first_row["Name"] == "#1001" and "Lineitem name" not in first_row and "Total" not in first_row
 
 
 def test_cancellations_and_refunds_from_the_export() -> None:

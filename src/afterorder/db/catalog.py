@@ -19,7 +19,7 @@ from sqlalchemy import Boolean, Executable, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.db.schema import products
-from afterorder.db.statements import typed_statement
+from afterorder.db.statements import execute_many, typed_statement
 from afterorder.domain import Event, EventType, ProductIn
 
 PRODUCT_KEPT = ("sku", "title", "variant", "category", "price", "image_url", "url", "in_stock", "inventory_quantity",
@@ -76,7 +76,7 @@ def product_params(store_id: int, currency: str, product: ProductIn, at: datetim
 async def upsert_products(conn: AsyncConnection, params: Sequence[dict[str, Any]]) -> None:
     """Write many products at once (rows from ``product_params``), in the given order."""
     if params:
-        await conn.execute(upsert_product(), list(params))
+        await execute_many(conn, upsert_product(), params)
 
 
 async def project_products(conn: AsyncConnection, store_id: int, currency: str, events: Sequence[Event]) -> int:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.db.schema import events
-from afterorder.db.statements import insert_ignore
+from afterorder.db.statements import execute_many, insert_ignore
 
 EVENT_COLUMNS = ("store_id", "source", "source_id", "type", "occurred_at", "received_at", "customer_id", "order_id",
                  "payload", "raw")
@@ -45,7 +45,7 @@ async def append_events(conn: AsyncConnection, store_id: int, rows: Sequence[dic
     Raises ``DuplicateRace`` when another transaction stored one of them meanwhile."""
     if not rows:
         return {}
-    await conn.execute(insert_ignore(events, EVENT_COLUMNS), list(rows))
+    await execute_many(conn, insert_ignore(events, EVENT_COLUMNS), rows)
     wanted = [r["source_id"] for r in rows]
     found: dict[str, int] = {}
     received = rows[0]["received_at"]

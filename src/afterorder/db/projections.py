@@ -17,7 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.db.catalog import fill_from_catalog
 from afterorder.db.schema import customers, order_lines, orders
-from afterorder.db.statements import CUSTOMER_KEPT, ORDER_KEPT, upsert_customer, upsert_order
+from afterorder.db.statements import (
+    CUSTOMER_KEPT,
+    ORDER_KEPT,
+    execute_many,
+    insert_rows,
+    upsert_customer,
+    upsert_order,
+)
 from afterorder.domain import ORDER_STATUS_BY_EVENT, CustomerIn, Event
 
 STATUS_RANK = {"placed": 0, "paid": 1, "shipped": 2, "delivered": 3, "cancelled": 9, "refunded": 9}
@@ -26,6 +33,8 @@ TIMESTAMP_BY_STATUS = {
     "cancelled": "cancelled_at", "refunded": "refunded_at",
 }
 CHUNK = 500
+LINE_COLUMNS = ("store_id", "order_id", "position", "product_id", "sku", "title", "variant", "quantity", "price",
+                "image_url", "url", "category")
 
 
 def customer_key(customer: CustomerIn) -> str | None:
@@ -68,7 +77,7 @@ async def project_customers(conn: AsyncConnection, store_id: int, events: Sequen
     ]
     if not params:
         return {}
-    await conn.execute(upsert_customer(), params)
+    await execute_many(conn, upsert_customer(), params)
     rows = await _ids(conn, customers, store_id, {p["external_id"] for p in params})
     return {key: int(row.id) for key, row in rows.items()}
 
@@ -138,7 +147,7 @@ async def project_orders(conn: AsyncConnection, store_id: int, currency: str, ev
     if not params:
         return {}
     params = merge_order_params(params)
-    await conn.execute(upsert_order(), params)
+    await execute_many(conn, upsert_order(), params)
     rows = await _ids(conn, orders, store_id, {p["external_id"] for p in params}, orders.c.customer_id)
     found = {key: (int(row.id), row.customer_id) for key, row in rows.items()}
     if lines_by_order:
@@ -149,5 +158,5 @@ async def project_orders(conn: AsyncConnection, store_id: int, currency: str, ev
                      for key, event in lines_by_order.items()
                      for i, line in enumerate(event.order.lines)]  # type: ignore[union-attr]
         await fill_from_catalog(conn, store_id, line_rows)
-        await conn.execute(order_lines.insert(), line_rows)
+        await execute_many(conn, insert_rows(order_lines, LINE_COLUMNS), line_rows)
     return found

@@ -8,10 +8,15 @@ datetimes, money and JSON are converted exactly as in the rest of the code).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Executable, Integer, Table, bindparam, text
+from sqlalchemy import JSON, Boolean, Executable, Integer, Table, TextClause, bindparam, text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.selectable import TextualSelect
 from sqlalchemy.sql.type_api import TypeEngine
 
 from afterorder.db.schema import customers, orders
@@ -39,6 +44,12 @@ typed_statement = _typed  # for repository modules that keep their own statement
 
 def _values(columns: tuple[str, ...]) -> str:
     return ", ".join(":" + c for c in columns)
+
+
+@cache
+def insert_rows(table: Table, columns: tuple[str, ...]) -> Executable:
+    """A plain ``INSERT``; run it with one dict or a list of them."""
+    return _typed(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({_values(columns)})", table, columns, ())
 
 
 @cache
@@ -90,3 +101,40 @@ def upsert_order() -> Executable:
     flags: dict[str, TypeEngine[Any]] = {
         "number_given": Boolean(), "currency_given": Boolean(), "is_placed": Boolean(), "rank": Integer()}
     return _typed(sql, orders, ORDER_COLUMNS, ("id", "customer_id"), flags)
+
+
+# ---- many rows at once, converted once -------------------------------------------------------------------------
+# SQLAlchemy's executemany rebuilds and converts a parameter dict per row (~35 µs a row); for the
+# thousands of rows of a history import batch, the rows are converted here with the same type
+# processors and handed to the driver directly (about half the CPU).  Rows a RETURNING clause would
+# give are not read (an executemany gives none).
+
+_NAME = re.compile(r"(?<![:\w]):(\w+)")
+
+
+@cache
+def _driver_form(statement: TextClause, dialect: Dialect) -> tuple[str, tuple[str, ...],
+                                                                   tuple[Callable[[Any], Any] | None, ...]]:
+    sql = statement.text.split(" RETURNING ")[0]
+    names = tuple(dict.fromkeys(_NAME.findall(sql)))
+    processors = tuple(statement._bindparams[n].type._cached_bind_processor(dialect) for n in names)
+    if dialect.name == "sqlite":  # sqlite3 takes :name parameters from a dict
+        return sql, names, processors
+    position = {n: i + 1 for i, n in enumerate(names)}
+    return _NAME.sub(lambda m: f"${position[m.group(1)]}", sql), names, processors
+
+
+async def execute_many(conn: AsyncConnection, statement: Executable, rows: Sequence[dict[str, Any]]) -> None:
+    """Run ``statement`` (SQL text with typed parameters) once per row, converting each value with its
+    type's bind processor exactly as ``conn.execute(statement, rows)`` would."""
+    if not rows:
+        return
+    clause = statement.element if isinstance(statement, TextualSelect) else statement  # text(...).columns(...)
+    assert isinstance(clause, TextClause)
+    sql, names, processors = _driver_form(clause, conn.dialect)
+    pairs = tuple(zip(names, processors, strict=True))
+    if conn.dialect.name == "sqlite":
+        converted: list[Any] = [{n: p(row[n]) if p else row[n] for n, p in pairs} for row in rows]
+    else:
+        converted = [tuple(p(row[n]) if p else row[n] for n, p in pairs) for row in rows]
+    await conn.exec_driver_sql(sql, converted)

@@ -24,6 +24,7 @@ from afterorder.history.records import Record, Rejected
 from afterorder.intake.pipeline import Intake
 
 BATCH_EVENTS = 5000
+YIELD_EVERY = 100  # records parsed between turns of the event loop
 CHUNK = 500
 SOURCE = "import"
 ANALYZED = ("events", "customers", "orders", "order_lines", "products")
@@ -56,10 +57,12 @@ class _Batch:
     events: int = 0
 
 
-def _next_batch(records: Iterator[Record | Rejected], size: int) -> _Batch | None:
+async def _next_batch(records: Iterator[Record | Rejected], size: int) -> _Batch | None:
     batch = _Batch()
     try:
-        for item in records:
+        for n, item in enumerate(records, 1):
+            if n % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
             if isinstance(item, Rejected):
                 batch.rejected.append(item)
                 continue
@@ -174,7 +177,10 @@ async def import_file(engine: AsyncEngine, intake: Intake, store: StoreRow, sour
     try:
         while True:
             # parse the next batch in a thread while the previous one is being written
-            batch = await asyncio.to_thread(_next_batch, source.records, batch_events)
+            # parse the next batch while the previous one is being written: in small steps on the
+            # event loop, so the driver gets each next statement as soon as it is ready (a thread
+            # would fight the writer for the GIL)
+            batch = await _next_batch(source.records, batch_events)
             if pending is not None:
                 await pending
                 pending = None

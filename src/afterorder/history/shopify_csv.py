@@ -26,6 +26,18 @@ ORDER_HEADER = {"Name", "Created at", "Lineitem name", "Lineitem quantity"}
 CUSTOMER_HEADER = {"First Name", "Last Name", "Email"}
 
 REFUNDED = {"refunded", "partially_refunded"}
+# Columns read into the events; the raw record beside them keeps every other non-empty cell
+# (notes, tags, payment method, ...), so event and raw together hold the whole row.
+ADDRESS = ("Name", "Street", "Address1", "Address2", "Company", "City", "Zip", "Province", "Country", "Phone")
+MAPPED = frozenset({
+    "Email", "Currency", "Subtotal", "Shipping", "Taxes", "Total", "Discount Amount", "Created at", "Paid at",
+    "Fulfilled at", "Cancelled at", "Refunded Amount", "Id", "Phone", "Lineitem quantity", "Lineitem name",
+    "Lineitem price", "Lineitem sku", *(f"{side} {part}" for side in ("Billing", "Shipping") for part in ADDRESS),
+})
+
+
+def _unmapped(row: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in row.items() if k and v and k not in MAPPED}
 
 
 def _address(row: dict[str, str], prefix: str) -> dict[str, Any] | None:
@@ -99,7 +111,7 @@ def _order(rows: list[tuple[int, dict[str, str]]], ctx: Context) -> Record:
     draft = OrderDraft(row=number, order_id=order_id, placed_at=placed_at, order=order, customer=customer,
                        paid_at=paid_at, shipped_at=shipped_at, cancelled_at=cancelled_at, refunded_at=refunded_at,
                        refund_amount=refunded,
-                       raw={"file": ctx.file, "row": number, "rows": [kept(r) for _, r in rows]})
+                       raw={"file": ctx.file, "row": number, "rows": [_unmapped(r) for _, r in rows]})
     return order_record(draft)
 
 
