@@ -185,9 +185,10 @@ class Intake:
         event_ids = await append_events(conn, store.id, rows)
         sources = [source for _, _, source, _ in fresh]
         await self._keep_stats(conn, store, sources, happened, now)
-        await after_stored(conn, store, [Stored(event_ids[e.id], e, source, customer_id, order_id)
-                                         for source, (e, _, customer_id, order_id) in zip(sources, happened,
-                                                                                          strict=True)], now)
+        await after_stored(conn, store, [  # engagement, suppression, attribution: not for history
+            Stored(event_ids[e.id], e, source, customer_id, order_id)
+            for (_, _, source, historical), (e, _, customer_id, order_id) in zip(fresh, happened, strict=True)
+            if not historical], now)
         await record_event_consents(conn, store.id, [ConsentSource(e, event_ids[e.id], customer_id, source)
                                                      for source, (e, _, customer_id, _) in zip(sources, happened,
                                                                                                strict=True)], now)

@@ -2,7 +2,8 @@
 message (or a human open, when the store counts opens) is credited to that message, its flow and
 step, with the order's total.  Last touch wins; an order is credited once (a unique key).
 
-Computed when ``order.placed`` is stored, in the same transaction: one indexed query per order.
+Computed when ``order.placed`` is stored, in the same transaction: one indexed query for the group,
+then one per order whose customer touched a message in the window.
 """
 
 from __future__ import annotations
@@ -28,7 +29,19 @@ async def attribute_orders(conn: AsyncConnection, store_id: int, settings: Track
     touch = engagements.c.kind == "click"
     if settings.attribute_opens:
         touch = or_(touch, and_(engagements.c.kind == "open", engagements.c.machine_open.is_(False)))
+    if not placed:
+        return 0
+    window = timedelta(days=settings.attribution_days)
+    # One query tells which of these customers touched any message in the window at all; only their
+    # orders need the per-order look-up (most orders come from customers who clicked nothing).
+    touched = set((await conn.execute(
+        select(engagements.c.customer_id).distinct()
+        .where(engagements.c.store_id == store_id, engagements.c.customer_id.in_({c for _, c, _ in placed}), touch,
+               engagements.c.at >= min(at for _, _, at in placed) - window,
+               engagements.c.at <= max(at for _, _, at in placed)))).scalars())
     for order_id, customer_id, placed_at in placed:
+        if customer_id not in touched:
+            continue
         last = (await conn.execute(
             select(engagements.c.outbox_id, engagements.c.flow_id, engagements.c.step, engagements.c.template,
                    engagements.c.kind, engagements.c.at)
