@@ -20,10 +20,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel.numbers import get_currency_precision
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -33,6 +34,14 @@ from afterorder.domain import EventType
 Key = tuple[str, int | None, str]  # flow ('' for none), step, template
 _COMPLAINTS = {EventType.MESSAGE_BOUNCED.value: "bounced", EventType.MESSAGE_COMPLAINED.value: "complained",
                EventType.MESSAGE_UNSUBSCRIBED.value: "unsubscribed"}
+
+
+def money(amount: Decimal, currency: str) -> Decimal:
+    try:
+        digits = get_currency_precision(currency)
+    except Exception:  # an unknown currency code: keep cents
+        digits = 2
+    return amount.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -70,10 +79,16 @@ class MessageMetrics:
         return _rate(self.orders, self.delivered)
 
     @property
+    def revenue_shown(self) -> dict[str, Decimal]:
+        """Revenue per currency, to the currency's minor unit."""
+        return {c: money(v, c) for c, v in self.revenue.items()}
+
+    @property
     def revenue_per_recipient(self) -> dict[str, Decimal]:
+        """Revenue ÷ delivered, per currency, to the currency's minor unit (half up)."""
         if self.delivered == 0:
             return {}
-        return {c: (v / self.delivered).quantize(Decimal("0.01")) for c, v in self.revenue.items()}
+        return {c: money(v / self.delivered, c) for c, v in self.revenue.items()}
 
     def add(self, other: MessageMetrics) -> None:
         for name in ("sent", "bounced", "complained", "unsubscribed", "opened", "clicked", "orders"):
@@ -164,10 +179,10 @@ async def period_metrics(conn: AsyncConnection, store_id: int, start: datetime, 
     counted: set[tuple[str, int]] = set()
     for ev in complaints:
         message = (ev.payload or {}).get("message") or {}
-        outbox_id = message.get("outbox_id")
-        if isinstance(outbox_id, int) and outbox_id in keys and (ev.type, outbox_id) not in counted:
-            counted.add((ev.type, outbox_id))
-            row = rows[keys[outbox_id]]
+        ref = message.get("outbox_id")
+        if isinstance(ref, int) and ref in keys and (ev.type, ref) not in counted:
+            counted.add((ev.type, ref))
+            row = rows[keys[ref]]
             name = _COMPLAINTS[ev.type]
             setattr(row, name, getattr(row, name) + 1)
     days = _days(start, end, zone, sent_day, opened, clicked, ordered)
