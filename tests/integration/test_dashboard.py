@@ -3,6 +3,7 @@ form token on every form, and the numbers on the pages against a hand-computed s
 
 from __future__ import annotations
 
+import html as html_lib
 import re
 from typing import Any
 
@@ -21,6 +22,15 @@ from tests.dashboard_history import PERIOD, build_history
 from tests.factories import JP_STORE, US_STORE, add_store, order_event, running
 
 PASSWORD = "correct horse battery"
+# Every form of the dashboard that changes something, with a valid body (the token aside).
+FORMS: dict[str, dict[str, str]] = {
+    "/dashboard/kumo/flows/order-confirmation": {"enabled": "off"},
+    "/dashboard/kumo/settings/industry": {"industry": "jewelry"},
+    "/dashboard/kumo/segments": {"slug": "repeat", "definition": "{field: stats.order_count, op: '>=', value: 2}"},
+    "/dashboard/kumo/templates/order-confirmation/ja": {"action": "save",
+                                                       "source": "{% block subject %}x{% endblock %}"},
+    "/dashboard/kumo/templates/order-confirmation/ja/test": {"to": "me@example.com"},
+}
 
 
 def client(runtime: Runtime) -> httpx.AsyncClient:
@@ -62,7 +72,7 @@ async def test_the_pages_show_the_hand_computed_numbers(database_url: str) -> No
         await build_history(runtime, kumo)
         async with client(runtime) as http:
             assert (await log_in(http, "owner")).status_code == 303
-            page = await http.get("/dashboard/kumo/messages", params=PARAMS)
+            page = await http.get("/dashboard/kumo/messages", params=PERIOD)
             assert page.status_code == 200
             row = 'data-flow="delivery-follow-up" data-step="2"'
             assert text_of(page.text, "sent", row) == "10"
@@ -87,12 +97,12 @@ async def test_the_pages_show_the_hand_computed_numbers(database_url: str) -> No
             assert "skipped (no marketing consent): 2" in follow
             assert "quiet hours: 1" in follow
 
-            bench = await http.get("/dashboard/kumo/benchmarks", params=PARAMS)
+            bench = await http.get("/dashboard/kumo/benchmarks", params=PERIOD)
             assert "not set" in bench.text
             form = token(bench.text)
             assert (await http.post("/dashboard/kumo/settings/industry",
                                     data={"csrf": form, "industry": "home & garden"})).status_code == 303
-            bench = await http.get("/dashboard/kumo/benchmarks", params=PARAMS)
+            bench = await http.get("/dashboard/kumo/benchmarks", params=PERIOD)
             row = 'data-flow="delivery-follow-up"'
             assert 'class="num open-rate below">55.56% ▼' in bench.text  # home & garden: 64.26%
             assert 'class="num click-rate above">33.33% ▲' in bench.text  # 4.58%
@@ -110,8 +120,6 @@ async def test_the_pages_show_the_hand_computed_numbers(database_url: str) -> No
             assert 'id="cohorts"' in retention.text and "2026-11" in retention.text
 
 
-PARAMS = PERIOD
-
 
 async def test_a_viewer_can_read_but_not_change_anything(sqlite_url: str) -> None:
     async with running(sqlite_url, FrozenClock(T0)) as runtime:
@@ -121,14 +129,7 @@ async def test_a_viewer_can_read_but_not_change_anything(sqlite_url: str) -> Non
             flows = await http.get("/dashboard/kumo/flows")
             assert flows.status_code == 200 and "Turn off" not in flows.text
             form = token(flows.text)
-            posts = {
-                "/dashboard/kumo/flows/order-confirmation": {"enabled": "off"},
-                "/dashboard/kumo/settings/industry": {"industry": "jewelry"},
-                "/dashboard/kumo/segments": {"slug": "repeat", "definition": "{field: stats.order_count, op: '>=', value: 2}"},
-                "/dashboard/kumo/templates/order-confirmation/ja": {"action": "save", "source": "{% block subject %}x{% endblock %}"},
-                "/dashboard/kumo/templates/order-confirmation/ja/test": {"to": "me@example.com"},
-            }
-            for url, data in posts.items():
+            for url, data in FORMS.items():
                 answer = await http.post(url, data={"csrf": form, **data})
                 assert answer.status_code == 403, url
         async with runtime.engine.connect() as conn:
@@ -145,15 +146,7 @@ async def test_every_form_refuses_a_post_without_its_token(sqlite_url: str) -> N
             assert refused.status_code == 403 and "afterorder_session" not in refused.cookies
             assert page.status_code == 200
             await log_in(http, "owner")
-            posts = {
-                "/dashboard/kumo/flows/order-confirmation": {"enabled": "off"},
-                "/dashboard/kumo/settings/industry": {"industry": "jewelry"},
-                "/dashboard/kumo/segments": {"slug": "repeat", "definition": "{field: stats.order_count, op: '>=', value: 2}"},
-                "/dashboard/kumo/templates/order-confirmation/ja": {"action": "save", "source": "{% block subject %}x{% endblock %}"},
-                "/dashboard/kumo/templates/order-confirmation/ja/test": {"to": "me@example.com"},
-                "/logout": {},
-            }
-            for url, data in posts.items():
+            for url, data in {**FORMS, "/logout": {}}.items():
                 assert (await http.post(url, data=data)).status_code == 403, url
                 assert (await http.post(url, data={**data, "csrf": "forged"})).status_code == 403, url
             assert (await http.get("/dashboard/kumo/flows")).status_code == 200  # still logged in
@@ -223,7 +216,8 @@ async def test_template_edits_preview_safely_and_are_what_the_store_sends(sqlite
             assert page.status_code == 200 and 'id="subject">' in page.text
             form = token(page.text)
             url = "/dashboard/kumo/templates/order-confirmation/ja"
-            broken = "{% block subject %}ご注文{% endblock %}\n{% block html %}\n<p>{{ order.number }</p>\n{% endblock %}"
+            broken = ("{% block subject %}ご注文{% endblock %}\n{% block html %}\n<p>{{ order.number }</p>\n"
+                      "{% endblock %}")
             answer = await http.post(url, data={"csrf": form, "action": "preview", "source": broken})
             assert answer.status_code == 400 and 'id="problem">line 3:' in answer.text
             escape = "{% block subject %}{{ ''.__class__.__mro__[1].__subclasses__() }}{% endblock %}"
@@ -232,11 +226,8 @@ async def test_template_edits_preview_safely_and_are_what_the_store_sends(sqlite
             undefined = "{% block subject %}{{ nothing.here }}{% endblock %}"
             answer = await http.post(url, data={"csrf": form, "action": "preview", "source": undefined})
             assert answer.status_code == 400 and "nothing" in answer.text
-            good = page.text  # the editor shows the built-in source; change its subject
-            source = re.search(r'<textarea name="source"[^>]*>(.*?)</textarea>', good, re.S)
-            assert source
-            import html as html_lib
-
+            source = re.search(r'<textarea name="source"[^>]*>(.*?)</textarea>', page.text, re.S)
+            assert source  # the editor shows the built-in source; change its subject
             edited = re.sub(r"\{% block subject %\}.*?\{% endblock %\}",
                             "{% block subject %}【雲】ご注文 {{ order.number }} ありがとうございます{% endblock %}",
                             html_lib.unescape(source.group(1)), count=1, flags=re.S)
