@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from afterorder.db.schema import attributions, customers, engagements, events, flow_runs, orders, outbox
 from afterorder.db.stores import StoreRow
@@ -128,3 +128,26 @@ async def build_history(runtime: Runtime, store: StoreRow) -> dict[str, Any]:
         for n, kind in ((10, "message.bounced"), (9, "message.complained"), (8, "message.unsubscribed")):
             await event(kind, {"message": {"outbox_id": follow[n - 1]}}, DAY_B)
     return {"customers": cust, "orders": order_ids, "follow": follow}
+
+
+async def build_year(runtime: Runtime, store: StoreRow, customers_per_month: int = 12) -> None:
+    """A deterministic year of orders before the fixed history (January – October 2026), so retention has
+    months to compare and cohorts to fill: customer k of month m orders again in month m + j when
+    (k + j) % (j + 2) == 0."""
+    now = runtime.clock.now()
+    people = [(month, k) for month in range(1, 11) for k in range(customers_per_month)]
+    async with runtime.engine.begin() as conn:
+        await conn.execute(insert(customers), [
+            {"store_id": store.id, "external_id": f"y{month}-{k}", "email": f"y{month}-{k}@example.com",
+             "first_name": "年", "last_name": f"客{k}", "locale": "ja", "accepts_marketing": False,
+             "created_at": now, "updated_at": now} for month, k in people])
+        ids = {r.external_id: r.id for r in await conn.execute(
+            select(customers.c.external_id, customers.c.id).where(customers.c.store_id == store.id))}
+        rows = []
+        for month, k in people:
+            months = [month] + [month + j for j in range(1, 11 - month) if (k + j) % (j + 2) == 0]
+            rows += [{"store_id": store.id, "external_id": f"y{month}-{k}-{n}", "customer_id": ids[f"y{month}-{k}"],
+                      "number": f"Y{month}{k}{n}", "currency": "JPY", "total": Decimal(2000 + 500 * (k % 5)),
+                      "status": "placed", "placed_at": datetime(2026, m, 1 + k % 27, 3, 0, tzinfo=UTC),
+                      "updated_at": now} for n, m in enumerate(months)]
+        await conn.execute(insert(orders), rows)

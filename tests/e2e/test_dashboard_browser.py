@@ -17,7 +17,7 @@ from afterorder.channels import DevSmtpServer
 from afterorder.clock import SystemClock
 from afterorder.db.stores import get_store
 from tests.conftest import T0
-from tests.dashboard_history import build_history
+from tests.dashboard_history import build_history, build_year
 from tests.e2e.processes import AFTERORDER, add_store_cli, serve
 from tests.factories import US_STORE, order_event, running
 
@@ -61,6 +61,7 @@ async def test_a_store_owner_works_in_the_dashboard(tmp_path: Path, smtp_server:
             store = await get_store(conn, "kumo")
         assert store is not None
         await build_history(runtime, store)
+        await build_year(runtime, store)
     async with serve(database, smtp_server.url, "--dev-clock") as url, async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True,
                                            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])

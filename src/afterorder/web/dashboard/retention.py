@@ -29,7 +29,7 @@ async def retention_page(request: Request, slug: str) -> Response:
         report = await retention_report(conn, who.store, start, end,
                                         granularity="month" if granularity == "month" else "quarter")
         second = await second_order_rates(conn, who.store, start, end, post_purchase)
-    series = report.series or []
+    series = [p for p in report.series or [] if p.rate is not None]  # no CRR without customers at the start
     chart = line_chart([p.label for p in series],
                        [Series("CRR %", "#1f6feb", [round(p.rate or 0, 2) for p in series])],
                        title=f"Customer retention rate per {granularity}")
