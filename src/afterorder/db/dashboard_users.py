@@ -128,6 +128,7 @@ async def log_in(conn: AsyncConnection, username: str, password: str, now: datet
     if not check_password(password, row.password_hash):
         return None
     token = secrets.token_urlsafe(32)
+    await conn.execute(delete(dashboard_sessions).where(dashboard_sessions.c.expires_at <= now))  # old logins
     await conn.execute(dashboard_sessions.insert().values(
         token_hash=_token_hash(token), user_id=row.id, csrf_token=secrets.token_urlsafe(32), store_id=None,
         created_at=now, expires_at=now + SESSION_LIFETIME))
