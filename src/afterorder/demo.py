@@ -10,12 +10,17 @@ from decimal import Decimal
 from typing import Any
 
 import typer
+from sqlalchemy import select
 
 from afterorder.clock import OffsetClock
+from afterorder.db.dashboard_users import Role, add_user
+from afterorder.db.schema import dashboard_users
 from afterorder.db.stores import StoreRow, create_store, get_store
 from afterorder.domain import Event, EventType
 from afterorder.runtime import Runtime
 
+DEMO_USER = "demo"
+DEMO_PASSWORD = "afterorder-demo"  # a local demo only; `afterorder user add` for real users
 STORES: list[dict[str, Any]] = [
     {"slug": "kumo-tea", "name": "雲茶舗 Kumo Tea", "email_from": "shop@kumo-tea.example",
      "reply_to": "support@kumo-tea.example", "country": "JP", "locale": "ja", "timezone": "Asia/Tokyo",
@@ -61,6 +66,10 @@ async def _stores(runtime: Runtime) -> list[StoreRow]:
                 existing, key = await create_store(conn, runtime.clock.now(), **spec)
                 typer.echo(f"demo store {spec['slug']} created; API key {key}")
             out.append(existing)
+        # A dashboard login for the demo: owner of both stores (an agency, with the store switcher).
+        if not (await conn.execute(select(dashboard_users.c.id).where(
+                dashboard_users.c.username == DEMO_USER))).first():
+            await add_user(conn, DEMO_USER, DEMO_PASSWORD, [(s.id, Role.OWNER) for s in out], runtime.clock.now())
     return out
 
 
@@ -103,7 +112,8 @@ async def simulate(runtime: Runtime, url: str, *, day_seconds: float = 6.0, orde
     run = clock.now().strftime("%Y%m%d%H%M%S")  # a second demo on the same database places new orders
     sims: list[SimOrder] = []
     tick = timedelta(hours=6)
-    typer.echo(f"demo: {orders} orders over the next days; open {url}/inbox and {url}/runs")
+    typer.echo(f"demo: {orders} orders over the next days; open {url}/inbox and {url}/runs, and the dashboard "
+               f"{url}/dashboard (user {DEMO_USER}, password {DEMO_PASSWORD})")
     n = 0
     while True:
         now = clock.now()

@@ -17,6 +17,7 @@ from afterorder.channels import Channel, RetryPolicy, SmtpChannel
 from afterorder.clock import Clock
 from afterorder.compliance.double_opt_in import queue_confirmations
 from afterorder.content import Renderer
+from afterorder.content.overrides import StoreRenderers
 from afterorder.db.customer_stats import refresh_stale_rfm
 from afterorder.db.database import open_engine
 from afterorder.db.migrate import upgrade
@@ -55,6 +56,7 @@ class Runtime:
         self.engine = engine or open_engine(settings.database_url)
         self.catalog = FlowCatalog.load(list(settings.flow_dirs))
         self.renderer = Renderer(list(settings.template_dirs))
+        self.renderers = StoreRenderers(self.renderer)
         worker = settings.worker_id or default_worker_id()
         lease = timedelta(seconds=settings.lease_seconds)
         self.runs_due = asyncio.Event()
@@ -62,7 +64,8 @@ class Runtime:
         self.stop = asyncio.Event()
         self.intake = Intake(self.engine, self.catalog, clock, on_change=self.runs_due.set)
         self.scheduler = Scheduler(self.engine, self.catalog, self.renderer, clock,
-                                   SchedulerSettings(worker_id=worker, base_url=settings.base_url, lease=lease))
+                                   SchedulerSettings(worker_id=worker, base_url=settings.base_url, lease=lease),
+                                   renderers=self.renderers)
         self._channel = channel
         self.delivery: Delivery | None = None
         self._tasks: list[asyncio.Task[None]] = []

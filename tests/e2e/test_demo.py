@@ -35,6 +35,13 @@ async def test_the_demo_fills_the_inbox_within_a_minute(tmp_path: Path) -> None:
             assert "srcdoc=" in shown and "Plain text" in shown
             runs = (await client.get("/runs")).text
             assert "Order confirmation" in runs
+            login = (await client.get("/login")).text
+            form = re.search(r'name="csrf" value="([^"]+)"', login)
+            assert form
+            await client.post("/login", data={"csrf": form.group(1), "username": "demo",
+                                              "password": "afterorder-demo"})
+            flows = await client.get("/dashboard/kumo-tea/flows")
+            assert flows.status_code == 200 and "Order confirmation" in flows.text and "harbor-goods" in flows.text
     finally:
         await stop(demo)
     assert demo.stdout is not None and "/inbox" in demo.stdout.read()

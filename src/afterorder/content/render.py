@@ -67,16 +67,22 @@ _NO_COMPLIANCE: Final = MessageCompliance()
 class _Loader(FileSystemLoader):
     """A FileSystemLoader that hands each source through ``prepare(name, source)`` once, on load."""
 
-    def __init__(self, searchpath: Sequence[Path], prepare: Callable[[str, str], str]) -> None:
+    def __init__(self, searchpath: Sequence[Path], prepare: Callable[[str, str], str],
+                 overrides: Mapping[str, str] | None = None) -> None:
         super().__init__([str(p) for p in searchpath])
         self._prepare = prepare
+        self._overrides = dict(overrides or {})
 
     def raw_source(self, environment: Environment, name: str) -> str:
+        if name in self._overrides:
+            return self._overrides[name]
         return super().get_source(environment, name)[0]
 
     def get_source(
         self, environment: Environment, template: str
     ) -> tuple[str, str, Callable[[], bool]]:
+        if template in self._overrides:
+            return self._prepare(template, self._overrides[template]), f"<store override {template}>", lambda: True
         source, filename, uptodate = super().get_source(environment, template)
         return self._prepare(template, source), filename, uptodate
 
@@ -139,7 +145,9 @@ class Renderer:
     """Renders messages from the built-in templates, overridden by ``template_dirs`` (first wins).
 
     ``inline_css(html, css) -> html`` is the CSS inliner, called once per template load; the
-    default uses css_inline.
+    default uses css_inline.  ``overrides`` maps ``<message>/<locale>.html`` to a store's own source
+    for a message it already has in that locale (edited in the dashboard); it wins over every folder
+    and renders in the same sandbox.
     """
 
     def __init__(
@@ -147,12 +155,14 @@ class Renderer:
         template_dirs: Sequence[Path] | None = None,
         *,
         inline_css: InlineCss | None = None,
+        overrides: Mapping[str, str] | None = None,
     ) -> None:
-        self._dirs: tuple[Path, ...] = (*(Path(d) for d in template_dirs or ()), BUILTIN_TEMPLATES)
+        self.template_dirs: tuple[Path, ...] = tuple(Path(d) for d in template_dirs or ())
+        self._dirs: tuple[Path, ...] = (*self.template_dirs, BUILTIN_TEMPLATES)
         self._inline_css = inline_css or default_inliner()
-        self._html_loader = _Loader(self._dirs, self._prepare_html)
+        self._html_loader = _Loader(self._dirs, self._prepare_html, overrides)
         self._html_env = _environment(self._html_loader, autoescape=True)
-        self._text_env = _environment(_Loader(self._dirs, self._prepare_text), autoescape=False)
+        self._text_env = _environment(_Loader(self._dirs, self._prepare_text, overrides), autoescape=False)
         self._compiled: dict[tuple[str, str], _Compiled] = {}
         self._locales: dict[str, list[str]] = {}
 
@@ -233,6 +243,10 @@ class Renderer:
             )
             self._compiled[key] = compiled
         return compiled
+
+    def source(self, template: str, locale: str) -> str:
+        """The source of a message file as written (an override if there is one)."""
+        return self._html_loader.raw_source(self._html_env, f"{template}/{locale}.html")
 
     def _check_promo_blocks(self, name: str) -> None:
         """A promo block must stand at the top level, where only the layout decides whether it shows."""

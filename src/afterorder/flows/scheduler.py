@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from afterorder.clock import Clock
 from afterorder.compliance.message import load_planner
 from afterorder.content import Renderer
+from afterorder.content.overrides import StoreRenderers
 from afterorder.db.dialect import skip_locked
 from afterorder.db.schema import flow_runs, outbox, outbox_bodies, run_log
 from afterorder.db.statements import insert_ignore
@@ -67,10 +68,12 @@ class _Writes:
 
 class Scheduler:
     def __init__(self, engine: AsyncEngine, catalog: FlowCatalog, renderer: Renderer, clock: Clock,
-                 settings: SchedulerSettings) -> None:
+                 settings: SchedulerSettings, renderers: StoreRenderers | None = None) -> None:
+        """``renderers`` gives each store its renderer (with the templates it edited in the dashboard)."""
         self.engine = engine
         self.catalog = catalog
         self.renderer = renderer
+        self.renderers = renderers
         self.clock = clock
         self.settings = settings
         self._stores: dict[int, tuple[StoreRow, StoreSnapshot, float]] = {}
@@ -141,6 +144,7 @@ class Scheduler:
             specs = {(r["store_id"], r["flow_id"], r["flow_version"]): await self.catalog.version(
                 conn, r["store_id"], r["flow_id"], r["flow_version"]) for r in runs}
             customer_answers = await self._customer_answers(conn, runs, stores, specs, now)
+            renderer_of = {sid: await self.renderers.for_store(conn, sid) for sid in stores} if self.renderers else {}
             await conn.rollback()
         locales: dict[str, list[str]] = {}
         step_of: dict[int, int] = {}
@@ -160,7 +164,8 @@ class Scheduler:
                 result = advance(state, spec, build_facts(
                     store, customer, order, None, occurrences, answers_now,
                     stats=facts.stats.get(key), prediction=facts.predictions.get(key)), now)
-                messages = [outbox_row(self.renderer, store, snapshot, run, send, customer, order, now, locales,
+                renderer = renderer_of.get(store.id, self.renderer)
+                messages = [outbox_row(renderer, store, snapshot, run, send, customer, order, now, locales,
                                        tracking[store.id], planner) for send in result.sends]
             except Exception:  # this run is broken (a template, a stored flow); the others go on
                 log.exception("run %s failed", run["id"])

@@ -32,6 +32,7 @@ from afterorder.web import (
     tracking,
     webhooks,
 )
+from afterorder.web.dashboard.mount import add_dashboard
 from afterorder.web.errors import error, validation_details
 
 
@@ -61,6 +62,7 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, inbox:
     app.include_router(esp_webhooks.router)
     app.include_router(public.router)
     app.include_router(api_compliance.router)
+    add_dashboard(app)
 
     @app.exception_handler(api.ApiError)
     async def _api_error(_request: Request, exc: api.ApiError) -> Response:

@@ -1,0 +1,149 @@
+"""A store's own versions of messages, edited in the dashboard, and safe previews of them.
+
+An override replaces one message file (``<message>/<locale>.html``: blocks subject / html / text)
+for one store.  It is rendered by the same sandboxed Renderer as the built-in templates, so what
+staff type can use the message's data and filters but never reach Python.  A draft is checked by
+rendering it with sample data before it is saved; what goes wrong is reported with its line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Final
+
+from jinja2 import TemplateError, TemplateSyntaxError
+from jinja2.exceptions import SecurityError
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from afterorder.compliance.message import MessageCompliance
+from afterorder.content.render import Renderer
+from afterorder.db.schema import template_overrides
+from afterorder.domain import (
+    CustomerSnapshot,
+    LineSnapshot,
+    OrderSnapshot,
+    RenderedMessage,
+    ShipmentSnapshot,
+    StoreSnapshot,
+)
+
+MAX_SOURCE: Final = 200_000
+
+
+class TemplateDraftError(ValueError):
+    """A draft that does not render; ``line`` is its line number when known."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(f"line {line}: {message}" if line else message)
+        self.line = line
+
+
+def sample_customer(locale: str) -> CustomerSnapshot:
+    names = {"ja": ("花子", "山田"), "zh-Hans": ("小明", "王")}
+    first, last = names.get(locale, ("Alex", "Sample"))
+    return CustomerSnapshot(email="sample@example.com", first_name=first, last_name=last, locale=locale,
+                            accepts_marketing=True)
+
+
+def sample_order(store: StoreSnapshot) -> OrderSnapshot:
+    placed = datetime(2026, 11, 2, 10, 30, tzinfo=UTC)
+    lines = (LineSnapshot("Linen shirt", 2, Decimal("4500"), variant="M", sku="SHIRT-M", category="apparel"),
+             LineSnapshot("Canvas tote", 1, Decimal("1800"), sku="TOTE", category="bags"))
+    subtotal = sum((line.total for line in lines), Decimal(0))
+    return OrderSnapshot(number="1001", currency=store.currency, placed_at=placed, lines=lines, subtotal=subtotal,
+                         shipping=Decimal("500"), tax=Decimal("0"), total=subtotal + Decimal("500"),
+                         shipping_address={"name": "Sample", "city": "Tokyo", "country": "JP"},
+                         shipment=ShipmentSnapshot(carrier="Yamato", tracking_number="1234-5678-9012",
+                                                   tracking_url="https://example.com/track/1234"))
+
+
+SAMPLE_LINKS: Final = {"order_status": "https://example.com/orders/1001", "shop": "https://example.com/",
+                       "review": "https://example.com/review/1001", "confirm": "https://example.com/confirm"}
+
+
+def render_sample(renderer: Renderer, template: str, locale: str, store: StoreSnapshot, *,
+                  marketing: bool = False) -> RenderedMessage:
+    """The message rendered with sample data; a TemplateDraftError (with its line) when it does not render."""
+    compliance = MessageCompliance(marketing=marketing, promotions=True,
+                                   unsubscribe_url="https://example.com/u/sample" if marketing else None,
+                                   preferences_url="https://example.com/p/sample" if marketing else None)
+    try:
+        return renderer.render(template, locale, store=store, customer=sample_customer(locale),
+                               order=sample_order(store), links=SAMPLE_LINKS, compliance=compliance)
+    except TemplateSyntaxError as exc:
+        raise TemplateDraftError(exc.message or str(exc), exc.lineno) from None
+    except SecurityError as exc:
+        raise TemplateDraftError(f"not allowed in a template: {exc}") from None
+    except TemplateError as exc:
+        raise TemplateDraftError(_with_line(exc)) from None
+    except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as exc:
+        raise TemplateDraftError(f"{type(exc).__name__}: {exc}") from None
+
+
+def _with_line(exc: TemplateError) -> str:
+    tb = exc.__traceback__
+    line = None
+    while tb is not None:  # the deepest frame of compiled template code names the template line
+        if tb.tb_frame.f_code.co_filename.startswith("<store override"):
+            line = tb.tb_frame.f_lineno
+        tb = tb.tb_next
+    return f"line {line}: {exc}" if line else str(exc)
+
+
+def check_draft(base: Renderer, template: str, locale: str, source: str, store: StoreSnapshot) -> RenderedMessage:
+    """Render a draft of ``template`` in ``locale`` with sample data, in the sandbox; raise on any problem."""
+    if template not in base.templates() or locale not in base.locales_for(template):
+        raise TemplateDraftError(f"no message {template!r} in {locale!r} to change")
+    if len(source) > MAX_SOURCE:
+        raise TemplateDraftError(f"the template is longer than {MAX_SOURCE} characters")
+    if "{% block subject %}" not in source.replace("{%- block subject %}", "{% block subject %}"):
+        raise TemplateDraftError("the template needs a {% block subject %}…{% endblock %}")
+    draft = Renderer(base.template_dirs, overrides={f"{template}/{locale}.html": source})
+    return render_sample(draft, template, locale, store)
+
+
+async def overrides_of(conn: AsyncConnection, store_id: int) -> dict[str, str]:
+    rows = await conn.execute(select(template_overrides.c.template, template_overrides.c.locale,
+                                     template_overrides.c.source).where(template_overrides.c.store_id == store_id))
+    return {f"{r.template}/{r.locale}.html": r.source for r in rows}
+
+
+async def save_override(conn: AsyncConnection, store_id: int, template: str, locale: str, source: str, user: str,
+                        now: datetime) -> None:
+    await conn.execute(delete(template_overrides).where(
+        template_overrides.c.store_id == store_id, template_overrides.c.template == template,
+        template_overrides.c.locale == locale))
+    await conn.execute(template_overrides.insert().values(store_id=store_id, template=template, locale=locale,
+                                                          source=source, updated_by=user, updated_at=now))
+
+
+async def remove_override(conn: AsyncConnection, store_id: int, template: str, locale: str) -> None:
+    await conn.execute(delete(template_overrides).where(
+        template_overrides.c.store_id == store_id, template_overrides.c.template == template,
+        template_overrides.c.locale == locale))
+
+
+@dataclass
+class StoreRenderers:
+    """The renderer for each store: the shared one, or one with the store's overrides, rebuilt when they change."""
+
+    base: Renderer
+
+    def __post_init__(self) -> None:
+        self._cache: dict[int, tuple[tuple[int, datetime | None], Renderer]] = {}
+
+    async def for_store(self, conn: AsyncConnection, store_id: int) -> Renderer:
+        stamp_row = (await conn.execute(select(func.count(), func.max(template_overrides.c.updated_at))
+                                        .where(template_overrides.c.store_id == store_id))).one()
+        stamp = (int(stamp_row[0]), stamp_row[1])
+        if stamp[0] == 0:
+            return self.base
+        cached = self._cache.get(store_id)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        renderer = Renderer(self.base.template_dirs, overrides=await overrides_of(conn, store_id))
+        self._cache[store_id] = (stamp, renderer)
+        return renderer

@@ -1,0 +1,1 @@
+"""The store dashboard: server-rendered pages behind a login (``/login``, ``/dashboard/<store>/...``)."""

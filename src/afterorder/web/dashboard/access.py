@@ -1,0 +1,135 @@
+"""Who is asking: the session cookie, the store in the URL and the user's role there, and the
+form token (CSRF) every POST must carry.
+
+- No session: pages redirect to ``/login``; a POST gets 403.
+- A store the user has no role in answers 404, exactly like a store that does not exist.
+- A POST without the session's form token (field ``csrf``) answers 403, whatever the role.
+- A POST that needs a role the user lacks (a viewer changing anything) answers 403.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import parse_qs
+
+from fastapi import Request
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from afterorder.db import dashboard_users as users
+from afterorder.db.dashboard_users import Membership, Role, Session
+from afterorder.db.stores import StoreRow, get_store_by_id
+from afterorder.runtime import Runtime
+
+COOKIE: Final = "afterorder_session"
+LOGIN_COOKIE: Final = "afterorder_login"
+MAX_FORM: Final = 256 * 1024
+
+env = Environment(loader=FileSystemLoader(Path(__file__).parent.parent / "templates"),
+                  autoescape=select_autoescape(["html"]))
+
+
+class Denied(Exception):
+    """Stop handling a dashboard request with this response."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def page_error(status: int, message: str) -> Denied:
+    html = env.get_template("dashboard/error.html").render(status=status, message=message, title=str(status))
+    return Denied(HTMLResponse(html, status_code=status))
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The logged-in user looking at one store."""
+
+    session: Session
+    store: StoreRow
+    role: Role
+    form: dict[str, str]
+
+    @property
+    def may_edit(self) -> bool:
+        return self.role.may_edit()
+
+    @property
+    def may_administer(self) -> bool:
+        return self.role.may_administer()
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """An ``application/x-www-form-urlencoded`` body, the last value of each field."""
+    body = await request.body()
+    if len(body) > MAX_FORM:
+        raise page_error(413, "the form is too large")
+    try:
+        parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True)
+    except (UnicodeDecodeError, ValueError):
+        raise page_error(400, "the form could not be read") from None
+    return {k: v[-1] for k, v in parsed.items()}
+
+
+async def current_session(request: Request) -> Session | None:
+    token = request.cookies.get(COOKIE)
+    if not token:
+        return None
+    runtime = runtime_of(request)
+    async with runtime.engine.connect() as conn:
+        return await users.session_for(conn, token, runtime.clock.now())
+
+
+def check_csrf(session: Session, form: dict[str, str]) -> None:
+    if not hmac.compare_digest(form.get("csrf", ""), session.csrf_token):
+        raise page_error(403, "the form token is missing or out of date: reload the page and try again")
+
+
+async def viewer(request: Request, slug: str, *, needs: str = "read") -> Viewer:
+    """The session and the store ``slug`` it may see; for a POST the form, its token and the role checked.
+
+    ``needs``: ``read``, ``edit`` (owner, editor) or ``administer`` (owner)."""
+    session = await current_session(request)
+    post = request.method == "POST"
+    if session is None:
+        if post:
+            raise page_error(403, "log in first")
+        raise Denied(RedirectResponse(f"/login?next={request.url.path}", status_code=303))
+    membership = next((m for m in session.memberships if m.slug == slug), None)
+    if membership is None:
+        raise page_error(404, f"no store {slug!r}")
+    form: dict[str, str] = {}
+    if post:
+        form = await read_form(request)
+        check_csrf(session, form)
+        allowed = {"read": True, "edit": membership.role.may_edit(),
+                   "administer": membership.role.may_administer()}[needs]
+        if not allowed:
+            raise page_error(403, f"a {membership.role.value} of {slug} cannot change this")
+    async with runtime_of(request).engine.connect() as conn:
+        store = await get_store_by_id(conn, membership.store_id)
+    if store is None:
+        raise page_error(404, f"no store {slug!r}")
+    return Viewer(session, store, membership.role, form)
+
+
+def render(request: Request, who: Viewer | None, name: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+    runtime = runtime_of(request)
+    memberships: tuple[Membership, ...] = who.session.memberships if who else ()
+    html = env.get_template(f"dashboard/{name}").render(
+        who=who, memberships=memberships, now=runtime.clock.now(), path=request.url.path, **context)
+    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def local_day(moment: datetime, zone: Any) -> str:
+    return moment.astimezone(zone).date().isoformat()

@@ -1,0 +1,133 @@
+"""Customers (search; one customer's profile, statistics, predictions, consent history, messages and
+runs) and segments (defined in the condition language, with a live member count)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from fastapi import APIRouter, Request
+from sqlalchemy import String, cast, func, or_, select
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from afterorder.compliance.consent import history
+from afterorder.db.schema import customer_predictions, customer_stats, customers, flow_runs, outbox
+from afterorder.flows.conditions import ConditionError, parse_condition
+from afterorder.segments import membership
+from afterorder.segments.membership import Segment, SegmentError
+from afterorder.web.dashboard.access import page_error, render, runtime_of, viewer
+
+router = APIRouter(include_in_schema=False)
+MAX_RESULTS = 50
+MAX_DEFINITION = 20_000
+
+
+@router.get("/dashboard/{slug}/customers")
+async def customers_page(request: Request, slug: str) -> Response:
+    who = await viewer(request, slug)
+    query = request.query_params.get("q", "").strip()[:200]
+    found: list[dict[str, Any]] = []
+    if query:
+        like = f"%{query.lower()}%"
+        name = func.lower(func.coalesce(customers.c.first_name, "") + " " + func.coalesce(customers.c.last_name, ""))
+        matches = [func.lower(func.coalesce(customers.c.email, "")).like(like), name.like(like),
+                   customers.c.external_id == query, cast(customers.c.id, String) == query]
+        async with runtime_of(request).engine.connect() as conn:
+            rows = await conn.execute(
+                select(customers.c.id, customers.c.external_id, customers.c.email, customers.c.first_name,
+                       customers.c.last_name, customers.c.country,
+                       func.coalesce(customer_stats.c.order_count, 0).label("order_count"),
+                       customer_stats.c.total_spent)
+                .select_from(customers.outerjoin(customer_stats, (customer_stats.c.store_id == customers.c.store_id)
+                                                 & (customer_stats.c.customer_id == customers.c.id)))
+                .where(customers.c.store_id == who.store.id, or_(*matches))
+                .order_by(customers.c.id).limit(MAX_RESULTS))
+            found = [dict(r) for r in rows.mappings()]
+    return render(request, who, "customers.html", title="Customers", query=query, found=found)
+
+
+@router.get("/dashboard/{slug}/customers/{customer_id}")
+async def customer_page(request: Request, slug: str, customer_id: str) -> Response:
+    who = await viewer(request, slug)
+    if not customer_id.isdigit():
+        raise page_error(404, f"no customer {customer_id!r}")
+    cid = int(customer_id)
+    async with runtime_of(request).engine.connect() as conn:
+        profile = (await conn.execute(select(customers).where(customers.c.store_id == who.store.id,
+                                                              customers.c.id == cid))).mappings().first()
+        if profile is None:
+            raise page_error(404, f"no customer {customer_id!r}")
+        stats = (await conn.execute(select(customer_stats).where(
+            customer_stats.c.store_id == who.store.id, customer_stats.c.customer_id == cid))).mappings().first()
+        prediction = (await conn.execute(select(customer_predictions).where(
+            customer_predictions.c.store_id == who.store.id,
+            customer_predictions.c.customer_id == cid))).mappings().first()
+        consents = await history(conn, who.store.id, cid)
+        messages = (await conn.execute(
+            select(outbox.c.id, outbox.c.template, outbox.c.locale, outbox.c.subject, outbox.c.status,
+                   outbox.c.last_error, outbox.c.created_at, outbox.c.sent_at, flow_runs.c.flow_id)
+            .select_from(outbox.outerjoin(flow_runs, flow_runs.c.id == outbox.c.run_id))
+            .where(outbox.c.store_id == who.store.id, outbox.c.customer_id == cid)
+            .order_by(outbox.c.id.desc()).limit(500))).mappings().all()
+        runs = (await conn.execute(
+            select(flow_runs.c.id, flow_runs.c.flow_id, flow_runs.c.status, flow_runs.c.step, flow_runs.c.wake_at,
+                   flow_runs.c.outcome, flow_runs.c.started_at, flow_runs.c.order_id)
+            .where(flow_runs.c.store_id == who.store.id, flow_runs.c.customer_id == cid)
+            .order_by(flow_runs.c.id.desc()).limit(500))).mappings().all()
+    return render(request, who, "customer.html", title=profile["email"] or profile["external_id"], profile=profile,
+                  stats=stats, prediction=prediction, consents=consents, messages=messages, runs=runs)
+
+
+def _definition(text: str) -> Any:
+    if not text.strip():
+        raise SegmentError("definition: write a condition, e.g. {field: stats.order_count, op: '>=', value: 2}")
+    if len(text) > MAX_DEFINITION:
+        raise SegmentError(f"definition: longer than {MAX_DEFINITION} characters")
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        raise SegmentError(f"definition: {where}not YAML or JSON ({getattr(exc, 'problem', None) or exc})") from None
+
+
+@router.get("/dashboard/{slug}/segments")
+async def segments_page(request: Request, slug: str) -> Response:
+    who = await viewer(request, slug)
+    runtime = runtime_of(request)
+    now = runtime.clock.now()
+    async with runtime.engine.connect() as conn:
+        listed = [(s, await membership.count(conn, who.store, s, now))
+                  for s in await membership.listing(conn, who.store)]
+    return render(request, who, "segments.html", title="Segments", segments=listed,
+                  yaml_of=lambda d: yaml.safe_dump(d, allow_unicode=True, sort_keys=False))
+
+
+@router.get("/dashboard/{slug}/segments/count")
+async def segment_count(request: Request, slug: str) -> Response:
+    """The live member count of a definition being written (not saved)."""
+    who = await viewer(request, slug)
+    runtime = runtime_of(request)
+    try:
+        definition = _definition(request.query_params.get("definition", ""))
+        condition = parse_condition(definition)
+        async with runtime.engine.connect() as conn:
+            found = await membership.count(conn, who.store, Segment("draft", "draft", definition, condition),
+                                           runtime.clock.now())
+    except (SegmentError, ConditionError) as exc:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+    return JSONResponse({"count": found})
+
+
+@router.post("/dashboard/{slug}/segments")
+async def segment_save(request: Request, slug: str) -> Response:
+    who = await viewer(request, slug, needs="edit")
+    runtime = runtime_of(request)
+    try:
+        definition = _definition(who.form.get("definition", ""))
+        async with runtime.engine.begin() as conn:
+            await membership.define(conn, who.store, who.form.get("slug", "").strip(), definition,
+                                    runtime.clock.now(), who.form.get("name", "").strip() or None)
+    except (SegmentError, ConditionError) as exc:
+        raise page_error(400, str(exc)) from None
+    return RedirectResponse(f"/dashboard/{slug}/segments", status_code=303)

@@ -1,0 +1,42 @@
+"""The flows page: every flow, on or off, and its steps with the runs waiting and the messages sent
+or skipped at each."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from sqlalchemy import select
+from starlette.responses import RedirectResponse, Response
+
+from afterorder.analytics.flow_status import flow_statuses
+from afterorder.db.schema import store_flows
+from afterorder.web.dashboard.access import page_error, render, runtime_of, viewer
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/dashboard/{slug}/flows")
+async def flows_page(request: Request, slug: str) -> Response:
+    who = await viewer(request, slug)
+    runtime = runtime_of(request)
+    specs = runtime.catalog.flows_for(who.store.slug)
+    async with runtime.engine.connect() as conn:
+        chosen = {r.flow_id: r.enabled for r in await conn.execute(
+            select(store_flows.c.flow_id, store_flows.c.enabled).where(store_flows.c.store_id == who.store.id))}
+        statuses = await flow_statuses(conn, who.store.id, [
+            (spec, chosen.get(spec.id, spec.enabled_by_default)) for spec in sorted(specs.values(),
+                                                                                   key=lambda s: s.id)])
+    return render(request, who, "flows.html", title="Flows", flows=statuses)
+
+
+@router.post("/dashboard/{slug}/flows/{flow_id}")
+async def toggle_flow(request: Request, slug: str, flow_id: str) -> Response:
+    who = await viewer(request, slug, needs="edit")
+    runtime = runtime_of(request)
+    if flow_id not in runtime.catalog.flows_for(who.store.slug):
+        raise page_error(404, f"no flow {flow_id!r}")
+    wanted = who.form.get("enabled", "")
+    if wanted not in ("on", "off"):
+        raise page_error(400, "enabled: send on or off")
+    async with runtime.engine.begin() as conn:
+        await runtime.catalog.set_enabled(conn, who.store, flow_id, wanted == "on", runtime.clock.now())
+    return RedirectResponse(f"/dashboard/{slug}/flows#flow-{flow_id}", status_code=303)
