@@ -29,6 +29,7 @@ from afterorder.web import (
     public,
     reports,
     segments,
+    surveys,
     tracking,
     webhooks,
 )
@@ -60,6 +61,7 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, inbox:
     app.state.esp = esp or EspReceiver(runtime.engine, runtime.intake)
     app.include_router(esp_webhooks.router)
     app.include_router(public.router)
+    app.include_router(surveys.router)
     app.include_router(api_compliance.router)
 
     @app.exception_handler(api.ApiError)
