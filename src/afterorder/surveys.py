@@ -3,15 +3,22 @@
 customer properties (``nps_score``, the profile answers) so segments can use them.
 
 A detractor's answer (0–6) also notifies the store: one mail per order to the ``nps`` content's
-``notify_email`` (else the store's support address), written to the outbox like every other message.
+``notify_email`` (else the store's support address), written to the outbox like every other message,
+due ``ALERT_DELAY`` later: an answer changed meanwhile re-writes it, or withdraws it when no longer a
+detractor's.
+
+Mail scanners open every link of a message (all eleven NPS buttons within seconds).  So a click
+(GET) that gives another score than the one recorded by a click less than ``BURST`` ago is taken for
+a scanner: the answer is cleared and clicks are ignored until ``BURST`` has passed without one.  The
+landing page's form (a POST, which scanners do not send) always records.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -31,6 +38,9 @@ from afterorder.snapshots import customer_snapshot, order_snapshot
 DETRACTOR_MAX = 6
 PROMOTER_MIN = 9
 ALERT_TEMPLATE = "nps-store-alert"
+ALERT_DELAY = timedelta(minutes=10)
+BURST = timedelta(seconds=30)
+Via = Literal["click", "form"]
 
 
 @dataclass(frozen=True)
@@ -63,29 +73,38 @@ async def current(conn: AsyncConnection, store_id: int, subject: Subject) -> dic
     return dict(row) if row else None
 
 
+_BOOKKEEPING = ("revision", "via", "burst_until")
+
+
 async def _save(conn: AsyncConnection, store_id: int, subject: Subject, score: int | None,
-                answers: Mapping[str, Any], comment: str | None, now: datetime) -> Recorded:
+                answers: Mapping[str, Any], comment: str | None, now: datetime, via: Via) -> Recorded:
     found = await current(conn, store_id, subject)
     if found is None:
         await conn.execute(survey_answers.insert().values(
             store_id=store_id, survey=subject.survey, subject=subject.key, customer_id=subject.customer_id,
-            order_id=subject.order_id, score=score, answers={**answers, "revision": 1}, comment=comment,
+            order_id=subject.order_id, score=score, answers={**answers, "revision": 1, "via": via}, comment=comment,
             created_at=now, updated_at=now))
         return Recorded(True, 1)
-    same = found["score"] == score and {k: v for k, v in found["answers"].items() if k != "revision"} == dict(answers) \
+    kept = found["answers"]
+    revision = int(kept.get("revision", 1))
+    burst_until = datetime.fromisoformat(kept["burst_until"]) if kept.get("burst_until") else None
+    extra: dict[str, Any] = {}
+    if via == "click" and burst_until is not None and now < burst_until:
+        score, extra = None, {"burst_until": (now + BURST).isoformat()}  # a scanner is still at it
+    elif via == "click" and kept.get("via") == "click" and found["score"] is not None and found["score"] != score \
+            and now - found["updated_at"] < BURST:
+        score, extra = None, {"burst_until": (now + BURST).isoformat()}  # two scores within seconds: a scanner
+    same = found["score"] == score and {k: v for k, v in kept.items() if k not in _BOOKKEEPING} == dict(answers) \
         and (comment is None or comment == found["comment"])
-    if same:
-        return Recorded(False, int(found["answers"].get("revision", 1)))
-    revision = int(found["answers"].get("revision", 1)) + 1
     await conn.execute(survey_answers.update().where(survey_answers.c.id == found["id"]).values(
-        score=score, answers={**answers, "revision": revision},
+        score=score, answers={**answers, **extra, "revision": revision if same else revision + 1, "via": via},
         comment=comment if comment is not None else found["comment"], updated_at=now))
-    return Recorded(True, revision)
+    return Recorded(not same, revision if same else revision + 1)
 
 
 async def record(intake: Intake, engine: Any, renderer: Renderer, store: StoreRow, base_url: str, subject: Subject,
                  now: datetime, *, score: int | None = None, answers: Mapping[str, Any] | None = None,
-                 comment: str | None = None) -> Recorded:
+                 comment: str | None = None, via: Via = "form") -> Recorded:
     """Store an answer; when it changed, send the ``survey.answered`` event (with the customer's merged
     properties) and, for a detractor, the store's alert.  Answering the same again changes nothing."""
     answers = dict(answers or {})
@@ -99,12 +118,14 @@ async def record(intake: Intake, engine: Any, renderer: Renderer, store: StoreRo
                 orders.c.store_id == store.id, orders.c.id == subject.order_id))).scalar()
             if order_external is None:
                 raise LookupError("no such order")
-        recorded = await _save(conn, store.id, subject, score, answers, comment, now)
+        recorded = await _save(conn, store.id, subject, score, answers, comment, now, via)
+        stored = await current(conn, store.id, subject)
+        score = stored["score"] if stored else score
     if not recorded.changed:
         return recorded
     properties = dict(customer.get("properties") or {})
-    if subject.survey == "nps" and score is not None:
-        properties.update(nps_score=score, nps_answered_at=now.isoformat())
+    if subject.survey == "nps":
+        properties.update(nps_score=score, nps_answered_at=now.isoformat() if score is not None else None)
     if subject.survey == "profile":
         properties.update(answers)
         properties["profile_answered_at"] = now.isoformat()
@@ -123,17 +144,30 @@ async def record(intake: Intake, engine: Any, renderer: Renderer, store: StoreRo
     if order_external is not None:
         payload["order"] = {"id": order_external}
     await intake.ingest(store, [Event.model_validate(payload)], source="survey")
-    if subject.survey == "nps" and score is not None and score <= DETRACTOR_MAX and subject.order_id is not None:
+    if subject.survey == "nps" and subject.order_id is not None:
         async with engine.begin() as conn:
-            await _alert_store(conn, renderer, store, base_url, subject, customer, score, comment, now)
+            await _alert_store(conn, renderer, store, base_url, subject, customer, score, now)
     return recorded
 
 
 async def _alert_store(conn: AsyncConnection, renderer: Renderer, store: StoreRow, base_url: str, subject: Subject,
-                       customer: dict[str, Any], score: int, comment: str | None, now: datetime) -> None:
+                       customer: dict[str, Any], score: int | None, now: datetime) -> None:
+    """Keep the store's alert for this order in step with the answer: (re)written while it waits to
+    go out, withdrawn when the answer is no longer a detractor's; never a second one once sent."""
+    key = f"nps-alert:{subject.key}"
+    sent = (await conn.execute(select(outbox.c.status).where(
+        outbox.c.store_id == store.id, outbox.c.idempotency_key == key))).scalar()
+    if sent is not None and sent != "queued":
+        return
+    waiting = (outbox.c.store_id == store.id) & (outbox.c.idempotency_key == key) & (outbox.c.status == "queued")
+    await conn.execute(outbox.delete().where(waiting))
+    await conn.execute(outbox_bodies.delete().where(outbox_bodies.c.store_id == store.id,
+                                                    outbox_bodies.c.idempotency_key == key))
+    if score is None or score > DETRACTOR_MAX:
+        return
+    comment = ((await current(conn, store.id, subject)) or {}).get("comment")
     content: StoreContent = (await load_content(conn, {store.id}))[store.id]
     recipient = content.nps.notify_email or store.support_email or store.reply_to
-    key = f"nps-alert:{subject.key}"
     snapshot = store.snapshot(base_url)
     order = await load_order(conn, store.id, subject.order_id)
     rendered = renderer.render(ALERT_TEMPLATE, store.locale, store=snapshot, customer=customer_snapshot(customer),
@@ -144,7 +178,8 @@ async def _alert_store(conn: AsyncConnection, renderer: Renderer, store: StoreRo
                        date=now)
     row = {"store_id": store.id, "run_id": None, "idempotency_key": key, "message_id": message_id,
            "channel": "email", "category": "transactional", "template": ALERT_TEMPLATE, "customer_id": None,
-           "order_id": subject.order_id, "envelope_from": store.email_from, "attempts": 0, "next_attempt_at": now,
+           "order_id": subject.order_id, "envelope_from": store.email_from, "attempts": 0,
+           "next_attempt_at": now + ALERT_DELAY,
            "created_at": now, "locale": store.locale, "recipient": recipient, "subject": rendered.subject,
            "status": "queued", "last_error": None, "data": data.decode("utf-8")}
     await conn.execute(insert_ignore(outbox, COLUMNS), [{k: row[k] for k in COLUMNS}])

@@ -3,9 +3,11 @@
 
 * ``GET /s/STORE/nps/TOKEN/SCORE`` — one click on a 0–10 button in the NPS mail records that score
   and shows a thank-you page with a comment box (and the score, which can be changed there).
-  Answering is idempotent: the same score again changes nothing.  Mail scanners prefetch links, so a
-  GET may come from a machine: the latest answer always wins — a later click or the page's POST
-  replaces it — and the ``nps`` flow reads the answer an hour after the first one, not at once.
+  Answering is idempotent: the same score again changes nothing; a later click or the page's POST
+  replaces the answer.  Mail scanners prefetch links, so a GET may come from a machine: clicks on
+  several scores within seconds are taken for a scanner and record nothing (see ``afterorder.surveys``),
+  and the ``nps`` flow reads the answer a day after the first one, the store's alert goes ten
+  minutes after.
 * ``POST /s/STORE/nps/TOKEN`` — the page's form: ``score`` and ``comment``.
 * ``GET /s/STORE/profile/TOKEN`` — the profile survey form (the store's questions);
   ``POST`` stores the answers as customer properties.
@@ -105,7 +107,7 @@ async def nps_click(request: Request, slug: str, token: str, score: str) -> HTML
         store, subject, customer = await _open(request, slug, token, "nps")
         if not score.isdigit() or not 0 <= int(score) <= 10:
             raise _Refused("bad_input", reason="score: a number from 0 to 10")
-        await _record(request, store, subject, score=int(score))
+        await _record(request, store, subject, score=int(score), via="click")
     except _Refused as exc:
         return _refused(request, exc)
     async with _runtime(request).engine.connect() as conn:
