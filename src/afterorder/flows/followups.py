@@ -119,7 +119,7 @@ def review_url(pattern: str, line: Mapping[str, Any]) -> str | None:
             .replace("{sku}", str(line.get("sku") or "")))
 
 
-def message_extra(store: StoreRow, base_url: str, content: StoreContent, run: Mapping[str, Any],
+def message_extra(store: StoreRow, base_url: str, content: StoreContent, run: Mapping[Any, Any],
                   order: Mapping[str, Any] | None, stats: Mapping[str, Any] | None,
                   template: str) -> Callable[[str], dict[str, object]]:
     """The context a library template gets beyond store / customer / order, for the chosen locale."""
