@@ -60,8 +60,12 @@ def _expected(raw: Any, tz: str) -> datetime | None:
     return None
 
 
-async def enrich(conn: AsyncConnection, stores: Mapping[int, StoreRow], facts: ManyFacts) -> dict[int, StoreContent]:
-    """Add the derived facts above to the batch's orders, in place; returns each store's content."""
+async def enrich(conn: AsyncConnection, stores: Mapping[int, StoreRow], facts: ManyFacts, *,
+                 cycles: bool = True) -> dict[int, StoreContent]:
+    """Add the derived facts above to the batch's orders, in place; returns each store's content.
+
+    ``cycles=False`` leaves out ``replenish_*`` (the product cycles query reads the store's order history:
+    the scheduler asks for it only when a flow of the batch reads them)."""
     content = await load_content(conn, set(stores))
     by_store: dict[int, list[tuple[int, dict[str, Any]]]] = {}
     for (store_id, order_id), order in facts.orders.items():
@@ -70,9 +74,9 @@ async def enrich(conn: AsyncConnection, stores: Mapping[int, StoreRow], facts: M
         store, mine = stores[store_id], content[store_id]
         ids = [order_id for order_id, _ in found]
         keys = {k for _, order in found for line in order["lines"] if (k := _line_key(line))}
-        catalog = await _catalog_days(conn, store_id, keys)
-        cycles = {c.product: c.days for c in await product_cycles(
-            conn, store, products=sorted(keys), fallback_days=catalog.get)} if keys else {}
+        catalog = await _catalog_days(conn, store_id, keys) if cycles else {}
+        by_product = {c.product: c.days for c in await product_cycles(
+            conn, store, products=sorted(keys), fallback_days=catalog.get)} if keys and cycles else {}
         placed_props: dict[int, dict[str, Any]] = {}
         for row in await conn.execute(select(events.c.order_id, events.c.payload).where(
                 events.c.store_id == store_id, events.c.order_id.in_(ids), events.c.type == "order.placed")):
@@ -88,9 +92,10 @@ async def enrich(conn: AsyncConnection, stores: Mapping[int, StoreRow], facts: M
             how_to = mine.how_to
             order["how_to_parts"] = max((len(how_to.categories[c]) for c in categories if c in how_to.categories),
                                         default=0) if how_to else 0
-            days = [d for line in order["lines"] if (k := _line_key(line)) and (d := cycles.get(k))]
+            days = [d for line in order["lines"] if (k := _line_key(line)) and (d := by_product.get(k))]
             if days:
-                order["replenish_items"] = [k for line in order["lines"] if (k := _line_key(line)) and cycles.get(k)]
+                order["replenish_items"] = [k for line in order["lines"]
+                                            if (k := _line_key(line)) and by_product.get(k)]
                 order["replenish_days"] = min(days)
                 order["replenish_on"] = order["placed_at"] + timedelta(days=min(days))
             expected = _expected(placed_props.get(order_id, {}).get("expected_ship_date"), store.timezone)

@@ -142,7 +142,8 @@ class Scheduler:
             specs = {(r["store_id"], r["flow_id"], r["flow_version"]): await self.catalog.version(
                 conn, r["store_id"], r["flow_id"], r["flow_version"]) for r in runs}
             customer_answers = await self._customer_answers(conn, runs, stores, specs, now)
-            content = await enrich(conn, {sid: store for sid, (store, _) in stores.items()}, facts)
+            content = await enrich(conn, {sid: store for sid, (store, _) in stores.items()}, facts,
+                                   cycles=any("order.replenish" in spec.source for spec in specs.values()))
             await conn.rollback()
         locales: dict[str, list[str]] = {}
         step_of: dict[int, int] = {}
