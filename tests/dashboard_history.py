@@ -3,14 +3,14 @@ worked out by hand below, so tests can assert the HTML against them.
 
 Store ``kumo`` (Asia/Tokyo, JPY), period 2026-11-01 … 2026-11-30.
 
-delivery-follow-up, step 3 (index 2), 10 messages sent in the period (6 on 11-10, 4 on 11-11):
+delivery-follow-up, the send step (index 6), 10 messages sent in the period (6 on 11-10, 4 on 11-11):
   human opens on messages 1–5 (message 1 twice), Apple prefetch only on message 6   → opened 5
   clicks on messages 1–3 (message 1 twice)                                         → clicked 3
   orders attributed to message 1 (5,000 JPY) and message 2 (3,000 JPY)             → 2 orders, 8,000 JPY
   bounce on message 10, complaint on 9, unsubscribe on 8                           → delivered 9
   open rate 5/9 = 55.56%, click rate 3/9 = 33.33%, order rate 2/9 = 22.22%,
   revenue per recipient 8000/9 = 888.9 → 889 JPY (yen has no minor unit)
-  and 2 skipped for "no marketing consent", 1 held for quiet hours; 3 runs wait at step 2 (index 1).
+  and 2 skipped for "no marketing consent", 1 held for quiet hours; 3 runs wait at the 3-day wait (index 5).
 order-confirmation, step 1: 2 messages sent in the period, nothing else; 1 sent in October (outside).
 
 Orders (first-time buyers in the period: c1–c5):
@@ -35,6 +35,10 @@ from afterorder.runtime import Runtime
 DAY_A = datetime(2026, 11, 10, 3, 0, tzinfo=UTC)
 DAY_B = datetime(2026, 11, 11, 3, 0, tzinfo=UTC)
 PERIOD = {"from": "2026-11-01", "to": "2026-11-30"}
+
+# The built-in delivery-follow-up's program: 0 if abroad, 1-3 the abroad waits, 4 wait for delivery,
+# 5 wait 3 days, 6 send, 7 the end.
+FOLLOW_WAIT, FOLLOW_SEND, FOLLOW_END = 5, 6, 7
 
 
 def _at(day: int) -> datetime:
@@ -94,17 +98,18 @@ async def build_history(runtime: Runtime, store: StoreRow) -> dict[str, Any]:
         for n in range(1, 11):
             who = (n - 1) % 5 + 1
             order = order_ids["o1"] if n == 1 else order_ids["o2"] if n == 2 else None
-            run_id = await run("delivery-follow-up", "done", 3, cust[who], order)
+            run_id = await run("delivery-follow-up", "done", FOLLOW_END, cust[who], order)
             sent_at = DAY_A if n <= 6 else DAY_B
-            follow.append(await message(run_id, 2, "delivery-follow-up", "sent", sent_at, cust[who], order))
+            follow.append(await message(run_id, FOLLOW_SEND, "delivery-follow-up", "sent", sent_at, cust[who], order))
         for n in (1, 2):
-            run_id = await run("delivery-follow-up", "done", 3, cust[n], None)
-            await message(run_id, 2, "delivery-follow-up", "skipped", None, cust[n], None, "no marketing consent")
-        run_id = await run("delivery-follow-up", "waiting", 2, cust[3], None)
-        await message(run_id, 2, "delivery-follow-up", "queued", None, cust[3], None,
+            run_id = await run("delivery-follow-up", "done", FOLLOW_END, cust[n], None)
+            await message(run_id, FOLLOW_SEND, "delivery-follow-up", "skipped", None, cust[n], None,
+                          "no marketing consent")
+        run_id = await run("delivery-follow-up", "waiting", FOLLOW_SEND, cust[3], None)
+        await message(run_id, FOLLOW_SEND, "delivery-follow-up", "queued", None, cust[3], None,
                       "deferred: quiet hours until 2026-11-23T08:00:00+09:00")
         for n in (1, 2, 4):
-            await run("delivery-follow-up", "waiting", 1, cust[n], None)
+            await run("delivery-follow-up", "waiting", FOLLOW_WAIT, cust[n], None)
         for n, sent_at in ((1, DAY_A), (2, DAY_B), (3, datetime(2026, 10, 20, 3, 0, tzinfo=UTC))):
             run_id = await run("order-confirmation", "done", 1, cust[n], None)
             await message(run_id, 0, "order-confirmation", "sent", sent_at, cust[n], None)
@@ -113,7 +118,7 @@ async def build_history(runtime: Runtime, store: StoreRow) -> dict[str, Any]:
             ev = await event(f"message.{'opened' if kind == 'open' else 'clicked'}", {}, DAY_B)
             await conn.execute(insert(engagements).values(
                 store_id=sid, outbox_id=follow[n - 1], customer_id=None, kind=kind, machine_open=machine,
-                flow_id="delivery-follow-up", step=2, template="delivery-follow-up", event_id=ev, at=DAY_B))
+                flow_id="delivery-follow-up", step=FOLLOW_SEND, template="delivery-follow-up", event_id=ev, at=DAY_B))
 
         for n in (1, 1, 2, 3, 4, 5):
             await touch(n, "open")
@@ -123,7 +128,7 @@ async def build_history(runtime: Runtime, store: StoreRow) -> dict[str, Any]:
         for n, order, revenue in ((1, "o1b", 5000), (2, "o2b", 3000)):
             await conn.execute(insert(attributions).values(
                 store_id=sid, order_id=order_ids[order], outbox_id=follow[n - 1], flow_id="delivery-follow-up",
-                step=2, template="delivery-follow-up", revenue=Decimal(revenue), currency="JPY", kind="click",
+                step=FOLLOW_SEND, template="delivery-follow-up", revenue=Decimal(revenue), currency="JPY", kind="click",
                 touched_at=DAY_B, created_at=DAY_B))
         for n, kind in ((10, "message.bounced"), (9, "message.complained"), (8, "message.unsubscribed")):
             await event(kind, {"message": {"outbox_id": follow[n - 1]}}, DAY_B)

@@ -271,6 +271,7 @@ def outbox_list(database: Database = DEFAULT_URL, store: Annotated[str | None, t
 def main() -> None:
     from afterorder import (  # noqa: F401  (each registers its commands)
         cli_compliance,
+        cli_content,
         cli_dashboard,
         cli_import,
         cli_predict,

@@ -35,6 +35,7 @@ class EventType(StrEnum):
     MESSAGE_UNSUBSCRIBED = "message.unsubscribed"
     MESSAGE_BOUNCED = "message.bounced"
     MESSAGE_COMPLAINED = "message.complained"
+    SURVEY_ANSWERED = "survey.answered"  # an NPS or profile survey answer, recorded by afterorder's survey pages
 
     @property
     def is_order_event(self) -> bool:

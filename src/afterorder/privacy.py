@@ -45,6 +45,7 @@ from afterorder.db.schema import (
     outbox_bodies,
     run_log,
     suppressions,
+    survey_answers,
 )
 
 ERASED = "[erased]"
@@ -209,6 +210,10 @@ async def erase_customer(conn: AsyncConnection, store_id: int, external_id: str,
     await conn.execute(consents.update().where(
         consents.c.store_id == store_id, consents.c.customer_id == customer["id"]).values(
         status="withdrawn", updated_at=now))
+    # Survey answers keep their score (the store's NPS stays right) without the profile answers or comment.
+    touched["survey_answers"] = (await conn.execute(survey_answers.update().where(
+        survey_answers.c.store_id == store_id, survey_answers.c.customer_id == customer["id"]).values(
+        answers={}, comment=None, updated_at=now))).rowcount
     await conn.execute(customers.update().where(customers.c.id == customer["id"]).values(
         email=None, phone=None, first_name=None, last_name=None, region=None, city=None, birth_date=None,
         gender=None, life_stage=None, occupation=None, tags=None, tag_list=None, properties=None,

@@ -53,8 +53,11 @@ def test_serve_refuses_a_bad_flow_file_with_its_line(sqlite_url: str, tmp_path: 
 def test_flows_list_and_switching_one_off(sqlite_url: str) -> None:
     add_store_cli(sqlite_url, "kumo")
     flows = json.loads(cli("flows", "list", "--store", "kumo", "--json", database=sqlite_url).stdout)
-    assert {f["id"]: f["state"] for f in flows} == {"order-confirmation": "on", "shipping-confirmation": "on",
-                                                   "delivery-follow-up": "on"}
+    states = {f["id"]: f["state"] for f in flows}
+    spine = {"order-confirmation", "shipping-confirmation", "delivery-follow-up"}
+    assert {k: v for k, v in states.items() if k in spine} == dict.fromkeys(spine, "on")
+    assert {"how-to", "nps", "replenishment", "made-to-order"} <= set(states), "the library is listed"
+    assert {v for k, v in states.items() if k not in spine} == {"off"}, "the library is off until switched on"
     cli("flows", "disable", "delivery-follow-up", "--store", "kumo", database=sqlite_url)
     flows = json.loads(cli("flows", "list", "--store", "kumo", "--json", database=sqlite_url).stdout)
     assert {f["id"]: f["state"] for f in flows}["delivery-follow-up"] == "off"

@@ -74,7 +74,7 @@ async def test_the_pages_show_the_hand_computed_numbers(database_url: str) -> No
             assert (await log_in(http, "owner")).status_code == 303
             page = await http.get("/dashboard/kumo/messages", params=PERIOD)
             assert page.status_code == 200
-            row = 'data-flow="delivery-follow-up" data-step="2"'
+            row = 'data-flow="delivery-follow-up" data-step="6"'
             assert text_of(page.text, "sent", row) == "10"
             assert text_of(page.text, "delivered", row) == "9"
             assert text_of(page.text, "open-rate", row) == "55.56%"
@@ -92,7 +92,7 @@ async def test_the_pages_show_the_hand_computed_numbers(database_url: str) -> No
 
             flows = (await http.get("/dashboard/kumo/flows")).text
             follow = flows[flows.index('id="flow-delivery-follow-up"'):flows.index('id="flow-order-confirmation"')]
-            assert re.search(r'data-step="1">.*?waiting: 3<', follow, re.S)
+            assert re.search(r'data-step="5">.*?waiting: 3<', follow, re.S)
             assert "sent: 10" in follow
             assert "skipped (no marketing consent): 2" in follow
             assert "quiet hours: 1" in follow

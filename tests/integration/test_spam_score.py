@@ -21,6 +21,7 @@ from afterorder.content import Renderer
 from afterorder.domain import CustomerSnapshot, LineSnapshot, OrderSnapshot, ShipmentSnapshot, StoreSnapshot
 from afterorder.mime import build_email, message_id_for
 from afterorder.signing import Signer, new_signing_key
+from tests.library_data import library_extra
 
 SPAMASSASSIN = shutil.which("spamassassin")
 if SPAMASSASSIN is None and os.environ.get("CI") == "true":
@@ -74,7 +75,7 @@ def as_sent(renderer: Renderer, template: str, locale: str, category: str) -> by
                                links={"confirm": f"{store.base_url}/confirm/{store.slug}/token",
                                       "order_status": "https://shop.example/orders/1001",
                                       "shop": "https://shop.example/new"},
-                               compliance=rules)
+                               compliance=rules, extra=library_extra(template, locale))
     return build_email(store, to=CUSTOMERS[locale].email or "", rendered=rendered, category=category, date=PLACED,
                        message_id=message_id_for(store, f"{template}/{locale}/{category}"), extra_headers=headers)
 

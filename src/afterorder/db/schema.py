@@ -663,3 +663,34 @@ template_overrides = Table(
     Column("updated_by", String(64), nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
+
+# ---- surveys and store content (migration 0009, the flow library part B) -------------------------------------
+# ``store_content``: per-store documents the built-in flows read (``how-to`` category → content blocks,
+# ``profile-survey`` questions, ``nps`` settings, ``reviews``, ``ugc``, ``made-to-order``), set with
+# ``afterorder content set``.  ``survey_answers``: one answer per (survey, subject) — the latest click wins.
+
+store_content = Table(
+    "store_content",
+    metadata,
+    Column("store_id", Id, ForeignKey("stores.id"), primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("data", JSON, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+survey_answers = Table(
+    "survey_answers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("store_id", Id, ForeignKey("stores.id"), nullable=False),
+    Column("survey", String(64), nullable=False),
+    Column("subject", String(64), nullable=False),  # "order:ID" or "customer:ID"
+    Column("customer_id", Id, nullable=True),
+    Column("order_id", Id, nullable=True),
+    Column("score", Integer, nullable=True),
+    Column("answers", JSON, nullable=False),
+    Column("comment", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("store_id", "survey", "subject"),
+)

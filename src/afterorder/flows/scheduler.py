@@ -30,6 +30,7 @@ from afterorder.flows.catalog import FlowCatalog
 from afterorder.flows.conditions import ConditionError, CustomerSide, customer_side
 from afterorder.flows.engine import Advance, RunState, advance
 from afterorder.flows.facts import build_facts, load_many
+from afterorder.flows.followups import enrich, message_extra
 from afterorder.flows.outgoing import BODY_COLUMNS, COLUMNS, outbox_row
 from afterorder.flows.spec import FlowSpec
 from afterorder.segments.conditions import answers
@@ -145,6 +146,8 @@ class Scheduler:
                 conn, r["store_id"], r["flow_id"], r["flow_version"]) for r in runs}
             customer_answers = await self._customer_answers(conn, runs, stores, specs, now)
             renderer_of = {sid: await self.renderers.for_store(conn, sid) for sid in stores} if self.renderers else {}
+            content = await enrich(conn, {sid: store for sid, (store, _) in stores.items()}, facts,
+                                   cycles=any("order.replenish" in spec.source for spec in specs.values()))
             await conn.rollback()
         locales: dict[str, list[str]] = {}
         step_of: dict[int, int] = {}
@@ -166,7 +169,10 @@ class Scheduler:
                     stats=facts.stats.get(key), prediction=facts.predictions.get(key)), now)
                 renderer = renderer_of.get(store.id, self.renderer)
                 messages = [outbox_row(renderer, store, snapshot, run, send, customer, order, now, locales,
-                                       tracking[store.id], planner) for send in result.sends]
+                                       tracking[store.id], planner,
+                                       extra=message_extra(store, snapshot.base_url, content[store.id], run, order,
+                                                           facts.stats.get(key), send.template))
+                            for send in result.sends]
             except Exception:  # this run is broken (a template, a stored flow); the others go on
                 log.exception("run %s failed", run["id"])
                 writes.moves.append(self._failed(run, now))

@@ -166,7 +166,8 @@ def _compare(cond: Compare, ctx: Context) -> ColumnElement[bool]:
     op, value, path = cond.op, cond.value, f"{cond.field}"
     expr = f.expr
     if op == "exists":
-        present: ColumnElement[bool] = expr.is_not(None)
+        # a JSON property: test its text (SQLite's JSON_QUOTE of a missing key is the string 'null', never NULL)
+        present: ColumnElement[bool] = (f.expr.as_string() if f.kind == "json" else expr).is_not(None)
         if f.kind == "tags":
             present = and_(present, expr != ",")
         return present if value else not_(present)

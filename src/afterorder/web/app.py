@@ -22,6 +22,7 @@ from afterorder.runtime import Runtime
 from afterorder.web import (
     api,
     api_compliance,
+    content_api,
     data_rights,
     engagement,
     esp_webhooks,
@@ -29,6 +30,7 @@ from afterorder.web import (
     public,
     reports,
     segments,
+    surveys,
     tracking,
     webhooks,
 )
@@ -61,6 +63,8 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, inbox:
     app.state.esp = esp or EspReceiver(runtime.engine, runtime.intake)
     app.include_router(esp_webhooks.router)
     app.include_router(public.router)
+    app.include_router(surveys.router)
+    app.include_router(content_api.router)
     app.include_router(api_compliance.router)
     add_dashboard(app)
 
