@@ -52,6 +52,7 @@ class SendDecision:
     template: str
     category: str
     channel: str
+    promotion: Send | None = None  # the step, when it asks for a coupon, recommendations or params
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,9 @@ def advance(run: RunState, flow: FlowSpec, facts: Facts, now: datetime) -> Advan
             return Advance(replace(state, status="done", outcome="completed"), tuple(sends), tuple(log))
         instruction = flow.program[state.step]
         if isinstance(instruction, Send):
-            sends.append(SendDecision(state.step, instruction.template, instruction.category, instruction.channel))
+            asks = instruction.coupon is not None or instruction.recommendations or instruction.params
+            sends.append(SendDecision(state.step, instruction.template, instruction.category, instruction.channel,
+                                      instruction if asks else None))
             log.append(StepLog(state.step, "send", instruction.template))
             state = replace(state, step=state.step + 1, anchor_at=max(state.anchor_at, now))
         elif isinstance(instruction, WaitFor | WaitUntil):

@@ -5,6 +5,7 @@ Pure apart from reading templates: the scheduler writes the rows in its own tran
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -33,7 +34,7 @@ def outbox_row(
     renderer: Renderer, store: StoreRow, snapshot: StoreSnapshot, run: Any, send: SendDecision,
     customer: dict[str, Any] | None, order: dict[str, Any] | None, now: datetime,
     locales: dict[str, list[str]] | None = None, tracking: TrackingSettings | None = None,
-    planner: Planner | None = None,
+    planner: Planner | None = None, extra: Mapping[str, object] | None = None,
 ) -> dict[str, Any]:
     """The outbox row for ``send``: queued with its rendered bytes, or skipped when there is no address.
 
@@ -41,7 +42,8 @@ def outbox_row(
     the length of a batch, which locales each template is written in.  With ``tracking``, links
     become signed click links with UTM parameters and an open pixel is added.  ``planner`` (consent
     and the store's compliance settings) decides promotions, the legal footer and the unsubscribe
-    headers; without it the message carries no promotions."""
+    headers; without it the message carries no promotions.  ``extra``: more template variables
+    (the trigger event, a coupon, recommendations: afterorder.promotions.extras)."""
     key = idempotency_key(run["id"], send.step)
     message_id = message_id_for(snapshot, key)
     recipient = (customer or {}).get("email")
@@ -63,7 +65,7 @@ def outbox_row(
                                   step=send.step, category=send.category, locale=locale) if planner else (None, {})
     rendered = renderer.render(
         send.template, locale, store=snapshot, customer=customer_snapshot(customer), order=order_snap,
-        shipment=order_snap.shipment if order_snap else None, compliance=rules,
+        shipment=order_snap.shipment if order_snap else None, compliance=rules, extra=extra,
     )
     if tracking is not None:
         rendered = instrument(rendered, LinkContext(store.signer(), store.id, key, snapshot.base_url,

@@ -31,6 +31,7 @@ from afterorder.flows.engine import Advance, RunState, advance
 from afterorder.flows.facts import build_facts, load_many
 from afterorder.flows.outgoing import BODY_COLUMNS, COLUMNS, outbox_row
 from afterorder.flows.spec import FlowSpec
+from afterorder.promotions.extras import empty_extras, promotion_extras, trigger_payloads
 from afterorder.segments.conditions import answers
 from afterorder.segments.membership import context
 from afterorder.tracking.settings import TrackingSettingsCache
@@ -141,6 +142,7 @@ class Scheduler:
             specs = {(r["store_id"], r["flow_id"], r["flow_version"]): await self.catalog.version(
                 conn, r["store_id"], r["flow_id"], r["flow_version"]) for r in runs}
             customer_answers = await self._customer_answers(conn, runs, stores, specs, now)
+            triggers = await trigger_payloads(conn, runs)
             await conn.rollback()
         locales: dict[str, list[str]] = {}
         step_of: dict[int, int] = {}
@@ -160,8 +162,14 @@ class Scheduler:
                 result = advance(state, spec, build_facts(
                     store, customer, order, None, occurrences, answers_now,
                     stats=facts.stats.get(key), prediction=facts.predictions.get(key)), now)
-                messages = [outbox_row(self.renderer, store, snapshot, run, send, customer, order, now, locales,
-                                       tracking[store.id], planner) for send in result.sends]
+                messages = []
+                for send in result.sends:
+                    extra = empty_extras(triggers.get(run["id"]))
+                    if send.promotion is not None:  # a coupon or recommendations: issued in their own transaction
+                        async with self.engine.begin() as promo_conn:
+                            extra.update(await promotion_extras(promo_conn, store.id, run, send, now))
+                    messages.append(outbox_row(self.renderer, store, snapshot, run, send, customer, order, now,
+                                               locales, tracking[store.id], planner, extra))
             except Exception:  # this run is broken (a template, a stored flow); the others go on
                 log.exception("run %s failed", run["id"])
                 writes.moves.append(self._failed(run, now))

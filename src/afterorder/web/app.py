@@ -22,6 +22,7 @@ from afterorder.runtime import Runtime
 from afterorder.web import (
     api,
     api_compliance,
+    back_in_stock,
     data_rights,
     engagement,
     esp_webhooks,
@@ -60,6 +61,7 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, inbox:
     app.state.esp = esp or EspReceiver(runtime.engine, runtime.intake)
     app.include_router(esp_webhooks.router)
     app.include_router(public.router)
+    app.include_router(back_in_stock.router)
     app.include_router(api_compliance.router)
 
     @app.exception_handler(api.ApiError)
