@@ -41,8 +41,8 @@ class Facts:
     occurrences: Mapping[EventType, Sequence[datetime]] = field(default_factory=dict)
     timezone: str = "UTC"
 
-    def first_since(self, event: EventType, since: datetime) -> datetime | None:
-        times = [t for t in self.occurrences.get(event, ()) if t >= since]
+    def first_since(self, event: EventType, since: datetime, *, strictly: bool = False) -> datetime | None:
+        times = [t for t in self.occurrences.get(event, ()) if t > since or (t == since and not strictly)]
         return min(times) if times else None
 
 
@@ -105,7 +105,8 @@ def advance(run: RunState, flow: FlowSpec, facts: Facts, now: datetime) -> Advan
     if state.status != "waiting":
         return Advance(state, (), ())
     for event in flow.exit_on:
-        seen = facts.first_since(event, run.started_at)
+        # a flow that exits on its own trigger (win-back: exit_on order.placed) exits on the NEXT one
+        seen = facts.first_since(event, run.started_at, strictly=event == flow.trigger.event)
         if seen is not None and seen <= now:
             log.append(StepLog(state.step, "exited", f"{event.value} happened"))
             return Advance(replace(state, status="exited", outcome=f"exit_on {event.value}"), (), tuple(log))

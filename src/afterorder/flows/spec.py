@@ -23,7 +23,7 @@ from afterorder.flows.yamlsource import SourceMap, load_with_lines
 from afterorder.promotions.coupons import POOL, CouponRequest
 
 Category = Literal["transactional", "marketing"]
-Reentry = Literal["once_per_order", "once_per_customer", "always"]
+Reentry = Literal["once_per_order", "once_per_customer", "once_per_checkout", "always"]
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -365,8 +365,10 @@ def _parse(raw: Any, text: str, file: str) -> FlowSpec:
     if subject == "order" and not trigger.event.is_order_event:
         raise _Invalid("subject", f"a per-order flow needs an order event trigger, not {trigger.event.value}")
     reentry = doc.get("reentry", "once_per_order" if subject == "order" else "once_per_customer")
-    if reentry not in ("once_per_order", "once_per_customer", "always"):
-        raise _Invalid("reentry", "must be once_per_order, once_per_customer or always")
+    if reentry not in ("once_per_order", "once_per_customer", "once_per_checkout", "always"):
+        raise _Invalid("reentry", "must be once_per_order, once_per_customer, once_per_checkout or always")
+    if reentry == "once_per_checkout" and not trigger.event.is_checkout_event:
+        raise _Invalid("reentry", f"once_per_checkout needs a checkout event trigger, not {trigger.event.value}")
     exit_raw = doc.get("exit_on", [])
     if not isinstance(exit_raw, list):
         raise _Invalid("exit_on", "expected a list of event types")

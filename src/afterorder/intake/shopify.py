@@ -149,7 +149,8 @@ def _order(data: dict[str, Any]) -> OrderIn:
 
 def _discount_codes(data: dict[str, Any]) -> dict[str, Any]:
     """The order's coupon codes (``discount_codes[].code``), which mark afterorder's coupons redeemed."""
-    codes = [c["code"] for c in data.get("discount_codes") or [] if isinstance(c, dict) and isinstance(c.get("code"), str)]
+    codes = [c["code"] for c in data.get("discount_codes") or []
+             if isinstance(c, dict) and isinstance(c.get("code"), str)]
     return {"discount_codes": codes} if codes else {}
 
 
