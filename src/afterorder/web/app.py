@@ -22,6 +22,7 @@ from afterorder.runtime import Runtime
 from afterorder.web import (
     api,
     api_compliance,
+    api_preview,
     back_in_stock,
     data_rights,
     engagement,
@@ -63,6 +64,7 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, inbox:
     app.include_router(public.router)
     app.include_router(back_in_stock.router)
     app.include_router(api_compliance.router)
+    app.include_router(api_preview.router)
 
     @app.exception_handler(api.ApiError)
     async def _api_error(_request: Request, exc: api.ApiError) -> Response:
