@@ -30,12 +30,16 @@ def empty_extras(trigger: Mapping[str, Any] | None = None) -> dict[str, Any]:
 
 async def trigger_payloads(conn: AsyncConnection, runs: Iterable[Mapping[Any, Any]]) -> dict[int, dict[str, Any]]:
     """The starting event's payload of each run, by run id (one query)."""
-    wanted = {r["trigger_event_id"]: r["id"] for r in runs if r.get("trigger_event_id") is not None}
+    wanted: dict[int, list[int]] = {}  # one restock starts many runs
+    for r in runs:
+        if r.get("trigger_event_id") is not None:
+            wanted.setdefault(r["trigger_event_id"], []).append(r["id"])
     if not wanted:
         return {}
     found: dict[int, dict[str, Any]] = {}
     for row in await conn.execute(select(events.c.id, events.c.payload).where(events.c.id.in_(list(wanted)))):
-        found[wanted[row.id]] = dict(row.payload or {})
+        for run_id in wanted[row.id]:
+            found[run_id] = dict(row.payload or {})
     return found
 
 
