@@ -19,7 +19,7 @@ from afterorder.db.schema import coupons
 from afterorder.db.statements import insert_ignore
 from afterorder.domain import Event
 
-ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: a code read aloud or retyped still works
+ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: a code read aloud or retyped still works
 RANDOM_LENGTH = 8
 CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{2,63}")
 POOL = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
