@@ -61,6 +61,9 @@ _RESERVED: Final = frozenset(
      "legal"}
 )
 PROMO_BLOCKS: Final = frozenset({"promo", "promo_text"})
+# Variables a flow's send step may add (afterorder.promotions.extras); empty unless given, so every
+# template renders whether or not its step asked for them.
+FLOW_EXTRAS: Final[dict[str, Any]] = {"trigger": {}, "coupon": None, "recommendations": [], "collection": [], "params": {}}
 _NO_COMPLIANCE: Final = MessageCompliance()
 
 
@@ -259,6 +262,7 @@ class Renderer:
         brand_color, brand_text = _brand_colors(store.brand_color)
         tz = zone(customer.timezone if customer else None, store.timezone)
         return {
+            **FLOW_EXTRAS,
             **(extra or {}),
             "store": store,
             "customer": customer,

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from afterorder.content.render import FLOW_EXTRAS
 from afterorder.db.schema import events
 from afterorder.flows.engine import SendDecision
 from afterorder.promotions.coupons import issue
@@ -25,7 +26,7 @@ from afterorder.promotions.recommendations import recommend
 
 
 def empty_extras(trigger: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    return {"trigger": dict(trigger or {}), "coupon": None, "recommendations": [], "collection": [], "params": {}}
+    return {**FLOW_EXTRAS, "trigger": dict(trigger or {}), "recommendations": [], "collection": [], "params": {}}
 
 
 async def trigger_payloads(conn: AsyncConnection, runs: Iterable[Mapping[Any, Any]]) -> dict[int, dict[str, Any]]:
