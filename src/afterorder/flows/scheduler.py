@@ -165,7 +165,8 @@ class Scheduler:
                 messages = []
                 for send in result.sends:
                     extra = empty_extras(triggers.get(run["id"]))
-                    if send.promotion is not None:  # a coupon or recommendations: issued in their own transaction
+                    if send.promotion is not None and (customer or {}).get("email"):
+                        # a coupon or recommendations: issued in their own transaction (no address: no mail)
                         async with self.engine.begin() as promo_conn:
                             extra.update(await promotion_extras(promo_conn, store.id, run, send, now))
                     messages.append(outbox_row(self.renderer, store, snapshot, run, send, customer, order, now,

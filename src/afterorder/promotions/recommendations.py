@@ -55,12 +55,10 @@ def _as_template(product: Product, reason: str) -> dict[str, Any]:
 async def _catalog(conn: AsyncConnection, store_id: int) -> dict[str, Product]:
     """Products that may be shown: one entry per product (its cheapest variant's price), in stock, with an image."""
     found: dict[str, Product] = {}
-    out: set[str] = set()
     for row in await conn.execute(select(products).where(products.c.store_id == store_id)
                                   .order_by(products.c.product_id, products.c.variant_id)):
         if row.in_stock is False:
-            out.add(row.product_id)  # any variant sold out is fine, but all of them: decided below
-            continue
+            continue  # a sold-out variant; the product shows while another variant is in stock
         if not row.image_url or not row.title:
             continue
         known = found.get(row.product_id)
@@ -68,7 +66,6 @@ async def _catalog(conn: AsyncConnection, store_id: int) -> dict[str, Product]:
         if known is None or (price is not None and (known.price is None or price < known.price)):
             found[row.product_id] = Product(row.product_id, row.title, row.category, price, row.currency,
                                             row.image_url, row.url)
-        out.discard(row.product_id)
     return found
 
 
