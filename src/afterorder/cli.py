@@ -276,6 +276,7 @@ def main() -> None:
         cli_import,
         cli_predict,
         cli_privacy,
+        cli_promotions,
         cli_report,
         cli_segment,
         cli_serve,

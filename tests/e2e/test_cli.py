@@ -58,6 +58,7 @@ def test_flows_list_and_switching_one_off(sqlite_url: str) -> None:
     assert {k: v for k, v in states.items() if k in spine} == dict.fromkeys(spine, "on")
     assert {"how-to", "nps", "replenishment", "made-to-order"} <= set(states), "the library is listed"
     assert {v for k, v in states.items() if k not in spine} == {"off"}, "the library is off until switched on"
+    assert {"welcome", "abandoned-cart", "win-back"} <= set(states)
     cli("flows", "disable", "delivery-follow-up", "--store", "kumo", database=sqlite_url)
     flows = json.loads(cli("flows", "list", "--store", "kumo", "--json", database=sqlite_url).stdout)
     assert {f["id"]: f["state"] for f in flows}["delivery-follow-up"] == "off"

@@ -26,6 +26,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Final
 
 from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateError, TemplateNotFound, nodes
@@ -61,6 +62,12 @@ _RESERVED: Final = frozenset(
      "legal"}
 )
 PROMO_BLOCKS: Final = frozenset({"promo", "promo_text"})
+# Variables a flow's send step may add (afterorder.promotions.extras); empty unless given, so every
+# template renders whether or not its step asked for them.
+FLOW_EXTRAS: Final[Mapping[str, Any]] = MappingProxyType({
+    "trigger": MappingProxyType({}), "coupon": None, "recommendations": (), "collection": (),
+    "params": MappingProxyType({}),
+})
 _NO_COMPLIANCE: Final = MessageCompliance()
 
 
@@ -273,6 +280,7 @@ class Renderer:
         brand_color, brand_text = _brand_colors(store.brand_color)
         tz = zone(customer.timezone if customer else None, store.timezone)
         return {
+            **FLOW_EXTRAS,
             **(extra or {}),
             "store": store,
             "customer": customer,

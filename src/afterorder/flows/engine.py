@@ -41,8 +41,8 @@ class Facts:
     occurrences: Mapping[EventType, Sequence[datetime]] = field(default_factory=dict)
     timezone: str = "UTC"
 
-    def first_since(self, event: EventType, since: datetime) -> datetime | None:
-        times = [t for t in self.occurrences.get(event, ()) if t >= since]
+    def first_since(self, event: EventType, since: datetime, *, strictly: bool = False) -> datetime | None:
+        times = [t for t in self.occurrences.get(event, ()) if t > since or (t == since and not strictly)]
         return min(times) if times else None
 
 
@@ -52,6 +52,7 @@ class SendDecision:
     template: str
     category: str
     channel: str
+    promotion: Send | None = None  # the step, when it asks for a coupon, recommendations or params
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,8 @@ def advance(run: RunState, flow: FlowSpec, facts: Facts, now: datetime) -> Advan
     if state.status != "waiting":
         return Advance(state, (), ())
     for event in flow.exit_on:
-        seen = facts.first_since(event, run.started_at)
+        # a flow that exits on its own trigger (win-back: exit_on order.placed) exits on the NEXT one
+        seen = facts.first_since(event, run.started_at, strictly=event == flow.trigger.event)
         if seen is not None and seen <= now:
             log.append(StepLog(state.step, "exited", f"{event.value} happened"))
             return Advance(replace(state, status="exited", outcome=f"exit_on {event.value}"), (), tuple(log))
@@ -115,7 +117,9 @@ def advance(run: RunState, flow: FlowSpec, facts: Facts, now: datetime) -> Advan
             return Advance(replace(state, status="done", outcome="completed"), tuple(sends), tuple(log))
         instruction = flow.program[state.step]
         if isinstance(instruction, Send):
-            sends.append(SendDecision(state.step, instruction.template, instruction.category, instruction.channel))
+            asks = instruction.coupon is not None or instruction.recommendations or instruction.params
+            sends.append(SendDecision(state.step, instruction.template, instruction.category, instruction.channel,
+                                      instruction if asks else None))
             log.append(StepLog(state.step, "send", instruction.template))
             state = replace(state, step=state.step + 1, anchor_at=max(state.anchor_at, now))
         elif isinstance(instruction, WaitFor | WaitUntil):

@@ -43,7 +43,8 @@ def outbox_row(
     become signed click links with UTM parameters and an open pixel is added.  ``planner`` (consent
     and the store's compliance settings) decides promotions, the legal footer and the unsubscribe
     headers; without it the message carries no promotions.  ``extra(locale)`` is the template's context
-    beyond store / customer / order (the flow library's, see ``flows.followups``)."""
+    beyond store / customer / order: the trigger event, a coupon, recommendations
+    (``afterorder.promotions.extras``) and the flow library's (``flows.followups``)."""
     key = idempotency_key(run["id"], send.step)
     message_id = message_id_for(snapshot, key)
     recipient = (customer or {}).get("email")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,6 +33,7 @@ from afterorder.flows.facts import build_facts, load_many
 from afterorder.flows.followups import enrich, message_extra
 from afterorder.flows.outgoing import BODY_COLUMNS, COLUMNS, outbox_row
 from afterorder.flows.spec import FlowSpec
+from afterorder.promotions.extras import empty_extras, promotion_extras, trigger_payloads
 from afterorder.segments.conditions import answers
 from afterorder.segments.membership import context
 from afterorder.tracking.settings import TrackingSettingsCache
@@ -148,6 +149,7 @@ class Scheduler:
             renderer_of = {sid: await self.renderers.for_store(conn, sid) for sid in stores} if self.renderers else {}
             content = await enrich(conn, {sid: store for sid, (store, _) in stores.items()}, facts,
                                    cycles=any("order.replenish" in spec.source for spec in specs.values()))
+            triggers = await trigger_payloads(conn, runs)
             await conn.rollback()
         locales: dict[str, list[str]] = {}
         step_of: dict[int, int] = {}
@@ -168,11 +170,18 @@ class Scheduler:
                     store, customer, order, None, occurrences, answers_now,
                     stats=facts.stats.get(key), prediction=facts.predictions.get(key)), now)
                 renderer = renderer_of.get(store.id, self.renderer)
-                messages = [outbox_row(renderer, store, snapshot, run, send, customer, order, now, locales,
-                                       tracking[store.id], planner,
-                                       extra=message_extra(store, snapshot.base_url, content[store.id], run, order,
-                                                           facts.stats.get(key), send.template))
-                            for send in result.sends]
+                messages = []
+                for send in result.sends:
+                    promoted = empty_extras(triggers.get(run["id"]))
+                    if send.promotion is not None and (customer or {}).get("email"):
+                        # a coupon or recommendations: issued in their own transaction (no address: no mail)
+                        async with self.engine.begin() as promo_conn:
+                            promoted.update(await promotion_extras(promo_conn, store.id, run, send, now))
+                    library = message_extra(store, snapshot.base_url, content[store.id], run, order,
+                                            facts.stats.get(key), send.template)
+                    messages.append(outbox_row(
+                        renderer, store, snapshot, run, send, customer, order, now, locales, tracking[store.id],
+                        planner, extra=_joined(promoted, library)))
             except Exception:  # this run is broken (a template, a stored flow); the others go on
                 log.exception("run %s failed", run["id"])
                 writes.moves.append(self._failed(run, now))
@@ -282,3 +291,14 @@ async def run_loop(step: Any, wake: asyncio.Event, stop: asyncio.Event, idle: fl
             await asyncio.wait_for(wake.wait(), timeout=idle)
         except TimeoutError:
             pass
+
+
+def _joined(promoted: dict[str, object], library: Callable[[str], dict[str, object]]
+            ) -> Callable[[str], dict[str, object]]:
+    """A send step's template context: its promotions (coupon, recommendations, trigger) and the flow
+    library's context for the chosen locale."""
+
+    def extra(locale: str) -> dict[str, object]:
+        return {**promoted, **library(locale)}
+
+    return extra

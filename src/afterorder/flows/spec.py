@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import time, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,9 +20,10 @@ from afterorder.domain import EventType
 from afterorder.flows.conditions import Condition, ConditionError, check_field, parse_condition
 from afterorder.flows.durations import format_duration, parse_duration
 from afterorder.flows.yamlsource import SourceMap, load_with_lines
+from afterorder.promotions.coupons import POOL, CouponRequest
 
 Category = Literal["transactional", "marketing"]
-Reentry = Literal["once_per_order", "once_per_customer", "always"]
+Reentry = Literal["once_per_order", "once_per_customer", "once_per_checkout", "always"]
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -49,6 +51,11 @@ class Send:
     category: Category
     channel: str
     label: str
+    # promotions (see afterorder.promotions): a coupon issued for this step, N recommended products,
+    # and fixed values the template reads as ``params`` (e.g. the name of the person signing)
+    coupon: CouponRequest | None = None
+    recommendations: int = 0
+    params: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -197,6 +204,33 @@ def _until(raw: Any, path: str) -> tuple[time, tuple[int, ...]]:
     return at, tuple(sorted(days))
 
 
+def _coupon(raw: Any, path: str) -> CouponRequest:
+    """``{pool: NAME}`` or ``{generate: {prefix: WELCOME, percent: 10 | amount: 500, valid: 30d}}``."""
+    spec = _mapping(raw, path, {"pool", "generate"})
+    if len(spec) != 1:
+        raise _Invalid(path, "a coupon is exactly one of: pool, generate")
+    if "pool" in spec:
+        if not isinstance(spec["pool"], str) or not POOL.fullmatch(spec["pool"]):
+            raise _Invalid(f"{path}.pool", "a pool name: lower-case letters, digits, '-' and '_'")
+        return CouponRequest(pool=spec["pool"])
+    here = f"{path}.generate"
+    gen = _mapping(spec["generate"], here, {"prefix", "percent", "amount", "valid"})
+    prefix = str(gen.get("prefix", ""))
+    if prefix and (not prefix.isascii() or not prefix.replace("-", "").isalnum() or len(prefix) > 20):
+        raise _Invalid(f"{here}.prefix", "use at most 20 letters, digits and '-'")
+    if ("percent" in gen) == ("amount" in gen):
+        raise _Invalid(here, "give exactly one of: percent, amount")
+    percent = gen.get("percent")
+    if percent is not None and (isinstance(percent, bool) or not isinstance(percent, int) or not 1 <= percent <= 100):
+        raise _Invalid(f"{here}.percent", "expected a whole number from 1 to 100")
+    amount = gen.get("amount")
+    if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int | float) or amount <= 0):
+        raise _Invalid(f"{here}.amount", "expected a positive amount in the store's currency")
+    valid = _duration(gen["valid"], f"{here}.valid") if "valid" in gen else None
+    return CouponRequest(prefix=prefix, percent=percent,
+                         amount=Decimal(str(amount)) if amount is not None else None, valid=valid)
+
+
 class _Compiler:
     def __init__(self) -> None:
         self.program: list[Instruction | None] = []
@@ -232,13 +266,26 @@ class _Compiler:
         body, here = raw[kind], f"{path}.{kind}"
         name = raw.get("name")
         if kind == "send":
-            spec = _mapping(body, here, {"template", "category", "channel"}, {"template", "category"})
+            spec = _mapping(body, here, {"template", "category", "channel", "coupon", "recommendations", "params"},
+                            {"template", "category"})
             if spec["category"] not in ("transactional", "marketing"):
                 raise _Invalid(f"{here}.category", "must be 'transactional' or 'marketing'")
             if spec.get("channel", "email") != "email":
                 raise _Invalid(f"{here}.channel", f"unknown channel {spec['channel']!r}; available: email")
+            coupon = _coupon(spec["coupon"], f"{here}.coupon") if "coupon" in spec else None
+            count = spec.get("recommendations", 0)
+            if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 12:
+                raise _Invalid(f"{here}.recommendations", "expected a number of products from 0 to 12")
+            if (coupon or count) and spec["category"] != "marketing":
+                raise _Invalid(f"{here}.{'coupon' if coupon else 'recommendations'}",
+                               "coupons and recommendations are promotions: only in a marketing message")
+            params = spec.get("params", {})
+            if not isinstance(params, dict) or not all(
+                    isinstance(k, str) and isinstance(v, str | int | float) for k, v in params.items()):
+                raise _Invalid(f"{here}.params", "expected a mapping of names to text")
             self.program.append(Send(str(spec["template"]), spec["category"], "email",
-                                     name or f"send {spec['template']}"))
+                                     name or f"send {spec['template']}", coupon, count,
+                                     tuple((k, str(v)) for k, v in sorted(params.items()))))
         elif kind == "exit":
             self.program.append(Exit(str(body or "exit step"), name or "exit"))
         else:
@@ -318,8 +365,10 @@ def _parse(raw: Any, text: str, file: str) -> FlowSpec:
     if subject == "order" and not trigger.event.is_order_event:
         raise _Invalid("subject", f"a per-order flow needs an order event trigger, not {trigger.event.value}")
     reentry = doc.get("reentry", "once_per_order" if subject == "order" else "once_per_customer")
-    if reentry not in ("once_per_order", "once_per_customer", "always"):
-        raise _Invalid("reentry", "must be once_per_order, once_per_customer or always")
+    if reentry not in ("once_per_order", "once_per_customer", "once_per_checkout", "always"):
+        raise _Invalid("reentry", "must be once_per_order, once_per_customer, once_per_checkout or always")
+    if reentry == "once_per_checkout" and not trigger.event.is_checkout_event:
+        raise _Invalid("reentry", f"once_per_checkout needs a checkout event trigger, not {trigger.event.value}")
     exit_raw = doc.get("exit_on", [])
     if not isinstance(exit_raw, list):
         raise _Invalid("exit_on", "expected a list of event types")

@@ -57,10 +57,21 @@ class _Run:
     row: dict[str, Any] = field(default_factory=dict)
 
 
-def subject_key(spec: FlowSpec, customer_id: int | None, order_id: int | None) -> str | None:
+def subject_key(spec: FlowSpec, customer_id: int | None, order_id: int | None,
+                checkout_id: str | None = None) -> str | None:
     if spec.subject == "order":
         return f"order:{order_id}" if order_id is not None else None
-    return f"customer:{customer_id}" if customer_id is not None else None
+    if customer_id is None:
+        return None
+    if spec.reentry == "once_per_checkout":  # still the customer's run; the key tells its checkouts apart
+        return f"customer:{customer_id}:checkout:{checkout_id}" if checkout_id else None
+    return f"customer:{customer_id}"
+
+
+def _checkout_id(payload: dict[str, Any]) -> str | None:
+    checkout = payload.get("checkout")
+    found = checkout.get("id") if isinstance(checkout, dict) else None
+    return str(found) if found else None
 
 
 def _concerns(run: _Run, happened: Happened) -> bool:
@@ -105,10 +116,13 @@ async def apply_events(conn: AsyncConnection, catalog: FlowCatalog, store: Store
         for spec in enabled:
             if spec.trigger.event != happened.type:
                 continue
-            key = subject_key(spec, happened.customer_id, happened.order_id)
+            key = subject_key(spec, happened.customer_id, happened.order_id, _checkout_id(happened.payload))
             if key is None or not await _condition_holds(conn, store, spec, happened, now):
                 continue
-            if spec.reentry != "always" and any(
+            if spec.reentry == "once_per_checkout":
+                if any(r.flow_id == spec.id and r.subject == key for r in runs):
+                    continue
+            elif spec.reentry != "always" and any(
                     r.flow_id == spec.id and (r.order_id == happened.order_id if spec.reentry == "once_per_order"
                                               else r.customer_id == happened.customer_id) for r in runs):
                 continue

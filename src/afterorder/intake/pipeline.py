@@ -30,6 +30,8 @@ from afterorder.db.stores import StoreRow
 from afterorder.domain import Event, EventType
 from afterorder.flows.catalog import FlowCatalog
 from afterorder.flows.triggers import Happened, apply_events
+from afterorder.promotions.back_in_stock import Restocked, on_restock
+from afterorder.promotions.coupons import codes_in, redeem
 from afterorder.tracking.projection import Stored, after_stored, message_subjects
 
 ENGAGEMENT = {EventType.MESSAGE_OPENED: "open", EventType.MESSAGE_CLICKED: "click"}
@@ -189,6 +191,10 @@ class Intake:
             Stored(event_ids[e.id], e, source, customer_id, order_id)
             for (_, _, source, historical), (e, _, customer_id, order_id) in zip(fresh, happened, strict=True)
             if not historical], now)
+        used = [(code, order_id, e.occurred_at) for e, _, _, order_id in happened
+                if e.type is EventType.ORDER_PLACED for code in codes_in(e)]
+        if used:  # an order that uses one of our coupons uses it up
+            await redeem(conn, store.id, used)
         await record_event_consents(conn, store.id, [ConsentSource(e, event_ids[e.id], customer_id, source)
                                                      for source, (e, _, customer_id, _) in zip(sources, happened,
                                                                                                strict=True)], now)
@@ -201,6 +207,9 @@ class Intake:
                 Happened(event_ids[e.id], e.type, e.occurred_at, payload, customer_id, order_id)
                 for e, payload, customer_id, order_id in live], now)
             started_by_id = {e.id: n for (e, _, _, _), n in zip(live, started, strict=True)}
+            await on_restock(conn, self.catalog, store, [
+                Restocked(event_ids[e.id], e.product.id, e.occurred_at) for e, _, _, _ in live
+                if e.type is EventType.PRODUCT_RESTOCKED and e.product is not None], now)
         return [[Accepted(event.id, "duplicate") if (n, index) in duplicate
                  else Accepted(event.id, "stored", started_by_id.get(event.id, 0))
                  for index, event in enumerate(request.events)] for n, request in enumerate(requests)]

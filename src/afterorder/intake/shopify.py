@@ -147,6 +147,13 @@ def _order(data: dict[str, Any]) -> OrderIn:
     )
 
 
+def _discount_codes(data: dict[str, Any]) -> dict[str, Any]:
+    """The order's coupon codes (``discount_codes[].code``), which mark afterorder's coupons redeemed."""
+    codes = [c["code"] for c in data.get("discount_codes") or []
+             if isinstance(c, dict) and isinstance(c.get("code"), str)]
+    return {"discount_codes": codes} if codes else {}
+
+
 def _order_customer(data: dict[str, Any]) -> CustomerIn | None:
     customer = obj(data.get("customer"))
     ship = obj(data.get("shipping_address")) or obj(data.get("billing_address"))
@@ -214,7 +221,7 @@ class ShopifyAdapter:
             "orders/cancelled": (p.get("cancelled_at"), p.get("updated_at")),
         }.get(d.topic, (p.get("updated_at"), p.get("processed_at")))
         event = Event(id=f"shopify:order:{order.id}:{ORDER_FACT[d.topic]}", type=kind, occurred_at=self._when(d, *when),
-                      customer=_order_customer(p), order=order)
+                      customer=_order_customer(p), order=order, properties=_discount_codes(p))
         return Normalized([event])
 
     async def _order_fulfilled(self, d: Delivery, _memory: Memory) -> Normalized:

@@ -22,6 +22,8 @@ from afterorder.runtime import Runtime
 from afterorder.web import (
     api,
     api_compliance,
+    api_preview,
+    back_in_stock,
     content_api,
     data_rights,
     engagement,
@@ -65,7 +67,9 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, inbox:
     app.include_router(public.router)
     app.include_router(surveys.router)
     app.include_router(content_api.router)
+    app.include_router(back_in_stock.router)
     app.include_router(api_compliance.router)
+    app.include_router(api_preview.router)
     add_dashboard(app)
 
     @app.exception_handler(api.ApiError)

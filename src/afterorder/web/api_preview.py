@@ -1,0 +1,93 @@
+"""Preview and test send in the admin API (Bearer store key):
+
+- ``GET /api/v1/flows/{flow}/steps/{step}/preview?locale=ja[&customer=ID][&format=html|text]``: the message
+  as JSON (subject, html, text, ...), or its HTML / text alone;
+- ``POST /api/v1/flows/{flow}/steps/{step}/send-test`` ``{"to": ADDR, "locale": "ja", "customer": ID}``: sends
+  it through the server's mail channel with ``[TEST]`` before the subject.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from jinja2 import TemplateError
+from sqlalchemy import select
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+
+from afterorder.db.schema import customers
+from afterorder.flows.preview import Preview, PreviewError, build_preview, send_test
+from afterorder.web.api import StoreDep, read_limited, runtime_of
+from afterorder.web.errors import error
+
+router = APIRouter(prefix="/api/v1")
+
+
+async def _preview(request: Request, store: Any, flow: str, step: str, locale: str,
+                   customer: str | None) -> Preview | Response:
+    runtime = runtime_of(request)
+    async with runtime.engine.connect() as conn:
+        customer_id = None
+        if customer:
+            row = (await conn.execute(select(customers.c.id).where(
+                customers.c.store_id == store.id, customers.c.external_id == customer))).first()
+            if row is None:
+                return error(404, "unknown_customer", f"store {store.slug!r} has no customer {customer!r}")
+            customer_id = int(row.id)
+        try:
+            return await build_preview(conn, runtime.catalog, runtime.renderer, store, runtime.settings.base_url,
+                                       flow, step, locale, runtime.clock.now(), customer_id)
+        except PreviewError as exc:
+            return error(404, "not_found", str(exc))
+        except TemplateError as exc:
+            return error(422, "template_error", f"the template does not render: {exc}")
+        finally:
+            await conn.rollback()
+
+
+def _body(found: Preview) -> dict[str, Any]:
+    return {"flow": found.flow, "step": found.step, "template": found.template, "category": found.category,
+            "locale": found.locale, "sample": found.sample, "subject": found.message.subject,
+            "html": found.message.html, "text": found.message.text}
+
+
+@router.get("/flows/{flow}/steps/{step}/preview", response_model=None)
+async def preview(request: Request, store: StoreDep, flow: str, step: str, locale: str = "ja",
+                  customer: str | None = None, format: str = "json") -> Response:
+    if format not in ("json", "html", "text"):
+        return error(422, "invalid", "format: json, html or text")
+    found = await _preview(request, store, flow, step, locale, customer)
+    if isinstance(found, Response):
+        return found
+    if format == "html":
+        return HTMLResponse(found.message.html)
+    if format == "text":
+        return PlainTextResponse(f"Subject: {found.message.subject}\n\n{found.message.text}")
+    return JSONResponse(_body(found))
+
+
+@router.post("/flows/{flow}/steps/{step}/send-test", response_model=None)
+async def send_test_endpoint(request: Request, store: StoreDep, flow: str, step: str) -> Response:
+    try:
+        data = json.loads(await read_limited(request) or b"null")
+    except ValueError:
+        return error(400, "bad_json", "the body is not JSON; send {\"to\": ADDRESS, \"locale\": \"ja\"}")
+    if not isinstance(data, dict):
+        return error(422, "invalid", "send a JSON object {\"to\": ADDRESS, \"locale\": \"ja\"}")
+    to, locale, customer = data.get("to"), data.get("locale", "ja"), data.get("customer")
+    if not isinstance(to, str) or "@" not in to or len(to) > 320 or any(c in to for c in "\r\n ,"):
+        return error(422, "invalid", "to: expected one email address")
+    if not isinstance(locale, str) or (customer is not None and not isinstance(customer, str)):
+        return error(422, "invalid", "locale and customer are text")
+    found = await _preview(request, store, flow, step, locale, customer)
+    if isinstance(found, Response):
+        return found
+    runtime = runtime_of(request)
+    try:
+        channel = runtime.channel()
+    except RuntimeError as exc:
+        return error(409, "no_mail_server", str(exc))
+    message_id = await send_test(channel, store, runtime.settings.base_url, found, to, runtime.clock.now())
+    return JSONResponse({**{k: v for k, v in _body(found).items() if k not in ("html", "text")},
+                         "subject": "[TEST] " + found.message.subject, "to": to, "message_id": message_id})
