@@ -18,10 +18,9 @@ from afterorder.clock import Clock
 from afterorder.compliance.double_opt_in import queue_confirmations
 from afterorder.content import Renderer
 from afterorder.content.overrides import StoreRenderers
-from afterorder.db.customer_stats import refresh_stale, refresh_stale_rfm
+from afterorder.db.customer_stats import refresh_stale_rfm
 from afterorder.db.database import open_engine
 from afterorder.db.migrate import upgrade
-from afterorder.db.stores import list_stores
 from afterorder.delivery import Delivery, DeliverySettings
 from afterorder.flows.catalog import FlowCatalog
 from afterorder.flows.scheduler import Scheduler, SchedulerSettings, run_loop
@@ -108,13 +107,6 @@ class Runtime:
         from afterorder.segments.predictions import refit_stale  # SciPy loads only in the processes that fit
 
         while not self.stop.is_set():
-            try:  # an import cut short leaves history's statistics to settle
-                async with self.engine.connect() as conn:
-                    stores = await list_stores(conn)
-                for store in stores:
-                    await refresh_stale(self.engine, store.id, store.country, self.clock.now())
-            except Exception:
-                log.exception("settling customer statistics failed")
             try:
                 await refresh_stale_rfm(self.engine, self.clock.now())
             except Exception:  # retried next hour; the old scores stay

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from afterorder.clock import FrozenClock
 from afterorder.db.catalog import get_product, list_products
-from afterorder.db.schema import customer_stats, customers, events, flow_runs, order_lines, orders, outbox, products
+from afterorder.db.schema import customers, events, flow_runs, order_lines, orders, outbox, products
 from afterorder.db.stores import StoreRow
 from afterorder.domain import Event
 from afterorder.history import ImportReport, import_file, open_source
@@ -78,14 +78,6 @@ async def test_shopify_history_fills_customers_and_orders_and_sends_nothing(data
         assert found["#1002"]["status"] == "refunded" and found["#1002"]["cancelled_at"] is not None
         assert found["#1003"]["status"] == "placed" and found["#1007"]["status"] == "refunded"
         assert found["#1002"]["customer_id"] == found["#1003"]["customer_id"] == found["#1007"]["customer_id"]
-
-        # history's statistics are settled once, at the end of the import: #1003 is the customer's one
-        # purchase (#1002 was cancelled and refunded, #1007 refunded)
-        async with runtime.engine.connect() as conn:
-            stats = {r.customer_id: r for r in await conn.execute(select(customer_stats))}
-        assert stats[kyoto["customer_id"]].order_count == 1 and stats[kyoto["customer_id"]].total_spent == 17300
-        other = stats[found["#1003"]["customer_id"]]
-        assert (other.order_count, other.refund_count, other.cancel_count) == (1, 1, 1)
 
         # the same files again: nothing changes
         again = await import_path(runtime, store, FIXTURES / "shopify_orders_export.csv", "orders")
@@ -163,26 +155,3 @@ async def test_a_products_import_fills_the_catalog_once(database_url: str, tmp_p
             ("p-1", "", "煎茶", ["green", "daily"], Decimal(1200), True, 45, "JPY"),
             ("p-2", "l", "湯呑 L", [], Decimal(2500), False, None, "JPY")]
         assert (await counts(runtime))["flow_runs"] == 0
-
-
-async def test_history_cut_short_is_settled_by_the_next_pass(database_url: str) -> None:
-    """An import stores history without statistics batch by batch; if it stops before settling them,
-    the next import (or the daily job) finds the stale customers from the rows themselves."""
-    from afterorder.db.customer_stats import refresh_stale
-
-    clock = FrozenClock(T0)
-    async with running(database_url, clock) as runtime:
-        store, _ = await add_store(runtime)
-        past = [Event.model_validate(order_event("order.placed", f"H{i}", T0 - timedelta(days=400 - i),
-                                                 email="hana@example.jp")) for i in range(3)]
-        for event in past:
-            event.customer.id = "hana"  # type: ignore[union-attr]
-        await runtime.intake.ingest(store, past, source="import", historical=True)
-        async with runtime.engine.connect() as conn:
-            assert (await conn.execute(select(func.count()).select_from(customer_stats))).scalar_one() == 0
-        clock.advance(60)
-        assert await refresh_stale(runtime.engine, store.id, store.country, clock.now()) == 1
-        async with runtime.engine.connect() as conn:
-            row = (await conn.execute(select(customer_stats))).one()
-        assert (row.order_count, row.total_spent) == (3, 45000)
-        assert await refresh_stale(runtime.engine, store.id, store.country, clock.now()) == 0  # settled

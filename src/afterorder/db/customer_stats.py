@@ -19,7 +19,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Executable, and_, bindparam, func, or_, select, update
+from sqlalchemy import Executable, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from afterorder.db.schema import customer_stats, order_lines, orders
@@ -177,24 +177,3 @@ async def refresh_stale_rfm(engine: AsyncEngine, now: datetime, every: timedelta
         async with engine.begin() as conn:
             await refresh_rfm(conn, store_id, now)
     return stale
-
-
-async def refresh_stale(engine: AsyncEngine, store_id: int, store_country: str, now: datetime) -> int:
-    """Recompute the statistics of every customer with an order newer than their statistics.
-
-    History (an import) is stored without keeping statistics batch by batch — a customer's orders are
-    spread over the whole file, so that would recompute them once per batch — and this settles them
-    once at the end.  It finds what is stale from the rows themselves, so an import cut short by a crash
-    is settled by the next import or by the daily job; live events keep their statistics as they come.
-    """
-    async with engine.connect() as conn:
-        stale = sorted((await conn.execute(
-            select(orders.c.customer_id).select_from(orders.outerjoin(customer_stats, and_(
-                customer_stats.c.store_id == orders.c.store_id, customer_stats.c.customer_id == orders.c.customer_id)))
-            .where(orders.c.store_id == store_id, orders.c.customer_id.is_not(None),
-                   or_(customer_stats.c.updated_at.is_(None), customer_stats.c.updated_at < orders.c.updated_at))
-            .distinct())).scalars())
-    for start in range(0, len(stale), 5 * CHUNK):
-        async with engine.begin() as conn:
-            await refresh_stats(conn, store_id, store_country, stale[start:start + 5 * CHUNK], now)
-    return len(stale)

@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from afterorder.db.customer_stats import refresh_stale
 from afterorder.db.schema import customers
 from afterorder.db.stores import StoreRow
 from afterorder.domain import Event, EventType
@@ -175,7 +174,6 @@ async def import_file(engine: AsyncEngine, intake: Intake, store: StoreRow, sour
             else:
                 report.unchanged += 1
 
-    await refresh_stale(engine, store.id, store.country, intake.clock.now())  # one cut short before
     try:
         while True:
             # parse the next batch in a thread while the previous one is being written
@@ -199,8 +197,6 @@ async def import_file(engine: AsyncEngine, intake: Intake, store: StoreRow, sour
             await asyncio.gather(pending, return_exceptions=True)
     if on_progress:
         on_progress(source.position())
-    # statistics of the customers this file touched, once each (history skips them batch by batch)
-    await refresh_stale(engine, store.id, store.country, intake.clock.now())
     report.rejected.sort(key=lambda r: r.row)
     report.seconds = time.perf_counter() - started
     return report

@@ -136,15 +136,12 @@ class Intake:
 
     @staticmethod
     async def _keep_stats(conn: AsyncConnection, store: StoreRow, sources: list[str],
-                          happened: list[tuple[Event, Any, int | None, int | None]], now: datetime,
-                          historical: list[bool]) -> None:
-        """Customer statistics move with the live events that change them, in the same transaction.
+                          happened: list[tuple[Event, Any, int | None, int | None]], now: datetime) -> None:
+        """Customer statistics move with the events that change them, in the same transaction.
 
-        History is settled once at the end of its import (``customer_stats.refresh_stale``), not per batch.
         Opens and clicks count only when afterorder's own tracking saw them, and an open fetched by a
         privacy proxy (Apple Mail) is not the customer's."""
-        buyers = {customer_id for past, (e, _, customer_id, _) in zip(historical, happened, strict=True)
-                  if e.order is not None and customer_id is not None and not past}
+        buyers = {customer_id for e, _, customer_id, _ in happened if e.order is not None and customer_id is not None}
         if buyers:
             await refresh_stats(conn, store.id, store.country, buyers, now)
         engaged = [(customer_id, ENGAGEMENT[e.type], e.occurred_at)
@@ -189,7 +186,7 @@ class Intake:
             happened.append((event, payload, customer_id, order_id))
         event_ids = await append_events(conn, store.id, rows)
         sources = [source for _, _, source, _ in fresh]
-        await self._keep_stats(conn, store, sources, happened, now, [past for _, _, _, past in fresh])
+        await self._keep_stats(conn, store, sources, happened, now)
         await after_stored(conn, store, [  # engagement, suppression, attribution: not for history
             Stored(event_ids[e.id], e, source, customer_id, order_id)
             for (_, _, source, historical), (e, _, customer_id, order_id) in zip(fresh, happened, strict=True)
