@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from afterorder.clock import FrozenClock
 from afterorder.db.catalog import get_product, list_products
-from afterorder.db.schema import customers, events, flow_runs, order_lines, orders, outbox, products
+from afterorder.db.schema import customer_stats, customers, events, flow_runs, order_lines, orders, outbox, products
 from afterorder.db.stores import StoreRow
 from afterorder.domain import Event
 from afterorder.history import ImportReport, import_file, open_source
@@ -78,6 +78,14 @@ async def test_shopify_history_fills_customers_and_orders_and_sends_nothing(data
         assert found["#1002"]["status"] == "refunded" and found["#1002"]["cancelled_at"] is not None
         assert found["#1003"]["status"] == "placed" and found["#1007"]["status"] == "refunded"
         assert found["#1002"]["customer_id"] == found["#1003"]["customer_id"] == found["#1007"]["customer_id"]
+
+        # history keeps customer statistics too: #1003 is that customer's one purchase (#1002 was
+        # cancelled and refunded, #1007 refunded)
+        async with runtime.engine.connect() as conn:
+            stats = {r.customer_id: r for r in await conn.execute(select(customer_stats))}
+        assert stats[kyoto["customer_id"]].order_count == 1 and stats[kyoto["customer_id"]].total_spent == 17300
+        other = stats[found["#1003"]["customer_id"]]
+        assert (other.order_count, other.refund_count, other.cancel_count) == (1, 1, 1)
 
         # the same files again: nothing changes
         again = await import_path(runtime, store, FIXTURES / "shopify_orders_export.csv", "orders")
