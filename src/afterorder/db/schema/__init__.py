@@ -1,0 +1,105 @@
+"""The tables.  Every table carries ``store_id`` and leads its keys and indexes with it.
+
+Times are stored as timezone-aware UTC (``UtcDateTime``) so SQLite and PostgreSQL compare the
+same way; money as ``Numeric``; payloads as JSON.  One module per topic and one ``metadata``;
+the rest of the code imports the tables from here.
+"""
+
+from afterorder.db.schema.compliance import (
+    attributions,
+    consent_changes,
+    consents,
+    engagements,
+    esp_credentials,
+    marketing_caps,
+    store_compliance,
+    suppressions,
+    tracking_settings,
+)
+from afterorder.db.schema.core import (
+    customers,
+    delivery_attempts,
+    events,
+    flow_runs,
+    flow_versions,
+    order_lines,
+    orders,
+    outbox,
+    outbox_bodies,
+    run_log,
+    store_flows,
+    stores,
+)
+from afterorder.db.schema.dashboard import (
+    dashboard_members,
+    dashboard_sessions,
+    dashboard_users,
+    store_settings,
+    template_overrides,
+)
+from afterorder.db.schema.library import (
+    coupons,
+    stock_subscriptions,
+    store_content,
+    survey_answers,
+)
+from afterorder.db.schema.platforms import (
+    platform_connections,
+    platform_items,
+    platform_orders,
+    products,
+    webhook_deliveries,
+)
+from afterorder.db.schema.segmentation import (
+    customer_predictions,
+    customer_stats,
+    prediction_models,
+    segments,
+)
+from afterorder.db.schema.types import Id, Money, UtcDateTime, metadata
+
+__all__ = [
+    "Id",
+    "Money",
+    "UtcDateTime",
+    "attributions",
+    "consent_changes",
+    "consents",
+    "coupons",
+    "customer_predictions",
+    "customer_stats",
+    "customers",
+    "dashboard_members",
+    "dashboard_sessions",
+    "dashboard_users",
+    "delivery_attempts",
+    "engagements",
+    "esp_credentials",
+    "events",
+    "flow_runs",
+    "flow_versions",
+    "marketing_caps",
+    "metadata",
+    "order_lines",
+    "orders",
+    "outbox",
+    "outbox_bodies",
+    "platform_connections",
+    "platform_items",
+    "platform_orders",
+    "prediction_models",
+    "products",
+    "run_log",
+    "segments",
+    "stock_subscriptions",
+    "store_compliance",
+    "store_content",
+    "store_flows",
+    "store_settings",
+    "stores",
+    "suppressions",
+    "survey_answers",
+    "template_overrides",
+    "tracking_settings",
+    "webhook_deliveries",
+]
