@@ -25,7 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.numbers import get_currency_precision
-from sqlalchemy import and_, select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.db.schema import attributions, engagements, events, flow_runs, outbox
@@ -148,46 +148,70 @@ async def period_metrics(conn: AsyncConnection, store_id: int, start: datetime, 
         rows.setdefault(key, MessageMetrics(*key)).sent += 1
     in_period = and_(outbox.c.store_id == store_id, outbox.c.status == "sent", outbox.c.sent_at >= start,
                      outbox.c.sent_at < end)
-    opened: set[int] = set()
-    clicked: set[int] = set()
-    touched = await conn.execute(
-        select(engagements.c.outbox_id, engagements.c.kind, engagements.c.machine_open)
-        .select_from(engagements.join(outbox, outbox.c.id == engagements.c.outbox_id))
-        .where(engagements.c.store_id == store_id, in_period))
-    for e in touched:
-        if e.kind == "open" and not e.machine_open:
-            opened.add(e.outbox_id)
-        elif e.kind == "click":
-            clicked.add(e.outbox_id)
+    found = await outcomes(conn, store_id, in_period, start)
+    count_outcomes({outbox_id: rows[key] for outbox_id, key in keys.items()}, found)
     ordered: dict[int, int] = defaultdict(int)
-    credited = await conn.execute(
-        select(attributions.c.outbox_id, attributions.c.currency, attributions.c.revenue)
-        .select_from(attributions.join(outbox, outbox.c.id == attributions.c.outbox_id))
-        .where(attributions.c.store_id == store_id, in_period))
-    for a in credited:
-        row = rows[keys[a.outbox_id]]
-        row.orders += 1
-        ordered[a.outbox_id] += 1
-        row.revenue[a.currency] = row.revenue.get(a.currency, Decimal(0)) + Decimal(a.revenue or 0)
-    for outbox_id in opened:
-        rows[keys[outbox_id]].opened += 1
-    for outbox_id in clicked:
-        rows[keys[outbox_id]].clicked += 1
-    complaints = await conn.execute(
-        select(events.c.type, events.c.payload)
-        .where(events.c.store_id == store_id, events.c.type.in_(list(_COMPLAINTS)), events.c.occurred_at >= start))
-    counted: set[tuple[str, int]] = set()
-    for ev in complaints:
-        message = (ev.payload or {}).get("message") or {}
-        ref = message.get("outbox_id")
-        if isinstance(ref, int) and ref in keys and (ev.type, ref) not in counted:
-            counted.add((ev.type, ref))
-            row = rows[keys[ref]]
-            name = _COMPLAINTS[ev.type]
-            setattr(row, name, getattr(row, name) + 1)
+    for outbox_id, _currency, _revenue in found.credited:
+        ordered[outbox_id] += 1
+    opened, clicked = found.opened, found.clicked
     days = _days(start, end, zone, sent_day, opened, clicked, ordered)
     ordered_rows = sorted(rows.values(), key=lambda m: (m.flow_id, m.step if m.step is not None else -1, m.template))
     return PeriodMetrics(ordered_rows, days)
+
+
+@dataclass
+class Outcomes:
+    """What became of a set of sent messages, by outbox id."""
+
+    opened: set[int] = field(default_factory=set)  # a human open (not a machine prefetch)
+    clicked: set[int] = field(default_factory=set)
+    credited: list[tuple[int, str, Decimal]] = field(default_factory=list)  # (outbox id, currency, revenue)
+    flagged: set[tuple[str, int]] = field(default_factory=set)  # (bounced | complained | unsubscribed, outbox id)
+
+
+async def outcomes(conn: AsyncConnection, store_id: int, sent: ColumnElement[bool], since: datetime) -> Outcomes:
+    """Opens, clicks, attributed orders and bounce / complaint / unsubscribe events of the outbox rows
+    ``sent`` selects (sent no earlier than ``since``)."""
+    found = Outcomes()
+    touched = await conn.execute(
+        select(engagements.c.outbox_id, engagements.c.kind, engagements.c.machine_open)
+        .select_from(engagements.join(outbox, outbox.c.id == engagements.c.outbox_id))
+        .where(engagements.c.store_id == store_id, sent))
+    for e in touched:
+        if e.kind == "open" and not e.machine_open:
+            found.opened.add(e.outbox_id)
+        elif e.kind == "click":
+            found.clicked.add(e.outbox_id)
+    credited = await conn.execute(
+        select(attributions.c.outbox_id, attributions.c.currency, attributions.c.revenue)
+        .select_from(attributions.join(outbox, outbox.c.id == attributions.c.outbox_id))
+        .where(attributions.c.store_id == store_id, sent))
+    found.credited = [(a.outbox_id, a.currency, Decimal(a.revenue or 0)) for a in credited]
+    complaints = await conn.execute(
+        select(events.c.type, events.c.payload)
+        .where(events.c.store_id == store_id, events.c.type.in_(list(_COMPLAINTS)), events.c.occurred_at >= since))
+    for ev in complaints:
+        ref = ((ev.payload or {}).get("message") or {}).get("outbox_id")
+        if isinstance(ref, int):
+            found.flagged.add((_COMPLAINTS[ev.type], ref))
+    return found
+
+
+def count_outcomes(row_of: dict[int, MessageMetrics], found: Outcomes) -> None:
+    """Add ``found`` to the metrics row of each message (messages outside ``row_of`` are ignored)."""
+    for outbox_id, currency, revenue in found.credited:
+        if outbox_id in row_of:
+            row = row_of[outbox_id]
+            row.orders += 1
+            row.revenue[currency] = row.revenue.get(currency, Decimal(0)) + revenue
+    for outbox_id in found.opened & row_of.keys():
+        row_of[outbox_id].opened += 1
+    for outbox_id in found.clicked & row_of.keys():
+        row_of[outbox_id].clicked += 1
+    for name, outbox_id in found.flagged:
+        if outbox_id in row_of:
+            row = row_of[outbox_id]
+            setattr(row, name, getattr(row, name) + 1)
 
 
 def _days(start: datetime, end: datetime, zone: ZoneInfo, sent_day: dict[int, date], opened: set[int],

@@ -18,9 +18,11 @@ from jinja2.exceptions import SecurityError
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from afterorder.abtests.model import variant_template
+from afterorder.abtests.records import LIVE, live_tests
 from afterorder.compliance.message import MessageCompliance
 from afterorder.content.render import Renderer
-from afterorder.db.schema import template_overrides
+from afterorder.db.schema import ab_tests, template_overrides
 from afterorder.domain import (
     CustomerSnapshot,
     LineSnapshot,
@@ -65,14 +67,15 @@ SAMPLE_LINKS: Final = {"order_status": "https://example.com/orders/1001", "shop"
 
 
 def render_sample(renderer: Renderer, template: str, locale: str, store: StoreSnapshot, *,
-                  marketing: bool = False) -> RenderedMessage:
+                  marketing: bool = False, subject: str | None = None) -> RenderedMessage:
     """The message rendered with sample data; a TemplateDraftError (with its line) when it does not render."""
     compliance = MessageCompliance(marketing=marketing, promotions=True,
                                    unsubscribe_url="https://example.com/u/sample" if marketing else None,
                                    preferences_url="https://example.com/p/sample" if marketing else None)
     try:
         return renderer.render(template, locale, store=store, customer=sample_customer(locale),
-                               order=sample_order(store), links=SAMPLE_LINKS, compliance=compliance)
+                               order=sample_order(store), links=SAMPLE_LINKS, compliance=compliance,
+                               subject=subject)
     except TemplateSyntaxError as exc:
         raise TemplateDraftError(exc.message or str(exc), exc.lineno) from None
     except SecurityError as exc:
@@ -105,6 +108,30 @@ def check_draft(base: Renderer, template: str, locale: str, source: str, store: 
     return render_sample(draft, template, locale, store)
 
 
+def check_variant(base: Renderer, template: str, locale: str, store: StoreSnapshot, *, name: str,
+                  source: str | None, subject: str | None, marketing: bool) -> RenderedMessage:
+    """Render an A/B test variant of ``template`` in ``locale`` (its own message file ``source`` under
+    ``name`` and/or its ``subject``) with sample data, in the sandbox; raise on any problem."""
+    if source is None:
+        return render_sample(base, template, locale, store, marketing=marketing, subject=subject)
+    if len(source) > MAX_SOURCE:
+        raise TemplateDraftError(f"the template is longer than {MAX_SOURCE} characters")
+    if "{% block subject %}" not in source.replace("{%- block subject %}", "{% block subject %}"):
+        raise TemplateDraftError("the template needs a {% block subject %}…{% endblock %}")
+    draft = Renderer(base.template_dirs, overrides={f"{name}/{locale}.html": source})
+    return render_sample(draft, name, locale, store, marketing=marketing, subject=subject)
+
+
+async def variant_sources(conn: AsyncConnection, store_id: int) -> dict[str, str]:
+    """The message files of the store's A/B test variants still being sent, as renderer overrides."""
+    found: dict[str, str] = {}
+    for test in (await live_tests(conn, [store_id])).values():
+        for variant in test.variants:
+            for locale, source in variant.source.items():
+                found[f"{variant_template(test.id, variant.key, test.template)}/{locale}.html"] = source
+    return found
+
+
 async def overrides_of(conn: AsyncConnection, store_id: int) -> dict[str, str]:
     rows = await conn.execute(select(template_overrides.c.template, template_overrides.c.locale,
                                      template_overrides.c.source).where(template_overrides.c.store_id == store_id))
@@ -133,17 +160,20 @@ class StoreRenderers:
     base: Renderer
 
     def __post_init__(self) -> None:
-        self._cache: dict[int, tuple[tuple[int, datetime | None], Renderer]] = {}
+        self._cache: dict[int, tuple[tuple[int, datetime | None, int, datetime | None], Renderer]] = {}
 
     async def for_store(self, conn: AsyncConnection, store_id: int) -> Renderer:
-        stamp_row = (await conn.execute(select(func.count(), func.max(template_overrides.c.updated_at))
-                                        .where(template_overrides.c.store_id == store_id))).one()
-        stamp = (int(stamp_row[0]), stamp_row[1])
-        if stamp[0] == 0:
+        edits = (await conn.execute(select(func.count(), func.max(template_overrides.c.updated_at))
+                                    .where(template_overrides.c.store_id == store_id))).one()
+        tests = (await conn.execute(select(func.count(), func.max(ab_tests.c.updated_at))
+                                    .where(ab_tests.c.store_id == store_id, ab_tests.c.status.in_(LIVE)))).one()
+        stamp = (int(edits[0]), edits[1], int(tests[0]), tests[1])
+        if stamp[0] == 0 and stamp[2] == 0:
             return self.base
         cached = self._cache.get(store_id)
         if cached is not None and cached[0] == stamp:
             return cached[1]
-        renderer = Renderer(self.base.template_dirs, overrides=await overrides_of(conn, store_id))
+        overrides = {**await overrides_of(conn, store_id), **await variant_sources(conn, store_id)}
+        renderer = Renderer(self.base.template_dirs, overrides=overrides)
         self._cache[store_id] = (stamp, renderer)
         return renderer

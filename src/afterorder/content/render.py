@@ -172,6 +172,13 @@ class Renderer:
         self._text_env = _environment(_Loader(self._dirs, self._prepare_text, overrides), autoescape=False)
         self._compiled: dict[tuple[str, str], _Compiled] = {}
         self._locales: dict[str, list[str]] = {}
+        self._subjects: dict[str, Template] = {}
+        # messages that exist only as overrides (an A/B test's variant of a message): their locales
+        self._override_locales: dict[str, set[str]] = {}
+        for key in overrides or {}:
+            folder, _, file = key.rpartition("/")
+            if folder and file.endswith(".html"):
+                self._override_locales.setdefault(folder, set()).add(file[: -len(".html")])
 
     # ---- what exists ---------------------------------------------------------------------
 
@@ -195,7 +202,7 @@ class Renderer:
             if not _MESSAGE_NAME.fullmatch(template) or not _is_message(template):
                 return []
             found = {path.stem for root in self._dirs for path in (root / template).glob("*.html")}
-            self._locales[template] = sorted(found)
+            self._locales[template] = sorted(found | self._override_locales.get(template, set()))
         return list(self._locales[template])
 
     # ---- rendering -----------------------------------------------------------------------
@@ -212,8 +219,12 @@ class Renderer:
         links: Mapping[str, str] | None = None,
         extra: Mapping[str, object] | None = None,
         compliance: MessageCompliance | None = None,
+        subject: str | None = None,
     ) -> RenderedMessage:
         """Render ``template`` in the best available locale for ``locale`` (else the store's, else en).
+
+        ``subject``, when given, is a one-line template used instead of the message's own subject
+        block (an A/B test's subject variant); it renders with the same data, in the same sandbox.
 
         ``compliance`` says whether promotions may show and, for marketing, the footer's links and
         the subject prefix; without it the message carries no promotions and the plain footer.
@@ -230,14 +241,25 @@ class Renderer:
         rules = compliance or _NO_COMPLIANCE
         context.update(marketing=rules.marketing, promotions=rules.promotions, unsubscribe_url=rules.unsubscribe_url,
                        preferences_url=rules.preferences_url, legal=legal_text(chosen, store.name))
-        try:
-            subject_block = compiled.text.blocks["subject"]
-        except KeyError:
-            raise TemplateError(f"{template}/{chosen}.html has no {{% block subject %}}") from None
-        subject = rules.subject_prefix + _one_line("".join(subject_block(compiled.text.new_context(context))))
+        if subject is not None:
+            written = self._subject(subject).render(context)
+        else:
+            try:
+                subject_block = compiled.text.blocks["subject"]
+            except KeyError:
+                raise TemplateError(f"{template}/{chosen}.html has no {{% block subject %}}") from None
+            written = "".join(subject_block(compiled.text.new_context(context)))
+        shown = rules.subject_prefix + _one_line(written)
         text = _tidy_text(compiled.text.render(context))
-        html = compiled.html.render({**context, "subject": subject})
-        return RenderedMessage(subject=subject, html=html, text=text)
+        html = compiled.html.render({**context, "subject": shown})
+        return RenderedMessage(subject=shown, html=html, text=text)
+
+    def _subject(self, source: str) -> Template:
+        compiled = self._subjects.get(source)
+        if compiled is None:
+            compiled = self._text_env.from_string(source)
+            self._subjects[source] = compiled
+        return compiled
 
     def _load(self, template: str, locale: str) -> _Compiled:
         key = (template, locale)

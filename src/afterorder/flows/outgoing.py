@@ -5,7 +5,8 @@ Pure apart from reading templates: the scheduler writes the rows in its own tran
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,10 +21,21 @@ from afterorder.tracking.links import LinkContext, instrument
 from afterorder.tracking.settings import TrackingSettings
 
 NO_EMAIL = "customer has no email address"
+# the outbox row's keys; ``outbox_row`` adds "data" (the message bytes)
 COLUMNS = ("store_id", "run_id", "idempotency_key", "message_id", "channel", "category", "template", "customer_id",
            "order_id", "envelope_from", "attempts", "next_attempt_at", "created_at", "locale", "recipient", "subject",
-           "status", "last_error")  # the outbox row's keys; ``outbox_row`` adds "data" (the message bytes)
+           "status", "last_error", "ab_test_id", "variant")
 BODY_COLUMNS = ("store_id", "idempotency_key", "data")
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """The A/B test variant a message goes out as: the template it renders and its subjects by locale."""
+
+    test_id: int
+    key: str
+    template: str
+    subject: Mapping[str, str]
 
 
 def idempotency_key(run_id: int, step: int) -> str:
@@ -35,6 +47,7 @@ def outbox_row(
     customer: dict[str, Any] | None, order: dict[str, Any] | None, now: datetime,
     locales: dict[str, list[str]] | None = None, tracking: TrackingSettings | None = None,
     planner: Planner | None = None, *, extra: Callable[[str], dict[str, object]] | None = None,
+    variant: Chosen | None = None,
 ) -> dict[str, Any]:
     """The outbox row for ``send``: queued with its rendered bytes, or skipped when there is no address.
 
@@ -53,21 +66,23 @@ def outbox_row(
         "channel": send.channel, "category": send.category, "template": send.template,
         "customer_id": run["customer_id"], "order_id": run["order_id"],
         "envelope_from": store.email_from, "attempts": 0, "next_attempt_at": now, "created_at": now,
+        "ab_test_id": variant.test_id if variant else None, "variant": variant.key if variant else None,
     }
     if not recipient:
         row.update(locale=store.locale, recipient="", subject="", data="", status="skipped", last_error=NO_EMAIL)
         return row
+    template = variant.template if variant else send.template
     known = locales if locales is not None else {}
-    if send.template not in known:
-        known[send.template] = renderer.locales_for(send.template)
-    locale = resolve_locale((customer or {}).get("locale"), known[send.template], store.locale)
+    if template not in known:
+        known[template] = renderer.locales_for(template)
+    locale = resolve_locale((customer or {}).get("locale"), known[template], store.locale)
     order_snap = order_snapshot(order)
     rules, headers = planner.plan(store, snapshot.base_url, customer_id=run["customer_id"], run_id=run["id"],
                                   step=send.step, category=send.category, locale=locale) if planner else (None, {})
     rendered = renderer.render(
-        send.template, locale, store=snapshot, customer=customer_snapshot(customer), order=order_snap,
+        template, locale, store=snapshot, customer=customer_snapshot(customer), order=order_snap,
         shipment=order_snap.shipment if order_snap else None, compliance=rules,
-        extra=extra(locale) if extra else None,
+        extra=extra(locale) if extra else None, subject=variant.subject.get(locale) if variant else None,
     )
     if tracking is not None:
         rendered = instrument(rendered, LinkContext(store.signer(), store.id, key, snapshot.base_url,

@@ -17,6 +17,9 @@ from typing import Any
 from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from afterorder.abtests.model import AbTest
+from afterorder.abtests.records import live_tests
+from afterorder.abtests.split import choose
 from afterorder.clock import Clock
 from afterorder.compliance.message import load_planner
 from afterorder.content import Renderer
@@ -28,10 +31,10 @@ from afterorder.db.stores import StoreRow, get_store_by_id
 from afterorder.domain import StoreSnapshot
 from afterorder.flows.catalog import FlowCatalog
 from afterorder.flows.conditions import ConditionError, CustomerSide, customer_side
-from afterorder.flows.engine import Advance, RunState, advance
+from afterorder.flows.engine import Advance, RunState, SendDecision, advance
 from afterorder.flows.facts import build_facts, load_many
 from afterorder.flows.followups import enrich, message_extra
-from afterorder.flows.outgoing import BODY_COLUMNS, COLUMNS, outbox_row
+from afterorder.flows.outgoing import BODY_COLUMNS, COLUMNS, Chosen, outbox_row
 from afterorder.flows.spec import FlowSpec
 from afterorder.promotions.extras import empty_extras, promotion_extras, trigger_payloads
 from afterorder.segments.conditions import answers
@@ -150,6 +153,7 @@ class Scheduler:
             content = await enrich(conn, {sid: store for sid, (store, _) in stores.items()}, facts,
                                    cycles=any("order.replenish" in spec.source for spec in specs.values()))
             triggers = await trigger_payloads(conn, runs)
+            tests = await live_tests(conn, stores)
             await conn.rollback()
         locales: dict[str, list[str]] = {}
         step_of: dict[int, int] = {}
@@ -181,7 +185,8 @@ class Scheduler:
                                             facts.stats.get(key), send.template)
                     messages.append(outbox_row(
                         renderer, store, snapshot, run, send, customer, order, now, locales, tracking[store.id],
-                        planner, extra=_joined(promoted, library)))
+                        planner, extra=_joined(promoted, library),
+                        variant=_variant(tests.get((store.id, run["flow_id"], send.step)), send, run["id"])))
             except Exception:  # this run is broken (a template, a stored flow); the others go on
                 log.exception("run %s failed", run["id"])
                 writes.moves.append(self._failed(run, now))
@@ -291,6 +296,15 @@ async def run_loop(step: Any, wake: asyncio.Event, stop: asyncio.Event, idle: fl
             await asyncio.wait_for(wake.wait(), timeout=idle)
         except TimeoutError:
             pass
+
+
+def _variant(test: AbTest | None, send: SendDecision, run_id: int) -> Chosen | None:
+    """The A/B test variant of this send, when its step is under a test (of the same message: a flow
+    file that moved its steps leaves the test out)."""
+    if test is None or test.template != send.template:
+        return None
+    key = choose(test, run_id)
+    return Chosen(test.id, key, test.message_name(key), test.variant(key).subject)
 
 
 def _joined(promoted: dict[str, object], library: Callable[[str], dict[str, object]]

@@ -37,6 +37,7 @@ from afterorder.db.schema.dashboard import (
     store_settings,
     template_overrides,
 )
+from afterorder.db.schema.experiments import ab_tests
 from afterorder.db.schema.library import (
     coupons,
     stock_subscriptions,
@@ -62,6 +63,7 @@ __all__ = [
     "Id",
     "Money",
     "UtcDateTime",
+    "ab_tests",
     "attributions",
     "consent_changes",
     "consents",

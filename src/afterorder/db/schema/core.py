@@ -225,6 +225,8 @@ outbox = Table(
     Column("last_error", Text, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("sent_at", UtcDateTime, nullable=True),
+    Column("ab_test_id", Id, nullable=True),  # sent under an A/B test (db/schema/experiments.py) …
+    Column("variant", String(8), nullable=True),  # … as this variant
     UniqueConstraint("store_id", "idempotency_key"),
     Index("ix_outbox_due", "status", "next_attempt_at"),
 )
@@ -233,6 +235,8 @@ outbox = Table(
 # rewrite a few hundred bytes, not the ~13 KB message (SQLite rewrites a whole row on update).
 # Bounces and complaints are matched to the message they are about by its Message-ID.
 Index("ix_outbox_store_message_id", outbox.c.store_id, outbox.c.message_id)
+# A/B test results read a test's messages.
+Index("ix_outbox_ab_test", outbox.c.ab_test_id, outbox.c.variant)
 # Caps count a customer's recent marketing messages.
 Index("ix_outbox_store_customer_sent", outbox.c.store_id, outbox.c.customer_id, outbox.c.category,
       outbox.c.sent_at)
