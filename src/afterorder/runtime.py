@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from afterorder.abtests.results import settle
 from afterorder.channels import Channel, RetryPolicy, SmtpChannel
 from afterorder.clock import Clock
 from afterorder.compliance.double_opt_in import queue_confirmations
@@ -42,6 +43,7 @@ class RuntimeSettings:
     smtp_pool: int = 4
     worker_id: str = ""
     daily_check_seconds: float = 3600.0
+    ab_check_seconds: float = 300.0  # how often running A/B tests are checked for a winner
 
 
 def default_worker_id() -> str:
@@ -100,6 +102,7 @@ class Runtime:
             asyncio.create_task(run_loop(schedule_step, self.runs_due, self.stop, self.settings.poll_seconds)),
             asyncio.create_task(run_loop(delivery.run_due, self.mail_due, self.stop, self.settings.poll_seconds)),
             asyncio.create_task(self._daily_jobs()),
+            asyncio.create_task(self._ab_tests()),
         ]
 
     async def _daily_jobs(self) -> None:
@@ -117,6 +120,18 @@ class Runtime:
                 log.exception("refitting predictions failed")
             try:
                 await asyncio.wait_for(self.stop.wait(), timeout=self.settings.daily_check_seconds)
+            except TimeoutError:
+                pass
+
+    async def _ab_tests(self) -> None:
+        """Record the winner of each running A/B test as soon as it has one (checked every few minutes)."""
+        while not self.stop.is_set():
+            try:
+                await settle(self.engine, self.clock.now())
+            except Exception:  # checked again next time; the test keeps splitting meanwhile
+                log.exception("checking A/B tests failed")
+            try:
+                await asyncio.wait_for(self.stop.wait(), timeout=self.settings.ab_check_seconds)
             except TimeoutError:
                 pass
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from afterorder.clock import FrozenClock
 from afterorder.db.dashboard_users import Role, add_user
-from afterorder.db.schema import outbox, segments, store_flows, store_settings, template_overrides
+from afterorder.db.schema import ab_tests, outbox, segments, store_flows, store_settings, template_overrides
 from afterorder.domain import Event
 from afterorder.runtime import Runtime
 from afterorder.web.app import create_app
@@ -30,6 +30,8 @@ FORMS: dict[str, dict[str, str]] = {
     "/dashboard/kumo/templates/order-confirmation/ja": {"action": "save",
                                                        "source": "{% block subject %}x{% endblock %}"},
     "/dashboard/kumo/templates/order-confirmation/ja/test": {"to": "me@example.com"},
+    "/dashboard/kumo/tests": {"step": "order-confirmation:0", "split": "50", "metric": "open", "confidence": "0.95",
+                              "min_sample": "100", "subject_ja": "B {{ order.number }}"},
 }
 
 
@@ -133,7 +135,7 @@ async def test_a_viewer_can_read_but_not_change_anything(sqlite_url: str) -> Non
                 answer = await http.post(url, data={"csrf": form, **data})
                 assert answer.status_code == 403, url
         async with runtime.engine.connect() as conn:
-            for table in (store_flows, store_settings, segments, template_overrides):
+            for table in (store_flows, store_settings, segments, template_overrides, ab_tests):
                 assert (await conn.execute(select(func.count()).select_from(table))).scalar_one() == 0
 
 
@@ -151,7 +153,7 @@ async def test_every_form_refuses_a_post_without_its_token(sqlite_url: str) -> N
                 assert (await http.post(url, data={**data, "csrf": "forged"})).status_code == 403, url
             assert (await http.get("/dashboard/kumo/flows")).status_code == 200  # still logged in
         async with runtime.engine.connect() as conn:
-            for table in (store_flows, store_settings, segments, template_overrides):
+            for table in (store_flows, store_settings, segments, template_overrides, ab_tests):
                 assert (await conn.execute(select(func.count()).select_from(table))).scalar_one() == 0
 
 
@@ -162,7 +164,8 @@ async def test_a_user_sees_only_their_stores_and_an_agency_switches(sqlite_url: 
             assert (await log_in(http, "owner", "wrong password")).status_code == 401
             assert (await http.get("/dashboard/kumo/flows")).status_code == 303  # to the login page
             await log_in(http, "owner")
-            for path in ("flows", "messages", "benchmarks", "retention", "customers", "segments", "templates",
+            for path in ("flows", "messages", "benchmarks", "retention", "customers", "segments", "templates", "tests",
+                         "tests/new?step=order-confirmation:0",
                          "customers/1", "templates/order-confirmation/en", "segments/count?definition=x"):
                 assert (await http.get(f"/dashboard/harbor/{path}")).status_code == 404, path
             assert (await http.get("/dashboard/switch", params={"store": "harbor"})).status_code == 404

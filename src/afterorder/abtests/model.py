@@ -21,7 +21,7 @@ KEYS: Final = "ABCD"
 MAX_SUBJECT: Final = 300
 
 
-class TestSpecError(ValueError):
+class AbTestError(ValueError):
     """A test that cannot run; the message names the field."""
 
 
@@ -51,25 +51,25 @@ class Variant:
 
 
 def check_variants(variants: tuple[Variant, ...]) -> None:
-    """Raise TestSpecError unless the variants make a test: A first and unchanged, 2–4 of them,
+    """Raise AbTestError unless the variants make a test: A first and unchanged, 2–4 of them,
     weights 1–99 adding up to 100, every other variant changing something."""
     if not 2 <= len(variants) <= MAX_VARIANTS:
-        raise TestSpecError(f"variants: a test has 2 to {MAX_VARIANTS} variants")
+        raise AbTestError(f"variants: a test has 2 to {MAX_VARIANTS} variants")
     if tuple(v.key for v in variants) != tuple(KEYS[: len(variants)]):
-        raise TestSpecError("variants: name them A, B, C, D in order")
+        raise AbTestError("variants: name them A, B, C, D in order")
     if variants[0].changes:
-        raise TestSpecError("variants[A]: A is the message as the flow sends it; put changes in B")
+        raise AbTestError("variants[A]: A is the message as the flow sends it; put changes in B")
     for v in variants:
         if not 1 <= v.weight <= 99:
-            raise TestSpecError(f"split: variant {v.key} needs a share from 1 to 99 %")
+            raise AbTestError(f"split: variant {v.key} needs a share from 1 to 99 %")
         for locale, subject in v.subject.items():
             if not subject.strip() or len(subject) > MAX_SUBJECT or "\n" in subject.strip():
-                raise TestSpecError(f"subject_{locale}: one line of at most {MAX_SUBJECT} characters")
+                raise AbTestError(f"subject_{locale}: one line of at most {MAX_SUBJECT} characters")
     if sum(v.weight for v in variants) != 100:
-        raise TestSpecError("split: the shares must add up to 100 %")
+        raise AbTestError("split: the shares must add up to 100 %")
     for v in variants[1:]:
         if not v.changes:
-            raise TestSpecError(f"variant {v.key}: change the subject or the message, or there is nothing to test")
+            raise AbTestError(f"variant {v.key}: change the subject or the message, or there is nothing to test")
 
 
 @dataclass(frozen=True)

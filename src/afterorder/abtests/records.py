@@ -15,7 +15,7 @@ from afterorder.abtests.model import (
     MIN_SAMPLE_FLOOR,
     AbTest,
     Metric,
-    TestSpecError,
+    AbTestError,
     Variant,
     check_variants,
 )
@@ -35,22 +35,22 @@ def _row_to_test(row: Any) -> AbTest:
 async def start_test(conn: AsyncConnection, store_id: int, *, name: str, flow_id: str, step: int, template: str,
                      variants: tuple[Variant, ...], metric: str, confidence: float, min_sample: int, user: str,
                      now: datetime) -> int:
-    """Start a test on a send step; TestSpecError (naming the field) when it cannot run."""
+    """Start a test on a send step; AbTestError (naming the field) when it cannot run."""
     check_variants(variants)
     if metric not in METRICS:
-        raise TestSpecError(f"metric: one of {', '.join(METRICS)}")
+        raise AbTestError(f"metric: one of {', '.join(METRICS)}")
     if confidence not in CONFIDENCES:
-        raise TestSpecError(f"confidence: one of {', '.join(f'{c:.0%}' for c in CONFIDENCES)}")
+        raise AbTestError(f"confidence: one of {', '.join(f'{c:.0%}' for c in CONFIDENCES)}")
     if min_sample < MIN_SAMPLE_FLOOR:
-        raise TestSpecError(f"min_sample: at least {MIN_SAMPLE_FLOOR} delivered messages per variant")
+        raise AbTestError(f"min_sample: at least {MIN_SAMPLE_FLOOR} delivered messages per variant")
     name = name.strip() or f"{flow_id} step {step + 1}"
     if len(name) > 128:
-        raise TestSpecError("name: at most 128 characters")
+        raise AbTestError("name: at most 128 characters")
     busy = await conn.execute(select(ab_tests.c.id).where(
         ab_tests.c.store_id == store_id, ab_tests.c.flow_id == flow_id, ab_tests.c.step == step,
         ab_tests.c.status.in_(LIVE)))
     if busy.first() is not None:
-        raise TestSpecError("step: this step already has a test; stop it before starting another")
+        raise AbTestError("step: this step already has a test; stop it before starting another")
     inserted = await conn.execute(ab_tests.insert().values(
         store_id=store_id, name=name, flow_id=flow_id, step=step, template=template,
         variants=[v.as_json() for v in variants], metric=metric, confidence=confidence, min_sample=min_sample,

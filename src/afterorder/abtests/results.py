@@ -38,7 +38,7 @@ class VariantResult:
 
 
 @dataclass(frozen=True)
-class TestResults:
+class AbTestResults:
     test: AbTest
     variants: list[VariantResult]
     verdict: Verdict
@@ -48,7 +48,7 @@ def _successes(metric: str, m: MessageMetrics) -> int:
     return {"open": m.opened, "click": m.clicked, "order": m.orders}[metric]
 
 
-async def test_results(conn: AsyncConnection, test: AbTest, started: datetime) -> TestResults:
+async def results_of(conn: AsyncConnection, test: AbTest, started: datetime) -> AbTestResults:
     sent = and_(outbox.c.store_id == test.store_id, outbox.c.ab_test_id == test.id, outbox.c.status == "sent")
     by_variant = {v.key: MessageMetrics(test.flow_id, test.step, test.message_name(v.key)) for v in test.variants}
     row_of: dict[int, MessageMetrics] = {}
@@ -69,7 +69,7 @@ async def test_results(conn: AsyncConnection, test: AbTest, started: datetime) -
         verdict = Verdict(test.winner, f"{test.winner} won; every message of this step now uses it")
     else:
         verdict = decide(arms, test.confidence, test.min_sample)
-    return TestResults(test, variants, verdict)
+    return AbTestResults(test, variants, verdict)
 
 
 async def settle(engine: AsyncEngine, now: datetime) -> list[tuple[int, str]]:
@@ -83,7 +83,7 @@ async def settle(engine: AsyncEngine, now: datetime) -> list[tuple[int, str]]:
             test = await get_test(conn, store_id, test_id)
             if test is None or test.status != "running":
                 continue
-            verdict = (await test_results(conn, test, started)).verdict
+            verdict = (await results_of(conn, test, started)).verdict
             if verdict.winner is not None and await record_winner(conn, test_id, verdict.winner, now):
                 log.info("A/B test %s: %s", test_id, verdict.reason)
                 decided.append((test_id, verdict.winner))
