@@ -134,6 +134,33 @@ async def test_a_store_owner_works_in_the_dashboard(tmp_path: Path, smtp_server:
             assert (await follow_up.locator(".open-rate").inner_text()).strip() == "55.56%"
             await page.screenshot(path=str(shots / "dashboard-messages.png"), full_page=True)
 
+            # an A/B test on the confirmation's subject, started from the flow's step; new orders split
+            await page.goto(f"{url}/dashboard/kumo/flows")
+            await page.click('#flow-order-confirmation a.ab-link')
+            await page.fill("input[name=name]", "件名に注文番号")
+            await page.fill("input[name=subject_ja]", "【B】{{ customer.last_name }}様 ご注文 {{ order.number }}")
+            await page.fill("input[name=min_sample]", "500")
+            await page.click("#test-form button")
+            await page.wait_for_url(f"{url}/dashboard/kumo/tests")
+            async with httpx.AsyncClient() as client:
+                for n in range(2, 12):
+                    answer = await client.post(f"{url}/api/v1/events", json=order_event("order.placed", f"W{n}", T0),
+                                               headers={"Authorization": f"Bearer {kumo['api_key']}"})
+                    assert answer.status_code in (200, 201, 202), answer.text
+            for _ in range(100):
+                await page.reload()
+                cells = await page.locator(".abtest .delivered").all_inner_texts()
+                if sum(int(c) for c in cells) == 10:
+                    break
+                await page.wait_for_timeout(100)
+            else:
+                raise AssertionError("the test's messages did not show up as delivered")
+            assert await page.locator(".abtest .status").inner_text() == "running"
+            assert "500" in await page.locator(".abtest .verdict").inner_text()  # waiting for the sample
+            subjects = [str(m.subject) for m in smtp_server.inbox.all()]
+            assert any(s.startswith("【B】") for s in subjects) and not all(s.startswith("【B】") for s in subjects)
+            await page.screenshot(path=str(shots / "dashboard-abtests.png"), full_page=True)
+
             for name in ("benchmarks", "retention", "segments"):
                 await page.goto(f"{url}/dashboard/kumo/{name}")
                 assert (await page.locator("h1").inner_text()).startswith(name.capitalize())
