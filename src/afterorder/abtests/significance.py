@@ -5,8 +5,8 @@ The rule: every variant has at least ``min_sample`` delivered messages, one vari
 rate, and it beats every other variant with p below ``1 − confidence`` divided by the number of
 comparisons (Bonferroni, so a test of four variants is not four chances at a fluke).  Checking again
 as results come in inflates false winners a little; the minimum sample is what keeps that small, so
-choose it with the expected difference in mind (about 1,000 per variant finds a 5-point difference
-in open rate; a 0.5-point difference in order rate needs tens of thousands).
+choose it with the expected difference in mind (at 95 % and 80 % power, 60 % against 65 % open rate
+needs about 1,500 per variant; 0.6 % against 0.8 % order rate about 27,000).
 """
 
 from __future__ import annotations
