@@ -4,6 +4,7 @@ the confidence and minimum sample are reached, and from then on every message is
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 from collections import Counter
@@ -131,3 +132,31 @@ async def test_a_message_test_sends_the_variant_copy_and_no_winner_below_the_sam
         assert verdict.winner is None and "minimum sample" in verdict.reason
         async with runtime.engine.connect() as conn:
             assert (await conn.execute(select(ab_tests.c.status))).scalar_one() == "running"
+
+
+async def test_the_workers_record_the_winner_on_their_own(sqlite_url: str, smtp_server: DevSmtpServer) -> None:
+    async with running(sqlite_url, FrozenClock(T0), smtp_url=smtp_server.url, ab_check_seconds=0.05) as runtime:
+        store, _ = await add_store(runtime)
+        async with runtime.engine.begin() as conn:
+            test_id = await start_test(
+                conn, store.id, name="s", flow_id="order-confirmation", step=0, template="order-confirmation",
+                variants=(Variant("A", 50), Variant("B", 50, {"ja": SUBJECT_B})), metric="click", confidence=0.95,
+                min_sample=10, user="owner", now=T0)
+        await place(runtime, store, range(40))
+        await runtime.start_workers()
+        for _ in range(200):  # delivery sends them; nobody has clicked yet, so no winner
+            if Counter(r["status"] for r in await outbox_rows(runtime)) == {"sent": 40}:
+                break
+            await asyncio.sleep(0.05)
+        rows = await outbox_rows(runtime)
+        async with runtime.engine.connect() as conn:
+            assert (await conn.execute(select(ab_tests.c.status))).scalar_one() == "running"
+        await clicks(runtime, store.id, [r["id"] for r in rows if r["variant"] == "A"][:15])
+        for _ in range(100):
+            async with runtime.engine.connect() as conn:
+                found = (await conn.execute(select(ab_tests.c.status, ab_tests.c.winner)
+                                            .where(ab_tests.c.id == test_id))).one()
+            if found.status == "decided":
+                break
+            await asyncio.sleep(0.05)
+        assert (found.status, found.winner) == ("decided", "A")
