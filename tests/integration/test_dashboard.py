@@ -32,6 +32,7 @@ FORMS: dict[str, dict[str, str]] = {
     "/dashboard/kumo/templates/order-confirmation/ja/test": {"to": "me@example.com"},
     "/dashboard/kumo/tests": {"step": "order-confirmation:0", "split": "50", "metric": "open", "confidence": "0.95",
                               "min_sample": "100", "subject_ja": "B {{ order.number }}"},
+    "/dashboard/kumo/tests/1/stop": {},
 }
 
 
@@ -244,6 +245,28 @@ async def test_template_edits_preview_safely_and_are_what_the_store_sends(sqlite
         async with runtime.engine.connect() as conn:
             subject = (await conn.execute(select(outbox.c.subject))).scalar_one()
         assert subject == "【雲】ご注文 #B1 ありがとうございます"
+
+
+async def test_a_template_previews_with_a_real_order_of_the_store_and_no_other(sqlite_url: str) -> None:
+    async with running(sqlite_url, FrozenClock(T0)) as runtime:
+        kumo, harbor = await users(runtime)
+        placed = order_event("order.placed", "R7", T0)
+        placed["customer"].update(first_name="美咲", last_name="佐藤")
+        await runtime.intake.ingest(kumo, [Event.model_validate(placed)], source="api")
+        await runtime.intake.ingest(harbor, [Event.model_validate(order_event("order.placed", "H1", T0,
+                                                                              locale="en"))], source="api")
+        async with client(runtime) as http:
+            await log_in(http, "owner")
+            url = "/dashboard/kumo/templates/order-confirmation/ja"
+            for asked in ("#R7", "R7"):  # the order number as shown, or the store's own id
+                page = await http.get(url, params={"order": asked})
+                assert page.status_code == 200, asked
+                assert "#R7" in page.text and "1001" not in re.search(r'id="subject">([^<]*)<', page.text).group(1)
+                preview = html_lib.unescape(re.search(r'srcdoc="([^"]*)"', page.text, re.S).group(1))
+                assert "佐藤" in preview and "京焼 急須" in preview and "花子" not in preview  # not the sample customer
+                assert "real data" in page.text
+            missing = await http.get(url, params={"order": "#H1"})  # harbor's order: not this store's
+            assert missing.status_code == 404 and "no order" in missing.text
 
 
 async def test_a_test_mail_goes_out_through_the_store_channel(sqlite_url: str, smtp_server: Any) -> None:

@@ -14,8 +14,8 @@ from afterorder.abtests.model import (
     METRICS,
     MIN_SAMPLE_FLOOR,
     AbTest,
-    Metric,
     AbTestError,
+    Metric,
     Variant,
     check_variants,
 )

@@ -67,15 +67,17 @@ SAMPLE_LINKS: Final = {"order_status": "https://example.com/orders/1001", "shop"
 
 
 def render_sample(renderer: Renderer, template: str, locale: str, store: StoreSnapshot, *,
-                  marketing: bool = False, subject: str | None = None) -> RenderedMessage:
-    """The message rendered with sample data; a TemplateDraftError (with its line) when it does not render."""
+                  marketing: bool = False, subject: str | None = None,
+                  real: tuple[CustomerSnapshot | None, OrderSnapshot | None] | None = None) -> RenderedMessage:
+    """The message rendered with sample data (or ``real``: a customer and order of the store); a
+    TemplateDraftError (with its line) when it does not render."""
     compliance = MessageCompliance(marketing=marketing, promotions=True,
                                    unsubscribe_url="https://example.com/u/sample" if marketing else None,
                                    preferences_url="https://example.com/p/sample" if marketing else None)
     try:
-        return renderer.render(template, locale, store=store, customer=sample_customer(locale),
-                               order=sample_order(store), links=SAMPLE_LINKS, compliance=compliance,
-                               subject=subject)
+        customer, order = real if real is not None else (sample_customer(locale), sample_order(store))
+        return renderer.render(template, locale, store=store, customer=customer, order=order, links=SAMPLE_LINKS,
+                               compliance=compliance, subject=subject)
     except TemplateSyntaxError as exc:
         raise TemplateDraftError(exc.message or str(exc), exc.lineno) from None
     except SecurityError as exc:

@@ -1,6 +1,6 @@
-"""Templates: preview every message in every locale with sample data, edit a store's own version
-with a safe preview (the same sandbox as sending; errors shown with their line, never a 500), and
-send a test."""
+"""Templates: preview every message in every locale with sample data or a real order of the store,
+edit a store's own version with a safe preview (the same sandbox as sending; errors shown with their
+line, never a 500), and send a test."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 import uuid
 
 from fastapi import APIRouter, Request
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from starlette.responses import RedirectResponse, Response
 
 from afterorder.channels.base import OutgoingEmail, SendOutcome
@@ -19,9 +19,11 @@ from afterorder.content.overrides import (
     render_sample,
     save_override,
 )
-from afterorder.db.schema import template_overrides
-from afterorder.domain import RenderedMessage
+from afterorder.db.schema import orders, template_overrides
+from afterorder.domain import CustomerSnapshot, OrderSnapshot, RenderedMessage
+from afterorder.flows.facts import load_customer, load_order
 from afterorder.mime import build_email, message_id_for
+from afterorder.snapshots import customer_snapshot, order_snapshot
 from afterorder.web.dashboard.access import Viewer, page_error, render, runtime_of, viewer
 
 router = APIRouter(include_in_schema=False)
@@ -50,9 +52,24 @@ async def templates_page(request: Request, slug: str) -> Response:
                   overridden=await _overridden(request, who))
 
 
+async def _real_data(request: Request, who: Viewer, wanted: str) -> tuple[CustomerSnapshot | None,
+                                                                          OrderSnapshot | None]:
+    """The order the store knows by number (with or without ``#``) or by its own id, and its customer."""
+    async with runtime_of(request).engine.connect() as conn:
+        found = (await conn.execute(select(orders.c.id, orders.c.customer_id).where(
+            orders.c.store_id == who.store.id,
+            or_(orders.c.number.in_([wanted, f"#{wanted.lstrip('#')}", wanted.lstrip("#")]),
+                orders.c.external_id == wanted)).order_by(orders.c.id.desc()).limit(1))).first()
+        if found is None:
+            raise page_error(404, f"order: no order {wanted!r} in this store")
+        order = await load_order(conn, who.store.id, found.id)
+        customer = await load_customer(conn, who.store.id, found.customer_id)
+    return customer_snapshot(customer), order_snapshot(order)
+
+
 async def _editor(request: Request, who: Viewer, template: str, locale: str, *, source: str | None = None,
                   rendered: RenderedMessage | None = None, problem: str = "", notice: str = "",
-                  status: int = 200) -> Response:
+                  status: int = 200, order: str = "") -> Response:
     runtime = runtime_of(request)
     snapshot = who.store.snapshot(runtime.settings.base_url)
     async with runtime.engine.connect() as conn:
@@ -60,21 +77,27 @@ async def _editor(request: Request, who: Viewer, template: str, locale: str, *, 
     if source is None:
         source = renderer.source(template, locale)
     if rendered is None and not problem:
+        real = await _real_data(request, who, order) if order else None
         try:
-            rendered = render_sample(renderer, template, locale, snapshot)
+            rendered = render_sample(renderer, template, locale, snapshot, real=real)
         except TemplateDraftError as exc:
             problem = str(exc)
+        if real is not None and not notice:
+            notice = f"preview with the store's order {real[1].number if real[1] else order} (real data)"
     overridden = (template, locale) in await _overridden(request, who)
     return render(request, who, "template.html", title=f"{template} ({locale})", template=template, locale=locale,
                   locales=runtime.renderer.locales_for(template), source=source, rendered=rendered, problem=problem,
-                  notice=notice, overridden=overridden, status=status)
+                  notice=notice, overridden=overridden, status=status, order=order)
 
 
 @router.get("/dashboard/{slug}/templates/{template}/{locale}")
 async def template_page(request: Request, slug: str, template: str, locale: str) -> Response:
     who = await viewer(request, slug)
     _known(request, template, locale)
-    return await _editor(request, who, template, locale)
+    order = request.query_params.get("order", "").strip()
+    if len(order) > 255:
+        raise page_error(400, "order: at most 255 characters")
+    return await _editor(request, who, template, locale, order=order)
 
 
 @router.post("/dashboard/{slug}/templates/{template}/{locale}")
