@@ -158,6 +158,22 @@ async def test_every_form_refuses_a_post_without_its_token(sqlite_url: str) -> N
                 assert (await conn.execute(select(func.count()).select_from(table))).scalar_one() == 0
 
 
+async def test_password_guessing_is_stopped_after_ten_wrong_passwords(database_url: str) -> None:
+    clock = FrozenClock(T0)
+    async with running(database_url, clock) as runtime:
+        await users(runtime)
+        async with client(runtime) as http:
+            for n in range(10):
+                assert (await log_in(http, "owner", f"guess {n}")).status_code == 401
+            locked = await log_in(http, "owner")  # even the right password, while locked
+            assert locked.status_code == 429 and "try again in 15 minutes" in locked.text
+            assert locked.headers["Retry-After"] == "900"
+            assert "afterorder_session" not in locked.cookies
+            assert (await log_in(http, "viewer")).status_code == 303  # another user is not locked out
+            clock.advance(15 * 60 + 1)
+            assert (await log_in(http, "owner")).status_code == 303
+
+
 async def test_a_user_sees_only_their_stores_and_an_agency_switches(sqlite_url: str) -> None:
     async with running(sqlite_url, FrozenClock(T0)) as runtime:
         await users(runtime)

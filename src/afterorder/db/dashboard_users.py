@@ -19,11 +19,13 @@ from typing import Final
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from afterorder.db.schema import dashboard_members, dashboard_sessions, dashboard_users, stores
+from afterorder.db.schema import dashboard_members, dashboard_sessions, dashboard_users, login_failures, stores
 
 USERNAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
 MIN_PASSWORD: Final = 8
 SESSION_LIFETIME: Final = timedelta(days=14)
+MAX_FAILURES: Final = 10  # wrong passwords per username …
+FAILURE_WINDOW: Final = timedelta(minutes=15)  # … within this long, then the username waits
 _N, _R, _P = 2**14, 8, 1
 
 
@@ -118,8 +120,33 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+class TooManyFailures(Exception):
+    """Too many wrong passwords for this username lately; ``until`` is when it may try again."""
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__(until.isoformat())
+        self.until = until
+
+
 async def log_in(conn: AsyncConnection, username: str, password: str, now: datetime) -> str | None:
-    """A new session token for the right password, else None."""
+    """A new session token for the right password, else None (the failure is counted).  Raises
+    TooManyFailures after ``MAX_FAILURES`` wrong passwords for the username within ``FAILURE_WINDOW``,
+    before the password is even checked, so guessing goes no faster with the right one among them."""
+    since = now - FAILURE_WINDOW
+    recent = [r.at for r in await conn.execute(select(login_failures.c.at).where(
+        login_failures.c.username == username, login_failures.c.at > since).order_by(login_failures.c.at))]
+    if len(recent) >= MAX_FAILURES:
+        raise TooManyFailures(recent[-MAX_FAILURES] + FAILURE_WINDOW)
+    token = await _check(conn, username, password, now)
+    if token is None:
+        await conn.execute(delete(login_failures).where(login_failures.c.at <= since))
+        await conn.execute(login_failures.insert().values(username=username[:64], at=now))
+    else:
+        await conn.execute(delete(login_failures).where(login_failures.c.username == username))
+    return token
+
+
+async def _check(conn: AsyncConnection, username: str, password: str, now: datetime) -> str | None:
     row = (await conn.execute(select(dashboard_users.c.id, dashboard_users.c.password_hash)
                               .where(dashboard_users.c.username == username))).first()
     if row is None:

@@ -34,6 +34,7 @@ from afterorder.db.schema.dashboard import (
     dashboard_members,
     dashboard_sessions,
     dashboard_users,
+    login_failures,
     store_settings,
     template_overrides,
 )
@@ -80,6 +81,7 @@ __all__ = [
     "events",
     "flow_runs",
     "flow_versions",
+    "login_failures",
     "marketing_caps",
     "metadata",
     "order_lines",

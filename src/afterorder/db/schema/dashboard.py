@@ -48,6 +48,16 @@ dashboard_sessions = Table(
     Column("expires_at", UtcDateTime, nullable=False),
 )
 
+# A failed login, so password guessing is slowed down per username (db/dashboard_users.py).
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Index("ix_login_failures_username_at", "username", "at"),
+)
+
 # Store settings the dashboard edits: the industry its benchmarks compare against.
 store_settings = Table(
     "store_settings",

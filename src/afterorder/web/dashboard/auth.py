@@ -55,9 +55,16 @@ async def login(request: Request) -> Response:
     if not expected or not hmac.compare_digest(form.get("csrf", ""), expected):
         return page_error(403, "the form token is missing or out of date: reload the page and try again").response
     runtime = runtime_of(request)
-    async with runtime.engine.begin() as conn:
-        token = await users.log_in(conn, form.get("username", "").strip(), form.get("password", ""),
-                                   runtime.clock.now())
+    try:
+        async with runtime.engine.begin() as conn:
+            token = await users.log_in(conn, form.get("username", "").strip(), form.get("password", ""),
+                                       runtime.clock.now())
+    except users.TooManyFailures as exc:
+        wait = max(1, -int(-(exc.until - runtime.clock.now()).total_seconds() // 60))
+        response = _login_page(request, f"too many wrong passwords for this user: try again in {wait} minutes",
+                               429, _safe_next(form.get("next")))
+        response.headers["Retry-After"] = str(wait * 60)
+        return response
     if token is None:
         return _login_page(request, "wrong username or password", 401, _safe_next(form.get("next")))
     response = RedirectResponse(_safe_next(form.get("next")), status_code=303)
@@ -111,5 +118,5 @@ async def switch(request: Request) -> Response:
         await users.switch_store(conn, request.cookies.get(COOKIE, ""), membership.store_id)
     page = request.query_params.get("page", "flows")
     page = page if page in ("flows", "messages", "benchmarks", "retention", "customers", "segments",
-                            "templates") else "flows"
+                            "templates", "tests") else "flows"
     return RedirectResponse(f"/dashboard/{membership.slug}/{page}", status_code=303)

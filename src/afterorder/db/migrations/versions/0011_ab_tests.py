@@ -1,4 +1,5 @@
-"""A/B tests on a send step: the tests, and the test and variant each outbox message was sent under
+"""A/B tests on a send step: the tests, and the test and variant each outbox message was sent under;
+failed dashboard logins
 
 Revision ID: 0011
 Revises: 0008
@@ -48,9 +49,19 @@ def upgrade() -> None:
         batch.add_column(sa.Column('ab_test_id', Id, nullable=True))
         batch.add_column(sa.Column('variant', sa.String(length=8), nullable=True))
     op.create_index('ix_outbox_ab_test', 'outbox', ['ab_test_id', 'variant'])
+    op.create_table(
+        'login_failures',
+        sa.Column('id', Id, autoincrement=True, nullable=False),
+        sa.Column('username', sa.String(length=64), nullable=False),
+        sa.Column('at', Utc(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_login_failures')),
+    )
+    op.create_index('ix_login_failures_username_at', 'login_failures', ['username', 'at'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_login_failures_username_at', table_name='login_failures')
+    op.drop_table('login_failures')
     op.drop_index('ix_outbox_ab_test', table_name='outbox')
     with op.batch_alter_table('outbox') as batch:
         batch.drop_column('variant')
