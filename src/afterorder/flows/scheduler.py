@@ -281,8 +281,9 @@ class Scheduler:
 
 
 
-async def run_loop(step: Any, wake: asyncio.Event, stop: asyncio.Event, idle: float) -> None:
-    """Call ``step()`` until told to stop; sleep ``idle`` seconds (or until woken) when it found no work."""
+async def run_loop(step: Any, wake: asyncio.Event, stop: asyncio.Event, idle: float, gather: float = 0.0) -> None:
+    """Call ``step()`` until told to stop; sleep ``idle`` seconds (or until woken) when it found no work.
+    Once woken, wait ``gather`` seconds more, so work arriving close together is done in one batch."""
     while not stop.is_set():
         try:
             found = await step()
@@ -295,7 +296,9 @@ async def run_loop(step: Any, wake: asyncio.Event, stop: asyncio.Event, idle: fl
         try:
             await asyncio.wait_for(wake.wait(), timeout=idle)
         except TimeoutError:
-            pass
+            continue
+        if gather > 0:
+            await asyncio.sleep(gather)
 
 
 def _variant(test: AbTest | None, send: SendDecision, run_id: int) -> Chosen | None:

@@ -11,6 +11,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.types import ASGIApp
 
 from afterorder.channels import DevInbox
 from afterorder.clock import OffsetClock
@@ -38,6 +39,7 @@ from afterorder.web import (
 )
 from afterorder.web.dashboard.mount import add_dashboard
 from afterorder.web.errors import error, validation_details
+from afterorder.web.fast_ingest import FastIngest
 
 
 class ClockAdvance(BaseModel):
@@ -126,4 +128,10 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, inbox:
         return schema
 
     app.openapi = _openapi  # type: ignore[method-assign]
+    framework = app.build_middleware_stack
+
+    def _stack() -> ASGIApp:
+        return FastIngest(framework())
+
+    app.build_middleware_stack = _stack  # type: ignore[method-assign]
     return app
