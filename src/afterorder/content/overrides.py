@@ -165,11 +165,14 @@ class StoreRenderers:
         self._cache: dict[int, tuple[tuple[int, datetime | None, int, datetime | None], Renderer]] = {}
 
     async def for_store(self, conn: AsyncConnection, store_id: int) -> Renderer:
-        edits = (await conn.execute(select(func.count(), func.max(template_overrides.c.updated_at))
-                                    .where(template_overrides.c.store_id == store_id))).one()
-        tests = (await conn.execute(select(func.count(), func.max(ab_tests.c.updated_at))
-                                    .where(ab_tests.c.store_id == store_id, ab_tests.c.status.in_(LIVE)))).one()
-        stamp = (int(edits[0]), edits[1], int(tests[0]), tests[1])
+        edits = template_overrides.c.store_id == store_id
+        live = (ab_tests.c.store_id == store_id) & ab_tests.c.status.in_(LIVE)
+        found = (await conn.execute(select(  # one statement: this runs for every batch of runs
+            select(func.count()).where(edits).scalar_subquery(),
+            select(func.max(template_overrides.c.updated_at)).where(edits).scalar_subquery(),
+            select(func.count()).select_from(ab_tests).where(live).scalar_subquery(),
+            select(func.max(ab_tests.c.updated_at)).where(live).scalar_subquery()))).one()
+        stamp = (int(found[0]), found[1], int(found[2]), found[3])
         if stamp[0] == 0 and stamp[2] == 0:
             return self.base
         cached = self._cache.get(store_id)

@@ -106,6 +106,18 @@ class _Sandbox(SandboxedEnvironment):
             return True
         return bool(super().is_safe_attribute(obj, attr, value))
 
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """``snapshot.field``: a field or property of plain data is returned as it is (the sandbox's
+        general path asks the same questions of it, and then some, on every lookup)."""
+        if type(obj) in _SNAPSHOTS and not attribute.startswith("_"):
+            try:
+                value = getattr(obj, attribute)
+            except AttributeError:
+                return self.undefined(obj=obj, name=attribute)
+            if not callable(value):
+                return value
+        return super().getattr(obj, attribute)
+
 
 def _environment(loader: _Loader, *, autoescape: bool) -> SandboxedEnvironment:
     env = _Sandbox(
