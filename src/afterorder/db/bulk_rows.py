@@ -112,3 +112,32 @@ async def insert_returning(conn: AsyncConnection, table: Table, columns: tuple[s
                    for name, c in zip(columns, converters, strict=True))
     result = await conn.exec_driver_sql(sql, arrays)
     return list(result.all()) if returning else []
+
+
+@cache
+def _update(table: Table, columns: tuple[str, ...], flags: tuple[tuple[str, str], ...], dialect: Dialect,
+            assignments: str, returning: tuple[str, ...]) -> tuple[str, tuple[Converter | None, ...]]:
+    kinds = [table.c[c].type.compile(dialect=dialect) for c in columns] + [kind for _, kind in flags]
+    names = [*columns, *(name for name, _ in flags)]
+    arrays = ", ".join(f"${i}::{kind}[]" for i, kind in enumerate(kinds, 1))
+    sql = (f"UPDATE {table.name} SET {assignments} FROM unnest({arrays}) AS u({', '.join(names)}) "
+           f"WHERE {table.name}.store_id = u.store_id AND {table.name}.external_id = u.external_id "
+           f"RETURNING {', '.join(f'{table.name}.{c}' for c in returning)}")
+    converters = tuple(_converter(table.c[c].type, dialect) for c in columns) + (None,) * len(flags)
+    return sql, converters
+
+
+async def update_returning(conn: AsyncConnection, table: Table, columns: tuple[str, ...],
+                           flags: tuple[tuple[str, str], ...], rows: Sequence[dict[str, Any]], assignments: str,
+                           returning: tuple[str, ...]) -> list[Any]:
+    """PostgreSQL: update the rows of ``table`` named by (``store_id``, ``external_id``) from ``rows`` in one
+    statement; ``assignments`` reads the new values as ``u.<column>`` (and ``u.<flag>``, typed by
+    ``flags``: name, SQL type).  Returns the ``returning`` columns of the rows it updated."""
+    assert conn.dialect.name == "postgresql"
+    if not rows:
+        return []
+    sql, converters = _update(table, columns, flags, conn.dialect, assignments, returning)
+    names = (*columns, *(name for name, _ in flags))
+    arrays = tuple([c(row[name]) for row in rows] if c else [row[name] for row in rows]
+                   for name, c in zip(names, converters, strict=True))
+    return list((await conn.exec_driver_sql(sql, arrays)).all())

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from afterorder.db.bulk_rows import insert_returning, write_rows
+from afterorder.db.bulk_rows import insert_returning, update_returning, write_rows
 from afterorder.db.catalog import fill_from_catalog
 from afterorder.db.events import EVENT_COLUMNS, DuplicateRace, appended_ids
 from afterorder.db.events import stored_ids as stored_ids_in_chunks
@@ -36,6 +36,8 @@ from afterorder.db.statements import (
     CUSTOMER_COLUMNS,
     CUSTOMER_KEPT,
     ORDER_COLUMNS,
+    ORDER_KEPT,
+    RANK_SQL,
     execute_many,
     insert_ignore,
     insert_rows,
@@ -45,6 +47,20 @@ from afterorder.db.statements import (
 from afterorder.domain import Event
 
 PAYLOAD_AS_TEXT = frozenset({"payload"})
+# What upsert_customer / upsert_order do to a row that exists, as an UPDATE from the batch's rows (``u``).
+CUSTOMER_UPDATE = ", ".join([
+    *(f"{c} = COALESCE(u.{c}, customers.{c})" for c in CUSTOMER_KEPT),
+    "accepts_marketing = CASE WHEN u.marketing_given THEN u.accepts_marketing ELSE customers.accepts_marketing END",
+    "updated_at = u.updated_at"])
+ORDER_FLAGS = (("number_given", "BOOLEAN"), ("currency_given", "BOOLEAN"), ("is_placed", "BOOLEAN"),
+               ("rank", "INTEGER"))
+ORDER_UPDATE = ", ".join([
+    *(f"{c} = COALESCE(u.{c}, orders.{c})" for c in ORDER_KEPT),
+    "number = CASE WHEN u.number_given THEN u.number ELSE orders.number END",
+    "currency = CASE WHEN u.currency_given THEN u.currency ELSE orders.currency END",
+    "placed_at = CASE WHEN u.is_placed THEN u.placed_at ELSE orders.placed_at END",
+    f"status = CASE WHEN u.rank >= 0 AND {RANK_SQL} <= u.rank THEN u.status ELSE orders.status END",
+    "updated_at = u.updated_at"])
 NEW_ONLY = "ON CONFLICT (store_id, external_id) DO NOTHING"
 LINE_FIELDS = tuple(c for c in LINE_COLUMNS if c not in ("store_id", "order_id", "position"))
 
@@ -99,6 +115,10 @@ async def project_customers(conn: AsyncConnection, store_id: int, events_: Seque
                                           returning=("external_id", "id"))
         found = {key: int(id_) for key, id_ in inserted}
         params = [p for p in params if p["external_id"] not in found]
+        updated = await update_returning(conn, customers, CUSTOMER_COLUMNS, (("marketing_given", "BOOLEAN"),), params,
+                                         CUSTOMER_UPDATE, ("external_id", "id"))
+        found.update({key: int(id_) for key, id_ in updated})
+        params = [p for p in params if p["external_id"] not in found]  # gone meanwhile: the usual upsert
         if params:
             await execute_many(conn, upsert_customer(), params)
     else:
@@ -130,12 +150,17 @@ async def project_orders(conn: AsyncConnection, store_id: int, currency: str, ev
                                           returning=("external_id", "id", "customer_id"))
         found = {key: (int(id_), customer_id) for key, id_, customer_id in inserted}
         params = [p for p in params if p["external_id"] not in found]
+        known = {p["external_id"] for p in params}  # orders that may have lines already
+        updated = await update_returning(conn, orders, ORDER_COLUMNS, ORDER_FLAGS, params, ORDER_UPDATE,
+                                         ("external_id", "id", "customer_id"))
+        found.update({key: (int(id_), customer_id) for key, id_, customer_id in updated})
+        params = [p for p in params if p["external_id"] not in found]  # gone meanwhile: the usual upsert
         if params:
             await execute_many(conn, upsert_order(), params)
     else:
         await write_rows(conn, upsert_order(), params)
-    known = {p["external_id"] for p in params}  # orders that may have lines already
-    rows = await _ids(conn, orders, store_id, known, orders.c.customer_id)
+        known = {p["external_id"] for p in params}
+    rows = await _ids(conn, orders, store_id, {p["external_id"] for p in params}, orders.c.customer_id)
     found.update({key: (int(row.id), row.customer_id) for key, row in rows.items()})
     if lines_by_order:
         replaced = [found[key][0] for key in lines_by_order if key in known]
