@@ -13,6 +13,7 @@ to the database, both storing exactly what ``conn.execute(statement, rows)`` wou
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -141,3 +142,19 @@ async def update_returning(conn: AsyncConnection, table: Table, columns: tuple[s
     arrays = tuple([c(row[name]) for row in rows] if c else [row[name] for row in rows]
                    for name, c in zip(names, converters, strict=True))
     return list((await conn.exec_driver_sql(sql, arrays)).all())
+
+
+async def keyed_rows(conn: AsyncConnection, table: Table, key: str, store_id: int, keys: Sequence[str],
+                     columns: tuple[str, ...]) -> list[Any]:
+    """The store's rows of ``table`` whose ``key`` is one of ``keys``, as the driver gives them (ids and
+    text as they are, a time as SQLite's text), in one statement: the keys go as one array (PostgreSQL)
+    or one JSON list (SQLite's ``json_each``) instead of chunks of bound parameters."""
+    if not keys:
+        return []
+    selected = ", ".join(columns)
+    if conn.dialect.name == "postgresql":
+        kind = table.c[key].type.compile(dialect=conn.dialect)
+        sql = f"SELECT {selected} FROM {table.name} WHERE store_id = $1 AND {key} = ANY($2::{kind}[])"
+        return list((await conn.exec_driver_sql(sql, (store_id, list(keys)))).all())
+    sql = f"SELECT {selected} FROM {table.name} WHERE store_id = ? AND {key} IN (SELECT value FROM json_each(?))"
+    return list((await conn.exec_driver_sql(sql, (store_id, json.dumps(list(keys))))).all())

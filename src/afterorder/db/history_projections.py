@@ -19,14 +19,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from afterorder.db.bulk_rows import insert_returning, update_returning, write_rows
+from afterorder.db.bulk_rows import insert_returning, keyed_rows, sqlite_time, update_returning, write_rows
 from afterorder.db.catalog import fill_from_catalog
-from afterorder.db.events import EVENT_COLUMNS, DuplicateRace, appended_ids
-from afterorder.db.events import stored_ids as stored_ids_in_chunks
+from afterorder.db.events import EVENT_COLUMNS, DuplicateRace
 from afterorder.db.projections import (
     LINE_COLUMNS,
     _customer_params,
-    _ids,
     _order_params,
     customer_key,
     merge_order_params,
@@ -71,13 +69,7 @@ def _postgres(conn: AsyncConnection) -> bool:
 
 async def stored_ids(conn: AsyncConnection, store_id: int, source_ids: Iterable[str]) -> set[str]:
     """Which of these ids the store has sent before."""
-    if not _postgres(conn):
-        return await stored_ids_in_chunks(conn, store_id, source_ids)
-    wanted = list(set(source_ids))
-    if not wanted:
-        return set()
-    rows = await conn.exec_driver_sql(
-        "SELECT source_id FROM events WHERE store_id = $1 AND source_id = ANY($2::VARCHAR(255)[])", (store_id, wanted))
+    rows = await keyed_rows(conn, events, "source_id", store_id, list(set(source_ids)), ("source_id",))
     return {r[0] for r in rows}
 
 
@@ -123,8 +115,9 @@ async def project_customers(conn: AsyncConnection, store_id: int, events_: Seque
             await execute_many(conn, upsert_customer(), params)
     else:
         await write_rows(conn, upsert_customer(), params)
-    rows = await _ids(conn, customers, store_id, {p["external_id"] for p in params})
-    found.update({key: int(row.id) for key, row in rows.items()})
+    rows = await keyed_rows(conn, customers, "external_id", store_id, [p["external_id"] for p in params],
+                            ("external_id", "id"))
+    found.update({key: int(id_) for key, id_ in rows})
     return found
 
 
@@ -160,8 +153,9 @@ async def project_orders(conn: AsyncConnection, store_id: int, currency: str, ev
     else:
         await write_rows(conn, upsert_order(), params)
         known = {p["external_id"] for p in params}
-    rows = await _ids(conn, orders, store_id, {p["external_id"] for p in params}, orders.c.customer_id)
-    found.update({key: (int(row.id), row.customer_id) for key, row in rows.items()})
+    rows = await keyed_rows(conn, orders, "external_id", store_id, [p["external_id"] for p in params],
+                            ("external_id", "id", "customer_id"))
+    found.update({key: (int(id_), customer_id) for key, id_, customer_id in rows})
     if lines_by_order:
         replaced = [found[key][0] for key in lines_by_order if key in known]
         if replaced:
@@ -186,10 +180,19 @@ async def append_events(conn: AsyncConnection, store_id: int, rows: Sequence[dic
         return {}
     if not _postgres(conn):
         await write_rows(conn, insert_ignore(events, EVENT_COLUMNS), rows, as_text=PAYLOAD_AS_TEXT)
-        return await appended_ids(conn, store_id, rows)
+        received = sqlite_time(rows[0]["received_at"])
+        found: dict[str, int] = {}
+        for source_id, id_, at in await keyed_rows(conn, events, "source_id", store_id,
+                                                   [r["source_id"] for r in rows], ("source_id", "id", "received_at")):
+            if at != received:  # not ours: another transaction stored it first
+                raise DuplicateRace(source_id)
+            found[source_id] = int(id_)
+        if len(found) != len(rows):
+            raise DuplicateRace(next(r["source_id"] for r in rows if r["source_id"] not in found))
+        return found
     inserted = await insert_returning(conn, events, EVENT_COLUMNS, rows, conflict="ON CONFLICT DO NOTHING",
                                       returning=("source_id", "id"), as_text=PAYLOAD_AS_TEXT)
     found = {source_id: int(id_) for source_id, id_ in inserted}
-    if len(found) != len(rows):
+    if len(found) != len(rows):  # one was stored by another transaction first
         raise DuplicateRace(next(r["source_id"] for r in rows if r["source_id"] not in found))
     return found
