@@ -23,7 +23,7 @@ from sqlalchemy import Executable, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from afterorder.db.schema import customer_stats, order_lines, orders
-from afterorder.db.statements import _typed, _values
+from afterorder.db.statements import _typed, _values, execute_many
 
 CHUNK = 500
 COMPUTED = ("order_count", "total_spent", "first_order_at", "last_order_at", "refund_count", "cancel_count",
@@ -81,14 +81,14 @@ async def refresh_stats(conn: AsyncConnection, store_id: int, store_country: str
         bought_on: dict[int, tuple[int, str]] = {}
         rows = await conn.execute(select(
             orders.c.id, orders.c.customer_id, orders.c.total, orders.c.placed_at, orders.c.cancelled_at,
-            orders.c.refunded_at, orders.c.shipping_address,
+            orders.c.refunded_at, orders.c.shipping_address["country"].as_string().label("country"),
         ).where(orders.c.store_id == store_id, orders.c.customer_id.in_(chunk)))
         for row in rows:
             tally = tallies[row.customer_id]
             if row.cancelled_at is not None:
                 tally.cancel_count += 1
                 continue
-            country = (row.shipping_address or {}).get("country")
+            country = row.country  # read in the database: no JSON to decode per order
             if country and country.upper() != store_country:
                 tally.international = True
             if row.refunded_at is not None:
@@ -112,7 +112,7 @@ async def refresh_stats(conn: AsyncConnection, store_id: int, store_country: str
                 tally.bought(tally.products, line.product_id, day)
                 tally.bought(tally.products, line.sku, day)
                 tally.bought(tally.categories, line.category, day)
-        await conn.execute(upsert_stats(), [
+        await execute_many(conn, upsert_stats(), [
             {"store_id": store_id, "customer_id": c, "order_count": t.order_count, "total_spent": t.total_spent,
              "first_order_at": t.first_order_at, "last_order_at": t.last_order_at, "refund_count": t.refund_count,
              "cancel_count": t.cancel_count, "international": t.international, "products": t.products,

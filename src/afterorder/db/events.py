@@ -46,6 +46,12 @@ async def append_events(conn: AsyncConnection, store_id: int, rows: Sequence[dic
     if not rows:
         return {}
     await execute_many(conn, insert_ignore(events, EVENT_COLUMNS), rows)
+    return await appended_ids(conn, store_id, rows)
+
+
+async def appended_ids(conn: AsyncConnection, store_id: int, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """The ids of events just appended (``rows``); raises ``DuplicateRace`` when another transaction
+    stored one of them first (its ``received_at`` is not ours)."""
     wanted = [r["source_id"] for r in rows]
     found: dict[str, int] = {}
     received = rows[0]["received_at"]

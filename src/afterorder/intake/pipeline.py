@@ -1,8 +1,9 @@
 """One path for every event: in one transaction append it (deduped on the store's id), update
 the projections (customers, orders, lines, the product catalog), and start / wake / end flow runs.
 
-History (``ingest(..., historical=True)``, what ``afterorder import`` sends) takes the same path to
-storage and projections but never reaches flows: a 2019 order gets no confirmation mail.
+History (``ingest(..., historical=True)``, what ``afterorder import`` sends) is stored and projected
+with the same results, set-based (intake/history_batches.py), and never reaches flows: a 2019 order
+gets no confirmation mail.
 
 Requests that arrive together are committed together (group commit): each caller waits for the
 transaction that holds its events, so an answer of 200 always means stored.  A batch that fails is
@@ -30,6 +31,7 @@ from afterorder.db.stores import StoreRow
 from afterorder.domain import Event, EventType
 from afterorder.flows.catalog import FlowCatalog
 from afterorder.flows.triggers import Happened, apply_events
+from afterorder.intake.history_batches import HistoryRequest, store_history
 from afterorder.promotions.back_in_stock import Restocked, on_restock
 from afterorder.promotions.coupons import codes_in, redeem
 from afterorder.tracking.projection import Stored, after_stored, message_subjects
@@ -160,6 +162,11 @@ class Intake:
     async def _store_one_store(self, conn: AsyncConnection, requests: list[_Request], now: datetime
                                ) -> list[list[Accepted]]:
         store = requests[0].store
+        if all(r.historical for r in requests):  # an import's batch: set-based, never near flows
+            stored = await store_history(conn, store, [HistoryRequest(r.events, r.raw, r.source) for r in requests],
+                                         now, self._keep_stats)
+            return [[Accepted(e.id, "stored" if new else "duplicate") for e, new in zip(r.events, flags, strict=True)]
+                    for r, flags in zip(requests, stored, strict=True)]
         seen = await stored_ids(conn, store.id, (e.id for r in requests for e in r.events))
         fresh: list[tuple[Event, Any, str, bool]] = []
         duplicate: set[tuple[int, int]] = set()

@@ -1,0 +1,85 @@
+"""History batches (``Intake.ingest(..., historical=True)``: what ``afterorder import`` sends),
+stored and projected set-based in the batch's transaction.
+
+History gets the live path's storage and projections (customers, orders, lines, catalog, customer
+statistics, consents, coupons used) with the same results, but none of what only live events do:
+no flow runs, no engagement, suppression or attribution rows.  Its statements are the bulk ones of
+db/history_projections.py, and each event's payload goes to JSON text straight from its model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from afterorder.compliance.intake import Stored as ConsentSource
+from afterorder.compliance.intake import record_event_consents
+from afterorder.db.catalog import project_products
+from afterorder.db.events import event_row
+from afterorder.db.history_projections import append_events, project_customers, project_orders, stored_ids
+from afterorder.db.projections import customer_key
+from afterorder.db.stores import StoreRow
+from afterorder.domain import Event, EventType
+from afterorder.promotions.coupons import codes_in, redeem
+from afterorder.tracking.projection import message_subjects
+
+Happened = tuple[Event, Any, int | None, int | None]  # event, payload, customer id, order id
+KeepStats = Callable[[AsyncConnection, StoreRow, list[str], list[Happened], datetime], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class HistoryRequest:
+    events: Sequence[Event]
+    raw: Sequence[Any] | None
+    source: str
+
+
+async def store_history(conn: AsyncConnection, store: StoreRow, requests: Sequence[HistoryRequest], now: datetime,
+                        keep_stats: KeepStats) -> list[list[bool]]:
+    """Store the requests' events (deduped on the store's ids); per request and event, whether it was
+    stored (else it was there already).  ``keep_stats`` is the intake's customer statistics upkeep."""
+    seen = await stored_ids(conn, store.id, (e.id for r in requests for e in r.events))
+    fresh: list[tuple[Event, Any, str]] = []
+    stored: list[list[bool]] = []
+    for request in requests:
+        flags = []
+        for index, event in enumerate(request.events):
+            is_new = event.id not in seen
+            flags.append(is_new)
+            if is_new:
+                seen.add(event.id)
+                fresh.append((event, request.raw[index] if request.raw is not None else None, request.source))
+        stored.append(flags)
+    new_events = [e for e, _, _ in fresh]
+    customer_ids = await project_customers(conn, store.id, new_events, now)
+    order_ids = await project_orders(conn, store.id, store.currency, new_events, customer_ids, now)
+    await project_products(conn, store.id, store.currency, new_events)
+    subjects = await message_subjects(conn, store.id, [(e, source) for e, _, source in fresh])
+    rows, happened = [], []
+    for event, raw, source in fresh:
+        key = customer_key(event.customer) if event.customer else None
+        customer_id = customer_ids.get(key) if key else None
+        order_id = None
+        if event.order is not None:
+            order_id, order_customer = order_ids[event.order.id]
+            customer_id = customer_id if customer_id is not None else order_customer
+        if event.message is not None and event.message.outbox_id in subjects:  # about a message we sent
+            customer_id, order_id = subjects[event.message.outbox_id]
+        rows.append(event_row(store.id, source, event.id, event.type.value, event.occurred_at, now,
+                              customer_id, order_id, event.model_dump_json(), raw))
+        happened.append((event, None, customer_id, order_id))
+    event_ids = await append_events(conn, store.id, rows)
+    sources = [source for _, _, source in fresh]
+    await keep_stats(conn, store, sources, happened, now)
+    used = [(code, order_id, e.occurred_at) for e, _, _, order_id in happened
+            if e.type is EventType.ORDER_PLACED for code in codes_in(e)]
+    if used:  # an order that uses one of our coupons uses it up
+        await redeem(conn, store.id, used)
+    await record_event_consents(conn, store.id, [ConsentSource(e, event_ids[e.id], customer_id, source)
+                                                 for source, (e, _, customer_id, _) in zip(sources, happened,
+                                                                                           strict=True)], now)
+    return stored
