@@ -44,7 +44,6 @@ class RuntimeSettings:
     worker_id: str = ""
     daily_check_seconds: float = 3600.0
     ab_check_seconds: float = 300.0  # how often running A/B tests are checked for a winner
-    gather_seconds: float = 0.0  # once woken, the scheduler and delivery wait this long to batch more work
 
 
 def default_worker_id() -> str:
@@ -100,10 +99,8 @@ class Runtime:
 
         delivery = self.delivery
         self._tasks = [
-            asyncio.create_task(run_loop(schedule_step, self.runs_due, self.stop, self.settings.poll_seconds,
-                                         self.settings.gather_seconds)),
-            asyncio.create_task(run_loop(delivery.run_due, self.mail_due, self.stop, self.settings.poll_seconds,
-                                         self.settings.gather_seconds)),
+            asyncio.create_task(run_loop(schedule_step, self.runs_due, self.stop, self.settings.poll_seconds)),
+            asyncio.create_task(run_loop(delivery.run_due, self.mail_due, self.stop, self.settings.poll_seconds)),
             asyncio.create_task(self._daily_jobs()),
             asyncio.create_task(self._ab_tests()),
         ]

@@ -281,9 +281,8 @@ class Scheduler:
 
 
 
-async def run_loop(step: Any, wake: asyncio.Event, stop: asyncio.Event, idle: float, gather: float = 0.0) -> None:
-    """Call ``step()`` until told to stop; sleep ``idle`` seconds (or until woken) when it found no work.
-    Once woken, wait ``gather`` seconds more, so work arriving close together is done in one batch."""
+async def run_loop(step: Any, wake: asyncio.Event, stop: asyncio.Event, idle: float) -> None:
+    """Call ``step()`` until told to stop; sleep ``idle`` seconds (or until woken) when it found no work."""
     while not stop.is_set():
         try:
             found = await step()
@@ -296,9 +295,7 @@ async def run_loop(step: Any, wake: asyncio.Event, stop: asyncio.Event, idle: fl
         try:
             await asyncio.wait_for(wake.wait(), timeout=idle)
         except TimeoutError:
-            continue
-        if gather > 0:
-            await asyncio.sleep(gather)
+            pass
 
 
 def _variant(test: AbTest | None, send: SendDecision, run_id: int) -> Chosen | None:

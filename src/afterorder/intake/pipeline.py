@@ -63,12 +63,8 @@ class Intake:
     """Stores events and hands them to flows.  ``on_change`` is told when runs may be due."""
 
     def __init__(self, engine: AsyncEngine, catalog: FlowCatalog, clock: Clock,
-                 on_change: Callable[[], None] | None = None, *, max_group: int = 500,
-                 gather: float = 0.0) -> None:
-        """``gather``: after a quiet spell, wait this long before the first commit, so requests arriving
-        close together share it (each commit is a dozen statements however few events it holds)."""
+                 on_change: Callable[[], None] | None = None, *, max_group: int = 500) -> None:
         self.engine = engine
-        self.gather = gather
         self.catalog = catalog
         self.clock = clock
         self.on_change = on_change
@@ -89,8 +85,6 @@ class Intake:
         return await asyncio.shield(request.done)
 
     async def _drain(self) -> None:
-        if self.gather > 0:
-            await asyncio.sleep(self.gather)
         while self._queue:
             group: list[_Request] = []
             size = 0
