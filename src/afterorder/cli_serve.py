@@ -20,6 +20,7 @@ from afterorder.db.database import DEFAULT_URL, DatabaseUrlError
 from afterorder.db.stores import get_store
 from afterorder.flows.catalog import FlowCatalog
 from afterorder.flows.spec import FlowError
+from afterorder.heap import freeze_startup_objects
 from afterorder.runtime import Runtime, RuntimeSettings
 
 flows_app = typer.Typer(help="Flows of a store.", no_args_is_help=True)
@@ -108,6 +109,7 @@ async def serve_async(*, database: str, smtp: str | None, listen: str, dev_clock
     if serving.done():
         await serving
         raise fail(f"could not listen on {listen}")
+    freeze_startup_objects()
     typer.echo(f"afterorder is serving on http://{host}:{port}  (API docs: http://{host}:{port}/api/docs)")
     if dev_server:
         typer.echo(f"development SMTP server on {dev_server.url}; received mail: http://{host}:{port}/inbox")
@@ -173,6 +175,7 @@ def worker(database: Database = DEFAULT_URL, smtp: Smtp = None, flow_dirs: FlowD
         except OSError as exc:
             raise fail(f"cannot reach the database: {exc}") from None
         await runtime.start_workers()
+        freeze_startup_objects()
         typer.echo(f"worker {runtime.scheduler.settings.worker_id} started", err=True)
         try:
             await _until_signalled(runtime.stop)
