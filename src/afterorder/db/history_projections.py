@@ -25,9 +25,8 @@ from afterorder.db.events import EVENT_COLUMNS, DuplicateRace
 from afterorder.db.projections import (
     LINE_COLUMNS,
     _customer_params,
-    _order_params,
     customer_key,
-    merge_order_params,
+    order_batch,
 )
 from afterorder.db.schema import customers, events, order_lines, orders
 from afterorder.db.statements import (
@@ -125,18 +124,9 @@ async def project_orders(conn: AsyncConnection, store_id: int, currency: str, ev
                          customer_ids: dict[str, int], now: datetime) -> dict[str, tuple[int, int | None]]:
     """Upsert every event's order and replace its lines when the event lists them; returns
     ``(order id, customer id)`` by the store's order id."""
-    params = []
-    lines_by_order: dict[str, Event] = {}
-    for event in events_:
-        if event.order is None:
-            continue
-        key = customer_key(event.customer) if event.customer else None
-        params.append(_order_params(store_id, currency, event, customer_ids.get(key) if key else None, now))
-        if event.order.lines:
-            lines_by_order[event.order.id] = event  # the latest list of lines wins
+    params, lines_by_order = order_batch(store_id, currency, events_, customer_ids, now)
     if not params:
         return {}
-    params = merge_order_params(params)
     found: dict[str, tuple[int, int | None]] = {}
     if _postgres(conn):
         inserted = await insert_returning(conn, orders, ORDER_COLUMNS, params, conflict=NEW_ONLY,

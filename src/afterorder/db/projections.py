@@ -131,10 +131,10 @@ def merge_order_params(params: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(merged.values())
 
 
-async def project_orders(conn: AsyncConnection, store_id: int, currency: str, events: Sequence[Event],
-                         customer_ids: dict[str, int], now: datetime) -> dict[str, tuple[int, int | None]]:
-    """Upsert every event's order (and its lines, when the event lists them); returns
-    ``(order id, customer id)`` by the store's order id."""
+def order_batch(store_id: int, currency: str, events: Sequence[Event], customer_ids: dict[str, int],
+                now: datetime) -> tuple[list[dict[str, Any]], dict[str, Event]]:
+    """The order upserts of a batch, one per order (merged in event order), and the event whose
+    lines each order ends with (the latest list of lines wins)."""
     params = []
     lines_by_order: dict[str, Event] = {}
     for event in events:
@@ -143,10 +143,32 @@ async def project_orders(conn: AsyncConnection, store_id: int, currency: str, ev
         key = customer_key(event.customer) if event.customer else None
         params.append(_order_params(store_id, currency, event, customer_ids.get(key) if key else None, now))
         if event.order.lines:
-            lines_by_order[event.order.id] = event  # the latest list of lines wins
+            lines_by_order[event.order.id] = event
+    return merge_order_params(params) if params else [], lines_by_order
+
+
+def event_subject_ids(event: Event, customer_ids: dict[str, int], order_ids: dict[str, tuple[int, int | None]],
+                      messages: dict[int, tuple[int | None, int | None]]) -> tuple[int | None, int | None]:
+    """The (customer id, order id) a stored event belongs to: its customer, else its order's; an event
+    about a message we sent (``messages`` by outbox id) belongs to that message's customer and order."""
+    key = customer_key(event.customer) if event.customer else None
+    customer_id = customer_ids.get(key) if key else None
+    order_id = None
+    if event.order is not None:
+        order_id, order_customer = order_ids[event.order.id]
+        customer_id = customer_id if customer_id is not None else order_customer
+    if event.message is not None and event.message.outbox_id in messages:
+        customer_id, order_id = messages[event.message.outbox_id]
+    return customer_id, order_id
+
+
+async def project_orders(conn: AsyncConnection, store_id: int, currency: str, events: Sequence[Event],
+                         customer_ids: dict[str, int], now: datetime) -> dict[str, tuple[int, int | None]]:
+    """Upsert every event's order (and its lines, when the event lists them); returns
+    ``(order id, customer id)`` by the store's order id."""
+    params, lines_by_order = order_batch(store_id, currency, events, customer_ids, now)
     if not params:
         return {}
-    params = merge_order_params(params)
     await execute_many(conn, upsert_order(), params)
     rows = await _ids(conn, orders, store_id, {p["external_id"] for p in params}, orders.c.customer_id)
     found = {key: (int(row.id), row.customer_id) for key, row in rows.items()}

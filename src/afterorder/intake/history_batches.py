@@ -16,18 +16,15 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from afterorder.compliance.intake import Stored as ConsentSource
-from afterorder.compliance.intake import record_event_consents
 from afterorder.db.catalog import project_products
 from afterorder.db.events import event_row
 from afterorder.db.history_projections import append_events, project_customers, project_orders, stored_ids
-from afterorder.db.projections import customer_key
+from afterorder.db.projections import event_subject_ids
 from afterorder.db.stores import StoreRow
-from afterorder.domain import Event, EventType
-from afterorder.promotions.coupons import codes_in, redeem
+from afterorder.domain import Event
+from afterorder.intake.side_records import Happened, record_side_effects
 from afterorder.tracking.projection import message_subjects
 
-Happened = tuple[Event, Any, int | None, int | None]  # event, payload, customer id, order id
 KeepStats = Callable[[AsyncConnection, StoreRow, list[str], list[Happened], datetime], Awaitable[None]]
 
 
@@ -61,25 +58,12 @@ async def store_history(conn: AsyncConnection, store: StoreRow, requests: Sequen
     subjects = await message_subjects(conn, store.id, [(e, source) for e, _, source in fresh])
     rows, happened = [], []
     for event, raw, source in fresh:
-        key = customer_key(event.customer) if event.customer else None
-        customer_id = customer_ids.get(key) if key else None
-        order_id = None
-        if event.order is not None:
-            order_id, order_customer = order_ids[event.order.id]
-            customer_id = customer_id if customer_id is not None else order_customer
-        if event.message is not None and event.message.outbox_id in subjects:  # about a message we sent
-            customer_id, order_id = subjects[event.message.outbox_id]
+        customer_id, order_id = event_subject_ids(event, customer_ids, order_ids, subjects)
         rows.append(event_row(store.id, source, event.id, event.type.value, event.occurred_at, now,
                               customer_id, order_id, event.model_dump_json(), raw))
         happened.append((event, None, customer_id, order_id))
     event_ids = await append_events(conn, store.id, rows)
     sources = [source for _, _, source in fresh]
     await keep_stats(conn, store, sources, happened, now)
-    used = [(code, order_id, e.occurred_at) for e, _, _, order_id in happened
-            if e.type is EventType.ORDER_PLACED for code in codes_in(e)]
-    if used:  # an order that uses one of our coupons uses it up
-        await redeem(conn, store.id, used)
-    await record_event_consents(conn, store.id, [ConsentSource(e, event_ids[e.id], customer_id, source)
-                                                 for source, (e, _, customer_id, _) in zip(sources, happened,
-                                                                                           strict=True)], now)
+    await record_side_effects(conn, store.id, sources, happened, event_ids, now)
     return stored

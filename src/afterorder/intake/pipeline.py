@@ -21,19 +21,17 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from afterorder.clock import Clock
-from afterorder.compliance.intake import Stored as ConsentSource
-from afterorder.compliance.intake import record_event_consents
 from afterorder.db.catalog import project_products
 from afterorder.db.customer_stats import record_engagement, refresh_stats
 from afterorder.db.events import DuplicateRace, append_events, event_row, stored_ids
-from afterorder.db.projections import customer_key, project_customers, project_orders
+from afterorder.db.projections import event_subject_ids, project_customers, project_orders
 from afterorder.db.stores import StoreRow
 from afterorder.domain import Event, EventType
 from afterorder.flows.catalog import FlowCatalog
 from afterorder.flows.triggers import Happened, apply_events
 from afterorder.intake.history_batches import HistoryRequest, store_history
+from afterorder.intake.side_records import record_side_effects
 from afterorder.promotions.back_in_stock import Restocked, on_restock
-from afterorder.promotions.coupons import codes_in, redeem
 from afterorder.tracking.projection import Stored, after_stored, message_subjects
 
 ENGAGEMENT = {EventType.MESSAGE_OPENED: "open", EventType.MESSAGE_CLICKED: "click"}
@@ -179,14 +177,7 @@ class Intake:
         subjects = await message_subjects(conn, store.id, [(e, source) for e, _, source, _ in fresh])
         rows, happened = [], []
         for event, raw, source, _ in fresh:
-            key = customer_key(event.customer) if event.customer else None
-            customer_id = customer_ids.get(key) if key else None
-            order_id = None
-            if event.order is not None:
-                order_id, order_customer = order_ids[event.order.id]
-                customer_id = customer_id if customer_id is not None else order_customer
-            if event.message is not None and event.message.outbox_id in subjects:  # about a message we sent
-                customer_id, order_id = subjects[event.message.outbox_id]
+            customer_id, order_id = event_subject_ids(event, customer_ids, order_ids, subjects)
             payload = event.model_dump(mode="json")
             rows.append(event_row(store.id, source, event.id, event.type.value, event.occurred_at, now,
                                   customer_id, order_id, payload, raw))
@@ -198,13 +189,7 @@ class Intake:
             Stored(event_ids[e.id], e, source, customer_id, order_id)
             for (_, _, source, historical), (e, _, customer_id, order_id) in zip(fresh, happened, strict=True)
             if not historical], now)
-        used = [(code, order_id, e.occurred_at) for e, _, _, order_id in happened
-                if e.type is EventType.ORDER_PLACED for code in codes_in(e)]
-        if used:  # an order that uses one of our coupons uses it up
-            await redeem(conn, store.id, used)
-        await record_event_consents(conn, store.id, [ConsentSource(e, event_ids[e.id], customer_id, source)
-                                                     for source, (e, _, customer_id, _) in zip(sources, happened,
-                                                                                               strict=True)], now)
+        await record_side_effects(conn, store.id, sources, happened, event_ids, now)
         # History (an import) is kept, projected and counted, but never starts, wakes or ends a flow run:
         # no confirmation mail for a 2019 order.
         live = [h for h, (_, _, _, historical) in zip(happened, fresh, strict=True) if not historical]
