@@ -20,7 +20,7 @@ from afterorder.compliance.double_opt_in import queue_confirmations
 from afterorder.content import Renderer
 from afterorder.content.overrides import StoreRenderers
 from afterorder.db.customer_stats import refresh_stale_rfm
-from afterorder.db.database import open_engine
+from afterorder.db.database import open_engine, open_reader
 from afterorder.db.migrate import upgrade
 from afterorder.delivery import Delivery, DeliverySettings
 from afterorder.flows.catalog import FlowCatalog
@@ -56,6 +56,7 @@ class Runtime:
         self.settings = settings
         self.clock = clock
         self.engine = engine or open_engine(settings.database_url)
+        self.reader = open_reader(self.engine)
         self.catalog = FlowCatalog.load(list(settings.flow_dirs))
         self.renderer = Renderer(list(settings.template_dirs))
         self.renderers = StoreRenderers(self.renderer)
@@ -67,7 +68,7 @@ class Runtime:
         self.intake = Intake(self.engine, self.catalog, clock, on_change=self.runs_due.set)
         self.scheduler = Scheduler(self.engine, self.catalog, self.renderer, clock,
                                    SchedulerSettings(worker_id=worker, base_url=settings.base_url, lease=lease),
-                                   renderers=self.renderers)
+                                   renderers=self.renderers, reader=self.reader)
         self._channel = channel
         self.delivery: Delivery | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -150,4 +151,6 @@ class Runtime:
                 task.cancel()
         if self._channel is not None:
             await self._channel.close()
+        if self.reader is not self.engine:
+            await self.reader.dispose()
         await self.engine.dispose()

@@ -9,6 +9,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from afterorder.db.sqlite_driver import DRIVER as SQLITE_DRIVER
+
 DEFAULT_URL = "sqlite:///./afterorder-data/afterorder.db"
 
 
@@ -24,7 +26,7 @@ def async_url(url: str) -> str:
         raise DatabaseUrlError(f"cannot read database URL {url!r}: {exc}") from exc
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return str(parsed.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False))
+        return str(parsed.set(drivername=f"sqlite+{SQLITE_DRIVER}").render_as_string(hide_password=False))
     if backend in ("postgresql", "postgres"):
         return str(parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False))
     raise DatabaseUrlError(f"unsupported database {backend!r}: use sqlite:///PATH or postgresql://...")
@@ -45,7 +47,25 @@ def open_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(full, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
 
 
-def _sqlite_pragmas(engine: AsyncEngine) -> None:
+def open_reader(engine: AsyncEngine, *, pool_size: int = 2) -> AsyncEngine:
+    """An engine for read-only work that should not wait for the writer.
+
+    SQLite: ``open_engine`` gives a process one connection, so every statement of every task queues
+    behind whatever transaction is open.  In WAL mode readers never block the writer nor wait for it,
+    so long reads (the scheduler's facts) get connections of their own here, each reading one
+    consistent snapshot per transaction and refusing writes (``query_only``).  PostgreSQL's pool
+    already has many connections: the engine itself is returned.  An in-memory SQLite database
+    exists only on its one connection, so it is returned too."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return engine
+    reader = create_async_engine(url, connect_args={"timeout": 60}, pool_size=pool_size, max_overflow=0,
+                                 pool_timeout=300)
+    _sqlite_pragmas(reader, begin="BEGIN", query_only=True)
+    return reader
+
+
+def _sqlite_pragmas(engine: AsyncEngine, *, begin: str = "BEGIN IMMEDIATE", query_only: bool = False) -> None:
     """WAL, a busy timeout, foreign keys, and BEGIN IMMEDIATE so two writers queue, not fail."""
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -56,9 +76,11 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=60000")
         cursor.execute("PRAGMA foreign_keys=ON")
+        if query_only:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql(begin)
 

@@ -73,9 +73,12 @@ class _Writes:
 
 class Scheduler:
     def __init__(self, engine: AsyncEngine, catalog: FlowCatalog, renderer: Renderer, clock: Clock,
-                 settings: SchedulerSettings, renderers: StoreRenderers | None = None) -> None:
-        """``renderers`` gives each store its renderer (with the templates it edited in the dashboard)."""
+                 settings: SchedulerSettings, renderers: StoreRenderers | None = None,
+                 reader: AsyncEngine | None = None) -> None:
+        """``renderers`` gives each store its renderer (with the templates it edited in the dashboard);
+        ``reader`` is the engine the runs and their facts are read with (``database.open_reader``)."""
         self.engine = engine
+        self.reader = reader or engine
         self.catalog = catalog
         self.renderer = renderer
         self.renderers = renderers
@@ -135,7 +138,7 @@ class Scheduler:
         now = self.clock.now()
         results: dict[int, Advance] = {}
         writes = _Writes([], [], [])
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             runs = (await conn.execute(select(flow_runs).where(
                 flow_runs.c.id.in_(ids), flow_runs.c.claimed_by == self.settings.worker_id,
                 flow_runs.c.status == "waiting",
