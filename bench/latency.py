@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,8 @@ class LatencyResult:
     connections: int  # POSTs in flight at most; the rest wait for a connection (and that counts)
     connection_wait_p99_ms: float | None
     drain_seconds: float
+    serve_cpu_ms_per_event: float | None = None  # the serve process's CPU (user + system) while driven
+    serve_cpu_share: float | None = None  # of one core, over the same window
     notes: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
@@ -85,6 +87,7 @@ class LatencyResult:
             "mail_per_second": round(self.mail_per_second, 1),
             "sender_lag_max_ms": round(self.sender_lag_max_ms, 1), "drain_seconds": self.drain_seconds,
             "connections": self.connections, "connection_wait_p99_ms": self.connection_wait_p99_ms,
+            "serve_cpu_ms_per_event": self.serve_cpu_ms_per_event, "serve_cpu_share": self.serve_cpu_share,
             "notes": self.notes,
         }
 
@@ -161,6 +164,14 @@ class ServeProcess:
                     raise TimeoutError(f"afterorder serve not ready after {timeout}s:\n{self.output()}")
                 await asyncio.sleep(0.1)
 
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU the serve process has used so far (Linux ``/proc``; None elsewhere)."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     async def stop(self) -> None:
         await stop_process(self.process, timeout=15)
         self.log.unlink(missing_ok=True)
@@ -175,8 +186,15 @@ async def run_latency(database_url: str, *, rate: float = 200.0, seconds: float 
     serve = await ServeProcess.start(database_url, smtp.url, workers)
     try:
         await serve.ready()
-        return await _drive(serve.url, key, inbox, rate=rate, seconds=seconds, warmup=warmup, drain=drain,
-                            connections=connections, label=label, say=say)
+        cpu_before, started = serve.cpu_seconds(), time.perf_counter()
+        result = await _drive(serve.url, key, inbox, rate=rate, seconds=seconds, warmup=warmup, drain=drain,
+                              connections=connections, label=label, say=say)
+        cpu_after, ended = serve.cpu_seconds(), time.perf_counter()
+        if cpu_before is None or cpu_after is None:
+            return result
+        events = int(warmup * rate) + int(seconds * rate)
+        return replace(result, serve_cpu_ms_per_event=round(1000 * (cpu_after - cpu_before) / events, 2),
+                       serve_cpu_share=round((cpu_after - cpu_before) / (ended - started), 2))
     finally:
         await serve.stop()
         await smtp.close()

@@ -63,7 +63,7 @@ def render_table(report: BenchReport) -> str:
     h = report.header
     rate = h.get("rate", 200)
     lines = [f"afterorder bench  ({h['cores']} cores, Python {h['python']}, {h['date']}; "
-             f"load avg {h['load_before']:.2f} at start)"]
+             f"load avg {h['load_before']:.2f} at start; reference loop {h.get('reference_loop_seconds', 0):.2f} s)"]
 
     def row(label: str, cells: list[str], extra: str = "") -> None:
         lines.append(f"{label:<{LABEL_WIDTH}}" + "".join(f"{c:<{CELL_WIDTH}}" for c in cells) + extra)
@@ -86,6 +86,8 @@ def render_table(report: BenchReport) -> str:
     row("  events accepted/s (HTTP 2xx)", per_backend(lambda f: _num(f.latency.accepted_per_second)),
         f"offered: {rate:g}/s")
     row("  mails arriving/s", per_backend(lambda f: _num(f.latency.mail_per_second)))
+    row("  serve CPU: per event, of a core", per_backend(
+        lambda f: f"{_num(f.latency.serve_cpu_ms_per_event, '{:.1f}')} ms/{_num(f.latency.serve_cpu_share, '{:.0%}')}"))
     row("  POST answer p50 / p99", per_backend(
         lambda f: f"{_num(f.latency.http_p50_ms)}/{_num(f.latency.http_p99_ms)} ms"))
     source = report.baseline
