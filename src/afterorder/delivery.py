@@ -40,6 +40,28 @@ _RECORD_ATTEMPT = delivery_attempts.update().where(
 )
 
 
+# The claim, built once (it runs for every batch): oldest due first, queued or left by a worker
+# whose lease ended.
+_PICK = (select(outbox.c.id, outbox.c.store_id).where(or_(
+    and_(outbox.c.status == "queued", outbox.c.next_attempt_at <= bindparam("now")),
+    and_(outbox.c.status == "sending", outbox.c.claimed_until < bindparam("now")),
+)).order_by(outbox.c.next_attempt_at).limit(bindparam("batch")))
+_PICK_LOCKED = _PICK.with_for_update(skip_locked=True)
+_INTERRUPTED = delivery_attempts.update().where(
+    delivery_attempts.c.store_id.in_(bindparam("stores", expanding=True)),
+    delivery_attempts.c.outbox_id.in_(bindparam("ids", expanding=True)), delivery_attempts.c.outcome == "started",
+).values(outcome="interrupted", finished_at=bindparam("now"), detail=INTERRUPTED)
+_CLAIM = (outbox.update().where(outbox.c.id.in_(bindparam("ids", expanding=True)))
+          .values(status="sending", attempts=outbox.c.attempts + 1, claimed_by=bindparam("worker"),
+                  claimed_until=bindparam("until"))
+          .returning(outbox.c.id, outbox.c.store_id, outbox.c.attempts, outbox.c.message_id, outbox.c.envelope_from,
+                     outbox.c.recipient, outbox.c.idempotency_key, outbox.c.category, outbox.c.customer_id,
+                     outbox.c.channel))
+_BODIES = select(outbox_bodies.c.store_id, outbox_bodies.c.idempotency_key, outbox_bodies.c.data).where(
+    outbox_bodies.c.store_id.in_(bindparam("stores", expanding=True)),
+    outbox_bodies.c.idempotency_key.in_(bindparam("keys", expanding=True)))
+
+
 @dataclass(frozen=True)
 class DeliverySettings:
     worker_id: str
@@ -73,33 +95,16 @@ class Delivery:
 
     async def claim(self) -> list[Claimed]:
         now = self.clock.now()
-        due = or_(
-            and_(outbox.c.status == "queued", outbox.c.next_attempt_at <= now),
-            and_(outbox.c.status == "sending", outbox.c.claimed_until < now),
-        )
         async with self.engine.begin() as conn:
-            pick = (select(outbox.c.id, outbox.c.store_id).where(due).order_by(outbox.c.next_attempt_at)
-                    .limit(self.settings.batch))
-            if skip_locked(conn):
-                pick = pick.with_for_update(skip_locked=True)
-            picked = (await conn.execute(pick)).all()
+            pick = _PICK_LOCKED if skip_locked(conn) else _PICK
+            picked = (await conn.execute(pick, {"now": now, "batch": self.settings.batch})).all()
             if not picked:
                 return []
             ids = [row.id for row in picked]
-            await conn.execute(
-                delivery_attempts.update()
-                .where(delivery_attempts.c.store_id.in_({row.store_id for row in picked}),
-                       delivery_attempts.c.outbox_id.in_(ids), delivery_attempts.c.outcome == "started")
-                .values(outcome="interrupted", finished_at=now, detail=INTERRUPTED)
-            )
-            rows = (await conn.execute(
-                outbox.update().where(outbox.c.id.in_(ids))
-                .values(status="sending", attempts=outbox.c.attempts + 1, claimed_by=self.settings.worker_id,
-                        claimed_until=now + self.settings.lease)
-                .returning(outbox.c.id, outbox.c.store_id, outbox.c.attempts, outbox.c.message_id,
-                           outbox.c.envelope_from, outbox.c.recipient, outbox.c.idempotency_key, outbox.c.category,
-                           outbox.c.customer_id, outbox.c.channel)
-            )).all()
+            await conn.execute(_INTERRUPTED, {"stores": sorted({row.store_id for row in picked}), "ids": ids,
+                                              "now": now})
+            rows = (await conn.execute(_CLAIM, {"ids": ids, "worker": self.settings.worker_id,
+                                                "until": now + self.settings.lease})).all()
             position = {id_: n for n, id_ in enumerate(ids)}  # oldest first, as picked
             verdicts, settings = await judge(conn, sorted(rows, key=lambda r: position[r.id]), now)
             suppressed = await reasons_for(conn, [(r.store_id, r.recipient) for r in rows])
@@ -114,10 +119,8 @@ class Delivery:
                         status="queued", attempts=outbox.c.attempts - 1, next_attempt_at=until, claimed_by=None,
                         claimed_until=None, last_error=f"deferred: quiet hours until {until.isoformat()}"))
             rows = [r for r in rows if r.id not in deferred]
-            bodies = {(b.store_id, b.idempotency_key): b.data for b in await conn.execute(
-                select(outbox_bodies.c.store_id, outbox_bodies.c.idempotency_key, outbox_bodies.c.data).where(
-                    outbox_bodies.c.store_id.in_({r.store_id for r in rows}),
-                    outbox_bodies.c.idempotency_key.in_([r.idempotency_key for r in rows])))}
+            bodies = {(b.store_id, b.idempotency_key): b.data for b in await conn.execute(_BODIES, {
+                "stores": sorted({r.store_id for r in rows}), "keys": [r.idempotency_key for r in rows]})}
             await conn.execute(delivery_attempts.insert(), [
                 {"store_id": r.store_id, "outbox_id": r.id, "attempt": r.attempts, "started_at": now,
                  "outcome": "started", "detail": "", "worker": self.settings.worker_id} for r in rows

@@ -179,6 +179,15 @@ class MarketingView:
         return marketing_allowed(rule, self.status.get(key), key in self.purchased)
 
 
+_MARKETING_CONSENTS = select(consents.c.store_id, consents.c.customer_id, consents.c.status).where(
+    consents.c.store_id.in_(bindparam("stores", expanding=True)),
+    consents.c.customer_id.in_(bindparam("customers", expanding=True)),
+    consents.c.channel == bindparam("channel"), consents.c.purpose == MARKETING)
+_BUYERS = select(orders.c.store_id, orders.c.customer_id).distinct().where(
+    orders.c.store_id.in_(bindparam("stores", expanding=True)),
+    orders.c.customer_id.in_(bindparam("customers", expanding=True)))
+
+
 async def marketing_view(conn: AsyncConnection, subjects: Iterable[tuple[int, int | None]],
                          channel: str = EMAIL) -> MarketingView:
     """Consent and "has bought" for each (store, customer), one query each."""
@@ -187,11 +196,8 @@ async def marketing_view(conn: AsyncConnection, subjects: Iterable[tuple[int, in
         return MarketingView({}, set())
     store_ids = {s for s, _ in wanted}
     customer_ids = {c for _, c in wanted}
-    status = {(r.store_id, r.customer_id): r.status for r in await conn.execute(
-        select(consents.c.store_id, consents.c.customer_id, consents.c.status).where(
-            consents.c.store_id.in_(store_ids), consents.c.customer_id.in_(customer_ids),
-            consents.c.channel == channel, consents.c.purpose == MARKETING))}
-    purchased = {(r.store_id, r.customer_id) for r in await conn.execute(
-        select(orders.c.store_id, orders.c.customer_id).distinct().where(
-            orders.c.store_id.in_(store_ids), orders.c.customer_id.in_(customer_ids)))}
+    keys = {"stores": list(store_ids), "customers": list(customer_ids)}
+    status = {(r.store_id, r.customer_id): r.status
+              for r in await conn.execute(_MARKETING_CONSENTS, {**keys, "channel": channel})}
+    purchased = {(r.store_id, r.customer_id) for r in await conn.execute(_BUYERS, keys)}
     return MarketingView({k: v for k, v in status.items() if k in wanted}, purchased & wanted)

@@ -10,7 +10,7 @@ from datetime import datetime, time
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.db.schema import marketing_caps, store_compliance, stores
@@ -103,18 +103,24 @@ def parse_cap(value: str) -> tuple[str, Cap | None]:
     return channel, Cap(int(count), int(hours))
 
 
+# Built once (read for every batch the scheduler and delivery take).
+_STORES = select(stores.c.id, stores.c.country, stores.c.timezone).where(
+    stores.c.id.in_(bindparam("ids", expanding=True)))
+_COMPLIANCE = select(store_compliance).where(store_compliance.c.store_id.in_(bindparam("ids", expanding=True)))
+_CAPS = select(marketing_caps).where(marketing_caps.c.store_id.in_(bindparam("ids", expanding=True)))
+
+
 async def load_settings(conn: AsyncConnection, store_ids: Iterable[int]) -> dict[int, ComplianceSettings]:
     """Settings of each store in ``store_ids`` (its country's defaults where it has no row)."""
     ids = set(store_ids)
     if not ids:
         return {}
     found: dict[int, ComplianceSettings] = {}
-    base = {r.id: r for r in await conn.execute(
-        select(stores.c.id, stores.c.country, stores.c.timezone).where(stores.c.id.in_(ids)))}
-    rows = {r.store_id: r for r in await conn.execute(
-        select(store_compliance).where(store_compliance.c.store_id.in_(ids)))}
+    wanted = {"ids": list(ids)}
+    base = {r.id: r for r in await conn.execute(_STORES, wanted)}
+    rows = {r.store_id: r for r in await conn.execute(_COMPLIANCE, wanted)}
     caps: dict[int, dict[str, Cap]] = {}
-    for c in await conn.execute(select(marketing_caps).where(marketing_caps.c.store_id.in_(ids))):
+    for c in await conn.execute(_CAPS, wanted):
         caps.setdefault(c.store_id, {})[c.channel] = Cap(c.max_messages, c.window_hours)
     for store_id, store in base.items():
         row = rows.get(store_id)

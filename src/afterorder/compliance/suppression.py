@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.db.schema import suppressions
@@ -66,6 +66,11 @@ async def lift(conn: AsyncConnection, store_id: int, address: str, reason: Reaso
     return (await conn.execute(query)).rowcount
 
 
+_REASONS = select(suppressions.c.store_id, suppressions.c.address_hash, suppressions.c.reason).where(
+    suppressions.c.store_id.in_(bindparam("stores", expanding=True)),
+    suppressions.c.address_hash.in_(bindparam("hashes", expanding=True)))  # built once: read for every batch
+
+
 async def reasons_for(conn: AsyncConnection, recipients: Iterable[tuple[int, str]]
                       ) -> dict[tuple[int, str], set[Reason]]:
     """For each (store id, address): why it is suppressed (an empty set when it is not)."""
@@ -74,9 +79,7 @@ async def reasons_for(conn: AsyncConnection, recipients: Iterable[tuple[int, str
     hashes = sorted({h for _, h in wanted})
     stores = {s for s, _ in wanted}
     for start in range(0, len(hashes), CHUNK):
-        rows = await conn.execute(select(suppressions.c.store_id, suppressions.c.address_hash, suppressions.c.reason)
-                                  .where(suppressions.c.store_id.in_(stores),
-                                         suppressions.c.address_hash.in_(hashes[start:start + CHUNK])))
+        rows = await conn.execute(_REASONS, {"stores": sorted(stores), "hashes": hashes[start:start + CHUNK]})
         for r in rows:
             key = wanted.get((r.store_id, r.address_hash))
             if key is not None:

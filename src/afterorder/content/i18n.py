@@ -8,7 +8,8 @@ adds a locale gets English labels until it overrides ``_layout/``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Final
 
 from babel.core import get_global
@@ -34,16 +35,19 @@ def _subtags(tag: str) -> tuple[str, str | None, str | None]:
     return language, script, region
 
 
-def _candidates(tag: str) -> Iterator[str]:
-    """Most specific first: zh-Hans-CN, zh-Hans, zh-CN, zh."""
+@lru_cache(maxsize=4096)
+def _candidates(tag: str) -> tuple[str, ...]:
+    """Most specific first: zh-Hans-CN, zh-Hans, zh-CN, zh (remembered: every message asks again)."""
     language, script, region = _subtags(tag)
+    found = []
     if script and region:
-        yield f"{language}-{script}-{region}"
+        found.append(f"{language}-{script}-{region}")
     if script:
-        yield f"{language}-{script}"
+        found.append(f"{language}-{script}")
     if region:
-        yield f"{language}-{region}"
-    yield language
+        found.append(f"{language}-{region}")
+    found.append(language)
+    return tuple(found)
 
 
 def _key(tag: str) -> str:

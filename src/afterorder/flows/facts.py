@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import BindParameter, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.db.schema import customer_predictions, customer_stats, customers, events, order_lines, orders
@@ -96,6 +96,23 @@ class ManyFacts:
         return dict(found or {})
 
 
+# Built once: a statement built per call costs SQLAlchemy about as much again as running it.
+_IN_STORES: BindParameter[Any] = bindparam("stores", expanding=True)
+_IN_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
+_CUSTOMERS = select(customers).where(customers.c.store_id.in_(_IN_STORES), customers.c.id.in_(_IN_IDS))
+_ORDERS = select(orders).where(orders.c.store_id.in_(_IN_STORES), orders.c.id.in_(_IN_IDS))
+_LINES = (select(order_lines).where(order_lines.c.store_id.in_(_IN_STORES), order_lines.c.order_id.in_(_IN_IDS))
+          .order_by(order_lines.c.order_id, order_lines.c.position))
+_ORDER_EVENTS = (select(events.c.store_id, events.c.order_id, events.c.type, events.c.occurred_at)
+                 .where(events.c.store_id.in_(_IN_STORES), events.c.order_id.in_(_IN_IDS)))
+_CUSTOMER_EVENTS = (select(events.c.store_id, events.c.customer_id, events.c.type, events.c.occurred_at)
+                    .where(events.c.store_id.in_(_IN_STORES), events.c.customer_id.in_(_IN_IDS)))
+_STATS = select(customer_stats).where(customer_stats.c.store_id.in_(_IN_STORES),
+                                      customer_stats.c.customer_id.in_(_IN_IDS))
+_PREDICTIONS = select(customer_predictions).where(customer_predictions.c.store_id.in_(_IN_STORES),
+                                                  customer_predictions.c.customer_id.in_(_IN_IDS))
+
+
 async def load_many(conn: AsyncConnection, runs: Iterable[Mapping[Any, Any]]) -> ManyFacts:
     """Facts for every run in ``runs`` (mappings with store_id, subject_key, customer_id, order_id)."""
     store_ids: set[int] = set()
@@ -117,45 +134,36 @@ async def load_many(conn: AsyncConnection, runs: Iterable[Mapping[Any, Any]]) ->
 
     found_customers: dict[Key, dict[str, Any]] = {}
     if customer_ids:
-        rows = await conn.execute(select(customers).where(
-            customers.c.store_id.in_(store_ids), customers.c.id.in_(customer_ids)))
+        rows = await conn.execute(_CUSTOMERS, {"stores": list(store_ids), "ids": list(customer_ids)})
         found_customers = {(r["store_id"], r["id"]): _plain(r) for r in rows.mappings()}
 
     found_orders: dict[Key, dict[str, Any]] = {}
     if order_ids:
-        order_rows = (await conn.execute(select(orders).where(
-            orders.c.store_id.in_(store_ids), orders.c.id.in_(order_ids)))).mappings().all()
+        by_order = {"stores": list(store_ids), "ids": list(order_ids)}
+        order_rows = (await conn.execute(_ORDERS, by_order)).mappings().all()
         lines: dict[Key, list[Any]] = defaultdict(list)
-        for line in (await conn.execute(
-            select(order_lines).where(order_lines.c.store_id.in_(store_ids), order_lines.c.order_id.in_(order_ids))
-            .order_by(order_lines.c.order_id, order_lines.c.position)
-        )).mappings():
+        for line in (await conn.execute(_LINES, by_order)).mappings():
             lines[(line["store_id"], line["order_id"])].append(line)
         found_orders = {(r["store_id"], r["id"]): _with_lines(r, lines.get((r["store_id"], r["id"]), []))
                         for r in order_rows}
 
     order_events: dict[Key, Occurrences] = {}
     if order_subjects:
-        for row in await conn.execute(
-            select(events.c.store_id, events.c.order_id, events.c.type, events.c.occurred_at)
-            .where(events.c.store_id.in_(store_ids), events.c.order_id.in_(order_subjects))
-        ):
+        for row in await conn.execute(_ORDER_EVENTS, {"stores": list(store_ids), "ids": list(order_subjects)}):
             _add(order_events, (row.store_id, row.order_id), row.type, row.occurred_at)
 
     customer_events: dict[Key, Occurrences] = {}
     if customer_subjects:
-        for row in await conn.execute(
-            select(events.c.store_id, events.c.customer_id, events.c.type, events.c.occurred_at)
-            .where(events.c.store_id.in_(store_ids), events.c.customer_id.in_(customer_subjects))
-        ):
+        for row in await conn.execute(_CUSTOMER_EVENTS,
+                                      {"stores": list(store_ids), "ids": list(customer_subjects)}):
             _add(customer_events, (row.store_id, row.customer_id), row.type, row.occurred_at)
 
     found_stats: dict[Key, dict[str, Any]] = {}
     found_predictions: dict[Key, dict[str, Any]] = {}
     if customer_ids:
-        for table, into in ((customer_stats, found_stats), (customer_predictions, found_predictions)):
-            for r in (await conn.execute(select(table).where(
-                    table.c.store_id.in_(store_ids), table.c.customer_id.in_(customer_ids)))).mappings():
+        by_customer = {"stores": list(store_ids), "ids": list(customer_ids)}
+        for statement, into in ((_STATS, found_stats), (_PREDICTIONS, found_predictions)):
+            for r in (await conn.execute(statement, by_customer)).mappings():
                 into[(r["store_id"], r["customer_id"])] = {k: v for k, v in r.items()
                                                           if k not in ("store_id", "customer_id")}
     return ManyFacts(found_customers, found_orders, order_events, customer_events, found_stats, found_predictions)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from afterorder.abtests.model import AbTest
@@ -64,6 +64,23 @@ _MOVE = flow_runs.update().where(
 )
 
 
+# The claim and the reads of claimed runs, built once (they run for every batch).
+_PICK = (select(flow_runs.c.id).where(
+    flow_runs.c.status == "waiting", flow_runs.c.wake_at <= bindparam("now"),
+    or_(flow_runs.c.claimed_until.is_(None), flow_runs.c.claimed_until < bindparam("now")),
+).order_by(flow_runs.c.wake_at).limit(bindparam("batch")))
+_PICK_LOCKED = _PICK.with_for_update(skip_locked=True)
+_CLAIM = flow_runs.update().where(flow_runs.c.id.in_(bindparam("ids", expanding=True))).values(
+    claimed_until=bindparam("until"), claimed_by=bindparam("worker"))
+_CLAIMED = select(flow_runs).where(
+    flow_runs.c.id.in_(bindparam("ids", expanding=True)), flow_runs.c.claimed_by == bindparam("worker"),
+    flow_runs.c.status == "waiting").order_by(flow_runs.c.id)
+_RECHECK = select(flow_runs.c.id, flow_runs.c.step).where(
+    flow_runs.c.id.in_(bindparam("ids", expanding=True)), flow_runs.c.claimed_by == bindparam("worker"),
+    flow_runs.c.status == "waiting")
+_RECHECK_LOCKED = _RECHECK.with_for_update()
+
+
 @dataclass
 class _Writes:
     moves: list[dict[str, Any]]
@@ -89,21 +106,12 @@ class Scheduler:
 
     async def claim(self) -> list[int]:
         now = self.clock.now()
-        until = now + self.settings.lease
-        due = and_(
-            flow_runs.c.status == "waiting", flow_runs.c.wake_at <= now,
-            or_(flow_runs.c.claimed_until.is_(None), flow_runs.c.claimed_until < now),
-        )
         async with self.engine.begin() as conn:
-            pick = select(flow_runs.c.id).where(due).order_by(flow_runs.c.wake_at).limit(self.settings.batch)
-            if skip_locked(conn):
-                pick = pick.with_for_update(skip_locked=True)
-            ids = [row.id for row in await conn.execute(pick)]
+            pick = _PICK_LOCKED if skip_locked(conn) else _PICK
+            ids = [row.id for row in await conn.execute(pick, {"now": now, "batch": self.settings.batch})]
             if ids:
-                await conn.execute(
-                    flow_runs.update().where(flow_runs.c.id.in_(ids))
-                    .values(claimed_until=until, claimed_by=self.settings.worker_id)
-                )
+                await conn.execute(_CLAIM, {"ids": ids, "until": now + self.settings.lease,
+                                            "worker": self.settings.worker_id})
         return ids
 
     async def run_due(self) -> int:
@@ -139,10 +147,8 @@ class Scheduler:
         results: dict[int, Advance] = {}
         writes = _Writes([], [], [])
         async with self.reader.connect() as conn:
-            runs = (await conn.execute(select(flow_runs).where(
-                flow_runs.c.id.in_(ids), flow_runs.c.claimed_by == self.settings.worker_id,
-                flow_runs.c.status == "waiting",
-            ).order_by(flow_runs.c.id))).mappings().all()
+            runs = (await conn.execute(_CLAIMED, {"ids": list(ids), "worker": self.settings.worker_id})
+                    ).mappings().all()
             if not runs:
                 return results  # ended by events, or the lease passed to another worker
             facts = await load_many(conn, runs)
@@ -202,12 +208,10 @@ class Scheduler:
                  "detail": e.detail} for e in result.log
             )
         async with self.engine.begin() as conn:
-            recheck = select(flow_runs.c.id, flow_runs.c.step).where(
-                flow_runs.c.id.in_(list(step_of)), flow_runs.c.claimed_by == self.settings.worker_id,
-                flow_runs.c.status == "waiting")
-            if skip_locked(conn):  # PostgreSQL: hold the rows so no event moves them under us
-                recheck = recheck.with_for_update()
-            still = {r.id for r in await conn.execute(recheck) if step_of.get(r.id) == r.step}
+            # PostgreSQL: hold the rows so no event moves them under us
+            recheck = _RECHECK_LOCKED if skip_locked(conn) else _RECHECK
+            mine = {"ids": list(step_of), "worker": self.settings.worker_id}
+            still = {r.id for r in await conn.execute(recheck, mine) if step_of.get(r.id) == r.step}
             if len(still) < len(step_of):
                 results = {k: v for k, v in results.items() if k in still}
                 writes = _Writes([m for m in writes.moves if m["run_id"] in still],
