@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.compliance.consent import EMAIL, MARKETING, Change, ConsentMethod, ConsentStatus, Key, record
@@ -58,6 +58,11 @@ def _fresh_yes(item: Stored, withdrawn_at: datetime | None) -> bool:
     return item.event.type.is_checkout_event and item.event.occurred_at > withdrawn_at
 
 
+_EMAIL_MARKETING = select(consents.c.customer_id, consents.c.status, consents.c.updated_at).where(
+    consents.c.store_id == bindparam("store"), consents.c.customer_id.in_(bindparam("ids", expanding=True)),
+    consents.c.channel == EMAIL, consents.c.purpose == MARKETING)  # built once: every batch of events asks
+
+
 async def record_event_consents(conn: AsyncConnection, store_id: int, stored: Sequence[Stored],
                                 now: datetime) -> int:
     """Record the marketing consent changes ``stored`` events carry; returns how many changed."""
@@ -65,9 +70,8 @@ async def record_event_consents(conn: AsyncConnection, store_id: int, stored: Se
                 and s.event.customer.accepts_marketing is not None]
     if not carrying:
         return 0
-    rows = (await conn.execute(select(consents.c.customer_id, consents.c.status, consents.c.updated_at).where(
-        consents.c.store_id == store_id, consents.c.customer_id.in_({s.customer_id for s in carrying}),
-        consents.c.channel == EMAIL, consents.c.purpose == MARKETING))).all()
+    rows = (await conn.execute(_EMAIL_MARKETING, {
+        "store": store_id, "ids": sorted({s.customer_id for s in carrying if s.customer_id is not None})})).all()
     state: dict[int, str | None] = {r.customer_id: r.status for r in rows}
     withdrawn_at = {r.customer_id: r.updated_at for r in rows if r.status == ConsentStatus.WITHDRAWN}
     known: dict[Key, str | None] = {(store_id, c, EMAIL, MARKETING): status for c, status in state.items()}

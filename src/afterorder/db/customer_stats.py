@@ -71,6 +71,15 @@ def _empty(store_id: int, customer_id: int, now: datetime) -> dict[str, Any]:
             "international": False, "products": {}, "categories": {}, "updated_at": now}
 
 
+# Built once: every batch of order events recomputes its buyers' statistics.
+_CUSTOMER_ORDERS = select(
+    orders.c.id, orders.c.customer_id, orders.c.total, orders.c.placed_at, orders.c.cancelled_at,
+    orders.c.refunded_at, orders.c.shipping_address["country"].as_string().label("country"),
+).where(orders.c.store_id == bindparam("store"), orders.c.customer_id.in_(bindparam("ids", expanding=True)))
+_BOUGHT = select(order_lines.c.order_id, order_lines.c.product_id, order_lines.c.sku, order_lines.c.category).where(
+    order_lines.c.store_id == bindparam("store"), order_lines.c.order_id.in_(bindparam("ids", expanding=True)))
+
+
 async def refresh_stats(conn: AsyncConnection, store_id: int, store_country: str, customer_ids: Iterable[int],
                         now: datetime) -> None:
     """Recompute the statistics of these customers from their orders."""
@@ -79,10 +88,7 @@ async def refresh_stats(conn: AsyncConnection, store_id: int, store_country: str
         chunk = wanted[start:start + CHUNK]
         tallies = {c: _Tally() for c in chunk}
         bought_on: dict[int, tuple[int, str]] = {}
-        rows = await conn.execute(select(
-            orders.c.id, orders.c.customer_id, orders.c.total, orders.c.placed_at, orders.c.cancelled_at,
-            orders.c.refunded_at, orders.c.shipping_address["country"].as_string().label("country"),
-        ).where(orders.c.store_id == store_id, orders.c.customer_id.in_(chunk)))
+        rows = await conn.execute(_CUSTOMER_ORDERS, {"store": store_id, "ids": chunk})
         for row in rows:
             tally = tallies[row.customer_id]
             if row.cancelled_at is not None:
@@ -103,9 +109,7 @@ async def refresh_stats(conn: AsyncConnection, store_id: int, store_country: str
             bought_on[row.id] = (row.customer_id, row.placed_at.date().isoformat())
         order_ids = sorted(bought_on)
         for first in range(0, len(order_ids), CHUNK):
-            lines = await conn.execute(select(
-                order_lines.c.order_id, order_lines.c.product_id, order_lines.c.sku, order_lines.c.category,
-            ).where(order_lines.c.store_id == store_id, order_lines.c.order_id.in_(order_ids[first:first + CHUNK])))
+            lines = await conn.execute(_BOUGHT, {"store": store_id, "ids": order_ids[first:first + CHUNK]})
             for line in lines:
                 customer_id, day = bought_on[line.order_id]
                 tally = tallies[customer_id]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.db.schema import events
@@ -28,13 +28,19 @@ class NewEvent:
     values: dict[str, Any]  # one row of EVENT_COLUMNS
 
 
+# Built once: every batch of events asks both.
+_STORED = select(events.c.source_id).where(
+    events.c.store_id == bindparam("store"), events.c.source_id.in_(bindparam("ids", expanding=True)))
+_APPENDED = select(events.c.source_id, events.c.id, events.c.received_at).where(
+    events.c.store_id == bindparam("store"), events.c.source_id.in_(bindparam("ids", expanding=True)))
+
+
 async def stored_ids(conn: AsyncConnection, store_id: int, source_ids: Iterable[str]) -> set[str]:
     """Which of these ids the store has sent before."""
     wanted = sorted(set(source_ids))
     found: set[str] = set()
     for start in range(0, len(wanted), CHUNK):
-        rows = await conn.execute(select(events.c.source_id).where(
-            events.c.store_id == store_id, events.c.source_id.in_(wanted[start:start + CHUNK])))
+        rows = await conn.execute(_STORED, {"store": store_id, "ids": wanted[start:start + CHUNK]})
         found.update(r.source_id for r in rows)
     return found
 
@@ -56,8 +62,7 @@ async def appended_ids(conn: AsyncConnection, store_id: int, rows: Sequence[dict
     found: dict[str, int] = {}
     received = rows[0]["received_at"]
     for start in range(0, len(wanted), CHUNK):
-        result = await conn.execute(select(events.c.source_id, events.c.id, events.c.received_at).where(
-            events.c.store_id == store_id, events.c.source_id.in_(wanted[start:start + CHUNK])))
+        result = await conn.execute(_APPENDED, {"store": store_id, "ids": wanted[start:start + CHUNK]})
         for r in result:
             if r.received_at != received:
                 raise DuplicateRace(r.source_id)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.db.catalog import fill_from_catalog
@@ -58,12 +58,28 @@ def _customer_params(store_id: int, key: str, customer: CustomerIn, now: datetim
     return params
 
 
+_DELETE_LINES = order_lines.delete().where(order_lines.c.store_id == bindparam("store"),
+                                           order_lines.c.order_id.in_(bindparam("ids", expanding=True)))
+_ID_QUERIES: dict[tuple[str, tuple[str, ...]], Select[Any]] = {}
+
+
+def _id_query(table: Any, extra: tuple[Any, ...]) -> Select[Any]:
+    """The id lookup by external id, built once per table (every batch of events runs it)."""
+    key = (table.name, tuple(c.name for c in extra))
+    query = _ID_QUERIES.get(key)
+    if query is None:
+        query = select(table.c.external_id, table.c.id, *extra).where(
+            table.c.store_id == bindparam("store"), table.c.external_id.in_(bindparam("keys", expanding=True)))
+        _ID_QUERIES[key] = query
+    return query
+
+
 async def _ids(conn: AsyncConnection, table: Any, store_id: int, keys: set[str], *extra: Any) -> dict[str, Any]:
     found: dict[str, Any] = {}
     wanted = sorted(keys)
+    query = _id_query(table, extra)
     for start in range(0, len(wanted), CHUNK):
-        rows = await conn.execute(select(table.c.external_id, table.c.id, *extra).where(
-            table.c.store_id == store_id, table.c.external_id.in_(wanted[start:start + CHUNK])))
+        rows = await conn.execute(query, {"store": store_id, "keys": wanted[start:start + CHUNK]})
         found.update({r.external_id: r for r in rows})
     return found
 
@@ -174,8 +190,7 @@ async def project_orders(conn: AsyncConnection, store_id: int, currency: str, ev
     found = {key: (int(row.id), row.customer_id) for key, row in rows.items()}
     if lines_by_order:
         ids = [found[key][0] for key in lines_by_order]
-        await conn.execute(order_lines.delete().where(order_lines.c.store_id == store_id,
-                                                      order_lines.c.order_id.in_(ids)))
+        await conn.execute(_DELETE_LINES, {"store": store_id, "ids": ids})
         line_rows = [{"store_id": store_id, "order_id": found[key][0], "position": i, **line.model_dump()}
                      for key, event in lines_by_order.items()
                      for i, line in enumerate(event.order.lines)]  # type: ignore[union-attr]

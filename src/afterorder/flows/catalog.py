@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.db.schema import flow_versions, store_flows
@@ -22,6 +22,10 @@ from afterorder.db.stores import StoreRow
 from afterorder.flows.spec import FlowError, FlowSpec, load_flow_file, parse_flow
 
 LIBRARY = Path(__file__).parent / "library"
+
+
+_ENABLED = select(store_flows.c.flow_id, store_flows.c.enabled).where(
+    store_flows.c.store_id == bindparam("store"))  # built once: every batch of events asks
 
 
 @dataclass
@@ -91,9 +95,7 @@ class FlowCatalog:
             await conn.execute(insert_ignore(flow_versions, columns), list(rows.values()))
 
     async def enabled(self, conn: AsyncConnection, store: StoreRow) -> list[FlowSpec]:
-        rows = await conn.execute(
-            select(store_flows.c.flow_id, store_flows.c.enabled).where(store_flows.c.store_id == store.id)
-        )
+        rows = await conn.execute(_ENABLED, {"store": store.id})
         overrides = {r.flow_id: r.enabled for r in rows}
         return [s for s in self.flows_for(store.slug).values() if overrides.get(s.id, s.enabled_by_default)]
 

@@ -80,16 +80,21 @@ def _concerns(run: _Run, happened: Happened) -> bool:
     return happened.customer_id is not None and run.customer_id == happened.customer_id
 
 
+_RUN_COLUMNS = (flow_runs.c.id, flow_runs.c.flow_id, flow_runs.c.flow_version, flow_runs.c.customer_id,
+                flow_runs.c.order_id, flow_runs.c.subject_key, flow_runs.c.step, flow_runs.c.waiting_for,
+                flow_runs.c.status)
+# Built once: every batch of events looks up the runs of its orders and customers.
+_RUNS_OF_ORDERS = select(*_RUN_COLUMNS).where(flow_runs.c.store_id == bindparam("store"),
+                                              flow_runs.c.order_id.in_(bindparam("ids", expanding=True)))
+_RUNS_OF_CUSTOMERS = select(*_RUN_COLUMNS).where(flow_runs.c.store_id == bindparam("store"),
+                                                 flow_runs.c.customer_id.in_(bindparam("ids", expanding=True)))
+
+
 async def _existing_runs(conn: AsyncConnection, store_id: int, orders: set[int], customers: set[int]) -> list[Any]:
     found: list[Any] = []
-    for ids, column in ((sorted(orders), flow_runs.c.order_id), (sorted(customers), flow_runs.c.customer_id)):
+    for ids, query in ((sorted(orders), _RUNS_OF_ORDERS), (sorted(customers), _RUNS_OF_CUSTOMERS)):
         for start in range(0, len(ids), CHUNK):
-            rows = await conn.execute(
-                select(flow_runs.c.id, flow_runs.c.flow_id, flow_runs.c.flow_version, flow_runs.c.customer_id,
-                       flow_runs.c.order_id, flow_runs.c.subject_key, flow_runs.c.step, flow_runs.c.waiting_for,
-                       flow_runs.c.status)
-                .where(flow_runs.c.store_id == store_id, column.in_(ids[start:start + CHUNK])))
-            found.extend(rows)
+            found.extend(await conn.execute(query, {"store": store_id, "ids": ids[start:start + CHUNK]}))
     return list({r.id: r for r in found}.values())
 
 
