@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.abtests.model import (
@@ -73,12 +73,16 @@ async def get_test(conn: AsyncConnection, store_id: int, test_id: int) -> AbTest
     return _row_to_test(row) if row is not None else None
 
 
+_LIVE = select(ab_tests).where(ab_tests.c.store_id.in_(bindparam("ids", expanding=True)),
+                               ab_tests.c.status.in_(LIVE))  # built once: every batch of runs asks
+
+
 async def live_tests(conn: AsyncConnection, store_ids: Iterable[int]) -> dict[tuple[int, str, int], AbTest]:
     """The tests whose variants are being sent, by (store, flow, step)."""
     wanted = sorted(set(store_ids))
     if not wanted:
         return {}
-    rows = await conn.execute(select(ab_tests).where(ab_tests.c.store_id.in_(wanted), ab_tests.c.status.in_(LIVE)))
+    rows = await conn.execute(_LIVE, {"ids": wanted})
     return {(r.store_id, r.flow_id, r.step): _row_to_test(r) for r in rows}
 
 

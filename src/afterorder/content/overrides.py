@@ -15,7 +15,7 @@ from typing import Final
 
 from jinja2 import TemplateError, TemplateSyntaxError
 from jinja2.exceptions import SecurityError
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.abtests.model import variant_template
@@ -155,6 +155,16 @@ async def remove_override(conn: AsyncConnection, store_id: int, template: str, l
         template_overrides.c.locale == locale))
 
 
+_EDITS = template_overrides.c.store_id == bindparam("store")
+_LIVE_TESTS = (ab_tests.c.store_id == bindparam("store")) & ab_tests.c.status.in_(LIVE)
+# One statement, built once: it runs for every batch of runs.
+_STAMP = select(
+    select(func.count()).where(_EDITS).scalar_subquery(),
+    select(func.max(template_overrides.c.updated_at)).where(_EDITS).scalar_subquery(),
+    select(func.count()).select_from(ab_tests).where(_LIVE_TESTS).scalar_subquery(),
+    select(func.max(ab_tests.c.updated_at)).where(_LIVE_TESTS).scalar_subquery())
+
+
 @dataclass
 class StoreRenderers:
     """The renderer for each store: the shared one, or one with the store's overrides, rebuilt when they change."""
@@ -165,13 +175,7 @@ class StoreRenderers:
         self._cache: dict[int, tuple[tuple[int, datetime | None, int, datetime | None], Renderer]] = {}
 
     async def for_store(self, conn: AsyncConnection, store_id: int) -> Renderer:
-        edits = template_overrides.c.store_id == store_id
-        live = (ab_tests.c.store_id == store_id) & ab_tests.c.status.in_(LIVE)
-        found = (await conn.execute(select(  # one statement: this runs for every batch of runs
-            select(func.count()).where(edits).scalar_subquery(),
-            select(func.max(template_overrides.c.updated_at)).where(edits).scalar_subquery(),
-            select(func.count()).select_from(ab_tests).where(live).scalar_subquery(),
-            select(func.max(ab_tests.c.updated_at)).where(live).scalar_subquery()))).one()
+        found = (await conn.execute(_STAMP, {"store": store_id})).one()
         stamp = (int(found[0]), found[1], int(found[2]), found[3])
         if stamp[0] == 0 and stamp[2] == 0:
             return self.base

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.db.schema import store_content
@@ -156,10 +156,13 @@ def localized(text: Localized | None, locale: str) -> str:
     return next((v for v in text.values() if v), "")
 
 
+_CONTENT = select(store_content).where(store_content.c.store_id.in_(bindparam("ids", expanding=True)))  # built once
+
+
 async def load_content(conn: AsyncConnection, store_ids: set[int]) -> dict[int, StoreContent]:
     docs: dict[int, dict[str, _Strict]] = {sid: {} for sid in store_ids}
     if store_ids:
-        for row in await conn.execute(select(store_content).where(store_content.c.store_id.in_(sorted(store_ids)))):
+        for row in await conn.execute(_CONTENT, {"ids": sorted(store_ids)}):
             try:
                 docs[row.store_id][row.key] = validate(row.key, row.data)
             except ContentError:  # stored by an older version with other rules: treated as not set

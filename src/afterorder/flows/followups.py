@@ -22,7 +22,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.analytics.product_cycle import product_cycles
@@ -60,6 +60,15 @@ def _expected(raw: Any, tz: str) -> datetime | None:
     return None
 
 
+# Built once: every batch of runs reads them.
+_PLACED = select(events.c.order_id, events.c.payload).where(
+    events.c.store_id == bindparam("store"), events.c.order_id.in_(bindparam("ids", expanding=True)),
+    events.c.type == "order.placed")
+_NPS = select(survey_answers.c.order_id, survey_answers.c.score).where(
+    survey_answers.c.store_id == bindparam("store"), survey_answers.c.survey == "nps",
+    survey_answers.c.order_id.in_(bindparam("ids", expanding=True)))
+
+
 async def enrich(conn: AsyncConnection, stores: Mapping[int, StoreRow], facts: ManyFacts, *,
                  cycles: bool = True) -> dict[int, StoreContent]:
     """Add the derived facts above to the batch's orders, in place; returns each store's content.
@@ -78,13 +87,9 @@ async def enrich(conn: AsyncConnection, stores: Mapping[int, StoreRow], facts: M
         by_product = {c.product: c.days for c in await product_cycles(
             conn, store, products=sorted(keys), fallback_days=catalog.get)} if keys and cycles else {}
         placed_props: dict[int, dict[str, Any]] = {}
-        for row in await conn.execute(select(events.c.order_id, events.c.payload).where(
-                events.c.store_id == store_id, events.c.order_id.in_(ids), events.c.type == "order.placed")):
+        for row in await conn.execute(_PLACED, {"store": store_id, "ids": list(ids)}):
             placed_props[row.order_id] = (row.payload or {}).get("properties") or {}
-        scores = {row.order_id: row.score for row in await conn.execute(
-            select(survey_answers.c.order_id, survey_answers.c.score).where(
-                survey_answers.c.store_id == store_id, survey_answers.c.survey == "nps",
-                survey_answers.c.order_id.in_(ids)))}
+        scores = {row.order_id: row.score for row in await conn.execute(_NPS, {"store": store_id, "ids": list(ids)})}
         for order_id, order in found:
             country = (order.get("shipping_address") or {}).get("country")
             order["ships_abroad"] = bool(country) and str(country).upper() != store.country.upper()

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.content.render import FLOW_EXTRAS
@@ -29,6 +29,9 @@ def empty_extras(trigger: Mapping[str, Any] | None = None) -> dict[str, Any]:
     return {**FLOW_EXTRAS, "trigger": dict(trigger or {}), "recommendations": [], "collection": [], "params": {}}
 
 
+_PAYLOADS = select(events.c.id, events.c.payload).where(events.c.id.in_(bindparam("ids", expanding=True)))
+
+
 async def trigger_payloads(conn: AsyncConnection, runs: Iterable[Mapping[Any, Any]]) -> dict[int, dict[str, Any]]:
     """The starting event's payload of each run, by run id (one query)."""
     wanted: dict[int, list[int]] = {}  # one restock starts many runs
@@ -38,7 +41,7 @@ async def trigger_payloads(conn: AsyncConnection, runs: Iterable[Mapping[Any, An
     if not wanted:
         return {}
     found: dict[int, dict[str, Any]] = {}
-    for row in await conn.execute(select(events.c.id, events.c.payload).where(events.c.id.in_(list(wanted)))):
+    for row in await conn.execute(_PAYLOADS, {"ids": list(wanted)}):
         for run_id in wanted[row.id]:
             found[run_id] = dict(row.payload or {})
     return found
