@@ -53,6 +53,7 @@ def insert_rows(table: Table, columns: tuple[str, ...]) -> Executable:
 
 
 @cache
+@cache
 def insert_ignore(table: Table, columns: tuple[str, ...], returning: tuple[str, ...] = ()) -> Executable:
     """``INSERT ... ON CONFLICT DO NOTHING [RETURNING ...]``; run it with one dict or a list of them."""
     sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({_values(columns)}) "
