@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -25,19 +25,10 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.selectable import TextualSelect
 
-from afterorder.db.schema.types import UtcDateTime
+from afterorder.db.schema.types import UtcDateTime, sqlite_time
 
 Converter = Callable[[Any], Any]
 _NAME = re.compile(r"(?<![:\w]):(\w+)")
-
-
-def sqlite_time(value: datetime | None) -> str | None:
-    """What ``UtcDateTime`` and SQLite's ``DATETIME`` make of an aware datetime, in one step."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to the database; use an aware UTC datetime")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _aware(value: datetime | None) -> datetime | None:

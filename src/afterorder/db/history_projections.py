@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from afterorder.db.bulk_rows import insert_returning, keyed_rows, sqlite_time, update_returning, write_rows
+from afterorder.db.bulk_rows import insert_returning, keyed_rows, update_returning, write_rows
 from afterorder.db.catalog import fill_from_catalog
 from afterorder.db.events import EVENT_COLUMNS, DuplicateRace
 from afterorder.db.projections import (
@@ -29,6 +29,7 @@ from afterorder.db.projections import (
     order_batch,
 )
 from afterorder.db.schema import customers, events, order_lines, orders
+from afterorder.db.schema.types import sqlite_time
 from afterorder.db.statements import (
     CUSTOMER_COLUMNS,
     CUSTOMER_KEPT,
