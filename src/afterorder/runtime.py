@@ -9,6 +9,7 @@ import os
 import socket
 from dataclasses import dataclass, field
 from datetime import timedelta
+from importlib import import_module
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -43,6 +44,9 @@ class RuntimeSettings:
     smtp_pool: int = 4
     worker_id: str = ""
     daily_check_seconds: float = 3600.0
+    # The first look waits this long after start: loading SciPy (~0.8 s of CPU here) and refitting
+    # would otherwise land on the first minutes of traffic after every restart.
+    daily_first_seconds: float = 300.0
     ab_check_seconds: float = 300.0  # how often running A/B tests are checked for a winner
 
 
@@ -108,7 +112,14 @@ class Runtime:
 
     async def _daily_jobs(self) -> None:
         """Jobs that keep derived data fresh once a day per store (RFM scores, predictions), checked hourly."""
-        from afterorder.segments.predictions import refit_stale  # SciPy loads only in the processes that fit
+        try:
+            await asyncio.wait_for(self.stop.wait(), timeout=self.settings.daily_first_seconds)
+            return
+        except TimeoutError:
+            pass
+        # SciPy loads only in the processes that fit, and on a thread: an import holds the event loop
+        predictions = await asyncio.to_thread(import_module, "afterorder.segments.predictions")
+        refit_stale = predictions.refit_stale
 
         while not self.stop.is_set():
             try:

@@ -3,6 +3,7 @@ that a member list and "is this customer in it" always agree."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -203,3 +204,22 @@ def test_quintiles_score_ties_alike_and_invert_for_recency() -> None:
     assert quintiles([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]) == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
     assert quintiles([7, 7, 7]) == [3, 3, 3]
     assert quintiles([1.0, 100.0], higher_is_better=False) == [4, 2]  # mid-rank: two values are 2nd and 4th fifth
+
+
+async def test_the_workers_score_rfm_only_after_the_start_up_grace(sqlite_url: str, smtp_server: Any) -> None:
+    """The daily jobs (RFM, SciPy refits) leave the first minutes after a start to the traffic."""
+    async def scored(runtime: Any) -> int:
+        async with runtime.engine.connect() as conn:
+            return len((await conn.execute(select(customer_stats.c.customer_id).where(
+                customer_stats.c.rfm_updated_at.is_not(None)))).all())
+
+    async with running(sqlite_url, FrozenClock(NOW), smtp_url=smtp_server.url, daily_first_seconds=1.0) as runtime:
+        await segment_store(runtime)
+        await runtime.start_workers()
+        await asyncio.sleep(0.5)
+        assert await scored(runtime) == 0  # still within the grace
+        for _ in range(100):
+            if await scored(runtime):
+                break
+            await asyncio.sleep(0.1)
+        assert await scored(runtime) > 0
