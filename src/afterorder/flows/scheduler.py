@@ -26,7 +26,7 @@ from afterorder.content import Renderer
 from afterorder.content.overrides import StoreRenderers
 from afterorder.db.dialect import skip_locked
 from afterorder.db.schema import flow_runs, outbox, outbox_bodies, run_log
-from afterorder.db.statements import insert_ignore
+from afterorder.db.statements import execute_many, insert_ignore
 from afterorder.db.stores import StoreRow, get_store_by_id
 from afterorder.domain import StoreSnapshot
 from afterorder.flows.catalog import FlowCatalog
@@ -222,11 +222,10 @@ class Scheduler:
         return results
 
     async def _write(self, conn: AsyncConnection, writes: _Writes) -> None:
-        if writes.messages:
-            await conn.execute(insert_ignore(outbox, COLUMNS), [{k: m[k] for k in COLUMNS} for m in writes.messages])
-            bodies = [{k: m[k] for k in BODY_COLUMNS} for m in writes.messages if m["data"]]
-            if bodies:
-                await conn.execute(insert_ignore(outbox_bodies, BODY_COLUMNS), bodies)
+        if writes.messages:  # straight to the driver: the rows' other keys are not read
+            await execute_many(conn, insert_ignore(outbox, COLUMNS), writes.messages)
+            bodies = [m for m in writes.messages if m["data"]]
+            await execute_many(conn, insert_ignore(outbox_bodies, BODY_COLUMNS), bodies)
         await conn.execute(_MOVE, writes.moves)
         if writes.log:
             await conn.execute(run_log.insert(), writes.log)
