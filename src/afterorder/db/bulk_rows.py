@@ -25,7 +25,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.selectable import TextualSelect
 
-from afterorder.db.schema.types import UtcDateTime, sqlite_time
+from afterorder.db.schema.types import UtcDateTime
 
 Converter = Callable[[Any], Any]
 _NAME = re.compile(r"(?<![:\w]):(\w+)")
@@ -39,8 +39,8 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 def _converter(kind: Any, dialect: Dialect) -> Converter | None:
-    if isinstance(kind, UtcDateTime):
-        return sqlite_time if dialect.name == "sqlite" else _aware
+    if isinstance(kind, UtcDateTime) and dialect.name != "sqlite":  # SQLite: the type's own one step
+        return _aware
     processor: Converter | None = kind._cached_bind_processor(dialect)
     return processor
 

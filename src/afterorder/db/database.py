@@ -66,7 +66,8 @@ def open_reader(engine: AsyncEngine, *, pool_size: int = 2) -> AsyncEngine:
 
 
 def _sqlite_pragmas(engine: AsyncEngine, *, begin: str = "BEGIN IMMEDIATE", query_only: bool = False) -> None:
-    """WAL, a busy timeout, foreign keys, and BEGIN IMMEDIATE so two writers queue, not fail."""
+    """WAL, a busy timeout, foreign keys; writers ``BEGIN IMMEDIATE`` so two of them queue, not fail,
+    readers a deferred ``BEGIN`` (one snapshot per transaction) and ``query_only``."""
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
