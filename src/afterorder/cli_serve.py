@@ -31,6 +31,9 @@ Smtp = Annotated[str | None, typer.Option("--smtp", envvar="AFTERORDER_SMTP_URL"
 Listen = Annotated[str, typer.Option("--listen", help="HOST:PORT for the HTTP API")]
 TemplateDirs = Annotated[list[Path] | None, typer.Option("--templates", help="a directory of your message templates")]
 RetryBase = Annotated[float, typer.Option("--retry-base", help="seconds before the first retry; doubles each time")]
+RenderProcesses = Annotated[int, typer.Option(
+    "--render-processes", min=0, max=64,
+    help="helper processes that render messages, so rendering uses another core (0: render in this process)")]
 
 
 def run_async(main: Coroutine[Any, Any, None]) -> None:
@@ -67,7 +70,7 @@ async def _until_signalled(stop: asyncio.Event) -> None:
 async def serve_async(*, database: str, smtp: str | None, listen: str, dev_clock: bool, dev_smtp: bool,
                       base_url: str | None, flow_dirs: list[Path], retry_base: float, lease: float,
                       poll: float = 0.5, template_dirs: list[Path] | None = None, workers: int = 0,
-                      after_start: Any = None) -> None:
+                      render_processes: int = 1, after_start: Any = None) -> None:
     from afterorder.web.app import create_app
 
     host, port = _host_port(listen)
@@ -81,7 +84,7 @@ async def serve_async(*, database: str, smtp: str | None, listen: str, dev_clock
     settings = RuntimeSettings(database_url=database, smtp_url=smtp, base_url=base_url or f"http://{listen}",
                                flow_dirs=tuple(flow_dirs), template_dirs=tuple(template_dirs or []),
                                retry=RetryPolicy(base_seconds=retry_base),
-                               lease_seconds=lease, poll_seconds=poll)
+                               lease_seconds=lease, poll_seconds=poll, render_processes=render_processes)
     runtime = Runtime(settings, clock)
     try:
         await runtime.migrate()
@@ -90,7 +93,8 @@ async def serve_async(*, database: str, smtp: str | None, listen: str, dev_clock
     children: list[asyncio.subprocess.Process] = []
     if workers:
         worker_args = ["--database", database, "--smtp", smtp, "--base-url", settings.base_url, "--lease", str(lease),
-                       "--retry-base", str(retry_base), "--poll", str(min(poll, 0.05))]
+                       "--retry-base", str(retry_base), "--poll", str(min(poll, 0.05)),
+                       "--render-processes", str(render_processes)]
         for directory in flow_dirs:
             worker_args += ["--flows", str(directory)]
         for directory in template_dirs or []:
@@ -141,6 +145,7 @@ def serve(
     poll: Annotated[float, typer.Option(help="seconds between looks for due work")] = 0.5,
     workers: Annotated[int, typer.Option(help="run scheduling and delivery in N worker processes (uses more cores)",
                                          min=0, max=64)] = 0,
+    render_processes: RenderProcesses = 1,
 ) -> None:
     """Run the HTTP API, the scheduler and delivery (in this process, or in --workers N child processes)."""
     _load_catalog(flow_dirs)
@@ -149,7 +154,8 @@ def serve(
     try:
         run_async(serve_async(database=database, smtp=smtp, listen=listen, dev_clock=dev_clock, dev_smtp=dev_smtp,
                                 base_url=base_url, flow_dirs=flow_dirs or [], retry_base=retry_base, lease=lease,
-                                poll=poll, template_dirs=template_dirs, workers=workers))
+                                poll=poll, template_dirs=template_dirs, workers=workers,
+                                render_processes=render_processes))
     except DatabaseUrlError as exc:
         raise fail(str(exc)) from None
 
@@ -159,7 +165,8 @@ def worker(database: Database = DEFAULT_URL, smtp: Smtp = None, flow_dirs: FlowD
            template_dirs: TemplateDirs = None, retry_base: RetryBase = 30.0,
            base_url: Annotated[str, typer.Option(help="public URL of the API server, for links")] = "http://127.0.0.1:8000",
            lease: Annotated[float, typer.Option(help="seconds a worker holds claimed work")] = 60.0,
-           poll: Annotated[float, typer.Option(help="seconds between looks for due work")] = 0.5) -> None:
+           poll: Annotated[float, typer.Option(help="seconds between looks for due work")] = 0.5,
+           render_processes: RenderProcesses = 1) -> None:
     """Run an extra scheduler + delivery process (any number, on any machine, sharing one PostgreSQL)."""
     _load_catalog(flow_dirs)
     if not smtp:
@@ -169,7 +176,7 @@ def worker(database: Database = DEFAULT_URL, smtp: Smtp = None, flow_dirs: FlowD
         runtime = Runtime(RuntimeSettings(database_url=database, smtp_url=smtp, flow_dirs=tuple(flow_dirs or []),
                                           template_dirs=tuple(template_dirs or []), base_url=base_url,
                                           retry=RetryPolicy(base_seconds=retry_base), lease_seconds=lease,
-                                          poll_seconds=poll), SystemClock())
+                                          poll_seconds=poll, render_processes=render_processes), SystemClock())
         try:
             await runtime.migrate()
         except OSError as exc:

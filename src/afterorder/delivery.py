@@ -26,6 +26,7 @@ from afterorder.compliance.gate import judge
 from afterorder.compliance.settings import DkimKey
 from afterorder.compliance.suppression import blocked_reason, reasons_for
 from afterorder.db.dialect import skip_locked
+from afterorder.db.key_lists import in_keys
 from afterorder.db.schema import delivery_attempts, outbox, outbox_bodies
 
 INTERRUPTED = "worker stopped before the outcome was known"
@@ -48,18 +49,18 @@ _PICK = (select(outbox.c.id, outbox.c.store_id).where(or_(
 )).order_by(outbox.c.next_attempt_at).limit(bindparam("batch")))
 _PICK_LOCKED = _PICK.with_for_update(skip_locked=True)
 _INTERRUPTED = delivery_attempts.update().where(
-    delivery_attempts.c.store_id.in_(bindparam("stores", expanding=True)),
-    delivery_attempts.c.outbox_id.in_(bindparam("ids", expanding=True)), delivery_attempts.c.outcome == "started",
+    in_keys(delivery_attempts.c.store_id, "stores"),
+    in_keys(delivery_attempts.c.outbox_id, "ids"), delivery_attempts.c.outcome == "started",
 ).values(outcome="interrupted", finished_at=bindparam("now"), detail=INTERRUPTED)
-_CLAIM = (outbox.update().where(outbox.c.id.in_(bindparam("ids", expanding=True)))
+_CLAIM = (outbox.update().where(in_keys(outbox.c.id, "ids"))
           .values(status="sending", attempts=outbox.c.attempts + 1, claimed_by=bindparam("worker"),
                   claimed_until=bindparam("until"))
           .returning(outbox.c.id, outbox.c.store_id, outbox.c.attempts, outbox.c.message_id, outbox.c.envelope_from,
                      outbox.c.recipient, outbox.c.idempotency_key, outbox.c.category, outbox.c.customer_id,
                      outbox.c.channel))
 _BODIES = select(outbox_bodies.c.store_id, outbox_bodies.c.idempotency_key, outbox_bodies.c.data).where(
-    outbox_bodies.c.store_id.in_(bindparam("stores", expanding=True)),
-    outbox_bodies.c.idempotency_key.in_(bindparam("keys", expanding=True)))
+    in_keys(outbox_bodies.c.store_id, "stores"),
+    in_keys(outbox_bodies.c.idempotency_key, "keys"))
 
 
 @dataclass(frozen=True)

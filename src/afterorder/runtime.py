@@ -25,6 +25,7 @@ from afterorder.db.database import open_engine, open_reader
 from afterorder.db.migrate import upgrade
 from afterorder.delivery import Delivery, DeliverySettings
 from afterorder.flows.catalog import FlowCatalog
+from afterorder.flows.composers import composer_for
 from afterorder.flows.scheduler import Scheduler, SchedulerSettings, run_loop
 from afterorder.intake.pipeline import Intake
 
@@ -48,6 +49,12 @@ class RuntimeSettings:
     # would otherwise land on the first minutes of traffic after every restart.
     daily_first_seconds: float = 300.0
     ab_check_seconds: float = 300.0  # how often running A/B tests are checked for a winner
+    # helper processes that render and build the messages (0: in this process); ``serve`` and
+    # ``worker`` use one, so rendering runs on a second core
+    render_processes: int = 0
+    # scheduler loops per process: while one waits (for the database, for a helper to render) another
+    # claims and reads the next runs
+    scheduler_loops: int = 2
 
 
 def default_worker_id() -> str:
@@ -70,9 +77,10 @@ class Runtime:
         self.mail_due = asyncio.Event()
         self.stop = asyncio.Event()
         self.intake = Intake(self.engine, self.catalog, clock, on_change=self.runs_due.set)
+        self.composer = composer_for(settings.render_processes)
         self.scheduler = Scheduler(self.engine, self.catalog, self.renderer, clock,
                                    SchedulerSettings(worker_id=worker, base_url=settings.base_url, lease=lease),
-                                   renderers=self.renderers, reader=self.reader)
+                                   renderers=self.renderers, reader=self.reader, composer=self.composer)
         self._channel = channel
         self.delivery: Delivery | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -90,6 +98,7 @@ class Runtime:
     async def start_workers(self) -> None:
         """Run the scheduler and delivery loops in the background until ``close``."""
         worker = self.scheduler.settings.worker_id
+        await self.composer.start()
         self.delivery = Delivery(self.engine, self.channel(), self.clock, self.settings.retry,
                                  DeliverySettings(worker_id=worker,
                                                   lease=timedelta(seconds=self.settings.lease_seconds),
@@ -102,10 +111,19 @@ class Runtime:
                 self.mail_due.set()
             return found
 
+        async def schedule_more() -> int:
+            found = await self.scheduler.run_due()
+            if found:
+                self.mail_due.set()
+            return found
+
         delivery = self.delivery
+        poll = self.settings.poll_seconds
         self._tasks = [
-            asyncio.create_task(run_loop(schedule_step, self.runs_due, self.stop, self.settings.poll_seconds)),
-            asyncio.create_task(run_loop(delivery.run_due, self.mail_due, self.stop, self.settings.poll_seconds)),
+            asyncio.create_task(run_loop(schedule_step, self.runs_due, self.stop, poll)),
+            *(asyncio.create_task(run_loop(schedule_more, self.runs_due, self.stop, poll))
+              for _ in range(self.settings.scheduler_loops - 1)),
+            asyncio.create_task(run_loop(delivery.run_due, self.mail_due, self.stop, poll)),
             asyncio.create_task(self._daily_jobs()),
             asyncio.create_task(self._ab_tests()),
         ]
@@ -160,6 +178,7 @@ class Runtime:
                 await asyncio.wait_for(task, timeout=10)
             except (TimeoutError, asyncio.CancelledError):
                 task.cancel()
+        await self.composer.close()
         if self._channel is not None:
             await self._channel.close()
         if self.reader is not self.engine:

@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from afterorder.clock import FrozenClock
@@ -22,11 +23,14 @@ async def rows(runtime: Runtime, table: Any) -> list[dict[str, Any]]:
         return [dict(r) for r in (await conn.execute(select(table).order_by(table.c.id))).mappings()]
 
 
-async def test_a_run_whose_message_fails_to_render_fails_alone(database_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("render_processes", [0, 1], ids=["rendered-here", "rendered-in-a-helper"])
+async def test_a_run_whose_message_fails_to_render_fails_alone(database_url: str, tmp_path: Path,
+                                                               render_processes: int) -> None:
     broken = tmp_path / "templates" / "order-confirmation"
     broken.mkdir(parents=True)
     (broken / "en.html").write_text("{% block subject %}{{ customer.no_such_field }}{% endblock %}")
-    async with running(database_url, FrozenClock(T0), template_dirs=(tmp_path / "templates",)) as runtime:
+    async with running(database_url, FrozenClock(T0), template_dirs=(tmp_path / "templates",),
+                       render_processes=render_processes) as runtime:
         store, _ = await add_store(runtime)
         events = [order_event("order.placed", f"B{i}", T0, locale="en" if i == 3 else "ja") for i in range(6)]
         await runtime.intake.ingest(store, [Event.model_validate(e) for e in events])

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.abtests.model import (
@@ -19,6 +19,7 @@ from afterorder.abtests.model import (
     Variant,
     check_variants,
 )
+from afterorder.db.key_lists import in_keys
 from afterorder.db.schema import ab_tests
 
 LIVE = ("running", "decided")  # tests whose variants are still being sent
@@ -73,7 +74,7 @@ async def get_test(conn: AsyncConnection, store_id: int, test_id: int) -> AbTest
     return _row_to_test(row) if row is not None else None
 
 
-_LIVE = select(ab_tests).where(ab_tests.c.store_id.in_(bindparam("ids", expanding=True)),
+_LIVE = select(ab_tests).where(in_keys(ab_tests.c.store_id, "ids"),
                                ab_tests.c.status.in_(LIVE))  # built once: every batch of runs asks
 
 

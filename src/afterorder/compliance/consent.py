@@ -23,6 +23,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.compliance.settings import MarketingRule
+from afterorder.db.key_lists import in_keys
 from afterorder.db.schema import consent_changes, consents, customers, orders
 
 MARKETING = "marketing"
@@ -180,12 +181,12 @@ class MarketingView:
 
 
 _MARKETING_CONSENTS = select(consents.c.store_id, consents.c.customer_id, consents.c.status).where(
-    consents.c.store_id.in_(bindparam("stores", expanding=True)),
-    consents.c.customer_id.in_(bindparam("customers", expanding=True)),
+    in_keys(consents.c.store_id, "stores"),
+    in_keys(consents.c.customer_id, "customers"),
     consents.c.channel == bindparam("channel"), consents.c.purpose == MARKETING)
 _BUYERS = select(orders.c.store_id, orders.c.customer_id).distinct().where(
-    orders.c.store_id.in_(bindparam("stores", expanding=True)),
-    orders.c.customer_id.in_(bindparam("customers", expanding=True)))
+    in_keys(orders.c.store_id, "stores"),
+    in_keys(orders.c.customer_id, "customers"))
 
 
 async def marketing_view(conn: AsyncConnection, subjects: Iterable[tuple[int, int | None]],

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.compliance.consent import EMAIL, MARKETING, Change, ConsentMethod, ConsentStatus, Key, record
 from afterorder.compliance.settings import load_one
+from afterorder.db.key_lists import in_keys
 from afterorder.db.schema import consents
 from afterorder.domain import Event
 
@@ -59,7 +60,7 @@ def _fresh_yes(item: Stored, withdrawn_at: datetime | None) -> bool:
 
 
 _EMAIL_MARKETING = select(consents.c.customer_id, consents.c.status, consents.c.updated_at).where(
-    consents.c.store_id == bindparam("store"), consents.c.customer_id.in_(bindparam("ids", expanding=True)),
+    consents.c.store_id == bindparam("store"), in_keys(consents.c.customer_id, "ids"),
     consents.c.channel == EMAIL, consents.c.purpose == MARKETING)  # built once: every batch of events asks
 
 

@@ -10,9 +10,10 @@ from datetime import datetime, time
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from afterorder.db.key_lists import in_keys
 from afterorder.db.schema import marketing_caps, store_compliance, stores
 
 
@@ -105,9 +106,9 @@ def parse_cap(value: str) -> tuple[str, Cap | None]:
 
 # Built once (read for every batch the scheduler and delivery take).
 _STORES = select(stores.c.id, stores.c.country, stores.c.timezone).where(
-    stores.c.id.in_(bindparam("ids", expanding=True)))
-_COMPLIANCE = select(store_compliance).where(store_compliance.c.store_id.in_(bindparam("ids", expanding=True)))
-_CAPS = select(marketing_caps).where(marketing_caps.c.store_id.in_(bindparam("ids", expanding=True)))
+    in_keys(stores.c.id, "ids"))
+_COMPLIANCE = select(store_compliance).where(in_keys(store_compliance.c.store_id, "ids"))
+_CAPS = select(marketing_caps).where(in_keys(marketing_caps.c.store_id, "ids"))
 
 
 async def load_settings(conn: AsyncConnection, store_ids: Iterable[int]) -> dict[int, ComplianceSettings]:

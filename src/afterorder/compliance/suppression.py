@@ -17,9 +17,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from afterorder.db.key_lists import in_keys
 from afterorder.db.schema import suppressions
 from afterorder.db.statements import insert_ignore
 
@@ -67,8 +68,8 @@ async def lift(conn: AsyncConnection, store_id: int, address: str, reason: Reaso
 
 
 _REASONS = select(suppressions.c.store_id, suppressions.c.address_hash, suppressions.c.reason).where(
-    suppressions.c.store_id.in_(bindparam("stores", expanding=True)),
-    suppressions.c.address_hash.in_(bindparam("hashes", expanding=True)))  # built once: read for every batch
+    in_keys(suppressions.c.store_id, "stores"),
+    in_keys(suppressions.c.address_hash, "hashes"))  # built once: read for every batch
 
 
 async def reasons_for(conn: AsyncConnection, recipients: Iterable[tuple[int, str]]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
@@ -53,6 +54,8 @@ HTML_LAYOUT: Final = "_layout/email.html"
 TEXT_LAYOUT: Final = "_layout/email.txt"
 LAYOUT_CSS: Final = "_layout/email.css"
 
+# a renderer's template folders and its overrides (``<message>/<locale>.html`` → source), sorted
+Recipe = tuple[tuple[str, ...], tuple[tuple[str, str], ...]]
 _MESSAGE_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _HEX_COLOR: Final = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
 _DEFAULT_BRAND: Final = "#1f6feb"
@@ -179,6 +182,8 @@ class Renderer:
         self.template_dirs: tuple[Path, ...] = tuple(Path(d) for d in template_dirs or ())
         self._dirs: tuple[Path, ...] = (*self.template_dirs, BUILTIN_TEMPLATES)
         self._inline_css = inline_css or default_inliner()
+        self._custom_inliner = inline_css is not None
+        self.overrides: dict[str, str] = dict(overrides or {})
         self._html_loader = _Loader(self._dirs, self._prepare_html, overrides)
         self._html_env = _environment(self._html_loader, autoescape=True)
         self._text_env = _environment(_Loader(self._dirs, self._prepare_text, overrides), autoescape=False)
@@ -191,6 +196,14 @@ class Renderer:
             folder, _, file = key.rpartition("/")
             if folder and file.endswith(".html"):
                 self._override_locales.setdefault(folder, set()).add(file[: -len(".html")])
+
+    @cached_property
+    def recipe(self) -> Recipe:
+        """What this renderer is built from (its folders and a store's own templates): a helper
+        process builds an equal renderer from it (``flows.composers``)."""
+        if self._custom_inliner:
+            raise ValueError("a renderer with its own CSS inliner cannot be rebuilt from a recipe")
+        return tuple(str(d) for d in self.template_dirs), tuple(sorted(self.overrides.items()))
 
     # ---- what exists ---------------------------------------------------------------------
 

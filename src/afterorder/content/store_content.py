@@ -19,9 +19,10 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from afterorder.db.key_lists import in_keys
 from afterorder.db.schema import store_content
 
 Localized = Annotated[str, Field(min_length=1, max_length=4000)] | dict[str, Annotated[str, Field(max_length=4000)]]
@@ -156,7 +157,7 @@ def localized(text: Localized | None, locale: str) -> str:
     return next((v for v in text.values() if v), "")
 
 
-_CONTENT = select(store_content).where(store_content.c.store_id.in_(bindparam("ids", expanding=True)))  # built once
+_CONTENT = select(store_content).where(in_keys(store_content.c.store_id, "ids"))  # built once
 
 
 async def load_content(conn: AsyncConnection, store_ids: set[int]) -> dict[int, StoreContent]:

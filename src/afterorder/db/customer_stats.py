@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Executable, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from afterorder.db.key_lists import in_keys
 from afterorder.db.schema import customer_stats, order_lines, orders
 from afterorder.db.statements import _typed, _values, execute_many
 
@@ -75,9 +76,9 @@ def _empty(store_id: int, customer_id: int, now: datetime) -> dict[str, Any]:
 _CUSTOMER_ORDERS = select(
     orders.c.id, orders.c.customer_id, orders.c.total, orders.c.placed_at, orders.c.cancelled_at,
     orders.c.refunded_at, orders.c.shipping_address["country"].as_string().label("country"),
-).where(orders.c.store_id == bindparam("store"), orders.c.customer_id.in_(bindparam("ids", expanding=True)))
+).where(orders.c.store_id == bindparam("store"), in_keys(orders.c.customer_id, "ids"))
 _BOUGHT = select(order_lines.c.order_id, order_lines.c.product_id, order_lines.c.sku, order_lines.c.category).where(
-    order_lines.c.store_id == bindparam("store"), order_lines.c.order_id.in_(bindparam("ids", expanding=True)))
+    order_lines.c.store_id == bindparam("store"), in_keys(order_lines.c.order_id, "ids"))
 
 
 async def refresh_stats(conn: AsyncConnection, store_id: int, store_country: str, customer_ids: Iterable[int],

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from afterorder.db.key_lists import in_keys
 from afterorder.db.schema import events
 from afterorder.db.statements import execute_many, insert_ignore
 
@@ -30,9 +31,9 @@ class NewEvent:
 
 # Built once: every batch of events asks both.
 _STORED = select(events.c.source_id).where(
-    events.c.store_id == bindparam("store"), events.c.source_id.in_(bindparam("ids", expanding=True)))
+    events.c.store_id == bindparam("store"), in_keys(events.c.source_id, "ids"))
 _APPENDED = select(events.c.source_id, events.c.id, events.c.received_at).where(
-    events.c.store_id == bindparam("store"), events.c.source_id.in_(bindparam("ids", expanding=True)))
+    events.c.store_id == bindparam("store"), in_keys(events.c.source_id, "ids"))
 
 
 async def stored_ids(conn: AsyncConnection, store_id: int, source_ids: Iterable[str]) -> set[str]:

@@ -16,6 +16,7 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.db.catalog import fill_from_catalog
+from afterorder.db.key_lists import in_keys
 from afterorder.db.schema import customers, order_lines, orders
 from afterorder.db.statements import (
     CUSTOMER_KEPT,
@@ -59,7 +60,7 @@ def _customer_params(store_id: int, key: str, customer: CustomerIn, now: datetim
 
 
 _DELETE_LINES = order_lines.delete().where(order_lines.c.store_id == bindparam("store"),
-                                           order_lines.c.order_id.in_(bindparam("ids", expanding=True)))
+                                           in_keys(order_lines.c.order_id, "ids"))
 _ID_QUERIES: dict[tuple[str, tuple[str, ...]], Select[Any]] = {}
 
 
@@ -69,7 +70,7 @@ def _id_query(table: Any, extra: tuple[Any, ...]) -> Select[Any]:
     query = _ID_QUERIES.get(key)
     if query is None:
         query = select(table.c.external_id, table.c.id, *extra).where(
-            table.c.store_id == bindparam("store"), table.c.external_id.in_(bindparam("keys", expanding=True)))
+            table.c.store_id == bindparam("store"), in_keys(table.c.external_id, "keys"))
         _ID_QUERIES[key] = query
     return query
 

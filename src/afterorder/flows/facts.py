@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, bindparam, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from afterorder.db.key_lists import in_keys
 from afterorder.db.schema import customer_predictions, customer_stats, customers, events, order_lines, orders
 from afterorder.db.stores import StoreRow
 from afterorder.domain import EventType
@@ -96,21 +97,20 @@ class ManyFacts:
         return dict(found or {})
 
 
-# Built once: a statement built per call costs SQLAlchemy about as much again as running it.
-_IN_STORES: BindParameter[Any] = bindparam("stores", expanding=True)
-_IN_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
-_CUSTOMERS = select(customers).where(customers.c.store_id.in_(_IN_STORES), customers.c.id.in_(_IN_IDS))
-_ORDERS = select(orders).where(orders.c.store_id.in_(_IN_STORES), orders.c.id.in_(_IN_IDS))
-_LINES = (select(order_lines).where(order_lines.c.store_id.in_(_IN_STORES), order_lines.c.order_id.in_(_IN_IDS))
+# Built once: a statement built per call costs SQLAlchemy about as much again as running it.  The
+# stores and ids are bound as lists (``db.key_lists``).
+_CUSTOMERS = select(customers).where(in_keys(customers.c.store_id, "stores"), in_keys(customers.c.id, "ids"))
+_ORDERS = select(orders).where(in_keys(orders.c.store_id, "stores"), in_keys(orders.c.id, "ids"))
+_LINES = (select(order_lines).where(in_keys(order_lines.c.store_id, "stores"), in_keys(order_lines.c.order_id, "ids"))
           .order_by(order_lines.c.order_id, order_lines.c.position))
 _ORDER_EVENTS = (select(events.c.store_id, events.c.order_id, events.c.type, events.c.occurred_at)
-                 .where(events.c.store_id.in_(_IN_STORES), events.c.order_id.in_(_IN_IDS)))
+                 .where(in_keys(events.c.store_id, "stores"), in_keys(events.c.order_id, "ids")))
 _CUSTOMER_EVENTS = (select(events.c.store_id, events.c.customer_id, events.c.type, events.c.occurred_at)
-                    .where(events.c.store_id.in_(_IN_STORES), events.c.customer_id.in_(_IN_IDS)))
-_STATS = select(customer_stats).where(customer_stats.c.store_id.in_(_IN_STORES),
-                                      customer_stats.c.customer_id.in_(_IN_IDS))
-_PREDICTIONS = select(customer_predictions).where(customer_predictions.c.store_id.in_(_IN_STORES),
-                                                  customer_predictions.c.customer_id.in_(_IN_IDS))
+                    .where(in_keys(events.c.store_id, "stores"), in_keys(events.c.customer_id, "ids")))
+_STATS = select(customer_stats).where(in_keys(customer_stats.c.store_id, "stores"),
+                                      in_keys(customer_stats.c.customer_id, "ids"))
+_PREDICTIONS = select(customer_predictions).where(in_keys(customer_predictions.c.store_id, "stores"),
+                                                  in_keys(customer_predictions.c.customer_id, "ids"))
 
 
 async def load_many(conn: AsyncConnection, runs: Iterable[Mapping[Any, Any]]) -> ManyFacts:

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.analytics.product_cycle import product_cycles
 from afterorder.content.store_content import StoreContent, load_content, localized
+from afterorder.db.key_lists import in_keys
 from afterorder.db.schema import events, products, survey_answers
 from afterorder.db.stores import StoreRow
 from afterorder.flows.facts import ManyFacts
@@ -62,11 +63,11 @@ def _expected(raw: Any, tz: str) -> datetime | None:
 
 # Built once: every batch of runs reads them.
 _PLACED = select(events.c.order_id, events.c.payload).where(
-    events.c.store_id == bindparam("store"), events.c.order_id.in_(bindparam("ids", expanding=True)),
+    events.c.store_id == bindparam("store"), in_keys(events.c.order_id, "ids"),
     events.c.type == "order.placed")
 _NPS = select(survey_answers.c.order_id, survey_answers.c.score).where(
     survey_answers.c.store_id == bindparam("store"), survey_answers.c.survey == "nps",
-    survey_answers.c.order_id.in_(bindparam("ids", expanding=True)))
+    in_keys(survey_answers.c.order_id, "ids"))
 
 
 async def enrich(conn: AsyncConnection, stores: Mapping[int, StoreRow], facts: ManyFacts, *,

@@ -25,16 +25,18 @@ from afterorder.compliance.message import load_planner
 from afterorder.content import Renderer
 from afterorder.content.overrides import StoreRenderers
 from afterorder.db.dialect import skip_locked
+from afterorder.db.key_lists import in_keys
 from afterorder.db.schema import flow_runs, outbox, outbox_bodies, run_log
 from afterorder.db.statements import execute_many, insert_ignore
 from afterorder.db.stores import StoreRow, get_store_by_id
 from afterorder.domain import StoreSnapshot
 from afterorder.flows.catalog import FlowCatalog
+from afterorder.flows.composers import ComposeFailure, Composer, InlineComposer
 from afterorder.flows.conditions import ConditionError, CustomerSide, customer_side
 from afterorder.flows.engine import Advance, RunState, SendDecision, advance
 from afterorder.flows.facts import build_facts, load_many
 from afterorder.flows.followups import enrich, message_extra
-from afterorder.flows.outgoing import BODY_COLUMNS, COLUMNS, Chosen, outbox_row
+from afterorder.flows.outgoing import BODY_COLUMNS, COLUMNS, Chosen, Composed, Outgoing, prepare
 from afterorder.flows.spec import FlowSpec
 from afterorder.promotions.extras import empty_extras, promotion_extras, trigger_payloads
 from afterorder.segments.conditions import answers
@@ -70,13 +72,13 @@ _PICK = (select(flow_runs.c.id).where(
     or_(flow_runs.c.claimed_until.is_(None), flow_runs.c.claimed_until < bindparam("now")),
 ).order_by(flow_runs.c.wake_at).limit(bindparam("batch")))
 _PICK_LOCKED = _PICK.with_for_update(skip_locked=True)
-_CLAIM = flow_runs.update().where(flow_runs.c.id.in_(bindparam("ids", expanding=True))).values(
+_CLAIM = flow_runs.update().where(in_keys(flow_runs.c.id, "ids")).values(
     claimed_until=bindparam("until"), claimed_by=bindparam("worker"))
 _CLAIMED = select(flow_runs).where(
-    flow_runs.c.id.in_(bindparam("ids", expanding=True)), flow_runs.c.claimed_by == bindparam("worker"),
+    in_keys(flow_runs.c.id, "ids"), flow_runs.c.claimed_by == bindparam("worker"),
     flow_runs.c.status == "waiting").order_by(flow_runs.c.id)
 _RECHECK = select(flow_runs.c.id, flow_runs.c.step).where(
-    flow_runs.c.id.in_(bindparam("ids", expanding=True)), flow_runs.c.claimed_by == bindparam("worker"),
+    in_keys(flow_runs.c.id, "ids"), flow_runs.c.claimed_by == bindparam("worker"),
     flow_runs.c.status == "waiting")
 _RECHECK_LOCKED = _RECHECK.with_for_update()
 
@@ -91,14 +93,16 @@ class _Writes:
 class Scheduler:
     def __init__(self, engine: AsyncEngine, catalog: FlowCatalog, renderer: Renderer, clock: Clock,
                  settings: SchedulerSettings, renderers: StoreRenderers | None = None,
-                 reader: AsyncEngine | None = None) -> None:
+                 reader: AsyncEngine | None = None, composer: Composer | None = None) -> None:
         """``renderers`` gives each store its renderer (with the templates it edited in the dashboard);
-        ``reader`` is the engine the runs and their facts are read with (``database.open_reader``)."""
+        ``reader`` is the engine the runs and their facts are read with (``database.open_reader``);
+        ``composer`` renders and builds the messages (in this process unless given helper processes)."""
         self.engine = engine
         self.reader = reader or engine
         self.catalog = catalog
         self.renderer = renderer
         self.renderers = renderers
+        self.composer = composer or InlineComposer()
         self.clock = clock
         self.settings = settings
         self._stores: dict[int, tuple[StoreRow, StoreSnapshot, float]] = {}
@@ -166,8 +170,9 @@ class Scheduler:
             await conn.rollback()
         locales: dict[str, list[str]] = {}
         step_of: dict[int, int] = {}
+        prepared: list[tuple[Any, Advance, Renderer, list[Outgoing]]] = []
         for run in runs:
-            await asyncio.sleep(0)  # rendering is CPU work: let the other tasks of the process have a turn
+            await asyncio.sleep(0)  # CPU work: let the other tasks of the process have a turn
             store, snapshot = stores[run["store_id"]]
             step_of[run["id"]] = run["step"]
             try:
@@ -183,7 +188,7 @@ class Scheduler:
                     store, customer, order, None, occurrences, answers_now,
                     stats=facts.stats.get(key), prediction=facts.predictions.get(key)), now)
                 renderer = renderer_of.get(store.id, self.renderer)
-                messages = []
+                outgoing = []
                 for send in result.sends:
                     promoted = empty_extras(triggers.get(run["id"]))
                     if send.promotion is not None and (customer or {}).get("email"):
@@ -192,19 +197,29 @@ class Scheduler:
                             promoted.update(await promotion_extras(promo_conn, store.id, run, send, now))
                     library = message_extra(store, snapshot.base_url, content[store.id], run, order,
                                             facts.stats.get(key), send.template)
-                    messages.append(outbox_row(
+                    outgoing.append(prepare(
                         renderer, store, snapshot, run, send, customer, order, now, locales, tracking[store.id],
                         planner, extra=_joined(promoted, library),
                         variant=_variant(tests.get((store.id, run["flow_id"], send.step)), send, run["id"])))
-            except Exception:  # this run is broken (a template, a stored flow); the others go on
+            except Exception:  # this run is broken (a stored flow, its data); the others go on
                 log.exception("run %s failed", run["id"])
                 writes.moves.append(self._failed(run, now))
                 continue
+            prepared.append((run, result, renderer, outgoing))
+        composed = iter(await self.composer.compose(
+            [(renderer, o.job) for _, _, renderer, outgoing in prepared for o in outgoing if o.job is not None]))
+        for run, result, _, outgoing in prepared:
+            messages = [o.row if o.job is None else (o, next(composed)) for o in outgoing]
+            failures = [m[1] for m in messages if isinstance(m, tuple) and isinstance(m[1], ComposeFailure)]
+            if failures:  # a broken template: the run fails, the others go on
+                log.error("run %s failed: %s", run["id"], failures[0].error)
+                writes.moves.append(self._failed(run, now))
+                continue
             results[run["id"]] = result
-            writes.messages.extend(messages)
+            writes.messages.extend(m if isinstance(m, dict) else _filled(*m) for m in messages)
             writes.moves.append(self._moved(run, result, now))
             writes.log.extend(
-                {"store_id": store.id, "run_id": run["id"], "at": now, "step": e.step, "kind": e.kind,
+                {"store_id": run["store_id"], "run_id": run["id"], "at": now, "step": e.step, "kind": e.kind,
                  "detail": e.detail} for e in result.log
             )
         async with self.engine.begin() as conn:
@@ -311,6 +326,11 @@ def _variant(test: AbTest | None, send: SendDecision, run_id: int) -> Chosen | N
         return None
     key = choose(test, run_id)
     return Chosen(test.id, key, test.message_name(key), test.variant(key).subject)
+
+
+def _filled(outgoing: Outgoing, composed: Composed | ComposeFailure) -> dict[str, Any]:
+    assert isinstance(composed, Composed)  # failures were taken out first
+    return outgoing.filled(composed)
 
 
 def _joined(promoted: dict[str, object], library: Callable[[str], dict[str, object]]

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from afterorder.db.key_lists import in_keys
 from afterorder.db.schema import flow_runs, run_log
 from afterorder.db.stores import StoreRow
 from afterorder.domain import EventType
@@ -85,9 +86,9 @@ _RUN_COLUMNS = (flow_runs.c.id, flow_runs.c.flow_id, flow_runs.c.flow_version, f
                 flow_runs.c.status)
 # Built once: every batch of events looks up the runs of its orders and customers.
 _RUNS_OF_ORDERS = select(*_RUN_COLUMNS).where(flow_runs.c.store_id == bindparam("store"),
-                                              flow_runs.c.order_id.in_(bindparam("ids", expanding=True)))
+                                              in_keys(flow_runs.c.order_id, "ids"))
 _RUNS_OF_CUSTOMERS = select(*_RUN_COLUMNS).where(flow_runs.c.store_id == bindparam("store"),
-                                                 flow_runs.c.customer_id.in_(bindparam("ids", expanding=True)))
+                                                 in_keys(flow_runs.c.customer_id, "ids"))
 
 
 async def _existing_runs(conn: AsyncConnection, store_id: int, orders: set[int], customers: set[int]) -> list[Any]:

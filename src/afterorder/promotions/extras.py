@@ -15,10 +15,11 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.content.render import FLOW_EXTRAS
+from afterorder.db.key_lists import in_keys
 from afterorder.db.schema import events
 from afterorder.flows.engine import SendDecision
 from afterorder.promotions.coupons import issue
@@ -29,7 +30,7 @@ def empty_extras(trigger: Mapping[str, Any] | None = None) -> dict[str, Any]:
     return {**FLOW_EXTRAS, "trigger": dict(trigger or {}), "recommendations": [], "collection": [], "params": {}}
 
 
-_PAYLOADS = select(events.c.id, events.c.payload).where(events.c.id.in_(bindparam("ids", expanding=True)))
+_PAYLOADS = select(events.c.id, events.c.payload).where(in_keys(events.c.id, "ids"))
 
 
 async def trigger_payloads(conn: AsyncConnection, runs: Iterable[Mapping[Any, Any]]) -> dict[int, dict[str, Any]]:
