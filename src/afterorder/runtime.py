@@ -23,6 +23,7 @@ from afterorder.content.overrides import StoreRenderers
 from afterorder.db.customer_stats import refresh_stale_rfm
 from afterorder.db.database import open_engine, open_reader
 from afterorder.db.migrate import upgrade
+from afterorder.db.statistics import analyze_new_tables
 from afterorder.delivery import Delivery, DeliverySettings
 from afterorder.flows.catalog import FlowCatalog
 from afterorder.flows.composers import composer_for
@@ -55,6 +56,7 @@ class RuntimeSettings:
     # scheduler loops per process: while one waits (for the database, for a helper to render) another
     # claims and reads the next runs
     scheduler_loops: int = 2
+    statistics_check_seconds: float = 5.0  # PostgreSQL: how often to look for tables never analyzed
 
 
 def default_worker_id() -> str:
@@ -119,13 +121,15 @@ class Runtime:
 
         delivery = self.delivery
         poll = self.settings.poll_seconds
+        runs_full, mail_full = self.scheduler.settings.batch, delivery.settings.batch
         self._tasks = [
-            asyncio.create_task(run_loop(schedule_step, self.runs_due, self.stop, poll)),
-            *(asyncio.create_task(run_loop(schedule_more, self.runs_due, self.stop, poll))
+            asyncio.create_task(run_loop(schedule_step, self.runs_due, self.stop, poll, runs_full)),
+            *(asyncio.create_task(run_loop(schedule_more, self.runs_due, self.stop, poll, runs_full))
               for _ in range(self.settings.scheduler_loops - 1)),
-            asyncio.create_task(run_loop(delivery.run_due, self.mail_due, self.stop, poll)),
+            asyncio.create_task(run_loop(delivery.run_due, self.mail_due, self.stop, poll, mail_full)),
             asyncio.create_task(self._daily_jobs()),
             asyncio.create_task(self._ab_tests()),
+            asyncio.create_task(self._statistics()),
         ]
 
     async def _daily_jobs(self) -> None:
@@ -162,6 +166,22 @@ class Runtime:
                 log.exception("checking A/B tests failed")
             try:
                 await asyncio.wait_for(self.stop.wait(), timeout=self.settings.ab_check_seconds)
+            except TimeoutError:
+                pass
+
+    async def _statistics(self) -> None:
+        """PostgreSQL: analyze tables the planner has no statistics for yet (``db.statistics``)."""
+        if self.engine.dialect.name != "postgresql":
+            return
+        while not self.stop.is_set():
+            try:
+                analyzed = await analyze_new_tables(self.engine)
+                if analyzed:
+                    log.info("analyzed %s: the planner had no statistics for them yet", ", ".join(analyzed))
+            except Exception:  # autovacuum gets there anyway, a little later
+                log.exception("analyzing new tables failed")
+            try:
+                await asyncio.wait_for(self.stop.wait(), timeout=self.settings.statistics_check_seconds)
             except TimeoutError:
                 pass
 

@@ -302,17 +302,20 @@ class Scheduler:
 
 
 
-async def run_loop(step: Any, wake: asyncio.Event, stop: asyncio.Event, idle: float) -> None:
-    """Call ``step()`` until told to stop; sleep ``idle`` seconds (or until woken) when it found no work."""
+async def run_loop(step: Any, wake: asyncio.Event, stop: asyncio.Event, idle: float, full: int = 1) -> None:
+    """Call ``step()`` until told to stop.  After a step that found a full batch (``full`` or more),
+    go again at once; otherwise wait ``idle`` seconds or until woken.  The wake-up is cleared before
+    each step, so one that comes while a step runs is not lost, and no empty step is spent just to
+    learn that the last one took everything."""
     while not stop.is_set():
+        wake.clear()
         try:
             found = await step()
         except Exception:
             log.exception("worker loop step failed; retrying")
             found = 0
-        if found:
+        if found >= full:
             continue
-        wake.clear()
         try:
             await asyncio.wait_for(wake.wait(), timeout=idle)
         except TimeoutError:
