@@ -8,6 +8,7 @@ a command-line flag, an ``AFTERORDER_*`` environment variable, the file, the bui
     base_url = "https://mail.example.com"
     listen = "0.0.0.0:8000"
     workers = 2
+    render_processes = 1  # helper processes that render messages (0: in the process itself)
     flows = ["/etc/afterorder/flows"]
     templates = ["/etc/afterorder/templates"]
 
@@ -52,6 +53,7 @@ class Settings(_Strict):
     base_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
     listen: Annotated[str, Field(pattern=r"^.+:\d+$")] | None = None
     workers: Annotated[int, Field(ge=0, le=64)] | None = None
+    render_processes: Annotated[int, Field(ge=0, le=64)] | None = None
     flows: list[str] | None = None
     templates: list[str] | None = None
     delivery: DeliverySettings = DeliverySettings()
@@ -60,7 +62,8 @@ class Settings(_Strict):
         """Option name (as the commands spell it) → value, for the options the file sets."""
         values: dict[str, Any] = {
             "database": self.database, "smtp": self.smtp, "base_url": self.base_url, "listen": self.listen,
-            "workers": self.workers, "flow_dirs": self.flows, "template_dirs": self.templates,
+            "workers": self.workers, "render_processes": self.render_processes,
+            "flow_dirs": self.flows, "template_dirs": self.templates,
             "retry_base": self.delivery.retry_base, "lease": self.delivery.lease, "poll": self.delivery.poll,
         }
         return {k: v for k, v in values.items() if v is not None}

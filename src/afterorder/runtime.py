@@ -121,12 +121,11 @@ class Runtime:
 
         delivery = self.delivery
         poll = self.settings.poll_seconds
-        runs_full, mail_full = self.scheduler.settings.batch, delivery.settings.batch
         self._tasks = [
-            asyncio.create_task(run_loop(schedule_step, self.runs_due, self.stop, poll, runs_full)),
-            *(asyncio.create_task(run_loop(schedule_more, self.runs_due, self.stop, poll, runs_full))
+            asyncio.create_task(run_loop(schedule_step, self.runs_due, self.stop, poll)),
+            *(asyncio.create_task(run_loop(schedule_more, self.runs_due, self.stop, poll))
               for _ in range(self.settings.scheduler_loops - 1)),
-            asyncio.create_task(run_loop(delivery.run_due, self.mail_due, self.stop, poll, mail_full)),
+            asyncio.create_task(run_loop(delivery.run_due, self.mail_due, self.stop, poll)),
             asyncio.create_task(self._daily_jobs()),
             asyncio.create_task(self._ab_tests()),
             asyncio.create_task(self._statistics()),

@@ -302,11 +302,10 @@ class Scheduler:
 
 
 
-async def run_loop(step: Any, wake: asyncio.Event, stop: asyncio.Event, idle: float, full: int = 1) -> None:
-    """Call ``step()`` until told to stop.  After a step that found a full batch (``full`` or more),
-    go again at once; otherwise wait ``idle`` seconds or until woken.  The wake-up is cleared before
-    each step, so one that comes while a step runs is not lost, and no empty step is spent just to
-    learn that the last one took everything."""
+async def run_loop(step: Any, wake: asyncio.Event, stop: asyncio.Event, idle: float) -> None:
+    """Call ``step()`` until told to stop; after a step that found work go again at once (it may have
+    made more work due: a run's next step, mail to send), else wait ``idle`` seconds or until woken.
+    The wake-up is cleared before each step, so one that comes while a step runs is not lost."""
     while not stop.is_set():
         wake.clear()
         try:
@@ -314,7 +313,7 @@ async def run_loop(step: Any, wake: asyncio.Event, stop: asyncio.Event, idle: fl
         except Exception:
             log.exception("worker loop step failed; retrying")
             found = 0
-        if found >= full:
+        if found:
             continue
         try:
             await asyncio.wait_for(wake.wait(), timeout=idle)
