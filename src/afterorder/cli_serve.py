@@ -19,6 +19,7 @@ from afterorder.clock import Clock, OffsetClock, SystemClock
 from afterorder.db.database import DEFAULT_URL, DatabaseUrlError
 from afterorder.db.stores import get_store
 from afterorder.flows.catalog import FlowCatalog
+from afterorder.flows.composers import HelperGone
 from afterorder.flows.spec import FlowError
 from afterorder.heap import freeze_startup_objects
 from afterorder.runtime import Runtime, RuntimeSettings
@@ -58,6 +59,15 @@ def _load_catalog(flow_dirs: list[Path] | None) -> None:
         FlowCatalog.load(flow_dirs or [])
     except FlowError as exc:
         raise fail(str(exc)) from None
+
+
+async def _start_workers(runtime: Runtime) -> None:
+    try:
+        await runtime.start_workers()
+    except HelperGone as exc:
+        await runtime.close()
+        raise fail(f"cannot start a rendering helper process ({exc}); "
+                   "--render-processes 0 renders in this process instead") from None
 
 
 async def _until_signalled(stop: asyncio.Event) -> None:
@@ -102,7 +112,7 @@ async def serve_async(*, database: str, smtp: str | None, listen: str, dev_clock
         children = [await asyncio.create_subprocess_exec(sys.executable, "-m", "afterorder", "worker", *worker_args)
                     for _ in range(workers)]
     else:
-        await runtime.start_workers()
+        await _start_workers(runtime)
     web = create_app(runtime, dev_clock=clock if isinstance(clock, OffsetClock) else None,
                      inbox=dev_server.inbox if dev_server else None)
     server = uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level="warning", lifespan="off",
@@ -181,7 +191,7 @@ def worker(database: Database = DEFAULT_URL, smtp: Smtp = None, flow_dirs: FlowD
             await runtime.migrate()
         except OSError as exc:
             raise fail(f"cannot reach the database: {exc}") from None
-        await runtime.start_workers()
+        await _start_workers(runtime)
         freeze_startup_objects()
         typer.echo(f"worker {runtime.scheduler.settings.worker_id} started", err=True)
         try:

@@ -3,6 +3,7 @@ template fails only its own message; a helper that dies is replaced and no messa
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from datetime import UTC, datetime
@@ -119,5 +120,19 @@ async def test_a_killed_helper_is_replaced_and_no_message_is_lost() -> None:
         assert after == expected
         (second,) = children()
         assert second != first
+    finally:
+        await helpers.close()
+
+
+async def test_two_batches_at_once_share_one_helper() -> None:
+    renderer = Renderer()
+    expected = await InlineComposer().compose([(renderer, job("order-confirmation", "en", n)) for n in range(4)])
+    helpers = ProcessComposer(1)
+    try:
+        first, second = await asyncio.gather(
+            helpers.compose([(renderer, job("order-confirmation", "en", n)) for n in range(2)]),
+            helpers.compose([(renderer, job("order-confirmation", "en", n)) for n in range(2, 4)]))
+        assert first + second == expected
+        assert len(children()) == 1  # the second batch waited for the helper the first one started
     finally:
         await helpers.close()

@@ -61,8 +61,9 @@ def serve(requests: BinaryIO, answers: BinaryIO) -> None:
 def main() -> None:
     # Ctrl-C in a terminal reaches the whole process group: the parent decides when helpers stop
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    sys.stdout = sys.stderr  # a stray print must not corrupt the frames
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything else written to stdout, by Python or a C library, goes to stderr: never into a frame
+    sys.stdout = sys.stderr
     serve(sys.stdin.buffer, answers)
 
 

@@ -136,19 +136,22 @@ class ProcessComposer:
         self.processes = processes
         self.min_share = min_share  # jobs per helper at least, so small batches go to one helper
         self._helpers: list[_Helper] = []
+        self._starting = asyncio.Lock()  # two scheduler loops must not both start the missing helper
         self._inline = InlineComposer()
 
     async def _ready_helpers(self) -> list[_Helper]:
-        for helper in [h for h in self._helpers if h.broken]:
-            self._helpers.remove(helper)
-            await helper.stop()
-        while len(self._helpers) < self.processes:
-            helper = await _Helper.start()
-            self._helpers.append(helper)
-            await helper.call([], [])  # answers once its imports are done
-        return self._helpers
+        async with self._starting:
+            for helper in [h for h in self._helpers if h.broken]:
+                self._helpers.remove(helper)
+                await helper.stop()
+            while len(self._helpers) < self.processes:
+                helper = await _Helper.start()
+                self._helpers.append(helper)
+                await helper.call([], [])  # answers once its imports are done
+            return list(self._helpers)
 
     async def start(self) -> None:
+        """Start the helpers; ``HelperGone`` when one cannot start (then nothing could render there)."""
         await self._ready_helpers()
 
     async def compose(self, work: Work) -> list[Composed | ComposeFailure]:
@@ -169,7 +172,7 @@ class ProcessComposer:
             size = -(-len(jobs) // shares)
             parts = await asyncio.gather(*(helper.call(recipes, jobs[i * size:(i + 1) * size])
                                            for i, helper in enumerate(helpers[:shares])))
-        except (HelperGone, OSError, pickle.PicklingError, TypeError, AttributeError):
+        except (HelperGone, OSError, pickle.PicklingError, TypeError, AttributeError, ValueError):
             log.exception("composing in a helper process failed; composing %d messages here instead", len(jobs))
             return await self._inline.compose(work)
         return [result for part in parts for result in part]

@@ -36,7 +36,7 @@ from afterorder.flows.conditions import ConditionError, CustomerSide, customer_s
 from afterorder.flows.engine import Advance, RunState, SendDecision, advance
 from afterorder.flows.facts import build_facts, load_many
 from afterorder.flows.followups import enrich, message_extra
-from afterorder.flows.outgoing import BODY_COLUMNS, COLUMNS, Chosen, Composed, Outgoing, prepare
+from afterorder.flows.outgoing import BODY_COLUMNS, COLUMNS, Chosen, Outgoing, prepare
 from afterorder.flows.spec import FlowSpec
 from afterorder.promotions.extras import empty_extras, promotion_extras, trigger_payloads
 from afterorder.segments.conditions import answers
@@ -209,14 +209,20 @@ class Scheduler:
         composed = iter(await self.composer.compose(
             [(renderer, o.job) for _, _, renderer, outgoing in prepared for o in outgoing if o.job is not None]))
         for run, result, _, outgoing in prepared:
-            messages = [o.row if o.job is None else (o, next(composed)) for o in outgoing]
-            failures = [m[1] for m in messages if isinstance(m, tuple) and isinstance(m[1], ComposeFailure)]
-            if failures:  # a broken template: the run fails, the others go on
-                log.error("run %s failed: %s", run["id"], failures[0].error)
+            rows: list[dict[str, Any]] = []
+            failure: ComposeFailure | None = None
+            for o in outgoing:
+                made = next(composed) if o.job is not None else None
+                if isinstance(made, ComposeFailure):
+                    failure = failure or made
+                else:
+                    rows.append(o.row if made is None else o.filled(made))
+            if failure is not None:  # a broken template: the run fails, the others go on
+                log.error("run %s failed: %s", run["id"], failure.error)
                 writes.moves.append(self._failed(run, now))
                 continue
             results[run["id"]] = result
-            writes.messages.extend(m if isinstance(m, dict) else _filled(*m) for m in messages)
+            writes.messages.extend(rows)
             writes.moves.append(self._moved(run, result, now))
             writes.log.extend(
                 {"store_id": run["store_id"], "run_id": run["id"], "at": now, "step": e.step, "kind": e.kind,
@@ -328,11 +334,6 @@ def _variant(test: AbTest | None, send: SendDecision, run_id: int) -> Chosen | N
         return None
     key = choose(test, run_id)
     return Chosen(test.id, key, test.message_name(key), test.variant(key).subject)
-
-
-def _filled(outgoing: Outgoing, composed: Composed | ComposeFailure) -> dict[str, Any]:
-    assert isinstance(composed, Composed)  # failures were taken out first
-    return outgoing.filled(composed)
 
 
 def _joined(promoted: dict[str, object], library: Callable[[str], dict[str, object]]
