@@ -136,3 +136,13 @@ async def test_two_batches_at_once_share_one_helper() -> None:
         assert len(children()) == 1  # the second batch waited for the helper the first one started
     finally:
         await helpers.close()
+
+
+async def test_a_renderer_a_helper_cannot_rebuild_is_composed_here() -> None:
+    own_inliner = Renderer(inline_css=lambda html, css: html)
+    expected = await InlineComposer().compose([(own_inliner, job("order-confirmation", "en", 1))])
+    helpers = ProcessComposer(1)
+    try:
+        assert await helpers.compose([(own_inliner, job("order-confirmation", "en", 1))]) == expected
+    finally:
+        await helpers.close()

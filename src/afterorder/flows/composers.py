@@ -160,13 +160,13 @@ class ProcessComposer:
         index_of: dict[int, int] = {}
         recipes: list[Recipe] = []
         jobs: list[tuple[int, ComposeJob]] = []
-        for renderer, job in work:
-            index = index_of.get(id(renderer))
-            if index is None:
-                index = index_of[id(renderer)] = len(recipes)
-                recipes.append(renderer.recipe)
-            jobs.append((index, job))
         try:
+            for renderer, job in work:
+                index = index_of.get(id(renderer))
+                if index is None:
+                    index = index_of[id(renderer)] = len(recipes)
+                    recipes.append(renderer.recipe)  # ValueError: a renderer a helper cannot rebuild
+                jobs.append((index, job))
             helpers = await self._ready_helpers()
             shares = max(1, min(len(helpers), len(jobs) // self.min_share))
             size = -(-len(jobs) // shares)
