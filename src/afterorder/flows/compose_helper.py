@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 from afterorder.content.render import Recipe, Renderer
-from afterorder.flows.composers import ComposeFailure, compose_one
+from afterorder.flows.composers import FRAME_LENGTH, ComposeFailure, compose_one
 from afterorder.flows.outgoing import Composed, ComposeJob
 
 MAX_RENDERERS = 64  # renderers kept compiled: one per store with its own templates, and the shared one
-_LENGTH = 8
 
 _renderers: dict[Recipe, Renderer] = {}
 
@@ -48,13 +47,13 @@ def _read(stream: BinaryIO, size: int) -> bytes | None:
 
 
 def serve(requests: BinaryIO, answers: BinaryIO) -> None:
-    while (head := _read(requests, _LENGTH)) is not None:
+    while (head := _read(requests, FRAME_LENGTH)) is not None:
         frame = _read(requests, int.from_bytes(head, "big"))
         if frame is None:
             return
         recipes, jobs = pickle.loads(frame)
         answer = pickle.dumps(compose_batch(recipes, jobs), protocol=pickle.HIGHEST_PROTOCOL)
-        answers.write(len(answer).to_bytes(_LENGTH, "big") + answer)
+        answers.write(len(answer).to_bytes(FRAME_LENGTH, "big") + answer)
         answers.flush()
 
 

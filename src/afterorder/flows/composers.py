@@ -72,7 +72,7 @@ class InlineComposer:
 # ---- in the parent --------------------------------------------------------------------------
 
 HELPER_MODULE = "afterorder.flows.compose_helper"
-_LENGTH = 8  # bytes of the big-endian length before each pickled frame
+FRAME_LENGTH = 8  # bytes of the big-endian length before each pickled frame
 
 
 class HelperGone(RuntimeError):
@@ -100,9 +100,9 @@ class _Helper:
                 raise HelperGone("the helper process stopped")
             try:
                 frame = pickle.dumps((recipes, jobs), protocol=pickle.HIGHEST_PROTOCOL)
-                self.process.stdin.write(len(frame).to_bytes(_LENGTH, "big") + frame)
+                self.process.stdin.write(len(frame).to_bytes(FRAME_LENGTH, "big") + frame)
                 await self.process.stdin.drain()
-                size = int.from_bytes(await self.process.stdout.readexactly(_LENGTH), "big")
+                size = int.from_bytes(await self.process.stdout.readexactly(FRAME_LENGTH), "big")
                 found: list[Composed | ComposeFailure] = pickle.loads(await self.process.stdout.readexactly(size))
                 return found
             except (OSError, asyncio.IncompleteReadError) as exc:
