@@ -163,3 +163,24 @@ async def test_a_products_import_fills_the_catalog_once(database_url: str, tmp_p
             ("p-1", "", "煎茶", ["green", "daily"], Decimal(1200), True, 45, "JPY"),
             ("p-2", "l", "湯呑 L", [], Decimal(2500), False, None, "JPY")]
         assert (await counts(runtime))["flow_runs"] == 0
+
+
+async def test_an_import_computes_statistics_once_and_catches_up_on_a_killed_one(database_url: str) -> None:
+    clock = FrozenClock(T0)
+    async with running(database_url, clock) as runtime:
+        store, _ = await add_store(runtime)
+        # what an import killed after its first batch leaves: the order stored, statistics not yet computed
+        await runtime.intake.ingest(store, [Event.model_validate(order_event("order.placed", "H1", T0 - timedelta(
+            days=400)))], source="import", historical=True, stats_later=True)
+        async with runtime.engine.connect() as conn:
+            assert (await conn.execute(select(func.count()).select_from(customer_stats))).scalar_one() == 0
+        clock.advance(3600)
+        # the next import (of another file) ends by computing what the killed one left
+        report = await import_path(runtime, store, FIXTURES / "shopify_orders_export.csv", "orders")
+        assert report.new == 4
+        async with runtime.engine.connect() as conn:
+            stats = {r.external_id: r for r in await conn.execute(
+                select(customers.c.external_id, customer_stats.c.order_count, customer_stats.c.total_spent,
+                       customer_stats.c.updated_at).join(customers, customers.c.id == customer_stats.c.customer_id))}
+        assert (stats["cust-H1"].order_count, stats["cust-H1"].total_spent) == (1, Decimal(15000))
+        assert len(stats) == 3 and {s.updated_at for s in stats.values()} == {T0 + timedelta(hours=1)}

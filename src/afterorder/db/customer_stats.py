@@ -125,6 +125,30 @@ async def refresh_stats(conn: AsyncConnection, store_id: int, store_country: str
             for c, t in tallies.items()])
 
 
+_STALE = (
+    select(orders.c.customer_id).distinct()
+    .select_from(orders.outerjoin(customer_stats, (customer_stats.c.store_id == orders.c.store_id)
+                                  & (customer_stats.c.customer_id == orders.c.customer_id)))
+    .where(orders.c.store_id == bindparam("store"), orders.c.customer_id.is_not(None),
+           (orders.c.updated_at >= bindparam("since", type_=orders.c.updated_at.type)) | customer_stats.c.customer_id.is_(None)
+           | (customer_stats.c.updated_at < orders.c.updated_at))
+)
+
+
+async def refresh_stale_stats(conn: AsyncConnection, store_id: int, store_country: str, since: datetime,
+                              now: datetime) -> int:
+    """Recompute the statistics of the store's customers whose orders changed since ``since`` or after
+    their statistics were last computed; returns how many.
+
+    An import stores its batches without statistics and calls this once at its end: each customer
+    is computed once instead of once per batch.  The second condition also catches up on an import
+    that was killed before its end."""
+    rows = await conn.execute(_STALE.params(store=store_id, since=since))
+    buyers = [r.customer_id for r in rows]
+    await refresh_stats(conn, store_id, store_country, buyers, now)
+    return len(buyers)
+
+
 async def record_engagement(conn: AsyncConnection, store_id: int, seen: Sequence[tuple[int, str, datetime]],
                             now: datetime) -> None:
     """``(customer id, "open" | "click", when)``: keep each customer's latest open and click."""

@@ -1,5 +1,6 @@
 """Running an import: records from a file go to the intake pipeline in large batches, flagged as
-history (stored and projected, never handed to flows), while the next batch is parsed.
+history (stored and projected, never handed to flows), while the next batch is parsed.  Customer
+statistics are computed once per customer at the end, not once per batch.
 
 Each batch is one transaction of a few thousand events written with a handful of executemany
 statements (bench/import_orders.py measures a 100,000-order export).
@@ -8,14 +9,17 @@ statements (bench/import_orders.py measures a 100,000-order export).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from afterorder.db.customer_stats import refresh_stale_stats
 from afterorder.db.schema import customers
 from afterorder.db.stores import StoreRow
 from afterorder.domain import Event, EventType
@@ -147,12 +151,18 @@ async def refresh_statistics(engine: AsyncEngine) -> None:
         await conn.commit()
 
 
+async def _refresh_stats(engine: AsyncEngine, store: StoreRow, since: datetime, intake: Intake) -> None:
+    async with engine.begin() as conn:
+        await refresh_stale_stats(conn, store.id, store.country, since, intake.clock.now())
+
+
 async def import_file(engine: AsyncEngine, intake: Intake, store: StoreRow, source: Source, *,
                       batch_events: int = BATCH_EVENTS,
                       on_progress: Callable[[int], None] | None = None) -> ImportReport:
     """Import every good record of ``source`` as history; collect the rejected ones in the report."""
     report = ImportReport(file=source.path.name, kind=source.kind, format=source.format)
     started = time.perf_counter()
+    since = intake.clock.now()
     pending: asyncio.Task[None] | None = None
     # linking by email costs a query per batch: only when some customer could be joined
     linking = await _has_customers_with_ids(engine, store.id)
@@ -164,7 +174,7 @@ async def import_file(engine: AsyncEngine, intake: Intake, store: StoreRow, sour
         linking = linking or _names_customer_ids(events)
         if linking:
             await _link_customers(engine, store, events)
-        answers = await intake.ingest(store, events, source=SOURCE, raw=raws, historical=True)
+        answers = await intake.ingest(store, events, source=SOURCE, raw=raws, historical=True, stats_later=True)
         stored = {a.id for a in answers if a.status == "stored"}
         report.events_stored += len(stored)
         report.events_duplicate += len(answers) - len(stored)
@@ -176,7 +186,6 @@ async def import_file(engine: AsyncEngine, intake: Intake, store: StoreRow, sour
 
     try:
         while True:
-            # parse the next batch in a thread while the previous one is being written
             # parse the next batch while the previous one is being written: in small steps on the
             # event loop, so the driver gets each next statement as soon as it is ready (a thread
             # would fight the writer for the GIL)
@@ -192,9 +201,13 @@ async def import_file(engine: AsyncEngine, intake: Intake, store: StoreRow, sour
             report.records += len(batch.records)
             if batch.records:
                 pending = asyncio.create_task(store_batch(batch))
-    finally:
+    except Exception:
         if pending is not None:
             await asyncio.gather(pending, return_exceptions=True)
+        with contextlib.suppress(Exception):  # the batches stored so far get their statistics
+            await _refresh_stats(engine, store, since, intake)
+        raise
+    await _refresh_stats(engine, store, since, intake)
     if on_progress:
         on_progress(source.position())
     report.rejected.sort(key=lambda r: r.row)

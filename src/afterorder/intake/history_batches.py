@@ -33,6 +33,7 @@ class HistoryRequest:
     events: Sequence[Event]
     raw: Sequence[Any] | None
     source: str
+    stats: bool = True  # False: the caller refreshes customer statistics later (refresh_stale_stats)
 
 
 async def store_history(conn: AsyncConnection, store: StoreRow, requests: Sequence[HistoryRequest], now: datetime,
@@ -41,6 +42,7 @@ async def store_history(conn: AsyncConnection, store: StoreRow, requests: Sequen
     stored (else it was there already).  ``keep_stats`` is the intake's customer statistics upkeep."""
     seen = await stored_ids(conn, store.id, (e.id for r in requests for e in r.events))
     fresh: list[tuple[Event, Any, str]] = []
+    counted: list[bool] = []  # per fresh event: whether its customer's statistics are kept now
     stored: list[list[bool]] = []
     for request in requests:
         flags = []
@@ -50,6 +52,7 @@ async def store_history(conn: AsyncConnection, store: StoreRow, requests: Sequen
             if is_new:
                 seen.add(event.id)
                 fresh.append((event, request.raw[index] if request.raw is not None else None, request.source))
+                counted.append(request.stats)
         stored.append(flags)
     new_events = [e for e, _, _ in fresh]
     customer_ids = await project_customers(conn, store.id, new_events, now)
@@ -64,6 +67,10 @@ async def store_history(conn: AsyncConnection, store: StoreRow, requests: Sequen
         happened.append((event, None, customer_id, order_id))
     event_ids = await append_events(conn, store.id, rows)
     sources = [source for _, _, source in fresh]
-    await keep_stats(conn, store, sources, happened, now)
+    if all(counted):
+        await keep_stats(conn, store, sources, happened, now)
+    elif any(counted):
+        await keep_stats(conn, store, [s for s, c in zip(sources, counted, strict=True) if c],
+                         [h for h, c in zip(happened, counted, strict=True) if c], now)
     await record_side_effects(conn, store.id, sources, happened, event_ids, now)
     return stored

@@ -54,6 +54,7 @@ class _Request:
     raw: Sequence[Any] | None
     source: str
     historical: bool
+    stats_later: bool
     done: asyncio.Future[list[Accepted]] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -71,12 +72,15 @@ class Intake:
         self._writer: asyncio.Task[None] | None = None
 
     async def ingest(self, store: StoreRow, batch: Sequence[Event], *, source: str = "api",
-                     raw: Sequence[Any] | None = None, historical: bool = False) -> list[Accepted]:
+                     raw: Sequence[Any] | None = None, historical: bool = False,
+                     stats_later: bool = False) -> list[Accepted]:
         """Store a request's events, all together or not at all; returns one answer per event.
 
         ``historical=True`` marks past events brought in by an import: they are stored and projected
-        like any other, but start, wake and end no flow runs."""
-        request = _Request(store, batch, raw, source, historical)
+        like any other, but start, wake and end no flow runs.  With ``stats_later=True`` as well, the
+        customers' statistics are left to the caller, who refreshes them once at its end
+        (``refresh_stale_stats``) instead of once per batch."""
+        request = _Request(store, batch, raw, source, historical, historical and stats_later)
         self._queue.append(request)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._drain())
@@ -155,7 +159,8 @@ class Intake:
                                ) -> list[list[Accepted]]:
         store = requests[0].store
         if all(r.historical for r in requests):  # an import's batch: set-based, never near flows
-            stored = await store_history(conn, store, [HistoryRequest(r.events, r.raw, r.source) for r in requests],
+            stored = await store_history(conn, store, [HistoryRequest(r.events, r.raw, r.source, not r.stats_later)
+                                                       for r in requests],
                                          now, self._keep_stats)
             return [[Accepted(e.id, "stored" if new else "duplicate") for e, new in zip(r.events, flags, strict=True)]
                     for r, flags in zip(requests, stored, strict=True)]
