@@ -74,7 +74,7 @@ def import_history(
         task = progress.add_task(kind, total=source.size)
         try:
             with progress:
-                report = await import_file(engine, intake, target, source,
+                report = await import_file(engine, intake, target, source, parse_process=True,
                                            on_progress=lambda done: progress.update(task, completed=done))
         except FileFormatError as exc:
             raise fail(f"{file.name}: {exc} (the rows before it are imported; fix the file and run again)") from None

@@ -130,8 +130,8 @@ _STALE = (
     .select_from(orders.outerjoin(customer_stats, (customer_stats.c.store_id == orders.c.store_id)
                                   & (customer_stats.c.customer_id == orders.c.customer_id)))
     .where(orders.c.store_id == bindparam("store"), orders.c.customer_id.is_not(None),
-           (orders.c.updated_at >= bindparam("since", type_=orders.c.updated_at.type)) | customer_stats.c.customer_id.is_(None)
-           | (customer_stats.c.updated_at < orders.c.updated_at))
+           (orders.c.updated_at >= bindparam("since", type_=orders.c.updated_at.type))
+           | customer_stats.c.customer_id.is_(None) | (customer_stats.c.updated_at < orders.c.updated_at))
 )
 
 

@@ -8,7 +8,8 @@ db/projections.py and db/events.py write for live events, in fewer, bigger state
   same shop) then take the usual upserts, so they merge exactly as live events do.  Dedupe
   lookups take the batch's ids as one array.
 - On SQLite the usual statements run as ``executemany`` with faster value converters.
-- An event's payload is dumped to JSON text straight from its model.
+- Events come prepared (db/history_rows.py): payload and raw record already JSON text, the
+  projections' values already taken from the models.
 """
 
 from __future__ import annotations
@@ -22,12 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from afterorder.db.bulk_rows import insert_returning, keyed_rows, update_returning, write_rows
 from afterorder.db.catalog import fill_from_catalog
 from afterorder.db.events import EVENT_COLUMNS, DuplicateRace
-from afterorder.db.projections import (
-    LINE_COLUMNS,
-    _customer_params,
-    customer_key,
-    order_batch,
-)
+from afterorder.db.history_rows import Prepared
+from afterorder.db.projections import LINE_COLUMNS, merge_order_params
 from afterorder.db.schema import customers, events, order_lines, orders
 from afterorder.db.schema.types import sqlite_time
 from afterorder.db.statements import (
@@ -42,9 +39,8 @@ from afterorder.db.statements import (
     upsert_customer,
     upsert_order,
 )
-from afterorder.domain import Event
 
-PAYLOAD_AS_TEXT = frozenset({"payload"})
+AS_TEXT = frozenset({"payload", "raw"})  # a prepared event's JSON columns come as JSON text
 # What upsert_customer / upsert_order do to a row that exists, as an UPDATE from the batch's rows (``u``).
 CUSTOMER_UPDATE = ", ".join([
     *(f"{c} = COALESCE(u.{c}, customers.{c})" for c in CUSTOMER_KEPT),
@@ -60,7 +56,6 @@ ORDER_UPDATE = ", ".join([
     f"status = CASE WHEN u.rank >= 0 AND {RANK_SQL} <= u.rank THEN u.status ELSE orders.status END",
     "updated_at = u.updated_at"])
 NEW_ONLY = "ON CONFLICT (store_id, external_id) DO NOTHING"
-LINE_FIELDS = tuple(c for c in LINE_COLUMNS if c not in ("store_id", "order_id", "position"))
 
 
 def _postgres(conn: AsyncConnection) -> bool:
@@ -92,13 +87,12 @@ def merge_customer_params(params: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(merged.values())
 
 
-async def project_customers(conn: AsyncConnection, store_id: int, events_: Sequence[Event],
+async def project_customers(conn: AsyncConnection, store_id: int, given: Sequence[dict[str, Any]],
                             now: datetime) -> dict[str, int]:
-    """Upsert every event's customer; returns customer id by the store's customer key."""
-    params = merge_customer_params([
-        _customer_params(store_id, key, e.customer, now)
-        for e in events_ if e.customer is not None and (key := customer_key(e.customer)) is not None
-    ])
+    """Upsert the customers ``given`` (``customer_fields`` of each event naming one, in event order);
+    returns customer id by the store's customer key."""
+    params = merge_customer_params([{**fields, "store_id": store_id, "created_at": now, "updated_at": now}
+                                    for fields in given])
     if not params:
         return {}
     found: dict[str, int] = {}
@@ -121,11 +115,27 @@ async def project_customers(conn: AsyncConnection, store_id: int, events_: Seque
     return found
 
 
-async def project_orders(conn: AsyncConnection, store_id: int, currency: str, events_: Sequence[Event],
+def order_batch(store_id: int, events_: Sequence[Prepared], customer_ids: dict[str, int], now: datetime
+                ) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    """The order upserts, one per order (merged in event order), and the lines each order ends with
+    (the latest list of lines wins): ``db.projections.order_batch`` for prepared events."""
+    params = []
+    lines_by_order: dict[str, list[dict[str, Any]]] = {}
+    for item in events_:
+        if item.order is None or item.order_key is None:
+            continue
+        customer_id = customer_ids.get(item.customer_key) if item.customer_key is not None else None
+        params.append({**item.order, "store_id": store_id, "customer_id": customer_id, "updated_at": now})
+        if item.lines:
+            lines_by_order[item.order_key] = item.lines
+    return merge_order_params(params) if params else [], lines_by_order
+
+
+async def project_orders(conn: AsyncConnection, store_id: int, events_: Sequence[Prepared],
                          customer_ids: dict[str, int], now: datetime) -> dict[str, tuple[int, int | None]]:
     """Upsert every event's order and replace its lines when the event lists them; returns
     ``(order id, customer id)`` by the store's order id."""
-    params, lines_by_order = order_batch(store_id, currency, events_, customer_ids, now)
+    params, lines_by_order = order_batch(store_id, events_, customer_ids, now)
     if not params:
         return {}
     found: dict[str, tuple[int, int | None]] = {}
@@ -152,10 +162,8 @@ async def project_orders(conn: AsyncConnection, store_id: int, currency: str, ev
         if replaced:
             await conn.execute(order_lines.delete().where(order_lines.c.store_id == store_id,
                                                           order_lines.c.order_id.in_(replaced)))
-        line_rows = [{"store_id": store_id, "order_id": found[key][0], "position": i,
-                      **{c: getattr(line, c) for c in LINE_FIELDS}}
-                     for key, event in lines_by_order.items()
-                     for i, line in enumerate(event.order.lines)]  # type: ignore[union-attr]
+        line_rows = [{"store_id": store_id, "order_id": found[key][0], "position": i, **line}
+                     for key, lines in lines_by_order.items() for i, line in enumerate(lines)]
         await fill_from_catalog(conn, store_id, line_rows)
         if _postgres(conn):
             await insert_returning(conn, order_lines, LINE_COLUMNS, line_rows)
@@ -165,12 +173,12 @@ async def project_orders(conn: AsyncConnection, store_id: int, currency: str, ev
 
 
 async def append_events(conn: AsyncConnection, store_id: int, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
-    """Append new events whose ``payload`` is JSON text (the caller has filtered duplicates); returns
+    """Append new events whose ``payload`` and ``raw`` are JSON text (the caller has filtered duplicates); returns
     event id by source id.  Raises ``DuplicateRace`` when another transaction stored one meanwhile."""
     if not rows:
         return {}
     if not _postgres(conn):
-        await write_rows(conn, insert_ignore(events, EVENT_COLUMNS), rows, as_text=PAYLOAD_AS_TEXT)
+        await write_rows(conn, insert_ignore(events, EVENT_COLUMNS), rows, as_text=AS_TEXT)
         received = sqlite_time(rows[0]["received_at"])
         found: dict[str, int] = {}
         for source_id, id_, at in await keyed_rows(conn, events, "source_id", store_id,
@@ -182,7 +190,7 @@ async def append_events(conn: AsyncConnection, store_id: int, rows: Sequence[dic
             raise DuplicateRace(next(r["source_id"] for r in rows if r["source_id"] not in found))
         return found
     inserted = await insert_returning(conn, events, EVENT_COLUMNS, rows, conflict="ON CONFLICT DO NOTHING",
-                                      returning=("source_id", "id"), as_text=PAYLOAD_AS_TEXT)
+                                      returning=("source_id", "id"), as_text=AS_TEXT)
     found = {source_id: int(id_) for source_id, id_ in inserted}
     if len(found) != len(rows):  # one was stored by another transaction first
         raise DuplicateRace(next(r["source_id"] for r in rows if r["source_id"] not in found))

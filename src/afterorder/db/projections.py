@@ -46,17 +46,21 @@ def customer_key(customer: CustomerIn) -> str | None:
     return None
 
 
-def _customer_params(store_id: int, key: str, customer: CustomerIn, now: datetime) -> dict[str, Any]:
+def customer_fields(key: str, customer: CustomerIn) -> dict[str, Any]:
+    """The customer upsert's values that come from the event alone (not the store or the time)."""
     given = customer.model_dump(exclude={"id"})
     if given["email"]:
         given["email"] = given["email"].lower()
     tags = given["tags"]
     given["tag_list"] = "".join(f",{t}" for t in tags) + "," if tags is not None else None  # [] → ","
     params = {c: given[c] for c in CUSTOMER_KEPT}
-    params.update(store_id=store_id, external_id=key, created_at=now, updated_at=now,
-                  accepts_marketing=bool(given["accepts_marketing"]),
+    params.update(external_id=key, accepts_marketing=bool(given["accepts_marketing"]),
                   marketing_given=given["accepts_marketing"] is not None)
     return params
+
+
+def _customer_params(store_id: int, key: str, customer: CustomerIn, now: datetime) -> dict[str, Any]:
+    return {**customer_fields(key, customer), "store_id": store_id, "created_at": now, "updated_at": now}
 
 
 _DELETE_LINES = order_lines.delete().where(order_lines.c.store_id == bindparam("store"),
@@ -99,14 +103,15 @@ async def project_customers(conn: AsyncConnection, store_id: int, events: Sequen
     return {key: int(row.id) for key, row in rows.items()}
 
 
-def _order_params(store_id: int, currency: str, event: Event, customer_id: int | None,
-                  now: datetime) -> dict[str, Any]:
+def order_fields(event: Event, currency: str) -> dict[str, Any]:
+    """The order upsert's values that come from the event alone (and the store's currency, when the
+    order names none): all but the store, the customer and the time."""
     order = event.order
     assert order is not None
     status = ORDER_STATUS_BY_EVENT.get(event.type)
     params: dict[str, Any] = dict.fromkeys(ORDER_KEPT)
     params.update(
-        customer_id=customer_id, subtotal=order.subtotal, shipping=order.shipping, tax=order.tax,
+        subtotal=order.subtotal, shipping=order.shipping, tax=order.tax,
         discount=order.discount, total=order.total,
         shipping_address=order.shipping_address.model_dump(exclude_none=True) if order.shipping_address else None,
         billing_address=order.billing_address.model_dump(exclude_none=True) if order.billing_address else None,
@@ -115,12 +120,17 @@ def _order_params(store_id: int, currency: str, event: Event, customer_id: int |
     if status in TIMESTAMP_BY_STATUS:
         params[TIMESTAMP_BY_STATUS[status]] = event.occurred_at
     params.update(
-        store_id=store_id, external_id=order.id, number=order.number or order.id,
+        external_id=order.id, number=order.number or order.id,
         currency=(order.currency or currency).upper(), status=status or "placed", placed_at=event.occurred_at,
-        updated_at=now, number_given=order.number is not None, currency_given=order.currency is not None,
+        number_given=order.number is not None, currency_given=order.currency is not None,
         is_placed=status == "placed", rank=STATUS_RANK[status] if status else -1,
     )
     return params
+
+
+def _order_params(store_id: int, currency: str, event: Event, customer_id: int | None,
+                  now: datetime) -> dict[str, Any]:
+    return {**order_fields(event, currency), "store_id": store_id, "customer_id": customer_id, "updated_at": now}
 
 
 def merge_order_params(params: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -1,22 +1,21 @@
 """A helper process that composes messages for ``flows.composers.ProcessComposer``.
 
-It reads frames from stdin (an 8-byte big-endian length, then a pickle of the renderers' recipes and
+It reads frames (afterorder/frames.py) from stdin (a pickle of the renderers' recipes and
 the jobs) and answers each on stdout with the pickled results, in order.  It keeps nothing but
 compiled templates, and ends at the end of its input.  Only its parent writes to it.
 """
 
 from __future__ import annotations
 
-import os
-import pickle
 import signal
 import sys
 from pathlib import Path
 from typing import BinaryIO
 
 from afterorder.content.render import Recipe, Renderer
-from afterorder.flows.composers import FRAME_LENGTH, ComposeFailure, compose_one
+from afterorder.flows.composers import ComposeFailure, compose_one
 from afterorder.flows.outgoing import Composed, ComposeJob
+from afterorder.frames import answers_channel, frame, read_frame
 
 MAX_RENDERERS = 64  # renderers kept compiled: one per store with its own templates, and the shared one
 
@@ -39,30 +38,20 @@ def compose_batch(recipes: list[Recipe], jobs: list[tuple[int, ComposeJob]]) -> 
     return [compose_one(renderers[index], job) for index, job in jobs]
 
 
-def _read(stream: BinaryIO, size: int) -> bytes | None:
-    data = stream.read(size)
-    if len(data) < size:
-        return None
-    return data
-
-
 def serve(requests: BinaryIO, answers: BinaryIO) -> None:
-    while (head := _read(requests, FRAME_LENGTH)) is not None:
-        frame = _read(requests, int.from_bytes(head, "big"))
-        if frame is None:
+    while True:
+        try:
+            recipes, jobs = read_frame(requests)
+        except EOFError:
             return
-        recipes, jobs = pickle.loads(frame)
-        answer = pickle.dumps(compose_batch(recipes, jobs), protocol=pickle.HIGHEST_PROTOCOL)
-        answers.write(len(answer).to_bytes(FRAME_LENGTH, "big") + answer)
+        answers.write(frame(compose_batch(recipes, jobs)))
         answers.flush()
 
 
 def main() -> None:
     # Ctrl-C in a terminal reaches the whole process group: the parent decides when helpers stop
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    answers = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # anything else written to stdout, by Python or a C library, goes to stderr: never into a frame
-    sys.stdout = sys.stderr
+    answers = answers_channel()
     serve(sys.stdin.buffer, answers)
 
 

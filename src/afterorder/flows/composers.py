@@ -21,6 +21,7 @@ from typing import Protocol
 
 from afterorder.content.render import Recipe, Renderer
 from afterorder.flows.outgoing import Composed, ComposeJob, compose
+from afterorder.frames import frame, receive
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,6 @@ class InlineComposer:
 # ---- in the parent --------------------------------------------------------------------------
 
 HELPER_MODULE = "afterorder.flows.compose_helper"
-FRAME_LENGTH = 8  # bytes of the big-endian length before each pickled frame
 
 
 class HelperGone(RuntimeError):
@@ -80,7 +80,7 @@ class HelperGone(RuntimeError):
 
 
 class _Helper:
-    """One helper process, spoken to over its stdin and stdout: a length, then a pickled frame."""
+    """One helper process, spoken to over its stdin and stdout in frames (afterorder/frames.py)."""
 
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process
@@ -99,11 +99,9 @@ class _Helper:
             if self.broken:
                 raise HelperGone("the helper process stopped")
             try:
-                frame = pickle.dumps((recipes, jobs), protocol=pickle.HIGHEST_PROTOCOL)
-                self.process.stdin.write(len(frame).to_bytes(FRAME_LENGTH, "big") + frame)
+                self.process.stdin.write(frame((recipes, jobs)))
                 await self.process.stdin.drain()
-                size = int.from_bytes(await self.process.stdout.readexactly(FRAME_LENGTH), "big")
-                found: list[Composed | ComposeFailure] = pickle.loads(await self.process.stdout.readexactly(size))
+                found: list[Composed | ComposeFailure] = await receive(self.process.stdout)
                 return found
             except (OSError, asyncio.IncompleteReadError) as exc:
                 self.broken = True

@@ -34,6 +34,12 @@ class Source:
     records: Iterator[Record | Rejected]
     binary: BinaryIO
     text: io.TextIOWrapper  # held here: when it goes, it closes the file
+    context: Context
+
+    @property
+    def file_format(self) -> str:
+        """csv or jsonl: what ``open_source`` takes to open it again."""
+        return "jsonl" if self.format == "jsonl" else "csv"
 
     def position(self) -> int:
         return self.size if self.binary.closed else self.binary.tell()
@@ -76,18 +82,18 @@ def open_source(path: Path, kind: Kind, ctx: Context, given_format: str | None =
     text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
     try:
         if fmt == "jsonl":
-            return Source(path, kind, "jsonl", size, jsonl.events(text, ctx), binary, text)
+            return Source(path, kind, "jsonl", size, jsonl.events(text, ctx), binary, text, ctx)
         header, rows = numbered_rows(text)
         if not header:
             raise FileFormatError(f"{path.name} is empty: a CSV file starts with a header row")
         shopify = SHOPIFY.get(kind)
         if shopify is not None and shopify[0] <= set(header):
-            return Source(path, kind, "shopify-csv", size, shopify[1](rows, ctx), binary, text)
+            return Source(path, kind, "shopify-csv", size, shopify[1](rows, ctx), binary, text, ctx)
         problem = generic_csv.header_problem(kind, header)
         if problem:
             raise FileFormatError(f"{path.name} is neither a Shopify {kind} export nor afterorder's {kind} CSV: "
                                   f"{problem}")
-        return Source(path, kind, "csv", size, GENERIC[kind](rows, ctx), binary, text)
+        return Source(path, kind, "csv", size, GENERIC[kind](rows, ctx), binary, text, ctx)
     except UnicodeDecodeError as exc:
         binary.close()
         raise FileFormatError(f"{path.name} is not UTF-8 text: {exc}") from None

@@ -1,6 +1,7 @@
-"""Running an import: records from a file go to the intake pipeline in large batches, flagged as
-history (stored and projected, never handed to flows), while the next batch is parsed.  Customer
-statistics are computed once per customer at the end, not once per batch.
+"""Running an import: records from a file go to the intake pipeline in large batches of prepared
+events, as history (stored and projected, never handed to flows), while the next batch is parsed,
+in this process or (``parse_process=True``, what ``afterorder import`` does) in a process of its
+own.  Customer statistics are computed once per customer at the end, not once per batch.
 
 Each batch is one transaction of a few thousand events written with a handful of executemany
 statements (bench/import_orders.py measures a 100,000-order export).
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,15 +21,15 @@ from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from afterorder.db.customer_stats import refresh_stale_stats
+from afterorder.db.history_rows import Prepared
 from afterorder.db.schema import customers
 from afterorder.db.stores import StoreRow
-from afterorder.domain import Event, EventType
-from afterorder.history.formats import FileFormatError, Source
-from afterorder.history.records import Record, Rejected
+from afterorder.history.batches import BATCH_EVENTS, PreparedBatch, inline_batches
+from afterorder.history.formats import Source
+from afterorder.history.parse_process import Job, process_batches
+from afterorder.history.records import Rejected
 from afterorder.intake.pipeline import Intake
 
-BATCH_EVENTS = 5000
-YIELD_EVERY = 100  # records parsed between turns of the event loop
 CHUNK = 500
 SOURCE = "import"
 ANALYZED = ("events", "customers", "orders", "order_lines", "products")
@@ -52,31 +53,6 @@ class ImportReport:
                 "flows_triggered": False, "records": self.records, "new": self.new, "unchanged": self.unchanged,
                 "events_stored": self.events_stored, "events_duplicate": self.events_duplicate,
                 "rejected": len(self.rejected), "seconds": round(self.seconds, 2)}
-
-
-@dataclass
-class _Batch:
-    records: list[Record] = field(default_factory=list)
-    rejected: list[Rejected] = field(default_factory=list)
-    events: int = 0
-
-
-async def _next_batch(records: Iterator[Record | Rejected], size: int) -> _Batch | None:
-    batch = _Batch()
-    try:
-        for n, item in enumerate(records, 1):
-            if n % YIELD_EVERY == 0:
-                await asyncio.sleep(0)
-            if isinstance(item, Rejected):
-                batch.rejected.append(item)
-                continue
-            batch.records.append(item)
-            batch.events += len(item.events)
-            if batch.events >= size:
-                return batch
-    except UnicodeDecodeError as exc:
-        raise FileFormatError(f"the file is not UTF-8 text: {exc}") from None
-    return batch if batch.records or batch.rejected else None
 
 
 async def _known_emails(conn: AsyncConnection, store_id: int, emails: set[str]) -> dict[str, str]:
@@ -104,25 +80,18 @@ async def _has_customers_with_ids(engine: AsyncEngine, store_id: int) -> bool:
         return found.first() is not None
 
 
-def _names_customer_ids(events: list[Event]) -> bool:
-    return any(e.customer is not None and e.customer.id is not None and e.customer.email for e in events)
-
-
-async def _link_customers(engine: AsyncEngine, store: StoreRow, events: list[Event]) -> None:
+async def _link_customers(engine: AsyncEngine, store: StoreRow, events: list[Prepared]) -> None:
     """Orders that name their customer by email only join the customer the store already has
     under its own id, rather than starting a second one."""
-    anonymous = [e for e in events if e.type is EventType.ORDER_PLACED and e.customer is not None
-                 and e.customer.id is None and e.customer.email]
+    anonymous = [p for p in events if p.email_only is not None]
     if not anonymous:
         return
     async with engine.connect() as conn:
-        known = await _known_emails(conn, store.id, {e.customer.email for e in anonymous
-                                                     if e.customer is not None and e.customer.email})
+        known = await _known_emails(conn, store.id, {p.email_only for p in anonymous if p.email_only is not None})
     for placed in anonymous:
-        assert placed.customer is not None and placed.customer.email is not None
-        key = known.get(placed.customer.email)
+        key = known.get(placed.email_only or "")
         if key is not None:
-            placed.customer.id = key  # our own freshly parsed object: set in place, no copy
+            placed.join_customer(key)
 
 
 async def prepare_engine(engine: AsyncEngine) -> None:
@@ -157,9 +126,11 @@ async def _refresh_stats(engine: AsyncEngine, store: StoreRow, since: datetime, 
 
 
 async def import_file(engine: AsyncEngine, intake: Intake, store: StoreRow, source: Source, *,
-                      batch_events: int = BATCH_EVENTS,
-                      on_progress: Callable[[int], None] | None = None) -> ImportReport:
-    """Import every good record of ``source`` as history; collect the rejected ones in the report."""
+                      batch_events: int = BATCH_EVENTS, on_progress: Callable[[int], None] | None = None,
+                      parse_process: bool = False) -> ImportReport:
+    """Import every good record of ``source`` as history; collect the rejected ones in the report.
+
+    With ``parse_process`` the file is parsed in a process of its own (history/parse_process.py)."""
     report = ImportReport(file=source.path.name, kind=source.kind, format=source.format)
     started = time.perf_counter()
     since = intake.clock.now()
@@ -167,40 +138,43 @@ async def import_file(engine: AsyncEngine, intake: Intake, store: StoreRow, sour
     # linking by email costs a query per batch: only when some customer could be joined
     linking = await _has_customers_with_ids(engine, store.id)
 
-    async def store_batch(batch: _Batch) -> None:
+    async def store_batch(batch: PreparedBatch) -> None:
         nonlocal linking
-        events = [e for r in batch.records for e in r.events]
-        raws = [raw for r in batch.records for raw in r.raw]
-        linking = linking or _names_customer_ids(events)
+        linking = linking or any(p.names_customer for p in batch.events)
         if linking:
-            await _link_customers(engine, store, events)
-        answers = await intake.ingest(store, events, source=SOURCE, raw=raws, historical=True, stats_later=True)
+            await _link_customers(engine, store, batch.events)
+        answers = await intake.ingest_history(store, batch.events, source=SOURCE, stats_later=True)
         stored = {a.id for a in answers if a.status == "stored"}
         report.events_stored += len(stored)
         report.events_duplicate += len(answers) - len(stored)
-        for record in batch.records:
-            if any(e.id in stored for e in record.events):
+        for record in batch.records():
+            if any(p.id in stored for p in record):
                 report.new += 1
             else:
                 report.unchanged += 1
+        if on_progress:
+            on_progress(batch.position)
 
+    if parse_process:
+        stream = process_batches(Job(str(source.path), source.kind, source.file_format, source.context,
+                                     store.currency, batch_events))
+    else:
+        stream = inline_batches(source.records, store.currency, source.position, batch_events)
     try:
-        while True:
-            # parse the next batch while the previous one is being written: in small steps on the
-            # event loop, so the driver gets each next statement as soon as it is ready (a thread
-            # would fight the writer for the GIL)
-            batch = await _next_batch(source.records, batch_events)
-            if pending is not None:
-                await pending
-                pending = None
-                if on_progress:
-                    on_progress(source.position())
-            if batch is None:
-                break
-            report.rejected.extend(batch.rejected)
-            report.records += len(batch.records)
-            if batch.records:
-                pending = asyncio.create_task(store_batch(batch))
+        async with contextlib.aclosing(stream):
+            # the next batch is parsed while the one before is written
+            async for batch in stream:
+                if pending is not None:
+                    await pending
+                    pending = None
+                report.rejected.extend(batch.rejected)
+                report.records += len(batch.sizes)
+                if batch.events:
+                    pending = asyncio.create_task(store_batch(batch))
+                elif on_progress:
+                    on_progress(batch.position)
+        if pending is not None:
+            await pending
     except Exception:
         if pending is not None:
             await asyncio.gather(pending, return_exceptions=True)
@@ -209,7 +183,7 @@ async def import_file(engine: AsyncEngine, intake: Intake, store: StoreRow, sour
         raise
     await _refresh_stats(engine, store, since, intake)
     if on_progress:
-        on_progress(source.position())
+        on_progress(source.size)
     report.rejected.sort(key=lambda r: r.row)
     report.seconds = time.perf_counter() - started
     return report

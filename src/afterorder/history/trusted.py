@@ -11,6 +11,7 @@ every other field at its default (mutable defaults and factories fresh per insta
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -49,8 +50,7 @@ class Trusted(Generic[M]):
             elif isinstance(info.default, (dict, list, set)) and not info.default:
                 self.fresh.append((name, type(info.default)))  # an empty {} or []: a new one each time
             else:
-                default = info.default
-                self.fresh.append((name, lambda default=default: copy.deepcopy(default)))
+                self.fresh.append((name, functools.partial(copy.deepcopy, info.default)))
         self.required = frozenset(required)
 
     def __call__(self, **values: Any) -> M:

@@ -1,76 +1,77 @@
-"""History batches (``Intake.ingest(..., historical=True)``: what ``afterorder import`` sends),
-stored and projected set-based in the batch's transaction.
+"""History batches (``Intake.ingest(..., historical=True)`` and ``Intake.ingest_history``: what
+``afterorder import`` sends), stored and projected set-based in the batch's transaction.
 
 History gets the live path's storage and projections (customers, orders, lines, catalog, customer
 statistics, consents, coupons used) with the same results, but none of what only live events do:
 no flow runs, no engagement, suppression or attribution rows.  Its statements are the bulk ones of
-db/history_projections.py, and each event's payload goes to JSON text straight from its model.
+db/history_projections.py, and its events come prepared (db/history_rows.py): payload and raw record
+already JSON text, projection values already taken from the models.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.db.catalog import project_products
+from afterorder.db.customer_stats import refresh_stats
 from afterorder.db.events import event_row
 from afterorder.db.history_projections import append_events, project_customers, project_orders, stored_ids
-from afterorder.db.projections import event_subject_ids
+from afterorder.db.history_rows import Prepared, subject_ids
 from afterorder.db.stores import StoreRow
-from afterorder.domain import Event
 from afterorder.intake.side_records import Happened, record_side_effects
 from afterorder.tracking.projection import message_subjects
-
-KeepStats = Callable[[AsyncConnection, StoreRow, list[str], list[Happened], datetime], Awaitable[None]]
 
 
 @dataclass(frozen=True)
 class HistoryRequest:
-    events: Sequence[Event]
-    raw: Sequence[Any] | None
+    events: Sequence[Prepared]
     source: str
     stats: bool = True  # False: the caller refreshes customer statistics later (refresh_stale_stats)
 
 
-async def store_history(conn: AsyncConnection, store: StoreRow, requests: Sequence[HistoryRequest], now: datetime,
-                        keep_stats: KeepStats) -> list[list[bool]]:
+async def store_history(conn: AsyncConnection, store: StoreRow, requests: Sequence[HistoryRequest], now: datetime
+                        ) -> list[list[bool]]:
     """Store the requests' events (deduped on the store's ids); per request and event, whether it was
-    stored (else it was there already).  ``keep_stats`` is the intake's customer statistics upkeep."""
+    stored (else it was there already)."""
     seen = await stored_ids(conn, store.id, (e.id for r in requests for e in r.events))
-    fresh: list[tuple[Event, Any, str]] = []
-    counted: list[bool] = []  # per fresh event: whether its customer's statistics are kept now
+    fresh: list[tuple[Prepared, str, bool]] = []  # the event, its source, whether its statistics are kept now
     stored: list[list[bool]] = []
     for request in requests:
         flags = []
-        for index, event in enumerate(request.events):
-            is_new = event.id not in seen
+        for item in request.events:
+            is_new = item.id not in seen
             flags.append(is_new)
             if is_new:
-                seen.add(event.id)
-                fresh.append((event, request.raw[index] if request.raw is not None else None, request.source))
-                counted.append(request.stats)
+                seen.add(item.id)
+                fresh.append((item, request.source, request.stats))
         stored.append(flags)
-    new_events = [e for e, _, _ in fresh]
-    customer_ids = await project_customers(conn, store.id, new_events, now)
-    order_ids = await project_orders(conn, store.id, store.currency, new_events, customer_ids, now)
-    await project_products(conn, store.id, store.currency, new_events)
-    subjects = await message_subjects(conn, store.id, [(e, source) for e, _, source in fresh])
-    rows, happened = [], []
-    for event, raw, source in fresh:
-        customer_id, order_id = event_subject_ids(event, customer_ids, order_ids, subjects)
-        rows.append(event_row(store.id, source, event.id, event.type.value, event.occurred_at, now,
-                              customer_id, order_id, event.model_dump_json(), raw))
-        happened.append((event, None, customer_id, order_id))
+    new = [item for item, _, _ in fresh]
+    customer_ids = await project_customers(conn, store.id, [i.customer for i in new if i.customer is not None], now)
+    order_ids = await project_orders(conn, store.id, new, customer_ids, now)
+    models = [(item.event, source) for item, source, _ in fresh if item.event is not None]
+    await project_products(conn, store.id, store.currency, [e for e, _ in models])
+    messages = await message_subjects(conn, store.id, models)
+    rows, subjects = [], []
+    for item, source, _ in fresh:
+        customer_id, order_id = subject_ids(item, customer_ids, order_ids, messages)
+        rows.append(event_row(store.id, source, item.id, item.type, item.occurred_at, now, customer_id, order_id,
+                              item.payload, item.raw))
+        subjects.append((customer_id, order_id))
     event_ids = await append_events(conn, store.id, rows)
-    sources = [source for _, _, source in fresh]
-    if all(counted):
-        await keep_stats(conn, store, sources, happened, now)
-    elif any(counted):
-        await keep_stats(conn, store, [s for s, c in zip(sources, counted, strict=True) if c],
-                         [h for h, c in zip(happened, counted, strict=True) if c], now)
+    # customer statistics move with the orders, in the same transaction (unless left for later)
+    buyers = {customer_id for (item, _, counted), (customer_id, _) in zip(fresh, subjects, strict=True)
+              if counted and item.order_key is not None and customer_id is not None}
+    if buyers:
+        await refresh_stats(conn, store.id, store.country, buyers, now)
+    happened: list[Happened] = []
+    sources: list[str] = []
+    for (item, source, _), (customer_id, order_id) in zip(fresh, subjects, strict=True):
+        if item.event is not None:
+            happened.append((item.event, None, customer_id, order_id))
+            sources.append(source)
     await record_side_effects(conn, store.id, sources, happened, event_ids, now)
     return stored

@@ -24,6 +24,7 @@ from afterorder.clock import Clock
 from afterorder.db.catalog import project_products
 from afterorder.db.customer_stats import record_engagement, refresh_stats
 from afterorder.db.events import DuplicateRace, append_events, event_row, stored_ids
+from afterorder.db.history_rows import Prepared, prepare
 from afterorder.db.projections import event_subject_ids, project_customers, project_orders
 from afterorder.db.stores import StoreRow
 from afterorder.domain import Event, EventType
@@ -50,12 +51,16 @@ class Accepted:
 @dataclass
 class _Request:
     store: StoreRow
-    events: Sequence[Event]
+    events: Sequence[Event]  # live events
     raw: Sequence[Any] | None
     source: str
-    historical: bool
-    stats_later: bool
+    history: Sequence[Prepared] | None = None  # history instead (``events`` is then empty)
+    stats_later: bool = False
     done: asyncio.Future[list[Accepted]] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+    @property
+    def size(self) -> int:
+        return len(self.history) if self.history is not None else len(self.events)
 
 
 class Intake:
@@ -77,10 +82,22 @@ class Intake:
         """Store a request's events, all together or not at all; returns one answer per event.
 
         ``historical=True`` marks past events brought in by an import: they are stored and projected
-        like any other, but start, wake and end no flow runs.  With ``stats_later=True`` as well, the
-        customers' statistics are left to the caller, who refreshes them once at its end
-        (``refresh_stale_stats``) instead of once per batch."""
-        request = _Request(store, batch, raw, source, historical, historical and stats_later)
+        like any other, but start, wake and end no flow runs (``ingest_history``)."""
+        if historical:
+            return await self.ingest_history(store, [
+                prepare(event, raw[i] if raw is not None else None, store.currency) for i, event in enumerate(batch)],
+                source=source, stats_later=stats_later)
+        return await self._enqueue(_Request(store, batch, raw, source))
+
+    async def ingest_history(self, store: StoreRow, batch: Sequence[Prepared], *, source: str = "import",
+                             stats_later: bool = False) -> list[Accepted]:
+        """Store past events, prepared (``db.history_rows.prepare``), all together or not at all:
+        stored and projected like live events, but they start, wake and end no flow runs.  With
+        ``stats_later=True`` the customers' statistics are left to the caller, who refreshes them
+        once at its end (``refresh_stale_stats``) instead of once per batch."""
+        return await self._enqueue(_Request(store, (), None, source, batch, stats_later))
+
+    async def _enqueue(self, request: _Request) -> list[Accepted]:
         self._queue.append(request)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._drain())
@@ -90,10 +107,10 @@ class Intake:
         while self._queue:
             group: list[_Request] = []
             size = 0
-            while self._queue and (not group or size + len(self._queue[0].events) <= self.max_group):
+            while self._queue and (not group or size + self._queue[0].size <= self.max_group):
                 request = self._queue.pop(0)
                 group.append(request)
-                size += len(request.events)
+                size += request.size
             try:
                 answers = await self._store_group(group)
             except Exception:
@@ -158,14 +175,24 @@ class Intake:
     async def _store_one_store(self, conn: AsyncConnection, requests: list[_Request], now: datetime
                                ) -> list[list[Accepted]]:
         store = requests[0].store
-        if all(r.historical for r in requests):  # an import's batch: set-based, never near flows
-            stored = await store_history(conn, store, [HistoryRequest(r.events, r.raw, r.source, not r.stats_later)
-                                                       for r in requests],
-                                         now, self._keep_stats)
-            return [[Accepted(e.id, "stored" if new else "duplicate") for e, new in zip(r.events, flags, strict=True)]
-                    for r, flags in zip(requests, stored, strict=True)]
+        answers: dict[int, list[Accepted]] = {}
+        history = [r for r in requests if r.history is not None]
+        if history:  # an import's batch: set-based, never near flows
+            stored = await store_history(conn, store, [HistoryRequest(r.history or (), r.source, not r.stats_later)
+                                                       for r in history], now)
+            for request, flags in zip(history, stored, strict=True):
+                answers[id(request)] = [Accepted(e.id, "stored" if new else "duplicate")
+                                        for e, new in zip(request.history or (), flags, strict=True)]
+        live = [r for r in requests if r.history is None]
+        if live:
+            for request, answer in zip(live, await self._store_live(conn, store, live, now), strict=True):
+                answers[id(request)] = answer
+        return [answers[id(r)] for r in requests]
+
+    async def _store_live(self, conn: AsyncConnection, store: StoreRow, requests: list[_Request], now: datetime
+                          ) -> list[list[Accepted]]:
         seen = await stored_ids(conn, store.id, (e.id for r in requests for e in r.events))
-        fresh: list[tuple[Event, Any, str, bool]] = []
+        fresh: list[tuple[Event, Any, str]] = []
         duplicate: set[tuple[int, int]] = set()
         for n, request in enumerate(requests):
             for index, event in enumerate(request.events):
@@ -173,39 +200,34 @@ class Intake:
                     duplicate.add((n, index))
                     continue
                 seen.add(event.id)
-                fresh.append((event, request.raw[index] if request.raw is not None else None, request.source,
-                              request.historical))
-        new_events = [e for e, _, _, _ in fresh]
+                fresh.append((event, request.raw[index] if request.raw is not None else None, request.source))
+        new_events = [e for e, _, _ in fresh]
         customer_ids = await project_customers(conn, store.id, new_events, now)
         order_ids = await project_orders(conn, store.id, store.currency, new_events, customer_ids, now)
         await project_products(conn, store.id, store.currency, new_events)
-        subjects = await message_subjects(conn, store.id, [(e, source) for e, _, source, _ in fresh])
+        subjects = await message_subjects(conn, store.id, [(e, source) for e, _, source in fresh])
         rows, happened = [], []
-        for event, raw, source, _ in fresh:
+        for event, raw, source in fresh:
             customer_id, order_id = event_subject_ids(event, customer_ids, order_ids, subjects)
             payload = event.model_dump(mode="json")
             rows.append(event_row(store.id, source, event.id, event.type.value, event.occurred_at, now,
                                   customer_id, order_id, payload, raw))
             happened.append((event, payload, customer_id, order_id))
         event_ids = await append_events(conn, store.id, rows)
-        sources = [source for _, _, source, _ in fresh]
+        sources = [source for _, _, source in fresh]
         await self._keep_stats(conn, store, sources, happened, now)
-        await after_stored(conn, store, [  # engagement, suppression, attribution: not for history
+        await after_stored(conn, store, [  # engagement, suppression, attribution
             Stored(event_ids[e.id], e, source, customer_id, order_id)
-            for (_, _, source, historical), (e, _, customer_id, order_id) in zip(fresh, happened, strict=True)
-            if not historical], now)
+            for source, (e, _, customer_id, order_id) in zip(sources, happened, strict=True)], now)
         await record_side_effects(conn, store.id, sources, happened, event_ids, now)
-        # History (an import) is kept, projected and counted, but never starts, wakes or ends a flow run:
-        # no confirmation mail for a 2019 order.
-        live = [h for h, (_, _, _, historical) in zip(happened, fresh, strict=True) if not historical]
         started_by_id: dict[str, int] = {}
-        if live:
+        if happened:
             started = await apply_events(conn, self.catalog, store, await self.catalog.enabled(conn, store), [
                 Happened(event_ids[e.id], e.type, e.occurred_at, payload, customer_id, order_id)
-                for e, payload, customer_id, order_id in live], now)
-            started_by_id = {e.id: n for (e, _, _, _), n in zip(live, started, strict=True)}
+                for e, payload, customer_id, order_id in happened], now)
+            started_by_id = {e.id: n for (e, _, _, _), n in zip(happened, started, strict=True)}
             await on_restock(conn, self.catalog, store, [
-                Restocked(event_ids[e.id], e.product.id, e.occurred_at) for e, _, _, _ in live
+                Restocked(event_ids[e.id], e.product.id, e.occurred_at) for e, _, _, _ in happened
                 if e.type is EventType.PRODUCT_RESTOCKED and e.product is not None], now)
         return [[Accepted(event.id, "duplicate") if (n, index) in duplicate
                  else Accepted(event.id, "stored", started_by_id.get(event.id, 0))
