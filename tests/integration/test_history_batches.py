@@ -57,7 +57,7 @@ def batches() -> list[list[dict[str, Any]]]:
     return [first, second]
 
 
-async def _snapshot(runtime: Runtime, store_id: int) -> dict[str, list[dict[str, Any]]]:
+async def snapshot(runtime: Runtime, store_id: int) -> dict[str, list[dict[str, Any]]]:
     async with runtime.engine.connect() as conn:
         people = {r.id: r.external_id for r in await conn.execute(
             select(customers.c.id, customers.c.external_id).where(customers.c.store_id == store_id))}
@@ -94,7 +94,7 @@ async def test_history_batches_project_what_live_events_project(database_url: st
                 answers[historical].append([a.status for a in accepted])
         assert answers[True] == answers[False]
         assert answers[True][0].count("duplicate") == 1 and answers[True][1][-1] == "duplicate"
-        expected, got = await _snapshot(runtime, live.id), await _snapshot(runtime, history.id)
+        expected, got = await snapshot(runtime, live.id), await snapshot(runtime, history.id)
     assert got["orders"] and got["order_lines"] and got["customer_stats"] and got["consents"]
     for table, rows in expected.items():
         assert got[table] == rows, table

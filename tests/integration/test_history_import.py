@@ -4,12 +4,15 @@ catalog kept from product events and a products import."""
 
 from __future__ import annotations
 
+import os
+import signal
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import func, select
 
 from afterorder.clock import FrozenClock
@@ -17,22 +20,26 @@ from afterorder.db.catalog import get_product, list_products
 from afterorder.db.schema import customer_stats, customers, events, flow_runs, order_lines, orders, outbox, products
 from afterorder.db.stores import StoreRow
 from afterorder.domain import Event
-from afterorder.history import ImportReport, import_file, open_source
+from afterorder.history import FileFormatError, ImportReport, import_file, open_source
 from afterorder.history.formats import Kind
+from afterorder.history.parse_process import MODULE, ParseProcessGone
 from afterorder.history.records import Context
 from afterorder.runtime import Runtime
 from tests.conftest import T0
-from tests.factories import add_store, order_event, running
+from tests.factories import JP_STORE, add_store, order_event, running
+from tests.integration.test_history_batches import snapshot
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "history"
 TABLES = (customers, orders, order_lines, events, products, flow_runs, outbox)
 
 
-async def import_path(runtime: Runtime, store: StoreRow, path: Path, kind: Kind) -> ImportReport:
+async def import_path(runtime: Runtime, store: StoreRow, path: Path, kind: Kind, *, parse_process: bool = False,
+                      batch_events: int = 4) -> ImportReport:
     ctx = Context(file=path.name, timezone=ZoneInfo(store.timezone), currency=store.currency, now=runtime.clock.now())
     source = open_source(path, kind, ctx)
     try:
-        return await import_file(runtime.engine, runtime.intake, store, source, batch_events=4)
+        return await import_file(runtime.engine, runtime.intake, store, source, batch_events=batch_events,
+                                 parse_process=parse_process)
     finally:
         source.close()
 
@@ -184,3 +191,87 @@ async def test_an_import_computes_statistics_once_and_catches_up_on_a_killed_one
                        customer_stats.c.updated_at).join(customers, customers.c.id == customer_stats.c.customer_id))}
         assert (stats["cust-H1"].order_count, stats["cust-H1"].total_spent) == (1, Decimal(15000))
         assert len(stats) == 3 and {s.updated_at for s in stats.values()} == {T0 + timedelta(hours=1)}
+
+
+async def test_a_parsing_process_imports_exactly_what_parsing_here_imports(database_url: str) -> None:
+    async with running(database_url, FrozenClock(T0)) as runtime:
+        here, _ = await add_store(runtime)
+        there, _ = await add_store(runtime, {**JP_STORE, "slug": "kumo-process"})
+        reports = {}
+        for store, parse_process in ((here, False), (there, True)):
+            for name, kind in (("shopify_customers_export.csv", "customers"), ("shopify_orders_export.csv", "orders")):
+                report = await import_path(runtime, store, FIXTURES / name, kind,  # type: ignore[arg-type]
+                                           parse_process=parse_process)
+                reports[(parse_process, kind)] = {k: v for k, v in report.as_json().items() if k != "seconds"}
+        assert reports[(True, "orders")] == reports[(False, "orders")]
+        assert reports[(True, "customers")] == reports[(False, "customers")]
+        assert reports[(True, "orders")]["events_stored"] == 12
+        expected, got = await snapshot(runtime, here.id), await snapshot(runtime, there.id)
+    assert got["orders"] and got["customer_stats"]
+    for table, rows in expected.items():
+        assert got[table] == rows, table
+
+
+def orders_export(count: int) -> bytes:
+    """A Shopify orders export of ``count`` good orders of two lines each."""
+    header, first, second, *_ = (FIXTURES / "shopify_orders_export.csv").read_bytes().splitlines(keepends=True)
+    assert first.startswith(b"#1001,") and second.startswith(b"#1001,") and b",5550000001," in first
+    return header + b"".join((first + second).replace(b"#1001,", f"#{n},".encode())
+                             .replace(b",5550000001,", f",{9_000_000 + n},".encode()) for n in range(count))
+
+
+async def test_a_file_unreadable_part_way_keeps_the_batches_before_it(database_url: str, tmp_path: Path) -> None:
+    broken = tmp_path / "orders_export.csv"
+    broken.write_bytes(orders_export(300) + b"#1009,\xff\xfe not text\n")
+    async with running(database_url, FrozenClock(T0)) as runtime:
+        store, _ = await add_store(runtime)
+        for parse_process in (False, True):
+            with pytest.raises(FileFormatError, match="not UTF-8"):
+                await import_path(runtime, store, broken, "orders", parse_process=parse_process, batch_events=2)
+        async with runtime.engine.connect() as conn:
+            stored = (await conn.execute(select(func.count()).select_from(events))).scalar_one()
+        assert stored > 100  # the batches read before the bad bytes are in
+
+
+def _parsing_processes() -> list[int]:
+    mine = str(os.getpid())
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            status = (entry / "status").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parent = next((line.split()[1] for line in status.splitlines() if line.startswith("PPid:")), "")
+        if parent == mine and MODULE.encode() in command:
+            found.append(int(entry.name))
+    return found
+
+
+async def test_a_parsing_process_that_dies_stops_the_import_with_a_clear_error(sqlite_url: str,
+                                                                              tmp_path: Path) -> None:
+    big = tmp_path / "orders_export.csv"
+    big.write_bytes(orders_export(20000))
+    async with running(sqlite_url, FrozenClock(T0)) as runtime:
+        store, _ = await add_store(runtime)
+        batches = 0
+
+        def progress(_: int) -> None:
+            nonlocal batches
+            batches += 1
+            if batches == 2:
+                for pid in _parsing_processes():
+                    os.kill(pid, signal.SIGKILL)
+
+        ctx = Context(file=big.name, timezone=ZoneInfo(store.timezone), currency=store.currency, now=T0)
+        source = open_source(big, "orders", ctx)
+        try:
+            with pytest.raises(ParseProcessGone, match="running the same file again is safe"):
+                await import_file(runtime.engine, runtime.intake, store, source, batch_events=50,
+                                  on_progress=progress, parse_process=True)
+        finally:
+            source.close()
+        assert _parsing_processes() == []
+        async with runtime.engine.connect() as conn:
+            stored = (await conn.execute(select(func.count()).select_from(orders))).scalar_one()
+        assert 30 <= stored < 20000  # the batches stored before it stopped (two of 50 events) are kept
