@@ -10,7 +10,7 @@ with the few events that need it once stored (products, messages, consent, coupo
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +37,10 @@ class Prepared:
     email_only: str | None = None  # an order placed by a customer named by email alone: that email
     names_customer: bool = False  # the event names its customer by the store's id and an email
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # as a plain tuple of its values: a fifth less to pickle and unpickle than the default state
+        return Prepared, tuple(getattr(self, name) for name in _FIELDS)
+
     def join_customer(self, key: str) -> None:
         """The order's customer, named by email alone, is the store's customer ``key``: as if the
         event had named it (``customer.id``), in the projections and the stored payload."""
@@ -53,6 +57,7 @@ class Prepared:
         self.names_customer = True
 
 
+_FIELDS = tuple(f.name for f in fields(Prepared))
 _NO_CUSTOMER_ID = '"customer":{"id":null'  # how model_dump_json writes a customer without an id
 
 
