@@ -41,56 +41,39 @@ class PreparedBatch:
             start += count
 
 
-class _Batcher:
-    def __init__(self, currency: str, position: Callable[[], int], size: int) -> None:
-        self.currency, self.position, self.size = currency, position, size
-        self.batch = PreparedBatch()
-
-    def add(self, item: Record | Rejected) -> PreparedBatch | None:
-        """The batch, once this item fills it."""
-        self.batch.add(item, self.currency)
-        return self._take() if len(self.batch.events) >= self.size else None
-
-    def finish(self) -> PreparedBatch | None:
-        return self._take() if self.batch.sizes or self.batch.rejected else None
-
-    def _take(self) -> PreparedBatch:
-        done, self.batch = self.batch, PreparedBatch()
-        done.position = self.position()
-        return done
-
-
-def _unreadable(exc: UnicodeDecodeError) -> FileFormatError:
-    return FileFormatError(f"the file is not UTF-8 text: {exc}")
+def _batches(records: Iterator[Record | Rejected], currency: str, position: Callable[[], int], size: int,
+             ticks: bool) -> Iterator[PreparedBatch | None]:
+    """The batches; with ``ticks``, also ``None`` every ``YIELD_EVERY`` records (a turn for the event loop)."""
+    batch = PreparedBatch()
+    try:
+        for n, item in enumerate(records, 1):
+            if ticks and n % YIELD_EVERY == 0:
+                yield None
+            batch.add(item, currency)
+            if len(batch.events) >= size:
+                batch.position = position()
+                yield batch
+                batch = PreparedBatch()
+    except UnicodeDecodeError as exc:
+        raise FileFormatError(f"the file is not UTF-8 text: {exc}") from None
+    if batch.sizes or batch.rejected:
+        batch.position = position()
+        yield batch
 
 
 def batches(records: Iterator[Record | Rejected], currency: str, position: Callable[[], int],
             size: int = BATCH_EVENTS) -> Iterator[PreparedBatch]:
     """``records`` in batches of about ``size`` events; raises ``FileFormatError`` when the file
     turns out unreadable part way (the batches before it are good)."""
-    batcher = _Batcher(currency, position, size)
-    try:
-        for item in records:
-            if (done := batcher.add(item)) is not None:
-                yield done
-    except UnicodeDecodeError as exc:
-        raise _unreadable(exc) from None
-    if (done := batcher.finish()) is not None:
-        yield done
+    return (batch for batch in _batches(records, currency, position, size, False) if batch is not None)
 
 
 async def inline_batches(records: Iterator[Record | Rejected], currency: str, position: Callable[[], int],
                          size: int = BATCH_EVENTS) -> AsyncGenerator[PreparedBatch, None]:
     """``batches`` in this process, in small steps on the event loop: the database driver gets each
     next statement of the batch being written as soon as it is ready."""
-    batcher = _Batcher(currency, position, size)
-    try:
-        for n, item in enumerate(records, 1):
-            if n % YIELD_EVERY == 0:
-                await asyncio.sleep(0)
-            if (done := batcher.add(item)) is not None:
-                yield done
-    except UnicodeDecodeError as exc:
-        raise _unreadable(exc) from None
-    if (done := batcher.finish()) is not None:
-        yield done
+    for batch in _batches(records, currency, position, size, True):
+        if batch is None:
+            await asyncio.sleep(0)
+        else:
+            yield batch
