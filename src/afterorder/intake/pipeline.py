@@ -1,9 +1,9 @@
 """One path for every event: in one transaction append it (deduped on the store's id), update
 the projections (customers, orders, lines, the product catalog), and start / wake / end flow runs.
 
-History (``ingest(..., historical=True)``, what ``afterorder import`` sends) is stored and projected
-with the same results, set-based (intake/history_batches.py), and never reaches flows: a 2019 order
-gets no confirmation mail.
+History (``ingest_history``, what ``afterorder import`` sends, or ``ingest(..., historical=True)``)
+is stored and projected with the same results, set-based (intake/history_batches.py), and never
+reaches flows: a 2019 order gets no confirmation mail.
 
 Requests that arrive together are committed together (group commit): each caller waits for the
 transaction that holds its events, so an answer of 200 always means stored.  A batch that fails is
