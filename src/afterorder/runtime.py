@@ -106,18 +106,19 @@ class Runtime:
                                                   lease=timedelta(seconds=self.settings.lease_seconds),
                                                   concurrency=max(self.settings.smtp_pool * 2, 2)))
 
-        async def schedule_step() -> int:
-            found = await self.scheduler.run_due()
-            found += await queue_confirmations(self.engine, self.renderer, self.clock.now(), self.settings.base_url)
-            if found:
-                self.mail_due.set()
-            return found
-
         async def schedule_more() -> int:
             found = await self.scheduler.run_due()
             if found:
                 self.mail_due.set()
             return found
+
+        async def schedule_step() -> int:  # the first loop also queues double opt-in confirmations
+            found = await schedule_more()
+            confirmations = await queue_confirmations(self.engine, self.renderer, self.clock.now(),
+                                                      self.settings.base_url)
+            if confirmations:
+                self.mail_due.set()
+            return found + confirmations
 
         delivery = self.delivery
         poll = self.settings.poll_seconds

@@ -68,7 +68,7 @@ def keeps_model(event: Event) -> bool:
         return True
     if event.customer is not None and event.customer.accepts_marketing is not None:
         return True
-    return event.type is EventType.ORDER_PLACED and bool(event.properties) and bool(codes_in(event))
+    return event.type is EventType.ORDER_PLACED and bool(codes_in(event))
 
 
 def prepare(event: Event, raw: Any, currency: str) -> Prepared:

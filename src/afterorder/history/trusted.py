@@ -31,10 +31,9 @@ class Trusted(Generic[M]):
         if model.model_config.get("extra") == "allow":
             raise TypeError(f"{model.__name__}: a model that allows extra fields keeps them apart")
         self.model = model
-        self.required: frozenset[str] = frozenset()
         self.defaults: dict[str, Any] = {}  # every field, in the model's order; required ones as None
         self.fresh: list[tuple[str, Callable[[], Any]]] = []  # built again for each instance
-        required = set()
+        required: set[str] = set()
         for name, info in model.__pydantic_fields__.items():
             if info.alias is not None or info.validation_alias is not None:
                 raise TypeError(f"{model.__name__}.{name}: aliases are not handled")
@@ -51,7 +50,7 @@ class Trusted(Generic[M]):
                 self.fresh.append((name, type(info.default)))  # an empty {} or []: a new one each time
             else:
                 self.fresh.append((name, functools.partial(copy.deepcopy, info.default)))
-        self.required = frozenset(required)
+        self.required: frozenset[str] = frozenset(required)
 
     def __call__(self, **values: Any) -> M:
         missing = self.required.difference(values)

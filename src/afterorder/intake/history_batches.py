@@ -30,7 +30,7 @@ from afterorder.tracking.projection import message_subjects
 class HistoryRequest:
     events: Sequence[Prepared]
     source: str
-    stats: bool = True  # False: the caller refreshes customer statistics later (refresh_stale_stats)
+    stats_later: bool = False  # the caller refreshes customer statistics later (refresh_stale_stats)
 
 
 async def store_history(conn: AsyncConnection, store: StoreRow, requests: Sequence[HistoryRequest], now: datetime
@@ -38,7 +38,7 @@ async def store_history(conn: AsyncConnection, store: StoreRow, requests: Sequen
     """Store the requests' events (deduped on the store's ids); per request and event, whether it was
     stored (else it was there already)."""
     seen = await stored_ids(conn, store.id, (e.id for r in requests for e in r.events))
-    fresh: list[tuple[Prepared, str, bool]] = []  # the event, its source, whether its statistics are kept now
+    fresh: list[tuple[Prepared, str, bool]] = []  # the event, its source, whether its statistics wait
     stored: list[list[bool]] = []
     for request in requests:
         flags = []
@@ -47,7 +47,7 @@ async def store_history(conn: AsyncConnection, store: StoreRow, requests: Sequen
             flags.append(is_new)
             if is_new:
                 seen.add(item.id)
-                fresh.append((item, request.source, request.stats))
+                fresh.append((item, request.source, request.stats_later))
         stored.append(flags)
     new = [item for item, _, _ in fresh]
     customer_ids = await project_customers(conn, store.id, [i.customer for i in new if i.customer is not None], now)
@@ -63,8 +63,8 @@ async def store_history(conn: AsyncConnection, store: StoreRow, requests: Sequen
         subjects.append((customer_id, order_id))
     event_ids = await append_events(conn, store.id, rows)
     # customer statistics move with the orders, in the same transaction (unless left for later)
-    buyers = {customer_id for (item, _, counted), (customer_id, _) in zip(fresh, subjects, strict=True)
-              if counted and item.order_key is not None and customer_id is not None}
+    buyers = {customer_id for (item, _, later), (customer_id, _) in zip(fresh, subjects, strict=True)
+              if not later and item.order_key is not None and customer_id is not None}
     if buyers:
         await refresh_stats(conn, store.id, store.country, buyers, now)
     happened: list[Happened] = []

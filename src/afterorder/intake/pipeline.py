@@ -176,13 +176,12 @@ class Intake:
                                ) -> list[list[Accepted]]:
         store = requests[0].store
         answers: dict[int, list[Accepted]] = {}
-        history = [r for r in requests if r.history is not None]
+        history = [(r, HistoryRequest(r.history, r.source, r.stats_later)) for r in requests if r.history is not None]
         if history:  # an import's batch: set-based, never near flows
-            stored = await store_history(conn, store, [HistoryRequest(r.history or (), r.source, not r.stats_later)
-                                                       for r in history], now)
-            for request, flags in zip(history, stored, strict=True):
+            stored = await store_history(conn, store, [h for _, h in history], now)
+            for (request, batch), flags in zip(history, stored, strict=True):
                 answers[id(request)] = [Accepted(e.id, "stored" if new else "duplicate")
-                                        for e, new in zip(request.history or (), flags, strict=True)]
+                                        for e, new in zip(batch.events, flags, strict=True)]
         live = [r for r in requests if r.history is None]
         if live:
             for request, answer in zip(live, await self._store_live(conn, store, live, now), strict=True):
