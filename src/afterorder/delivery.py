@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from afterorder.channels import Channel, OutgoingEmail, RetryPolicy, SendOutcome, SendResult
+from afterorder.channels import Channel, OutgoingMessage, RetryPolicy, SendOutcome, SendResult
 from afterorder.clock import Clock
 from afterorder.compliance import dkim
 from afterorder.compliance.gate import judge
@@ -77,7 +77,7 @@ class Claimed:
     id: int
     store_id: int
     attempt: int
-    email: OutgoingEmail
+    email: OutgoingMessage
     blocked: str | None  # why it may not go out, if it may not
     send_by: datetime  # not started by then, it waits for its lease to end (another worker may take it)
     dkim: DkimKey | None = None  # the store's key: signed just before it is sent
@@ -130,7 +130,7 @@ class Delivery:
         for r in sorted(rows, key=lambda r: position[r.id]):
             claimed.append(Claimed(
                 r.id, r.store_id, r.attempts,
-                OutgoingEmail(r.message_id, r.envelope_from, (r.recipient,),
+                OutgoingMessage(r.message_id, r.envelope_from, (r.recipient,),
                               bodies[(r.store_id, r.idempotency_key)].encode("utf-8")),
                 refused.get(r.id) or verdicts[r.id].blocked,
                 now + self.settings.lease / 2, settings[r.store_id].dkim))

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from afterorder.channels import DevSmtpServer, OutgoingEmail, RetryPolicy, SendOutcome, SendResult, SmtpChannel
+from afterorder.channels import DevSmtpServer, OutgoingMessage, RetryPolicy, SendOutcome, SendResult, SmtpChannel
 from afterorder.clock import FrozenClock
 from afterorder.db.schema import delivery_attempts, outbox
 from afterorder.delivery import Delivery, DeliverySettings
@@ -55,7 +55,7 @@ class SlowChannel:
         self.clock = clock
         self.sent: list[str] = []
 
-    async def send(self, email: OutgoingEmail) -> SendResult:
+    async def send(self, email: OutgoingMessage) -> SendResult:
         self.sent.append(email.message_id)
         self.clock.advance(40)
         return SendResult(SendOutcome.SENT, 250, "ok")

@@ -13,7 +13,7 @@ import pytest
 from afterorder.channels import (
     DevInbox,
     DevSmtpServer,
-    OutgoingEmail,
+    OutgoingMessage,
     SendOutcome,
     SmtpChannel,
     start_dev_smtp,
@@ -25,7 +25,7 @@ CHINESE_SUBJECT = "感谢您的订购 — 订单 #1001 已确认"
 
 def make_email(
     subject: str = JAPANESE_SUBJECT, to: str = "hanako@example.jp", body: str = "山田花子様"
-) -> OutgoingEmail:
+) -> OutgoingMessage:
     message = EmailMessage()
     message["From"] = "Sakura Tea <shop@sakura-tea.example>"
     message["To"] = to
@@ -35,7 +35,7 @@ def make_email(
     message.add_alternative(
         f"<html><body><p>{body}</p><p>ご注文ありがとうございます。</p></body></html>", subtype="html"
     )
-    return OutgoingEmail(
+    return OutgoingMessage(
         message_id=str(message["Message-ID"]),
         envelope_from="bounces@sakura-tea.example",
         recipients=(to,),

@@ -16,21 +16,21 @@ from typing import Any
 
 import pytest
 
-from afterorder.channels import DevSmtpServer, OutgoingEmail, SendOutcome, SmtpChannel, start_dev_smtp
+from afterorder.channels import DevSmtpServer, OutgoingMessage, SendOutcome, SmtpChannel, start_dev_smtp
 
 SENDER = "bounces@sakura-tea.example"
 
 
 def make_email(
     *recipients: str, text: str = "山田花子様\nご注文ありがとうございます。", cte: str = "base64"
-) -> OutgoingEmail:
+) -> OutgoingMessage:
     message = EmailMessage()
     message["From"] = "Sakura Tea <shop@sakura-tea.example>"
     message["To"] = ", ".join(recipients or ("hanako@example.jp",))
     message["Subject"] = "【ご注文ありがとうございます】"
     message["Message-ID"] = make_msgid(domain="sakura-tea.example")
     message.set_content(text, cte=cte)
-    return OutgoingEmail(
+    return OutgoingMessage(
         message_id=str(message["Message-ID"]),
         envelope_from=SENDER,
         recipients=recipients or ("hanako@example.jp",),
@@ -271,7 +271,7 @@ async def test_bare_line_feeds_are_sent_as_crlf(dev_smtp: DevSmtpServer) -> None
         b"From: shop@sakura-tea.example\nTo: hanako@example.jp\nSubject: plain\n"
         b"Message-ID: <bare-lf@sakura-tea.example>\n\nfirst line\n.dotted\r\nlast line without newline"
     )
-    outgoing = OutgoingEmail("<bare-lf@sakura-tea.example>", SENDER, ("hanako@example.jp",), data)
+    outgoing = OutgoingMessage("<bare-lf@sakura-tea.example>", SENDER, ("hanako@example.jp",), data)
     channel = SmtpChannel.from_url(dev_smtp.url, local_hostname="worker.test")
 
     result = await channel.send(outgoing)

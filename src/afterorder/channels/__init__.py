@@ -2,7 +2,7 @@
 
 from afterorder.channels.base import (
     Channel,
-    OutgoingEmail,
+    OutgoingMessage,
     RetryDecision,
     RetryPolicy,
     SendOutcome,
@@ -17,7 +17,7 @@ __all__ = [
     "ChannelClosedError",
     "DevInbox",
     "DevSmtpServer",
-    "OutgoingEmail",
+    "OutgoingMessage",
     "ReceivedMail",
     "RetryDecision",
     "RetryPolicy",

@@ -17,9 +17,13 @@ import asyncio
 import socket
 import ssl
 from dataclasses import dataclass
+from typing import ClassVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from afterorder.channels.base import OutgoingEmail, SendOutcome, SendResult
+from pydantic import field_validator
+
+from afterorder.channels.base import ChannelKind, OutgoingMessage, SendOutcome, SendResult
+from afterorder.channels.options import Provider, ProviderOptions
 from afterorder.channels.smtpwire import (
     MailResult,
     Refusal,
@@ -120,7 +124,7 @@ class SmtpChannel:
             local_hostname=local_hostname,
         )
 
-    async def send(self, email: OutgoingEmail) -> SendResult:
+    async def send(self, email: OutgoingMessage) -> SendResult:
         if self._closed:
             raise ChannelClosedError("SmtpChannel is closed")
         async with self._slots:
@@ -213,7 +217,7 @@ def _flag(options: dict[str, str], name: str, *, default: bool) -> bool:
     raise ValueError(f"SMTP URL option {name}={value!r} is not a boolean (use 1 or 0)")
 
 
-def _mail_options(email: OutgoingEmail) -> list[str]:
+def _mail_options(email: OutgoingMessage) -> list[str]:
     addresses = (email.envelope_from, *email.recipients)
     return [] if all(address.isascii() for address in addresses) else ["SMTPUTF8"]
 
@@ -257,3 +261,23 @@ def _unreachable(exc: BaseException) -> SendResult:
     message = str(exc)
     detail = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
     return SendResult(SendOutcome.TEMPORARY, code, detail)
+
+
+class SmtpOptions(ProviderOptions):
+    """``url``: ``smtp://user:password@host:587?starttls=1`` or ``smtps://…`` (a secret: it may hold a password)."""
+
+    SECRETS: ClassVar[frozenset[str]] = frozenset({"url"})
+    url: str
+
+    @field_validator("url")
+    @classmethod
+    def _readable(cls, value: str) -> str:
+        SmtpChannel.from_url(value)  # raises ValueError naming what is wrong
+        return value
+
+
+def _build(options: SmtpOptions, _client: object) -> SmtpChannel:
+    return SmtpChannel.from_url(options.url)
+
+
+PROVIDER = Provider("smtp", ChannelKind.EMAIL, SmtpOptions, _build)

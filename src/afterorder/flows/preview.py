@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from afterorder.channels.base import Channel, OutgoingEmail
+from afterorder.channels.base import Channel, OutgoingMessage
 from afterorder.compliance.message import MessageCompliance, preferences_url, unsubscribe_url
 from afterorder.content import Renderer
 from afterorder.db.schema import orders, products
@@ -145,5 +145,5 @@ async def send_test(channel: Channel, store: StoreRow, base_url: str, preview: P
     message_id = f"<ao.test.{uuid.uuid4().hex[:24]}@{snapshot.email_from.rsplit('@', 1)[-1]}>"
     data = build_email(snapshot, to=to, rendered=rendered, message_id=message_id, category="transactional",
                        date=now, extra_headers={"X-Afterorder-Test": f"{preview.flow}/{preview.step}"})
-    await channel.send(OutgoingEmail(message_id, store.email_from, (to,), data))
+    await channel.send(OutgoingMessage(message_id, store.email_from, (to,), data))
     return message_id

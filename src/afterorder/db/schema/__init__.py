@@ -5,6 +5,7 @@ same way; money as ``Numeric``; payloads as JSON.  One module per topic and one 
 the rest of the code imports the tables from here.
 """
 
+from afterorder.db.schema.channels import store_channel_settings, store_channels
 from afterorder.db.schema.compliance import (
     attributions,
     consent_changes,
@@ -96,6 +97,8 @@ __all__ = [
     "run_log",
     "segments",
     "stock_subscriptions",
+    "store_channel_settings",
+    "store_channels",
     "store_compliance",
     "store_content",
     "store_flows",

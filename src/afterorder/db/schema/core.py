@@ -87,8 +87,15 @@ customers = Table(
     Column("accepts_marketing", Boolean, nullable=False, default=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # LINE (migration 0013): the user id the store's account knows them by, and whether they follow
+    # the account now (None: not known; False: they unfollowed, so LINE cannot reach them)
+    Column("line_user_id", String(64), nullable=True),
+    Column("line_following", Boolean, nullable=True),
+    Column("line_changed_at", UtcDateTime, nullable=True),
     UniqueConstraint("store_id", "external_id"),
     Index("ix_customers_store_email", "store_id", "email"),
+    Index("ix_customers_store_line_user", "store_id", "line_user_id"),
+    Index("ix_customers_store_phone", "store_id", "phone"),
 )
 
 orders = Table(
@@ -227,6 +234,12 @@ outbox = Table(
     Column("sent_at", UtcDateTime, nullable=True),
     Column("ab_test_id", Id, nullable=True),  # sent under an A/B test (db/schema/experiments.py) …
     Column("variant", String(8), nullable=True),  # … as this variant
+    # channels (migration 0013): the provider that took the message and its id for it (status
+    # callbacks find the message by it); the customer's email address when the message may go
+    # by email instead (its email rendering is stored beside it: LINE paused, the customer unfollowed)
+    Column("provider", String(32), nullable=True),
+    Column("provider_message_id", String(255), nullable=True),
+    Column("fallback_to", String(320), nullable=True),
     UniqueConstraint("store_id", "idempotency_key"),
     Index("ix_outbox_due", "status", "next_attempt_at"),
 )
@@ -235,6 +248,8 @@ outbox = Table(
 # rewrite a few hundred bytes, not the ~13 KB message (SQLite rewrites a whole row on update).
 # Bounces and complaints are matched to the message they are about by its Message-ID.
 Index("ix_outbox_store_message_id", outbox.c.store_id, outbox.c.message_id)
+# Provider status callbacks (Twilio, Alibaba Cloud's SmsReport) find the message by the provider's id.
+Index("ix_outbox_store_provider_message", outbox.c.store_id, outbox.c.provider_message_id)
 # A/B test results read a test's messages.
 Index("ix_outbox_ab_test", outbox.c.ab_test_id, outbox.c.variant)
 # Caps count a customer's recent marketing messages.

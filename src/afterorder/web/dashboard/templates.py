@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy import or_, select
 from starlette.responses import RedirectResponse, Response
 
-from afterorder.channels.base import OutgoingEmail, SendOutcome
+from afterorder.channels.base import OutgoingMessage, SendOutcome
 from afterorder.content.overrides import (
     TemplateDraftError,
     check_draft,
@@ -150,7 +150,7 @@ async def template_test(request: Request, slug: str, template: str, locale: str)
         channel = runtime.channel()
     except RuntimeError as exc:
         return await _editor(request, who, template, locale, problem=str(exc), status=503)
-    result = await channel.send(OutgoingEmail(message_id, who.store.email_from, (address,), data))
+    result = await channel.send(OutgoingMessage(message_id, who.store.email_from, (address,), data))
     if result.outcome is not SendOutcome.SENT:
         return await _editor(request, who, template, locale, status=502,
                              problem=f"the test was not sent: {result.detail or result.outcome.value}")
