@@ -1,0 +1,1 @@
+"""Development and test peers: servers that receive what afterorder sends (they are not channels)."""
