@@ -141,6 +141,14 @@ async def load_setups(conn: AsyncConnection, sealer: Sealer, store_ids: Iterable
     return found
 
 
+_STORES_WITH_SETUP = select(store_channels.c.store_id).distinct().where(in_keys(store_channels.c.store_id, "ids"))
+
+
+async def configured_stores(conn: AsyncConnection, store_ids: Iterable[int]) -> set[int]:
+    """Which of these stores have any provider set up."""
+    return {r.store_id for r in await conn.execute(_STORES_WITH_SETUP, {"ids": sorted(set(store_ids))})}
+
+
 async def configured_channels(conn: AsyncConnection, store_id: int) -> set[ChannelKind]:
     """The channels the store has a provider for (email always: the server's relay sends it)."""
     rows = await conn.execute(select(store_channels.c.channel).where(store_channels.c.store_id == store_id))
