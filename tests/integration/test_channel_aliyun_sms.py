@@ -13,6 +13,7 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
+from starlette.responses import Response
 
 from afterorder.channels import aliyun_signing
 from afterorder.channels.aliyun_sms import CHINA_TIME, AliyunSmsChannel, out_id
@@ -243,6 +244,15 @@ async def test_an_empty_balance_waits_without_failing_the_message(aliyun: Aliyun
 
     assert result.outcome is SendOutcome.TEMPORARY and not result.unknown and result.busy is None
     assert code in result.detail
+
+
+@pytest.mark.parametrize("answered", [Response("<html>OK</html>", 200), Response("Bad Gateway", 502)])
+async def test_an_answer_without_a_code_is_unknown(aliyun: Aliyun, answered: Response) -> None:
+    aliyun.sink.trouble = lambda _: answered
+
+    result = await aliyun.channel.send(sms())
+
+    assert result.outcome is SendOutcome.TEMPORARY and result.unknown
 
 
 async def test_an_api_throttle_is_busy(aliyun: Aliyun) -> None:

@@ -134,13 +134,17 @@ class AliyunSmsChannel(HttpChannel):
 
     def read(self, response: httpx.Response, verdict: SendResult) -> SendResult:
         body = body_json(response)
-        code, text = _field(body, "Code"), _field(body, "Message")
-        status = response.status_code
+        code, status = _field(body, "Code"), response.status_code
         if code == "OK" and verdict.outcome is SendOutcome.SENT:
             return SendResult(SendOutcome.SENT, status, f"OK {_field(body, 'RequestId')}".strip(),
                               provider_id=_field(body, "BizId") or None)
+        if not code and verdict.outcome is SendOutcome.SENT:  # a 2xx without Code is no answer of SendSms's
+            return SendResult(SendOutcome.TEMPORARY, status, f"answer without Code: {verdict.detail}", unknown=True)
         if not code:
             return verdict
+        return self._by_code(code, _field(body, "Message"), status, verdict)
+
+    def _by_code(self, code: str, text: str, status: int, verdict: SendResult) -> SendResult:
         detail = f"aliyun {code}: {text}"
         if code in PERMANENT_CODES:
             return SendResult(SendOutcome.PERMANENT, status, f"{detail} ({PERMANENT_CODES[code]})")

@@ -123,24 +123,34 @@ class LineChannel(HttpChannel):
         return HttpRequest("POST", PNP_PATH if notification else PUSH_PATH, headers, body)
 
     def read(self, response: httpx.Response, verdict: SendResult) -> SendResult:
-        status, body = response.status_code, body_json(response)
         notification = response.request.url.path.endswith(PNP_PATH)
         if verdict.outcome is SendOutcome.SENT:
-            sent_id = response.request.headers.get("x-line-delivery-tag") if notification else _sent_id(body)
-            return SendResult(SendOutcome.SENT, status, _detail(response), provider_id=sent_id)
-        if status == 409 and not notification:
-            accepted = response.headers.get("x-line-accepted-request-id")
-            detail = "already accepted under this retry key" + (f" (request {accepted})" if accepted else "")
-            return SendResult(SendOutcome.SENT, status, detail, provider_id=_sent_id(body))
-        if status == 429 and _field(body, "message").strip() == MONTHLY_LIMIT:
-            return SendResult(SendOutcome.TEMPORARY, status, f"LINE: {MONTHLY_LIMIT}", busy=Busy.QUOTA)
-        if status == 401:
-            return SendResult(SendOutcome.TEMPORARY, status,
-                              f"LINE refused the channel access token: {_message(response)}")
-        if status >= 500:
-            return SendResult(SendOutcome.TEMPORARY, status, verdict.detail, retry_after=verdict.retry_after,
-                              busy=verdict.busy, unknown=True)
-        return verdict
+            sent_id = response.request.headers.get("x-line-delivery-tag") if notification else \
+                _sent_id(body_json(response))
+            return SendResult(SendOutcome.SENT, response.status_code, _detail(response), provider_id=sent_id)
+        if response.status_code == 409 and not notification:
+            return _already_accepted(response)
+        return _refused(response, verdict)
+
+
+def _already_accepted(response: httpx.Response) -> SendResult:
+    """A retry of a push LINE took before: sent, under the id LINE gave it then."""
+    accepted = response.headers.get("x-line-accepted-request-id")
+    detail = "already accepted under this retry key" + (f" (request {accepted})" if accepted else "")
+    return SendResult(SendOutcome.SENT, 409, detail, provider_id=_sent_id(body_json(response)))
+
+
+def _refused(response: httpx.Response, verdict: SendResult) -> SendResult:
+    status = response.status_code
+    if status == 429 and _field(body_json(response), "message").strip() == MONTHLY_LIMIT:
+        return SendResult(SendOutcome.TEMPORARY, status, f"LINE: {MONTHLY_LIMIT}", busy=Busy.QUOTA)
+    if status == 401:
+        return SendResult(SendOutcome.TEMPORARY, status, f"LINE refused the channel access token: {_message(response)}")
+    if status >= 500:  # LINE may have taken it: retried with the same key, never elsewhere
+        return SendResult(SendOutcome.TEMPORARY, status, verdict.detail, retry_after=verdict.retry_after,
+                          busy=verdict.busy, unknown=True)
+    return SendResult(verdict.outcome, status, f"LINE {status}: {_message(response)}", verdict.retry_after,
+                      verdict.busy, verdict.unknown)
 
 
 def _messages(message: OutgoingMessage) -> list[Any]:

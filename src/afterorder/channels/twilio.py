@@ -92,17 +92,19 @@ class TwilioChannel(HttpChannel):
             sid = body.get("sid") if isinstance(body, dict) else None
             return SendResult(SendOutcome.SENT, response.status_code, f"{response.status_code} {_status(body)}",
                               provider_id=sid if isinstance(sid, str) else None)
-        code, text = _error(body)
-        detail = f"twilio {code}: {text}" if code is not None else verdict.detail
-        status = response.status_code
-        if code in PERMANENT_CODES:
-            return SendResult(SendOutcome.PERMANENT, status, f"{detail} ({PERMANENT_CODES[code]})")
-        if code in BUSY_CODES or status == 429:
-            return SendResult(SendOutcome.TEMPORARY, status, detail, retry_after=verdict.retry_after,
-                              busy=Busy.THROTTLED)
-        if code in CREDENTIAL_CODES or status == 401:
-            return SendResult(SendOutcome.TEMPORARY, status, f"{detail} (the store's Twilio credentials were refused)")
-        return SendResult(verdict.outcome, status, detail, verdict.retry_after, verdict.busy, verdict.unknown)
+        return _refused(response.status_code, body, verdict)
+
+
+def _refused(status: int, body: Any, verdict: SendResult) -> SendResult:
+    code, text = _error(body)
+    detail = f"twilio {code}: {text}" if code is not None else verdict.detail
+    if code in PERMANENT_CODES:
+        return SendResult(SendOutcome.PERMANENT, status, f"{detail} ({PERMANENT_CODES[code]})")
+    if code in BUSY_CODES or status == 429:
+        return SendResult(SendOutcome.TEMPORARY, status, detail, retry_after=verdict.retry_after, busy=Busy.THROTTLED)
+    if code in CREDENTIAL_CODES or status == 401:
+        return SendResult(SendOutcome.TEMPORARY, status, f"{detail} (the store's Twilio credentials were refused)")
+    return SendResult(verdict.outcome, status, detail, verdict.retry_after, verdict.busy, verdict.unknown)
 
 
 def _error(body: Any) -> tuple[int | None, str]:
