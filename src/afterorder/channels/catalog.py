@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from afterorder.channels import smtp
+from afterorder.channels import aliyun_sms, line, smtp, twilio
 from afterorder.channels.options import OptionsError, Provider
 
-PROVIDERS: dict[str, Provider] = {p.name: p for p in (smtp.PROVIDER,)}
+PROVIDERS: dict[str, Provider] = {p.name: p for p in (
+    smtp.PROVIDER, line.PROVIDER, twilio.PROVIDER, aliyun_sms.PROVIDER,
+)}
 
 
 def provider(name: str) -> Provider:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from afterorder.channels.base import Channel, ChannelKind
 
@@ -35,6 +35,13 @@ class ProviderOptions(BaseModel):
     SECRETS: ClassVar[frozenset[str]] = frozenset()
 
     api_base: str | None = None
+
+    @field_validator("api_base")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("an http(s) URL, e.g. https://api.example.com")
+        return value
 
 
 @dataclass(frozen=True)
