@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from afterorder.channels import smtp
+from afterorder.channels import postmark, sendgrid, ses, smtp
 from afterorder.channels.options import OptionsError, Provider
 
-PROVIDERS: dict[str, Provider] = {p.name: p for p in (smtp.PROVIDER,)}
+PROVIDERS: dict[str, Provider] = {
+    p.name: p for p in (smtp.PROVIDER, ses.PROVIDER, sendgrid.PROVIDER, postmark.PROVIDER)
+}
 
 
 def provider(name: str) -> Provider:
