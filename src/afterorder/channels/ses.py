@@ -11,25 +11,27 @@ request is signed by botocore's SigV4 signer (service ``ses``, the store's regio
 as ``mail.messageId``).  Errors are named by the ``x-amzn-ErrorType`` header (``Name:namespace``)
 or, failing that, the body's ``__type`` / ``code``; the body's ``message`` says more:
 
-==================================== ====================================================================
-``TooManyRequestsException``,        TEMPORARY, busy (throttled): the account's sending rate is exceeded
-``Throttling``, ``ThrottlingException`` ("Maximum sending rate exceeded.").  SES sends no Retry-After;
-or "Maximum sending rate exceeded"   its rate is per second, so the delay is 1 s unless it gave one
-``LimitExceededException``, or      TEMPORARY, busy (quota): the 24-hour sending quota is used up.  It is
-"Daily message quota exceeded"       a rolling window — room comes back as the sends of a day ago age
-                                     out — so the message waits an hour and tries again (never failed)
-``SendingPausedException``,          TEMPORARY: the account may not send now; the operator must act
-``AccountSuspendedException``        (it is not the message's fault, and the message waits for them)
-credentials refused (403:            TEMPORARY: the keys, their permissions or the clock are the
-``SignatureDoesNotMatch``,           operator's to fix; the detail says so
+====================================== ==============================================================
+error (type, or text of the message)   what it means for the message
+====================================== ==============================================================
+``TooManyRequestsException``,          TEMPORARY, busy (throttled): the sending rate is exceeded.
+``Throttling``, ``ThrottlingException``, SES sends no Retry-After; its rate is per second, so the
+"Maximum sending rate exceeded"        delay is 1 s unless the answer gave one
+``LimitExceededException``,            TEMPORARY, busy (quota): the 24-hour quota is used up.  It is
+"Daily message quota exceeded"         a rolling window (room comes back as a day-old send ages
+                                       out), so the message waits an hour; it is never failed
+``SendingPausedException``,            TEMPORARY: the account may not send now; the operator must
+``AccountSuspendedException``          act (not the message's fault: the message waits for them)
+credentials refused: 401/403,          TEMPORARY: the keys, their permissions or the server clock
+``SignatureDoesNotMatch``,             are the operator's to fix; the detail says so
 ``InvalidClientTokenId``,
-``AccessDeniedException``, …)
-``MessageRejected``,                 PERMANENT: SES will not send this message (its content, an
-``MailFromDomainNotVerifiedException``, unverified sending domain, a malformed request)
+``AccessDeniedException``, …
+``MessageRejected``,                   PERMANENT: SES will not send this message (its content, the
+``MailFromDomainNotVerifiedException``, sending domain not verified, a malformed request)
 ``BadRequestException``,
 ``NotFoundException``
-5xx                                  TEMPORARY, unknown (http.py): SES may have taken it
-==================================== ====================================================================
+5xx                                    TEMPORARY, unknown (http.py): SES may have taken it
+====================================== ==============================================================
 """
 
 from __future__ import annotations
