@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from afterorder.channels import aliyun_sms, line, smtp, twilio
+from afterorder.channels import aliyun_sms, line, postmark, sendgrid, ses, smtp, twilio
 from afterorder.channels.options import OptionsError, Provider
 
 PROVIDERS: dict[str, Provider] = {p.name: p for p in (
-    smtp.PROVIDER, line.PROVIDER, twilio.PROVIDER, aliyun_sms.PROVIDER,
+    smtp.PROVIDER, ses.PROVIDER, sendgrid.PROVIDER, postmark.PROVIDER,
+    line.PROVIDER, twilio.PROVIDER, aliyun_sms.PROVIDER,
 )}
 
 
