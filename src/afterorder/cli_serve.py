@@ -18,7 +18,7 @@ from afterorder.cli import Database, FlowDirs, app, fail, run
 from afterorder.clock import Clock, OffsetClock, SystemClock
 from afterorder.db.database import DEFAULT_URL, DatabaseUrlError
 from afterorder.db.stores import get_store
-from afterorder.flows.catalog import FlowCatalog
+from afterorder.flows.catalog import FlowCatalog, FlowRefused
 from afterorder.flows.composers import HelperGone
 from afterorder.flows.spec import FlowError
 from afterorder.heap import freeze_startup_objects
@@ -264,7 +264,10 @@ def _set_flow(flow: str, store: str, enabled: bool, database: str, flow_dirs: li
             target = await get_store(conn, store)
             if target is None:
                 raise fail(f"no store called {store!r}")
-            await catalog.set_enabled(conn, target, flow, enabled, SystemClock().now())
+            try:
+                await catalog.set_enabled(conn, target, flow, enabled, SystemClock().now())
+            except FlowRefused as exc:
+                raise fail(f"{flow} cannot be switched on for {store}:\n  " + "\n  ".join(exc.problems)) from None
 
     run(database, work)
     typer.echo(f"{flow} is {'on' if enabled else 'off'} for {store}")

@@ -149,10 +149,11 @@ async def configured_stores(conn: AsyncConnection, store_ids: Iterable[int]) -> 
     return {r.store_id for r in await conn.execute(_STORES_WITH_SETUP, {"ids": sorted(set(store_ids))})}
 
 
-async def configured_channels(conn: AsyncConnection, store_id: int) -> set[ChannelKind]:
-    """The channels the store has a provider for (email always: the server's relay sends it)."""
-    rows = await conn.execute(select(store_channels.c.channel).where(store_channels.c.store_id == store_id))
-    return {ChannelKind.EMAIL, *(ChannelKind(r.channel) for r in rows)}
+async def primaries(conn: AsyncConnection, store_id: int) -> dict[ChannelKind, tuple[str, dict[str, Any]]]:
+    """The primary provider of each channel the store set up, with its plain (not secret) options."""
+    rows = await conn.execute(select(store_channels.c.channel, store_channels.c.provider, store_channels.c.settings)
+                              .where(store_channels.c.store_id == store_id, store_channels.c.role == PRIMARY))
+    return {ChannelKind(r.channel): (r.provider, dict(r.settings)) for r in rows}
 
 
 async def shown_setups(conn: AsyncConnection, store_id: int) -> list[dict[str, Any]]:

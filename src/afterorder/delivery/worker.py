@@ -49,6 +49,7 @@ INTERRUPTED = "worker stopped before the outcome was known"
 FALLBACK_SUFFIX = "#email"  # the key of a message's email rendering in outbox_bodies
 UNFOLLOWED = "the customer unfollowed the store's LINE account"
 LINE_PAUSED = "the store's LINE monthly quota is used up"
+MISSING_BODY = "the message's content is missing from the outbox"
 FAILOVER_PAUSE = 5.0  # seconds a primary that definitely refused is passed over for its backup
 
 # A flush writes every outcome with one statement per table (executemany).  A message whose lease
@@ -193,9 +194,11 @@ class Delivery:
     def _claimed(self, r: Any, bodies: dict[tuple[int, str], str], blocked: str | None, reroute: str | None,
                  now: datetime, key: DkimKey | None) -> Claimed:
         channel = ChannelKind(r.channel)
-        message = OutgoingMessage(r.message_id, r.envelope_from, (r.recipient,),
-                                  bodies.get((r.store_id, r.idempotency_key), "").encode("utf-8"), channel,
-                                  r.category, r.template)
+        body = bodies.get((r.store_id, r.idempotency_key))
+        if body is None:  # never sent empty: a row written without its content is refused
+            blocked = blocked or MISSING_BODY
+        message = OutgoingMessage(r.message_id, r.envelope_from, (r.recipient,), (body or "").encode("utf-8"),
+                                  channel, r.category, r.template)
         fallback_body = bodies.get((r.store_id, r.idempotency_key + FALLBACK_SUFFIX)) if r.fallback_to else None
         fallback = (OutgoingMessage(r.message_id, r.envelope_from, (r.fallback_to,), fallback_body.encode("utf-8"),
                                     ChannelKind.EMAIL, r.category, r.template) if fallback_body is not None else None)
