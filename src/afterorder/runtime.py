@@ -29,6 +29,7 @@ from afterorder.flows.catalog import FlowCatalog
 from afterorder.flows.composers import composer_for
 from afterorder.flows.scheduler import Scheduler, SchedulerSettings, run_loop
 from afterorder.intake.pipeline import Intake
+from afterorder.sealing import Sealer, sealer_for
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ class RuntimeSettings:
     # claims and reads the next runs
     scheduler_loops: int = 2
     statistics_check_seconds: float = 5.0  # PostgreSQL: how often to look for tables never analyzed
+    # the key(s) sealing the stores' provider credentials (None: AFTERORDER_SECRET_KEY, else the key file)
+    secret_key: str | None = field(default=None, repr=False)
 
 
 def default_worker_id() -> str:
@@ -84,8 +87,17 @@ class Runtime:
                                    SchedulerSettings(worker_id=worker, base_url=settings.base_url, lease=lease),
                                    renderers=self.renderers, reader=self.reader, composer=self.composer)
         self._channel = channel
+        self._sealer: Sealer | None = None
         self.delivery: Delivery | None = None
         self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def sealer(self) -> Sealer:
+        """Seals and opens the stores' provider credentials; made on first use (the key file, when no
+        key is configured, is made only when needed).  ``SealError`` if the key is unusable."""
+        if self._sealer is None:
+            self._sealer = sealer_for(self.settings.database_url, self.settings.secret_key)
+        return self._sealer
 
     async def migrate(self) -> None:
         await upgrade(self.engine)
