@@ -8,6 +8,9 @@ order transactional messages try the channels in.
 * ``PATCH /api/v1/channels`` — change the order, ``line_notifications`` or ``sms_help``.
 * ``DELETE /api/v1/channels/{channel}?role=backup`` — remove the provider of a channel.
 
+A server whose secret key is unusable (not a Fernet key; a key file it cannot read) answers 503
+``secret_key`` to what would seal or open secrets, before writing anything.
+
 Errors: an option that is unknown, missing or refused is a 422 ``invalid_options`` whose
 ``details[].field`` names each (``options.channel_secret``); a provider or channel the path names
 that does not exist is a 404 (``unknown_provider``, ``unknown_channel``: the path names no
@@ -106,8 +109,7 @@ def _out(shown: ShownSetup) -> ProviderOut:
     return ProviderOut.model_validate(shown)
 
 
-async def _view(request: Request, store: StoreRow) -> ChannelsOut:
-    sealer = _sealer(request)
+async def _view(request: Request, store: StoreRow, sealer: Sealer) -> ChannelsOut:
     async with runtime_of(request).engine.connect() as conn:
         setups = await load_setups(conn, sealer, [store.id])
         prefs = (await load_prefs(conn, [store.id]))[store.id]
@@ -140,7 +142,7 @@ async def put_channel(request: Request, response: Response, store: StoreDep, pro
 
 @router.get("/channels", response_model=ChannelsOut, summary="The store's providers (secrets masked) and order")
 async def get_channels(request: Request, store: StoreDep) -> ChannelsOut:
-    return await _view(request, store)
+    return await _view(request, store, _sealer(request))
 
 
 @router.patch("/channels", response_model=ChannelsOut,
@@ -148,13 +150,14 @@ async def get_channels(request: Request, store: StoreDep) -> ChannelsOut:
               responses={422: {"description": "an unknown or repeated channel, or a field out of range"}})
 async def patch_channels(request: Request, store: StoreDep, change: ChannelsChange) -> ChannelsOut:
     runtime = runtime_of(request)
+    sealer = _sealer(request)  # before anything is written: the answer shows the providers
     try:
         async with runtime.engine.begin() as conn:
             await update_prefs(conn, store.id, runtime.clock.now(), order=change.order,
                                line_notifications=change.line_notifications, sms_help=change.sms_help)
     except OptionsError as exc:
         raise _invalid(exc) from None
-    return await _view(request, store)
+    return await _view(request, store, sealer)
 
 
 @router.delete("/channels/{channel}", status_code=204, response_class=Response,
