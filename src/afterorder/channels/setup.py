@@ -38,7 +38,6 @@ MAX_RATE = 100_000.0  # messages per second: above any provider's limit
 MAX_SMS_HELP = 480  # characters of the HELP answer (three GSM-7 segments)
 DEFAULT_ORDER: tuple[ChannelKind, ...] = (ChannelKind.EMAIL,)
 LINE_MONTH_ZONE = ZoneInfo("Asia/Tokyo")  # LINE counts its monthly quota in Japan time
-MASK = "********"
 
 
 class ShownSetup(TypedDict):
@@ -80,20 +79,20 @@ class ProviderSetup:
 
     def shown(self) -> ShownSetup:
         """What the CLI and the API may print: each secret's name with a mask, never its value."""
-        spec = PROVIDERS.get(self.provider)
-        secret_names = set(self.secrets) if self.problem is None else _required_secrets(spec)
+        spec = PROVIDERS.get(self.provider)  # None: a provider this version no longer has
+        secret_names = list(self.secrets) if self.problem is None else _required_secrets(spec)
         return ShownSetup(channel=self.channel.value, role=self.role, provider=self.provider,
-                          options={**self.settings, **dict.fromkeys(sorted(secret_names), MASK)}, rate=self.rate,
-                          default_rate=spec.default_rate if spec else None, updated_at=self.updated_at.isoformat(),
-                          problem=self.problem)
+                          options=spec.masked(self.settings, secret_names) if spec else dict(self.settings),
+                          rate=self.rate, default_rate=spec.default_rate if spec else None,
+                          updated_at=self.updated_at.isoformat(), problem=self.problem)
 
 
-def _required_secrets(spec: Provider | None) -> set[str]:
+def _required_secrets(spec: Provider | None) -> list[str]:
     """The secrets a setup surely holds when they cannot be opened to see which were given."""
     if spec is None:
-        return set()
-    fields = spec.options.model_fields
-    return {f.alias or name for name, f in fields.items() if f.is_required()} & spec.options.SECRETS
+        return []
+    required = [f.alias or name for name, f in spec.options.model_fields.items() if f.is_required()]
+    return [key for key in required if key in spec.options.SECRETS]
 
 
 @dataclass(frozen=True)
