@@ -59,8 +59,8 @@ class RuntimeSettings:
     # claims and reads the next runs
     scheduler_loops: int = 2
     statistics_check_seconds: float = 5.0  # PostgreSQL: how often to look for tables never analyzed
-    # the key(s) stored provider credentials are sealed with (``afterorder.sealing``); None: the key file
-    secret_key: str | None = None
+    # the key(s) sealing the stores' provider credentials (None: AFTERORDER_SECRET_KEY, else the key file)
+    secret_key: str | None = field(default=None, repr=False)
 
 
 def default_worker_id() -> str:
@@ -93,15 +93,16 @@ class Runtime:
         self.delivery: Delivery | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
-    async def migrate(self) -> None:
-        await upgrade(self.engine)
-
     @property
     def sealer(self) -> Sealer:
-        """What opens the stores' provider credentials (made on first use: the key file may be created)."""
+        """Seals and opens the stores' provider credentials; made on first use (the key file, when no
+        key is configured, is made only when needed).  ``SealError`` if the key is unusable."""
         if self._sealer is None:
             self._sealer = sealer_for(self.settings.database_url, self.settings.secret_key)
         return self._sealer
+
+    async def migrate(self) -> None:
+        await upgrade(self.engine)
 
     def channel(self) -> Channel:
         if self._channel is None:

@@ -64,8 +64,11 @@ class Provider:
             raise OptionsError(f"{self.name}: {listed}", fields) from None
 
     def split(self, options: ProviderOptions) -> tuple[dict[str, Any], dict[str, str]]:
-        """(plain settings, secrets) of checked options: what is stored as it is, what is sealed."""
-        values = options.model_dump(exclude_none=True)
+        """(plain settings, secrets) of checked options: what is stored as it is, what is sealed.
+
+        Keys are the options' names as given (an alias such as Twilio's ``from``), so what is stored
+        checks out again as it is."""
+        values = options.model_dump(exclude_none=True, by_alias=True)
         secrets = {k: str(v) for k, v in values.items() if k in self.options.SECRETS}
         return {k: v for k, v in values.items() if k not in self.options.SECRETS}, secrets
 
@@ -79,4 +82,6 @@ def _message(error: Any) -> str:
         return "required"
     if error.get("type") == "extra_forbidden":
         return "not an option of this provider"
+    if error.get("type") == "value_error" and "error" in error.get("ctx", {}):
+        return str(error["ctx"]["error"])  # the validator's own words, without pydantic's "Value error, "
     return str(error.get("msg", "invalid"))
