@@ -11,7 +11,7 @@ from cryptography.fernet import Fernet
 from afterorder.channels.base import ChannelKind, OutgoingMessage, SendOutcome
 from afterorder.channels.rate import TokenBucket
 from afterorder.channels.registry import ChannelRegistry
-from afterorder.channels.setup import set_provider, shown_setups
+from afterorder.channels.setup import load_setups, set_provider
 from afterorder.clock import SystemClock
 from afterorder.dev.sinks.aliyun_sms import DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET, AliyunSmsSink
 from afterorder.dev.sinks.line import DEV_TOKEN, LineSink
@@ -42,8 +42,8 @@ async def test_stored_line_and_sms_setups_send_through_the_registry(database_url
                 "access_key_id": DEV_ACCESS_KEY_ID, "access_key_secret": DEV_ACCESS_KEY_SECRET,
                 "sign_name": "京都茶舗", "templates": {"shipping": "SMS_15305001"}, "api_base": aliyun_url},
                 now, role="backup")
-            shown = {s["provider"]: s["options"] for s in await shown_setups(conn, store.id)}
-        registry = ChannelRegistry(sealer)
+            shown = {s.provider: s.shown()["options"] for s in await load_setups(conn, sealer, [store.id])}
+        registry = ChannelRegistry(lambda: sealer)
         async with runtime.engine.connect() as conn:
             routes = await registry.routes(conn, [(store.id, ChannelKind.LINE), (store.id, ChannelKind.SMS)])
         line_route, sms_route = routes[(store.id, ChannelKind.LINE)], routes[(store.id, ChannelKind.SMS)]
