@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from databases import Databases, postgres_problem
 from latency import run_latency
+from machine import load, reference_loop_seconds
 from report import BACKENDS, BackendFigures, BenchReport, render_table, write_json
 from sink import SmtpSink, smtp_source, tools_problem
 from throughput import run_throughput
@@ -32,28 +33,6 @@ RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 
 def say(message: str) -> None:
     print(message, flush=True)
-
-
-def reference_loop_seconds() -> float:
-    """How fast this machine runs plain Python right now: 10 million additions, best of three.
-
-    This VM's speed varies (2x within an hour has been seen), so figures from different runs are
-    compared together with this."""
-    best = float("inf")
-    for _ in range(3):
-        started = time.perf_counter()
-        total = 0
-        for i in range(10_000_000):
-            total += i
-        best = min(best, time.perf_counter() - started)
-    return round(best, 2)
-
-
-def _load() -> float:
-    try:
-        return os.getloadavg()[0]
-    except OSError:
-        return 0.0
 
 
 def _workers(asked: int | None, backend: str) -> int:
@@ -128,7 +107,7 @@ async def main(args: argparse.Namespace) -> BenchReport:
     started = time.perf_counter()
     report = BenchReport(header={
         "cores": os.cpu_count(), "python": platform.python_version(),
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "load_before": _load(), "rate": args.rate,
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "load_before": load(), "rate": args.rate,
         "reference_loop_seconds": reference_loop_seconds(),
         "latency_seconds": args.seconds,
         "serve_workers": {b: _workers(args.workers, b) for b in BACKENDS},
@@ -162,7 +141,7 @@ async def main(args: argparse.Namespace) -> BenchReport:
     finally:
         if sink is not None:
             await sink.stop()
-    report.header["load_after"] = _load()
+    report.header["load_after"] = load()
     report.elapsed_seconds = time.perf_counter() - started
     return report
 

@@ -19,7 +19,8 @@ sent, then no answer      TEMPORARY, ``unknown``
 A provider refines a verdict with its own body (``read``): Postmark's ``ErrorCode`` 429 inside a
 422, SES's ``TooManyRequestsException`` in a 400, Alibaba's ``isv.BUSINESS_LIMIT_CONTROL`` in a 200.
 Every provider's base URL is configurable (``api_base``), so staging and tests point at a local
-server; connections are kept open and reused (one pool per provider and store).
+server; connections are kept open and reused (one pool per provider and store), by
+``http_transport``'s lean HTTP/1.1 unless the channel is given a client of its own.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from typing import Any
 import httpx
 
 from afterorder.channels.base import Busy, OutgoingMessage, SendOutcome, SendResult
+from afterorder.channels.http_transport import provider_client
 
 DEFAULT_TIMEOUT = 15.0
 # Retry-After values beyond this are read as this (a day): a provider's "come back next month"
@@ -127,11 +129,7 @@ class HttpChannel(ABC):
             raise ValueError(f"api_base must be an http(s) URL, got {api_base!r}")
         self.api_base = api_base.rstrip("/")
         self._own_client = client is None
-        self._client = client or httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-            follow_redirects=False,
-        )
+        self._client = client or provider_client(httpx.Timeout(timeout, connect=min(timeout, 10.0)), concurrency)
 
     @abstractmethod
     def request(self, message: OutgoingMessage) -> HttpRequest:
