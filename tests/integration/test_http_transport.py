@@ -234,7 +234,7 @@ async def test_silence_is_a_read_timeout_and_garbage_or_a_cut_answer_a_protocol_
     async with scripted(never, answer(b"SMTP/2.0 250 hi\r\n\r\n"), cut) as (_server, url):
         with pytest.raises(httpx.ReadTimeout):
             await post(transport, url, extensions=quick_read)
-        with pytest.raises(httpx.RemoteProtocolError, match="not valid HTTP/1.1"):
+        with pytest.raises(httpx.RemoteProtocolError, match=r"not valid HTTP/1\.1"):
             await post(transport, url)
         with pytest.raises(httpx.RemoteProtocolError, match="disconnected before the end"):
             await post(transport, url)
