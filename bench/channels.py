@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import os
 import platform
 import statistics
@@ -33,7 +34,8 @@ import sys
 import time
 import traceback
 from collections import Counter
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -143,6 +145,8 @@ class Bench:
     stores: dict[str, int]  # provider → the store whose messages go through it
     servers: dict[str, ProviderProcess]
     smtp: SmtpSink | None
+    backend: str
+    profile_dir: Path | None = None  # cProfile stats of each drain are written here
 
 
 async def _set_up(runtime: Runtime, servers: dict[str, ProviderProcess]) -> dict[str, int]:
@@ -172,6 +176,22 @@ async def _sent(bench: Bench, ids: list[int]) -> int:
         return int(found.scalar() or 0)
 
 
+@contextmanager
+def profiled(directory: Path | None, label: str) -> Iterator[None]:
+    """cProfile what runs inside, into ``directory/label.prof`` (nothing when no directory is given)."""
+    if directory is None:
+        yield
+        return
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+        directory.mkdir(parents=True, exist_ok=True)
+        profiler.dump_stats(directory / f"{label}.prof")
+
+
 async def _drain(delivery: Delivery) -> None:
     while await delivery.run_due():
         pass
@@ -193,7 +213,8 @@ async def run_provider(bench: Bench, provider: str, tag: str, messages: int) -> 
     before = await server.record() if server else None
     counted = bench.smtp.messages() if bench.smtp else 0
     sink_cpu, cpu, started = server.cpu_seconds() if server else None, time.process_time(), time.perf_counter()
-    await _drain(bench.delivery)
+    with profiled(bench.profile_dir, f"{tag}-{bench.backend}"):
+        await _drain(bench.delivery)
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     sink_cpu_after = server.cpu_seconds() if server else None
     sink_cpu = sink_cpu_after - sink_cpu if sink_cpu is not None and sink_cpu_after is not None else None
@@ -228,6 +249,7 @@ class Plan:
     latency: float
     smtp_pool: int
     providers: tuple[str, ...]
+    profile_dir: Path | None = None
 
 
 async def bench_backend(backend: str, plan: Plan, smtp: SmtpSink | None) -> list[ProviderRun]:
@@ -246,7 +268,7 @@ async def bench_backend(backend: str, plan: Plan, smtp: SmtpSink | None) -> list
         stores = await _set_up(runtime, servers)
         delivery = Delivery(runtime.engine, runtime.registry, runtime.clock, RetryPolicy(base_seconds=1.0),
                             DeliverySettings(worker_id="bench-channels", concurrency=plan.concurrency))
-        bench = Bench(runtime, delivery, stores, servers, smtp)
+        bench = Bench(runtime, delivery, stores, servers, smtp, backend, plan.profile_dir)
         return await _turns(bench, backend, plan)
     finally:
         if runtime is not None:
@@ -371,6 +393,8 @@ def add_arguments(parser: argparse.ArgumentParser, prefix: str = "") -> None:
     parser.add_argument(f"--{prefix}providers", default=",".join(PROVIDERS), help="comma-separated: line,ses,smtp")
     if not prefix:
         parser.add_argument("--smtp-pool", type=int, default=8, help="SmtpChannel connections for the relay")
+        parser.add_argument("--profile", type=Path, default=None,
+                            help="write cProfile stats of each timed drain to this directory (slows them)")
 
 
 def plan_of(args: argparse.Namespace, prefix: str = "") -> Plan:
@@ -378,7 +402,7 @@ def plan_of(args: argparse.Namespace, prefix: str = "") -> Plan:
     key = prefix.replace("-", "_")
     providers = tuple(p.strip() for p in get[f"{key}providers"].split(",") if p.strip() in PROVIDERS)
     return Plan(get[f"{key}messages"], max(get[f"{key}runs"], 1), get[f"{key}concurrency"], get[f"{key}latency"],
-                get["smtp_pool"], providers)
+                get["smtp_pool"], providers, get.get("profile"))
 
 
 async def main(args: argparse.Namespace) -> ChannelsReport:
