@@ -2,22 +2,27 @@
 
 1. event → SMTP-accepted latency at a fixed offered rate, through a real ``afterorder serve``;
 2. delivery throughput into Postfix's ``smtp-sink``, against ``smtp-source`` into the same sink;
-   the scheduler's and intake's rates come from the same run.
+   the scheduler's and intake's rates come from the same run;
+3. the channel layer: LINE, SES and SMTP messages per second delivering pre-rendered messages
+   (``bench/channels.py``, in its own process on uvloop as ``afterorder serve`` runs).
 
-Prints a table and writes the same figures to bench/results/latest.json.  Never asserts.
+Prints the tables and writes the same figures to bench/results/latest.json.  Never asserts.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
+import subprocess
 import sys
 import time
 import traceback
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -29,6 +34,7 @@ from sink import SmtpSink, smtp_source, tools_problem
 from throughput import run_throughput
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
+CHANNELS = Path(__file__).resolve().parent / "channels.py"
 
 
 def say(message: str) -> None:
@@ -64,6 +70,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "default: 0 on SQLite (one writer), 1 on PostgreSQL")
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--skip-channels", action="store_true")
+    parser.add_argument("--channel-messages", type=int, default=5000, help="messages per run of bench/channels.py")
+    parser.add_argument("--channel-runs", type=int, default=3, help="runs of each provider in bench/channels.py")
+    parser.add_argument("--channel-concurrency", type=int, default=None,
+                        help="sends in flight in bench/channels.py (default: its own)")
     parser.add_argument("--profile", type=Path, default=None,
                         help="write cProfile stats of the in-process phases to this directory")
     parser.add_argument("--json", type=Path, default=RESULTS, help="where to write the figures as JSON")
@@ -146,10 +157,30 @@ async def main(args: argparse.Namespace) -> BenchReport:
     return report
 
 
+def run_channels(args: argparse.Namespace) -> dict[str, Any]:
+    """``bench/channels.py`` in its own process (it prints its progress and table); its figures."""
+    figures = args.json.with_name("channels.json")
+    command = [sys.executable, str(CHANNELS), "--backends", args.backends, "--json", str(figures),
+               "--messages", str(args.channel_messages), "--runs", str(args.channel_runs),
+               "--smtp-pool", str(args.smtp_pool), "--baseline-messages", str(args.baseline_messages)]
+    if args.channel_concurrency is not None:
+        command += ["--concurrency", str(args.channel_concurrency)]
+    say("")
+    code = subprocess.run(command, check=False).returncode
+    try:
+        found: dict[str, Any] = json.loads(figures.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return {"problem": f"bench/channels.py exited with {code}; no figures: {type(exc).__name__}: {exc}"}
+    return found if code == 0 else {**found, "problem": f"bench/channels.py exited with {code}"}
+
+
 if __name__ == "__main__":
     arguments = parse_args()
     result = asyncio.run(main(arguments))
     say("")
     say(render_table(result))
     write_json(result, arguments.json)
+    if not arguments.skip_channels:
+        merged = {**json.loads(arguments.json.read_text(encoding="utf-8")), "channels": run_channels(arguments)}
+        arguments.json.write_text(json.dumps(merged, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     say(f"figures written to {arguments.json}")
