@@ -188,12 +188,17 @@ async def test_a_wrong_channel_access_token_waits_for_the_operator(line: Line) -
 async def test_a_payload_over_lines_limits_is_permanent_and_never_sent(line: Line) -> None:
     six = [{"type": "text", "text": f"{n}"} for n in range(6)]
 
+    big_bubble = {**BUBBLE, "body": {**BUBBLE["body"], "contents": [
+        *BUBBLE["body"]["contents"], {"type": "text", "text": "x" * 30_000}]}}
+
     over = await line.channel.send(line_message(messages=six))
     long_alt = await line.channel.send(line_message(messages=[{"type": "flex", "altText": "a" * 1_501,
                                                                 "contents": BUBBLE}]))
+    big = await line.channel.send(line_message(messages=[{"type": "flex", "altText": "a", "contents": big_bubble}]))
 
     assert over.outcome is SendOutcome.PERMANENT and "1 to 5 message objects" in over.detail
     assert long_alt.outcome is SendOutcome.PERMANENT and "altText: at most 1,500 characters" in long_alt.detail
+    assert big.outcome is SendOutcome.PERMANENT and "a bubble is at most 30 KB of JSON" in big.detail
     assert line.sink.requests == []
 
 

@@ -113,3 +113,19 @@ def test_check_raises_naming_every_broken_limit() -> None:
 
 def test_something_that_is_not_a_list_is_refused() -> None:
     assert line_limits.problems({"type": "text"}) == ["messages: a list of LINE message objects is required"]
+
+
+def test_the_channels_check_measures_containers_only_when_the_whole_request_could_hold_an_oversized_one() -> None:
+    within = [flex(padded_bubble(30_000))]
+    over = [flex(padded_bubble(30_001), "🍎" * 751)]
+    body = len(line_limits.compact_json({"to": "U" + "0" * 32, "messages": over}))
+
+    line_limits.check(within, document_bytes=len(line_limits.compact_json({"messages": within})))
+    with pytest.raises(LineLimitError) as refused:
+        line_limits.check(over, document_bytes=body)
+    with pytest.raises(LineLimitError) as short:  # a small request: sizes cannot be over, the rest is checked
+        line_limits.check([flex(BUBBLE, "🍎" * 751)], document_bytes=5_000)
+
+    assert refused.value.problems == ["messages[0].altText: at most 1,500 characters, got 1,502",
+                                      "messages[0].contents: a bubble is at most 30 KB of JSON, got 30,001 bytes"]
+    assert short.value.problems == ["messages[0].altText: at most 1,500 characters, got 1,502"]

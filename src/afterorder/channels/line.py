@@ -113,13 +113,13 @@ class LineChannel(HttpChannel):
         if not notification and not _USER_ID.fullmatch(to):
             raise ValueError(f"recipient must be a LINE user id (U + 32 hex) or a hashed phone number, got {to!r}")
         messages = _messages(message)
-        line_limits.check(messages, notification=notification)
+        body = line_limits.compact_json({"to": to, "messages": messages})
+        line_limits.check(messages, notification=notification, document_bytes=len(body))
         headers = {"Authorization": self._auth, "Content-Type": "application/json"}
         if notification:
             headers["X-Line-Delivery-Tag"] = delivery_tag(message.message_id)
         else:
             headers["X-Line-Retry-Key"] = message.retry_key
-        body = line_limits.compact_json({"to": to, "messages": messages})
         return HttpRequest("POST", PNP_PATH if notification else PUSH_PATH, headers, body)
 
     def read(self, response: httpx.Response, verdict: SendResult) -> SendResult:

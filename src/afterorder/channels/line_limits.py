@@ -13,7 +13,9 @@ From LINE's Messaging API reference (message objects, Flex Message) and the issu
 * LINE notification messages (PNP) take no image, video or audio message.
 
 ``problems`` lists every limit a payload breaks (empty when it is fine); ``check`` raises
-:class:`LineLimitError` naming them.
+:class:`LineLimitError` naming them.  Given the size of a compact JSON document that holds the
+messages (the request's body), ``check`` measures no container again when that size is within the
+smallest container limit: a container's compact JSON is part of the document's, so none can be over.
 """
 
 from __future__ import annotations
@@ -49,26 +51,31 @@ def line_chars(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def check(messages: object, *, notification: bool = False) -> None:
-    """Raise :class:`LineLimitError` if ``messages`` (the request's list) breaks a limit."""
-    found = problems(messages, notification=notification)
+def check(messages: object, *, notification: bool = False, document_bytes: int | None = None) -> None:
+    """Raise :class:`LineLimitError` if ``messages`` (the request's list) breaks a limit.
+
+    ``document_bytes``: the length of a compact JSON document holding ``messages`` (see the module)."""
+    sizes = document_bytes is None or document_bytes > MAX_BUBBLE_BYTES
+    found = problems(messages, notification=notification, sizes=sizes)
     if found:
         raise LineLimitError(found)
 
 
-def problems(messages: object, *, notification: bool = False) -> list[str]:
-    """Every limit the list of message objects breaks (``notification``: sent as a PNP message)."""
+def problems(messages: object, *, notification: bool = False, sizes: bool = True) -> list[str]:
+    """Every limit the list of message objects breaks (``notification``: sent as a PNP message;
+    ``sizes`` False: the containers are known to be within their size limits)."""
     if not isinstance(messages, list):
         return ["messages: a list of LINE message objects is required"]
     if not 1 <= len(messages) <= MAX_MESSAGES:
         return [f"messages: 1 to {MAX_MESSAGES} message objects per request, got {len(messages)}"]
     found: list[str] = []
     for index, message in enumerate(messages):
-        found += message_problems(message, f"messages[{index}]", notification=notification)
+        found += message_problems(message, f"messages[{index}]", notification=notification, sizes=sizes)
     return found
 
 
-def message_problems(message: object, where: str = "message", *, notification: bool = False) -> list[str]:
+def message_problems(message: object, where: str = "message", *, notification: bool = False,
+                     sizes: bool = True) -> list[str]:
     """The limits one message object breaks."""
     if not isinstance(message, Mapping) or not isinstance(message.get("type"), str):
         return [f"{where}: a message object with a type is required"]
@@ -78,31 +85,32 @@ def message_problems(message: object, where: str = "message", *, notification: b
     if kind == "text":
         return _text_problems(message.get("text"), f"{where}.text", MAX_TEXT_CHARS)
     if kind == "flex":
-        return flex_problems(message, where)
+        return flex_problems(message, where, sizes=sizes)
     return []
 
 
-def flex_problems(message: Mapping[str, Any], where: str = "message") -> list[str]:
+def flex_problems(message: Mapping[str, Any], where: str = "message", *, sizes: bool = True) -> list[str]:
     """The limits a Flex message breaks: its altText, and its bubble or carousel."""
     found = _text_problems(message.get("altText"), f"{where}.altText", MAX_ALT_TEXT_CHARS)
-    return found + container_problems(message.get("contents"), f"{where}.contents")
+    return found + container_problems(message.get("contents"), f"{where}.contents", sizes=sizes)
 
 
-def container_problems(contents: object, where: str = "contents") -> list[str]:
-    """The limits a Flex container (a bubble or a carousel of bubbles) breaks."""
+def container_problems(contents: object, where: str = "contents", *, sizes: bool = True) -> list[str]:
+    """The limits a Flex container (a bubble or a carousel of bubbles) breaks (``sizes`` False: its
+    size is known to be within them)."""
     if not isinstance(contents, Mapping):
         return [f"{where}: a bubble or carousel is required"]
     if contents.get("type") == "bubble":
-        return _size_problems(contents, where, "a bubble", MAX_BUBBLE_BYTES)
+        return _size_problems(contents, where, "a bubble", MAX_BUBBLE_BYTES) if sizes else []
     if contents.get("type") != "carousel":
         return [f"{where}: type must be bubble or carousel"]
     bubbles = contents.get("contents")
     if not isinstance(bubbles, list) or not 1 <= len(bubbles) <= MAX_CAROUSEL_BUBBLES:
         count = len(bubbles) if isinstance(bubbles, list) else 0
         return [f"{where}: a carousel holds 1 to {MAX_CAROUSEL_BUBBLES} bubbles, got {count}"]
-    found = _size_problems(contents, where, "a carousel", MAX_CAROUSEL_BYTES)
+    found = _size_problems(contents, where, "a carousel", MAX_CAROUSEL_BYTES) if sizes else []
     for index, bubble in enumerate(bubbles):
-        found += container_problems(bubble, f"{where}.contents[{index}]") if _is_bubble(bubble) else \
+        found += container_problems(bubble, f"{where}.contents[{index}]", sizes=sizes) if _is_bubble(bubble) else \
             [f"{where}.contents[{index}]: a carousel holds only bubbles"]
     return found
 
