@@ -15,8 +15,8 @@ from afterorder.clock import SystemClock
 from afterorder.compliance.suppression import Reason, lift, list_suppressions, suppress
 from afterorder.db.database import DEFAULT_URL
 from afterorder.db.stores import StoreRow, get_store
-from afterorder.esp.base import BadCredentials
-from afterorder.esp.credentials import PROVIDERS, set_credentials
+from afterorder.feedback.base import BadCredentials
+from afterorder.feedback.credentials import PROVIDERS, set_credentials
 from afterorder.privacy import NoSuchCustomer, erase_customer, export_customer
 from afterorder.tracking.settings import TrackingSettingsError, save_settings
 

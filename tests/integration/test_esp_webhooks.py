@@ -21,13 +21,14 @@ from afterorder.db.schema import events, outbox, suppressions
 from afterorder.db.stores import StoreRow
 from afterorder.delivery import Delivery, DeliverySettings
 from afterorder.domain import Event
-from afterorder.esp import sendgrid
-from afterorder.esp.base import Unauthorized, WebhookRequest
-from afterorder.esp.credentials import set_credentials
-from afterorder.esp.receiver import EspReceiver
-from afterorder.esp.ses import SnsVerifier, sns_host_allowed
+from afterorder.feedback import sendgrid
+from afterorder.feedback.base import WebhookRequest
+from afterorder.feedback.credentials import set_credentials
+from afterorder.feedback.receiver import EspReceiver
+from afterorder.feedback.ses import SnsVerifier, sns_host_allowed
 from afterorder.runtime import Runtime
 from afterorder.web.app import create_app
+from afterorder.webhook_errors import Unauthorized
 from tests.conftest import T0
 from tests.esp_signing import (
     MAILGUN_KEY,
@@ -114,7 +115,8 @@ async def test_ses_bounce_is_verified_normalised_and_suppresses(setup: Setup) ->
     message = sns_notification(setup, fixture("ses_bounce.json"), version="1")
     response = await post(setup, "ses", message, headers={"Content-Type": "text/plain; charset=UTF-8"})
     assert response.status_code == 200, response.text
-    assert response.json() == {"stored": 1, "duplicates": 0, "subscription_confirmed": False}
+    assert response.json() == {"stored": 1, "duplicates": 0, "subscription_confirmed": False,
+                               "statuses_updated": 0}
     [event] = await stored(setup.runtime)
     assert event["type"] == "message.bounced" and event["source"] == "esp:ses"
     assert event["occurred_at"] == datetime(2016, 1, 27, 14, 59, 38, 237000, tzinfo=UTC)
@@ -205,7 +207,8 @@ async def test_sendgrid_bounce_and_spam_report_are_kept_the_rest_ignored(setup: 
     body = json.dumps(fixture("sendgrid_events.json")).encode()
     response = await post(setup, "sendgrid", body, headers=sendgrid_headers(body))
     assert response.status_code == 200, response.text
-    assert response.json() == {"stored": 3, "duplicates": 1, "subscription_confirmed": False}, \
+    assert response.json() == {"stored": 3, "duplicates": 1, "subscription_confirmed": False,
+                               "statuses_updated": 0}, \
         "the sample's unsubscribe and group_unsubscribe share one sg_event_id: one event"
     bounce, spam, unsubscribe = await stored(setup.runtime)
     assert bounce["type"] == "message.bounced" and spam["type"] == "message.complained"

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp
 from afterorder.channels import DevInbox
 from afterorder.clock import OffsetClock
 from afterorder.domain import Event, EventBatch
-from afterorder.esp.receiver import EspReceiver
+from afterorder.feedback.receiver import EspReceiver
 from afterorder.intake.platforms import build_adapters
 from afterorder.intake.webhooks import WebhookReceiver
 from afterorder.runtime import Runtime
@@ -28,7 +28,7 @@ from afterorder.web import (
     content_api,
     data_rights,
     engagement,
-    esp_webhooks,
+    feedback_webhooks,
     pages,
     public,
     reports,
@@ -65,7 +65,7 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, inbox:
     app.include_router(data_rights.router)
     app.include_router(tracking.router)
     app.state.esp = esp or EspReceiver(runtime.engine, runtime.intake)
-    app.include_router(esp_webhooks.router)
+    app.include_router(feedback_webhooks.router)
     app.include_router(public.router)
     app.include_router(surveys.router)
     app.include_router(content_api.router)

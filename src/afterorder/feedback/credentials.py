@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.db.schema import esp_credentials
-from afterorder.esp import mailgun, postmark, sendgrid, ses
-from afterorder.esp.base import BadCredentials
+from afterorder.feedback import mailgun, postmark, sendgrid, ses
+from afterorder.feedback.base import BadCredentials
 
 CONFIGURE: dict[str, Callable[..., dict[str, Any]]] = {
     "ses": ses.configure, "sendgrid": sendgrid.configure, "postmark": postmark.configure, "mailgun": mailgun.configure}

@@ -1,5 +1,7 @@
-"""Mailgun webhooks (``failed``, ``complained``, ``unsubscribed``), signed with HMAC-SHA256(webhook signing key,
-timestamp + token) in the body's ``signature`` object.  ``severity: permanent`` is a hard bounce."""
+"""Mailgun webhooks (``failed``, ``complained``, ``unsubscribed``, ``delivered``), signed with
+HMAC-SHA256(webhook signing key, timestamp + token) in the body's ``signature`` object.
+``severity: permanent`` is a hard bounce; ``delivered`` marks the message delivered (Mailgun knows a
+message by its Message-ID, so ours finds it)."""
 
 from __future__ import annotations
 
@@ -8,11 +10,12 @@ import hmac
 from typing import Any
 
 from afterorder.domain import EventType
-from afterorder.esp.base import (
+from afterorder.feedback.base import (
     BadCredentials,
     Bounce,
-    Malformed,
-    Unauthorized,
+    DeliveryStatus,
+    Feedback,
+    StatusReport,
     WebhookRequest,
     address,
     angle,
@@ -20,6 +23,7 @@ from afterorder.esp.base import (
     text,
     unix_time,
 )
+from afterorder.webhook_errors import Malformed, Unauthorized
 
 NAME = "mailgun"
 EVENTS = {"failed": EventType.MESSAGE_BOUNCED, "complained": EventType.MESSAGE_COMPLAINED,
@@ -44,23 +48,28 @@ def verify(data: Any, settings: dict[str, Any]) -> None:
         raise Unauthorized("the signature does not match this store's Mailgun signing key")
 
 
-def parse(request: WebhookRequest, settings: dict[str, Any]) -> list[Bounce]:
+def parse(request: WebhookRequest, settings: dict[str, Any]) -> Feedback:
     data = request.json()
     verify(data, settings)
     event = data.get("event-data")
     if not isinstance(event, dict):
         raise Malformed("event-data is missing")
+    headers = mapping(mapping(event.get("message")).get("headers"))
+    if event.get("event") == "delivered":
+        return Feedback(statuses=[StatusReport(
+            NAME, DeliveryStatus.DELIVERED, unix_time(event.get("timestamp"), "event-data.timestamp"),
+            message_id=angle(headers.get("message-id")),
+            detail=str(mapping(event.get("delivery-status")).get("message") or "")[:255])])
     kind = EVENTS.get(str(event.get("event")))
     if kind is None:
-        return []
+        return Feedback()
     status = mapping(event.get("delivery-status"))
-    headers = mapping(mapping(event.get("message")).get("headers"))
     description = " ".join(str(x) for x in (status.get("code"), status.get("description") or status.get("message"),
                                             event.get("reason")) if x).strip()
-    return [Bounce(
+    return Feedback(bounces=[Bounce(
         type=kind, provider=NAME,
         provider_event_id=text(event.get("id"), "event-data.id"),
         recipient=address(event.get("recipient"), "event-data.recipient"),
         hard=kind is not EventType.MESSAGE_BOUNCED or event.get("severity") == "permanent",
         occurred_at=unix_time(event.get("timestamp"), "event-data.timestamp"),
-        message_id=angle(headers.get("message-id")), description=description, raw=data)]
+        message_id=angle(headers.get("message-id")), description=description, raw=data)])

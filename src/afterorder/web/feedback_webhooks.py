@@ -10,10 +10,11 @@ import logging
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
-from afterorder.esp.base import Unauthorized, WebhookError, WebhookRequest
-from afterorder.esp.receiver import EspReceiver
+from afterorder.feedback.base import WebhookRequest
+from afterorder.feedback.receiver import EspReceiver
 from afterorder.web.api import ApiError, read_limited
 from afterorder.web.errors import error
+from afterorder.webhook_errors import Unauthorized, WebhookError
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)

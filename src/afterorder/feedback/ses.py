@@ -1,4 +1,4 @@
-"""Amazon SES bounce and complaint notifications, delivered by Amazon SNS.
+"""Amazon SES bounce, complaint and delivery notifications, delivered by Amazon SNS.
 
 Every SNS message is signed: ``SignatureVersion`` 1 is RSA with SHA-1, 2 is RSA with SHA-256,
 over a canonical string of its fields (``Name\\nvalue\\n`` in a fixed order), with the key in the
@@ -9,6 +9,8 @@ The fetcher and the host check are passed in, so a test can serve its own certif
 A ``SubscriptionConfirmation`` (sent once when the topic's subscription is created) is verified
 and then confirmed by fetching its ``SubscribeURL`` (same host rule).  ``Bounce`` notifications
 with ``bounceType: Permanent`` are hard bounces; ``Transient`` / ``Undetermined`` are soft.
+``Delivery`` notifications mark the message delivered, found by SES's id for it (``mail.messageId``,
+what ``SendEmail`` answered) or by our Message-ID (``mail.commonHeaders.messageId``).
 """
 
 from __future__ import annotations
@@ -29,7 +31,19 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from afterorder.domain import EventType
-from afterorder.esp.base import Bounce, Malformed, Unauthorized, WebhookRequest, address, angle, iso_time, mapping, text
+from afterorder.feedback.base import (
+    Bounce,
+    DeliveryStatus,
+    Feedback,
+    StatusReport,
+    WebhookRequest,
+    address,
+    angle,
+    iso_time,
+    mapping,
+    text,
+)
+from afterorder.webhook_errors import Malformed, Unauthorized
 
 NAME = "ses"
 Fetch = Callable[[str], Awaitable[bytes]]
@@ -100,8 +114,8 @@ class SnsVerifier:
         except InvalidSignature:
             raise Unauthorized("the SNS signature does not match its certificate") from None
 
-    async def parse(self, request: WebhookRequest, settings: dict[str, Any]) -> tuple[list[Bounce], bool]:
-        """The bounces in the message, and whether it was a subscription confirmed just now."""
+    async def parse(self, request: WebhookRequest, settings: dict[str, Any]) -> tuple[Feedback, bool]:
+        """What the message reports, and whether it was a subscription confirmed just now."""
         message = request.json()
         if not isinstance(message, dict) or not isinstance(message.get("Type"), str):
             raise Malformed("an SNS message is a JSON object with a Type")
@@ -119,13 +133,13 @@ class SnsVerifier:
                 await self.fetch(url)
             except (httpx.HTTPError, OSError) as exc:
                 raise Malformed(f"the subscription could not be confirmed: {exc}") from None
-            return [], True
+            return Feedback(), True
         if message["Type"] != "Notification":
-            return [], False
-        return notification_bounces(message), False
+            return Feedback(), False
+        return notification_feedback(message), False
 
 
-def notification_bounces(message: dict[str, Any]) -> list[Bounce]:
+def notification_feedback(message: dict[str, Any]) -> Feedback:
     try:
         ses = json.loads(message["Message"])
     except json.JSONDecodeError:
@@ -133,8 +147,24 @@ def notification_bounces(message: dict[str, Any]) -> list[Bounce]:
     if not isinstance(ses, dict):
         raise Malformed("the SNS Message is not an SES notification")
     kind = ses.get("notificationType") or ses.get("eventType")
+    if kind == "Delivery":
+        return Feedback(statuses=[delivery(ses, message)])
+    return Feedback(bounces=notification_bounces(kind, ses, message))
+
+
+def delivery(ses: dict[str, Any], message: dict[str, Any]) -> StatusReport:
+    mail, done = mapping(ses.get("mail")), ses.get("delivery")
+    if not isinstance(done, dict):
+        raise Malformed("delivery is missing")
+    return StatusReport(NAME, DeliveryStatus.DELIVERED,
+                        iso_time(done.get("timestamp") or message["Timestamp"], "delivery.timestamp"),
+                        provider_message_id=_ses_id(mail), message_id=_message_id(mail),
+                        detail=str(done.get("smtpResponse") or "")[:255])
+
+
+def notification_bounces(kind: Any, ses: dict[str, Any], message: dict[str, Any]) -> list[Bounce]:
     mail = mapping(ses.get("mail"))
-    message_id = _message_id(mail)
+    message_id, ses_id = _message_id(mail), _ses_id(mail)
     if kind == "Bounce":
         bounce = ses.get("bounce")
         if not isinstance(bounce, dict) or not isinstance(bounce.get("bouncedRecipients"), list):
@@ -144,7 +174,8 @@ def notification_bounces(message: dict[str, Any]) -> list[Bounce]:
         return [Bounce(EventType.MESSAGE_BOUNCED, NAME, message["MessageId"],
                        address(r.get("emailAddress") if isinstance(r, dict) else None, "emailAddress"), hard, at,
                        message_id, " ".join(str(x) for x in (bounce.get("bounceType"), bounce.get("bounceSubType"),
-                                                              r.get("diagnosticCode")) if x), message)
+                                                              r.get("diagnosticCode")) if x), message,
+                       provider_message_id=ses_id)
                 for r in bounce["bouncedRecipients"]]
     if kind == "Complaint":
         complaint = ses.get("complaint")
@@ -153,9 +184,16 @@ def notification_bounces(message: dict[str, Any]) -> list[Bounce]:
         at = iso_time(complaint.get("timestamp") or message["Timestamp"], "complaint.timestamp")
         return [Bounce(EventType.MESSAGE_COMPLAINED, NAME, message["MessageId"],
                        address(r.get("emailAddress") if isinstance(r, dict) else None, "emailAddress"), True, at,
-                       message_id, str(complaint.get("complaintFeedbackType") or "complaint"), message)
+                       message_id, str(complaint.get("complaintFeedbackType") or "complaint"), message,
+                       provider_message_id=ses_id)
                 for r in complaint["complainedRecipients"]]
     return []
+
+
+def _ses_id(mail: dict[str, Any]) -> str | None:
+    """SES's id for the message (what ``SendEmail`` answered)."""
+    found = mail.get("messageId")
+    return found.strip() if isinstance(found, str) and found.strip() else None
 
 
 def _message_id(mail: dict[str, Any]) -> str | None:

@@ -3,7 +3,11 @@
 The store's verification key is the base64 public key SendGrid shows under *Mail Settings →
 Signed Event Webhook*.  The body is a JSON array of events; ``bounce`` (``type: bounce`` is
 hard, ``type: blocked`` is soft), ``spamreport`` and ``unsubscribe`` / ``group_unsubscribe`` are
-kept, everything else is ignored.
+kept as events; ``delivered`` marks the message delivered; everything else is ignored.
+
+An event names its message three ways: ``sg_message_id`` (SendGrid's id: the ``X-Message-Id`` that
+``mail/send`` answered, then ``.filter…``), our Message-ID as the ``afterorder_message_id`` custom
+argument (custom arguments come back as top-level fields of each event), and ``smtp-id``.
 """
 
 from __future__ import annotations
@@ -18,19 +22,22 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from afterorder.domain import EventType
-from afterorder.esp.base import (
+from afterorder.feedback.base import (
     BadCredentials,
     Bounce,
-    Malformed,
-    Unauthorized,
+    DeliveryStatus,
+    Feedback,
+    StatusReport,
     WebhookRequest,
     address,
     angle,
     text,
     unix_time,
 )
+from afterorder.webhook_errors import Malformed, Unauthorized
 
 NAME = "sendgrid"
+MESSAGE_ID_ARG = "afterorder_message_id"  # the custom argument the sendgrid channel sends our Message-ID in
 SIGNATURE = "x-twilio-email-event-webhook-signature"
 TIMESTAMP = "x-twilio-email-event-webhook-timestamp"
 EVENTS = {"bounce": EventType.MESSAGE_BOUNCED, "spamreport": EventType.MESSAGE_COMPLAINED,
@@ -66,24 +73,47 @@ def verify(request: WebhookRequest, settings: dict[str, Any]) -> None:
         raise Unauthorized("the signature does not match this store's SendGrid verification key") from exc
 
 
-def parse(request: WebhookRequest, settings: dict[str, Any]) -> list[Bounce]:
+def parse(request: WebhookRequest, settings: dict[str, Any]) -> Feedback:
     verify(request, settings)
     data = request.json()
     if not isinstance(data, list):
         raise Malformed("a SendGrid Event Webhook body is a JSON array of events")
-    found = []
+    found = Feedback()
     for index, item in enumerate(data):
         if not isinstance(item, dict):
             raise Malformed(f"event [{index}] is not an object")
-        kind = EVENTS.get(str(item.get("event")))
-        if kind is None:
-            continue
-        found.append(Bounce(
-            type=kind, provider=NAME,
-            provider_event_id=text(item.get("sg_event_id"), f"[{index}].sg_event_id"),
-            recipient=address(item.get("email"), f"[{index}].email"),
-            hard=kind is not EventType.MESSAGE_BOUNCED or item.get("type", "bounce") == "bounce",
-            occurred_at=unix_time(item.get("timestamp"), f"[{index}].timestamp"),
-            message_id=angle(item.get("smtp-id")),
-            description=" ".join(str(item.get(k) or "") for k in ("status", "reason")).strip(), raw=item))
+        if item.get("event") == "delivered":
+            found.statuses.append(_delivered(item, index))
+        elif (bounce := _bounce(item, index)) is not None:
+            found.bounces.append(bounce)
     return found
+
+
+def _bounce(item: dict[str, Any], index: int) -> Bounce | None:
+    kind = EVENTS.get(str(item.get("event")))
+    if kind is None:
+        return None
+    return Bounce(
+        type=kind, provider=NAME,
+        provider_event_id=text(item.get("sg_event_id"), f"[{index}].sg_event_id"),
+        recipient=address(item.get("email"), f"[{index}].email"),
+        hard=kind is not EventType.MESSAGE_BOUNCED or item.get("type", "bounce") == "bounce",
+        occurred_at=unix_time(item.get("timestamp"), f"[{index}].timestamp"),
+        message_id=_our_id(item), description=" ".join(str(item.get(k) or "") for k in ("status", "reason")).strip(),
+        raw=item, provider_message_id=_sendgrid_id(item))
+
+
+def _delivered(item: dict[str, Any], index: int) -> StatusReport:
+    return StatusReport(NAME, DeliveryStatus.DELIVERED, unix_time(item.get("timestamp"), f"[{index}].timestamp"),
+                        provider_message_id=_sendgrid_id(item), message_id=_our_id(item),
+                        detail=str(item.get("response") or "")[:255])
+
+
+def _sendgrid_id(item: dict[str, Any]) -> str | None:
+    """``X-Message-Id`` of the send: ``sg_message_id`` up to its first dot."""
+    found = item.get("sg_message_id")
+    return found.split(".", 1)[0] if isinstance(found, str) and found.strip(".") else None
+
+
+def _our_id(item: dict[str, Any]) -> str | None:
+    return angle(item.get(MESSAGE_ID_ARG)) or angle(item.get("smtp-id"))

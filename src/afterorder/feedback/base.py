@@ -1,10 +1,12 @@
-"""What every provider adapter gives back, and the errors a webhook answers with.
+"""What every feedback receiver works with: the request as it came (raw body, lower-case headers)
+and what a provider's adapter reads from it, whatever the provider:
 
-Errors are drawn here, once:
+* :class:`Bounce`: one recipient's bounce, complaint or unsubscribe (stored as a ``message.*`` event);
+* :class:`StatusReport`: the provider's delivery status of one message (kept on its outbox row);
 
-* :class:`Unauthorized` (401): the signature or credentials do not check out; nothing is stored;
-* :class:`Malformed` (400): the request is not what the provider sends;
-* :class:`NotConfigured` (404): the store has no credentials for this provider.
+plus small readers that name the field when a payload is not what the provider sends.  A refused
+request raises one of ``afterorder.webhook_errors`` (the tree the platform intake shares):
+``Unauthorized`` 401, ``Malformed`` 400, ``UnknownTarget`` / ``NotConfigured`` 404.
 """
 
 from __future__ import annotations
@@ -12,35 +14,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from afterorder.domain import EventType
-
-
-class WebhookError(Exception):
-    status = 400
-    code = "bad_request"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class Unauthorized(WebhookError):
-    status = 401
-    code = "unauthorized"
-
-
-class Malformed(WebhookError):
-    status = 400
-    code = "malformed"
-
-
-class NotConfigured(WebhookError):
-    status = 404
-    code = "not_configured"
+from afterorder.webhook_errors import Malformed
 
 
 class BadCredentials(ValueError):
@@ -72,6 +52,7 @@ class Bounce:
     message_id: str | None  # the Message-ID header of the message, as we sent it ("<...>")
     description: str
     raw: Any  # the provider's own record for this event
+    provider_message_id: str | None = None  # the provider's id for the message (SMS: its only handle)
 
     @property
     def bounce_kind(self) -> str:
@@ -80,6 +61,46 @@ class Bounce:
         if self.type is EventType.MESSAGE_UNSUBSCRIBED:
             return "unsubscribe"
         return "hard" if self.hard else "soft"
+
+
+class DeliveryStatus(StrEnum):
+    """A message's delivery as providers report it, in one vocabulary.  Later states outrank
+    earlier ones (``RANK``): a late "sent" never undoes "delivered"."""
+
+    QUEUED = "queued"  # the provider holds it
+    SENT = "sent"  # handed to the carrier / receiving server
+    DELIVERED = "delivered"  # the handset, mailbox or LINE app has it
+    UNDELIVERED = "undelivered"  # the carrier or receiving server gave up
+    FAILED = "failed"  # the provider never sent it
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+
+_RANK = {DeliveryStatus.QUEUED: 0, DeliveryStatus.SENT: 1, DeliveryStatus.DELIVERED: 2,
+         DeliveryStatus.UNDELIVERED: 2, DeliveryStatus.FAILED: 2}
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """The provider's word on one message's delivery, with what finds the message: the provider's
+    id for it (``outbox.provider_message_id``) or ours (its Message-ID)."""
+
+    provider: str
+    status: DeliveryStatus
+    occurred_at: datetime
+    provider_message_id: str | None = None
+    message_id: str | None = None
+    detail: str = ""  # the provider's code or words ("30005", "DELIVERED 用户接收成功")
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """All one request says: bounces to store as events, statuses to put on messages."""
+
+    bounces: list[Bounce] = field(default_factory=list)
+    statuses: list[StatusReport] = field(default_factory=list)
 
 
 def angle(message_id: str | None) -> str | None:

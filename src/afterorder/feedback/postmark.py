@@ -1,6 +1,13 @@
-"""Postmark bounce and spam-complaint webhooks.  Postmark does not sign its webhooks; it sends the
-HTTP basic-auth credentials put in the webhook URL, so each store sets a user name and password
-(only the password's SHA-256 is kept) and a request without them gets 401."""
+"""Postmark bounce, spam-complaint and delivery webhooks.  Postmark does not sign its webhooks; it
+sends the HTTP basic-auth credentials put in the webhook URL, so each store sets a user name and
+password (only the password's SHA-256 is kept) and a request without them gets 401.
+
+A ``Delivery`` record marks its message delivered, found by Postmark's ``MessageID`` (what
+``/email/batch`` answered for it) or by our Message-ID when the message carried it in its
+``Metadata`` as ``afterorder_message_id``.  Postmark's webhook reference names the fields
+(``RecordType``, ``MessageID``, ``Recipient``, ``DeliveredAt``, ``Details``, ``Metadata``); no
+sample body of Postmark's own was at hand, so the tests build one from those fields.
+"""
 
 from __future__ import annotations
 
@@ -12,20 +19,24 @@ import re
 from typing import Any
 
 from afterorder.domain import EventType
-from afterorder.esp.base import (
+from afterorder.feedback.base import (
     BadCredentials,
     Bounce,
-    Malformed,
-    Unauthorized,
+    DeliveryStatus,
+    Feedback,
+    StatusReport,
     WebhookRequest,
     address,
     angle,
     iso_time,
+    mapping,
 )
+from afterorder.webhook_errors import Malformed, Unauthorized
 
 NAME = "postmark"
 HARD = {"HardBounce", "BadEmailAddress", "ManuallyDeactivated"}
 COMPLAINT = {"SpamComplaint"}
+MESSAGE_ID_KEY = "afterorder_message_id"  # in Metadata: our Message-ID
 _MESSAGE_ID = re.compile(r"^Message-ID:\s*(<[^>\r\n]+>)", re.IGNORECASE | re.MULTILINE)
 
 
@@ -49,23 +60,44 @@ def verify(request: WebhookRequest, settings: dict[str, Any]) -> None:
         raise Unauthorized("wrong user name or password for this store's Postmark webhook")
 
 
-def parse(request: WebhookRequest, settings: dict[str, Any]) -> list[Bounce]:
+def parse(request: WebhookRequest, settings: dict[str, Any]) -> Feedback:
     verify(request, settings)
     data = request.json()
     if not isinstance(data, dict):
         raise Malformed("a Postmark webhook body is a JSON object")
-    record, kind = data.get("RecordType"), data.get("Type")
-    if record not in ("Bounce", "SpamComplaint"):
-        return []
-    complaint = record == "SpamComplaint" or kind in COMPLAINT
+    record = data.get("RecordType")
+    if record == "Delivery":
+        return Feedback(statuses=[_delivery(data)])
+    if record in ("Bounce", "SpamComplaint"):
+        return Feedback(bounces=[_bounce(data)])
+    return Feedback()
+
+
+def _bounce(data: dict[str, Any]) -> Bounce:
+    kind = data.get("Type")
+    complaint = data.get("RecordType") == "SpamComplaint" or kind in COMPLAINT
     if data.get("ID") is None:
         raise Malformed("ID is missing")
     content = str(data.get("Content") or "")
     found = _MESSAGE_ID.search(content)
-    return [Bounce(
+    return Bounce(
         type=EventType.MESSAGE_COMPLAINED if complaint else EventType.MESSAGE_BOUNCED, provider=NAME,
         provider_event_id=str(data["ID"]), recipient=address(data.get("Email"), "Email"),
         hard=complaint or kind in HARD, occurred_at=iso_time(data.get("BouncedAt"), "BouncedAt"),
         message_id=angle(found.group(1)) if found else None,
         description=" ".join(str(x) for x in (kind, data.get("Description") or data.get("Details")) if x),
-        raw=data)]
+        raw=data, provider_message_id=_text_or_none(data.get("MessageID")))
+
+
+def _delivery(data: dict[str, Any]) -> StatusReport:
+    postmark_id = _text_or_none(data.get("MessageID"))
+    ours = angle(mapping(data.get("Metadata")).get(MESSAGE_ID_KEY))
+    if postmark_id is None and ours is None:
+        raise Malformed("MessageID is missing")
+    return StatusReport(NAME, DeliveryStatus.DELIVERED, iso_time(data.get("DeliveredAt"), "DeliveredAt"),
+                        provider_message_id=postmark_id, message_id=ours,
+                        detail=str(data.get("Details") or "")[:255])
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
