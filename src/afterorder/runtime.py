@@ -9,6 +9,7 @@ import os
 import socket
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 from importlib import import_module
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from afterorder.flows.catalog import FlowCatalog
 from afterorder.flows.composers import composer_for
 from afterorder.flows.scheduler import Scheduler, SchedulerSettings, run_loop
 from afterorder.intake.pipeline import Intake
+from afterorder.sealing import Sealer, sealer_for
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +88,11 @@ class Runtime:
         self._channel = channel
         self.delivery: Delivery | None = None
         self._tasks: list[asyncio.Task[None]] = []
+
+    @cached_property
+    def sealer(self) -> Sealer:
+        """Opens the stores' sealed provider credentials (``sealing.sealer_for``: made when first used)."""
+        return sealer_for(self.settings.database_url)
 
     async def migrate(self) -> None:
         await upgrade(self.engine)
