@@ -31,6 +31,7 @@ from afterorder.db.schema import feedback_receipts, line_links
 from afterorder.db.stores import StoreRow
 from afterorder.feedback import line
 from afterorder.feedback.line_link import line_link_url
+from afterorder.privacy import erase_customer
 from afterorder.runtime import Runtime
 from afterorder.web.app import create_app
 from tests.factories import US_STORE, add_store, running
@@ -317,6 +318,11 @@ async def test_linking_a_customer_end_to_end(setup: Setup) -> None:
     linked["events"][0]["deliveryContext"]["isRedelivery"] = True
     assert (await setup.post(linked)).json()["duplicates"] == 1
     assert (await setup.http.get(setup.local(confirm), follow_redirects=False)).status_code == 410
+
+    # erasing the customer removes their LINE user id and the link
+    async with setup.runtime.engine.begin() as conn:
+        assert (await erase_customer(conn, setup.store.id, "c1", setup.runtime.clock.now()))["line_links"] == 1
+    assert (await customer_row(setup.runtime, customer))["line_user_id"] is None
 
 
 async def test_only_the_user_who_sent_the_code_can_spend_its_nonce(setup: Setup) -> None:
