@@ -33,6 +33,7 @@ from afterorder.feedback import line
 from afterorder.feedback.line_link import line_link_url
 from afterorder.privacy import erase_customer
 from afterorder.runtime import Runtime
+from afterorder.sealing import Sealer, new_key
 from afterorder.web.app import create_app
 from tests.factories import US_STORE, add_store, running
 from tests.feedback_helpers import (
@@ -169,6 +170,9 @@ async def test_unknown_store_or_no_line_channel_is_404(setup: Setup) -> None:
     unset = await setup.post(raw, slug=other.slug)
     assert unset.status_code == 404 and unset.json()["error"] == "not_configured"
     assert "afterorder channels set harbor line" in unset.json()["message"]
+    setup.runtime.sealer = Sealer([new_key()])  # the key the secrets were sealed with is gone
+    unopened = await setup.post(raw)
+    assert unopened.status_code == 404 and "cannot be opened" in unopened.json()["message"]
 
 
 async def test_bad_bodies_get_400_naming_what_is_wrong(setup: Setup) -> None:

@@ -207,7 +207,7 @@ class LineReceiver:
 
     async def receive(self, store_slug: str, request: WebhookRequest) -> LineReceived:
         store = await find_store(self.engine, store_slug)
-        setup = verify(request, await provider_setups(self.engine, self.sealer(), store, NAME, "channel_secret"))
+        setup = verify(request, await provider_setups(self.engine, self.sealer, store, NAME, "channel_secret"))
         parsed = parse(request.json())
         received = LineReceived(ignored=parsed.ignored)
         now = self.clock.now()

@@ -32,7 +32,7 @@ from afterorder.feedback.credentials import PROVIDERS, get_credentials
 from afterorder.feedback.ses import SnsVerifier
 from afterorder.feedback.status import Recorded, find_outbox, record_statuses
 from afterorder.intake.pipeline import Intake
-from afterorder.sealing import Sealer
+from afterorder.sealing import Sealer, SealError
 from afterorder.tracking.engagement import find_message
 from afterorder.tracking.projection import ESP_SOURCE_PREFIX
 from afterorder.webhook_errors import NotConfigured, UnknownTarget
@@ -94,12 +94,17 @@ async def find_store(engine: AsyncEngine, slug: str) -> StoreRow:
     return store
 
 
-async def provider_setups(engine: AsyncEngine, sealer: Sealer, store: StoreRow, provider: str,
+async def provider_setups(engine: AsyncEngine, sealer: SealerOf, store: StoreRow, provider: str,
                           needs: str) -> list[ProviderSetup]:
     """The store's channel setups of ``provider`` whose secrets hold ``needs`` (e.g. LINE's
-    ``channel_secret``); ``NotConfigured`` naming the command when there is none."""
+    ``channel_secret``); ``NotConfigured`` naming the command when there is none, or saying why the
+    stored secrets cannot be opened."""
+    try:
+        opener = sealer()
+    except SealError as exc:
+        raise NotConfigured(f"store {store.slug!r}'s {provider} credentials cannot be opened: {exc}") from None
     async with engine.connect() as conn:
-        setups = [s for s in await load_setups(conn, sealer, [store.id]) if s.provider == provider]
+        setups = [s for s in await load_setups(conn, opener, [store.id]) if s.provider == provider]
     usable = [s for s in setups if s.secrets.get(needs)]
     if usable:
         return usable

@@ -205,7 +205,7 @@ class TwilioReceiver:
 
     async def receive(self, store_slug: str, query: str, request: WebhookRequest) -> TwilioAnswer:
         store = await find_store(self.engine, store_slug)
-        setups = await provider_setups(self.engine, self.sealer(), store, NAME, "auth_token")
+        setups = await provider_setups(self.engine, self.sealer, store, NAME, "auth_token")
         params = read_form(request)
         verify(public_url(self.base_url, store_slug, query), params, request.headers.get(SIGNATURE, ""), setups)
         message = read(params)
