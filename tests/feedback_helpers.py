@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from afterorder.db.schema import consent_changes, customers, outbox, store_channels, suppressions
+from afterorder.channels.setup import set_provider
+from afterorder.db.schema import consent_changes, customers, outbox, suppressions
 from afterorder.db.stores import StoreRow
 from afterorder.domain import Event
 from afterorder.runtime import Runtime
@@ -26,16 +27,10 @@ def secret_key(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     yield key
 
 
-async def add_channel(runtime: Runtime, store: StoreRow, provider: str, channel: str, settings: dict[str, Any],
-                      secrets: dict[str, str]) -> None:
-    """The store's channel setup row exactly as ``channels.setup.set_provider`` stores it (secrets sealed).
-
-    Written directly: the line and twilio providers (their option checks) are on another branch, and
-    the catalog here knows only smtp."""
+async def add_channel(runtime: Runtime, store: StoreRow, provider: str, options: dict[str, Any]) -> None:
+    """The store's channel set up as ``afterorder channels set`` does it (options checked, secrets sealed)."""
     async with runtime.engine.begin() as conn:
-        await conn.execute(store_channels.insert().values(
-            store_id=store.id, channel=channel, role="primary", provider=provider, settings=settings,
-            secrets=runtime.sealer.seal(secrets), rate=None, updated_at=runtime.clock.now()))
+        await set_provider(conn, runtime.sealer, store.id, provider, options, runtime.clock.now())
 
 
 async def add_customer(runtime: Runtime, store: StoreRow, external_id: str, *, email: str | None = None,

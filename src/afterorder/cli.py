@@ -39,6 +39,10 @@ app.add_typer(outbox_app, name="outbox")
 
 Database = Annotated[str, typer.Option("--database", envvar="AFTERORDER_DATABASE_URL",
                                        help="sqlite:///PATH or postgresql://user@host/db")]
+SecretKey = Annotated[str | None, typer.Option(
+    "--secret-key", envvar="AFTERORDER_SECRET_KEY", show_default=False,
+    help="Fernet key(s) sealing the stores' provider credentials, comma-separated, the sealing one first "
+         "(default: the key file beside the database)")]
 FlowDirs = Annotated[list[Path] | None, typer.Option("--flows", help="a directory of your own flow YAML files")]
 err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
@@ -270,6 +274,7 @@ def outbox_list(database: Database = DEFAULT_URL, store: Annotated[str | None, t
 
 def main() -> None:
     from afterorder import (  # noqa: F401  (each registers its commands)
+        cli_channels,
         cli_compliance,
         cli_content,
         cli_dashboard,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sys
 from collections.abc import Coroutine
@@ -14,15 +15,16 @@ import typer
 import uvicorn
 
 from afterorder.channels import DevSmtpServer, RetryPolicy, start_dev_smtp
-from afterorder.cli import Database, FlowDirs, app, fail, run
+from afterorder.cli import Database, FlowDirs, SecretKey, app, fail, run
 from afterorder.clock import Clock, OffsetClock, SystemClock
 from afterorder.db.database import DEFAULT_URL, DatabaseUrlError
 from afterorder.db.stores import get_store
-from afterorder.flows.catalog import FlowCatalog
+from afterorder.flows.catalog import FlowCatalog, FlowRefused
 from afterorder.flows.composers import HelperGone
 from afterorder.flows.spec import FlowError
 from afterorder.heap import freeze_startup_objects
 from afterorder.runtime import Runtime, RuntimeSettings
+from afterorder.sealing import Sealer, SealError
 
 flows_app = typer.Typer(help="Flows of a store.", no_args_is_help=True)
 app.add_typer(flows_app, name="flows")
@@ -54,6 +56,15 @@ def _host_port(listen: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def _check_secret_key(secret_key: str | None) -> None:
+    """A configured key that is not a Fernet key stops the command at once, not at the first send."""
+    try:
+        if secret_key and secret_key.strip():
+            Sealer.from_setting(secret_key)
+    except SealError as exc:
+        raise fail(str(exc)) from None
+
+
 def _load_catalog(flow_dirs: list[Path] | None) -> None:
     try:
         FlowCatalog.load(flow_dirs or [])
@@ -80,7 +91,7 @@ async def _until_signalled(stop: asyncio.Event) -> None:
 async def serve_async(*, database: str, smtp: str | None, listen: str, dev_clock: bool, dev_smtp: bool,
                       base_url: str | None, flow_dirs: list[Path], retry_base: float, lease: float,
                       poll: float = 0.5, template_dirs: list[Path] | None = None, workers: int = 0,
-                      render_processes: int = 1, after_start: Any = None) -> None:
+                      render_processes: int = 1, after_start: Any = None, secret_key: str | None = None) -> None:
     from afterorder.web.app import create_app
 
     host, port = _host_port(listen)
@@ -94,7 +105,8 @@ async def serve_async(*, database: str, smtp: str | None, listen: str, dev_clock
     settings = RuntimeSettings(database_url=database, smtp_url=smtp, base_url=base_url or f"http://{listen}",
                                flow_dirs=tuple(flow_dirs), template_dirs=tuple(template_dirs or []),
                                retry=RetryPolicy(base_seconds=retry_base),
-                               lease_seconds=lease, poll_seconds=poll, render_processes=render_processes)
+                               lease_seconds=lease, poll_seconds=poll, render_processes=render_processes,
+                               secret_key=secret_key)
     runtime = Runtime(settings, clock)
     try:
         await runtime.migrate()
@@ -109,7 +121,9 @@ async def serve_async(*, database: str, smtp: str | None, listen: str, dev_clock
             worker_args += ["--flows", str(directory)]
         for directory in template_dirs or []:
             worker_args += ["--templates", str(directory)]
-        children = [await asyncio.create_subprocess_exec(sys.executable, "-m", "afterorder", "worker", *worker_args)
+        env = {**os.environ, **({"AFTERORDER_SECRET_KEY": secret_key} if secret_key else {})}  # not in argv
+        children = [await asyncio.create_subprocess_exec(sys.executable, "-m", "afterorder", "worker", *worker_args,
+                                                         env=env)
                     for _ in range(workers)]
     else:
         await _start_workers(runtime)
@@ -155,17 +169,18 @@ def serve(
     poll: Annotated[float, typer.Option(help="seconds between looks for due work")] = 0.5,
     workers: Annotated[int, typer.Option(help="run scheduling and delivery in N worker processes (uses more cores)",
                                          min=0, max=64)] = 0,
-    render_processes: RenderProcesses = 1,
+    render_processes: RenderProcesses = 1, secret_key: SecretKey = None,
 ) -> None:
     """Run the HTTP API, the scheduler and delivery (in this process, or in --workers N child processes)."""
     _load_catalog(flow_dirs)
+    _check_secret_key(secret_key)
     if workers and dev_clock:
         raise fail("--dev-clock moves this process's clock only; it cannot be combined with --workers")
     try:
         run_async(serve_async(database=database, smtp=smtp, listen=listen, dev_clock=dev_clock, dev_smtp=dev_smtp,
                                 base_url=base_url, flow_dirs=flow_dirs or [], retry_base=retry_base, lease=lease,
                                 poll=poll, template_dirs=template_dirs, workers=workers,
-                                render_processes=render_processes))
+                                render_processes=render_processes, secret_key=secret_key))
     except DatabaseUrlError as exc:
         raise fail(str(exc)) from None
 
@@ -176,9 +191,10 @@ def worker(database: Database = DEFAULT_URL, smtp: Smtp = None, flow_dirs: FlowD
            base_url: Annotated[str, typer.Option(help="public URL of the API server, for links")] = "http://127.0.0.1:8000",
            lease: Annotated[float, typer.Option(help="seconds a worker holds claimed work")] = 60.0,
            poll: Annotated[float, typer.Option(help="seconds between looks for due work")] = 0.5,
-           render_processes: RenderProcesses = 1) -> None:
+           render_processes: RenderProcesses = 1, secret_key: SecretKey = None) -> None:
     """Run an extra scheduler + delivery process (any number, on any machine, sharing one PostgreSQL)."""
     _load_catalog(flow_dirs)
+    _check_secret_key(secret_key)
     if not smtp:
         raise fail("no mail server: pass --smtp smtp://host:port or set AFTERORDER_SMTP_URL")
 
@@ -186,7 +202,8 @@ def worker(database: Database = DEFAULT_URL, smtp: Smtp = None, flow_dirs: FlowD
         runtime = Runtime(RuntimeSettings(database_url=database, smtp_url=smtp, flow_dirs=tuple(flow_dirs or []),
                                           template_dirs=tuple(template_dirs or []), base_url=base_url,
                                           retry=RetryPolicy(base_seconds=retry_base), lease_seconds=lease,
-                                          poll_seconds=poll, render_processes=render_processes), SystemClock())
+                                          poll_seconds=poll, render_processes=render_processes,
+                                          secret_key=secret_key), SystemClock())
         try:
             await runtime.migrate()
         except OSError as exc:
@@ -264,7 +281,10 @@ def _set_flow(flow: str, store: str, enabled: bool, database: str, flow_dirs: li
             target = await get_store(conn, store)
             if target is None:
                 raise fail(f"no store called {store!r}")
-            await catalog.set_enabled(conn, target, flow, enabled, SystemClock().now())
+            try:
+                await catalog.set_enabled(conn, target, flow, enabled, SystemClock().now())
+            except FlowRefused as exc:
+                raise fail(f"{flow} cannot be switched on for {store}:\n  " + "\n  ".join(exc.problems)) from None
 
     run(database, work)
     typer.echo(f"{flow} is {'on' if enabled else 'off'} for {store}")

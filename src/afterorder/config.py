@@ -11,6 +11,9 @@ a command-line flag, an ``AFTERORDER_*`` environment variable, the file, the bui
     render_processes = 1  # helper processes that render messages (0: in the process itself)
     flows = ["/etc/afterorder/flows"]
     templates = ["/etc/afterorder/templates"]
+    secret_key = "…"    # Fernet key(s), comma-separated, the sealing one first: seals the stores'
+                        # provider credentials (``afterorder channels new-key`` makes one; without
+                        # it, a key file beside the database is made and used: ``afterorder.sealing``)
 
     [delivery]
     retry_base = 30     # seconds before the first retry; doubles each time
@@ -56,6 +59,7 @@ class Settings(_Strict):
     render_processes: Annotated[int, Field(ge=0, le=64)] | None = None
     flows: list[str] | None = None
     templates: list[str] | None = None
+    secret_key: str | None = None
     delivery: DeliverySettings = DeliverySettings()
 
     def option_defaults(self) -> dict[str, Any]:
@@ -63,7 +67,7 @@ class Settings(_Strict):
         values: dict[str, Any] = {
             "database": self.database, "smtp": self.smtp, "base_url": self.base_url, "listen": self.listen,
             "workers": self.workers, "render_processes": self.render_processes,
-            "flow_dirs": self.flows, "template_dirs": self.templates,
+            "flow_dirs": self.flows, "template_dirs": self.templates, "secret_key": self.secret_key,
             "retry_base": self.delivery.retry_base, "lease": self.delivery.lease, "poll": self.delivery.poll,
         }
         return {k: v for k, v in values.items() if v is not None}

@@ -12,7 +12,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from afterorder.phones import PhoneError, normalize
 
 
 class EventType(StrEnum):
@@ -104,6 +107,19 @@ class CustomerIn(_Strict):
     tags: Annotated[list[Tag], Field(max_length=100)] | None = None
     properties: Annotated[dict[Annotated[str, Field(max_length=64)], Any], Field(max_length=100)] | None = None
     accepts_marketing: bool | None = None
+    # the id the store's LINE Official Account knows the customer by (from LINE Login, or linked)
+    line_user_id: Annotated[str, Field(pattern=r"^U[0-9a-f]{32}$")] | None = None
+
+    @model_validator(mode="after")
+    def _phone_in_e164(self) -> CustomerIn:
+        """The phone number as E.164 (national numbers read in the customer's country, else JP / CN)."""
+        if self.phone is not None:
+            try:
+                self.phone = normalize(self.phone, self.country)
+            except PhoneError as exc:  # named as the phone field's error, not the whole customer's
+                raise ValidationError.from_exception_data(type(self).__name__, [InitErrorDetails(
+                    type=PydanticCustomError("phone_number", str(exc)), loc=("phone",), input=self.phone)]) from None
+        return self
 
     @field_validator("timezone")
     @classmethod

@@ -9,7 +9,6 @@ import os
 import socket
 from dataclasses import dataclass, field
 from datetime import timedelta
-from functools import cached_property
 from importlib import import_module
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from afterorder.abtests.results import settle
 from afterorder.channels import Channel, RetryPolicy, SmtpChannel
+from afterorder.channels.registry import ChannelRegistry
 from afterorder.clock import Clock
 from afterorder.compliance.double_opt_in import queue_confirmations
 from afterorder.content import Renderer
@@ -59,6 +59,8 @@ class RuntimeSettings:
     # claims and reads the next runs
     scheduler_loops: int = 2
     statistics_check_seconds: float = 5.0  # PostgreSQL: how often to look for tables never analyzed
+    # the key(s) sealing the stores' provider credentials (None: AFTERORDER_SECRET_KEY, else the key file)
+    secret_key: str | None = field(default=None, repr=False)
 
 
 def default_worker_id() -> str:
@@ -86,13 +88,18 @@ class Runtime:
                                    SchedulerSettings(worker_id=worker, base_url=settings.base_url, lease=lease),
                                    renderers=self.renderers, reader=self.reader, composer=self.composer)
         self._channel = channel
+        self._sealer: Sealer | None = None
+        self.registry = ChannelRegistry(lambda: self.sealer, server_relay=self.channel)
         self.delivery: Delivery | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
-    @cached_property
+    @property
     def sealer(self) -> Sealer:
-        """Opens the stores' sealed provider credentials (``sealing.sealer_for``: made when first used)."""
-        return sealer_for(self.settings.database_url)
+        """Seals and opens the stores' provider credentials; made on first use (the key file, when no
+        key is configured, is made only when needed).  ``SealError`` if the key is unusable."""
+        if self._sealer is None:
+            self._sealer = sealer_for(self.settings.database_url, self.settings.secret_key)
+        return self._sealer
 
     async def migrate(self) -> None:
         await upgrade(self.engine)
@@ -108,7 +115,7 @@ class Runtime:
         """Run the scheduler and delivery loops in the background until ``close``."""
         worker = self.scheduler.settings.worker_id
         await self.composer.start()
-        self.delivery = Delivery(self.engine, self.channel(), self.clock, self.settings.retry,
+        self.delivery = Delivery(self.engine, self.registry, self.clock, self.settings.retry,
                                  DeliverySettings(worker_id=worker,
                                                   lease=timedelta(seconds=self.settings.lease_seconds),
                                                   concurrency=max(self.settings.smtp_pool * 2, 2)))
@@ -206,7 +213,8 @@ class Runtime:
             except (TimeoutError, asyncio.CancelledError):
                 task.cancel()
         await self.composer.close()
-        if self._channel is not None:
+        await self.registry.close()  # the stores' providers and the server's relay
+        if self._channel is not None:  # the relay, when only test sends used it (closing twice is harmless)
             await self._channel.close()
         if self.reader is not self.engine:
             await self.reader.dispose()

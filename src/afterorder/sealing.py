@@ -1,12 +1,16 @@
 """Secrets at rest: provider credentials are stored encrypted (Fernet: AES-128-CBC with HMAC-SHA256),
 with a key from configuration, never in the database.
 
-The key comes from ``AFTERORDER_SECRET_KEY`` (or ``secret_key`` in ``afterorder.toml``): one or more
-Fernet keys separated by commas.  The first seals; every one of them opens, so a key is rotated by
-putting the new key first, re-sealing (``afterorder channels reseal``), then dropping the old one.
-Without a configured key, the key is read from ``secret.key`` in the data folder (beside a SQLite
-database file, else ``./afterorder-data``), made there on first use (mode 0600).  Back it up with
-the database: without it, the stored credentials cannot be read and must be set again.
+The key comes from ``--secret-key``, ``AFTERORDER_SECRET_KEY`` or ``secret_key`` in
+``afterorder.toml``: one or more Fernet keys separated by commas.  The first seals; every one of
+them opens, so a key is rotated by putting the new key first, re-sealing (``afterorder channels
+reseal``), then dropping the old one.  Without a configured key, the key is read from
+``secret.key`` in the data folder (beside a SQLite database file, else ``./afterorder-data``), made
+there on first use (mode 0600).  Back it up with the database: without it, the stored credentials
+cannot be read and must be set again.
+
+Every failure is a :class:`SealError` whose message says which key is at fault and what to do; no
+message ever holds a key or a secret.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from sqlalchemy.engine import make_url
 log = logging.getLogger(__name__)
 KEY_FILE = "secret.key"
 DEFAULT_FOLDER = Path("afterorder-data")
+CONFIGURED = "the configured secret key (--secret-key, AFTERORDER_SECRET_KEY or secret_key in afterorder.toml)"
 
 
 class SealError(ValueError):
@@ -31,18 +36,20 @@ class SealError(ValueError):
 class Sealer:
     """Seals and opens small JSON objects (a provider's secret options)."""
 
-    def __init__(self, keys: list[str]) -> None:
+    def __init__(self, keys: list[str], source: str = CONFIGURED) -> None:
         if not keys:
-            raise SealError("no secret key given")
+            raise SealError(f"{source} is empty")
         try:
             self._fernet = MultiFernet([Fernet(k.strip().encode()) for k in keys])
         except (ValueError, TypeError):
-            raise SealError("AFTERORDER_SECRET_KEY holds something that is not a Fernet key "
-                            "(32 url-safe base64 bytes; `afterorder channels new-key` makes one)") from None
+            raise SealError(f"{source} holds something that is not a Fernet key (32 url-safe base64 bytes; "
+                            "`afterorder channels new-key` makes one)") from None
+        self.source = source
 
     @classmethod
-    def from_setting(cls, setting: str) -> Sealer:
-        return cls([k for k in setting.split(",") if k.strip()])
+    def from_setting(cls, setting: str, source: str = CONFIGURED) -> Sealer:
+        """Keys separated by commas, the sealing one first."""
+        return cls([k for k in setting.split(",") if k.strip()], source)
 
     def seal(self, values: dict[str, str]) -> str:
         return self._fernet.encrypt(json.dumps(values, sort_keys=True).encode()).decode("ascii")
@@ -51,9 +58,9 @@ class Sealer:
         try:
             opened = json.loads(self._fernet.decrypt(token.encode("ascii")))
         except (InvalidToken, ValueError):
-            raise SealError("stored secrets cannot be opened with the configured secret key: set "
-                            "AFTERORDER_SECRET_KEY to the key they were sealed with (or set the credentials again)"
-                            ) from None
+            raise SealError(f"the stored secrets cannot be opened with {self.source}: configure the key they were "
+                            "sealed with (after a rotation, the old key after the new one), or set the "
+                            "credentials again") from None
         return {str(k): str(v) for k, v in opened.items()}
 
     def reseal(self, token: str) -> str:
@@ -61,7 +68,7 @@ class Sealer:
         try:
             return self._fernet.rotate(token.encode("ascii")).decode("ascii")
         except (InvalidToken, ValueError):
-            raise SealError("stored secrets cannot be opened with any configured key") from None
+            raise SealError(f"the stored secrets cannot be opened with any key of {self.source}") from None
 
 
 def new_key() -> str:
@@ -80,14 +87,19 @@ def key_folder(database_url: str) -> Path:
 
 
 def sealer_for(database_url: str, configured: str | None = None) -> Sealer:
-    """The sealer of this installation: the configured key(s), else the key file (made if missing)."""
+    """The sealer of this installation: the configured key(s) (``configured``, else
+    ``AFTERORDER_SECRET_KEY``), else the key file (made if missing)."""
     setting = configured if configured is not None else os.environ.get("AFTERORDER_SECRET_KEY")
     if setting and setting.strip():
         return Sealer.from_setting(setting)
     path = key_folder(database_url) / KEY_FILE
-    if not path.exists():
-        _make_key_file(path)
-    return Sealer.from_setting(path.read_text().strip())
+    try:
+        if not path.exists():
+            _make_key_file(path)
+        return Sealer.from_setting(path.read_text().strip(), f"the key file {path}")
+    except OSError as exc:
+        raise SealError(f"cannot read or make the key file {path} ({exc.strerror}); configure a key with "
+                        "AFTERORDER_SECRET_KEY instead (`afterorder channels new-key` makes one)") from None
 
 
 def _make_key_file(path: Path) -> None:

@@ -181,7 +181,7 @@ async def _alert_store(conn: AsyncConnection, renderer: Renderer, store: StoreRo
            "order_id": subject.order_id, "envelope_from": store.email_from, "attempts": 0,
            "next_attempt_at": now + ALERT_DELAY,
            "created_at": now, "locale": store.locale, "recipient": recipient, "subject": rendered.subject,
-           "status": "queued", "last_error": None, "ab_test_id": None, "variant": None,
+           "status": "queued", "last_error": None, "ab_test_id": None, "variant": None, "fallback_to": None,
            "data": data.decode("utf-8")}
     await conn.execute(insert_ignore(outbox, COLUMNS), [{k: row[k] for k in COLUMNS}])
     await conn.execute(insert_ignore(outbox_bodies, BODY_COLUMNS), [{k: row[k] for k in BODY_COLUMNS}])

@@ -25,7 +25,7 @@ from tests.conftest import T0
 from tests.factories import add_store, order_event, running
 
 EMAIL = "Hanako.Erasable@example.net"
-PERSONAL = ("hanako.erasable@example.net", "Hanako", "Erasedottir", "+81-90-5555-0199", "1-2-3 Himitsu-dori",
+PERSONAL = ("hanako.erasable@example.net", "Hanako", "Erasedottir", "+819055550199", "1-2-3 Himitsu-dori",
             "Himitsu-machi", "spy-novelist", "Glasslipper", "secret-tag", "203.0.113.77")
 
 

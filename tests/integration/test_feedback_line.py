@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from afterorder.clock import FrozenClock
-from afterorder.db.schema import feedback_receipts, line_links
+from afterorder.db.schema import feedback_receipts, line_links, store_channels
 from afterorder.db.stores import StoreRow
 from afterorder.feedback import line
 from afterorder.feedback.line_link import line_link_url
@@ -79,6 +79,7 @@ class LocalLine:
     """A small LINE Messaging API: link tokens and pushes, checking the channel access token."""
 
     push_status: int = 200
+    link_status: int = 200
     link_tokens: list[str] = field(default_factory=list)  # the user ids a link token was issued for
     pushes: list[dict[str, Any]] = field(default_factory=list)
     retry_keys: list[str] = field(default_factory=list)
@@ -87,7 +88,7 @@ class LocalLine:
         return request.headers.get("authorization") == f"Bearer {ACCESS_TOKEN}"
 
     async def link_token(self, request: Request) -> Response:
-        if not self.authorized(request):
+        if not self.authorized(request) or self.link_status == 401:
             return JSONResponse({"message": "Authentication failed"}, status_code=401)
         self.link_tokens.append(request.path_params["user_id"])
         return JSONResponse(fixture("issue_link_token_response.json"))
@@ -135,8 +136,8 @@ async def setup(database_url: str, secret_key: str) -> AsyncIterator[Setup]:
     async with (running(database_url, FrozenClock(datetime.now(UTC)), base_url=PUBLIC) as runtime,
                 loopback(local.app()) as line_url, httpx.AsyncClient(timeout=10) as client):
         store, _ = await add_store(runtime)
-        await add_channel(runtime, store, "line", "line", {"api_base": line_url, "basic_id": "@kumo"},
-                          {"channel_secret": SECRET, "channel_access_token": ACCESS_TOKEN})
+        await add_channel(runtime, store, "line", {"api_base": line_url, "basic_id": "@kumo", "channel_secret": SECRET,
+                                                   "channel_access_token": ACCESS_TOKEN})
         async with loopback(create_app(runtime, webhook_http=client)) as base, \
                 httpx.AsyncClient(base_url=base, timeout=10) as http:
             yield Setup(runtime, store, http, base, local)
@@ -170,7 +171,8 @@ async def test_unknown_store_or_no_line_channel_is_404(setup: Setup) -> None:
     unset = await setup.post(raw, slug=other.slug)
     assert unset.status_code == 404 and unset.json()["error"] == "not_configured"
     assert "afterorder channels set harbor line" in unset.json()["message"]
-    setup.runtime.sealer = Sealer([new_key()])  # the key the secrets were sealed with is gone
+    async with setup.runtime.engine.begin() as conn:  # sealed with a key this installation no longer has
+        await conn.execute(store_channels.update().values(secrets=Sealer([new_key()]).seal({"channel_secret": SECRET})))
     unopened = await setup.post(raw)
     assert unopened.status_code == 404 and "cannot be opened" in unopened.json()["message"]
 
@@ -363,7 +365,10 @@ async def test_a_push_line_refuses_is_reported_not_raised(setup: Setup) -> None:
     setup.line.push_status = 500
     answer = await setup.post(body_of(event("message", message={"type": "text", "text": code})))
     assert answer.status_code == 200 and answer.json()["link_prompt_failures"] == 1
-    setup.line.push_status = 200
+    setup.line.push_status, setup.line.link_status = 200, 401  # e.g. the channel access token was reissued
+    answer = await setup.post(body_of(event("message", message={"type": "text", "text": code})))
+    assert answer.status_code == 200 and answer.json()["link_prompt_failures"] == 1
+    setup.line.link_status = 200
     again = await setup.post(body_of(event("message", message={"type": "text", "text": f"again {code}"})))
     assert again.json()["link_prompts"] == 1, "sending the code again retries"
 

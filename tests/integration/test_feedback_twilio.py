@@ -71,8 +71,9 @@ class Setup:
 async def setup(database_url: str, secret_key: str) -> AsyncIterator[Setup]:
     async with running(database_url, FrozenClock(datetime.now(UTC)), base_url=PUBLIC) as runtime:
         store, _ = await add_store(runtime, US_STORE)
-        await add_channel(runtime, store, "twilio", "sms", {"from": "+15005550006"},
-                          {"account_sid": "AC" + "0" * 32, "auth_token": AUTH_TOKEN})
+        await add_channel(runtime, store, "twilio", {"from": "+15005550006", "account_sid": "AC" + "0" * 32,
+                                                     "auth_token": AUTH_TOKEN,
+                                                     "status_callback": f"{PUBLIC}/webhooks/twilio/harbor"})
         async with loopback(create_app(runtime)) as base, httpx.AsyncClient(base_url=base, timeout=10) as http:
             yield Setup(runtime, store, http)
 

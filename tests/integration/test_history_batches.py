@@ -33,7 +33,7 @@ def batches() -> list[list[dict[str, Any]]]:
         at = T0 - timedelta(days=40 - n)
         placed = order_event("order.placed", order_id, at, email=f"c{n % 2}@example.com")
         placed["customer"] = {"id": f"cust-{n % 2}", "email": f"C{n % 2}@Example.com",
-                              "phone": f"090-{n}" if n > 1 else None, "accepts_marketing": n % 3 == 0 or None,
+                              "phone": f"090-1234-{n:04d}" if n > 1 else None, "accepts_marketing": n % 3 == 0 or None,
                               "tags": ["vip"] if n == 4 else None}
         placed["order"]["lines"].append({"sku": f"SKU-{n}", "title": "抹茶", "quantity": n + 1, "price": 800,
                                          "category": "tea"})

@@ -66,7 +66,9 @@ def describe(instruction: Instruction) -> tuple[str, str]:
     """(kind, what the step does) for the diagram."""
     match instruction:
         case Send():
-            return "send", f"send {instruction.template} ({instruction.category}, {instruction.channel})"
+            channels = (" or ".join(instruction.channels) if instruction.channels
+                        else "the store's channel order" if instruction.category == "transactional" else "email")
+            return "send", f"send {instruction.template} ({instruction.category}, {channels})"
         case WaitFor():
             return "wait", f"wait {_duration(instruction.duration.total_seconds())}"
         case WaitUntil():

@@ -147,15 +147,22 @@ class HttpChannel(ABC):
             outgoing = self.request(message)
         except ValueError as exc:
             return SendResult(SendOutcome.PERMANENT, None, f"{self.provider}: {exc}")
+        response = await self.exchange(outgoing)
+        if isinstance(response, SendResult):
+            return response
+        return self.read(response, by_status(response.status_code, response.headers, short(response)))
+
+    async def exchange(self, outgoing: HttpRequest) -> httpx.Response | SendResult:
+        """The provider's answer to ``outgoing``, or the TEMPORARY result when none came (a provider
+        that sends many messages in one request, Postmark's batch, reads the answer itself)."""
         try:
-            response = await self._client.request(outgoing.method, self.api_base + outgoing.path,
-                                                  headers=dict(outgoing.headers), content=outgoing.content)
+            return await self._client.request(outgoing.method, self.api_base + outgoing.path,
+                                              headers=dict(outgoing.headers), content=outgoing.content)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             return SendResult(SendOutcome.TEMPORARY, None, f"{self.provider} unreachable: {_describe(exc)}")
         except (httpx.HTTPError, OSError) as exc:  # the request went out; whether it was taken is unknown
             return SendResult(SendOutcome.TEMPORARY, None, f"{self.provider}: no answer: {_describe(exc)}",
                               unknown=True)
-        return self.read(response, by_status(response.status_code, response.headers, short(response)))
 
     async def close(self) -> None:
         if self._own_client:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from afterorder.channels.base import Channel, ChannelKind
 
@@ -35,6 +35,13 @@ class ProviderOptions(BaseModel):
     SECRETS: ClassVar[frozenset[str]] = frozenset()
 
     api_base: str | None = None
+
+    @field_validator("api_base")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("an http(s) URL, e.g. https://api.example.com")
+        return value
 
 
 @dataclass(frozen=True)
@@ -57,8 +64,11 @@ class Provider:
             raise OptionsError(f"{self.name}: {listed}", fields) from None
 
     def split(self, options: ProviderOptions) -> tuple[dict[str, Any], dict[str, str]]:
-        """(plain settings, secrets) of checked options: what is stored as it is, what is sealed."""
-        values = options.model_dump(exclude_none=True)
+        """(plain settings, secrets) of checked options: what is stored as it is, what is sealed.
+
+        Keys are the options' names as given (an alias such as Twilio's ``from``), so what is stored
+        checks out again as it is."""
+        values = options.model_dump(exclude_none=True, by_alias=True)
         secrets = {k: str(v) for k, v in values.items() if k in self.options.SECRETS}
         return {k: v for k, v in values.items() if k not in self.options.SECRETS}, secrets
 
@@ -72,4 +82,6 @@ def _message(error: Any) -> str:
         return "required"
     if error.get("type") == "extra_forbidden":
         return "not an option of this provider"
+    if error.get("type") == "value_error" and "error" in error.get("ctx", {}):
+        return str(error["ctx"]["error"])  # the validator's own words, without pydantic's "Value error, "
     return str(error.get("msg", "invalid"))

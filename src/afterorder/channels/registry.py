@@ -20,7 +20,7 @@ from afterorder.channels.base import Channel, ChannelKind, OutgoingMessage, Send
 from afterorder.channels.catalog import provider
 from afterorder.channels.options import OptionsError
 from afterorder.channels.rate import Bucket, TokenBucket, Unlimited
-from afterorder.channels.setup import BACKUP, PRIMARY, ProviderSetup, load_setups
+from afterorder.channels.setup import BACKUP, PRIMARY, ProviderSetup, configured_stores, load_setups
 from afterorder.sealing import Sealer
 
 SERVER_RELAY = "smtp"
@@ -54,10 +54,11 @@ class Unavailable:
 
 
 class ChannelRegistry:
-    def __init__(self, sealer: Sealer | None, *, server_relay: Callable[[], Channel] | None = None,
+    def __init__(self, sealer: Callable[[], Sealer] | None, *, server_relay: Callable[[], Channel] | None = None,
                  client: httpx.AsyncClient | None = None, refresh_seconds: float = 5.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        """``server_relay`` makes the server's own email channel (on first use); ``client`` is the
+        """``sealer`` gives what opens the stored credentials (asked only when a store has some);
+        ``server_relay`` makes the server's own email channel (on first use); ``client`` is the
         HTTP client every HTTP provider shares (each makes its own when None)."""
         self.sealer = sealer
         self._server_relay_factory = server_relay
@@ -79,7 +80,8 @@ class ChannelRegistry:
         wanted = set(keys)
         stale = {sid for sid, _ in wanted if self._read_at.get(sid, -1e18) + self._refresh <= self._clock()}
         if stale and self.sealer is not None:
-            await self._reload(await load_setups(conn, self.sealer, stale), stale)
+            stored = await configured_stores(conn, stale)
+            await self._reload(await load_setups(conn, self.sealer(), stored) if stored else [], stale)
         return {key: self._route(*key) for key in wanted}
 
     def _route(self, store_id: int, channel: ChannelKind) -> Route | None:

@@ -52,10 +52,10 @@ def quiet_until(now: datetime, start: time | None, end: time | None, timezone: s
     return ends.astimezone(UTC)
 
 
-async def recent_counts(conn: AsyncConnection, store_id: int, channel: str, customer_ids: Iterable[int],
+async def recent_counts(conn: AsyncConnection, store_id: int, channel: str | None, customer_ids: Iterable[int],
                         cap: Cap, now: datetime, exclude: Iterable[int]) -> dict[int, int]:
-    """Marketing messages per customer on ``channel`` sent within the cap's window, or being sent
-    now by a worker (``exclude`` leaves out the outbox rows being decided)."""
+    """Marketing messages per customer on ``channel`` (None: on every channel) sent within the cap's
+    window, or being sent now by a worker (``exclude`` leaves out the outbox rows being decided)."""
     ids = set(customer_ids)
     if not ids:
         return {}
@@ -63,9 +63,10 @@ async def recent_counts(conn: AsyncConnection, store_id: int, channel: str, cust
     skip = list(exclude)
     query = select(outbox.c.customer_id, func.count()).where(
         outbox.c.store_id == store_id, outbox.c.customer_id.in_(ids), outbox.c.category == "marketing",
-        outbox.c.channel == channel,
         or_(and_(outbox.c.status == "sent", outbox.c.sent_at >= since), outbox.c.status == "sending"),
     ).group_by(outbox.c.customer_id)
+    if channel is not None:
+        query = query.where(outbox.c.channel == channel)
     if skip:
         query = query.where(outbox.c.id.not_in(skip))
     return {int(r[0]): int(r[1]) for r in await conn.execute(query)}

@@ -58,7 +58,7 @@ async def queue_confirmations(engine: AsyncEngine, renderer: Renderer, now: date
             "message_id": message_id_for(snapshot, key), "channel": "email", "category": "transactional",
             "template": TEMPLATE, "customer_id": p["customer_id"], "order_id": None,
             "envelope_from": store.email_from, "attempts": 0, "next_attempt_at": now, "created_at": now,
-            "status": "queued", "last_error": None, "ab_test_id": None, "variant": None,
+            "status": "queued", "last_error": None, "ab_test_id": None, "variant": None, "fallback_to": None,
         }
         if not p["email"]:
             continue

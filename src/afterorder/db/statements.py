@@ -62,7 +62,7 @@ def insert_ignore(table: Table, columns: tuple[str, ...], returning: tuple[str, 
 
 
 CUSTOMER_KEPT = ("email", "phone", "first_name", "last_name", "locale", "timezone", "country", "region", "city",
-                 "birth_date", "gender", "life_stage", "occupation", "tags", "tag_list", "properties")
+                 "birth_date", "gender", "life_stage", "occupation", "tags", "tag_list", "properties", "line_user_id")
 CUSTOMER_COLUMNS = ("store_id", "external_id", *CUSTOMER_KEPT, "accepts_marketing", "created_at", "updated_at")
 
 

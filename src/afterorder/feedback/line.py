@@ -37,6 +37,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from afterorder.channels.line import DEFAULT_API_BASE, LineApiError
 from afterorder.channels.setup import ProviderSetup
 from afterorder.clock import Clock
 from afterorder.db.schema import outbox
@@ -236,7 +237,7 @@ class LineReceiver:
 
     async def _prompt(self, store: StoreRow, setup: ProviderSetup, claim: line_link.Claim, receipt_id: str) -> bool:
         """Push the confirm button; False (logged) when LINE would not issue a link token or take the push."""
-        account = line_link.LineAccount(self._http(), str(setup.settings.get("api_base") or line_link.DEFAULT_API_BASE),
+        account = line_link.LineAccount(self._http(), str(setup.settings.get("api_base") or DEFAULT_API_BASE),
                                         setup.secrets.get("channel_access_token", ""))
         words = link_text(link_locale(claim.locale, store.locale), store=store.name)
         signer = store.signer()
@@ -248,7 +249,7 @@ class LineReceiver:
         retry_key = uuid.uuid5(uuid.NAMESPACE_URL, f"afterorder:line-link:{store.id}:{receipt_id}")
         try:
             await line_link.prompt_confirm(account, claim, url_for, words, retry_key)
-        except (httpx.HTTPError, ValueError, line_link.LinePushError) as exc:
+        except (LineApiError, line_link.LinePushError) as exc:
             log.warning("LINE link for store %s: the confirm button was not pushed: %s", store.slug, exc)
             return False
         return True

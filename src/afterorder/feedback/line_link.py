@@ -38,7 +38,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from afterorder.channels.line import issue_link_token
+from afterorder.channels.line import PUSH_PATH, issue_link_token
 from afterorder.db.schema import customers, line_links, store_channels
 from afterorder.db.statements import insert_ignore
 from afterorder.feedback.line_state import link_customer
@@ -49,7 +49,6 @@ CONFIRM = "line-link-confirm"  # of the pushed confirm button: [link row id, lin
 LINK_TTL = timedelta(hours=1)
 ACCOUNT_LINK_DIALOG = "https://access.line.me/dialog/bot/accountLink"
 CHAT = "https://line.me/R/oaMessage/"
-DEFAULT_API_BASE = "https://api.line.me"
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 _CODE = re.compile(r"(?<![A-Z0-9])([A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4})(?![A-Z0-9])")
 _LINK_COLUMNS = ("store_id", "customer_id", "code", "created_at")
@@ -213,9 +212,12 @@ def confirm_message(words: dict[str, str], url: str) -> dict[str, Any]:
 
 async def push(account: LineAccount, user_id: str, messages: list[dict[str, Any]], retry_key: uuid.UUID) -> None:
     """``POST /v2/bot/message/push``; a 409 (this retry key was accepted before) counts as done."""
-    response = await account.client.post(
-        f"{account.api_base.rstrip('/')}/v2/bot/message/push", json={"to": user_id, "messages": messages},
-        headers={"Authorization": f"Bearer {account.access_token}", "X-Line-Retry-Key": str(retry_key)})
+    try:
+        response = await account.client.post(
+            f"{account.api_base.rstrip('/')}{PUSH_PATH}", json={"to": user_id, "messages": messages},
+            headers={"Authorization": f"Bearer {account.access_token}", "X-Line-Retry-Key": str(retry_key)})
+    except httpx.HTTPError as exc:
+        raise LinePushError(f"no answer from {account.api_base}: {type(exc).__name__}") from exc
     if not (response.is_success or response.status_code == 409):
         raise LinePushError(f"LINE answered {response.status_code}: {response.text[:200]}")
 
@@ -224,6 +226,7 @@ async def prompt_confirm(account: LineAccount, claim: Claim, url_for: Callable[[
                          retry_key: uuid.UUID) -> None:
     """Ask LINE for a link token for the claim's user and push them the confirm button (``url_for(token)``).
 
-    Raises ``httpx.HTTPError`` / ``ValueError`` (the link token) or ``LinePushError`` (the push)."""
+    Raises ``channels.line.LineApiError`` (no link token) or ``LinePushError`` (the push refused or
+    unanswered)."""
     token = await issue_link_token(account.client, account.api_base, account.access_token, claim.user_id)
     await push(account, claim.user_id, [confirm_message(words, url_for(token))], retry_key)

@@ -16,9 +16,12 @@ from pathlib import Path
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from afterorder.channels.base import ChannelKind
+from afterorder.channels.setup import primaries
 from afterorder.db.schema import flow_versions, store_flows
 from afterorder.db.statements import insert_ignore
 from afterorder.db.stores import StoreRow
+from afterorder.flows.channel_rules import StoreChannels, problems
 from afterorder.flows.spec import FlowError, FlowSpec, load_flow_file, parse_flow
 
 LIBRARY = Path(__file__).parent / "library"
@@ -102,7 +105,13 @@ class FlowCatalog:
     async def set_enabled(
         self, conn: AsyncConnection, store: StoreRow, flow_id: str, enabled: bool, now: datetime
     ) -> None:
-        self.get(flow_id, store.slug)
+        """Switch a flow on or off for a store; ``FlowRefused`` when it cannot be sent there (a send
+        step on a channel the store has not set up, an SMS China's providers refuse …)."""
+        spec = self.get(flow_id, store.slug)
+        if enabled:
+            found = problems(spec, await store_channels_of(conn, store))
+            if found:
+                raise FlowRefused(found)
         store_id = store.id
         updated = await conn.execute(
             store_flows.update()
@@ -113,6 +122,26 @@ class FlowCatalog:
             await conn.execute(
                 store_flows.insert().values(store_id=store_id, flow_id=flow_id, enabled=enabled, updated_at=now)
             )
+
+
+class FlowRefused(ValueError):
+    """A flow cannot be switched on for a store; ``problems`` says why, one line per send step."""
+
+    def __init__(self, found: list[str]) -> None:
+        super().__init__("; ".join(found))
+        self.problems = found
+
+
+async def store_channels_of(conn: AsyncConnection, store: StoreRow) -> StoreChannels:
+    setup = await primaries(conn, store.id)
+    return StoreChannels(store.country, frozenset({ChannelKind.EMAIL, *setup}),
+                         {c: p for c, (p, _) in setup.items()}, {c: s for c, (_, s) in setup.items()})
+
+
+async def refused_flows(conn: AsyncConnection, catalog: FlowCatalog, store: StoreRow) -> list[str]:
+    """Why flows switched on for this store cannot be sent there (logged when ``serve`` starts)."""
+    channels = await store_channels_of(conn, store)
+    return [p for spec in await catalog.enabled(conn, store) for p in problems(spec, channels)]
 
 
 def _yaml_files(directory: Path) -> list[Path]:

@@ -51,7 +51,7 @@ class SendDecision:
     step: int
     template: str
     category: str
-    channel: str
+    channels: tuple[str, ...]  # the step's channels in order; empty: the store's order (transactional) or email
     promotion: Send | None = None  # the step, when it asks for a coupon, recommendations or params
 
 
@@ -118,7 +118,7 @@ def advance(run: RunState, flow: FlowSpec, facts: Facts, now: datetime) -> Advan
         instruction = flow.program[state.step]
         if isinstance(instruction, Send):
             asks = instruction.coupon is not None or instruction.recommendations or instruction.params
-            sends.append(SendDecision(state.step, instruction.template, instruction.category, instruction.channel,
+            sends.append(SendDecision(state.step, instruction.template, instruction.category, instruction.channels,
                                       instruction if asks else None))
             log.append(StepLog(state.step, "send", instruction.template))
             state = replace(state, step=state.step + 1, anchor_at=max(state.anchor_at, now))

@@ -117,7 +117,7 @@ def prepare(
     recipient = (customer or {}).get("email")
     row: dict[str, Any] = {
         "store_id": store.id, "run_id": run["id"], "idempotency_key": key, "message_id": message_id,
-        "channel": send.channel, "category": send.category, "template": send.template,
+        "channel": "email", "category": send.category, "template": send.template,
         "customer_id": run["customer_id"], "order_id": run["order_id"],
         "envelope_from": store.email_from, "attempts": 0, "next_attempt_at": now, "created_at": now,
         "ab_test_id": variant.test_id if variant else None, "variant": variant.key if variant else None,

@@ -45,11 +45,17 @@ class _Invalid(Exception):
 # ---- the compiled program: a flat list of instructions with jumps ---------------------------
 
 
+CHANNELS = ("email", "line", "sms")
+
+
 @dataclass(frozen=True)
 class Send:
     template: str
     category: Category
-    channel: str
+    # the channels to try, in order: the first the customer can receive (and, for marketing, has
+    # consent for) carries the message.  Empty: a transactional message follows the store's order,
+    # a marketing message goes by email.
+    channels: tuple[str, ...]
     label: str
     # promotions (see afterorder.promotions): a coupon issued for this step, N recommended products,
     # and fixed values the template reads as ``params`` (e.g. the name of the person signing)
@@ -266,12 +272,11 @@ class _Compiler:
         body, here = raw[kind], f"{path}.{kind}"
         name = raw.get("name")
         if kind == "send":
-            spec = _mapping(body, here, {"template", "category", "channel", "coupon", "recommendations", "params"},
-                            {"template", "category"})
+            spec = _mapping(body, here, {"template", "category", "channel", "channels", "coupon", "recommendations",
+                                         "params"}, {"template", "category"})
             if spec["category"] not in ("transactional", "marketing"):
                 raise _Invalid(f"{here}.category", "must be 'transactional' or 'marketing'")
-            if spec.get("channel", "email") != "email":
-                raise _Invalid(f"{here}.channel", f"unknown channel {spec['channel']!r}; available: email")
+            channels = _channels(spec, here)
             coupon = _coupon(spec["coupon"], f"{here}.coupon") if "coupon" in spec else None
             count = spec.get("recommendations", 0)
             if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 12:
@@ -283,7 +288,7 @@ class _Compiler:
             if not isinstance(params, dict) or not all(
                     isinstance(k, str) and isinstance(v, str | int | float) for k, v in params.items()):
                 raise _Invalid(f"{here}.params", "expected a mapping of names to text")
-            self.program.append(Send(str(spec["template"]), spec["category"], "email",
+            self.program.append(Send(str(spec["template"]), spec["category"], channels,
                                      name or f"send {spec['template']}", coupon, count,
                                      tuple((k, str(v)) for k, v in sorted(params.items()))))
         elif kind == "exit":
@@ -399,3 +404,23 @@ def load_flow_file(path: Path) -> FlowSpec:
     except (OSError, UnicodeDecodeError) as exc:
         raise FlowError(str(path), None, "", f"cannot read: {exc}") from None
     return parse_flow(text, str(path))
+
+
+def _channels(spec: dict[str, Any], here: str) -> tuple[str, ...]:
+    """``channel: line`` or ``channels: [line, email]`` (not both), each a known channel, none twice."""
+    if "channel" in spec and "channels" in spec:
+        raise _Invalid(f"{here}.channels", "give either channel (one) or channels (an ordered list), not both")
+    if "channel" in spec:
+        named, where = [spec["channel"]], f"{here}.channel"
+    elif "channels" in spec:
+        named, where = spec["channels"], f"{here}.channels"
+        if not isinstance(named, list) or not named:
+            raise _Invalid(where, "expected a list of channels in order of preference, e.g. [line, email]")
+    else:
+        return ()
+    for value in named:
+        if value not in CHANNELS:
+            raise _Invalid(where, f"unknown channel {value!r}; channels: {', '.join(CHANNELS)}")
+    if len(set(named)) != len(named):
+        raise _Invalid(where, "a channel is named twice")
+    return tuple(str(v) for v in named)

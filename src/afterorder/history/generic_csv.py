@@ -18,6 +18,7 @@ from afterorder.history import cells
 from afterorder.history.orders import OrderDraft, order_record, problem
 from afterorder.history.records import Context, Record, Rejected
 from afterorder.history.rows import content_id, grouped, kept
+from afterorder.phones import lenient
 
 CUSTOMER_COLUMNS = ("customer_id", "email", "phone", "first_name", "last_name", "locale", "timezone", "country",
                     "accepts_marketing")
@@ -49,11 +50,12 @@ def header_problem(kind: str, header: list[str]) -> str | None:
 
 def _customer_fields(row: dict[str, str]) -> dict[str, Any]:
     email = cells.text(row.get("email"))
+    country = cells.country("country", row.get("country"))
     return {
         "id": cells.text(row.get("customer_id")), "email": email.lower() if email else None,
-        "phone": cells.text(row.get("phone")), "first_name": cells.text(row.get("first_name")),
+        "phone": lenient(cells.text(row.get("phone")), country), "first_name": cells.text(row.get("first_name")),
         "last_name": cells.text(row.get("last_name")), "locale": cells.text(row.get("locale")),
-        "timezone": cells.text(row.get("timezone")), "country": cells.country("country", row.get("country")),
+        "timezone": cells.text(row.get("timezone")), "country": country,
         "accepts_marketing": cells.flag("accepts_marketing", row.get("accepts_marketing")),
     }
 

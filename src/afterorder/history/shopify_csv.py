@@ -20,6 +20,7 @@ from afterorder.history import cells
 from afterorder.history.orders import OrderDraft, order_record, problem
 from afterorder.history.records import Context, Record, Rejected
 from afterorder.history.rows import content_id, grouped, kept
+from afterorder.phones import lenient
 
 # How to recognise the exports (a header holding all of these).
 ORDER_HEADER = {"Name", "Created at", "Lineitem name", "Lineitem quantity"}
@@ -95,8 +96,8 @@ def _order(rows: list[tuple[int, dict[str, str]]], ctx: Context) -> Record:
     email = value("Email")
     customer = None
     if email:
-        customer = {"email": email.lower(), "phone": value("Phone"),
-                    "country": (shipping_address or billing_address or {}).get("country")}
+        where = (shipping_address or billing_address or {}).get("country")
+        customer = {"email": email.lower(), "phone": lenient(value("Phone"), where), "country": where}
     paid_at = cells.when("Paid at", value("Paid at"), ctx.timezone)
     shipped_at = cells.when("Fulfilled at", value("Fulfilled at"), ctx.timezone)
     cancelled_at = cells.when("Cancelled at", value("Cancelled at"), ctx.timezone)
@@ -141,12 +142,13 @@ def _customer(number: int, row: dict[str, str], ctx: Context) -> Record:
     if customer_id is None and email is None:
         raise cells.CellError("Customer ID or Email: one is needed to know who this is")
     consent = row.get("Accepts Email Marketing", row.get("Accepts Marketing"))
+    country = cells.country("Default Address Country Code", row.get("Default Address Country Code",
+                                                                  row.get("Country Code")))
     fields = {
         "id": customer_id, "email": email.lower() if email else None,
         "first_name": cells.text(row.get("First Name")), "last_name": cells.text(row.get("Last Name")),
-        "phone": cells.text(row.get("Phone")) or cells.text(row.get("Default Address Phone")),
-        "country": cells.country("Default Address Country Code", row.get("Default Address Country Code",
-                                                                           row.get("Country Code"))),
+        "phone": lenient(cells.text(row.get("Phone")) or cells.text(row.get("Default Address Phone")), country),
+        "country": country,
         "accepts_marketing": cells.flag("Accepts Email Marketing", consent),
     }
     try:

@@ -47,6 +47,7 @@ from afterorder.intake.adapters import (
     text,
     timestamp,
 )
+from afterorder.phones import lenient
 from afterorder.webhook_errors import Malformed, Unauthorized
 
 Reader = Callable[["ShopifyAdapter", Delivery, Memory], Awaitable[Normalized]]
@@ -107,12 +108,13 @@ def _customer(c: dict[str, Any], *, locale: Any = None, email: Any = None, count
     customer_email = text(c.get("email")) or text(email)
     if customer_id is None and customer_email is None:
         return None
+    where = country_code(country) or country_code(address.get("country_code"))
     return CustomerIn(
-        id=customer_id, email=customer_email, phone=text(c.get("phone")),
+        id=customer_id, email=customer_email, phone=lenient(text(c.get("phone")), where),
         first_name=text(c.get("first_name")) or text(bill.get("first_name")),
         last_name=text(c.get("last_name")) or text(bill.get("last_name")),
         locale=locale_tag(locale) or locale_tag(c.get("locale")),
-        country=country_code(country) or country_code(address.get("country_code")),
+        country=where,
         accepts_marketing=_consent(c, buyer_accepts),
     )
 

@@ -49,6 +49,7 @@ from afterorder.intake.adapters import (
     text,
     timestamp,
 )
+from afterorder.phones import lenient
 from afterorder.webhook_errors import Malformed, Unauthorized
 
 TOPICS: dict[str, str] = {
@@ -117,9 +118,11 @@ def _customer_of_order(order: dict[str, Any]) -> CustomerIn | None:
     email = text(billing.get("email"))
     if (customer_id in (None, "0")) and email is None:
         return None
-    return CustomerIn(id=customer_id if customer_id != "0" else None, email=email, phone=text(billing.get("phone")),
+    where = country_code(billing.get("country"))
+    return CustomerIn(id=customer_id if customer_id != "0" else None, email=email,
+                      phone=lenient(text(billing.get("phone")), where),
                       first_name=text(billing.get("first_name")), last_name=text(billing.get("last_name")),
-                      country=country_code(billing.get("country")))
+                      country=where)
 
 
 def _order(data: dict[str, Any]) -> OrderIn:
@@ -220,7 +223,8 @@ class WooCommerceAdapter:
         customer = CustomerIn(id=need_id(p, "id", d.topic), email=text(p.get("email")) or text(billing.get("email")),
                               first_name=text(p.get("first_name")) or text(billing.get("first_name")),
                               last_name=text(p.get("last_name")) or text(billing.get("last_name")),
-                              phone=text(billing.get("phone")), country=country_code(billing.get("country")))
+                              phone=lenient(text(billing.get("phone")), country_code(billing.get("country"))),
+                              country=country_code(billing.get("country")))
         kind = EventType.CUSTOMER_CREATED if d.topic == "customer.created" else EventType.CUSTOMER_UPDATED
         return Normalized([Event(id=f"woocommerce:{d.delivery_id}", type=kind,
                                  occurred_at=_gmt(p.get("date_modified_gmt")) or _gmt(p.get("date_created_gmt"))

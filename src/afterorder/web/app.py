@@ -25,6 +25,7 @@ from afterorder.intake.webhooks import WebhookReceiver
 from afterorder.runtime import Runtime
 from afterorder.web import (
     api,
+    api_channels,
     api_compliance,
     api_preview,
     back_in_stock,
@@ -81,6 +82,7 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, inbox:
     app.include_router(content_api.router)
     app.include_router(back_in_stock.router)
     app.include_router(api_compliance.router)
+    app.include_router(api_channels.router)
     app.include_router(api_preview.router)
     add_dashboard(app)
 

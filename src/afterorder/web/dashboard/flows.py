@@ -9,6 +9,7 @@ from starlette.responses import RedirectResponse, Response
 
 from afterorder.analytics.flow_status import flow_statuses
 from afterorder.db.schema import store_flows
+from afterorder.flows.catalog import FlowRefused
 from afterorder.web.dashboard.access import page_error, render, runtime_of, viewer
 
 router = APIRouter(include_in_schema=False)
@@ -38,5 +39,8 @@ async def toggle_flow(request: Request, slug: str, flow_id: str) -> Response:
     if wanted not in ("on", "off"):
         raise page_error(400, "enabled: send on or off")
     async with runtime.engine.begin() as conn:
-        await runtime.catalog.set_enabled(conn, who.store, flow_id, wanted == "on", runtime.clock.now())
+        try:
+            await runtime.catalog.set_enabled(conn, who.store, flow_id, wanted == "on", runtime.clock.now())
+        except FlowRefused as exc:
+            raise page_error(409, f"{flow_id} cannot be switched on: {'; '.join(exc.problems)}") from None
     return RedirectResponse(f"/dashboard/{slug}/flows#flow-{flow_id}", status_code=303)

@@ -1,0 +1,426 @@
+"""Delivery: claim queued outbox messages with a lease, check what may go out, hand each to the
+provider its channel routes to (``channels.registry``), and record every attempt.
+
+* **Outcomes are durable before their slot is reused.**  A send holds one of ``concurrency`` slots
+  while it is with the provider, and one of ``concurrency + unrecorded`` slots until its outcome is
+  committed (a group commit of whatever finished meanwhile, one statement per table).  So after a
+  crash at any moment at most that many messages can look unsent although the provider took them;
+  each goes again with its original Message-ID / LINE retry key, which the provider can drop.
+* **Busy is a delay.**  A provider's 429 pauses that provider for the store for as long as it asked
+  (``Retry-After``), the message waits that long, and it never counts towards failing; a store's
+  rate (messages per second) keeps under the provider's limit in the first place — a message whose
+  turn would come after its lease goes back to the queue unsent, no attempt spent.
+* **Failover only when nothing was sent.**  A provider that definitely refused (no connection, 429,
+  503, a 4xx from an SMTP server) hands the message to the store's backup provider for that channel;
+  one whose answer never came (a timeout) keeps the message, so failover cannot send it twice.
+* **Email instead.**  A LINE message carries its email rendering when the customer has an address
+  and the flow allows email after LINE: it goes by email when the customer has unfollowed the
+  account, when the store's LINE is paused, or when LINE answers that the monthly quota is used up
+  (then LINE is paused for the store until the next month, shown on the dashboard).
+
+While one claimed batch is being sent, the next is claimed, so the providers never wait for the
+database when there is more to send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from afterorder.channels import Channel, RetryPolicy, SendOutcome, SendResult
+from afterorder.channels.base import Busy, ChannelKind, OutgoingMessage
+from afterorder.channels.registry import ChannelRegistry, Endpoint, Route
+from afterorder.channels.setup import load_prefs, next_line_month, update_prefs
+from afterorder.clock import Clock
+from afterorder.compliance import dkim
+from afterorder.compliance.gate import judge
+from afterorder.compliance.settings import DkimKey
+from afterorder.compliance.suppression import blocked_reason, reasons_for
+from afterorder.db.dialect import skip_locked
+from afterorder.db.key_lists import in_keys
+from afterorder.db.schema import customers, delivery_attempts, outbox, outbox_bodies
+
+INTERRUPTED = "worker stopped before the outcome was known"
+FALLBACK_SUFFIX = "#email"  # the key of a message's email rendering in outbox_bodies
+UNFOLLOWED = "the customer unfollowed the store's LINE account"
+LINE_PAUSED = "the store's LINE monthly quota is used up"
+MISSING_BODY = "the message's content is missing from the outbox"
+FAILOVER_PAUSE = 5.0  # seconds a primary that definitely refused is passed over for its backup
+
+# A flush writes every outcome with one statement per table (executemany).  A message whose lease
+# passed to another worker is not ours to record any more.
+_RECORD_MESSAGE = outbox.update().where(
+    outbox.c.id == bindparam("outbox_id"), outbox.c.claimed_by == bindparam("worker"),
+).values(attempts=outbox.c.attempts - bindparam("undo"))
+_RECORD_ATTEMPT = delivery_attempts.update().where(
+    delivery_attempts.c.store_id == bindparam("store_id_"), delivery_attempts.c.outbox_id == bindparam("outbox_id_"),
+    delivery_attempts.c.attempt == bindparam("attempt_"), delivery_attempts.c.outcome == "started",
+)
+
+
+# The claim, built once (it runs for every batch): oldest due first, queued or left by a worker
+# whose lease ended.
+_PICK = (select(outbox.c.id, outbox.c.store_id).where(or_(
+    and_(outbox.c.status == "queued", outbox.c.next_attempt_at <= bindparam("now")),
+    and_(outbox.c.status == "sending", outbox.c.claimed_until < bindparam("now")),
+)).order_by(outbox.c.next_attempt_at).limit(bindparam("batch")))
+_PICK_LOCKED = _PICK.with_for_update(skip_locked=True)
+_INTERRUPTED = delivery_attempts.update().where(
+    in_keys(delivery_attempts.c.store_id, "stores"),
+    in_keys(delivery_attempts.c.outbox_id, "ids"), delivery_attempts.c.outcome == "started",
+).values(outcome="interrupted", finished_at=bindparam("now"), detail=INTERRUPTED)
+_CLAIM = (outbox.update().where(in_keys(outbox.c.id, "ids"))
+          .values(status="sending", attempts=outbox.c.attempts + 1, claimed_by=bindparam("worker"),
+                  claimed_until=bindparam("until"))
+          .returning(outbox.c.id, outbox.c.store_id, outbox.c.attempts, outbox.c.message_id, outbox.c.envelope_from,
+                     outbox.c.recipient, outbox.c.idempotency_key, outbox.c.category, outbox.c.customer_id,
+                     outbox.c.channel, outbox.c.template, outbox.c.fallback_to))
+_BODIES = select(outbox_bodies.c.store_id, outbox_bodies.c.idempotency_key, outbox_bodies.c.data).where(
+    in_keys(outbox_bodies.c.store_id, "stores"),
+    in_keys(outbox_bodies.c.idempotency_key, "keys"))
+_FOLLOWING = select(customers.c.store_id, customers.c.id, customers.c.line_following).where(
+    in_keys(customers.c.store_id, "stores"), in_keys(customers.c.id, "ids"))
+_DEFER = outbox.update().where(outbox.c.id == bindparam("outbox_id")).values(
+    status="queued", attempts=outbox.c.attempts - 1, next_attempt_at=bindparam("until"), claimed_by=None,
+    claimed_until=None, last_error=bindparam("why"))
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    worker_id: str
+    lease: timedelta = timedelta(seconds=60)
+    batch: int = 500  # messages claimed at once
+    concurrency: int = 8  # sends in flight
+    claims_per_run: int = 4  # ``run_due`` claims again (while the last claim was full) up to this many times
+    # outcomes known but not yet committed, beyond the sends in flight: the most a crash can make
+    # look unsent is concurrency + unrecorded (None: as many as concurrency, one commit's worth)
+    unrecorded: int | None = None
+
+    @property
+    def resend_bound(self) -> int:
+        """At most this many messages can go again after a crash at any moment."""
+        return self.concurrency + (self.concurrency if self.unrecorded is None else self.unrecorded)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    store_id: int
+    attempt: int
+    message: OutgoingMessage
+    blocked: str | None  # why it may not go out, if it may not
+    send_by: datetime  # not started by then, it waits for its lease to end (another worker may take it)
+    dkim: DkimKey | None = None  # the store's key: signed just before it is sent
+    fallback: OutgoingMessage | None = None  # its email rendering, when it may go by email instead
+    reroute: str | None = None  # why it goes by its fallback, when that was known at the claim
+
+    @property
+    def email(self) -> OutgoingMessage:
+        return self.message
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one claimed message: the result, and what went where."""
+
+    item: Claimed
+    result: SendResult
+    at: datetime
+    sent: OutgoingMessage  # the message as it went (its email rendering, when rerouted)
+    provider: str | None = None
+    deferred_until: datetime | None = None  # back in the queue unsent (the provider's rate): no attempt
+
+
+def _wants(channels: Channel | ChannelRegistry) -> ChannelRegistry:
+    return channels if isinstance(channels, ChannelRegistry) else ChannelRegistry.of(channels)
+
+
+class Delivery:
+    def __init__(self, engine: AsyncEngine, channels: Channel | ChannelRegistry, clock: Clock, policy: RetryPolicy,
+                 settings: DeliverySettings) -> None:
+        """``channels``: the registry of each store's providers; a single channel sends every email."""
+        self.engine = engine
+        self.registry = _wants(channels)
+        self.clock = clock
+        self.policy = policy
+        self.settings = settings
+        self._pending: list[Outcome] = []
+        self._flush_lock = asyncio.Lock()
+        self._routes: dict[tuple[int, ChannelKind], Route | None] = {}
+        self._line_paused: dict[int, datetime] = {}  # store → LINE paused until (monthly quota)
+        self._unsaved_pauses: set[int] = set()  # paused here, not yet written to the store's settings
+
+    async def claim(self) -> list[Claimed]:
+        now = self.clock.now()
+        async with self.engine.begin() as conn:
+            pick = _PICK_LOCKED if skip_locked(conn) else _PICK
+            picked = (await conn.execute(pick, {"now": now, "batch": self.settings.batch})).all()
+            if not picked:
+                return []
+            ids = [row.id for row in picked]
+            await conn.execute(_INTERRUPTED, {"stores": sorted({row.store_id for row in picked}), "ids": ids,
+                                              "now": now})
+            rows = (await conn.execute(_CLAIM, {"ids": ids, "worker": self.settings.worker_id,
+                                                "until": now + self.settings.lease})).all()
+            position = {id_: n for n, id_ in enumerate(ids)}  # oldest first, as picked
+            rows = sorted(rows, key=lambda r: position[r.id])
+            verdicts, settings = await judge(conn, rows, now)
+            suppressed = await reasons_for(conn, [(r.store_id, r.recipient) for r in rows])
+            refused = {r.id: reason for r in rows if (reason := blocked_reason(
+                r.category, suppressed.get((r.store_id, r.recipient), set()))) is not None}
+            deferred = [r for r in rows if verdicts[r.id].defer_until is not None and r.id not in refused]
+            if deferred:  # quiet hours: back in the queue until they end; that was no attempt
+                await conn.execute(_DEFER, [{"outbox_id": r.id, "until": verdicts[r.id].defer_until,
+                                             "why": f"deferred: quiet hours until {verdicts[r.id].defer_until}"}
+                                            for r in deferred])
+            rows = [r for r in rows if r not in deferred]
+            bodies = await self._bodies(conn, rows)
+            unfollowed = await self._unfollowed(conn, rows)
+            await self._read_routes(conn, rows, now)
+            if rows:
+                await conn.execute(delivery_attempts.insert(), [
+                    {"store_id": r.store_id, "outbox_id": r.id, "attempt": r.attempts, "started_at": now,
+                     "outcome": "started", "detail": "", "worker": self.settings.worker_id} for r in rows
+                ])
+        return [self._claimed(r, bodies, refused.get(r.id) or verdicts[r.id].blocked,
+                              UNFOLLOWED if (r.store_id, r.customer_id) in unfollowed and r.channel == "line"
+                              else None, now, settings[r.store_id].dkim) for r in rows]
+
+    def _claimed(self, r: Any, bodies: dict[tuple[int, str], str], blocked: str | None, reroute: str | None,
+                 now: datetime, key: DkimKey | None) -> Claimed:
+        channel = ChannelKind(r.channel)
+        body = bodies.get((r.store_id, r.idempotency_key))
+        if body is None:  # never sent empty: a row written without its content is refused
+            blocked = blocked or MISSING_BODY
+        message = OutgoingMessage(r.message_id, r.envelope_from, (r.recipient,), (body or "").encode("utf-8"),
+                                  channel, r.category, r.template)
+        fallback_body = bodies.get((r.store_id, r.idempotency_key + FALLBACK_SUFFIX)) if r.fallback_to else None
+        fallback = (OutgoingMessage(r.message_id, r.envelope_from, (r.fallback_to,), fallback_body.encode("utf-8"),
+                                    ChannelKind.EMAIL, r.category, r.template) if fallback_body is not None else None)
+        return Claimed(r.id, r.store_id, r.attempts, message, blocked, now + self.settings.lease / 2, key,
+                       fallback, reroute)
+
+    @staticmethod
+    async def _bodies(conn: AsyncConnection, rows: list[Any]) -> dict[tuple[int, str], str]:
+        if not rows:
+            return {}
+        keys = [r.idempotency_key for r in rows] + [r.idempotency_key + FALLBACK_SUFFIX for r in rows if r.fallback_to]
+        return {(b.store_id, b.idempotency_key): b.data for b in await conn.execute(_BODIES, {
+            "stores": sorted({r.store_id for r in rows}), "keys": keys})}
+
+    @staticmethod
+    async def _unfollowed(conn: AsyncConnection, rows: list[Any]) -> set[tuple[int, int]]:
+        """(store, customer) of LINE messages whose customer unfollowed the account since it was queued."""
+        line = [r for r in rows if r.channel == "line" and r.customer_id is not None]
+        if not line:
+            return set()
+        found = await conn.execute(_FOLLOWING, {"stores": sorted({r.store_id for r in line}),
+                                                "ids": sorted({r.customer_id for r in line})})
+        return {(f.store_id, f.id) for f in found if f.line_following is False}
+
+    async def _read_routes(self, conn: AsyncConnection, rows: list[Any], now: datetime) -> None:
+        keys = {(r.store_id, ChannelKind(r.channel)) for r in rows}
+        keys |= {(r.store_id, ChannelKind.EMAIL) for r in rows if r.fallback_to}
+        self._routes.update(await self.registry.routes(conn, keys))
+        line_stores = {r.store_id for r in rows if r.channel == "line"}
+        if line_stores:
+            for store_id, prefs in (await load_prefs(conn, line_stores)).items():
+                if prefs.line_paused(now) and prefs.line_paused_until is not None:
+                    self._line_paused[store_id] = prefs.line_paused_until
+                else:
+                    self._line_paused.pop(store_id, None)
+
+    async def run_due(self) -> int:
+        """Claim due messages and send them with up to ``concurrency`` in flight; returns how many were
+        handled.  While a full claim is being sent the next one is claimed (at most ``claims_per_run``)."""
+        gate = asyncio.Semaphore(self.settings.concurrency)
+        unrecorded = asyncio.Semaphore(self.settings.resend_bound)
+        low = asyncio.Event()
+        waiting = 0  # claimed, not yet handed to a provider
+        handled = 0
+        tasks: list[asyncio.Task[None]] = []
+
+        def dequeued() -> None:
+            nonlocal waiting
+            waiting -= 1
+            if waiting <= self.settings.batch // 2:
+                low.set()
+
+        async def one(item: Claimed) -> None:
+            async with unrecorded:  # held until the outcome is committed
+                if item.blocked:
+                    dequeued()
+                    outcome: Outcome | None = Outcome(item, SendResult(SendOutcome.PERMANENT, None, item.blocked),
+                                                      self.clock.now(), item.message)
+                else:
+                    async with gate:
+                        dequeued()
+                        outcome = await self._deliver(item)
+                if outcome is not None:
+                    self._pending.append(outcome)
+                    await self._flush()
+
+        try:
+            for _ in range(max(self.settings.claims_per_run, 1)):
+                claimed = await self.claim()
+                handled += len(claimed)
+                waiting += len(claimed)
+                low.clear()
+                tasks.extend(asyncio.create_task(one(item)) for item in claimed)
+                if len(claimed) < self.settings.batch:
+                    break  # that was all that is due now
+                await low.wait()  # half of it has gone to a provider: claim the next while the rest goes
+        finally:
+            if tasks:
+                await asyncio.gather(*tasks)
+        return handled
+
+    # ---- one message --------------------------------------------------------------------------
+
+    async def _deliver(self, item: Claimed) -> Outcome | None:
+        """Send ``item`` through its route (or its email rendering through email's); None when its
+        lease is too short to start now (it comes back when the lease ends)."""
+        if self.clock.now() >= item.send_by:
+            return None
+        message, why_not = item.message, item.reroute or self._line_pause_reason(item)
+        route = self._routes.get((item.store_id, message.channel))
+        if route is None and why_not is None:
+            why_not = f"the store has no {message.channel.value} provider set up"
+        if why_not is not None:
+            if item.fallback is None and why_not == LINE_PAUSED:  # waits for the quota: no attempt spent
+                return Outcome(item, SendResult(SendOutcome.TEMPORARY, None, why_not), self.clock.now(), message,
+                               deferred_until=self._line_paused[item.store_id])
+            if item.fallback is None:
+                return Outcome(item, SendResult(SendOutcome.PERMANENT, None, why_not), self.clock.now(), message)
+            message, route = item.fallback, self._routes.get((item.store_id, ChannelKind.EMAIL))
+            if route is None:
+                return Outcome(item, SendResult(SendOutcome.TEMPORARY, None, "no email provider"), self.clock.now(),
+                               message)
+        if route is None:
+            return Outcome(item, SendResult(SendOutcome.PERMANENT, None, "no route"), self.clock.now(), message)
+        outcome = await self._through(item, route, message)
+        if (outcome.result.busy is Busy.QUOTA and message.channel is ChannelKind.LINE
+                and outcome.deferred_until is None):
+            self._line_paused[item.store_id] = next_line_month(self.clock.now())
+            self._unsaved_pauses.add(item.store_id)
+            email = self._routes.get((item.store_id, ChannelKind.EMAIL))
+            if item.fallback is not None and email is not None:
+                outcome = await self._through(item, email, item.fallback)
+        return outcome
+
+    def _line_pause_reason(self, item: Claimed) -> str | None:
+        until = self._line_paused.get(item.store_id)
+        if item.message.channel is ChannelKind.LINE and until is not None and self.clock.now() < until:
+            return LINE_PAUSED
+        return None
+
+    async def _through(self, item: Claimed, route: Route, message: OutgoingMessage) -> Outcome:
+        """Send through the route's primary; through its backup when the primary definitely refused
+        (or is being passed over after refusing)."""
+        endpoints = [route.primary] if route.backup is None else (
+            [route.backup] if route.primary.bucket.paused_for > 0 else [route.primary, route.backup])
+        outcome: Outcome | None = None
+        for endpoint in endpoints:
+            outcome = await self._send(item, endpoint, message)
+            result = outcome.result
+            refused = result.outcome is SendOutcome.TEMPORARY and not result.unknown and outcome.deferred_until is None
+            if not refused:
+                return outcome
+            if endpoint is route.primary and route.backup is not None:
+                endpoint.bucket.pause(result.retry_after or FAILOVER_PAUSE)
+        assert outcome is not None
+        return outcome
+
+    async def _send(self, item: Claimed, endpoint: Endpoint, message: OutgoingMessage) -> Outcome:
+        wait = endpoint.bucket.reserve()
+        now = self.clock.now()
+        room = (item.send_by - now).total_seconds()
+        if wait > 0 and wait >= room:  # its turn comes after its lease: back in the queue, no attempt spent
+            endpoint.bucket.give_back()
+            until = now + timedelta(seconds=wait)
+            detail = f"{endpoint.provider}: waiting for the store's rate or the provider's delay"
+            return Outcome(item, SendResult(SendOutcome.TEMPORARY, None, detail), now, message, endpoint.provider,
+                           until)
+        if wait > 0:
+            await asyncio.sleep(wait)
+        if message.channel is ChannelKind.EMAIL and item.dkim is not None:  # ~1-2 ms of RSA: off the event loop
+            message = replace(message, data=await asyncio.to_thread(dkim.sign, message.data, item.dkim,
+                                                                     self.clock.now()))
+        result = await endpoint.channel.send(message)
+        if result.busy is not None and result.retry_after:
+            endpoint.bucket.pause(result.retry_after)
+        return Outcome(item, result, self.clock.now(), message, endpoint.provider)
+
+    # ---- recording ----------------------------------------------------------------------------
+
+    async def _flush(self) -> None:
+        """Write every outcome that came in meanwhile: one transaction, one statement per table.  Each
+        caller returns only once its own outcome is committed (by itself or by an earlier flush)."""
+        async with self._flush_lock:
+            batch, self._pending = self._pending, []
+            if not batch:
+                return
+            messages = [self._message_row(o) for o in batch]
+            attempts = [{
+                "store_id_": o.item.store_id, "outbox_id_": o.item.id, "attempt_": o.item.attempt,
+                "outcome": _attempt_outcome(o), "code": o.result.code,
+                "detail": _detail(o)[:2000], "finished_at": o.at,
+            } for o in batch]
+            paused, self._unsaved_pauses = self._unsaved_pauses, set()
+            try:
+                async with self.engine.begin() as conn:
+                    await conn.execute(_RECORD_MESSAGE, messages)
+                    await conn.execute(_RECORD_ATTEMPT, attempts)
+                    for store_id in sorted(paused):
+                        await update_prefs(conn, store_id, self.clock.now(),
+                                           line_paused_until=self._line_paused[store_id])
+            except BaseException:
+                self._pending[:0] = batch  # not written: the next flush tries them again
+                self._unsaved_pauses |= paused
+                raise
+
+    def _message_row(self, o: Outcome) -> dict[str, Any]:
+        status, next_at, error = self._next(o)
+        return {
+            "outbox_id": o.item.id, "worker": self.settings.worker_id, "status": status, "next_attempt_at": next_at,
+            "last_error": error, "claimed_until": None, "claimed_by": None,
+            "sent_at": o.at if status == "sent" else None, "undo": 1 if o.deferred_until is not None else 0,
+            "channel": o.sent.channel.value, "recipient": o.sent.recipients[0] if o.sent.recipients else "",
+            "provider": o.provider, "provider_message_id": o.result.provider_id,
+        }
+
+    def _next(self, o: Outcome) -> tuple[str, datetime, str | None]:
+        if o.item.blocked:
+            return "skipped", o.at, o.item.blocked
+        result = o.result
+        if o.deferred_until is not None:
+            return "queued", o.deferred_until, result.detail
+        if result.outcome is SendOutcome.SENT:
+            return "sent", o.at, None
+        decision = self.policy.decide(o.item.attempt, result)
+        error = f"{result.code or ''} {result.detail}".strip()
+        if decision.retry:
+            return "queued", o.at + timedelta(seconds=decision.delay_seconds), error
+        return "failed", o.at, error
+
+
+def _attempt_outcome(o: Outcome) -> str:
+    if o.item.blocked:
+        return "skipped"
+    if o.deferred_until is not None:
+        return "deferred"
+    return o.result.outcome.value
+
+
+def _detail(o: Outcome) -> str:
+    detail = o.result.detail
+    if o.provider and not o.item.blocked:
+        detail = f"{o.provider}: {detail}"
+    if o.sent is not o.item.message and o.sent.channel is not o.item.message.channel:
+        detail = f"by {o.sent.channel.value} instead of {o.item.message.channel.value}; {detail}"
+    return detail
