@@ -55,7 +55,8 @@ def flows_dir(tmp_path: Path, slug: str, **files: str) -> Path:
 
 
 def state_of(database: str, flows: Path, slug: str, flow: str) -> str:
-    listed = json.loads(cli("flows", "list", "--store", slug, "--json", "--flows", str(flows), database=database).stdout)
+    listed = json.loads(cli("flows", "list", "--store", slug, "--json", "--flows", str(flows),
+                            database=database).stdout)
     return str({f["id"]: f["state"] for f in listed}[flow])
 
 
