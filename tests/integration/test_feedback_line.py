@@ -26,8 +26,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from afterorder.channels.line import delivery_tag
 from afterorder.clock import FrozenClock
-from afterorder.db.schema import feedback_receipts, line_links, store_channels
+from afterorder.db.schema import feedback_receipts, line_links, outbox, store_channels
 from afterorder.db.stores import StoreRow
 from afterorder.feedback import line
 from afterorder.feedback.line_link import line_link_url
@@ -246,7 +247,10 @@ async def test_delivery_completion_marks_the_message_delivered(setup: Setup) -> 
                                provider_message_id=None)
     tagged = await sent_message(setup.runtime, setup.store, channel="line", recipient="e" * 64, provider="line",
                                 provider_message_id=None)
-    tag = (await message_row(setup.runtime, tagged))["message_id"]
+    tagged_row = await message_row(setup.runtime, tagged)
+    tag = delivery_tag(tagged_row["message_id"])  # what the channel sent as X-Line-Delivery-Tag, kept as its id
+    async with setup.runtime.engine.begin() as conn:
+        await conn.execute(outbox.update().where(outbox.c.id == tagged).values(provider_message_id=tag))
     delivered = {**event("delivery", delivery={"data": hashed})}
     del delivered["source"]
     answer = await setup.post(body_of(delivered, {**delivered, "webhookEventId": "01H" + "X" * 23,
