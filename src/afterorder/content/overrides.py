@@ -9,8 +9,7 @@ rendering it with sample data before it is saved; what goes wrong is reported wi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Final
 
 from jinja2 import TemplateError, TemplateSyntaxError
@@ -22,13 +21,12 @@ from afterorder.abtests.model import variant_template
 from afterorder.abtests.records import LIVE, live_tests
 from afterorder.compliance.message import MessageCompliance
 from afterorder.content.render import Renderer
+from afterorder.content.samples import SAMPLE_LINKS, sample_customer, sample_order
 from afterorder.db.schema import ab_tests, template_overrides
 from afterorder.domain import (
     CustomerSnapshot,
-    LineSnapshot,
     OrderSnapshot,
     RenderedMessage,
-    ShipmentSnapshot,
     StoreSnapshot,
 )
 
@@ -41,29 +39,6 @@ class TemplateDraftError(ValueError):
     def __init__(self, message: str, line: int | None = None) -> None:
         super().__init__(f"line {line}: {message}" if line else message)
         self.line = line
-
-
-def sample_customer(locale: str) -> CustomerSnapshot:
-    names = {"ja": ("花子", "山田"), "zh-Hans": ("小明", "王")}
-    first, last = names.get(locale, ("Alex", "Sample"))
-    return CustomerSnapshot(email="sample@example.com", first_name=first, last_name=last, locale=locale,
-                            accepts_marketing=True)
-
-
-def sample_order(store: StoreSnapshot) -> OrderSnapshot:
-    placed = datetime(2026, 11, 2, 10, 30, tzinfo=UTC)
-    lines = (LineSnapshot("Linen shirt", 2, Decimal("4500"), variant="M", sku="SHIRT-M", category="apparel"),
-             LineSnapshot("Canvas tote", 1, Decimal("1800"), sku="TOTE", category="bags"))
-    subtotal = sum((line.total for line in lines), Decimal(0))
-    return OrderSnapshot(number="1001", currency=store.currency, placed_at=placed, lines=lines, subtotal=subtotal,
-                         shipping=Decimal("500"), tax=Decimal("0"), total=subtotal + Decimal("500"),
-                         shipping_address={"name": "Sample", "city": "Tokyo", "country": "JP"},
-                         shipment=ShipmentSnapshot(carrier="Yamato", tracking_number="1234-5678-9012",
-                                                   tracking_url="https://example.com/track/1234"))
-
-
-SAMPLE_LINKS: Final = {"order_status": "https://example.com/orders/1001", "shop": "https://example.com/",
-                       "review": "https://example.com/review/1001", "confirm": "https://example.com/confirm"}
 
 
 def render_sample(renderer: Renderer, template: str, locale: str, store: StoreSnapshot, *,
