@@ -29,7 +29,10 @@ from afterorder.content.samples import SAMPLE_LINKS, SAMPLE_MARKETING, sample_cu
 from afterorder.content.sandbox import Loader, environment, is_message, promo_blocks_at_top
 from afterorder.content.sms import SmsRendered
 from afterorder.content.variants import message_file
-from afterorder.domain import CustomerSnapshot, OrderSnapshot, ShipmentSnapshot, StoreSnapshot
+from afterorder.domain import CustomerSnapshot, OrderSnapshot, RenderedMessage, ShipmentSnapshot, StoreSnapshot
+
+Rendering = RenderedMessage | LineRendered | SmsRendered
+"""A message rendered for one channel: an email, a LINE message, an SMS."""
 
 
 @dataclass(frozen=True)
