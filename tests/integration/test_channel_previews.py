@@ -71,7 +71,7 @@ async def sms_message(runtime: Runtime, store: StoreRow, order_id: str) -> tuple
                "attempts": 1, "next_attempt_at": T0, "created_at": T0}
         await conn.execute(outbox.insert().values(**row))
         await conn.execute(outbox_bodies.insert().values(store_id=store.id, idempotency_key=key,
-                                                         data=json.dumps(sms.payload(), ensure_ascii=False)))
+                                                         data=sms.payload()))
         sent = (await conn.execute(select(outbox).where(outbox.c.idempotency_key == key))).mappings().one()
     return dict(sent), re.findall(r"https?://\S+", sms.text)
 

@@ -283,3 +283,23 @@ def test_a_locale_without_a_variant_falls_back_like_email(renderer: Renderer) ->
     card = renderer.render_line("shipping-confirmation", "zh_Hans_CN",
                                 **data("shipping-confirmation", "zh-Hans", TRANSACTIONAL))
     assert card.alt_text == "您的订单 #1001 已发货"
+
+
+@pytest.mark.parametrize("template", MESSAGES)
+def test_whatever_the_email_renders_from_the_line_and_sms_versions_render_from_too(renderer: Renderer,
+                                                                                   template: str) -> None:
+    """A customer-level flow has no order; a flow step may give no extras: where the email copes, so do they."""
+    compared = 0
+    for locale in LOCALES:
+        for customer, order, given in ((CUSTOMERS[locale], order_snapshot(ORDER), extra(template, locale)),
+                                       (CUSTOMERS[locale], None, extra(template, locale)), (None, None, None),
+                                       (None, order_snapshot(ORDER), None)):
+            found = {"store": store(locale), "customer": customer, "order": order, "extra": given}
+            try:
+                renderer.render(template, locale, **found)
+            except TemplateError:
+                continue
+            renderer.render_line(template, locale, **found)
+            renderer.render_sms(template, locale, **found)
+            compared += 1
+    assert compared, "the email renders from at least one of these"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -93,7 +94,7 @@ def test_sms_links_become_short_signed_links_to_the_stored_targets() -> None:
     assert (survey.index, survey.record) == (1, False), "afterorder's own pages: no click recorded, as in email"
     assert out.params == {"order": "1001", "link": shorts[0]}
     assert out.segments < rendered.segments and out.encoding == "UCS-2"
-    assert out.payload() == {"text": out.text, "params": out.params, "links": list(out.links)}
+    assert json.loads(out.payload()) == {"text": out.text, "params": out.params, "links": list(out.links)}
 
 
 def test_sms_links_to_the_store_get_utm_and_no_recording_when_clicks_are_not_tracked() -> None:

@@ -13,6 +13,7 @@ message may carry promotions) and ``link`` (the text's first link).  Only those 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -42,9 +43,11 @@ class SmsRendered:
     warning: str | None
     links: tuple[str, ...] = field(default=())
 
-    def payload(self) -> dict[str, Any]:
-        """The outbox payload: ``{"text", "params", "links"}``."""
-        return {"text": self.text, "params": dict(self.params), "links": list(self.links)}
+    def payload(self) -> str:
+        """The outbox payload: ``{"text", "params", "links"}`` as compact JSON (the short-link redirect
+        reads ``links`` from it)."""
+        return json.dumps({"text": self.text, "params": self.params, "links": list(self.links)}, ensure_ascii=False,
+                          separators=(",", ":"))
 
 
 def tidy(text: str) -> str:
