@@ -38,7 +38,8 @@ def _href(node: Mapping[str, Any]) -> str | None:
 
 
 def _flex(node: Mapping[str, Any]) -> str:
-    grow = node.get("flex")
+    """LINE's ``flex``: how much of a row a component takes (1 by default in a horizontal box, 0 in a vertical one)."""
+    grow = node.get("flex", 1 if node.get("_row") else 0)
     return f"flex:{int(grow)} 1 0;min-width:0;" if isinstance(grow, int) and grow > 0 else "flex:0 0 auto;"
 
 
@@ -88,7 +89,9 @@ def _box(node: Mapping[str, Any]) -> str:
         style += f"padding:{_SPACING.get(str(node.get('paddingAll')), 8)}px;"
     if "cornerRadius" in node:
         style += "border-radius:6px;"
-    inner = "".join(_component(child) for child in node.get("contents") or () if isinstance(child, Mapping))
+    row = layout != "vertical"
+    inner = "".join(_component({**child, "_row": row}) for child in node.get("contents") or ()
+                    if isinstance(child, Mapping))
     href = _href(node)
     if href:
         return (f'<a class="flex-box" href="{_e(href)}" target="_blank" rel="noopener noreferrer" '
