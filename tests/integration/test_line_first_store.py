@@ -62,7 +62,8 @@ async def test_line_first_then_email_after_an_unfollow(database_url: str, smtp_s
         store, _ = await add_store(runtime)
         async with runtime.engine.begin() as conn:
             await set_provider(conn, runtime.sealer, store.id, "line", {
-                "channel_access_token": DEV_TOKEN, "channel_secret": SECRET, "api_base": line_api}, now)
+                "channel_access_token": DEV_TOKEN, "channel_secret": SECRET, "api_base": line_api,
+                "basic_id": "@kumo"}, now)
             await update_prefs(conn, store.id, now, order=["line", "email"])
         delivery = Delivery(runtime.engine, runtime.registry, clock, runtime.settings.retry,
                             DeliverySettings(worker_id="w"))
@@ -80,6 +81,8 @@ async def test_line_first_then_email_after_an_unfollow(database_url: str, smtp_s
         assert [to for to, _ in pushed] == [HANAKO, HANAKO], "confirmation and shipping notice on LINE"
         assert "ご注文" in pushed[0][1] and "発送" in pushed[1][1], pushed
         assert mailed == [("taro@example.jp",)], "the customer without LINE gets email; Hanako gets no mail"
+        invitation = smtp_server.inbox.all()[0].text or ""
+        assert "LINEで通知を受け取る" in invitation and "/line/link/kumo/" in invitation, "invited to link LINE"
 
         transport = httpx.ASGITransport(app=create_app(runtime))
         async with httpx.AsyncClient(transport=transport, base_url="http://afterorder.test") as client:
@@ -96,5 +99,6 @@ async def test_line_first_then_email_after_an_unfollow(database_url: str, smtp_s
 
     assert len(sink.accepted) == 2, "nothing more on LINE after the unfollow"
     assert smtp_server.inbox.all()[0].recipients == ("hanako@example.jp",), "the next notice by email"
+    assert "LINEで通知を受け取る" in (smtp_server.inbox.all()[0].text or ""), "with the way back to LINE"
     assert channels[-1] == ("email", "hanako@example.jp", "sent")
     assert [c for c, _, _ in channels].count("line") == 2 and all(s == "sent" for _, _, s in channels)

@@ -19,7 +19,8 @@ from afterorder.compliance.message import MessageCompliance, Planner
 from afterorder.content import Renderer, resolve_locale
 from afterorder.db.stores import StoreRow
 from afterorder.domain import CustomerSnapshot, OrderSnapshot, StoreSnapshot
-from afterorder.flows.channel_choice import EMAIL_ONLY, Choice, StoreReach, candidates, choose
+from afterorder.feedback.line_link import line_link_url
+from afterorder.flows.channel_choice import EMAIL_ONLY, Choice, StoreReach, candidates, choose, invite_to_line
 from afterorder.flows.engine import SendDecision
 from afterorder.mime import build_email, message_id_for
 from afterorder.snapshots import customer_snapshot, order_snapshot
@@ -164,8 +165,12 @@ def prepare(
                                   step=send.step, category=send.category, locale=locale) if planner else (None, {})
     links = LinkContext(store.signer(), store.id, key, snapshot.base_url, run["flow_id"], send.template,
                         tracking) if tracking is not None else None
+    context = extra(locale) if extra else None
+    if run["customer_id"] is not None and invite_to_line(choice, send.category, customer, reach):
+        url = line_link_url(snapshot.base_url, store.slug, store.signer(), run["customer_id"])
+        context = {**(context or {}), "line_link": url}
     job = ComposeJob(template=template, locale=locale, store=snapshot, customer=customer_snapshot(customer),
-                     order=order_snapshot(order), compliance=rules, extra=extra(locale) if extra else None,
+                     order=order_snapshot(order), compliance=rules, extra=context,
                      subject=variant.subject.get(locale) if variant else None, links=links, to=choice.recipient,
                      message_id=message_id, category=send.category, date=now, headers=headers, channel=choice.channel,
                      fallback_to=choice.fallback_to)
