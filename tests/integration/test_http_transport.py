@@ -125,6 +125,17 @@ async def test_requests_arrive_whole_and_share_one_connection() -> None:
     assert [r.body for r in server.received] == [b'{"n":0}', b'{"n":1}', b'{"n":2}']
 
 
+async def test_a_body_larger_than_the_sockets_buffers_arrives_whole() -> None:
+    body = bytes(range(256)) * 32_768  # 8 MiB: the write waits for the server to read
+    transport = KeepAliveTransport()
+    async with scripted() as (server, url):
+        response = await post(transport, url, body)
+    await transport.aclose()
+
+    assert response.status_code == 200
+    assert server.received[0].body == body
+
+
 async def test_a_chunked_answer_is_put_together_and_the_connection_kept() -> None:
     chunked = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
                b"5;name=value\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n")

@@ -123,9 +123,12 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
             raise httpx.ConnectError("the transport is closed", request=request)
         timeouts, head = _Timeouts.of(request), _request_head(request)
         data = head + await request.aread()
-        with _mapped(httpx.PoolTimeout, httpx.ConnectError, request):
-            async with asyncio.timeout(timeouts.pool):
-                await self._slots.acquire()
+        if self._slots.locked():  # every connection is busy: wait for one, up to the pool timeout
+            with _mapped(httpx.PoolTimeout, httpx.ConnectError, request):
+                async with asyncio.timeout(timeouts.pool):
+                    await self._slots.acquire()
+        else:
+            await self._slots.acquire()
         try:
             return await self._exchange(request, data, timeouts)
         finally:
@@ -167,9 +170,10 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
     async def _send(connection: _Connection, request: httpx.Request, data: bytes, timeouts: _Timeouts
                     ) -> tuple[_Head, bytes, bool]:
         with _mapped(httpx.WriteTimeout, httpx.WriteError, request):
-            async with asyncio.timeout(timeouts.write):
-                connection.writer.write(data)
-                await connection.writer.drain()
+            connection.writer.write(data)
+            if connection.writer.transport.get_write_buffer_size():  # not all sent at once: wait for room
+                async with asyncio.timeout(timeouts.write):
+                    await connection.writer.drain()
         with _mapped(httpx.ReadTimeout, httpx.ReadError, request):
             async with asyncio.timeout(timeouts.read):
                 return await _receive(connection.reader, request.method)
