@@ -50,7 +50,8 @@ from machine import load, reference_loop_seconds
 from provider_process import ProviderProcess, SinkRecord
 from provider_sink import LINE_TOKEN, SES_KEY_ID, SES_REGION, SES_SECRET
 from sink import SmtpSink, SourceResult, smtp_source, tools_problem
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from afterorder.channels import RetryPolicy, SmtpChannel
 from afterorder.channels.base import ChannelKind
@@ -96,6 +97,7 @@ class ProviderRun:
     cpu_seconds: float  # this process (the sender: claim, send, record)
     sink_cpu_seconds: float | None  # the local server's process
     mean_bytes: int
+    commits: int  # transactions delivery committed meanwhile (claims, and outcomes recorded in groups)
 
     @property
     def per_second(self) -> float:
@@ -138,6 +140,27 @@ def spread(runs: list[ProviderRun]) -> dict[str, float]:
 
 
 @dataclass
+class Commits:
+    """Transactions committed on an engine (a listener on it: nothing in afterorder changes)."""
+
+    count: int = 0
+
+    @classmethod
+    def counting(cls, engine: AsyncEngine) -> Commits:
+        commits = cls()
+        event.listen(engine.sync_engine, "commit", commits.seen)
+        return commits
+
+    def seen(self, _conn: Any) -> None:
+        self.count += 1
+
+    def take(self) -> int:
+        """Commits since the last ``take``."""
+        count, self.count = self.count, 0
+        return count
+
+
+@dataclass
 class Bench:
     """Everything one database's runs share: the runtime, its delivery, the stores, the sinks."""
 
@@ -148,6 +171,7 @@ class Bench:
     smtp: SmtpSink | None
     backend: str
     profile_dir: Path | None = None  # cProfile stats of each drain are written here
+    commits: Commits = field(default_factory=Commits)
 
 
 async def _set_up(runtime: Runtime, servers: dict[str, ProviderProcess]) -> dict[str, int]:
@@ -213,10 +237,11 @@ async def run_provider(bench: Bench, provider: str, tag: str, messages: int) -> 
     server = bench.servers.get(provider)
     before = await server.record() if server else None
     counted = bench.smtp.messages() if bench.smtp else 0
+    bench.commits.take()
     sink_cpu, cpu, started = server.cpu_seconds() if server else None, time.process_time(), time.perf_counter()
     with profiled(bench.profile_dir, f"{tag}-{bench.backend}"):
         await _drain(bench.delivery)
-    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    seconds, cpu, commits = time.perf_counter() - started, time.process_time() - cpu, bench.commits.take()
     sink_cpu_after = server.cpu_seconds() if server else None
     sink_cpu = sink_cpu_after - sink_cpu if sink_cpu is not None and sink_cpu_after is not None else None
     sent = await _sent(bench, queued.ids)
@@ -227,7 +252,7 @@ async def run_provider(bench: Bench, provider: str, tag: str, messages: int) -> 
         accepted = (bench.smtp.messages() - counted) if bench.smtp else 0
         once, duplicates, requests = -1, 0, accepted
     return ProviderRun(provider, len(queued.ids), sent, seconds, accepted, once, duplicates, requests, cpu,
-                       sink_cpu, queued.mean_bytes)
+                       sink_cpu, queued.mean_bytes, commits)
 
 
 def describe(run: ProviderRun, label: str) -> str:
@@ -235,7 +260,8 @@ def describe(run: ProviderRun, label: str) -> str:
                                                 " (smtp-sink only counts)")
     if run.duplicates:
         check += f", {run.duplicates} DUPLICATES"
-    cpu = f"sender CPU {run.cpu_seconds * 1000 / max(run.sent, 1):.2f} ms/msg"
+    cpu = (f"sender CPU {run.cpu_seconds * 1000 / max(run.sent, 1):.2f} ms/msg, "
+           f"{run.sent / max(run.commits, 1):.1f} messages a commit")
     if run.sink_cpu_seconds is not None:
         cpu += f", sink CPU {run.sink_cpu_seconds * 1000 / max(run.sink_requests, 1):.2f} ms/request"
     return (f"  {label}: {run.provider}: sent {run.sent} of {run.queued} in {run.seconds:.2f} s "
@@ -269,7 +295,8 @@ async def bench_backend(backend: str, plan: Plan, smtp: SmtpSink | None) -> list
         stores = await _set_up(runtime, servers)
         delivery = Delivery(runtime.engine, runtime.registry, runtime.clock, RetryPolicy(base_seconds=1.0),
                             DeliverySettings(worker_id="bench-channels", concurrency=plan.concurrency))
-        bench = Bench(runtime, delivery, stores, servers, smtp, backend, plan.profile_dir)
+        bench = Bench(runtime, delivery, stores, servers, smtp, backend, plan.profile_dir,
+                      Commits.counting(runtime.engine))
         return await _turns(bench, backend, plan)
     finally:
         if runtime is not None:

@@ -3,9 +3,11 @@ provider its channel routes to (``channels.registry``), and record every attempt
 
 * **Outcomes are durable before their slot is reused.**  A send holds one of ``concurrency`` slots
   while it is with the provider, and one of ``concurrency + unrecorded`` slots until its outcome is
-  committed (a group commit of whatever finished meanwhile, one statement per table).  So after a
-  crash at any moment at most that many messages can look unsent although the provider took them;
-  each goes again with its original Message-ID / LINE retry key, which the provider can drop.
+  committed (a group commit, one statement per table: it waits up to ``group_wait`` for the sends
+  still out, or until ``unrecorded`` outcomes are waiting, since a commit costs about as much CPU
+  as twenty outcomes in it).  So after a crash at any moment at most that many messages can look
+  unsent although the provider took them; each goes again with its original Message-ID / LINE
+  retry key, which the provider can drop.
 * **Busy is a delay.**  A provider's 429 pauses that provider for the store for as long as it asked
   (``Retry-After``), the message waits that long, and it never counts towards failing; a store's
   rate (messages per second) keeps under the provider's limit in the first place — a message whose
@@ -100,11 +102,18 @@ class DeliverySettings:
     # outcomes known but not yet committed, beyond the sends in flight: the most a crash can make
     # look unsent is concurrency + unrecorded (None: as many as concurrency, one commit's worth)
     unrecorded: int | None = None
+    # seconds an outcome may wait for the sends still out, to be committed with theirs (0: at once)
+    group_wait: float = 0.02
 
     @property
     def resend_bound(self) -> int:
         """At most this many messages can go again after a crash at any moment."""
-        return self.concurrency + (self.concurrency if self.unrecorded is None else self.unrecorded)
+        return self.concurrency + self.group
+
+    @property
+    def group(self) -> int:
+        """Outcomes committed together at most before waiting stops (one commit's worth)."""
+        return max(self.concurrency if self.unrecorded is None else self.unrecorded, 1)
 
 
 @dataclass(frozen=True)
@@ -145,8 +154,11 @@ class Delivery:
         self.clock = clock
         self.policy = policy
         self.settings = settings
-        self._pending: list[Outcome] = []
-        self._flush_lock = asyncio.Lock()
+        self._pending: list[Outcome] = []  # known, not yet committed
+        self._group: asyncio.Future[None] | None = None  # done once the pending outcomes are committed
+        self._flusher: asyncio.Future[None] | None = None  # done when the task committing them stops
+        self._sending = 0  # sends with a provider now
+        self._group_ready = asyncio.Event()  # a group's worth of outcomes waits, or nothing is being sent
         self._routes: dict[tuple[int, ChannelKind], Route | None] = {}
         self._line_paused: dict[int, datetime] = {}  # store → LINE paused until (monthly quota)
         self._unsaved_pauses: set[int] = set()  # paused here, not yet written to the store's settings
@@ -256,10 +268,15 @@ class Delivery:
                 else:
                     async with gate:
                         dequeued()
-                        outcome = await self._deliver(item)
+                        self._sending += 1
+                        try:
+                            outcome = await self._deliver(item)
+                        finally:
+                            self._sending -= 1
                 if outcome is not None:
-                    self._pending.append(outcome)
-                    await self._flush()
+                    await self._record(outcome)
+                elif self._sending == 0:
+                    self._group_ready.set()
 
         try:
             for _ in range(max(self.settings.claims_per_run, 1)):
@@ -354,31 +371,70 @@ class Delivery:
 
     # ---- recording ----------------------------------------------------------------------------
 
+    async def _record(self, outcome: Outcome) -> None:
+        """Return once ``outcome`` is committed.  The first caller commits group after group until none
+        is pending; the others wait for the commit of their group only (not for a lock each: a queue
+        of callers taking turns at a lock committed one outcome at a time)."""
+        self._pending.append(outcome)
+        if self._sending == 0 or len(self._pending) >= self.settings.group:
+            self._group_ready.set()
+        if self._group is None:
+            self._group = asyncio.get_running_loop().create_future()
+        group = self._group
+        while not group.done():
+            if self._flusher is None:
+                await self._flush_all()
+            else:
+                await asyncio.wait((group, self._flusher), return_when=asyncio.FIRST_COMPLETED)
+
+    async def _flush_all(self) -> None:
+        flusher = self._flusher = asyncio.get_running_loop().create_future()
+        try:
+            while self._pending:
+                await self._flush()
+        finally:
+            self._flusher = None
+            flusher.set_result(None)  # a caller still waiting commits what is left (after a failure)
+
     async def _flush(self) -> None:
-        """Write every outcome that came in meanwhile: one transaction, one statement per table.  Each
-        caller returns only once its own outcome is committed (by itself or by an earlier flush)."""
-        async with self._flush_lock:
-            batch, self._pending = self._pending, []
-            if not batch:
-                return
-            messages = [self._message_row(o) for o in batch]
-            attempts = [{
-                "store_id_": o.item.store_id, "outbox_id_": o.item.id, "attempt_": o.item.attempt,
-                "outcome": _attempt_outcome(o), "code": o.result.code,
-                "detail": _detail(o)[:2000], "finished_at": o.at,
-            } for o in batch]
-            paused, self._unsaved_pauses = self._unsaved_pauses, set()
+        """Write every outcome that came in meanwhile: one transaction, one statement per table."""
+        await self._fill_group()
+        batch, self._pending = self._pending, []
+        group, self._group = self._group, None
+        messages = [self._message_row(o) for o in batch]
+        attempts = [{
+            "store_id_": o.item.store_id, "outbox_id_": o.item.id, "attempt_": o.item.attempt,
+            "outcome": _attempt_outcome(o), "code": o.result.code,
+            "detail": _detail(o)[:2000], "finished_at": o.at,
+        } for o in batch]
+        paused, self._unsaved_pauses = self._unsaved_pauses, set()
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(_RECORD_MESSAGE, messages)
+                await conn.execute(_RECORD_ATTEMPT, attempts)
+                for store_id in sorted(paused):
+                    await update_prefs(conn, store_id, self.clock.now(),
+                                       line_paused_until=self._line_paused[store_id])
+        except BaseException:
+            self._pending[:0] = batch  # not written: the next flush tries them again, in the same group
+            self._unsaved_pauses |= paused
+            self._group = _joined(group, self._group)
+            raise
+        if group is not None:
+            group.set_result(None)
+
+    async def _fill_group(self) -> None:
+        """Wait (at most ``group_wait``) for the outcomes of the sends still out to join this commit."""
+        wait = self.settings.group_wait
+        while wait > 0 and self._sending and len(self._pending) < self.settings.group:
+            self._group_ready.clear()
+            started = asyncio.get_running_loop().time()
             try:
-                async with self.engine.begin() as conn:
-                    await conn.execute(_RECORD_MESSAGE, messages)
-                    await conn.execute(_RECORD_ATTEMPT, attempts)
-                    for store_id in sorted(paused):
-                        await update_prefs(conn, store_id, self.clock.now(),
-                                           line_paused_until=self._line_paused[store_id])
-            except BaseException:
-                self._pending[:0] = batch  # not written: the next flush tries them again
-                self._unsaved_pauses |= paused
-                raise
+                async with asyncio.timeout(wait):
+                    await self._group_ready.wait()
+            except TimeoutError:
+                return
+            wait -= asyncio.get_running_loop().time() - started
 
     def _message_row(self, o: Outcome) -> dict[str, Any]:
         status, next_at, error = self._next(o)
@@ -403,6 +459,19 @@ class Delivery:
         if decision.retry:
             return "queued", o.at + timedelta(seconds=decision.delay_seconds), error
         return "failed", o.at, error
+
+
+def _joined(earlier: asyncio.Future[None] | None, later: asyncio.Future[None] | None
+            ) -> asyncio.Future[None] | None:
+    """One group of the outcomes of both: ``earlier`` is done when ``later`` is."""
+    if earlier is None or later is None:
+        return earlier or later
+    def follow(_later: asyncio.Future[None]) -> None:
+        if not earlier.done():
+            earlier.set_result(None)
+
+    later.add_done_callback(follow)
+    return later
 
 
 def _attempt_outcome(o: Outcome) -> str:
