@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import event, select
 
 from afterorder.channels import DevSmtpServer, OutgoingMessage, RetryPolicy, SendOutcome, SendResult, SmtpChannel
 from afterorder.clock import FrozenClock
@@ -81,3 +83,31 @@ async def test_a_message_whose_lease_runs_short_waits_for_the_next_claim(databas
         assert {m["status"] for m in await rows(runtime, outbox)} == {"sent"}
         outcomes = Counter(a["outcome"] for a in await rows(runtime, delivery_attempts))
         assert outcomes == {"sent": 2, "interrupted": 1}
+
+
+async def test_outcomes_a_failed_commit_could_not_write_go_with_the_next_and_each_is_recorded_once(
+        database_url: str, smtp_server: DevSmtpServer) -> None:
+    clock = FrozenClock(T0)
+    channel = SmtpChannel.from_url(smtp_server.url)
+    async with running(database_url, clock, channel=channel) as runtime:
+        await queue_orders(runtime, 6)
+        failures = ["the database went away for a moment"]
+
+        def fail_once(_conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, many: bool) -> None:
+            if many and statement.lstrip().lower().startswith("update outbox") and failures:
+                raise RuntimeError(failures.pop())
+
+        event.listen(runtime.engine.sync_engine, "before_cursor_execute", fail_once)
+        worker = Delivery(runtime.engine, channel, clock, RetryPolicy(),
+                          DeliverySettings(worker_id="w", concurrency=3, group_wait=0.0))
+        with pytest.raises(RuntimeError, match="went away"):
+            await worker.run_due()
+        for _ in range(100):  # the other sends go on, and one of them writes what the failed commit held
+            if {m["status"] for m in await rows(runtime, outbox)} == {"sent"}:
+                break
+            await asyncio.sleep(0.05)
+
+        assert {m["status"] for m in await rows(runtime, outbox)} == {"sent"}
+        assert Counter(a["outbox_id"] for a in await rows(runtime, delivery_attempts)
+                       if a["outcome"] == "sent") == Counter({m["id"]: 1 for m in await rows(runtime, outbox)})
+        assert len(smtp_server.inbox.message_ids()) == 6
