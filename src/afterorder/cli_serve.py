@@ -14,11 +14,12 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 
-from afterorder.channels import DevSmtpServer, RetryPolicy, start_dev_smtp
+from afterorder.channels import RetryPolicy
 from afterorder.cli import Database, FlowDirs, SecretKey, app, fail, run
 from afterorder.clock import Clock, OffsetClock, SystemClock
 from afterorder.db.database import DEFAULT_URL, DatabaseUrlError
 from afterorder.db.stores import get_store
+from afterorder.dev.smtp_server import DevSmtpServer, start_dev_smtp
 from afterorder.flows.catalog import FlowCatalog, FlowRefused
 from afterorder.flows.composers import HelperGone
 from afterorder.flows.spec import FlowError

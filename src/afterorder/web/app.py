@@ -13,8 +13,8 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp
 
-from afterorder.channels import DevInbox
 from afterorder.clock import OffsetClock
+from afterorder.dev.inbox import DevInbox
 from afterorder.domain import Event, EventBatch
 from afterorder.esp.receiver import EspReceiver
 from afterorder.intake.platforms import build_adapters

@@ -10,8 +10,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import func, select
 from starlette.responses import HTMLResponse, Response
 
-from afterorder.channels import DevInbox, ReceivedMail
 from afterorder.db.schema import flow_runs, stores
+from afterorder.dev.inbox import DevInbox, ReceivedMail
 from afterorder.runtime import Runtime
 from afterorder.web.errors import error
 
