@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp
 
 from afterorder.clock import OffsetClock
-from afterorder.dev.inbox import DevInbox
+from afterorder.dev.receivers import DevReceivers
 from afterorder.domain import Event, EventBatch
 from afterorder.esp.receiver import EspReceiver
 from afterorder.intake.platforms import build_adapters
@@ -47,14 +47,15 @@ class ClockAdvance(BaseModel):
     seconds: float = Field(gt=0, le=10 * 365 * 86400)
 
 
-def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, inbox: DevInbox | None = None,
+def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, dev: DevReceivers | None = None,
                webhook_http: httpx.AsyncClient | None = None, esp: EspReceiver | None = None) -> FastAPI:
     """``webhook_http`` is the client platform adapters fetch keys with (Saleor's JWKS); one is made if not given.
-    ``esp`` receives the mail providers' bounce and complaint webhooks."""
+    ``esp`` receives the mail providers' bounce and complaint webhooks; ``dev``: the development receivers
+    ``/inbox`` shows."""
     app = FastAPI(title="afterorder", version="0.1.0", openapi_url="/api/openapi.json", docs_url="/api/docs",
                   redoc_url=None, description="Post-purchase and lifecycle messaging engine for online stores.")
     app.state.runtime = runtime
-    app.state.inbox = inbox
+    app.state.dev = dev
     app.state.key_cache = {}
     app.state.webhooks = WebhookReceiver(runtime.engine, runtime.intake, build_adapters(webhook_http), runtime.clock)
     app.include_router(api.router)
@@ -96,7 +97,7 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, inbox:
 
     @app.get("/", include_in_schema=False)
     async def _home() -> Response:
-        return RedirectResponse("/inbox" if inbox is not None else "/runs")
+        return RedirectResponse("/inbox" if dev is not None else "/runs")
 
     @app.get("/healthz", include_in_schema=False)
     async def _health() -> dict[str, str]:

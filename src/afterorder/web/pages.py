@@ -12,6 +12,7 @@ from starlette.responses import HTMLResponse, Response
 
 from afterorder.db.schema import flow_runs, stores
 from afterorder.dev.inbox import DevInbox, ReceivedMail
+from afterorder.dev.receivers import DevReceivers
 from afterorder.runtime import Runtime
 from afterorder.web.errors import error
 
@@ -27,8 +28,8 @@ def _page(request: Request, name: str, **context: Any) -> HTMLResponse:
 
 
 def _inbox(request: Request) -> DevInbox | None:
-    inbox: DevInbox | None = request.app.state.inbox
-    return inbox
+    dev: DevReceivers | None = request.app.state.dev
+    return dev.inbox if dev is not None else None
 
 
 def _header(mail: ReceivedMail, name: str) -> str:

@@ -18,6 +18,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -41,6 +42,7 @@ class Accepted:
     provider_id: str
     payload: Any  # the provider's own view of the message (LINE message objects, SMS text, raw MIME …)
     key: str | None = None  # the idempotency key it came with (LINE's retry key), if any
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))  # wall time, for people to read
 
 
 Trouble = Callable[[SeenRequest], Awaitable[Response | None] | Response | None]

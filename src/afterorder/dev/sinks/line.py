@@ -42,6 +42,7 @@ from afterorder.channels.line import MONTHLY_LIMIT
 from afterorder.dev.sinks.base import Accepted, SeenRequest, Sink
 
 DEV_TOKEN = "dev-line-channel-access-token"
+DEV_CHANNEL_SECRET = "dev-line-channel-secret"  # what its webhooks would be signed with
 _USER_ID = re.compile(r"U[0-9a-f]{32}")
 _HASHED_PHONE = re.compile(r"[0-9a-f]{64}")
 _UNAUTHORIZED = "Authentication failed. Confirm that the access token in the authorization header is valid."
