@@ -116,7 +116,11 @@ class ChannelRegistry:
         self._read_at.update({sid: now for sid in stores})
 
     def _build(self, setup: ProviderSetup, fingerprint: tuple[object, ...]) -> Endpoint:
-        spec = provider(setup.provider)
+        try:
+            spec = provider(setup.provider)
+        except OptionsError:  # stored by a version that had it: held, not failed, until set up again
+            return Endpoint(setup.provider, Unavailable(f"{setup.provider}: this version has no such provider"),
+                            Unlimited(clock=self._clock), fingerprint)
         problem = setup.problem
         if problem is None:
             try:

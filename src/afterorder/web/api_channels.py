@@ -136,6 +136,7 @@ async def put_channel(request: Request, response: Response, store: StoreDep, pro
                                        role=body.role, rate=body.rate)
     except OptionsError as exc:
         raise (_not_found("unknown_provider", exc) if "provider" in exc.fields else _invalid(exc)) from None
+    runtime.registry.forget(store.id)  # the next message of this store goes through the new setup
     response.status_code = 201 if saved.created else 200
     return _out(saved.setup.shown())
 
@@ -157,6 +158,7 @@ async def patch_channels(request: Request, store: StoreDep, change: ChannelsChan
                                line_notifications=change.line_notifications, sms_help=change.sms_help)
     except OptionsError as exc:
         raise _invalid(exc) from None
+    runtime.registry.forget(store.id)
     return await _view(request, store, sealer)
 
 
@@ -177,4 +179,5 @@ async def delete_channel(request: Request, store: StoreDep, channel: str,
         raise _invalid(exc) from None
     if not removed:
         raise ApiError(error(404, "not_set_up", f"no {role} provider is set up for {kind.value}"))
+    runtime_of(request).registry.forget(store.id)
     return Response(status_code=204)
