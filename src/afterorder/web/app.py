@@ -30,6 +30,7 @@ from afterorder.web import (
     data_rights,
     engagement,
     esp_webhooks,
+    inbox,
     pages,
     public,
     reports,
@@ -60,6 +61,7 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, dev: D
     app.state.webhooks = WebhookReceiver(runtime.engine, runtime.intake, build_adapters(webhook_http), runtime.clock)
     app.include_router(api.router)
     app.include_router(webhooks.router)
+    app.include_router(inbox.router)
     app.include_router(pages.router)
     app.include_router(segments.router)
     app.include_router(reports.router)

@@ -1,0 +1,79 @@
+"""What the demo's local LINE and Twilio received, as people read it on a phone: one chat per LINE
+user (or hashed phone number, for LINE notification messages) and one thread per phone number,
+the conversations with the latest message first, each conversation's messages oldest first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TypeVar
+
+from afterorder.channels.line import is_hashed_phone
+from afterorder.dev.flex_view import ChatMessage, read_messages
+from afterorder.dev.sinks.base import Accepted
+from afterorder.dev.sinks.twilio import encoding, segments
+
+MAX_CONVERSATIONS = 200
+_ADDRESS = re.compile(r"(https?://[^\s<>\"'　、。]+)")
+Conversation = TypeVar("Conversation", "LineChat", "SmsThread")
+
+
+@dataclass(frozen=True)
+class LinePush:
+    at: datetime
+    messages: list[ChatMessage]
+
+
+@dataclass
+class LineChat:
+    to: str  # a LINE user id, or the SHA-256 of a phone number (a LINE notification message)
+    pushes: list[LinePush] = field(default_factory=list)
+
+    @property
+    def notification(self) -> bool:
+        return is_hashed_phone(self.to)
+
+
+@dataclass(frozen=True)
+class Sms:
+    at: datetime
+    text: str
+    segments: int
+    encoding: str  # GSM-7 | UCS-2
+
+    @property
+    def parts(self) -> list[tuple[str, bool]]:
+        """The text in pieces, each with whether it is a web address (to be shown as a link)."""
+        pieces = _ADDRESS.split(self.text)
+        return [(piece, index % 2 == 1) for index, piece in enumerate(pieces) if piece]
+
+
+@dataclass
+class SmsThread:
+    to: str  # E.164
+    texts: list[Sms] = field(default_factory=list)
+
+
+def line_chats(accepted: Iterable[Accepted], limit: int = MAX_CONVERSATIONS) -> list[LineChat]:
+    chats: dict[str, LineChat] = {}
+    for item in accepted:
+        chats.setdefault(item.to, LineChat(item.to)).pushes.append(
+            LinePush(item.received_at, read_messages(item.payload)))
+    return _latest_first(chats.values(), lambda c: c.pushes[-1].at)[:limit]
+
+
+def sms_threads(accepted: Iterable[Accepted], limit: int = MAX_CONVERSATIONS) -> list[SmsThread]:
+    threads: dict[str, SmsThread] = {}
+    for item in accepted:
+        text = item.payload if isinstance(item.payload, str) else str(item.payload)
+        threads.setdefault(item.to, SmsThread(item.to)).texts.append(
+            Sms(item.received_at, text, segments(text), encoding(text)))
+    return _latest_first(threads.values(), lambda t: t.texts[-1].at)[:limit]
+
+
+def _latest_first(conversations: Iterable[Conversation], last: Callable[[Conversation], datetime],
+                  ) -> list[Conversation]:
+    return sorted(conversations, key=last, reverse=True)
