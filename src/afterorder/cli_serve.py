@@ -102,7 +102,7 @@ async def serve_async(*, database: str, smtp: str | None, listen: str, dev_clock
     clock: Clock = OffsetClock() if dev_clock else SystemClock()
     dev: DevReceivers | None = None
     if dev_smtp:
-        dev = await start_dev_receivers(sinks=dev_sinks)
+        dev = await start_dev_receivers(sinks=dev_sinks, clock=clock.now)
         smtp = dev.smtp.url
     if not smtp:
         raise fail("no mail server: pass --smtp smtp://host:port (or --dev-smtp for the built-in test server)")

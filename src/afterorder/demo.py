@@ -128,8 +128,10 @@ async def simulate(runtime: Runtime, url: str, receivers: DevReceivers, *, day_s
     run = clock.now().strftime("%Y%m%d%H%M%S")  # a second demo on the same database places new orders
     sims: list[SimOrder] = []
     tick = timedelta(hours=6)
-    typer.echo(f"demo: {orders} orders over the next days; open {url}/inbox (mail, LINE and SMS) and {url}/runs, "
-               f"and the dashboard {url}/dashboard (user {DEMO_USER}, password {DEMO_PASSWORD})")
+    typer.echo(f"demo: {orders} orders over the next days, a day every {day_seconds:g} s. Open\n"
+               f"  mail:      {url}/inbox\n  LINE:      {url}/inbox/line\n  SMS:       {url}/inbox/sms\n"
+               f"  flow runs: {url}/runs\n"
+               f"  dashboard: {url}/dashboard (user {DEMO_USER}, password {DEMO_PASSWORD})")
     n = 0
     while True:
         now = clock.now()

@@ -158,8 +158,8 @@ async def test_sms_threads_show_each_text_with_its_time_segments_and_encoding(
     assert "<h2>Emma Smith · harbor-goods</h2>" in thread
     assert ('Harbor Goods: order #1002 shipped. Track it: <a href="http://127.0.0.1:8000/c/Ab3" target="_blank" '
             'rel="noopener noreferrer">http://127.0.0.1:8000/c/Ab3</a>') in thread
-    assert re.search(r'<time datetime="[^"]+">\d\d:\d\d:\d\d</time> · <span class="segments">1 segment, GSM-7</span>',
-                     thread)
+    assert re.search(r'<time datetime="[^"]+">\d\d-\d\d \d\d:\d\d</time> · '
+                     r'<span class="segments">1 segment, GSM-7</span>', thread)
     assert '<span class="segments">2 segments, UCS-2</span>' in thread
     assert thread.index("order #1002") < thread.index("ご注文の商品を発送しました")
     stranger = section(page, "+819012345678")

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import uvicorn
@@ -73,13 +75,16 @@ class DevReceivers:
         await self.smtp.close()
 
 
-async def start_dev_receivers(host: str = "127.0.0.1", *, sinks: bool = True) -> DevReceivers:
-    """The development SMTP server and, with ``sinks``, the local LINE and Twilio, each on a free port."""
-    receivers = DevReceivers(await start_dev_smtp(host))
+async def start_dev_receivers(host: str = "127.0.0.1", *, sinks: bool = True,
+                              clock: Callable[[], datetime] | None = None) -> DevReceivers:
+    """The development SMTP server and, with ``sinks``, the local LINE and Twilio, each on a free port.
+    ``clock`` stamps what they receive (the server's clock, so the demo's fast days show; default: now)."""
+    stamp = clock or (lambda: datetime.now(UTC))
+    receivers = DevReceivers(await start_dev_smtp(host, inbox=DevInbox(clock=stamp)))
     if not sinks:
         return receivers
     try:
-        line, sms = LineSink(), TwilioSink()
+        line, sms = LineSink(clock=stamp), TwilioSink(clock=stamp)
         receivers.line, receivers.line_url = line, await _serve(receivers, line.app(), host)
         receivers.sms, receivers.sms_url = sms, await _serve(receivers, sms.app(), host)
     except BaseException:
