@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
-from afterorder.esp.ses import canonical
+from afterorder.feedback.ses import canonical
 
 FIXTURES = Path(__file__).parent / "fixtures" / "esp"
 

@@ -1,5 +1,6 @@
 """``afterorder customer export|erase``, ``afterorder suppression list|add|remove`` and the store
-settings for ESP webhooks (``store esp``) and tracking (``store tracking``)."""
+settings for ESP webhooks (``store esp``), the URLs every provider's feedback goes to
+(``store webhooks``) and tracking (``store tracking``)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from afterorder.clock import SystemClock
 from afterorder.compliance.suppression import Reason, lift, list_suppressions, suppress
 from afterorder.db.database import DEFAULT_URL
 from afterorder.db.stores import StoreRow, get_store
-from afterorder.esp.base import BadCredentials
-from afterorder.esp.credentials import PROVIDERS, set_credentials
+from afterorder.feedback import aliyun_sms
+from afterorder.feedback.base import BadCredentials
+from afterorder.feedback.credentials import PROVIDERS, set_credentials
 from afterorder.privacy import NoSuchCustomer, erase_customer, export_customer
 from afterorder.tracking.settings import TrackingSettingsError, save_settings
 
@@ -153,6 +155,29 @@ def store_esp(
     shown = {k: v for k, v in settings.items() if k not in ("password_sha256", "signing_key")}
     typer.echo(_json({"store": slug, "provider": provider, "settings": shown,
                       "webhook_url": f"{base_url.rstrip('/')}/webhooks/esp/{provider}/{slug}"}))
+
+
+@store_app.command("webhooks")
+def store_webhooks(
+    slug: str,
+    base_url: Annotated[str, typer.Option(envvar="AFTERORDER_BASE_URL",
+                                          help="afterorder's public address, for the printed URLs")] = "",
+    database: Database = DEFAULT_URL,
+) -> None:
+    """Print the URL each provider sends its feedback to (bounces, statuses, LINE events, SMS replies).
+
+    The Alibaba Cloud SmsReport URL holds the store's secret token: paste it whole into the console."""
+
+    async def work(engine: Any) -> StoreRow:
+        async with engine.connect() as conn:
+            return await _store(conn, slug)
+
+    store = run(database, work)
+    base = base_url.rstrip("/")
+    typer.echo(_json({"store": slug, "webhooks": {
+        **{f"esp:{p}": f"{base}/webhooks/esp/{p}/{slug}" for p in PROVIDERS},
+        "line": f"{base}/webhooks/line/{slug}", "twilio": f"{base}/webhooks/twilio/{slug}",
+        "aliyun_sms": aliyun_sms.report_url(base, store)}}))
 
 
 @store_app.command("tracking")

@@ -13,10 +13,14 @@ import typer
 from jinja2 import TemplateError
 from sqlalchemy import select
 
+from afterorder.channels.base import ChannelKind
 from afterorder.channels.smtp import SmtpChannel
 from afterorder.cli import Database, FlowDirs, app, fail, run
 from afterorder.clock import SystemClock
 from afterorder.content import Renderer
+from afterorder.content.line import LineRendered
+from afterorder.content.line_limits import LineLimitError
+from afterorder.content.sms import SmsRendered
 from afterorder.db.database import DEFAULT_URL
 from afterorder.db.schema import customers
 from afterorder.db.stores import StoreRow, get_store
@@ -32,6 +36,7 @@ Locale = Annotated[str, typer.Option("--locale", help="ja, zh-Hans or en")]
 Customer = Annotated[str | None, typer.Option("--customer", help="render with this customer's data (store's id)")]
 Templates = Annotated[list[Path] | None, typer.Option("--templates", help="a directory of your message templates")]
 BaseUrl = Annotated[str, typer.Option("--base-url", envvar="AFTERORDER_BASE_URL")]
+Channel = Annotated[ChannelKind, typer.Option("--channel", help="email, line or sms", case_sensitive=False)]
 
 
 def _split(target: str) -> tuple[str, str]:
@@ -55,7 +60,8 @@ async def _customer_id(conn: Any, store: StoreRow, given: str | None) -> int | N
 
 
 def _preview(target: str, store: str, locale: str, customer: str | None, database: str, flow_dirs: list[Path] | None,
-             template_dirs: list[Path] | None, base_url: str) -> tuple[StoreRow, Preview]:
+             template_dirs: list[Path] | None, base_url: str,
+             channel: ChannelKind = ChannelKind.EMAIL) -> tuple[StoreRow, Preview]:
     flow, step = _split(target)
     try:
         catalog = FlowCatalog.load(flow_dirs or [])
@@ -69,32 +75,51 @@ def _preview(target: str, store: str, locale: str, customer: str | None, databas
             if row is None:
                 raise fail(f"no store called {store!r}")
             found = await build_preview(conn, catalog, renderer, row, base_url, flow, step, locale,
-                                        SystemClock().now(), await _customer_id(conn, row, customer))
+                                        SystemClock().now(), await _customer_id(conn, row, customer), channel)
             await conn.rollback()  # a preview changes nothing
             return row, found
 
     try:
         return run(database, work)
-    except (PreviewError, TemplateError) as exc:
+    except (PreviewError, TemplateError, LineLimitError) as exc:
         raise fail(str(exc)) from None
+
+
+def _shown(found: Preview) -> dict[str, str]:
+    """What ``preview`` prints or writes, by file suffix."""
+    message = found.message
+    if isinstance(message, LineRendered):
+        return {".line.json": json.dumps({"messages": message.messages}, ensure_ascii=False, indent=2) + "\n",
+                "": f"altText: {message.alt_text}\n\n{json.dumps(message.messages, ensure_ascii=False, indent=2)}"}
+    if isinstance(message, SmsRendered):
+        measured = f"-- {message.segments} segment{'s' if message.segments != 1 else ''}, {message.encoding}"
+        warning = f"\nwarning: {message.warning}" if message.warning else ""
+        return {".sms.txt": message.text + "\n", "": f"{message.text}\n\n{measured}{warning}"}
+    text = f"Subject: {message.subject}\n\n{message.text}"
+    return {".html": message.html, ".txt": text, "": text}
 
 
 @app.command("preview")
 def preview(target: str, store: StoreSlug, locale: Locale = "ja", customer: Customer = None,
-            out: Annotated[Path | None, typer.Option("--out", help="write NAME.html, NAME.txt here")] = None,
+            channel: Channel = ChannelKind.EMAIL,
+            out: Annotated[Path | None, typer.Option("--out", help="write the message's files here")] = None,
             database: Database = DEFAULT_URL, flow_dirs: FlowDirs = None, template_dirs: Templates = None,
             base_url: BaseUrl = "http://127.0.0.1:8000") -> None:
     """Render one message of a flow (FLOW/STEP: STEP is 1, 2, ... or the template name) with sample data or
-    a customer's; prints the subject and text, and with --out writes the HTML and text files."""
-    _, found = _preview(target, store, locale, customer, database, flow_dirs, template_dirs, base_url)
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        stem = f"{found.flow}-{found.step}-{found.locale}"
-        (out / f"{stem}.html").write_text(found.message.html, encoding="utf-8")
-        (out / f"{stem}.txt").write_text(f"Subject: {found.message.subject}\n\n{found.message.text}", encoding="utf-8")
-        typer.echo(f"wrote {out / (stem + '.html')} and {out / (stem + '.txt')}")
-    else:
-        typer.echo(f"Subject: {found.message.subject}\n\n{found.message.text}")
+    a customer's, on a channel: email prints the subject and text (--out writes NAME.html and NAME.txt);
+    line prints the altText and the LINE message objects (NAME.line.json); sms prints the text with its
+    links short, its segment count and encoding, and a warning above 3 segments (NAME.sms.txt)."""
+    _, found = _preview(target, store, locale, customer, database, flow_dirs, template_dirs, base_url, channel)
+    shown = _shown(found)
+    if out is None:
+        typer.echo(shown[""])
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"{found.flow}-{found.step}-{found.locale}"
+    written = [out / f"{stem}{suffix}" for suffix in shown if suffix]
+    for path in written:
+        path.write_text(shown[path.name.removeprefix(stem)], encoding="utf-8")
+    typer.echo(f"wrote {' and '.join(str(p) for p in written)}")
 
 
 @app.command("send-test")

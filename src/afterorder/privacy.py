@@ -12,9 +12,10 @@ Erasing a customer:
   the message bytes deleted, queued ones skipped; delivery attempt details (which can quote the
   address) are blanked;
 * engagement rows keep kind and time; IP address and user agent go;
-* suppression rows for the address keep their hash, reason and source, so the address can still
-  not be mailed; the address itself (and the detail, which can quote it) goes;
-* their waiting flow runs end.
+* suppression rows for the address (and the phone number) keep their hash, reason and source, so
+  the address can still not be mailed; the address itself (and the detail, which can quote it) goes;
+* their waiting flow runs end;
+* their LINE user id goes, with any unfinished or finished account link (``line_links``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from afterorder.db.schema import (
     engagements,
     events,
     flow_runs,
+    line_links,
     metadata,
     order_lines,
     orders,
@@ -126,7 +128,7 @@ async def export_customer(conn: AsyncConnection, store_id: int, external_id: str
     messages = await where(outbox, outbox.c.id.in_(outbox_ids)) if outbox_ids else []
     for message in messages:
         message["body"] = bodies.get(message["idempotency_key"])
-    hashes = [address_hash(customer["email"])] if customer["email"] else []
+    hashes = [address_hash(a) for a in (customer["email"], customer["phone"]) if a]  # the phone: SMS suppressions
     found: dict[str, Any] = {
         "customer": _rows([customer])[0],
         "orders": order_rows,
@@ -188,9 +190,10 @@ async def erase_customer(conn: AsyncConnection, store_id: int, external_id: str,
         engagements.c.store_id == store_id, or_(engagements.c.customer_id == customer["id"],
                                                 engagements.c.outbox_id.in_(outbox_ids or [-1])),
     ).values(ip=None, user_agent=None))).rowcount
-    if customer["email"]:
+    hashes = [address_hash(a) for a in (customer["email"], customer["phone"]) if a]  # the phone: SMS suppressions
+    if hashes:
         touched["suppressions"] = (await conn.execute(suppressions.update().where(
-            suppressions.c.store_id == store_id, suppressions.c.address_hash == address_hash(customer["email"]),
+            suppressions.c.store_id == store_id, suppressions.c.address_hash.in_(hashes),
         ).values(address=None, detail=""))).rowcount
     ended = (await conn.execute(select(flow_runs.c.id, flow_runs.c.step).where(
         flow_runs.c.store_id == store_id, flow_runs.c.customer_id == customer["id"],
@@ -214,9 +217,11 @@ async def erase_customer(conn: AsyncConnection, store_id: int, external_id: str,
     touched["survey_answers"] = (await conn.execute(survey_answers.update().where(
         survey_answers.c.store_id == store_id, survey_answers.c.customer_id == customer["id"]).values(
         answers={}, comment=None, updated_at=now))).rowcount
+    touched["line_links"] = (await conn.execute(line_links.delete().where(
+        line_links.c.store_id == store_id, line_links.c.customer_id == customer["id"]))).rowcount
     await conn.execute(customers.update().where(customers.c.id == customer["id"]).values(
         email=None, phone=None, first_name=None, last_name=None, region=None, city=None, birth_date=None,
         gender=None, life_stage=None, occupation=None, tags=None, tag_list=None, properties=None,
-        accepts_marketing=False, updated_at=now))
+        accepts_marketing=False, line_user_id=None, line_following=None, updated_at=now))
     touched["customers"] = 1
     return touched

@@ -25,8 +25,9 @@ from afterorder.db.customer_stats import refresh_stale_rfm
 from afterorder.db.database import open_engine, open_reader
 from afterorder.db.migrate import upgrade
 from afterorder.db.statistics import analyze_new_tables
+from afterorder.db.stores import list_stores
 from afterorder.delivery import Delivery, DeliverySettings
-from afterorder.flows.catalog import FlowCatalog
+from afterorder.flows.catalog import FlowCatalog, refused_flows
 from afterorder.flows.composers import composer_for
 from afterorder.flows.scheduler import Scheduler, SchedulerSettings, run_loop
 from afterorder.intake.pipeline import Intake
@@ -114,6 +115,7 @@ class Runtime:
     async def start_workers(self) -> None:
         """Run the scheduler and delivery loops in the background until ``close``."""
         worker = self.scheduler.settings.worker_id
+        await self._report_refused_flows()
         await self.composer.start()
         self.delivery = Delivery(self.engine, self.registry, self.clock, self.settings.retry,
                                  DeliverySettings(worker_id=worker,
@@ -145,6 +147,14 @@ class Runtime:
             asyncio.create_task(self._ab_tests()),
             asyncio.create_task(self._statistics()),
         ]
+
+    async def _report_refused_flows(self) -> None:
+        """Say, at start, which flows switched on for a store cannot be sent there (a channel removed
+        since): their messages go on the next channel the customer can receive, or are skipped."""
+        async with self.engine.connect() as conn:
+            for store in await list_stores(conn):
+                for problem in await refused_flows(conn, self.catalog, store):
+                    log.warning("store %s: %s", store.slug, problem)
 
     async def _daily_jobs(self) -> None:
         """Jobs that keep derived data fresh once a day per store (RFM scores, predictions), checked hourly."""

@@ -50,6 +50,12 @@ class Signer:
     def _mac(self, purpose: str, body: str) -> bytes:
         return hmac.new(self._key, f"{purpose}\x00{body}".encode(), hashlib.sha256).digest()[:MAC_BYTES]
 
+    def digest(self, purpose: str, data: bytes) -> bytes:
+        """HMAC-SHA256 over ``purpose`` and raw ``data`` with this key, for compact codes that are not
+        JSON tokens (the short links of SMS, ``tracking.short_links``); callers truncate and compare it
+        with ``hmac.compare_digest``."""
+        return hmac.new(self._key, purpose.encode() + b"\x00" + data, hashlib.sha256).digest()
+
     def sign(self, purpose: str, payload: Any) -> str:
         body = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode())
         return f"{body}.{_b64(self._mac(purpose, body))}"

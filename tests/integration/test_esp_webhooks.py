@@ -22,13 +22,14 @@ from afterorder.db.stores import StoreRow
 from afterorder.delivery import Delivery, DeliverySettings
 from afterorder.dev.smtp_server import DevSmtpServer
 from afterorder.domain import Event
-from afterorder.esp import sendgrid
-from afterorder.esp.base import Unauthorized, WebhookRequest
-from afterorder.esp.credentials import set_credentials
-from afterorder.esp.receiver import EspReceiver
-from afterorder.esp.ses import SnsVerifier, sns_host_allowed
+from afterorder.feedback import sendgrid
+from afterorder.feedback.base import WebhookRequest
+from afterorder.feedback.credentials import set_credentials
+from afterorder.feedback.receiver import EspReceiver
+from afterorder.feedback.ses import SnsVerifier, sns_host_allowed
 from afterorder.runtime import Runtime
 from afterorder.web.app import create_app
+from afterorder.webhook_errors import Unauthorized
 from tests.conftest import T0
 from tests.esp_signing import (
     MAILGUN_KEY,
@@ -115,7 +116,8 @@ async def test_ses_bounce_is_verified_normalised_and_suppresses(setup: Setup) ->
     message = sns_notification(setup, fixture("ses_bounce.json"), version="1")
     response = await post(setup, "ses", message, headers={"Content-Type": "text/plain; charset=UTF-8"})
     assert response.status_code == 200, response.text
-    assert response.json() == {"stored": 1, "duplicates": 0, "subscription_confirmed": False}
+    assert response.json() == {"stored": 1, "duplicates": 0, "subscription_confirmed": False,
+                               "statuses_updated": 0}
     [event] = await stored(setup.runtime)
     assert event["type"] == "message.bounced" and event["source"] == "esp:ses"
     assert event["occurred_at"] == datetime(2016, 1, 27, 14, 59, 38, 237000, tzinfo=UTC)
@@ -206,7 +208,8 @@ async def test_sendgrid_bounce_and_spam_report_are_kept_the_rest_ignored(setup: 
     body = json.dumps(fixture("sendgrid_events.json")).encode()
     response = await post(setup, "sendgrid", body, headers=sendgrid_headers(body))
     assert response.status_code == 200, response.text
-    assert response.json() == {"stored": 3, "duplicates": 1, "subscription_confirmed": False}, \
+    assert response.json() == {"stored": 3, "duplicates": 1, "subscription_confirmed": False,
+                               "statuses_updated": 0}, \
         "the sample's unsubscribe and group_unsubscribe share one sg_event_id: one event"
     bounce, spam, unsubscribe = await stored(setup.runtime)
     assert bounce["type"] == "message.bounced" and spam["type"] == "message.complained"
@@ -307,6 +310,76 @@ async def test_mailgun_signed_with_another_key_gets_401(setup: Setup) -> None:
     unsigned = {"event-data": fixture("mailgun_failed_permanent.json")}
     assert (await post(setup, "mailgun", unsigned)).status_code == 401
     assert await count(setup.runtime, events) == 0
+
+
+# ---- delivery events: the provider's status on our message ----------------------------------
+# No delivery sample of SES's or Postmark's own is among the fixtures: these bodies are built from
+# their field references (SES "Amazon SNS notification contents", Postmark "Delivery webhook").
+
+async def two_messages(setup: Setup) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Two messages the scheduler wrote; the second as if the provider's API had answered "provider-id-2"."""
+    await setup.runtime.intake.ingest(setup.store, [Event.model_validate(
+        order_event("order.placed", order, T0, email=f"{order.lower()}@example.com")) for order in ("D1", "D2")])
+    while await setup.runtime.scheduler.run_due():
+        pass
+    async with setup.runtime.engine.begin() as conn:
+        first, second = [dict(r) for r in (await conn.execute(select(outbox).order_by(outbox.c.id))).mappings()]
+        await conn.execute(outbox.update().where(outbox.c.id == second["id"]).values(
+            provider_message_id="provider-id-2"))
+    return first, second
+
+
+async def statuses(setup: Setup) -> list[tuple[str | None, str | None]]:
+    async with setup.runtime.engine.connect() as conn:
+        return [(r.provider_status, r.provider_status_detail) for r in await conn.execute(
+            select(outbox).order_by(outbox.c.id))]
+
+
+def ses_delivery(message_id: str | None, ses_id: str) -> dict[str, Any]:
+    mail: dict[str, Any] = {"timestamp": "2026-11-22T01:00:00.000Z", "source": "shop@kumo.example",
+                            "messageId": ses_id, "destination": ["d1@example.com"]}
+    if message_id:
+        mail["commonHeaders"] = {"messageId": message_id, "subject": "ご注文ありがとうございます"}
+    return {"notificationType": "Delivery", "mail": mail, "delivery": {
+        "timestamp": "2026-11-22T01:00:01.546Z", "processingTimeMillis": 546, "recipients": ["d1@example.com"],
+        "smtpResponse": "250 ok: Message 64111812 accepted", "reportingMTA": "a8-70.smtp-out.amazonses.com"}}
+
+
+async def test_ses_delivery_marks_the_message_delivered(setup: Setup) -> None:
+    first, _ = await two_messages(setup)
+    answer = await post(setup, "ses", sns_notification(setup, ses_delivery(first["message_id"], "0100-unknown")))
+    assert answer.status_code == 200 and answer.json()["statuses_updated"] == 1, answer.text
+    await post(setup, "ses", sns_notification(setup, ses_delivery(None, "provider-id-2")))
+    assert await statuses(setup) == [("delivered", "250 ok: Message 64111812 accepted")] * 2
+    assert [e["type"] for e in await stored(setup.runtime)] == ["order.placed"] * 2, \
+        "a delivery is a status on the message, not an event"
+    assert (await post(setup, "ses", sns_notification(setup, {"notificationType": "Delivery", "mail": {}})
+                       )).status_code == 400
+
+
+async def test_sendgrid_delivered_events_find_their_messages(setup: Setup) -> None:
+    first, _ = await two_messages(setup)
+    delivered = {"email": "d1@example.com", "timestamp": 1513299569, "event": "delivered", "response": "250 OK",
+                 "sg_event_id": "sg_event_id", "smtp-id": "<14c5d75ce93.dfd.64b469@ismtpd-555>"}
+    body = json.dumps([
+        {**delivered, "sg_message_id": "14c5d75ce93.filterdrecv-p3mdw1-756b745b58-kmzbl-18-5F5FC76C-9.0",
+         "afterorder_message_id": first["message_id"]},
+        {**delivered, "sg_message_id": "provider-id-2.filterdrecv-p3mdw1-756b745b58-kmzbl-18-5F5FC76C-9.0"},
+    ]).encode()
+    answer = await post(setup, "sendgrid", body, headers=sendgrid_headers(body))
+    assert answer.status_code == 200 and answer.json()["statuses_updated"] == 2, answer.text
+    assert await statuses(setup) == [("delivered", "250 OK")] * 2
+
+
+async def test_postmark_delivery_finds_its_message_by_postmarks_id(setup: Setup) -> None:
+    await two_messages(setup)
+    delivery = {"RecordType": "Delivery", "ServerID": 23, "MessageStream": "outbound", "MessageID": "provider-id-2",
+                "Recipient": "d2@example.com", "Tag": "", "DeliveredAt": "2026-11-22T01:00:02.0000000Z",
+                "Details": "Test delivery webhook details", "Metadata": {}}
+    answer = await post(setup, "postmark", delivery, auth=POSTMARK_AUTH)
+    assert answer.status_code == 200 and answer.json()["statuses_updated"] == 1, answer.text
+    assert await statuses(setup) == [(None, None), ("delivered", "Test delivery webhook details")]
+    assert (await post(setup, "postmark", {**delivery, "MessageID": None}, auth=POSTMARK_AUTH)).status_code == 400
 
 
 # ---- suppression at delivery ---------------------------------------------------------------

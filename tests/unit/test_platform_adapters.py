@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from afterorder.domain import EventType
-from afterorder.intake.adapters import Connection, Normalized, PayloadError, SignatureError
+from afterorder.intake.adapters import Connection, Normalized
 from afterorder.intake.platforms import build_adapters
+from afterorder.webhook_errors import Malformed, Unauthorized
 from tests.platforms import RamMemory, b64_hmac, sample, sample_json, shopify_headers, woocommerce_headers
 
 NOW = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
@@ -52,11 +53,11 @@ async def saleor(event: str, body: bytes | dict[str, Any]) -> Normalized:
 async def test_shopify_published_signature_vector() -> None:
     headers = {"x-shopify-hmac-sha256": "B23tXN681gZ0qIWNRrgtzBE9XSDo5yaUu6wfmhu3a7g="}
     await SHOPIFY.verify(headers, b'{"foo": "bar"}', Connection(1, "shopify", "test_secret_key"))
-    with pytest.raises(SignatureError, match="does not match"):
+    with pytest.raises(Unauthorized, match="does not match"):
         await SHOPIFY.verify(headers, b'{"foo": "bar"}', Connection(1, "shopify", "another_secret"))
-    with pytest.raises(SignatureError, match="does not match"):
+    with pytest.raises(Unauthorized, match="does not match"):
         await SHOPIFY.verify(headers, b'{"foo":"bar"}', Connection(1, "shopify", "test_secret_key"))
-    with pytest.raises(SignatureError, match="missing"):
+    with pytest.raises(Unauthorized, match="missing"):
         await SHOPIFY.verify({}, b'{"foo": "bar"}', Connection(1, "shopify", "test_secret_key"))
 
 
@@ -71,7 +72,7 @@ async def test_shopify_verifies_the_raw_bytes_with_escaped_slashes_not_reseriali
     signature = b64_hmac("shpss_secret", raw)
     await SHOPIFY.verify({"x-shopify-hmac-sha256": signature}, raw, Connection(1, "shopify", "shpss_secret"))
     reserialized = json.dumps(json.loads(raw), separators=(",", ":")).encode()
-    with pytest.raises(SignatureError):
+    with pytest.raises(Unauthorized):
         await SHOPIFY.verify({"x-shopify-hmac-sha256": signature}, reserialized,
                              Connection(1, "shopify", "shpss_secret"))
 
@@ -79,7 +80,7 @@ async def test_shopify_verifies_the_raw_bytes_with_escaped_slashes_not_reseriali
 async def test_woocommerce_published_signature_vector_and_the_creation_ping() -> None:
     headers = {"x-wc-webhook-signature": "GBDo00G55h6IiV+6CxqivQPLbI//KzaOZm747971tPs="}
     await WOO.verify(headers, b"secret", Connection(1, "woocommerce", ""))
-    with pytest.raises(SignatureError):
+    with pytest.raises(Unauthorized):
         await WOO.verify(headers, b"secret", Connection(1, "woocommerce", "x"))
     assert WOO.ping({"content-type": "application/x-www-form-urlencoded"}, b"webhook_id=31")
     assert not WOO.ping({}, b'{"id": 31}')
@@ -93,9 +94,9 @@ async def test_saleor_legacy_hex_hmac() -> None:
     body = sample("saleor", "ORDER_CREATED.json")
     good = hmac.new(b"saleor-secret", body, hashlib.sha256).hexdigest()
     await SALEOR.verify({"saleor-signature": good}, body, Connection(1, "saleor", "saleor-secret"))
-    with pytest.raises(SignatureError):
+    with pytest.raises(Unauthorized):
         await SALEOR.verify({"saleor-signature": good}, body + b" ", Connection(1, "saleor", "saleor-secret"))
-    with pytest.raises(SignatureError, match="without a secret"):
+    with pytest.raises(Unauthorized, match="without a secret"):
         await SALEOR.verify({"saleor-signature": good}, body, Connection(1, "saleor", None, api_url="https://x.example"))
 
 
@@ -298,11 +299,11 @@ async def test_shopify_inventory_sample_first_seen_is_only_remembered() -> None:
 async def test_shopify_unknown_topic_and_unreadable_bodies() -> None:
     ignored = await shopify("app/uninstalled", {"id": 1})
     assert ignored.events == [] and "app/uninstalled" in (ignored.ignored or "")
-    with pytest.raises(PayloadError, match="not valid JSON"):
+    with pytest.raises(Malformed, match="not valid JSON"):
         SHOPIFY.parse({"x-shopify-topic": "orders/create"}, b"{not json", NOW)
-    with pytest.raises(PayloadError, match="'id' is missing"):
+    with pytest.raises(Malformed, match="'id' is missing"):
         await shopify("orders/create", {"name": "#1"})
-    with pytest.raises(PayloadError, match="X-Shopify-Topic"):
+    with pytest.raises(Malformed, match="X-Shopify-Topic"):
         SHOPIFY.parse({}, b"{}", NOW)
 
 

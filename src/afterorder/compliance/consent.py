@@ -48,6 +48,7 @@ class ConsentMethod(StrEnum):
     ONE_CLICK = "one_click"  # RFC 8058 POST from the mail client
     MAILTO = "mailto"  # a mail to the List-Unsubscribe mailto: address, passed on by the store
     PREFERENCE_CENTRE = "preference_centre"
+    SMS_KEYWORD = "sms_keyword"  # an inbound SMS: STOP withdraws, START / UNSTOP grants (feedback/sms_replies.py)
 
 
 def marketing_allowed(rule: MarketingRule, status: str | None, has_purchased: bool) -> bool:

@@ -18,17 +18,26 @@ def _is_latin(*names: str) -> bool:
     return all(name.isascii() for name in names if name)
 
 
-def greeting(locale: str, customer: CustomerSnapshot | None) -> str:
-    """The salutation line for ``customer`` in ``locale``."""
+def full_name(locale: str, customer: CustomerSnapshot | None) -> str:
+    """The customer's name as the locale writes it: ``山田 太郎`` (ja), ``王小明`` (zh), ``Jane`` (en:
+    the given name); ``""`` without one."""
     first = _clean(customer.first_name if customer else None)
     last = _clean(customer.last_name if customer else None)
     language = locale.replace("_", "-").split("-")[0].lower()
     latin = _is_latin(first, last)
     if language == "ja":
-        parts = (first, last) if latin else (last, first)
-        name = " ".join(p for p in parts if p)
+        return " ".join(p for p in ((first, last) if latin else (last, first)) if p)
+    if language == "zh":
+        return " ".join(p for p in (first, last) if p) if latin else last + first
+    return first
+
+
+def greeting(locale: str, customer: CustomerSnapshot | None) -> str:
+    """The salutation line for ``customer`` in ``locale``."""
+    name = full_name(locale, customer)
+    language = locale.replace("_", "-").split("-")[0].lower()
+    if language == "ja":
         return f"{name} 様" if name else "お客様"
     if language == "zh":
-        name = " ".join(p for p in (first, last) if p) if latin else last + first
         return f"{name}，您好" if name else "尊敬的顾客，您好"
-    return f"Hi {first}," if first else "Hello,"
+    return f"Hi {name}," if name else "Hello,"

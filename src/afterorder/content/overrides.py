@@ -1,17 +1,21 @@
 """A store's own versions of messages, edited in the dashboard, and safe previews of them.
 
-An override replaces one message file (``<message>/<locale>.html``: blocks subject / html / text)
-for one store.  It is rendered by the same sandboxed Renderer as the built-in templates, so what
-staff type can use the message's data and filters but never reach Python.  A draft is checked by
-rendering it with sample data before it is saved; what goes wrong is reported with its line.
+An override replaces one message file for one store: ``<message>/<locale>.html`` (email: blocks
+subject / html / text), ``<message>/<locale>.line.json`` (the LINE card's blocks) or
+``<message>/<locale>.sms.txt`` (the SMS's blocks); in the table, the locale column names the
+variant (``ja``, ``ja.line``, ``ja.sms``: :mod:`afterorder.content.variants`).  It is rendered by the
+same sandboxed Renderer as the built-in templates, so what staff type can use the message's data and
+filters but never reach Python.  A draft is checked by rendering it with sample data before it is
+saved (a LINE draft must make valid JSON within LINE's limits; an SMS draft's segments are reported);
+what goes wrong is reported with its line.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from decimal import Decimal
-from typing import Final
+from datetime import datetime
+from typing import Final, TypeVar
 
 from jinja2 import TemplateError, TemplateSyntaxError
 from jinja2.exceptions import SecurityError
@@ -20,19 +24,23 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.abtests.model import variant_template
 from afterorder.abtests.records import LIVE, live_tests
+from afterorder.channels.base import ChannelKind
 from afterorder.compliance.message import MessageCompliance
+from afterorder.content.channel_render import Rendering
 from afterorder.content.render import Renderer
+from afterorder.content.samples import SAMPLE_LINKS, sample_customer, sample_extra, sample_order
+from afterorder.content.variants import message_file, override_column, override_file
 from afterorder.db.schema import ab_tests, template_overrides
 from afterorder.domain import (
     CustomerSnapshot,
-    LineSnapshot,
     OrderSnapshot,
     RenderedMessage,
-    ShipmentSnapshot,
     StoreSnapshot,
 )
 
 MAX_SOURCE: Final = 200_000
+Real = tuple[CustomerSnapshot | None, OrderSnapshot | None]
+_R = TypeVar("_R")
 
 
 class TemplateDraftError(ValueError):
@@ -43,41 +51,10 @@ class TemplateDraftError(ValueError):
         self.line = line
 
 
-def sample_customer(locale: str) -> CustomerSnapshot:
-    names = {"ja": ("花子", "山田"), "zh-Hans": ("小明", "王")}
-    first, last = names.get(locale, ("Alex", "Sample"))
-    return CustomerSnapshot(email="sample@example.com", first_name=first, last_name=last, locale=locale,
-                            accepts_marketing=True)
-
-
-def sample_order(store: StoreSnapshot) -> OrderSnapshot:
-    placed = datetime(2026, 11, 2, 10, 30, tzinfo=UTC)
-    lines = (LineSnapshot("Linen shirt", 2, Decimal("4500"), variant="M", sku="SHIRT-M", category="apparel"),
-             LineSnapshot("Canvas tote", 1, Decimal("1800"), sku="TOTE", category="bags"))
-    subtotal = sum((line.total for line in lines), Decimal(0))
-    return OrderSnapshot(number="1001", currency=store.currency, placed_at=placed, lines=lines, subtotal=subtotal,
-                         shipping=Decimal("500"), tax=Decimal("0"), total=subtotal + Decimal("500"),
-                         shipping_address={"name": "Sample", "city": "Tokyo", "country": "JP"},
-                         shipment=ShipmentSnapshot(carrier="Yamato", tracking_number="1234-5678-9012",
-                                                   tracking_url="https://example.com/track/1234"))
-
-
-SAMPLE_LINKS: Final = {"order_status": "https://example.com/orders/1001", "shop": "https://example.com/",
-                       "review": "https://example.com/review/1001", "confirm": "https://example.com/confirm"}
-
-
-def render_sample(renderer: Renderer, template: str, locale: str, store: StoreSnapshot, *,
-                  marketing: bool = False, subject: str | None = None,
-                  real: tuple[CustomerSnapshot | None, OrderSnapshot | None] | None = None) -> RenderedMessage:
-    """The message rendered with sample data (or ``real``: a customer and order of the store); a
-    TemplateDraftError (with its line) when it does not render."""
-    compliance = MessageCompliance(marketing=marketing, promotions=True,
-                                   unsubscribe_url="https://example.com/u/sample" if marketing else None,
-                                   preferences_url="https://example.com/p/sample" if marketing else None)
+def _drafted(render: Callable[[], _R]) -> _R:
+    """``render()``, its failures as a TemplateDraftError (with the line when known)."""
     try:
-        customer, order = real if real is not None else (sample_customer(locale), sample_order(store))
-        return renderer.render(template, locale, store=store, customer=customer, order=order, links=SAMPLE_LINKS,
-                               compliance=compliance, subject=subject)
+        return render()
     except TemplateSyntaxError as exc:
         raise TemplateDraftError(exc.message or str(exc), exc.lineno) from None
     except SecurityError as exc:
@@ -86,6 +63,33 @@ def render_sample(renderer: Renderer, template: str, locale: str, store: StoreSn
         raise TemplateDraftError(_with_line(exc)) from None
     except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as exc:
         raise TemplateDraftError(f"{type(exc).__name__}: {exc}") from None
+
+
+def _sample_rules(marketing: bool) -> MessageCompliance:
+    return MessageCompliance(marketing=marketing, promotions=True,
+                             unsubscribe_url="https://example.com/u/sample" if marketing else None,
+                             preferences_url="https://example.com/p/sample" if marketing else None)
+
+
+def render_sample(renderer: Renderer, template: str, locale: str, store: StoreSnapshot, *,
+                  marketing: bool = False, subject: str | None = None, real: Real | None = None) -> RenderedMessage:
+    """The email rendered with sample data (or ``real``: a customer and order of the store); a
+    TemplateDraftError (with its line) when it does not render."""
+    customer, order = real if real is not None else (sample_customer(locale), sample_order(store))
+    return _drafted(lambda: renderer.render(
+        template, locale, store=store, customer=customer, order=order, links=SAMPLE_LINKS,
+        extra=sample_extra(locale, store), compliance=_sample_rules(marketing), subject=subject))
+
+
+def render_channel_sample(renderer: Renderer, channel: ChannelKind, template: str, locale: str, store: StoreSnapshot,
+                          *, marketing: bool = False, real: Real | None = None) -> Rendering:
+    """The message's ``channel`` variant rendered with sample data (or ``real``), as :func:`render_sample`."""
+    if channel is ChannelKind.EMAIL:
+        return render_sample(renderer, template, locale, store, marketing=marketing, real=real)
+    customer, order = real if real is not None else (sample_customer(locale), sample_order(store))
+    draw = renderer.render_line if channel is ChannelKind.LINE else renderer.render_sms
+    return _drafted(lambda: draw(template, locale, store=store, customer=customer, order=order, links=SAMPLE_LINKS,
+                                 extra=sample_extra(locale, store), compliance=_sample_rules(marketing)))
 
 
 def _with_line(exc: TemplateError) -> str:
@@ -98,16 +102,27 @@ def _with_line(exc: TemplateError) -> str:
     return f"line {line}: {exc}" if line else str(exc)
 
 
-def check_draft(base: Renderer, template: str, locale: str, source: str, store: StoreSnapshot) -> RenderedMessage:
-    """Render a draft of ``template`` in ``locale`` with sample data, in the sandbox; raise on any problem."""
-    if template not in base.templates() or locale not in base.locales_for(template):
-        raise TemplateDraftError(f"no message {template!r} in {locale!r} to change")
-    if len(source) > MAX_SOURCE:
-        raise TemplateDraftError(f"the template is longer than {MAX_SOURCE} characters")
+def _needs_subject(source: str) -> None:
     if "{% block subject %}" not in source.replace("{%- block subject %}", "{% block subject %}"):
         raise TemplateDraftError("the template needs a {% block subject %}…{% endblock %}")
-    draft = Renderer(base.template_dirs, overrides={f"{template}/{locale}.html": source})
-    return render_sample(draft, template, locale, store)
+
+
+def check_draft(base: Renderer, template: str, locale: str, source: str, store: StoreSnapshot,
+                channel: ChannelKind = ChannelKind.EMAIL) -> Rendering:
+    """Render a draft of ``template``'s ``channel`` variant in ``locale`` with sample data, in the sandbox;
+    raise on any problem (for LINE: JSON that is not valid or breaks one of LINE's limits)."""
+    if template not in base.templates() or locale not in base.locales_for(template, channel):
+        raise TemplateDraftError(f"no {channel.value} message {template!r} in {locale!r} to change")
+    if len(source) > MAX_SOURCE:
+        raise TemplateDraftError(f"the template is longer than {MAX_SOURCE} characters")
+    if channel is ChannelKind.EMAIL:
+        _needs_subject(source)
+    try:
+        override_column(locale, channel)
+    except ValueError as exc:
+        raise TemplateDraftError(str(exc)) from None
+    draft = Renderer(base.template_dirs, overrides={message_file(template, locale, channel): source})
+    return render_channel_sample(draft, channel, template, locale, store)
 
 
 def check_variant(base: Renderer, template: str, locale: str, store: StoreSnapshot, *, name: str,
@@ -118,8 +133,7 @@ def check_variant(base: Renderer, template: str, locale: str, store: StoreSnapsh
         return render_sample(base, template, locale, store, marketing=marketing, subject=subject)
     if len(source) > MAX_SOURCE:
         raise TemplateDraftError(f"the template is longer than {MAX_SOURCE} characters")
-    if "{% block subject %}" not in source.replace("{%- block subject %}", "{% block subject %}"):
-        raise TemplateDraftError("the template needs a {% block subject %}…{% endblock %}")
+    _needs_subject(source)
     draft = Renderer(base.template_dirs, overrides={f"{name}/{locale}.html": source})
     return render_sample(draft, name, locale, store, marketing=marketing, subject=subject)
 
@@ -137,22 +151,22 @@ async def variant_sources(conn: AsyncConnection, store_id: int) -> dict[str, str
 async def overrides_of(conn: AsyncConnection, store_id: int) -> dict[str, str]:
     rows = await conn.execute(select(template_overrides.c.template, template_overrides.c.locale,
                                      template_overrides.c.source).where(template_overrides.c.store_id == store_id))
-    return {f"{r.template}/{r.locale}.html": r.source for r in rows}
+    return {override_file(r.template, r.locale): r.source for r in rows}
 
 
 async def save_override(conn: AsyncConnection, store_id: int, template: str, locale: str, source: str, user: str,
-                        now: datetime) -> None:
-    await conn.execute(delete(template_overrides).where(
-        template_overrides.c.store_id == store_id, template_overrides.c.template == template,
-        template_overrides.c.locale == locale))
-    await conn.execute(template_overrides.insert().values(store_id=store_id, template=template, locale=locale,
-                                                          source=source, updated_by=user, updated_at=now))
+                        now: datetime, channel: ChannelKind = ChannelKind.EMAIL) -> None:
+    await remove_override(conn, store_id, template, locale, channel)
+    await conn.execute(template_overrides.insert().values(
+        store_id=store_id, template=template, locale=override_column(locale, channel), source=source,
+        updated_by=user, updated_at=now))
 
 
-async def remove_override(conn: AsyncConnection, store_id: int, template: str, locale: str) -> None:
+async def remove_override(conn: AsyncConnection, store_id: int, template: str, locale: str,
+                          channel: ChannelKind = ChannelKind.EMAIL) -> None:
     await conn.execute(delete(template_overrides).where(
         template_overrides.c.store_id == store_id, template_overrides.c.template == template,
-        template_overrides.c.locale == locale))
+        template_overrides.c.locale == override_column(locale, channel)))
 
 
 _EDITS = template_overrides.c.store_id == bindparam("store")

@@ -1,12 +1,16 @@
-"""Render a localized message (subject, HTML, plain text) from plain snapshots.
+"""Render a localized message from plain snapshots: an email (subject, HTML, plain text), or its LINE
+or SMS variant (``render_line`` / ``render_sms``, :mod:`afterorder.content.channel_render`).
 
-Templates live in one folder per message with one file per locale::
+Templates live in one folder per message with one file per locale and channel
+(:mod:`afterorder.content.variants`)::
 
     templates/order-confirmation/en.html     {% block subject %} {% block html %} {% block text %}
     templates/_layout/email.html             the brand layout around {% block html %}
     templates/_layout/email.txt              the same around {% block text %}
     templates/_layout/email.css              inlined into the HTML when a template loads
     templates/_layout/parts.html, parts.txt  macros: items, address, button, support contact
+    templates/order-confirmation/en.line.json, en.sms.txt   the LINE card's and the SMS's blocks
+    templates/_layout/line.json, sms.txt     their layouts
 
 Promotions (recommendations, coupons) go in ``{% block promo %}`` (HTML) and ``{% block promo_text %}``
 (text), at the top level of a message file.  The layout shows them only when the message may
@@ -23,31 +27,33 @@ text part (no escaping), and both are cached per (message, locale).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any, Final
+from typing import Final
 
-from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateError, TemplateNotFound, nodes
-from jinja2.environment import Environment
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import Template, TemplateError, TemplateNotFound
 
-from afterorder.compliance.footer import legal_text
+from afterorder.channels.base import ChannelKind
 from afterorder.compliance.message import MessageCompliance
-from afterorder.content.formatting import FILTERS, zone
-from afterorder.content.greeting import greeting
-from afterorder.content.i18n import layout_text, resolve_locale
+from afterorder.content.channel_render import ChannelRenderer, MessageData
+from afterorder.content.context import FLOW_EXTRAS, message_context
+from afterorder.content.i18n import resolve_locale
 from afterorder.content.inline import InlineCss, default_inliner, inline_source
+from afterorder.content.line import LineRendered
+from afterorder.content.sandbox import PROMO_BLOCKS, Loader, environment, is_message, promo_blocks_at_top
+from afterorder.content.sms import SmsRendered
+from afterorder.content.variants import Variants, message_file
 from afterorder.domain import (
     CustomerSnapshot,
-    LineSnapshot,
     OrderSnapshot,
     RenderedMessage,
     ShipmentSnapshot,
     StoreSnapshot,
 )
+
+__all__ = ["BUILTIN_TEMPLATES", "FLOW_EXTRAS", "PROMO_BLOCKS", "Recipe", "Renderer"]
 
 BUILTIN_TEMPLATES: Final = Path(__file__).parent / "templates"
 HTML_LAYOUT: Final = "_layout/email.html"
@@ -56,87 +62,6 @@ LAYOUT_CSS: Final = "_layout/email.css"
 
 # a renderer's template folders and its overrides (``<message>/<locale>.html`` → source), sorted
 Recipe = tuple[tuple[str, ...], tuple[tuple[str, str], ...]]
-_MESSAGE_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-_HEX_COLOR: Final = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
-_DEFAULT_BRAND: Final = "#1f6feb"
-_RESERVED: Final = frozenset(
-    {"store", "customer", "order", "shipment", "links", "locale", "timezone", "greeting", "t",
-     "brand_color", "brand_text", "subject", "marketing", "promotions", "unsubscribe_url", "preferences_url",
-     "legal"}
-)
-PROMO_BLOCKS: Final = frozenset({"promo", "promo_text"})
-# Variables a flow's send step may add (afterorder.promotions.extras); empty unless given, so every
-# template renders whether or not its step asked for them.
-FLOW_EXTRAS: Final[Mapping[str, Any]] = MappingProxyType({
-    "trigger": MappingProxyType({}), "coupon": None, "recommendations": (), "collection": (),
-    "params": MappingProxyType({}),
-})
-_NO_COMPLIANCE: Final = MessageCompliance()
-
-
-class _Loader(FileSystemLoader):
-    """A FileSystemLoader that hands each source through ``prepare(name, source)`` once, on load."""
-
-    def __init__(self, searchpath: Sequence[Path], prepare: Callable[[str, str], str],
-                 overrides: Mapping[str, str] | None = None) -> None:
-        super().__init__([str(p) for p in searchpath])
-        self._prepare = prepare
-        self._overrides = dict(overrides or {})
-
-    def raw_source(self, environment: Environment, name: str) -> str:
-        if name in self._overrides:
-            return self._overrides[name]
-        return super().get_source(environment, name)[0]
-
-    def get_source(
-        self, environment: Environment, template: str
-    ) -> tuple[str, str, Callable[[], bool]]:
-        if template in self._overrides:
-            return self._prepare(template, self._overrides[template]), f"<store override {template}>", lambda: True
-        source, filename, uptodate = super().get_source(environment, template)
-        return self._prepare(template, source), filename, uptodate
-
-
-_SNAPSHOTS = (StoreSnapshot, CustomerSnapshot, OrderSnapshot, LineSnapshot, ShipmentSnapshot)
-
-
-class _Sandbox(SandboxedEnvironment):
-    """Jinja's sandbox, with a fast answer for the plain snapshot types we hand to templates:
-    their public fields and properties are data.  Everything else gets the full check."""
-
-    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
-        if type(obj) in _SNAPSHOTS and not attr.startswith("_") and not callable(value):
-            return True
-        return bool(super().is_safe_attribute(obj, attr, value))
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        """``snapshot.field``: a field or property of plain data is returned as it is (the sandbox's
-        general path asks the same questions of it, and then some, on every lookup)."""
-        if type(obj) in _SNAPSHOTS and not attribute.startswith("_"):
-            try:
-                value = getattr(obj, attribute)
-            except AttributeError:
-                return self.undefined(obj=obj, name=attribute)
-            if not callable(value):
-                return value
-        return super().getattr(obj, attribute)
-
-
-def _environment(loader: _Loader, *, autoescape: bool) -> SandboxedEnvironment:
-    env = _Sandbox(
-        loader=loader,
-        autoescape=autoescape,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        auto_reload=False,
-    )
-    env.filters.update(FILTERS)
-    return env
-
-
-def _is_message(name: str) -> bool:
-    return not name.startswith("_")
 
 
 def _one_line(text: str) -> str:
@@ -146,15 +71,6 @@ def _one_line(text: str) -> str:
 def _tidy_text(text: str) -> str:
     lines = [line.rstrip() for line in text.strip().splitlines()]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)) + "\n"
-
-
-def _brand_colors(color: str) -> tuple[str, str]:
-    """A safe brand colour for style attributes, and a readable text colour on top of it."""
-    color = color.strip() if _HEX_COLOR.fullmatch(color.strip()) else _DEFAULT_BRAND
-    digits = color[1:] if len(color) == 7 else "".join(c * 2 for c in color[1:])
-    red, green, blue = (int(digits[i : i + 2], 16) / 255 for i in (0, 2, 4))
-    luminance = 0.2126 * red + 0.7152 * green + 0.0722 * blue
-    return color, "#111111" if luminance > 0.6 else "#ffffff"
 
 
 @dataclass(frozen=True)
@@ -167,9 +83,10 @@ class Renderer:
     """Renders messages from the built-in templates, overridden by ``template_dirs`` (first wins).
 
     ``inline_css(html, css) -> html`` is the CSS inliner, called once per template load; the
-    default uses css_inline.  ``overrides`` maps ``<message>/<locale>.html`` to a store's own source
-    for a message it already has in that locale (edited in the dashboard); it wins over every folder
-    and renders in the same sandbox.
+    default uses css_inline.  ``overrides`` maps ``<message>/<locale><suffix>`` (``.html``,
+    ``.line.json``, ``.sms.txt``: :mod:`afterorder.content.variants`) to a store's own source for a
+    message file (edited in the dashboard); it wins over every folder and renders in the same sandbox.
+    The LINE and SMS variants are rendered by :class:`~afterorder.content.channel_render.ChannelRenderer`.
     """
 
     def __init__(
@@ -184,18 +101,13 @@ class Renderer:
         self._inline_css = inline_css or default_inliner()
         self._custom_inliner = inline_css is not None
         self.overrides: dict[str, str] = dict(overrides or {})
-        self._html_loader = _Loader(self._dirs, self._prepare_html, overrides)
-        self._html_env = _environment(self._html_loader, autoescape=True)
-        self._text_env = _environment(_Loader(self._dirs, self._prepare_text, overrides), autoescape=False)
+        self._html_loader = Loader(self._dirs, self._prepare_html, overrides)
+        self._html_env = environment(self._html_loader, autoescape=True)
+        self._text_env = environment(Loader(self._dirs, self._prepare_text, overrides), autoescape=False)
         self._compiled: dict[tuple[str, str], _Compiled] = {}
-        self._locales: dict[str, list[str]] = {}
         self._subjects: dict[str, Template] = {}
-        # messages that exist only as overrides (an A/B test's variant of a message): their locales
-        self._override_locales: dict[str, set[str]] = {}
-        for key in overrides or {}:
-            folder, _, file = key.rpartition("/")
-            if folder and file.endswith(".html"):
-                self._override_locales.setdefault(folder, set()).add(file[: -len(".html")])
+        self._variants = Variants(self._dirs, overrides)
+        self._channels = ChannelRenderer(self._dirs, overrides)
 
     @cached_property
     def recipe(self) -> Recipe:
@@ -208,27 +120,17 @@ class Renderer:
     # ---- what exists ---------------------------------------------------------------------
 
     def templates(self) -> list[str]:
-        """Names of the messages available (folders holding at least one ``<locale>.html``)."""
-        names = {
-            folder.name
-            for root in self._dirs
-            if root.is_dir()
-            for folder in root.iterdir()
-            if folder.is_dir() and _is_message(folder.name) and not folder.name.startswith(".")
-            and any(folder.glob("*.html"))
-        }
-        return sorted(names)
+        """Names of the messages available (folders holding at least one variant)."""
+        return self._variants.templates()
 
-    def locales_for(self, template: str) -> list[str]:
-        """Locales ``template`` is written in, across the store's folders and the built-ins.
+    def locales_for(self, template: str, channel: ChannelKind = ChannelKind.EMAIL) -> list[str]:
+        """Locales ``template`` is written in for ``channel``, across the store's folders, its own
+        versions and the built-ins."""
+        return self._variants.locales(template, channel)
 
-        Read once per template, like the templates themselves (a new Renderer sees new files)."""
-        if template not in self._locales:
-            if not _MESSAGE_NAME.fullmatch(template) or not _is_message(template):
-                return []
-            found = {path.stem for root in self._dirs for path in (root / template).glob("*.html")}
-            self._locales[template] = sorted(found | self._override_locales.get(template, set()))
-        return list(self._locales[template])
+    def channels_of(self, template: str) -> set[ChannelKind]:
+        """The channels ``template`` has a variant for (in at least one locale)."""
+        return self._variants.channels(template)
 
     # ---- rendering -----------------------------------------------------------------------
 
@@ -262,10 +164,7 @@ class Renderer:
             raise TemplateNotFound(template)
         chosen = resolve_locale(locale, available, store.locale)
         compiled = self._load(template, chosen)
-        context = self._context(chosen, store, customer, order, shipment, links, extra)
-        rules = compliance or _NO_COMPLIANCE
-        context.update(marketing=rules.marketing, promotions=rules.promotions, unsubscribe_url=rules.unsubscribe_url,
-                       preferences_url=rules.preferences_url, legal=legal_text(chosen, store.name))
+        context = message_context(chosen, store, customer, order, shipment, links, extra, compliance)
         if subject is not None:
             written = self._subject(subject).render(context)
         else:
@@ -274,10 +173,53 @@ class Renderer:
             except KeyError:
                 raise TemplateError(f"{template}/{chosen}.html has no {{% block subject %}}") from None
             written = "".join(subject_block(compiled.text.new_context(context)))
-        shown = rules.subject_prefix + _one_line(written)
+        shown = (compliance.subject_prefix if compliance else "") + _one_line(written)
         text = _tidy_text(compiled.text.render(context))
         html = compiled.html.render({**context, "subject": shown})
         return RenderedMessage(subject=shown, html=html, text=text)
+
+    def render_line(
+        self,
+        template: str,
+        locale: str,
+        *,
+        store: StoreSnapshot,
+        customer: CustomerSnapshot | None,
+        order: OrderSnapshot | None = None,
+        shipment: ShipmentSnapshot | None = None,
+        links: Mapping[str, str] | None = None,
+        extra: Mapping[str, object] | None = None,
+        compliance: MessageCompliance | None = None,
+    ) -> LineRendered:
+        """The LINE variant of ``template`` (``<locale>.line.json``), with the same data and locale choice
+        as :meth:`render`.  Raises ``TemplateNotFound`` when the message has no LINE variant,
+        :class:`~afterorder.content.line_limits.LineLimitError` when it breaks one of LINE's limits."""
+        data = MessageData(store, customer, order, shipment, links, extra, compliance)
+        return self._channels.render_line(template, self._chosen(template, locale, store, ChannelKind.LINE), data)
+
+    def render_sms(
+        self,
+        template: str,
+        locale: str,
+        *,
+        store: StoreSnapshot,
+        customer: CustomerSnapshot | None,
+        order: OrderSnapshot | None = None,
+        shipment: ShipmentSnapshot | None = None,
+        links: Mapping[str, str] | None = None,
+        extra: Mapping[str, object] | None = None,
+        compliance: MessageCompliance | None = None,
+    ) -> SmsRendered:
+        """The SMS variant of ``template`` (``<locale>.sms.txt``), with the same data and locale choice
+        as :meth:`render`: its text, the provider's template variables, encoding and segments."""
+        data = MessageData(store, customer, order, shipment, links, extra, compliance)
+        return self._channels.render_sms(template, self._chosen(template, locale, store, ChannelKind.SMS), data)
+
+    def _chosen(self, template: str, locale: str, store: StoreSnapshot, channel: ChannelKind) -> str:
+        available = self.locales_for(template, channel)
+        if not available:
+            raise TemplateNotFound(message_file(template, locale, channel))
+        return resolve_locale(locale, available, store.locale)
 
     def _subject(self, source: str) -> Template:
         compiled = self._subjects.get(source)
@@ -290,57 +232,19 @@ class Renderer:
         key = (template, locale)
         compiled = self._compiled.get(key)
         if compiled is None:
-            name = f"{template}/{locale}.html"
-            self._check_promo_blocks(name)
+            name = message_file(template, locale)
+            promo_blocks_at_top(self._text_env, self._html_loader.raw_source(self._html_env, name), name)
             compiled = _Compiled(
                 html=self._html_env.get_template(name), text=self._text_env.get_template(name)
             )
             self._compiled[key] = compiled
         return compiled
 
-    def source(self, template: str, locale: str) -> str:
+    def source(self, template: str, locale: str, channel: ChannelKind = ChannelKind.EMAIL) -> str:
         """The source of a message file as written (an override if there is one)."""
-        return self._html_loader.raw_source(self._html_env, f"{template}/{locale}.html")
-
-    def _check_promo_blocks(self, name: str) -> None:
-        """A promo block must stand at the top level, where only the layout decides whether it shows."""
-        tree = self._text_env.parse(self._html_loader.raw_source(self._html_env, name))
-        top = {id(node) for node in tree.body}
-        for block in tree.find_all(nodes.Block):
-            if block.name in PROMO_BLOCKS and id(block) not in top:
-                raise TemplateError(f"{name}: {{% block {block.name} %}} must stand at the top level of the file, "
-                                    "not inside another block, so the layout can leave it out")
-
-    def _context(
-        self,
-        locale: str,
-        store: StoreSnapshot,
-        customer: CustomerSnapshot | None,
-        order: OrderSnapshot | None,
-        shipment: ShipmentSnapshot | None,
-        links: Mapping[str, str] | None,
-        extra: Mapping[str, object] | None,
-    ) -> dict[str, Any]:
-        clashes = _RESERVED.intersection(extra or {})
-        if clashes:
-            raise ValueError(f"extra may not override {', '.join(sorted(clashes))}")
-        brand_color, brand_text = _brand_colors(store.brand_color)
-        tz = zone(customer.timezone if customer else None, store.timezone)
-        return {
-            **FLOW_EXTRAS,
-            **(extra or {}),
-            "store": store,
-            "customer": customer,
-            "order": order,
-            "shipment": shipment or (order.shipment if order else None),
-            "links": dict(links or {}),
-            "locale": locale,
-            "timezone": str(tz),
-            "greeting": greeting(locale, customer),
-            "t": layout_text(locale, store.name),
-            "brand_color": brand_color,
-            "brand_text": brand_text,
-        }
+        if channel is not ChannelKind.EMAIL:
+            return self._channels.source(message_file(template, locale, channel))
+        return self._html_loader.raw_source(self._html_env, message_file(template, locale))
 
     # ---- template loading: runs once per template, never per message ---------------------
 
@@ -348,7 +252,7 @@ class Renderer:
         if name.endswith(".html"):
             css = self._html_loader.raw_source(self._html_env, LAYOUT_CSS)
             source = inline_source(source, css, self._inline_css, name)
-        return f'{{% extends "{HTML_LAYOUT}" %}}' + source if _is_message(name) else source
+        return f'{{% extends "{HTML_LAYOUT}" %}}' + source if is_message(name) else source
 
     def _prepare_text(self, name: str, source: str) -> str:
-        return f'{{% extends "{TEXT_LAYOUT}" %}}' + source if _is_message(name) else source
+        return f'{{% extends "{TEXT_LAYOUT}" %}}' + source if is_message(name) else source

@@ -157,6 +157,7 @@ def message_extra(store: StoreRow, base_url: str, content: StoreContent, run: Ma
         if template.startswith("nps"):
             token = survey_token(store, "nps", run.get("customer_id"), run.get("order_id"))
             found["nps"] = {"links": [(s, f"{base_url}/s/{store.slug}/nps/{token}/{s}") for s in NPS_SCORES],
+                            "url": f"{base_url}/s/{store.slug}/nps/{token}",
                             "referral_url": content.nps.referral_url, "review_url": content.nps.review_url,
                             "score": order.get("nps_score")}
         if template == "profile-survey":

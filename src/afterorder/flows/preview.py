@@ -1,11 +1,15 @@
-"""Preview and test send of one message of a flow (``afterorder preview FLOW/STEP``, ``send-test``, and
-``GET /api/v1/flows/{flow}/steps/{n}/preview`` / ``POST .../send-test``).
+"""Preview and test send of one message of a flow (``afterorder preview FLOW/STEP [--channel line|sms]``,
+``send-test``, and ``GET /api/v1/flows/{flow}/steps/{n}/preview[?channel=line|sms]`` / ``POST .../send-test``).
 
 STEP is the n-th message of the flow (1 = its first ``send``) or the template's name.  With a customer,
 the message is rendered from their data (their latest order, recommendations picked for them); without
 one, from sample data in the locale asked for, with the store's own products when it has some.  A coupon
 is shown as a sample code and never taken from a pool.  Marketing messages are shown as a consenting
-customer sees them (promotions and the legal footer)."""
+customer sees them (promotions and the legal footer).
+
+On LINE the preview is the message objects and their ``altText``; on SMS the text as it is sent, its
+links already short (``{base}/c/{code}``, leading nowhere: no message has the preview's key), so the
+encoding and segment count are those of the real message."""
 
 from __future__ import annotations
 
@@ -18,9 +22,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from afterorder.channels.base import Channel, OutgoingMessage
+from afterorder.channels.base import Channel, ChannelKind, OutgoingMessage
 from afterorder.compliance.message import MessageCompliance, preferences_url, unsubscribe_url
 from afterorder.content import Renderer
+from afterorder.content.channel_render import Rendering
+from afterorder.content.sms import SmsRendered
 from afterorder.db.schema import orders, products
 from afterorder.db.stores import StoreRow
 from afterorder.domain import CustomerSnapshot, LineSnapshot, OrderSnapshot, RenderedMessage
@@ -32,8 +38,13 @@ from afterorder.promotions.coupons import generate_code
 from afterorder.promotions.extras import empty_extras
 from afterorder.promotions.recommendations import recommend
 from afterorder.snapshots import customer_snapshot, order_snapshot
+from afterorder.tracking.links import LinkContext, instrument_sms
+from afterorder.tracking.settings import TrackingSettings, load_settings
 
 TEST_PREFIX = "[TEST] "
+# No run has id 0, so a preview's short links lead nowhere; the code is as long as a real message's
+# (a run id in the millions), so the segment count is the real one.
+PREVIEW_KEY = "run:0:step:2097152"
 SAMPLE_NAMES = {"ja": ("花子", "佐藤"), "zh-Hans": ("伟", "李"), "en": ("Jane", "Doe")}
 
 
@@ -49,7 +60,15 @@ class Preview:
     category: str
     locale: str
     sample: bool  # rendered from sample data, not a real customer's
-    message: RenderedMessage
+    message: Rendering  # a RenderedMessage for email, LineRendered for LINE, SmsRendered for SMS
+    channel: ChannelKind = ChannelKind.EMAIL
+
+    @property
+    def email(self) -> RenderedMessage:
+        """The email preview; ValueError for another channel's."""
+        if not isinstance(self.message, RenderedMessage):
+            raise ValueError(f"this is the {self.channel.value} preview, not the email")
+        return self.message
 
 
 def find_step(spec: FlowSpec, step: str) -> tuple[int, Send]:
@@ -78,9 +97,16 @@ async def _sample_lines(conn: AsyncConnection, store: StoreRow) -> tuple[LineSna
                          url=None, category="sample"),)
 
 
+def preview_short_links(rendered: SmsRendered, store: StoreRow, base_url: str,
+                        settings: TrackingSettings) -> SmsRendered:
+    """The SMS with its links made short as when it is sent (under :data:`PREVIEW_KEY`)."""
+    return instrument_sms(rendered, LinkContext(store.signer(), store.id, PREVIEW_KEY, base_url, None, "preview",
+                                                settings))
+
+
 async def build_preview(conn: AsyncConnection, catalog: FlowCatalog, renderer: Renderer, store: StoreRow,
                         base_url: str, flow_id: str, step: str, locale: str, now: datetime,
-                        customer_id: int | None = None) -> Preview:
+                        customer_id: int | None = None, channel: ChannelKind = ChannelKind.EMAIL) -> Preview:
     try:
         spec = catalog.get(flow_id, store.slug)
     except KeyError:
@@ -131,17 +157,28 @@ async def build_preview(conn: AsyncConnection, catalog: FlowCatalog, renderer: R
         marketing=marketing, promotions=marketing,
         unsubscribe_url=unsubscribe_url(base_url, store.slug, "preview") if marketing else None,
         preferences_url=preferences_url(base_url, store.slug, "preview") if marketing else None)
-    chosen = locale if locale in renderer.locales_for(send.template) else store.locale
-    message = renderer.render(send.template, chosen, store=snapshot, customer=customer, order=order,
-                              shipment=order.shipment, extra=extra, compliance=rules)
-    return Preview(spec.id, n, send.template, send.category, chosen, customer_id is None, message)
+    available = renderer.locales_for(send.template, channel)
+    if not available:
+        raise PreviewError(f"{send.template!r} has no {channel.value} version")
+    chosen = locale if locale in available else store.locale
+    data: dict[str, Any] = dict(store=snapshot, customer=customer, order=order, shipment=order.shipment, extra=extra,
+                                compliance=rules)
+    message: Rendering
+    if channel is ChannelKind.LINE:
+        message = renderer.render_line(send.template, chosen, **data)
+    elif channel is ChannelKind.SMS:
+        message = preview_short_links(renderer.render_sms(send.template, chosen, **data), store, base_url,
+                                      await load_settings(conn, store))
+    else:
+        message = renderer.render(send.template, chosen, **data)
+    return Preview(spec.id, n, send.template, send.category, chosen, customer_id is None, message, channel)
 
 
 async def send_test(channel: Channel, store: StoreRow, base_url: str, preview: Preview, to: str,
                     now: datetime) -> str:
     """Send ``preview`` to ``to`` with ``[TEST]`` before the subject; returns the Message-ID."""
     snapshot = store.snapshot(base_url)
-    rendered = replace(preview.message, subject=TEST_PREFIX + preview.message.subject)
+    rendered = replace(preview.email, subject=TEST_PREFIX + preview.email.subject)
     message_id = f"<ao.test.{uuid.uuid4().hex[:24]}@{snapshot.email_from.rsplit('@', 1)[-1]}>"
     data = build_email(snapshot, to=to, rendered=rendered, message_id=message_id, category="transactional",
                        date=now, extra_headers={"X-Afterorder-Test": f"{preview.flow}/{preview.step}"})

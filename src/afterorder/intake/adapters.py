@@ -23,31 +23,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
 from afterorder.domain import Event
-
-
-class WebhookError(Exception):
-    """A delivery we refuse; ``status`` is the HTTP status the platform gets back."""
-
-    status = 400
-    code = "bad_webhook"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class SignatureError(WebhookError):
-    """Missing, forged or stale signature: 401, nothing stored."""
-
-    status = 401
-    code = "bad_signature"
-
-
-class PayloadError(WebhookError):
-    """The body is not JSON, or not the shape the topic promises: 400 naming the problem."""
-
-    status = 400
-    code = "bad_payload"
+from afterorder.webhook_errors import Malformed
 
 
 @dataclass(frozen=True)
@@ -130,11 +106,11 @@ class PlatformAdapter(Protocol):
         ...
 
     async def verify(self, headers: Mapping[str, str], body: bytes, connection: Connection) -> None:
-        """Raise ``SignatureError`` unless the raw body is signed by this store."""
+        """Raise ``Unauthorized`` unless the raw body is signed by this store."""
         ...
 
     def parse(self, headers: Mapping[str, str], body: bytes, received_at: datetime) -> Delivery:
-        """Topic, delivery id and JSON payload; ``PayloadError`` when the body cannot be read."""
+        """Topic, delivery id and JSON payload; ``Malformed`` when the body cannot be read."""
         ...
 
     async def normalize(self, delivery: Delivery, memory: Memory) -> Normalized:
@@ -171,16 +147,16 @@ def load_json(body: bytes) -> Any:
     try:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PayloadError(f"the body is not valid JSON: {exc}") from None
+        raise Malformed(f"the body is not valid JSON: {exc}") from None
 
 
 def need(payload: Any, key: str, what: str) -> Any:
-    """``payload[key]``, or a ``PayloadError`` saying which field the topic needs."""
+    """``payload[key]``, or a ``Malformed`` saying which field the topic needs."""
     if not isinstance(payload, dict):
-        raise PayloadError(f"{what}: expected a JSON object, got {type(payload).__name__}")
+        raise Malformed(f"{what}: expected a JSON object, got {type(payload).__name__}")
     value = payload.get(key)
     if value is None or value == "":
-        raise PayloadError(f"{what}: the field {key!r} is missing")
+        raise Malformed(f"{what}: the field {key!r} is missing")
     return value
 
 
@@ -188,7 +164,7 @@ def need_id(payload: Any, key: str, what: str) -> str:
     """A required id (platforms send numbers or strings) as a string."""
     value = text(need(payload, key, what))
     if value is None:
-        raise PayloadError(f"{what}: the field {key!r} is not an id")
+        raise Malformed(f"{what}: the field {key!r} is not an id")
     return value
 
 
@@ -219,7 +195,7 @@ def money(value: Any) -> Decimal | None:
     try:
         amount = Decimal(str(value))
     except InvalidOperation:
-        raise PayloadError(f"{value!r} is not an amount") from None
+        raise Malformed(f"{value!r} is not an amount") from None
     return amount
 
 
@@ -231,10 +207,10 @@ def timestamp(value: Any, *, assume_utc: bool = False) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(raw)
     except ValueError:
-        raise PayloadError(f"{value!r} is not a time") from None
+        raise Malformed(f"{value!r} is not a time") from None
     if parsed.tzinfo is None:
         if not assume_utc:
-            raise PayloadError(f"{value!r} has no time zone offset")
+            raise Malformed(f"{value!r} has no time zone offset")
         parsed = parsed.replace(tzinfo=UTC)
     return parsed
 

@@ -47,8 +47,6 @@ from afterorder.intake.adapters import (
     Delivery,
     Memory,
     Normalized,
-    PayloadError,
-    SignatureError,
     body_digest,
     country_code,
     hmac_sha256,
@@ -61,6 +59,7 @@ from afterorder.intake.adapters import (
     text,
     timestamp,
 )
+from afterorder.webhook_errors import Malformed, Unauthorized
 
 TOPICS: dict[str, EventType] = {
     "ORDER_CREATED": EventType.ORDER_PLACED,
@@ -132,7 +131,7 @@ class JwksKeys:
             response.raise_for_status()
             document = response.json()
         except (httpx.HTTPError, ValueError) as exc:
-            raise SignatureError(f"cannot read Saleor's public keys from {url}: {exc}") from None
+            raise Unauthorized(f"cannot read Saleor's public keys from {url}: {exc}") from None
         keys: dict[str, RSAPublicKey] = {}
         for jwk in items(obj(document).get("keys")):
             if jwk.get("kty") != "RSA" or not isinstance(jwk.get("kid"), str):
@@ -238,56 +237,56 @@ class SaleorAdapter:
     async def verify(self, headers: Mapping[str, str], body: bytes, connection: Connection) -> None:
         signature = headers.get("saleor-signature", "").strip()
         if not signature:
-            raise SignatureError("the Saleor-Signature header is missing")
+            raise Unauthorized("the Saleor-Signature header is missing")
         if ".." in signature:
             await self._verify_jws(signature, headers, body, connection)
             return
         secrets = connection.secrets()
         if not secrets:
-            raise SignatureError("Saleor-Signature is an HMAC but this store connected without a secret key")
+            raise Unauthorized("Saleor-Signature is an HMAC but this store connected without a secret key")
         given = signature.lower().encode()
         if not any(hmac.compare_digest(given, hmac_sha256(s, body).hex().encode()) for s in secrets):
-            raise SignatureError("Saleor-Signature does not match the body signed with this store's secret key")
+            raise Unauthorized("Saleor-Signature does not match the body signed with this store's secret key")
 
     async def _verify_jws(self, signature: str, headers: Mapping[str, str], body: bytes,
                           connection: Connection) -> None:
         api_url = headers.get("saleor-api-url", "").strip()
         if not api_url:
-            raise SignatureError("the Saleor-Api-Url header is missing")
+            raise Unauthorized("the Saleor-Api-Url header is missing")
         if not connection.api_url:
-            raise SignatureError("this store connected Saleor without --api-url; connect again with it")
+            raise Unauthorized("this store connected Saleor without --api-url; connect again with it")
         try:
             sender = origin(api_url)
         except ValueError as exc:
-            raise SignatureError(f"Saleor-Api-Url: {exc}") from None
+            raise Unauthorized(f"Saleor-Api-Url: {exc}") from None
         if sender != origin(connection.api_url):
-            raise SignatureError(f"Saleor-Api-Url {api_url!r} is not the Saleor this store connected with")
+            raise Unauthorized(f"Saleor-Api-Url {api_url!r} is not the Saleor this store connected with")
         encoded_header, _, encoded_signature = signature.partition("..")
         try:
             header = json.loads(_b64url(encoded_header))
             raw_signature = _b64url(encoded_signature)
         except (ValueError, UnicodeDecodeError):
-            raise SignatureError("Saleor-Signature is not a detached JWS") from None
+            raise Unauthorized("Saleor-Signature is not a detached JWS") from None
         if not isinstance(header, dict) or header.get("alg") != "RS256" or header.get("b64") is not False \
                 or "b64" not in (header.get("crit") or []) or not isinstance(header.get("kid"), str):
-            raise SignatureError('Saleor-Signature: expected {"alg": "RS256", "b64": false, "crit": ["b64"], "kid"}')
+            raise Unauthorized('Saleor-Signature: expected {"alg": "RS256", "b64": false, "crit": ["b64"], "kid"}')
         key = await self.keys.key(sender, header["kid"])
         if key is None:
-            raise SignatureError(f"Saleor-Signature: no key {header['kid']!r} in {sender}{JWKS_PATH}")
+            raise Unauthorized(f"Saleor-Signature: no key {header['kid']!r} in {sender}{JWKS_PATH}")
         try:
             key.verify(raw_signature, encoded_header.encode() + b"." + body, padding.PKCS1v15(), hashes.SHA256())
         except InvalidSignature:
-            raise SignatureError("Saleor-Signature does not match the body") from None
+            raise Unauthorized("Saleor-Signature does not match the body") from None
 
     def parse(self, headers: Mapping[str, str], body: bytes, received_at: datetime) -> Delivery:
         topic = headers.get("saleor-event", "").strip().upper()
         if not topic:
-            raise PayloadError("the Saleor-Event header is missing")
+            raise Malformed("the Saleor-Event header is missing")
         payload = load_json(body)
         if isinstance(payload, list) and len(payload) == 1 and isinstance(payload[0], dict):
             payload = {"order" if topic.startswith("ORDER_") else "data": payload[0]}  # non-subscription payloads
         if not isinstance(payload, dict):
-            raise PayloadError(f"{topic}: expected a JSON object, got {type(payload).__name__}")
+            raise Malformed(f"{topic}: expected a JSON object, got {type(payload).__name__}")
         return Delivery("saleor", topic, body_digest(body), headers, body, payload, received_at)
 
     async def normalize(self, delivery: Delivery, memory: Memory) -> Normalized:
@@ -305,7 +304,7 @@ class SaleorAdapter:
             user = obj(_g(p, "user", "customer"))
             customer = _customer(user)
             if customer is None:
-                raise PayloadError("CUSTOMER_CREATED: the payload has no user with an id or email")
+                raise Malformed("CUSTOMER_CREATED: the payload has no user with an id or email")
             return Normalized([Event(id=f"saleor:customer:{customer.id or customer.email}:created", type=kind,
                                      occurred_at=when, customer=customer)])
         variant = obj(_g(p, "productVariant", "product_variant"))
@@ -321,7 +320,7 @@ class SaleorAdapter:
     def _order_event(self, d: Delivery, kind: EventType, when: datetime) -> Event:
         o = obj(d.payload.get("order"))
         if not o:
-            raise PayloadError(f"{d.topic}: the payload has no 'order' object")
+            raise Malformed(f"{d.topic}: the payload has no 'order' object")
         order = _order(o)
         customer = _customer(o.get("user"), email=_g(o, "userEmail", "user_email", "email"),
                              locale=_g(o, "languageCodeEnum", "languageCode", "language_code"),
@@ -352,7 +351,7 @@ class SaleorAdapter:
     def _checkout(self, p: dict[str, Any], when: datetime, digest: str) -> Event:
         c = obj(p.get("checkout"))
         if not c:
-            raise PayloadError("CHECKOUT_UPDATED: the payload has no 'checkout' object")
+            raise Malformed("CHECKOUT_UPDATED: the payload has no 'checkout' object")
         lines = []
         for line in items(c.get("lines")):
             variant = obj(line.get("variant"))

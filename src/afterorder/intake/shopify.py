@@ -33,9 +33,7 @@ from afterorder.intake.adapters import (
     ItemSeen,
     Memory,
     Normalized,
-    PayloadError,
     Remembered,
-    SignatureError,
     base64_hmac_matches,
     body_digest,
     country_code,
@@ -50,6 +48,7 @@ from afterorder.intake.adapters import (
     timestamp,
 )
 from afterorder.phones import lenient
+from afterorder.webhook_errors import Malformed, Unauthorized
 
 Reader = Callable[["ShopifyAdapter", Delivery, Memory], Awaitable[Normalized]]
 
@@ -185,17 +184,17 @@ class ShopifyAdapter:
     async def verify(self, headers: Mapping[str, str], body: bytes, connection: Connection) -> None:
         given = headers.get("x-shopify-hmac-sha256")
         if not given:
-            raise SignatureError("the X-Shopify-Hmac-Sha256 header is missing")
+            raise Unauthorized("the X-Shopify-Hmac-Sha256 header is missing")
         if not base64_hmac_matches(given, body, connection.secrets()):
-            raise SignatureError("X-Shopify-Hmac-Sha256 does not match the body signed with this store's secret")
+            raise Unauthorized("X-Shopify-Hmac-Sha256 does not match the body signed with this store's secret")
 
     def parse(self, headers: Mapping[str, str], body: bytes, received_at: datetime) -> Delivery:
         topic = headers.get("x-shopify-topic", "").strip()
         if not topic:
-            raise PayloadError("the X-Shopify-Topic header is missing")
+            raise Malformed("the X-Shopify-Topic header is missing")
         payload = load_json(body)
         if not isinstance(payload, dict):
-            raise PayloadError(f"{topic}: expected a JSON object, got {type(payload).__name__}")
+            raise Malformed(f"{topic}: expected a JSON object, got {type(payload).__name__}")
         delivery_id = headers.get("x-shopify-webhook-id", "").strip() or body_digest(body)
         return Delivery("shopify", topic, delivery_id, headers, body, payload, received_at)
 

@@ -2,8 +2,9 @@
 
 The answer goes back as soon as the events are stored (the intake only stores and schedules; flows
 run later), so platforms see fast 200s.  Whatever is wrong with a delivery becomes a
-``WebhookError`` with the status the platform gets: 401 bad signature (nothing stored), 400 a body
-that cannot be read as the topic says, 404 an unknown store or platform.
+``WebhookError`` (``afterorder.webhook_errors``, the tree the feedback receivers share) with the
+status the platform gets: 401 bad signature (nothing stored), 400 a body that cannot be read as the
+topic says, 404 an unknown store or platform, or one the store has not connected.
 """
 
 from __future__ import annotations
@@ -18,13 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from afterorder.clock import Clock
 from afterorder.db.platforms import StoredMemory, get_connection, record_ignored, remember
 from afterorder.db.stores import StoreRow, get_store
-from afterorder.intake.adapters import Connection, PayloadError, PlatformAdapter, WebhookError, lower_headers
+from afterorder.intake.adapters import Connection, PlatformAdapter, lower_headers
 from afterorder.intake.pipeline import Accepted, Intake
-
-
-class UnknownTarget(WebhookError):
-    status = 404
-    code = "not_found"
+from afterorder.webhook_errors import Malformed, NotConfigured, UnknownTarget, WebhookError
 
 
 @dataclass(frozen=True)
@@ -71,7 +68,7 @@ class WebhookReceiver:
         if store is None:
             raise UnknownTarget(f"no store called {slug!r}")
         if connection is None:
-            raise UnknownTarget(f"store {slug!r} has not connected {platform}: "
+            raise NotConfigured(f"store {slug!r} has not connected {platform}: "
                                 f"run 'afterorder store connect {slug} {platform} ...' first")
         return adapter, store, connection
 
@@ -89,9 +86,9 @@ class WebhookReceiver:
         except WebhookError:
             raise
         except ValidationError as exc:
-            raise PayloadError(f"{delivery.topic}: the body maps to an invalid event: {_fields(exc)}") from None
+            raise Malformed(f"{delivery.topic}: the body maps to an invalid event: {_fields(exc)}") from None
         except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
-            raise PayloadError(f"{delivery.topic}: the body is not shaped like a {platform} {delivery.topic} "
+            raise Malformed(f"{delivery.topic}: the body is not shaped like a {platform} {delivery.topic} "
                                f"payload ({type(exc).__name__}: {exc})") from None
         accepted: list[Accepted] = []
         if normalized.events:

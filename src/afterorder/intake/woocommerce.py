@@ -38,8 +38,6 @@ from afterorder.intake.adapters import (
     Memory,
     Normalized,
     OrderSeen,
-    PayloadError,
-    SignatureError,
     base64_hmac_matches,
     body_digest,
     country_code,
@@ -52,6 +50,7 @@ from afterorder.intake.adapters import (
     timestamp,
 )
 from afterorder.phones import lenient
+from afterorder.webhook_errors import Malformed, Unauthorized
 
 TOPICS: dict[str, str] = {
     "order.created": "order", "order.updated": "order",
@@ -157,17 +156,17 @@ class WooCommerceAdapter:
     async def verify(self, headers: Mapping[str, str], body: bytes, connection: Connection) -> None:
         given = headers.get("x-wc-webhook-signature")
         if not given:
-            raise SignatureError("the X-WC-Webhook-Signature header is missing")
+            raise Unauthorized("the X-WC-Webhook-Signature header is missing")
         if not base64_hmac_matches(given, body, connection.secrets()):
-            raise SignatureError("X-WC-Webhook-Signature does not match the body signed with this webhook's secret")
+            raise Unauthorized("X-WC-Webhook-Signature does not match the body signed with this webhook's secret")
 
     def parse(self, headers: Mapping[str, str], body: bytes, received_at: datetime) -> Delivery:
         topic = headers.get("x-wc-webhook-topic", "").strip()
         if not topic:
-            raise PayloadError("the X-WC-Webhook-Topic header is missing")
+            raise Malformed("the X-WC-Webhook-Topic header is missing")
         payload = load_json(body)
         if not isinstance(payload, dict):
-            raise PayloadError(f"{topic}: expected a JSON object, got {type(payload).__name__}")
+            raise Malformed(f"{topic}: expected a JSON object, got {type(payload).__name__}")
         return Delivery("woocommerce", topic, body_digest(body), headers, body, payload, received_at)
 
     async def normalize(self, delivery: Delivery, memory: Memory) -> Normalized:

@@ -10,6 +10,16 @@
 
 Left alone: ``mailto:``/``tel:`` links, links to afterorder itself (unsubscribe, preference
 centre) and any ``<a>`` carrying ``data-ao-notrack``.
+
+The same for the other channels (``utm_medium`` is the channel):
+
+* LINE (``instrument_line``): the address of every URI action (a button, a tappable row) becomes
+  the click redirect, as in email; one that would grow past LINE's 1,000 characters keeps its
+  own address (with UTM), untracked, rather than be refused by LINE;
+* SMS (``instrument_sms``): every web address in the text becomes a short signed link
+  ``{base}/c/{code}`` (:mod:`afterorder.tracking.short_links`), links to afterorder itself included
+  (an SMS has no room for a long one; their clicks are not recorded, as in email); the targets are
+  kept in order in ``links``, which the stored message carries for the redirect.
 """
 
 from __future__ import annotations
@@ -23,9 +33,13 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from afterorder.content.line import LineRendered
+from afterorder.content.line_limits import MAX_URI
+from afterorder.content.sms import SmsRendered, links_in, measured
 from afterorder.domain import RenderedMessage
 from afterorder.signing import BadToken, Signer
 from afterorder.tracking.settings import TrackingSettings, on_domain
+from afterorder.tracking.short_links import ShortLink, encode, short_url
 
 CLICK = "click"
 OPEN = "open"
@@ -48,21 +62,21 @@ class LinkContext:
     settings: TrackingSettings
 
 
-def utm(url: str, ctx: LinkContext) -> str:
+def utm(url: str, ctx: LinkContext, medium: str = "email") -> str:
     """``url`` with the UTM parameters added when it points at one of the store's domains."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not on_domain(parts.hostname, ctx.settings.domains):
         return url
     present = frozenset(k for k, _ in parse_qsl(parts.query, keep_blank_values=True) if k.startswith("utm_"))
-    added = _utm_query(ctx.flow_id or "", ctx.template, present)
+    added = _utm_query(ctx.flow_id or "", ctx.template, present, medium)
     if not added:
         return url
     return urlunsplit(parts._replace(query=(parts.query + "&" if parts.query else "") + added))
 
 
 @lru_cache(maxsize=1024)
-def _utm_query(flow_id: str, template: str, present: frozenset[str]) -> str:
-    wanted = {"utm_source": "afterorder", "utm_medium": "email", "utm_campaign": flow_id, "utm_content": template}
+def _utm_query(flow_id: str, template: str, present: frozenset[str], medium: str) -> str:
+    wanted = {"utm_source": "afterorder", "utm_medium": medium, "utm_campaign": flow_id, "utm_content": template}
     return urlencode([(k, v) for k, v in wanted.items() if v and k not in present])
 
 
@@ -111,6 +125,55 @@ def instrument(rendered: RenderedMessage, ctx: LinkContext) -> RenderedMessage:
         body = body[:found[-1].start()] + pixel + body[found[-1].start():] if found else body + pixel
     text = _TEXT_URL.sub(lambda m: m.group(0) if _ours(m.group(0), ctx) else utm(m.group(0), ctx), rendered.text)
     return replace(rendered, html=body, text=text)
+
+
+def _line_uri(url: str, ctx: LinkContext) -> str:
+    if urlsplit(url).scheme not in ("http", "https") or _ours(url, ctx):
+        return url
+    target = utm(url, ctx, "line")
+    tracked = click_url(target, ctx) if ctx.settings.track_clicks else target
+    return next((u for u in (tracked, target) if len(u) <= MAX_URI), url)
+
+
+def _rewrite_actions(node: Any, ctx: LinkContext) -> Any:
+    """A copy of a LINE message object with every URI action's address rewritten."""
+    if isinstance(node, list):
+        return [_rewrite_actions(item, ctx) for item in node]
+    if not isinstance(node, dict):
+        return node
+    found = {key: _rewrite_actions(value, ctx) for key, value in node.items()}
+    if found.get("type") == "uri" and isinstance(found.get("uri"), str):
+        found["uri"] = _line_uri(found["uri"], ctx)
+        if isinstance(found.get("altUri"), dict) and isinstance(found["altUri"].get("desktop"), str):
+            found["altUri"] = {**found["altUri"], "desktop": _line_uri(found["altUri"]["desktop"], ctx)}
+    return found
+
+
+def instrument_line(rendered: LineRendered, ctx: LinkContext) -> LineRendered:
+    """The LINE message with its buttons' and rows' web links made trackable (click redirect, UTM)."""
+    return LineRendered(rendered.alt_text, [_rewrite_actions(m, ctx) for m in rendered.messages])
+
+
+def instrument_sms(rendered: SmsRendered, ctx: LinkContext) -> SmsRendered:
+    """The SMS with every web address replaced by a short signed link; its targets in ``links``,
+    ``params["link"]`` the first short link, and the text measured again."""
+    targets: list[str] = []
+    pieces, last = [], 0
+    for start, end in links_in(rendered.text):
+        url = rendered.text[start:end]
+        ours = _ours(url, ctx)
+        target = url if ours else utm(url, ctx, "sms")
+        if target not in targets:
+            targets.append(target)
+        link = ShortLink(ctx.store_id, ctx.message_key, targets.index(target), ctx.settings.track_clicks and not ours)
+        pieces += [rendered.text[last:start], short_url(ctx.base_url, encode(ctx.signer, link))]
+        last = end
+    text = "".join(pieces) + rendered.text[last:]
+    params = dict(rendered.params)
+    first = links_in(text)
+    if first:
+        params["link"] = text[first[0][0] : first[0][1]]
+    return measured(text, params, tuple(targets))
 
 
 def peek_store(token: str) -> int:

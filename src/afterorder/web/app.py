@@ -16,7 +16,10 @@ from starlette.types import ASGIApp
 from afterorder.clock import OffsetClock
 from afterorder.dev.receivers import DevReceivers
 from afterorder.domain import Event, EventBatch
-from afterorder.esp.receiver import EspReceiver
+from afterorder.feedback.aliyun_sms import AliyunSmsReceiver
+from afterorder.feedback.line import LineReceiver
+from afterorder.feedback.receiver import EspReceiver
+from afterorder.feedback.twilio import TwilioReceiver
 from afterorder.intake.platforms import build_adapters
 from afterorder.intake.webhooks import WebhookReceiver
 from afterorder.runtime import Runtime
@@ -29,8 +32,9 @@ from afterorder.web import (
     content_api,
     data_rights,
     engagement,
-    esp_webhooks,
+    feedback_webhooks,
     inbox,
+    line_link,
     pages,
     public,
     reports,
@@ -50,9 +54,9 @@ class ClockAdvance(BaseModel):
 
 def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, dev: DevReceivers | None = None,
                webhook_http: httpx.AsyncClient | None = None, esp: EspReceiver | None = None) -> FastAPI:
-    """``webhook_http`` is the client platform adapters fetch keys with (Saleor's JWKS); one is made if not given.
-    ``esp`` receives the mail providers' bounce and complaint webhooks; ``dev``: the development receivers
-    ``/inbox`` shows."""
+    """``webhook_http`` is the client webhook receivers call out with (Saleor's JWKS, LINE's link tokens and
+    pushes); one is made if not given.  ``esp`` receives the mail providers' bounce and complaint webhooks;
+    ``dev``: the development receivers ``/inbox`` shows."""
     app = FastAPI(title="afterorder", version="0.1.0", openapi_url="/api/openapi.json", docs_url="/api/docs",
                   redoc_url=None, description="Post-purchase and lifecycle messaging engine for online stores.")
     app.state.runtime = runtime
@@ -60,6 +64,7 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, dev: D
     app.state.key_cache = {}
     app.state.webhooks = WebhookReceiver(runtime.engine, runtime.intake, build_adapters(webhook_http), runtime.clock)
     app.include_router(api.router)
+    app.include_router(feedback_webhooks.router)  # before /webhooks/{platform}/{store}: line, twilio are no platforms
     app.include_router(webhooks.router)
     app.include_router(inbox.router)
     app.include_router(pages.router)
@@ -69,7 +74,12 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, dev: D
     app.include_router(data_rights.router)
     app.include_router(tracking.router)
     app.state.esp = esp or EspReceiver(runtime.engine, runtime.intake)
-    app.include_router(esp_webhooks.router)
+    app.state.line = LineReceiver(runtime.engine, runtime.clock, lambda: runtime.sealer, runtime.settings.base_url,
+                                  webhook_http)
+    app.state.twilio = TwilioReceiver(runtime.engine, runtime.intake, runtime.clock, lambda: runtime.sealer,
+                                      runtime.settings.base_url)
+    app.state.aliyun_sms = AliyunSmsReceiver(runtime.engine, runtime.intake)
+    app.include_router(line_link.router)
     app.include_router(public.router)
     app.include_router(surveys.router)
     app.include_router(content_api.router)

@@ -6,6 +6,8 @@ from afterorder.web.public_text import page_locale
 
 _TEXT: dict[str, dict[str, str]] = {
     "en": {
+        "nps_question_title": "One quick question",
+        "nps_question": "How likely are you to recommend {store} to a friend? Choose a score from 0 to 10.",
         "nps_title": "Thank you for your answer",
         "nps_thanks": "You gave us {score} out of 10. Thank you!",
         "nps_change": "Your score",
@@ -22,6 +24,8 @@ _TEXT: dict[str, dict[str, str]] = {
         "very_likely": "Very likely",
     },
     "ja": {
+        "nps_question_title": "アンケートご協力のお願い",
+        "nps_question": "{store}をご家族やご友人にすすめる可能性はどのくらいありますか？0〜10の中からお選びください。",
         "nps_title": "ご回答ありがとうございます",
         "nps_thanks": "10点満点中{score}点とご評価いただきました。ありがとうございます。",
         "nps_change": "評価",
@@ -38,6 +42,8 @@ _TEXT: dict[str, dict[str, str]] = {
         "very_likely": "非常にそう思う",
     },
     "zh-Hans": {
+        "nps_question_title": "邀您参与一个小调查",
+        "nps_question": "您有多大可能向朋友或家人推荐{store}？请在 0～10 分中选择。",
         "nps_title": "感谢您的回答",
         "nps_thanks": "您给了我们 {score} 分（满分 10 分）。谢谢！",
         "nps_change": "您的评分",

@@ -8,6 +8,8 @@
   several scores within seconds are taken for a scanner and record nothing (see ``afterorder.surveys``),
   and the ``nps`` flow reads the answer a day after the first one, the store's alert goes ten
   minutes after.
+* ``GET /s/STORE/nps/TOKEN`` — the same page before any score is chosen (the one link an SMS has room
+  for, where a mail has eleven buttons); it records nothing.
 * ``POST /s/STORE/nps/TOKEN`` — the page's form: ``score`` and ``comment``.
 * ``GET /s/STORE/profile/TOKEN`` — the profile survey form (the store's questions);
   ``POST`` stores the answers as customer properties.
@@ -113,6 +115,21 @@ async def nps_click(request: Request, slug: str, token: str, score: str) -> HTML
     async with _runtime(request).engine.connect() as conn:
         found = await current(conn, store.id, subject)
     return _nps_page(store, subject, customer, int(score), (found or {}).get("comment") or "", token, False)
+
+
+@router.get("/s/{slug}/nps/{token}")
+async def nps_question(request: Request, slug: str, token: str) -> HTMLResponse:
+    try:
+        store, subject, customer = await _open(request, slug, token, "nps")
+    except _Refused as exc:
+        return _refused(request, exc)
+    async with _runtime(request).engine.connect() as conn:
+        found = await current(conn, store.id, subject) or {}
+    locale = page_locale(customer.get("locale"), store.locale)
+    t = survey_text(locale)
+    return _page(locale, 200, store, t["nps_question_title"], [t["nps_question"].replace("{store}", store.name)],
+                 form="nps", action=f"/s/{store.slug}/nps/{token}", score=found.get("score"),
+                 comment=found.get("comment") or "")
 
 
 @router.post("/s/{slug}/nps/{token}")

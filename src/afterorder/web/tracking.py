@@ -1,8 +1,13 @@
-"""Public tracking endpoints: the open pixel and the click redirect.
+"""Public tracking endpoints: the open pixel, the click redirect and the short links of SMS.
 
-Neither needs a login.  A token that does not verify with its store's key gets 400 and nothing
+None needs a login.  A token that does not verify with its store's key gets 400 and nothing
 is recorded; the redirect only ever goes to the URL the store's key signed (no open redirect).
 A failure to record never costs the recipient the page they clicked for.
+
+``GET /c/{code}`` (an SMS's short link, :mod:`afterorder.tracking.short_links`) finds its target in
+the stored message and records the click like the click redirect does (a ``message.clicked`` event
+on that message, so clicks count per channel): 400 for a code the store's key did not make, 404 when
+the message (or that link of it) does not exist.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from afterorder.db.stores import StoreRow, get_store_by_id
 from afterorder.domain import EventType
 from afterorder.runtime import Runtime
 from afterorder.signing import BadToken
+from afterorder.tracking import short_links
 from afterorder.tracking.engagement import record
 from afterorder.tracking.links import CLICK, OPEN, peek_store
 from afterorder.web.errors import error
@@ -75,4 +81,30 @@ async def click(request: Request, token: str) -> Response:
     except BadToken as exc:
         return error(400, "bad_token", f"this link is not valid: {exc}", headers=NO_CACHE)
     await _record(request, store, payload["k"], EventType.MESSAGE_CLICKED, url)
+    return RedirectResponse(url, status_code=302, headers=NO_CACHE)
+
+
+async def _short_link(request: Request, code: str) -> tuple[StoreRow, short_links.ShortLink]:
+    runtime: Runtime = request.app.state.runtime
+    claimed = short_links.peek(code)
+    async with runtime.engine.connect() as conn:
+        store = await get_store_by_id(conn, claimed.store_id)
+    if store is None:
+        raise BadToken("the link names no known store")
+    return store, short_links.verify(store.signer(), code)
+
+
+@router.get("/c/{code}")
+async def short_click(request: Request, code: str) -> Response:
+    try:
+        store, link = await _short_link(request, code)
+    except BadToken as exc:
+        return error(400, "bad_link", f"this link is not valid: {exc}", headers=NO_CACHE)
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.engine.connect() as conn:
+        url = await short_links.target(conn, store.id, link.key, link.index)
+    if url is None:
+        return error(404, "unknown_link", "this link belongs to a message that no longer exists", headers=NO_CACHE)
+    if link.record:
+        await _record(request, store, link.key, EventType.MESSAGE_CLICKED, url)
     return RedirectResponse(url, status_code=302, headers=NO_CACHE)

@@ -40,6 +40,7 @@ from afterorder.db.schema.dashboard import (
     template_overrides,
 )
 from afterorder.db.schema.experiments import ab_tests
+from afterorder.db.schema.feedback import feedback_receipts, line_links
 from afterorder.db.schema.library import (
     coupons,
     stock_subscriptions,
@@ -80,8 +81,10 @@ __all__ = [
     "engagements",
     "esp_credentials",
     "events",
+    "feedback_receipts",
     "flow_runs",
     "flow_versions",
+    "line_links",
     "login_failures",
     "marketing_caps",
     "metadata",

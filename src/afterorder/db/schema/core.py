@@ -240,6 +240,11 @@ outbox = Table(
     Column("provider", String(32), nullable=True),
     Column("provider_message_id", String(255), nullable=True),
     Column("fallback_to", String(320), nullable=True),
+    # what the provider reports back (migration 0014, ``feedback/status.py``): queued | sent | delivered |
+    # undelivered | failed, when, and the provider's code or words for it
+    Column("provider_status", String(16), nullable=True),
+    Column("provider_status_at", UtcDateTime, nullable=True),
+    Column("provider_status_detail", String(255), nullable=True),
     UniqueConstraint("store_id", "idempotency_key"),
     Index("ix_outbox_due", "status", "next_attempt_at"),
 )

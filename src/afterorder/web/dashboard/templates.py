@@ -1,55 +1,91 @@
 """Templates: preview every message in every locale with sample data or a real order of the store,
-edit a store's own version with a safe preview (the same sandbox as sending; errors shown with their
-line, never a 500), and send a test."""
+as an email, a LINE card and an SMS side by side; edit a store's own version of any of the three
+(``?channel=email|line|sms``) with a safe preview (the same sandbox as sending; errors shown with their
+line, never a 500; LINE drafts held to LINE's limits, SMS drafts measured in segments), and send a
+test mail."""
 
 from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 from sqlalchemy import or_, select
 from starlette.responses import RedirectResponse, Response
 
-from afterorder.channels.base import OutgoingMessage, SendOutcome
+from afterorder.channels.base import ChannelKind, OutgoingMessage, SendOutcome
+from afterorder.content.channel_render import Rendering
+from afterorder.content.flex_html import line_html
+from afterorder.content.line import LineRendered
 from afterorder.content.overrides import (
+    Real,
     TemplateDraftError,
     check_draft,
     remove_override,
+    render_channel_sample,
     render_sample,
     save_override,
 )
+from afterorder.content.render import Renderer
+from afterorder.content.sms import SmsRendered
+from afterorder.content.variants import override_file, split_file
 from afterorder.db.schema import orders, template_overrides
+from afterorder.db.stores import StoreRow
 from afterorder.domain import CustomerSnapshot, OrderSnapshot, RenderedMessage
 from afterorder.flows.facts import load_customer, load_order
+from afterorder.flows.preview import preview_short_links
 from afterorder.mime import build_email, message_id_for
 from afterorder.snapshots import customer_snapshot, order_snapshot
+from afterorder.tracking.settings import TrackingSettings, load_settings
 from afterorder.web.dashboard.access import Viewer, page_error, render, runtime_of, viewer
 
 router = APIRouter(include_in_schema=False)
 ADDRESS = re.compile(r"[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+")
 
 
-def _known(request: Request, template: str, locale: str) -> None:
+@dataclass(frozen=True)
+class Shown:
+    """One channel's rendering of the message on the page (or why there is none)."""
+
+    channel: ChannelKind
+    email: RenderedMessage | None = None
+    line: LineRendered | None = None
+    line_html: str = ""
+    sms: SmsRendered | None = None
+    problem: str = ""
+
+
+def _channel(request: Request, who: Viewer | None = None) -> ChannelKind:
+    given = (who.form.get("channel") if who is not None else None) or request.query_params.get("channel") or "email"
+    try:
+        return ChannelKind(given)
+    except ValueError:
+        raise page_error(400, "channel: email, line or sms") from None
+
+
+def _known(request: Request, template: str, locale: str, channel: ChannelKind = ChannelKind.EMAIL) -> None:
     renderer = runtime_of(request).renderer
-    if template not in renderer.templates() or locale not in renderer.locales_for(template):
-        raise page_error(404, f"no message {template!r} in {locale!r}")
+    if template not in renderer.templates() or locale not in renderer.locales_for(template, channel):
+        raise page_error(404, f"no {channel.value} message {template!r} in {locale!r}")
 
 
-async def _overridden(request: Request, who: Viewer) -> set[tuple[str, str]]:
+async def _overridden(request: Request, who: Viewer) -> set[tuple[str, str, ChannelKind]]:
+    """(message, locale, channel) of the store's own versions."""
     async with runtime_of(request).engine.connect() as conn:
-        rows = await conn.execute(select(template_overrides.c.template, template_overrides.c.locale)
-                                  .where(template_overrides.c.store_id == who.store.id))
-        return {(r.template, r.locale) for r in rows}
+        rows = (await conn.execute(select(template_overrides.c.template, template_overrides.c.locale)
+                                   .where(template_overrides.c.store_id == who.store.id))).all()
+    return {found for r in rows if (found := split_file(override_file(r.template, r.locale))) is not None}
 
 
 @router.get("/dashboard/{slug}/templates")
 async def templates_page(request: Request, slug: str) -> Response:
     who = await viewer(request, slug)
     renderer = runtime_of(request).renderer
-    listed = [(name, renderer.locales_for(name)) for name in renderer.templates()]
-    return render(request, who, "templates.html", title="Templates", listed=listed,
-                  overridden=await _overridden(request, who))
+    listed = [(name, renderer.locales_for(name), sorted(c.value for c in renderer.channels_of(name)))
+              for name in renderer.templates()]
+    edited = {(name, locale) for name, locale, _ in await _overridden(request, who)}
+    return render(request, who, "templates.html", title="Templates", listed=listed, overridden=edited)
 
 
 async def _real_data(request: Request, who: Viewer, wanted: str) -> tuple[CustomerSnapshot | None,
@@ -67,63 +103,102 @@ async def _real_data(request: Request, who: Viewer, wanted: str) -> tuple[Custom
     return customer_snapshot(customer), order_snapshot(order)
 
 
-async def _editor(request: Request, who: Viewer, template: str, locale: str, *, source: str | None = None,
-                  rendered: RenderedMessage | None = None, problem: str = "", notice: str = "",
-                  status: int = 200, order: str = "") -> Response:
+def _shown(channel: ChannelKind, rendering: Rendering | None, problem: str = "") -> Shown:
+    if isinstance(rendering, LineRendered):
+        return Shown(channel, line=rendering, line_html=line_html(rendering.messages))
+    if isinstance(rendering, SmsRendered):
+        return Shown(channel, sms=rendering)
+    return Shown(channel, email=rendering, problem=problem)
+
+
+def _sample(renderer: Renderer, channel: ChannelKind, template: str, locale: str, store: StoreRow,
+            base_url: str, settings: TrackingSettings, real: Real | None) -> Shown:
+    if locale not in renderer.locales_for(template, channel):
+        return Shown(channel, problem=f"no {channel.value} version of this message in {locale}")
+    try:
+        rendering = render_channel_sample(renderer, channel, template, locale, store.snapshot(base_url), real=real)
+    except TemplateDraftError as exc:
+        return Shown(channel, problem=str(exc))
+    if isinstance(rendering, SmsRendered):
+        rendering = preview_short_links(rendering, store, base_url, settings)
+    return _shown(channel, rendering)
+
+
+async def _editor(request: Request, who: Viewer, template: str, locale: str,
+                  channel: ChannelKind = ChannelKind.EMAIL, *, source: str | None = None,
+                  draft: Rendering | None = None, problem: str = "", notice: str = "", status: int = 200,
+                  order: str = "") -> Response:
+    """The page: the message on every channel side by side, and the editor of ``channel``'s version.
+    ``draft`` is a draft of that version to show instead of the saved one; with a ``problem`` and no
+    draft, that channel shows nothing but the problem."""
     runtime = runtime_of(request)
-    snapshot = who.store.snapshot(runtime.settings.base_url)
+    base_url = runtime.settings.base_url
     async with runtime.engine.connect() as conn:
         renderer = await runtime.renderers.for_store(conn, who.store.id)
+        settings = await load_settings(conn, who.store)
     if source is None:
-        source = renderer.source(template, locale)
-    if rendered is None and not problem:
-        real = await _real_data(request, who, order) if order else None
-        try:
-            rendered = render_sample(renderer, template, locale, snapshot, real=real)
-        except TemplateDraftError as exc:
-            problem = str(exc)
-        if real is not None and not notice:
-            notice = f"preview with the store's order {real[1].number if real[1] else order} (real data)"
-    overridden = (template, locale) in await _overridden(request, who)
+        source = renderer.source(template, locale, channel)
+    real = await _real_data(request, who, order) if order else None
+    if real is not None and not notice:
+        notice = f"preview with the store's order {real[1].number if real[1] else order} (real data)"
+    shown = []
+    for kind in ChannelKind:
+        if kind is channel and draft is not None:
+            if isinstance(draft, SmsRendered):
+                draft = preview_short_links(draft, who.store, base_url, settings)
+            shown.append(_shown(kind, draft))
+        elif kind is channel and problem:
+            shown.append(Shown(kind, problem="see the problem above"))
+        else:
+            shown.append(_sample(renderer, kind, template, locale, who.store, base_url, settings, real))
+    overridden = (template, locale, channel) in await _overridden(request, who)
+    email = shown[0].email
     return render(request, who, "template.html", title=f"{template} ({locale})", template=template, locale=locale,
-                  locales=runtime.renderer.locales_for(template), source=source, rendered=rendered, problem=problem,
-                  notice=notice, overridden=overridden, status=status, order=order)
+                  channel=channel.value, locales=runtime.renderer.locales_for(template, channel),
+                  channels=[c.value for c in ChannelKind if locale in renderer.locales_for(template, c)],
+                  source=source, rendered=email, shown=shown, problem=problem, notice=notice,
+                  overridden=overridden, status=status, order=order)
 
 
 @router.get("/dashboard/{slug}/templates/{template}/{locale}")
 async def template_page(request: Request, slug: str, template: str, locale: str) -> Response:
     who = await viewer(request, slug)
-    _known(request, template, locale)
+    channel = _channel(request)
+    _known(request, template, locale, channel)
     order = request.query_params.get("order", "").strip()
     if len(order) > 255:
         raise page_error(400, "order: at most 255 characters")
-    return await _editor(request, who, template, locale, order=order)
+    return await _editor(request, who, template, locale, channel, order=order)
 
 
 @router.post("/dashboard/{slug}/templates/{template}/{locale}")
 async def template_change(request: Request, slug: str, template: str, locale: str) -> Response:
     who = await viewer(request, slug, needs="edit")
-    _known(request, template, locale)
+    channel = _channel(request, who)
+    _known(request, template, locale, channel)
     runtime = runtime_of(request)
     action = who.form.get("action", "preview")
+    page = f"/dashboard/{slug}/templates/{template}/{locale}" + ("" if channel is ChannelKind.EMAIL
+                                                                  else f"?channel={channel.value}")
     if action == "reset":
         async with runtime.engine.begin() as conn:
-            await remove_override(conn, who.store.id, template, locale)
-        return RedirectResponse(f"/dashboard/{slug}/templates/{template}/{locale}", status_code=303)
+            await remove_override(conn, who.store.id, template, locale, channel)
+        return RedirectResponse(page, status_code=303)
     if action not in ("preview", "save"):
         raise page_error(400, "action: preview, save or reset")
     source = who.form.get("source", "").replace("\r\n", "\n")
     try:
-        rendered = check_draft(runtime.renderer, template, locale, source,
-                               who.store.snapshot(runtime.settings.base_url))
+        draft = check_draft(runtime.renderer, template, locale, source,
+                            who.store.snapshot(runtime.settings.base_url), channel)
     except TemplateDraftError as exc:
-        return await _editor(request, who, template, locale, source=source, problem=str(exc), status=400)
+        return await _editor(request, who, template, locale, channel, source=source, problem=str(exc), status=400)
     if action == "save":
         async with runtime.engine.begin() as conn:
             await save_override(conn, who.store.id, template, locale, source, who.session.username,
-                                runtime.clock.now())
-        return await _editor(request, who, template, locale, notice="saved: messages from now on use this version")
-    return await _editor(request, who, template, locale, source=source, rendered=rendered,
+                                runtime.clock.now(), channel)
+        return await _editor(request, who, template, locale, channel,
+                             notice="saved: messages from now on use this version")
+    return await _editor(request, who, template, locale, channel, source=source, draft=draft,
                          notice="preview of the draft (not saved)")
 
 
