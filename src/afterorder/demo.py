@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import typer
 from sqlalchemy import select
 
@@ -111,10 +112,33 @@ async def _emit(runtime: Runtime, store: StoreRow, kind: EventType, sim: SimOrde
     await runtime.intake.ingest(store, [Event.model_validate(payload)], source="demo", raw=[payload])
 
 
-async def _placed(runtime: Runtime, sim: SimOrder, n: int, now: datetime) -> None:
-    await _emit(runtime, sim.store, EventType.ORDER_PLACED, sim, n, now)
-    async with runtime.engine.begin() as conn:
-        await after_order(conn, sim.store, sim.customer, now)
+@dataclass
+class Places:
+    """Where the demo's orders go and what they reach: the server, its receivers, an HTTP client."""
+
+    runtime: Runtime
+    url: str
+    receivers: DevReceivers
+    http: httpx.AsyncClient
+
+
+async def _placed(places: Places, sim: SimOrder, n: int, now: datetime) -> None:
+    await _emit(places.runtime, sim.store, EventType.ORDER_PLACED, sim, n, now)
+    await after_order(places.runtime, places.receivers, places.http, places.url, sim.store, sim.customer)
+
+
+async def _move_on(runtime: Runtime, sims: list[SimOrder], now: datetime) -> None:
+    """Ship what was placed a day ago, deliver (or refund) what was shipped two days ago."""
+    for i, sim in enumerate(sims):
+        if sim.shipped is None and now - sim.placed >= timedelta(days=1):
+            sim.shipped = now
+            await _emit(runtime, sim.store, EventType.ORDER_SHIPPED, sim, i, now)
+        elif sim.shipped and sim.refunded and sim.delivered is None:
+            sim.delivered = now
+            await _emit(runtime, sim.store, EventType.ORDER_REFUNDED, sim, i, now)
+        elif sim.shipped and sim.delivered is None and now - sim.shipped >= timedelta(days=2):
+            sim.delivered = now
+            await _emit(runtime, sim.store, EventType.ORDER_DELIVERED, sim, i, now)
 
 
 async def simulate(runtime: Runtime, url: str, receivers: DevReceivers, *, day_seconds: float = 6.0,
@@ -133,26 +157,18 @@ async def simulate(runtime: Runtime, url: str, receivers: DevReceivers, *, day_s
                f"  flow runs: {url}/runs\n"
                f"  dashboard: {url}/dashboard (user {DEMO_USER}, password {DEMO_PASSWORD})")
     n = 0
-    while True:
-        now = clock.now()
-        if n < orders:
-            index = n // len(stores)
-            for store in stores:
-                n += 1
-                order, customer = _new_order(store, n, rng, run, index)
-                sim = SimOrder(store, order, customer, now, refunded=(n % 9 == 0))
-                sims.append(sim)
-                await _placed(runtime, sim, n, now)
-        for i, sim in enumerate(sims):
-            if sim.shipped is None and now - sim.placed >= timedelta(days=1):
-                sim.shipped = now
-                await _emit(runtime, sim.store, EventType.ORDER_SHIPPED, sim, i, now)
-            elif sim.shipped and sim.refunded and sim.delivered is None:
-                sim.delivered = now
-                await _emit(runtime, sim.store, EventType.ORDER_REFUNDED, sim, i, now)
-            elif sim.shipped and sim.delivered is None and now - sim.shipped >= timedelta(days=2):
-                sim.delivered = now
-                await _emit(runtime, sim.store, EventType.ORDER_DELIVERED, sim, i, now)
-        await asyncio.sleep(day_seconds / 4)
-        clock.advance(tick.total_seconds())
-        runtime.poke()
+    async with httpx.AsyncClient(timeout=10.0) as http:
+        places = Places(runtime, url, receivers, http)
+        while True:
+            now = clock.now()
+            if n < orders:
+                index = n // len(stores)
+                for store in stores:
+                    n += 1
+                    order, customer = _new_order(store, n, rng, run, index)
+                    sims.append(SimOrder(store, order, customer, now, refunded=(n % 9 == 0)))
+                    await _placed(places, sims[-1], n, now)
+            await _move_on(runtime, sims, now)
+            await asyncio.sleep(day_seconds / 4)
+            clock.advance(tick.total_seconds())
+            runtime.poke()

@@ -10,18 +10,21 @@ local LINE and Twilio (``dev/receivers.py``), and customers who can be reached t
 Credentials are sealed like any store's (``Runtime.sealer``: the key file beside the demo's database).
 The setup runs on every start, since the local providers listen on new ports each time.
 
-Following the account: a real store learns it from LINE's ``follow`` webhook.  Until the demo's
-LINE sends one, :func:`mark_following` — demo-only — records it directly on the customer, as that
-webhook would.
+Following the account: once a Kyoto customer's first order is in, the demo's LINE sends afterorder
+the ``follow`` webhook LINE sends when someone adds the account as a friend (signed with the channel
+secret, to ``/webhooks/line/kumo-tea``), and afterorder records it as it would a real one.  A yes to
+SMS is recorded as the checkout's (``compliance/consent.py``, channel ``sms``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -30,9 +33,11 @@ from afterorder.compliance.consent import MARKETING, Change, ConsentMethod, Cons
 from afterorder.db.schema import customers
 from afterorder.db.stores import StoreRow
 from afterorder.dev.receivers import DevReceivers
-from afterorder.dev.sinks.line import DEV_CHANNEL_SECRET
+from afterorder.dev.sinks.line import DEV_CHANNEL_SECRET, LineSink
+from afterorder.runtime import Runtime
 from afterorder.sealing import Sealer
 
+log = logging.getLogger(__name__)
 SMS_FROM = "+14155550100"  # a fictional number (555-01xx), the demo stores' Twilio sender
 DEMO_SMS_RATE = 20.0  # messages per second: the local Twilio is not a US long code
 ORDERS: Mapping[str, list[str]] = {"kumo-tea": ["line", "email"], "harbor-goods": ["sms", "email"]}
@@ -77,19 +82,26 @@ def reach(store: StoreRow, customer: dict[str, Any], index: int) -> None:
         customer["phone"] = f"+1415555{100 + index % 100:04d}"  # 555-0100 … 0199: reserved for fiction
 
 
-async def after_order(conn: AsyncConnection, store: StoreRow, customer: Mapping[str, Any], now: datetime) -> None:
-    """What the customer's first order brought besides the order: following on LINE, a yes to SMS."""
-    if customer.get("line_user_id"):
-        await mark_following(conn, store, str(customer["line_user_id"]), now)
+async def after_order(runtime: Runtime, receivers: DevReceivers, http: httpx.AsyncClient, url: str, store: StoreRow,
+                      customer: Mapping[str, Any]) -> None:
+    """What the customer's order (stored) brought besides it: following on LINE, a yes to SMS."""
+    if customer.get("line_user_id") and receivers.line is not None:
+        await follow(receivers.line, http, f"{url}/webhooks/line/{store.slug}", str(customer["line_user_id"]))
     if customer.get("phone"):
-        await _sms_consent(conn, store, str(customer["id"]), now)
+        async with runtime.engine.begin() as conn:
+            await _sms_consent(conn, store, str(customer["id"]), runtime.clock.now())
 
 
-async def mark_following(conn: AsyncConnection, store: StoreRow, user_id: str, now: datetime) -> None:
-    """Demo only: the LINE user follows the store's account (what LINE's ``follow`` webhook reports)."""
-    await conn.execute(customers.update().where(customers.c.store_id == store.id,
-                                                customers.c.line_user_id == user_id)
-                       .values(line_following=True, line_changed_at=now))
+async def follow(line: LineSink, http: httpx.AsyncClient, webhook_url: str, user_id: str) -> None:
+    """The demo's LINE tells afterorder that the user follows the account, as LINE would."""
+    try:
+        answer = await line.follow(http, webhook_url, user_id)
+    except httpx.HTTPError as exc:
+        log.warning("demo: the follow webhook for %s did not arrive: %s", user_id, exc)
+        return
+    if answer.status_code != 200:
+        log.warning("demo: afterorder answered the follow webhook for %s with %s: %s", user_id,
+                    answer.status_code, answer.text[:200])
 
 
 async def _sms_consent(conn: AsyncConnection, store: StoreRow, external_id: str, now: datetime) -> None:
