@@ -74,7 +74,7 @@ async def test_the_demo_sends_on_line_and_sms_within_a_minute(tmp_path: Path) ->
             assert _count(sms, "sms") >= 1, "an SMS reaches the local Twilio within a minute"
             assert re.search(r'<section class="conversation chat" data-to="U[0-9a-f]{32}">\s*<h2>[^<]+ · kumo-tea</h2>',
                              line)
-            assert 'class="flex-card"' in line
+            assert 'class="flex-bubble"' in line
             assert re.search(r'<section class="conversation thread" data-to="\+1415555\d{4}">\s*<h2>[^<]+ · '
                              r'harbor-goods</h2>', sms)
             assert re.search(r'<span class="segments[^"]*">\d segments?, (GSM-7|UCS-2)</span>', sms)

@@ -124,10 +124,11 @@ async def test_line_chats_and_sms_threads_in_a_phones_browser(tmp_path: Path) ->
                 assert "テストメッセージ" in await bubble.inner_text()
                 glyphs = await fonts_of(page, f'section.chat[data-to="{HANAKO}"] .line-text')
                 assert any("CJK" in f["familyName"] for f in glyphs), glyphs
-                card = chat.locator(".flex-card").first
+                card = chat.locator(".flex-bubble").first
                 assert "ご注文ありがとうございます" in await card.inner_text()
-                assert (await card.locator(".fx-row").nth(1).inner_text()).split() == ["合計", "¥9,400"]
-                button = card.locator("a.fx-button")
+                assert (await card.locator(".flex-body > .flex-box > .flex-box").nth(1).inner_text()).split() \
+                    == ["合計", "¥9,400"]
+                button = card.locator("a.flex-button")
                 assert await button.get_attribute("href") == "https://kumo.example/o/1099"
                 assert "ご注文ありがとうございます（#1099）" in await chat.locator(".notify").last.inner_text()
                 box = await card.bounding_box()

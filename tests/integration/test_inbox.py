@@ -116,7 +116,8 @@ async def test_line_chats_show_flex_cards_text_bubbles_and_the_notification_line
         await send(runtime, kumo, outgoing(ChannelKind.LINE, HANAKO, {"messages": [
             order_card(f"ご注文ありがとうございます（#1001）{HOSTILE}")]}))
         await send(runtime, kumo, outgoing(ChannelKind.LINE, HANAKO, {"messages": [
-            {"type": "text", "text": "商品を発送しました\nお届けまでしばらくお待ちください"}]}))
+            {"type": "text", "text": "商品を発送しました\nお届けまでしばらくお待ちください"},
+            {"type": "sticker", "packageId": "446", "stickerId": "1988"}]}))
         await send(runtime, kumo, outgoing(ChannelKind.LINE, STRANGER, {"messages": [
             {"type": "text", "text": "Hello"}]}))
         page = (await get(runtime, dev, "/inbox/line")).text
@@ -127,15 +128,17 @@ async def test_line_chats_show_flex_cards_text_bubbles_and_the_notification_line
     assert "<h2>山田 花子 · kumo-tea</h2>" in chat
     assert ('<div class="notify"><b>notification</b>ご注文ありがとうございます（#1001）'
             '&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;</div>') in chat
-    assert '<img class="fx-img fx-full" src="https://cdn.example/hero.jpg"' in chat
+    assert '<img class="flex-image" src="https://cdn.example/hero.jpg"' in chat
     for text in ("ご注文ありがとうございます", "玉露 雫 100g × 2", "¥6,400", "合計", "¥7,000"):
-        assert f">{text}</p>" in chat, text
+        assert re.search(rf'<div class="flex-text" style="[^"]*">{text}</div>', chat), text
     assert "山田様 &lt;script&gt;" in chat and "<script>" not in page
-    assert ('<a class="fx-button fx-primary" href="https://kumo.example/o/1?a=1&amp;b=2" target="_blank" '
-            'rel="noopener noreferrer" style="background:#3a6b35">ご注文内容を確認する</a>') in chat
-    assert '<a class="fx-button">危ない</a>' in chat and "javascript:" not in page
+    assert re.search(r'<a class="flex-button" href="https://kumo.example/o/1\?a=1&amp;b=2"[^>]*>ご注文内容を確認する</a>',
+                     chat)
+    assert re.search(r'<a class="flex-button" style="[^"]*">危ない</a>', chat) and "javascript:" not in page
     assert chat.index("ご注文内容を確認する") < chat.index("商品を発送しました")  # oldest first within a chat
-    assert '<div class="bubble line-text">商品を発送しました\nお届けまでしばらくお待ちください</div>' in chat
+    assert re.search(r'<div class="line-text" style="[^"]*">商品を発送しました\nお届けまでしばらくお待ちください</div>',
+                     chat)
+    assert '<div class="bubble other">[sticker]</div>' in chat
     assert "<h2>a LINE user no store knows</h2>" in section(page, STRANGER)
 
 

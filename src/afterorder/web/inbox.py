@@ -1,8 +1,9 @@
 """The development inbox: what the demo's receivers got, in three tabs.
 
 * ``/inbox`` — mails of the development SMTP server (``/inbox/{id}``: one mail, its HTML and text);
-* ``/inbox/line`` — the local LINE's pushes as chats, one per LINE user: Flex cards drawn as simple
-  HTML (``dev/flex_view.py``), text messages as plain bubbles, the altText as the notification line;
+* ``/inbox/line`` — the local LINE's pushes as chats, one per LINE user: Flex cards and text bubbles
+  drawn as the template previews draw them (``content/flex_html.py``: every value escaped, links only
+  http(s), images only https), the altText as the notification line;
 * ``/inbox/sms`` — the local Twilio's messages as phone threads, one per number, with each text's
   time, segments and encoding.
 
@@ -20,6 +21,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy import or_, select
 from starlette.responses import Response
 
+from afterorder.content.flex_html import line_html
 from afterorder.db.schema import customers, stores
 from afterorder.dev.conversations import line_chats, sms_threads
 from afterorder.dev.inbox import ReceivedMail
@@ -76,7 +78,7 @@ async def line_page(request: Request) -> Response:
         return error(404, "no_line", "the local LINE runs only with afterorder demo")
     chats = line_chats(dev.line.accepted)
     people = await _people(request.app.state.runtime, line_ids=[c.to for c in chats if not c.notification])
-    return _tab(request, dev, "line", "inbox_line.html", chats=chats, people=people)
+    return _tab(request, dev, "line", "inbox_line.html", chats=chats, people=people, line_html=line_html)
 
 
 @router.get("/inbox/sms")

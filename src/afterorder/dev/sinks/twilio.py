@@ -52,14 +52,9 @@ def too_many_requests(retry_after: float | None = None) -> Response:
     return answer
 
 
-def encoding(text: str) -> str:
-    """``GSM-7`` when every character is in the GSM 03.38 alphabet (or its extension), else ``UCS-2``."""
-    return "GSM-7" if all(c in _GSM_BASIC or c in _GSM_EXTENDED for c in text) else "UCS-2"
-
-
 def segments(text: str) -> int:
     """SMS segments the text takes: GSM-7 160 / 153 per part, else UCS-2 70 / 67 (UTF-16 units)."""
-    if encoding(text) == "GSM-7":
+    if all(c in _GSM_BASIC or c in _GSM_EXTENDED for c in text):
         size, single, part = sum(2 if c in _GSM_EXTENDED else 1 for c in text), 160, 153
     else:
         size, single, part = len(text.encode("utf-16-le")) // 2, 70, 67
