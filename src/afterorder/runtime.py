@@ -90,7 +90,7 @@ class Runtime:
                                    renderers=self.renderers, reader=self.reader, composer=self.composer)
         self._channel = channel
         self._sealer: Sealer | None = None
-        self.registry = ChannelRegistry(lambda: self.sealer, server_relay=self.channel)
+        self.registry = ChannelRegistry(lambda: self.sealer, server_relay=self.channel, base_url=settings.base_url)
         self.delivery: Delivery | None = None
         self._tasks: list[asyncio.Task[None]] = []
 

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from afterorder.clock import SystemClock
 from afterorder.db.schema import delivery_attempts, flow_runs, outbox
+from afterorder.delivery import DeliverySettings
 from afterorder.dev.smtp_server import DevSmtpServer
 from afterorder.domain import Event
 from tests.conftest import T0
@@ -77,6 +78,8 @@ async def test_kill_9_in_the_middle_then_restart_every_message_arrives_once(
     # A message the server accepted in the instant before the kill, whose outcome was not yet written,
     # is sent again with the same Message-ID; each such resend is an attempt on record as interrupted.
     assert resent <= state["interrupted"], f"{resent} resends but only {state['interrupted']} interrupted attempts"
+    bound = DeliverySettings(worker_id="w", concurrency=8).resend_bound  # the worker's: twice its SMTP pool of 4
+    assert resent <= bound, f"{resent} resends, more than the {bound} outcomes that can be unrecorded at a kill"
 
 
 @pytest.mark.postgres

@@ -52,6 +52,9 @@ class Provider:
     build: Callable[[Any, httpx.AsyncClient | None], Channel]  # (options, shared client or None) → channel
     default_api_base: str = ""
     default_rate: float | None = None  # messages per second when the store sets none (the provider's limit)
+    # the options with afterorder's feedback URL for this store filled in where the store gave none
+    # (Twilio's per-message StatusCallback); None: the provider is told its feedback URL in its console
+    feedback: Callable[[Any, str], Any] | None = None
 
     def check(self, given: Mapping[str, Any]) -> ProviderOptions:
         """The options, checked; ``OptionsError`` names every option that is missing or wrong."""

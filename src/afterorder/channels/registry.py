@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -20,7 +21,7 @@ from afterorder.channels.base import Channel, ChannelKind, OutgoingMessage, Send
 from afterorder.channels.catalog import provider
 from afterorder.channels.options import OptionsError
 from afterorder.channels.rate import Bucket, TokenBucket, Unlimited
-from afterorder.channels.setup import BACKUP, PRIMARY, ProviderSetup, configured_stores, load_setups
+from afterorder.channels.setup import BACKUP, PRIMARY, ProviderSetup, configured_stores, load_setups, store_slugs
 from afterorder.sealing import Sealer
 
 SERVER_RELAY = "smtp"
@@ -56,11 +57,13 @@ class Unavailable:
 class ChannelRegistry:
     def __init__(self, sealer: Callable[[], Sealer] | None, *, server_relay: Callable[[], Channel] | None = None,
                  client: httpx.AsyncClient | None = None, refresh_seconds: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, base_url: str | None = None) -> None:
         """``sealer`` gives what opens the stored credentials (asked only when a store has some);
         ``server_relay`` makes the server's own email channel (on first use); ``client`` is the
         HTTP client every HTTP provider shares (each makes its own when None)."""
         self.sealer = sealer
+        self._base_url = base_url.rstrip("/") if base_url else None  # afterorder's public address: feedback URLs
+        self._slugs: dict[int, str] = {}
         self._server_relay_factory = server_relay
         self._server_relay: Endpoint | None = None
         self._client = client
@@ -81,6 +84,8 @@ class ChannelRegistry:
         stale = {sid for sid, _ in wanted if self._read_at.get(sid, -1e18) + self._refresh <= self._clock()}
         if stale and self.sealer is not None:
             stored = await configured_stores(conn, stale)
+            if stored and self._base_url:
+                self._slugs.update(await store_slugs(conn, stored))
             await self._reload(await load_setups(conn, self.sealer(), stored) if stored else [], stale)
         return {key: self._route(*key) for key in wanted}
 
@@ -130,6 +135,9 @@ class ChannelRegistry:
         if problem is not None:  # held back, not failed: the operator can fix the key or the options
             return Endpoint(setup.provider, Unavailable(f"{setup.provider}: {problem}"), Unlimited(clock=self._clock),
                             fingerprint)
+        slug = self._slugs.get(setup.store_id)
+        if spec.feedback is not None and self._base_url and slug:
+            options = spec.feedback(options, f"{self._base_url}/webhooks/{spec.name}/{quote(slug, safe='')}")
         rate = setup.rate if setup.rate is not None else spec.default_rate
         bucket: Bucket = TokenBucket(rate, clock=self._clock) if rate else Unlimited(clock=self._clock)
         return Endpoint(setup.provider, spec.build(options, self._client), bucket, fingerprint)

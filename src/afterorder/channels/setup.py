@@ -227,6 +227,12 @@ async def configured_stores(conn: AsyncConnection, store_ids: Iterable[int]) -> 
     return {r.store_id for r in await conn.execute(_STORES_WITH_SETUP, {"ids": sorted(set(store_ids))})}
 
 
+async def store_slugs(conn: AsyncConnection, store_ids: Iterable[int]) -> dict[int, str]:
+    rows = await conn.execute(select(stores.c.id, stores.c.slug).where(in_keys(stores.c.id, "ids")),
+                              {"ids": sorted(set(store_ids))})
+    return {r.id: r.slug for r in rows}
+
+
 async def configured_channels(conn: AsyncConnection, store_id: int) -> set[ChannelKind]:
     """The channels the store can send on (email always: the server's relay sends it)."""
     return {ChannelKind.EMAIL, *await primaries(conn, store_id)}

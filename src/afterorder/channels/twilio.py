@@ -170,4 +170,10 @@ def _build(options: TwilioOptions, client: httpx.AsyncClient | None) -> TwilioCh
                          client=client)
 
 
-PROVIDER = Provider("twilio", ChannelKind.SMS, TwilioOptions, _build, DEFAULT_API_BASE, DEFAULT_RATE)
+def _with_callback(options: TwilioOptions, url: str) -> TwilioOptions:
+    """Status callbacks to afterorder's ``/webhooks/twilio/{store}`` unless the store named another URL."""
+    return options if options.status_callback else options.model_copy(update={"status_callback": url})
+
+
+PROVIDER = Provider("twilio", ChannelKind.SMS, TwilioOptions, _build, DEFAULT_API_BASE, DEFAULT_RATE,
+                    feedback=_with_callback)

@@ -31,6 +31,8 @@ RESERVED: Final = frozenset(
 FLOW_EXTRAS: Final[Mapping[str, Any]] = MappingProxyType({
     "trigger": MappingProxyType({}), "coupon": None, "recommendations": (), "collection": (),
     "params": MappingProxyType({}),
+    # a transactional mail of a store on LINE, to a customer it cannot reach there: "Get updates on LINE"
+    "line_link": None,
 })
 NO_COMPLIANCE: Final = MessageCompliance()
 

@@ -119,10 +119,6 @@ class Claimed:
     fallback: OutgoingMessage | None = None  # its email rendering, when it may go by email instead
     reroute: str | None = None  # why it goes by its fallback, when that was known at the claim
 
-    @property
-    def email(self) -> OutgoingMessage:
-        return self.message
-
 
 @dataclass(frozen=True)
 class Outcome:

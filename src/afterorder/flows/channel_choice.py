@@ -41,6 +41,7 @@ class StoreReach:
     order: tuple[ChannelKind, ...] = (ChannelKind.EMAIL,)
     line_paused: bool = False
     line_notifications: bool = False
+    line_linkable: bool = False  # LINE set up with the account's basic id: mails can invite customers to link
 
 
 EMAIL_ONLY = StoreReach()
@@ -51,6 +52,14 @@ class Choice:
     channel: ChannelKind
     recipient: str  # an email address, a LINE user id, a hashed phone (LINE notification), an E.164 number
     fallback_to: str | None = None  # the email address the message may go to instead
+
+
+def invite_to_line(choice: Choice, category: str, customer: Mapping[str, Any] | None, reach: StoreReach) -> bool:
+    """Whether a transactional mail should carry "Get updates on LINE": the store is on LINE and this
+    customer cannot be reached there yet."""
+    person = customer or {}
+    return (choice.channel is ChannelKind.EMAIL and category == "transactional" and reach.line_linkable
+            and not reach.line_paused and not (person.get("line_user_id") and person.get("line_following")))
 
 
 def candidates(named: tuple[str, ...], category: str, reach: StoreReach) -> tuple[ChannelKind, ...]:

@@ -1,5 +1,8 @@
-"""A send decision becomes an outbox row: pick the locale (``prepare``), then render and build the
-exact bytes (``compose``, which may run in another process: ``flows.composers``).
+"""A send decision becomes an outbox row: pick the channel and the locale (``prepare``), then render
+and build the exact payload (``compose``, which may run in another process: ``flows.composers``):
+the MIME bytes of an email, the LINE request's messages, an SMS's text and parameters.  A LINE
+message that may go by email instead (``flows.channel_choice``) gets its email rendering too, kept
+beside it in the outbox under ``<key>#email``.
 
 Pure apart from reading templates: the scheduler writes the rows in its own transaction.
 """
@@ -7,25 +10,28 @@ Pure apart from reading templates: the scheduler writes the rows in its own tran
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from afterorder.channels.base import ChannelKind
 from afterorder.compliance.message import MessageCompliance, Planner
 from afterorder.content import Renderer, resolve_locale
 from afterorder.db.stores import StoreRow
 from afterorder.domain import CustomerSnapshot, OrderSnapshot, StoreSnapshot
+from afterorder.feedback.line_link import line_link_url
+from afterorder.flows.channel_choice import EMAIL_ONLY, Choice, StoreReach, candidates, choose, invite_to_line
 from afterorder.flows.engine import SendDecision
 from afterorder.mime import build_email, message_id_for
 from afterorder.snapshots import customer_snapshot, order_snapshot
-from afterorder.tracking.links import LinkContext, instrument
+from afterorder.tracking.links import LinkContext, instrument, instrument_line, instrument_sms
 from afterorder.tracking.settings import TrackingSettings
 
 NO_EMAIL = "customer has no email address"
-# the outbox row's keys ("data" holds the message bytes)
+# the outbox row's keys ("data" holds the message's payload)
 COLUMNS = ("store_id", "run_id", "idempotency_key", "message_id", "channel", "category", "template", "customer_id",
            "order_id", "envelope_from", "attempts", "next_attempt_at", "created_at", "locale", "recipient", "subject",
-           "status", "last_error", "ab_test_id", "variant")
+           "status", "last_error", "ab_test_id", "variant", "fallback_to")
 BODY_COLUMNS = ("store_id", "idempotency_key", "data")
 
 
@@ -61,12 +67,15 @@ class ComposeJob:
     category: str
     date: datetime
     headers: dict[str, str]
+    channel: ChannelKind = ChannelKind.EMAIL
+    fallback_to: str | None = None  # a LINE message's email address: its email rendering is made too
 
 
 @dataclass(frozen=True)
 class Composed:
-    subject: str
-    data: str  # the message as sent (CRLF lines, 7-bit apart from UTF-8 addresses)
+    subject: str  # the email's subject; a LINE message's altText; an SMS's text
+    data: str  # the payload as sent: the MIME text (CRLF lines), LINE's {"messages"} JSON, the SMS JSON
+    fallback: str | None = None  # the email rendering of a LINE message that may go by email instead
 
 
 @dataclass(frozen=True)
@@ -77,17 +86,34 @@ class Outgoing:
     job: ComposeJob | None
 
     def filled(self, composed: Composed) -> dict[str, Any]:
-        self.row.update(subject=composed.subject, data=composed.data)
+        self.row.update(subject=composed.subject[:500], data=composed.data, fallback=composed.fallback)
         return self.row
 
 
 def compose(renderer: Renderer, job: ComposeJob) -> Composed:
-    """Render, instrument and build the exact bytes of one message (pure apart from reading templates)."""
-    rendered = renderer.render(
-        job.template, job.locale, store=job.store, customer=job.customer, order=job.order,
-        shipment=job.order.shipment if job.order else None, compliance=job.compliance,
-        extra=job.extra, subject=job.subject,
-    )
+    """Render, instrument and build the exact payload of one message (pure apart from reading templates)."""
+    if job.channel is ChannelKind.LINE:
+        line = renderer.render_line(job.template, job.locale, **_data(job))
+        if job.links is not None:
+            line = instrument_line(line, job.links)
+        fallback = (_email(renderer, replace(job, channel=ChannelKind.EMAIL, to=job.fallback_to)).data
+                    if job.fallback_to else None)
+        return Composed(line.alt_text, line.payload(), fallback)
+    if job.channel is ChannelKind.SMS:
+        sms = renderer.render_sms(job.template, job.locale, **_data(job))
+        if job.links is not None:
+            sms = instrument_sms(sms, job.links)
+        return Composed(sms.text, sms.payload())
+    return _email(renderer, job)
+
+
+def _data(job: ComposeJob) -> dict[str, Any]:
+    return {"store": job.store, "customer": job.customer, "order": job.order,
+            "shipment": job.order.shipment if job.order else None, "compliance": job.compliance, "extra": job.extra}
+
+
+def _email(renderer: Renderer, job: ComposeJob) -> Composed:
+    rendered = renderer.render(job.template, job.locale, **_data(job), subject=job.subject)
     if job.links is not None:
         rendered = instrument(rendered, job.links)
     data = build_email(job.store, to=job.to, rendered=rendered, message_id=job.message_id,
@@ -100,10 +126,10 @@ def prepare(
     customer: dict[str, Any] | None, order: dict[str, Any] | None, now: datetime,
     locales: dict[str, list[str]] | None = None, tracking: TrackingSettings | None = None,
     planner: Planner | None = None, *, extra: Callable[[str], dict[str, object]] | None = None,
-    variant: Chosen | None = None,
+    variant: Chosen | None = None, reach: StoreReach = EMAIL_ONLY, sms_consent: bool = False,
 ) -> Outgoing:
     """The outbox row for ``send`` and the job that composes its message; or a skipped row (no job)
-    when there is no address.
+    when the customer cannot be reached on any of the step's channels (``reach``: the store's).
 
     Every row has the same keys, so a batch of them is one executemany.  ``locales`` caches, for
     the length of a batch, which locales each template is written in.  With ``tracking``, links
@@ -114,30 +140,56 @@ def prepare(
     (``afterorder.promotions.extras``) and the flow library's (``flows.followups``)."""
     key = idempotency_key(run["id"], send.step)
     message_id = message_id_for(snapshot, key)
-    recipient = (customer or {}).get("email")
+    template = variant.template if variant else send.template
+    choice = choose(send.channels, send.category, template, customer, reach, sms_consent=sms_consent,
+                    has_variant=_variants(renderer, template, reach))
     row: dict[str, Any] = {
         "store_id": store.id, "run_id": run["id"], "idempotency_key": key, "message_id": message_id,
-        "channel": "email", "category": send.category, "template": send.template,
+        "channel": choice.channel.value if isinstance(choice, Choice) else _first(send, reach),
+        "category": send.category, "template": send.template,
         "customer_id": run["customer_id"], "order_id": run["order_id"],
         "envelope_from": store.email_from, "attempts": 0, "next_attempt_at": now, "created_at": now,
         "ab_test_id": variant.test_id if variant else None, "variant": variant.key if variant else None,
+        "fallback_to": choice.fallback_to if isinstance(choice, Choice) else None, "fallback": None,
     }
-    if not recipient:
-        row.update(locale=store.locale, recipient="", subject="", data="", status="skipped", last_error=NO_EMAIL)
+    if not isinstance(choice, Choice):
+        reason = NO_EMAIL if row["channel"] == ChannelKind.EMAIL.value and len(_order(send, reach)) == 1 else choice
+        row.update(locale=store.locale, recipient="", subject="", data="", status="skipped", last_error=reason)
         return Outgoing(row, None)
-    template = variant.template if variant else send.template
     known = locales if locales is not None else {}
-    if template not in known:
-        known[template] = renderer.locales_for(template)
-    locale = resolve_locale((customer or {}).get("locale"), known[template], store.locale)
+    written = template if choice.channel is ChannelKind.EMAIL else f"{template}.{choice.channel.value}"
+    if written not in known:
+        known[written] = renderer.locales_for(template, choice.channel)
+    locale = resolve_locale((customer or {}).get("locale"), known[written], store.locale)
     rules, headers = planner.plan(store, snapshot.base_url, customer_id=run["customer_id"], run_id=run["id"],
                                   step=send.step, category=send.category, locale=locale) if planner else (None, {})
     links = LinkContext(store.signer(), store.id, key, snapshot.base_url, run["flow_id"], send.template,
                         tracking) if tracking is not None else None
+    context = extra(locale) if extra else None
+    if run["customer_id"] is not None and invite_to_line(choice, send.category, customer, reach):
+        url = line_link_url(snapshot.base_url, store.slug, store.signer(), run["customer_id"])
+        context = {**(context or {}), "line_link": url}
     job = ComposeJob(template=template, locale=locale, store=snapshot, customer=customer_snapshot(customer),
-                     order=order_snapshot(order), compliance=rules, extra=extra(locale) if extra else None,
-                     subject=variant.subject.get(locale) if variant else None, links=links, to=recipient,
-                     message_id=message_id, category=send.category, date=now, headers=headers)
-    row.update(locale=locale, recipient=recipient, subject="", data="", status="queued", last_error=None)
+                     order=order_snapshot(order), compliance=rules, extra=context,
+                     subject=variant.subject.get(locale) if variant else None, links=links, to=choice.recipient,
+                     message_id=message_id, category=send.category, date=now, headers=headers, channel=choice.channel,
+                     fallback_to=choice.fallback_to)
+    row.update(locale=locale, recipient=choice.recipient, subject="", data="", status="queued", last_error=None)
     return Outgoing(row, job)
+
+
+def _order(send: SendDecision, reach: StoreReach) -> tuple[ChannelKind, ...]:
+    return candidates(send.channels, send.category, reach)
+
+
+def _first(send: SendDecision, reach: StoreReach) -> str:
+    return _order(send, reach)[0].value
+
+
+def _variants(renderer: Renderer, template: str, reach: StoreReach) -> dict[ChannelKind, bool] | None:
+    """Which of the store's other channels the template is written for (None: the store has email only)."""
+    if reach.configured == EMAIL_ONLY.configured:
+        return None
+    written = renderer.channels_of(template)
+    return {channel: channel in written for channel in reach.configured}
 

@@ -16,7 +16,7 @@ from afterorder.db.key_lists import in_keys
 from afterorder.db.schema import consents, store_channels
 from afterorder.flows.channel_choice import StoreReach
 
-_CONFIGURED = select(store_channels.c.store_id, store_channels.c.channel).where(
+_CONFIGURED = select(store_channels.c.store_id, store_channels.c.channel, store_channels.c.settings).where(
     in_keys(store_channels.c.store_id, "ids"), store_channels.c.role == PRIMARY)
 _SMS_YES = select(consents.c.store_id, consents.c.customer_id).where(
     in_keys(consents.c.store_id, "stores"), in_keys(consents.c.customer_id, "customers"),
@@ -27,11 +27,14 @@ _SMS_YES = select(consents.c.store_id, consents.c.customer_id).where(
 async def load_reach(conn: AsyncConnection, store_ids: Iterable[int], now: datetime) -> dict[int, StoreReach]:
     ids = sorted(set(store_ids))
     configured: dict[int, set[ChannelKind]] = {sid: {ChannelKind.EMAIL} for sid in ids}
+    linkable: set[int] = set()
     for r in await conn.execute(_CONFIGURED, {"ids": ids}):
         configured[r.store_id].add(ChannelKind(r.channel))
+        if r.channel == ChannelKind.LINE.value and (r.settings or {}).get("basic_id"):
+            linkable.add(r.store_id)
     prefs = await load_prefs(conn, ids)
     return {sid: StoreReach(frozenset(configured[sid]), prefs[sid].order, prefs[sid].line_paused(now),
-                            prefs[sid].line_notifications) for sid in ids}
+                            prefs[sid].line_notifications, sid in linkable) for sid in ids}
 
 
 async def sms_consents(conn: AsyncConnection, subjects: Iterable[tuple[int, int | None]]) -> set[tuple[int, int]]:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from afterorder.abtests.model import AbTest
 from afterorder.abtests.records import live_tests
 from afterorder.abtests.split import choose
+from afterorder.channels.base import ChannelKind
 from afterorder.clock import Clock
 from afterorder.compliance.message import load_planner
 from afterorder.content import Renderer
@@ -29,6 +30,7 @@ from afterorder.db.key_lists import in_keys
 from afterorder.db.schema import flow_runs, outbox, outbox_bodies, run_log
 from afterorder.db.statements import execute_many, insert_ignore
 from afterorder.db.stores import StoreRow, get_store_by_id
+from afterorder.delivery.worker import FALLBACK_SUFFIX
 from afterorder.domain import StoreSnapshot
 from afterorder.flows.catalog import FlowCatalog
 from afterorder.flows.composers import ComposeFailure, Composer, InlineComposer
@@ -37,6 +39,7 @@ from afterorder.flows.engine import Advance, RunState, SendDecision, advance
 from afterorder.flows.facts import build_facts, load_many
 from afterorder.flows.followups import enrich, message_extra
 from afterorder.flows.outgoing import BODY_COLUMNS, COLUMNS, Chosen, Outgoing, prepare
+from afterorder.flows.reach import load_reach, sms_consents
 from afterorder.flows.spec import FlowSpec
 from afterorder.promotions.extras import empty_extras, promotion_extras, trigger_payloads
 from afterorder.segments.conditions import answers
@@ -167,6 +170,9 @@ class Scheduler:
                                    cycles=any("order.replenish" in spec.source for spec in specs.values()))
             triggers = await trigger_payloads(conn, runs)
             tests = await live_tests(conn, stores)
+            reach = await load_reach(conn, stores, now)
+            sms_yes = (await sms_consents(conn, [(r["store_id"], r["customer_id"]) for r in runs])
+                       if any(ChannelKind.SMS in reach[sid].configured for sid in stores) else set())
             await conn.rollback()
         locales: dict[str, list[str]] = {}
         step_of: dict[int, int] = {}
@@ -200,7 +206,8 @@ class Scheduler:
                     outgoing.append(prepare(
                         renderer, store, snapshot, run, send, customer, order, now, locales, tracking[store.id],
                         planner, extra=_joined(promoted, library),
-                        variant=_variant(tests.get((store.id, run["flow_id"], send.step)), send, run["id"])))
+                        variant=_variant(tests.get((store.id, run["flow_id"], send.step)), send, run["id"]),
+                        reach=reach[store.id], sms_consent=key in sms_yes))
             except Exception:  # this run is broken (a stored flow, its data); the others go on
                 log.exception("run %s failed", run["id"])
                 writes.moves.append(self._failed(run, now))
@@ -246,6 +253,8 @@ class Scheduler:
         if writes.messages:  # straight to the driver: the rows' other keys are not read
             await execute_many(conn, insert_ignore(outbox, COLUMNS), writes.messages)
             bodies = [m for m in writes.messages if m["data"]]
+            bodies += [{"store_id": m["store_id"], "idempotency_key": m["idempotency_key"] + FALLBACK_SUFFIX,
+                        "data": m["fallback"]} for m in writes.messages if m.get("fallback")]
             await execute_many(conn, insert_ignore(outbox_bodies, BODY_COLUMNS), bodies)
         await conn.execute(_MOVE, writes.moves)
         if writes.log:
