@@ -120,17 +120,17 @@ async def test_line_chats_and_sms_threads_in_a_phones_browser(tmp_path: Path) ->
 
                 chat = page.locator(f'section.chat[data-to="{HANAKO}"]')
                 assert (await chat.locator("h2").inner_text()).endswith("· kumo-tea")
-                bubble = chat.locator(".line-text").first
-                assert "テストメッセージ" in await bubble.inner_text()
+                bubble = chat.locator(".line-text", has_text="テストメッセージ")
+                assert await bubble.count() == 1  # the demo's own notices to them are cards
                 glyphs = await fonts_of(page, f'section.chat[data-to="{HANAKO}"] .line-text')
                 assert any("CJK" in f["familyName"] for f in glyphs), glyphs
-                card = chat.locator(".flex-bubble").first
+                card = chat.locator(".flex-bubble", has_text="¥9,400")
                 assert "ご注文ありがとうございます" in await card.inner_text()
                 assert (await card.locator(".flex-body > .flex-box > .flex-box").nth(1).inner_text()).split() \
                     == ["合計", "¥9,400"]
                 button = card.locator("a.flex-button")
                 assert await button.get_attribute("href") == "https://kumo.example/o/1099"
-                assert "ご注文ありがとうございます（#1099）" in await chat.locator(".notify").last.inner_text()
+                assert await chat.locator(".notify", has_text="ご注文ありがとうございます（#1099）").count() == 1
                 box = await card.bounding_box()
                 assert box is not None and 200 < box["width"] <= 390  # the card fits the phone's screen
                 await page.screenshot(path=str(shots / "inbox-line.png"), full_page=True)
