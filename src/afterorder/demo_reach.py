@@ -3,9 +3,11 @@ local LINE and Twilio (``dev/receivers.py``), and customers who can be reached t
 
 * 雲茶舗 Kumo Tea (Kyoto, ``kumo-tea``): ``line`` (the local LINE's dev token and secret) and ``twilio``
   SMS; transactional messages try ``[line, email]``: a customer with a LINE id gets them on LINE,
-  the others by email.  About two in three of its customers have a LINE id and follow the account.
+  the others by email.  All but every third of its customers (the first among them) have a LINE id
+  and follow the account.
 * Harbor Goods (US, ``harbor-goods``): ``twilio`` SMS; ``[sms, email]``: a customer who gave a phone
-  number and said yes to SMS at checkout gets texts, the others mail.  About half of them do.
+  number and said yes to SMS at checkout gets texts, the others mail: every second customer, from the
+  second.
 
 Credentials are sealed like any store's (``Runtime.sealer``: the key file beside the demo's database).
 The setup runs on every start, since the local providers listen on new ports each time.

@@ -21,10 +21,8 @@ from afterorder.dev.sinks.base import Accepted
 
 MAX_CONVERSATIONS = 200
 _ADDRESS = re.compile(r"(https?://[^\s<>\"'　、。]+)")
-Conversation = TypeVar("Conversation", "LineChat", "SmsThread")
-
-
 DRAWN = ("text", "flex")  # the message types drawn as bubbles and cards
+Conversation = TypeVar("Conversation", "LineChat", "SmsThread")
 
 
 @dataclass(frozen=True)
