@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from databases import Databases, postgres_problem
 from latency import ServeProcess, _cli, create_store
 
-from afterorder.channels import start_dev_smtp
+from afterorder.dev.smtp_server import start_dev_smtp
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "platforms"
 SAMPLE = FIXTURES / "shopify" / "orders_create.sample.json"

@@ -12,11 +12,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from afterorder.channels import DevSmtpServer, RetryPolicy, SmtpChannel
+from afterorder.channels import RetryPolicy, SmtpChannel
 from afterorder.compliance.settings import DkimKey, update_settings
 from afterorder.db.schema import outbox
 from afterorder.db.stores import StoreRow
 from afterorder.delivery import Delivery, DeliverySettings
+from afterorder.dev.smtp_server import DevSmtpServer
 from afterorder.domain import Event
 from afterorder.runtime import Runtime
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.engine import make_url
 
-from afterorder.channels import DevSmtpServer, start_dev_smtp
+from afterorder.dev.smtp_server import DevSmtpServer, start_dev_smtp
 
 PG_URL = os.environ.get("AFTERORDER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 T0 = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)  # 10:00 in Tokyo

@@ -19,7 +19,7 @@ from afterorder.clock import SystemClock
 from afterorder.db.database import DEFAULT_URL, DatabaseUrlError, open_engine
 from afterorder.db.migrate import upgrade
 from afterorder.db.schema import delivery_attempts, outbox
-from afterorder.db.stores import StoreError, create_store, get_store, list_stores
+from afterorder.db.stores import StoreError, StoreRow, create_store, get_store, list_stores
 from afterorder.domain import Event
 from afterorder.flows.catalog import FlowCatalog
 from afterorder.flows.spec import FlowError
@@ -51,6 +51,14 @@ T = TypeVar("T")
 def fail(message: str, code: int = 1) -> typer.Exit:
     err.print(f"[red]error:[/red] {message}", highlight=False)
     return typer.Exit(code)
+
+
+async def known_store(conn: Any, slug: str) -> StoreRow:
+    """The store called ``slug``; the command fails naming it when there is none."""
+    store = await get_store(conn, slug)
+    if store is None:
+        raise fail(f"no store called {slug!r}")
+    return store
 
 
 def run(database: str, work: Callable[[Any], Awaitable[T]]) -> T:

@@ -41,10 +41,9 @@ from afterorder.channels.setup import (
     set_provider,
     update_prefs,
 )
-from afterorder.cli import Database, SecretKey, app, err, fail, run
+from afterorder.cli import Database, SecretKey, app, err, fail, known_store, run
 from afterorder.clock import SystemClock
 from afterorder.db.database import DEFAULT_URL
-from afterorder.db.stores import StoreRow, get_store
 from afterorder.sealing import Sealer, SealError, new_key, sealer_for
 
 channels_app = typer.Typer(help="How each store reaches its customers: email, LINE and SMS providers.",
@@ -86,13 +85,6 @@ def _problems(*checks: Callable[[], object]) -> dict[str, str]:
     return found
 
 
-async def _store(conn: Any, slug: str) -> StoreRow:
-    store = await get_store(conn, slug)
-    if store is None:
-        raise fail(f"no store called {slug!r}")
-    return store
-
-
 @channels_app.command("set", context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
                       epilog=f"Options per provider:\n\n{PROVIDER_OPTIONS}")
 def channels_set(
@@ -115,7 +107,7 @@ def channels_set(
 
     async def work(engine: Any) -> ProviderSetup:
         async with engine.begin() as conn:
-            target = await _store(conn, store)
+            target = await known_store(conn, store)
             saved = await set_provider(conn, sealer, target.id, spec.name, given, SystemClock().now(), role=role,
                                        rate=rate)
         return saved.setup
@@ -136,7 +128,7 @@ def channels_list(store: str, database: Database = DEFAULT_URL, secret_key: Secr
 
     async def work(engine: Any) -> dict[str, Any]:
         async with engine.connect() as conn:
-            target = await _store(conn, store)
+            target = await known_store(conn, store)
             setups = await load_setups(conn, sealer, [target.id])
             prefs = (await load_prefs(conn, [target.id]))[target.id]
         return {"store": store, "providers": [s.shown() for s in setups], **prefs.shown()}
@@ -170,7 +162,7 @@ def channels_remove(store: str, channel: Annotated[str, typer.Argument(help="ema
 
     async def work(engine: Any) -> bool:
         async with engine.begin() as conn:
-            return await remove_provider(conn, (await _store(conn, store)).id, kind, role)
+            return await remove_provider(conn, (await known_store(conn, store)).id, kind, role)
 
     try:
         removed = run(database, work)
@@ -184,7 +176,7 @@ def channels_remove(store: str, channel: Annotated[str, typer.Argument(help="ema
 def _change_prefs(store: str, database: str, **change: Any) -> None:
     async def work(engine: Any) -> dict[str, Any]:
         async with engine.begin() as conn:
-            target = await _store(conn, store)
+            target = await known_store(conn, store)
             prefs = await update_prefs(conn, target.id, SystemClock().now(), **change)
             set_up = await configured_channels(conn, target.id)
         missing = [c for c in prefs.order if c not in set_up]
@@ -243,7 +235,7 @@ def channels_test(
 
     async def work(engine: Any) -> tuple[ProviderSetup, SendResult]:
         async with engine.connect() as conn:
-            target = await _store(conn, store)
+            target = await known_store(conn, store)
             setups = [s for s in await load_setups(conn, sealer, [target.id]) if s.provider == spec.name]
         setup = next((s for r in roles for s in setups if s.role == r), None)
         if setup is None:

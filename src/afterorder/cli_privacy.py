@@ -11,11 +11,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from afterorder.cli import Database, app, fail, run, store_app
+from afterorder.cli import Database, app, fail, known_store, run, store_app
 from afterorder.clock import SystemClock
 from afterorder.compliance.suppression import Reason, lift, list_suppressions, suppress
 from afterorder.db.database import DEFAULT_URL
-from afterorder.db.stores import StoreRow, get_store
+from afterorder.db.stores import StoreRow
 from afterorder.feedback import aliyun_sms
 from afterorder.feedback.base import BadCredentials
 from afterorder.feedback.credentials import PROVIDERS, set_credentials
@@ -29,13 +29,6 @@ app.add_typer(suppression_app, name="suppression")
 StoreSlug = Annotated[str, typer.Option("--store", help="store slug")]
 
 
-async def _store(conn: Any, slug: str) -> StoreRow:
-    store = await get_store(conn, slug)
-    if store is None:
-        raise fail(f"no store called {slug!r}")
-    return store
-
-
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, indent=2, default=str)
 
@@ -46,7 +39,7 @@ def customer_export(customer_id: str, store: StoreSlug, database: Database = DEF
 
     async def work(engine: Any) -> dict[str, Any]:
         async with engine.connect() as conn:
-            target = await _store(conn, store)
+            target = await known_store(conn, store)
             try:
                 return await export_customer(conn, target.id, customer_id)
             except NoSuchCustomer as exc:
@@ -65,7 +58,7 @@ def customer_erase(customer_id: str, store: StoreSlug, database: Database = DEFA
 
     async def work(engine: Any) -> dict[str, int]:
         async with engine.begin() as conn:
-            target = await _store(conn, store)
+            target = await known_store(conn, store)
             try:
                 return await erase_customer(conn, target.id, customer_id, SystemClock().now())
             except NoSuchCustomer as exc:
@@ -81,7 +74,7 @@ def suppression_list(store: StoreSlug, database: Database = DEFAULT_URL,
 
     async def work(engine: Any) -> list[dict[str, Any]]:
         async with engine.connect() as conn:
-            return await list_suppressions(conn, (await _store(conn, store)).id)
+            return await list_suppressions(conn, (await known_store(conn, store)).id)
 
     rows = run(database, work)
     if as_json:
@@ -108,8 +101,8 @@ def suppression_add(
 
     async def work(engine: Any) -> None:
         async with engine.begin() as conn:
-            await suppress(conn, (await _store(conn, store)).id, address, why, source="cli", now=SystemClock().now(),
-                           detail=detail)
+            await suppress(conn, (await known_store(conn, store)).id, address, why, source="cli",
+                           now=SystemClock().now(), detail=detail)
 
     run(database, work)
     typer.echo(f"{address} is suppressed ({why.value})")
@@ -122,7 +115,7 @@ def suppression_remove(address: str, store: StoreSlug, database: Database = DEFA
 
     async def work(engine: Any) -> int:
         async with engine.begin() as conn:
-            return await lift(conn, (await _store(conn, store)).id, address, reason)
+            return await lift(conn, (await known_store(conn, store)).id, address, reason)
 
     typer.echo(f"{run(database, work)} suppression(s) removed")
 
@@ -143,7 +136,7 @@ def store_esp(
 
     async def work(engine: Any) -> dict[str, Any]:
         async with engine.begin() as conn:
-            store = await _store(conn, slug)
+            store = await known_store(conn, slug)
             return await set_credentials(conn, store.id, provider, SystemClock().now(), public_key=public_key,
                                          username=username, password=password, signing_key=signing_key,
                                          topic_arn=topic_arn)
@@ -170,7 +163,7 @@ def store_webhooks(
 
     async def work(engine: Any) -> StoreRow:
         async with engine.connect() as conn:
-            return await _store(conn, slug)
+            return await known_store(conn, slug)
 
     store = run(database, work)
     base = base_url.rstrip("/")
@@ -194,7 +187,7 @@ def store_tracking(
 
     async def work(engine: Any) -> dict[str, Any]:
         async with engine.begin() as conn:
-            store = await _store(conn, slug)
+            store = await known_store(conn, slug)
             found = await save_settings(conn, store, SystemClock().now(), attribution_days=attribution_days,
                                         attribute_opens=attribute_opens, track_opens=track_opens,
                                         track_clicks=track_clicks, domains=domain)

@@ -14,12 +14,12 @@ from jinja2 import TemplateError
 from sqlalchemy import select
 
 from afterorder.channels.base import ChannelKind
+from afterorder.channels.line_limits import LineLimitError
 from afterorder.channels.smtp import SmtpChannel
 from afterorder.cli import Database, FlowDirs, app, fail, run
 from afterorder.clock import SystemClock
 from afterorder.content import Renderer
 from afterorder.content.line import LineRendered
-from afterorder.content.line_limits import LineLimitError
 from afterorder.content.sms import SmsRendered
 from afterorder.db.database import DEFAULT_URL
 from afterorder.db.schema import customers

@@ -14,11 +14,12 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 
-from afterorder.channels import DevSmtpServer, RetryPolicy, start_dev_smtp
+from afterorder.channels import RetryPolicy
 from afterorder.cli import Database, FlowDirs, SecretKey, app, fail, run
 from afterorder.clock import Clock, OffsetClock, SystemClock
 from afterorder.db.database import DEFAULT_URL, DatabaseUrlError
 from afterorder.db.stores import get_store
+from afterorder.dev.receivers import DevReceivers, start_dev_receivers
 from afterorder.flows.catalog import FlowCatalog, FlowRefused
 from afterorder.flows.composers import HelperGone
 from afterorder.flows.spec import FlowError
@@ -91,15 +92,18 @@ async def _until_signalled(stop: asyncio.Event) -> None:
 async def serve_async(*, database: str, smtp: str | None, listen: str, dev_clock: bool, dev_smtp: bool,
                       base_url: str | None, flow_dirs: list[Path], retry_base: float, lease: float,
                       poll: float = 0.5, template_dirs: list[Path] | None = None, workers: int = 0,
-                      render_processes: int = 1, after_start: Any = None, secret_key: str | None = None) -> None:
+                      render_processes: int = 1, after_start: Any = None, secret_key: str | None = None,
+                      dev_sinks: bool = False) -> None:
+    """``dev_smtp``: the development SMTP server and ``/inbox``; ``dev_sinks`` (with it): the local LINE and
+    Twilio beside it.  ``after_start(runtime, url, receivers)`` runs once the server listens."""
     from afterorder.web.app import create_app
 
     host, port = _host_port(listen)
     clock: Clock = OffsetClock() if dev_clock else SystemClock()
-    dev_server: DevSmtpServer | None = None
+    dev: DevReceivers | None = None
     if dev_smtp:
-        dev_server = await start_dev_smtp()
-        smtp = dev_server.url
+        dev = await start_dev_receivers(sinks=dev_sinks, clock=clock.now)
+        smtp = dev.smtp.url
     if not smtp:
         raise fail("no mail server: pass --smtp smtp://host:port (or --dev-smtp for the built-in test server)")
     settings = RuntimeSettings(database_url=database, smtp_url=smtp, base_url=base_url or f"http://{listen}",
@@ -128,7 +132,7 @@ async def serve_async(*, database: str, smtp: str | None, listen: str, dev_clock
     else:
         await _start_workers(runtime)
     web = create_app(runtime, dev_clock=clock if isinstance(clock, OffsetClock) else None,
-                     inbox=dev_server.inbox if dev_server else None)
+                     dev=dev)
     server = uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level="warning", lifespan="off",
                                            access_log=False))
     serving = asyncio.create_task(server.serve())
@@ -139,9 +143,9 @@ async def serve_async(*, database: str, smtp: str | None, listen: str, dev_clock
         raise fail(f"could not listen on {listen}")
     freeze_startup_objects()
     typer.echo(f"afterorder is serving on http://{host}:{port}  (API docs: http://{host}:{port}/api/docs)")
-    if dev_server:
-        typer.echo(f"development SMTP server on {dev_server.url}; received mail: http://{host}:{port}/inbox")
-    extra = asyncio.create_task(after_start(runtime, f"http://{host}:{port}")) if after_start else None
+    if dev:
+        _echo_receivers(dev, f"http://{host}:{port}/inbox")
+    extra = asyncio.create_task(after_start(runtime, f"http://{host}:{port}", dev)) if after_start else None
     try:
         await _until_signalled(runtime.stop)
     finally:
@@ -154,8 +158,17 @@ async def serve_async(*, database: str, smtp: str | None, listen: str, dev_clock
         for child in children:
             await child.wait()
         await runtime.close()
-        if dev_server:
-            await dev_server.close()
+        if dev:
+            await dev.close()
+
+
+def _echo_receivers(dev: DevReceivers, inbox: str) -> None:
+    typer.echo(f"development SMTP server on {dev.smtp.url}")
+    if dev.line_url:
+        typer.echo(f"local LINE Messaging API on {dev.line_url}")
+    if dev.sms_url:
+        typer.echo(f"local Twilio (SMS) on {dev.sms_url}")
+    typer.echo(f"what they received: {inbox}")
 
 
 @app.command()
@@ -226,14 +239,16 @@ def worker(database: Database = DEFAULT_URL, smtp: Smtp = None, flow_dirs: FlowD
 def demo(listen: Listen = "127.0.0.1:8000",
          database: Database = "sqlite:///./afterorder-data/demo.db",
          day_seconds: Annotated[float, typer.Option(help="real seconds per simulated day")] = 6.0) -> None:
-    """Run afterorder with a development mail server and a simulated store, on a fast clock."""
+    """Run afterorder with a development mail server, local LINE and SMS providers and two simulated stores,
+    on a fast clock."""
     from afterorder.demo import simulate
 
-    async def after_start(runtime: Runtime, url: str) -> None:
-        await simulate(runtime, url, day_seconds=day_seconds)
+    async def after_start(runtime: Runtime, url: str, receivers: DevReceivers) -> None:
+        await simulate(runtime, url, receivers, day_seconds=day_seconds)
 
     run_async(serve_async(database=database, smtp=None, listen=listen, dev_clock=True, dev_smtp=True,
-                            base_url=None, flow_dirs=[], retry_base=5.0, lease=30.0, after_start=after_start))
+                          dev_sinks=True, base_url=None, flow_dirs=[], retry_base=5.0, lease=30.0,
+                          after_start=after_start))
 
 
 def _flow_rows(catalog: FlowCatalog, slug: str, enabled: set[str]) -> list[dict[str, Any]]:

@@ -1,4 +1,7 @@
-"""The demo: a sample store and a simulated stream of orders → shipped → delivered, on a fast clock."""
+"""The demo: two sample stores and a simulated stream of orders → shipped → delivered, on a fast clock.
+
+The stores send by email, LINE and SMS to the demo's own receivers (``demo_reach``); ``/inbox`` shows
+what each received."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import typer
 from sqlalchemy import select
 
@@ -16,6 +20,8 @@ from afterorder.clock import OffsetClock
 from afterorder.db.dashboard_users import Role, add_user
 from afterorder.db.schema import dashboard_users
 from afterorder.db.stores import StoreRow, create_store, get_store
+from afterorder.demo_reach import after_order, reach, set_up_channels
+from afterorder.dev.receivers import DevReceivers
 from afterorder.domain import Event, EventType
 from afterorder.runtime import Runtime
 
@@ -57,7 +63,7 @@ class SimOrder:
     refunded: bool = False
 
 
-async def _stores(runtime: Runtime) -> list[StoreRow]:
+async def _stores(runtime: Runtime, receivers: DevReceivers) -> list[StoreRow]:
     out = []
     async with runtime.engine.begin() as conn:
         for spec in STORES:
@@ -65,6 +71,7 @@ async def _stores(runtime: Runtime) -> list[StoreRow]:
             if existing is None:
                 existing, key = await create_store(conn, runtime.clock.now(), **spec)
                 typer.echo(f"demo store {spec['slug']} created; API key {key}")
+            await set_up_channels(conn, runtime.sealer, existing, receivers, runtime.clock.now())
             out.append(existing)
         # A dashboard login for the demo: owner of both stores (an agency, with the store switcher).
         if not (await conn.execute(select(dashboard_users.c.id).where(
@@ -73,11 +80,14 @@ async def _stores(runtime: Runtime) -> list[StoreRow]:
     return out
 
 
-def _new_order(store: StoreRow, n: int, rng: random.Random, run: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def _new_order(store: StoreRow, n: int, rng: random.Random, run: str, index: int,
+               ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Order ``n`` of the demo, the store's ``index``-th (from 0), by a new customer."""
     family, given, locale, tz, country = rng.choice(PEOPLE)
     email = f"{given.lower() if given.isascii() else 'customer'}{n}@example.com"
     customer = {"id": f"c-{store.slug}-{n}", "email": email, "first_name": given, "last_name": family,
                 "locale": locale, "timezone": tz, "country": country, "accepts_marketing": rng.random() < 0.6}
+    reach(store, customer, index)
     items = rng.sample(PRODUCTS[store.currency], k=rng.randint(1, 2))
     lines = [{"product_id": f"p{i}", "sku": f"SKU-{i}", "title": t, "quantity": rng.randint(1, 2),
               "price": str(p), "category": c,
@@ -102,38 +112,63 @@ async def _emit(runtime: Runtime, store: StoreRow, kind: EventType, sim: SimOrde
     await runtime.intake.ingest(store, [Event.model_validate(payload)], source="demo", raw=[payload])
 
 
-async def simulate(runtime: Runtime, url: str, *, day_seconds: float = 6.0, orders: int = 30) -> None:
+@dataclass
+class Places:
+    """Where the demo's orders go and what they reach: the server, its receivers, an HTTP client."""
+
+    runtime: Runtime
+    url: str
+    receivers: DevReceivers
+    http: httpx.AsyncClient
+
+
+async def _placed(places: Places, sim: SimOrder, n: int, now: datetime) -> None:
+    await _emit(places.runtime, sim.store, EventType.ORDER_PLACED, sim, n, now)
+    await after_order(places.runtime, places.receivers, places.http, places.url, sim.store, sim.customer)
+
+
+async def _move_on(runtime: Runtime, sims: list[SimOrder], now: datetime) -> None:
+    """Ship what was placed a day ago, deliver (or refund) what was shipped two days ago."""
+    for i, sim in enumerate(sims):
+        if sim.shipped is None and now - sim.placed >= timedelta(days=1):
+            sim.shipped = now
+            await _emit(runtime, sim.store, EventType.ORDER_SHIPPED, sim, i, now)
+        elif sim.shipped and sim.refunded and sim.delivered is None:
+            sim.delivered = now
+            await _emit(runtime, sim.store, EventType.ORDER_REFUNDED, sim, i, now)
+        elif sim.shipped and sim.delivered is None and now - sim.shipped >= timedelta(days=2):
+            sim.delivered = now
+            await _emit(runtime, sim.store, EventType.ORDER_DELIVERED, sim, i, now)
+
+
+async def simulate(runtime: Runtime, url: str, receivers: DevReceivers, *, day_seconds: float = 6.0,
+                   orders: int = 30) -> None:
     """Place ``orders`` orders over the first days, ship and deliver them; the clock runs a day per
     ``day_seconds`` real seconds so follow-ups arrive within a minute."""
     clock = runtime.clock
     assert isinstance(clock, OffsetClock), "the demo needs the dev clock"
-    stores = await _stores(runtime)
+    stores = await _stores(runtime, receivers)
     rng = random.Random(7)
     run = clock.now().strftime("%Y%m%d%H%M%S")  # a second demo on the same database places new orders
     sims: list[SimOrder] = []
     tick = timedelta(hours=6)
-    typer.echo(f"demo: {orders} orders over the next days; open {url}/inbox and {url}/runs, and the dashboard "
-               f"{url}/dashboard (user {DEMO_USER}, password {DEMO_PASSWORD})")
+    typer.echo(f"demo: {orders} orders over the next days, a day every {day_seconds:g} s. Open\n"
+               f"  mail:      {url}/inbox\n  LINE:      {url}/inbox/line\n  SMS:       {url}/inbox/sms\n"
+               f"  flow runs: {url}/runs\n"
+               f"  dashboard: {url}/dashboard (user {DEMO_USER}, password {DEMO_PASSWORD})")
     n = 0
-    while True:
-        now = clock.now()
-        if n < orders:
-            for store in stores:
-                n += 1
-                order, customer = _new_order(store, n, rng, run)
-                sim = SimOrder(store, order, customer, now, refunded=(n % 9 == 0))
-                sims.append(sim)
-                await _emit(runtime, store, EventType.ORDER_PLACED, sim, n, now)
-        for i, sim in enumerate(sims):
-            if sim.shipped is None and now - sim.placed >= timedelta(days=1):
-                sim.shipped = now
-                await _emit(runtime, sim.store, EventType.ORDER_SHIPPED, sim, i, now)
-            elif sim.shipped and sim.refunded and sim.delivered is None:
-                sim.delivered = now
-                await _emit(runtime, sim.store, EventType.ORDER_REFUNDED, sim, i, now)
-            elif sim.shipped and sim.delivered is None and now - sim.shipped >= timedelta(days=2):
-                sim.delivered = now
-                await _emit(runtime, sim.store, EventType.ORDER_DELIVERED, sim, i, now)
-        await asyncio.sleep(day_seconds / 4)
-        clock.advance(tick.total_seconds())
-        runtime.poke()
+    async with httpx.AsyncClient(timeout=10.0) as http:
+        places = Places(runtime, url, receivers, http)
+        while True:
+            now = clock.now()
+            if n < orders:
+                index = n // len(stores)
+                for store in stores:
+                    n += 1
+                    order, customer = _new_order(store, n, rng, run, index)
+                    sims.append(SimOrder(store, order, customer, now, refunded=(n % 9 == 0)))
+                    await _placed(places, sims[-1], n, now)
+            await _move_on(runtime, sims, now)
+            await asyncio.sleep(day_seconds / 4)
+            clock.advance(tick.total_seconds())
+            runtime.poke()

@@ -13,9 +13,10 @@ from zoneinfo import ZoneInfo
 import httpx
 import yaml
 
-from afterorder.channels import DevSmtpServer, ReceivedMail
 from afterorder.db.database import open_engine
 from afterorder.db.stores import get_store
+from afterorder.dev.inbox import ReceivedMail
+from afterorder.dev.smtp_server import DevSmtpServer
 from afterorder.flows.catalog import FlowCatalog
 from tests.e2e.processes import cli
 

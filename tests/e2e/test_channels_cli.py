@@ -19,10 +19,10 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 import afterorder.cli_channels  # noqa: F401  (registers the commands, as ``main`` does)
-from afterorder.channels import DevSmtpServer
 from afterorder.cli import app
 from afterorder.db.database import open_engine
 from afterorder.db.schema import store_channels
+from afterorder.dev.smtp_server import DevSmtpServer
 from afterorder.sealing import KEY_FILE, Sealer, new_key
 from tests.e2e.processes import AFTERORDER
 

@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from afterorder.channels import DevSmtpServer
 from afterorder.clock import SystemClock
 from afterorder.db.stores import get_store
+from afterorder.dev.smtp_server import DevSmtpServer
 from tests.conftest import T0
 from tests.dashboard_history import build_history, build_year
 from tests.e2e.processes import AFTERORDER, add_store_cli, serve

@@ -45,3 +45,42 @@ async def test_the_demo_fills_the_inbox_within_a_minute(tmp_path: Path) -> None:
     finally:
         await stop(demo)
     assert demo.stdout is not None and "/inbox" in demo.stdout.read()
+
+
+def _count(page: str, tab: str) -> int:
+    found = re.search(rf'id="tab-{tab}"[^>]*>[^<]*<span class="count">(\d+)</span>', page)
+    return int(found.group(1)) if found else 0
+
+
+async def test_the_demo_sends_on_line_and_sms_within_a_minute(tmp_path: Path) -> None:
+    """Kumo Tea's customers with a LINE id get its notices on LINE (Flex cards), Harbor Goods' customers
+    with a phone get texts; the demo says where to look."""
+    port = free_port()
+    demo = subprocess.Popen([*AFTERORDER, "demo", "--listen", f"127.0.0.1:{port}",
+                             "--database", f"sqlite:///{tmp_path}/demo.db"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            line = sms = ""
+            for _ in range(600):
+                await asyncio.sleep(0.1)
+                try:
+                    line, sms = (await client.get("/inbox/line")).text, (await client.get("/inbox/sms")).text
+                except httpx.TransportError:
+                    continue
+                if _count(line, "line") and _count(sms, "sms"):
+                    break
+            assert _count(line, "line") >= 1, "a LINE message reaches the local LINE within a minute"
+            assert _count(sms, "sms") >= 1, "an SMS reaches the local Twilio within a minute"
+            assert re.search(r'<section class="conversation chat" data-to="U[0-9a-f]{32}">\s*<h2>[^<]+ · kumo-tea</h2>',
+                             line)
+            assert 'class="flex-bubble"' in line
+            assert re.search(r'<section class="conversation thread" data-to="\+1415555\d{4}">\s*<h2>[^<]+ · '
+                             r'harbor-goods</h2>', sms)
+            assert re.search(r'<span class="segments[^"]*">\d segments?, (GSM-7|UCS-2)</span>', sms)
+    finally:
+        await stop(demo)
+    assert demo.stdout is not None
+    printed = demo.stdout.read()
+    for path in ("/inbox", "/inbox/line", "/inbox/sms", "/runs", "/dashboard"):
+        assert f"http://127.0.0.1:{port}{path}" in printed, path

@@ -15,7 +15,8 @@ from typing import Any
 
 import httpx
 
-from afterorder.channels import DevSmtpServer, ReceivedMail
+from afterorder.dev.inbox import ReceivedMail
+from afterorder.dev.smtp_server import DevSmtpServer
 from tests.e2e.processes import add_store_cli, cli, serve
 
 FLOWS = ("welcome", "abandoned-cart", "back-in-stock", "thank-you", "second-purchase", "win-back", "cross-sell",

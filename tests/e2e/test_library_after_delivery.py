@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from afterorder.channels import DevSmtpServer
+from afterorder.dev.smtp_server import DevSmtpServer
 from tests.e2e.library_helpers import Store, enable_flows, links, set_content, target_of, ten_am_weekday
 from tests.e2e.processes import add_store_cli, serve
 from tests.factories import order_event

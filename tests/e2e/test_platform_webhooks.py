@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from afterorder.channels import DevSmtpServer
+from afterorder.dev.smtp_server import DevSmtpServer
 from tests.e2e.processes import add_store_cli, cli, serve
 from tests.platforms import sample_json, shopify_headers
 

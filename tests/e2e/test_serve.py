@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from afterorder.channels import DevSmtpServer, ReceivedMail
+from afterorder.dev.inbox import ReceivedMail
+from afterorder.dev.smtp_server import DevSmtpServer
 from tests.e2e.processes import add_store_cli, serve
 from tests.factories import order_event
 

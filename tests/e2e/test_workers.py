@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from afterorder.channels import DevSmtpServer
 from afterorder.clock import SystemClock
 from afterorder.db.schema import delivery_attempts, flow_runs, outbox
 from afterorder.delivery import DeliverySettings
+from afterorder.dev.smtp_server import DevSmtpServer
 from afterorder.domain import Event
 from tests.conftest import T0
 from tests.e2e.processes import start_worker, stop

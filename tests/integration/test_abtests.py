@@ -17,9 +17,9 @@ from afterorder.abtests.model import Variant
 from afterorder.abtests.records import get_test, start_test, stop_test
 from afterorder.abtests.results import results_of, settle
 from afterorder.abtests.split import choose
-from afterorder.channels import DevSmtpServer
 from afterorder.clock import FrozenClock
 from afterorder.db.schema import ab_tests, engagements, events, outbox, outbox_bodies
+from afterorder.dev.smtp_server import DevSmtpServer
 from afterorder.domain import Event
 from afterorder.runtime import Runtime
 from tests.compliance_helpers import delivery, parts, received

@@ -12,7 +12,6 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 from starlette.responses import Response
 
-from afterorder.channels import DevSmtpServer
 from afterorder.channels.setup import set_provider
 from afterorder.clock import FrozenClock
 from afterorder.db.schema import outbox
@@ -20,6 +19,7 @@ from afterorder.db.stores import StoreRow
 from afterorder.delivery import Delivery, DeliverySettings
 from afterorder.dev.sinks import ses
 from afterorder.dev.sinks.base import SeenRequest, Sink
+from afterorder.dev.smtp_server import DevSmtpServer
 from afterorder.domain import Event
 from afterorder.runtime import Runtime
 from tests.factories import JP_STORE, US_STORE, add_store, order_event, running

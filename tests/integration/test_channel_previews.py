@@ -18,9 +18,9 @@ from typer.testing import CliRunner
 
 from afterorder import cli_promotions  # noqa: F401  (registers the commands)
 from afterorder.channels.base import ChannelKind
+from afterorder.channels.line_limits import MAX_ALT_TEXT_CHARS as MAX_ALT_TEXT
 from afterorder.cli import app
 from afterorder.clock import FrozenClock
-from afterorder.content.line_limits import MAX_ALT_TEXT
 from afterorder.db.schema import customers, engagements, events, outbox, outbox_bodies, template_overrides
 from afterorder.db.stores import StoreRow
 from afterorder.domain import Event

@@ -17,10 +17,10 @@ import pytest
 from jinja2 import TemplateError
 
 from afterorder.channels.base import ChannelKind
+from afterorder.channels.line_limits import LineLimitError
 from afterorder.compliance.message import MessageCompliance
 from afterorder.content import Renderer
 from afterorder.content.line import LineRendered
-from afterorder.content.line_limits import LineLimitError
 from afterorder.content.render import BUILTIN_TEMPLATES
 from afterorder.content.sms import SmsRendered
 from afterorder.db.stores import StoreRow

@@ -10,12 +10,12 @@ from pathlib import Path
 import dkim
 from sqlalchemy import select
 
-from afterorder.channels import DevSmtpServer
 from afterorder.clock import FrozenClock
 from afterorder.compliance import dkim as store_dkim
 from afterorder.compliance.consent import history
 from afterorder.compliance.double_opt_in import queue_confirmations
 from afterorder.db.schema import consents, customers
+from afterorder.dev.smtp_server import DevSmtpServer
 from tests.compliance_helpers import (
     category,
     configure,

@@ -11,12 +11,13 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from afterorder.channels import DevSmtpServer, RetryPolicy, SmtpChannel
+from afterorder.channels import RetryPolicy, SmtpChannel
 from afterorder.clock import FrozenClock
 from afterorder.compliance import consent
 from afterorder.compliance.suppression import Reason, reasons_for, suppress
 from afterorder.db.schema import attributions, engagements, events, metadata, orders, outbox
 from afterorder.delivery import Delivery, DeliverySettings
+from afterorder.dev.smtp_server import DevSmtpServer
 from afterorder.domain import Event, EventType
 from afterorder.runtime import Runtime
 from afterorder.tracking.engagement import record

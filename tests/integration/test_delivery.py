@@ -8,10 +8,11 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from afterorder.channels import DevSmtpServer, RetryPolicy, SmtpChannel
+from afterorder.channels import RetryPolicy, SmtpChannel
 from afterorder.clock import FrozenClock
 from afterorder.db.schema import delivery_attempts, outbox
 from afterorder.delivery import Delivery, DeliverySettings
+from afterorder.dev.smtp_server import DevSmtpServer
 from afterorder.domain import Event
 from afterorder.runtime import Runtime
 from afterorder.web.app import create_app

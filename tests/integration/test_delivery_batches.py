@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select
 
-from afterorder.channels import DevSmtpServer, OutgoingMessage, RetryPolicy, SendOutcome, SendResult, SmtpChannel
+from afterorder.channels import OutgoingMessage, RetryPolicy, SendOutcome, SendResult, SmtpChannel
 from afterorder.clock import FrozenClock
 from afterorder.db.schema import delivery_attempts, outbox
 from afterorder.delivery import Delivery, DeliverySettings
+from afterorder.dev.smtp_server import DevSmtpServer
 from afterorder.domain import Event
 from afterorder.runtime import Runtime
 from tests.conftest import T0

@@ -15,11 +15,12 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from afterorder.channels import DevSmtpServer, RetryPolicy, SmtpChannel
+from afterorder.channels import RetryPolicy, SmtpChannel
 from afterorder.clock import FrozenClock
 from afterorder.db.schema import events, outbox, suppressions
 from afterorder.db.stores import StoreRow
 from afterorder.delivery import Delivery, DeliverySettings
+from afterorder.dev.smtp_server import DevSmtpServer
 from afterorder.domain import Event
 from afterorder.feedback import sendgrid
 from afterorder.feedback.base import WebhookRequest

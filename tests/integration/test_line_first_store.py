@@ -16,12 +16,12 @@ import httpx
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
-from afterorder.channels import DevSmtpServer
 from afterorder.channels.setup import set_provider, update_prefs
 from afterorder.clock import FrozenClock
 from afterorder.db.schema import outbox
 from afterorder.delivery import Delivery, DeliverySettings
 from afterorder.dev.sinks.line import DEV_TOKEN, LineSink
+from afterorder.dev.smtp_server import DevSmtpServer
 from afterorder.domain import Event
 from afterorder.runtime import Runtime
 from afterorder.web.app import create_app

@@ -10,13 +10,13 @@ from datetime import UTC, datetime
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
-from afterorder.channels import DevSmtpServer
 from afterorder.channels.setup import load_prefs, next_line_month, set_provider, update_prefs
 from afterorder.clock import FrozenClock
 from afterorder.db.schema import outbox
 from afterorder.db.stores import get_store_by_id
 from afterorder.delivery import Delivery, DeliverySettings
 from afterorder.dev.sinks.line import DEV_TOKEN, LineSink
+from afterorder.dev.smtp_server import DevSmtpServer
 from afterorder.domain import Event
 from afterorder.runtime import Runtime
 from tests.factories import add_store, order_event, running

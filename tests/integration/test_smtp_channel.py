@@ -10,14 +10,9 @@ from email.utils import make_msgid
 
 import pytest
 
-from afterorder.channels import (
-    DevInbox,
-    DevSmtpServer,
-    OutgoingMessage,
-    SendOutcome,
-    SmtpChannel,
-    start_dev_smtp,
-)
+from afterorder.channels import OutgoingMessage, SendOutcome, SmtpChannel
+from afterorder.dev.inbox import DevInbox
+from afterorder.dev.smtp_server import DevSmtpServer, start_dev_smtp
 
 JAPANESE_SUBJECT = "【ご注文ありがとうございます】ご注文番号 #1001 の確認"
 CHINESE_SUBJECT = "感谢您的订购 — 订单 #1001 已确认"

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from afterorder.channels import DevSmtpServer, OutgoingMessage, SendOutcome, SmtpChannel, start_dev_smtp
+from afterorder.channels import OutgoingMessage, SendOutcome, SmtpChannel
+from afterorder.dev.smtp_server import DevSmtpServer, start_dev_smtp
 
 SENDER = "bounces@sakura-tea.example"
 

@@ -14,10 +14,10 @@ import httpx
 import uvicorn
 from sqlalchemy import select
 
-from afterorder.channels import DevSmtpServer
 from afterorder.clock import FrozenClock
 from afterorder.compliance import tokens
 from afterorder.db.schema import consent_changes, consents, customers, events
+from afterorder.dev.smtp_server import DevSmtpServer
 from afterorder.runtime import Runtime
 from afterorder.web.app import create_app
 from tests.compliance_helpers import category, configure, delivery, ingest, marketing_flows, outbox_rows, received

@@ -1,4 +1,6 @@
-"""LINE's limits on a push, checked before anything is sent and when a template loads."""
+"""LINE's limits on a push, checked before anything is sent and when a template loads: every breach
+found, each with its place and the limit it breaks named (a bubble ≤ 30 KB of JSON, a carousel ≤ 12
+bubbles and 50 KB, altText ≤ 1,500 characters, 1–5 messages, a link ≤ 1,000 characters)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,21 @@ BUBBLE: dict[str, Any] = json.loads(
 
 def flex(contents: dict[str, Any], alt_text: str = "Brown Cafe") -> dict[str, Any]:
     return {"type": "flex", "altText": alt_text, "contents": contents}
+
+
+def card(text: str = "hello", uri: str = "https://shop.example/") -> dict[str, Any]:
+    """A small bubble with a text and a button that opens ``uri``."""
+    return {"type": "bubble", "body": {"type": "box", "layout": "vertical", "contents": [
+        {"type": "text", "text": text, "wrap": True},
+        {"type": "button", "action": {"type": "uri", "label": "Open", "uri": uri}}]}}
+
+
+def limit_of(messages: list[Any]) -> str:
+    """The limit ``check`` names for ``messages`` (it must raise)."""
+    with pytest.raises(LineLimitError) as caught:
+        line_limits.check(messages)
+    assert caught.value.limit in str(caught.value)
+    return caught.value.limit
 
 
 def padded_bubble(size: int) -> dict[str, Any]:
@@ -108,23 +125,52 @@ def test_check_raises_naming_every_broken_limit() -> None:
 
     assert raised.value.problems == ["messages[0].altText: required",
                                      "messages[1]: a message object with a type is required"]
-    assert "altText" in str(raised.value)
+    assert raised.value.limit == "altText" and "altText" in str(raised.value)
 
 
 def test_something_that_is_not_a_list_is_refused() -> None:
     assert line_limits.problems({"type": "text"}) == ["messages: a list of LINE message objects is required"]
 
 
-def test_the_channels_check_measures_containers_only_when_the_whole_request_could_hold_an_oversized_one() -> None:
+def test_cards_at_each_limit_pass() -> None:
+    line_limits.check([flex(padded_bubble(30_000))])
+    line_limits.check([flex(card(), "😀" * 750)])  # 1,500 UTF-16 units
+    line_limits.check([flex({"type": "carousel", "contents": [card()] * 12})] * 5)
+    line_limits.check([flex(card(uri="https://shop.example/" + "a" * 979))])  # a 1,000-character link
+
+
+def test_the_error_names_the_first_limit_broken() -> None:
+    assert limit_of([flex(padded_bubble(30_001))]) == "bubble ≤ 30 KB"
+    assert limit_of([flex({"type": "carousel", "contents": [card()] * 13})]) == "carousel ≤ 12 bubbles"
+    assert limit_of([flex({"type": "carousel", "contents": [padded_bubble(4_500)] * 12})]) == "carousel ≤ 50 KB"
+    assert limit_of([flex(card(), "a" * 1_501)]) == "altText ≤ 1,500 characters"
+    assert limit_of([flex(card(), "😀" * 751)]) == "altText ≤ 1,500 characters"  # counted as LINE's Java does
+    assert limit_of([]) == "1–5 messages"
+    assert limit_of([flex(card())] * 6) == "1–5 messages"
+    assert limit_of([flex(card(uri="https://shop.example/" + "a" * 980))]) == "uri ≤ 1,000 characters"
+    assert limit_of([{"type": "flex", "contents": card()}]) == "altText"
+    assert limit_of([flex(card(), " \n")]) == "altText"  # a blank altText is none
+    assert limit_of([flex({"type": "box"})]) == "Flex contents"
+    assert limit_of([{"type": "text", "text": "あ" * 5_001}]) == "text ≤ 5,000 characters"
+
+
+def test_a_link_over_1000_characters_is_refused_wherever_it_is_in_the_message() -> None:
+    long_link = "https://shop.example/" + "a" * 980
+    carousel = {"type": "carousel", "contents": [card(), card(uri=long_link)]}
+
+    assert line_limits.problems([flex(carousel)]) == ["messages[0]: a link is at most 1,000 characters, got 1,001"]
+
+
+def test_the_channels_check_measures_cards_only_when_the_whole_request_could_hold_an_oversized_one() -> None:
     within = [flex(padded_bubble(30_000))]
-    over = [flex(padded_bubble(30_001), "🍎" * 751)]
+    over = [flex(padded_bubble(30_001), "😀" * 751)]
     body = len(line_limits.compact_json({"to": "U" + "0" * 32, "messages": over}))
 
     line_limits.check(within, document_bytes=len(line_limits.compact_json({"messages": within})))
     with pytest.raises(LineLimitError) as refused:
         line_limits.check(over, document_bytes=body)
-    with pytest.raises(LineLimitError) as short:  # a small request: sizes cannot be over, the rest is checked
-        line_limits.check([flex(BUBBLE, "🍎" * 751)], document_bytes=5_000)
+    with pytest.raises(LineLimitError) as short:  # a small request: no card can be over, the rest is checked
+        line_limits.check([flex(card(), "😀" * 751)], document_bytes=5_000)
 
     assert refused.value.problems == ["messages[0].altText: at most 1,500 characters, got 1,502",
                                       "messages[0].contents: a bubble is at most 30 KB of JSON, got 30,001 bytes"]

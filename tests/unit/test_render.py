@@ -14,6 +14,7 @@ from jinja2 import TemplateNotFound, TemplateSyntaxError, UndefinedError
 from afterorder.content import Renderer, resolve_locale
 from afterorder.content.formatting import format_money
 from afterorder.content.greeting import greeting
+from afterorder.content.i18n import first_locale, localized
 from afterorder.content.inline import default_inliner
 from afterorder.domain import (
     CustomerSnapshot,
@@ -323,6 +324,19 @@ def test_resolve_locale(requested: str | None, expected: str) -> None:
 def test_resolve_locale_falls_back_to_english_then_to_what_exists() -> None:
     assert resolve_locale("fr", ["en", "ja"], "de-DE") == "en"
     assert resolve_locale("fr", ["ja"], "de-DE") == "ja"
+
+
+def test_the_first_locale_given_is_chosen_else_english() -> None:
+    assert first_locale([None, "", "zh-CN", "ja"], ["en", "ja", "zh-Hans"]) == "zh-Hans"
+    assert first_locale([None, "fr"], ["en", "ja"]) == "en"
+    assert first_locale([], ["en", "ja"]) == "en"
+
+
+def test_localized_words_have_their_values_filled_in() -> None:
+    tables = {"en": {"hi": "Hello from {store}", "bye": "Bye"}, "ja": {"hi": "{store}です", "bye": "さようなら"}}
+
+    assert localized(tables, "ja-JP", store="くも") == {"hi": "くもです", "bye": "さようなら"}
+    assert localized(tables, "fr", store="Kumo") == {"hi": "Hello from Kumo", "bye": "Bye"}
 
 
 def test_render_falls_back_to_the_store_locale(renderer: Renderer) -> None:

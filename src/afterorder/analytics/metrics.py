@@ -9,7 +9,12 @@ Definitions, exactly as computed here (``start`` ≤ sent_at < ``end``):
 - **opened**: messages with at least one human open (``engagements.machine_open`` false: Apple's
   prefetch does not count); **clicked**: messages with at least one click;
 - **orders / revenue**: orders attributed to those messages (``attributions``), revenue per currency;
-- rates are per cent of delivered; **revenue per recipient** = revenue ÷ delivered.
+- rates are per cent of delivered; **revenue per recipient** = revenue ÷ delivered; the **open rate**
+  is per cent of the delivered messages whose channel reports opens (email's pixel: LINE and SMS
+  report none), so a message sent partly on LINE is not made to look unopened.
+
+Each row is one message on one channel (``outbox.channel``: email, line, sms); ``by_channel`` adds
+them up per channel, ``by_flow`` and ``total`` across channels.
 
 Engagement is counted whenever it happened, for the messages sent in the period (a message sent on
 the last day and opened the day after counts for the period it was sent in).
@@ -31,7 +36,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from afterorder.db.schema import attributions, engagements, events, flow_runs, outbox
 from afterorder.domain import EventType
 
-Key = tuple[str, int | None, str]  # flow ('' for none), step, template
+Key = tuple[str, int | None, str, str]  # flow ('' for none), step, template, channel
+OPENS_KNOWN = frozenset({"email"})  # channels that report opens
+CHANNEL_ORDER = ("email", "line", "sms")
 _COMPLAINTS = {EventType.MESSAGE_BOUNCED.value: "bounced", EventType.MESSAGE_COMPLAINED.value: "complained",
                EventType.MESSAGE_UNSUBSCRIBED.value: "unsubscribed"}
 
@@ -48,11 +55,17 @@ def _rate(part: int, whole: int) -> float | None:
     return None if whole == 0 else part * 100 / whole
 
 
+def opens_known(channel: str) -> bool:
+    """Whether messages on ``channel`` report opens (``""``: not split by channel, as email)."""
+    return channel == "" or channel in OPENS_KNOWN
+
+
 @dataclass
 class MessageMetrics:
     flow_id: str
     step: int | None
     template: str
+    channel: str = ""  # "" when not one channel's (a flow's or all messages' sum, an A/B test's arm)
     sent: int = 0
     bounced: int = 0
     complained: int = 0
@@ -61,14 +74,22 @@ class MessageMetrics:
     clicked: int = 0
     orders: int = 0
     revenue: dict[str, Decimal] = field(default_factory=dict)
+    summed_open_base: int | None = None  # a sum's open_base (None: worked out from the row itself)
 
     @property
     def delivered(self) -> int:
         return self.sent - self.bounced
 
     @property
+    def open_base(self) -> int:
+        """Delivered messages on channels that report opens: what the open rate is a rate of."""
+        if self.summed_open_base is not None:
+            return self.summed_open_base
+        return self.delivered if opens_known(self.channel) else 0
+
+    @property
     def open_rate(self) -> float | None:
-        return _rate(self.opened, self.delivered)
+        return _rate(self.opened, self.open_base)
 
     @property
     def click_rate(self) -> float | None:
@@ -91,6 +112,7 @@ class MessageMetrics:
         return {c: money(v / self.delivered, c) for c, v in self.revenue.items()}
 
     def add(self, other: MessageMetrics) -> None:
+        self.summed_open_base = (self.summed_open_base or 0) + other.open_base
         for name in ("sent", "bounced", "complained", "unsubscribed", "opened", "clicked", "orders"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for currency, amount in other.revenue.items():
@@ -117,11 +139,22 @@ class PeriodMetrics:
             flows.setdefault(row.flow_id, MessageMetrics(row.flow_id, None, "")).add(row)
         return flows
 
+    def by_channel(self) -> list[MessageMetrics]:
+        """One sum per channel that sent messages in the period: email, LINE, SMS."""
+        channels: dict[str, MessageMetrics] = {}
+        for row in self.rows:
+            channels.setdefault(row.channel, MessageMetrics("", None, "", row.channel)).add(row)
+        return sorted(channels.values(), key=lambda m: _channel_rank(m.channel))
+
     def total(self) -> MessageMetrics:
         whole = MessageMetrics("", None, "")
         for row in self.rows:
             whole.add(row)
         return whole
+
+
+def _channel_rank(channel: str) -> tuple[int, str]:
+    return (CHANNEL_ORDER.index(channel) if channel in CHANNEL_ORDER else len(CHANNEL_ORDER), channel)
 
 
 def _step(key: str) -> int | None:
@@ -134,7 +167,8 @@ async def period_metrics(conn: AsyncConnection, store_id: int, start: datetime, 
     """Per (flow, step, message) metrics of the messages sent in [start, end), and a point per day
     (in ``zone``) of how many were sent that day and how many of those were opened, clicked, ordered."""
     sent_rows = await conn.execute(
-        select(outbox.c.id, outbox.c.idempotency_key, outbox.c.template, outbox.c.sent_at, flow_runs.c.flow_id)
+        select(outbox.c.id, outbox.c.idempotency_key, outbox.c.template, outbox.c.channel, outbox.c.sent_at,
+               flow_runs.c.flow_id)
         .select_from(outbox.outerjoin(flow_runs, flow_runs.c.id == outbox.c.run_id))
         .where(outbox.c.store_id == store_id, outbox.c.status == "sent", outbox.c.sent_at >= start,
                outbox.c.sent_at < end))
@@ -142,7 +176,7 @@ async def period_metrics(conn: AsyncConnection, store_id: int, start: datetime, 
     sent_day: dict[int, date] = {}
     rows: dict[Key, MessageMetrics] = {}
     for r in sent_rows:
-        key: Key = (r.flow_id or "", _step(r.idempotency_key), r.template)
+        key: Key = (r.flow_id or "", _step(r.idempotency_key), r.template, r.channel)
         keys[r.id] = key
         sent_day[r.id] = r.sent_at.astimezone(zone).date()
         rows.setdefault(key, MessageMetrics(*key)).sent += 1
@@ -155,7 +189,8 @@ async def period_metrics(conn: AsyncConnection, store_id: int, start: datetime, 
         ordered[outbox_id] += 1
     opened, clicked = found.opened, found.clicked
     days = _days(start, end, zone, sent_day, opened, clicked, ordered)
-    ordered_rows = sorted(rows.values(), key=lambda m: (m.flow_id, m.step if m.step is not None else -1, m.template))
+    ordered_rows = sorted(rows.values(), key=lambda m: (m.flow_id, m.step if m.step is not None else -1, m.template,
+                                                        _channel_rank(m.channel)))
     return PeriodMetrics(ordered_rows, days)
 
 
@@ -239,6 +274,7 @@ def percent(value: float | None) -> str:
 
 
 def as_json(metrics: MessageMetrics) -> dict[str, Any]:
-    return {"flow_id": metrics.flow_id, "step": metrics.step, "template": metrics.template, "sent": metrics.sent,
+    return {"flow_id": metrics.flow_id, "step": metrics.step, "template": metrics.template,
+            "channel": metrics.channel or None, "sent": metrics.sent,
             "delivered": metrics.delivered, "opened": metrics.opened, "clicked": metrics.clicked,
             "orders": metrics.orders, "revenue": {c: str(v) for c, v in metrics.revenue.items()}}

@@ -8,21 +8,15 @@ from afterorder.channels.base import (
     SendOutcome,
     SendResult,
 )
-from afterorder.channels.devinbox import DevInbox, ReceivedMail
-from afterorder.channels.devsmtp import DevSmtpServer, start_dev_smtp
 from afterorder.channels.smtp import ChannelClosedError, SmtpChannel
 
 __all__ = [
     "Channel",
     "ChannelClosedError",
-    "DevInbox",
-    "DevSmtpServer",
     "OutgoingMessage",
-    "ReceivedMail",
     "RetryDecision",
     "RetryPolicy",
     "SendOutcome",
     "SendResult",
     "SmtpChannel",
-    "start_dev_smtp",
 ]

@@ -41,7 +41,7 @@ from pydantic import Field, field_validator
 from afterorder.channels.aliyun_signing import percent, signed
 from afterorder.channels.base import Busy, ChannelKind, OutgoingMessage, SendOutcome, SendResult
 from afterorder.channels.http import DEFAULT_TIMEOUT, MAX_RETRY_AFTER, HttpChannel, HttpRequest, body_json
-from afterorder.channels.options import Provider, ProviderOptions
+from afterorder.channels.options import Provider, ProviderOptions, Required
 from afterorder.channels.sms_payload import read_sms
 
 DEFAULT_API_BASE = "https://dysmsapi.aliyuncs.com"
@@ -192,18 +192,11 @@ class AliyunSmsOptions(ProviderOptions):
     template code, e.g. ``{"shipping": "SMS_15305001"}``), ``region_id``."""
 
     SECRETS: ClassVar[frozenset[str]] = frozenset({"access_key_secret"})
-    access_key_id: str
-    access_key_secret: str
+    access_key_id: Required
+    access_key_secret: Required
     sign_name: str
     templates: dict[str, str] = Field(default_factory=dict)
-    region_id: str = DEFAULT_REGION
-
-    @field_validator("access_key_id", "access_key_secret", "region_id")
-    @classmethod
-    def _given(cls, value: str) -> str:
-        if not value:
-            raise ValueError("required")
-        return value
+    region_id: Required = DEFAULT_REGION
 
     @field_validator("sign_name")
     @classmethod

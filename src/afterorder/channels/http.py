@@ -94,10 +94,7 @@ def by_status(status: int, headers: Mapping[str, str], detail: str) -> SendResul
     """The verdict the status and headers give, before a provider reads its body."""
     if 200 <= status < 300:
         return SendResult(SendOutcome.SENT, status, detail)
-    if status == 429:
-        return SendResult(SendOutcome.TEMPORARY, status, detail, retry_after=retry_after(headers),
-                          busy=Busy.THROTTLED)
-    if status == 503:
+    if status in (429, 503):  # too many requests; the provider is overloaded
         return SendResult(SendOutcome.TEMPORARY, status, detail, retry_after=retry_after(headers),
                           busy=Busy.THROTTLED)
     if status == 408 or status >= 500:

@@ -42,7 +42,7 @@ from pydantic import field_validator
 from afterorder.channels import line_limits
 from afterorder.channels.base import Busy, ChannelKind, OutgoingMessage, SendOutcome, SendResult
 from afterorder.channels.http import DEFAULT_TIMEOUT, HttpChannel, HttpRequest, body_json
-from afterorder.channels.options import Provider, ProviderOptions
+from afterorder.channels.options import Provider, ProviderOptions, Required
 
 DEFAULT_API_BASE = "https://api.line.me"
 PUSH_PATH = "/v2/bot/message/push"
@@ -197,16 +197,9 @@ class LineOptions(ProviderOptions):
     add-friend links."""
 
     SECRETS: ClassVar[frozenset[str]] = frozenset({"channel_access_token", "channel_secret"})
-    channel_access_token: str
-    channel_secret: str
+    channel_access_token: Required
+    channel_secret: Required
     basic_id: str | None = None
-
-    @field_validator("channel_access_token", "channel_secret")
-    @classmethod
-    def _given(cls, value: str) -> str:
-        if not value:
-            raise ValueError("required")
-        return value
 
     @field_validator("basic_id")
     @classmethod

@@ -12,12 +12,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, field_validator
 
 from afterorder.channels.base import Channel, ChannelKind
+
+
+def _not_empty(value: str) -> str:
+    if not value:
+        raise ValueError("required")
+    return value
+
+
+Required = Annotated[str, AfterValidator(_not_empty)]  # a text option that may not be empty ("required")
 
 
 class OptionsError(ValueError):

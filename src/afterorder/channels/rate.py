@@ -16,7 +16,23 @@ import time
 from collections.abc import Callable
 
 
-class TokenBucket:
+class _Pausable:
+    """What every bucket does with a provider's ``Retry-After``: nothing goes out until it has passed."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._paused_until = 0.0
+
+    def pause(self, seconds: float) -> None:
+        """Nothing goes out for ``seconds`` (a provider's Retry-After); a longer pause wins."""
+        self._paused_until = max(self._paused_until, self._clock() + max(seconds, 0.0))
+
+    @property
+    def paused_for(self) -> float:
+        return max(self._paused_until - self._clock(), 0.0)
+
+
+class TokenBucket(_Pausable):
     """Virtual scheduling (GCRA): each reservation is given the next free slot, ``1/rate`` seconds
     after the one before; up to ``burst`` slots may fall at the same moment after a quiet spell."""
 
@@ -28,9 +44,8 @@ class TokenBucket:
         self.rate = rate
         self.interval = 1.0 / rate
         self._tolerance = (burst - 1) * self.interval
-        self._clock = clock
+        super().__init__(clock=clock)
         self._next = clock()  # the theoretical time of the next slot
-        self._paused_until = 0.0
 
     def reserve(self) -> float:
         """Take the next slot; the seconds to wait before using it."""
@@ -45,34 +60,15 @@ class TokenBucket:
         """Return the last slot taken by ``reserve`` (its message went back to the queue unsent)."""
         self._next -= self.interval
 
-    def pause(self, seconds: float) -> None:
-        """Nothing goes out for ``seconds`` (a provider's Retry-After); a longer pause wins."""
-        self._paused_until = max(self._paused_until, self._clock() + max(seconds, 0.0))
 
-    @property
-    def paused_for(self) -> float:
-        return max(self._paused_until - self._clock(), 0.0)
-
-
-class Unlimited:
+class Unlimited(_Pausable):
     """The bucket of a provider with no rate set: never waits, but still pauses on Retry-After."""
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._paused_until = 0.0
-
     def reserve(self) -> float:
-        return max(self._paused_until - self._clock(), 0.0)
+        return self.paused_for
 
     def give_back(self) -> None:
         return None
-
-    def pause(self, seconds: float) -> None:
-        self._paused_until = max(self._paused_until, self._clock() + max(seconds, 0.0))
-
-    @property
-    def paused_for(self) -> float:
-        return max(self._paused_until - self._clock(), 0.0)
 
 
 Bucket = TokenBucket | Unlimited

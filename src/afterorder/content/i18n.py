@@ -8,7 +8,7 @@ adds a locale gets English labels until it overrides ``_layout/``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Final
 
@@ -72,6 +72,24 @@ def resolve_locale(requested: str | None, available: Sequence[str], fallback: st
     return available[0]
 
 
+def first_locale(preferred: Iterable[str | None], available: Sequence[str]) -> str:
+    """The first of ``preferred`` that is given, as one of ``available`` (English when none fits)."""
+    return resolve_locale(next((p for p in preferred if p), "en"), available, "en")
+
+
+def localized(tables: Mapping[str, Mapping[str, str]], locale: str, **values: str) -> dict[str, str]:
+    """The strings of ``tables`` (one table per locale) for ``locale`` (English when none fits),
+    each ``{name}`` in them replaced by ``values[name]``."""
+    table = tables[first_locale([locale], list(tables))]
+    return {key: _filled(text, values) for key, text in table.items()}
+
+
+def _filled(text: str, values: Mapping[str, str]) -> str:
+    for name, value in values.items():
+        text = text.replace("{" + name + "}", value)
+    return text
+
+
 def babel_locale(locale: str) -> str:
     """``zh-Hans`` → ``zh_Hans``: the identifier Babel expects."""
     return locale.replace("-", "_")
@@ -121,5 +139,4 @@ _LAYOUT_TEXT: Final[dict[str, dict[str, str]]] = {
 
 def layout_text(locale: str, store_name: str) -> dict[str, str]:
     """The layout's strings in ``locale`` (English when the layout does not know it)."""
-    table = _LAYOUT_TEXT.get(resolve_locale(locale, list(_LAYOUT_TEXT), "en"), _LAYOUT_TEXT["en"])
-    return {key: value.replace("{store}", store_name) for key, value in table.items()}
+    return localized(_LAYOUT_TEXT, locale, store=store_name)

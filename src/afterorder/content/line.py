@@ -5,7 +5,7 @@ A message file holds blocks of plain text and may set a few variables at its top
 like an email's text part: every value, a block's text included, enters the JSON only through one of
 the ``json_*`` filters below, which write it as a JSON string, so no customer or product data can end
 a string early or add to the card.  The result is parsed with ``json.loads`` and checked against
-LINE's limits (:mod:`afterorder.content.line_limits`) every time.
+LINE's limits (:mod:`afterorder.channels.line_limits`) every time.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from urllib.parse import urlsplit
 
 from jinja2 import TemplateError
 
-from afterorder.content.line_limits import MAX_URI, check_messages
+from afterorder.channels import line_limits
+from afterorder.channels.line_limits import MAX_URI_CHARS
 
 LAYOUT: Final = "_layout/line.json"
 MAX_IMAGE_URL: Final = 2_000
@@ -80,7 +81,7 @@ def link(value: object) -> str:
     """The address as given (trimmed) when LINE can open it (http, https, line, tel; ≤ 1,000 characters),
     else ``""``, so ``{% if x | link %}`` leaves out a button with nowhere to go."""
     text = str(value or "").strip()
-    if not text or len(text) > MAX_URI or any(c.isspace() for c in text):
+    if not text or len(text) > MAX_URI_CHARS or any(c.isspace() for c in text):
         return ""
     return text if urlsplit(text).scheme.lower() in LINK_SCHEMES else ""
 
@@ -151,7 +152,7 @@ FILTERS: Final[dict[str, Callable[..., Any]]] = {
 
 def finish(name: str, rendered: str) -> LineRendered:
     """The layout's output as LINE messages: valid JSON (else TemplateError) within LINE's limits
-    (else :class:`~afterorder.content.line_limits.LineLimitError`)."""
+    (else :class:`~afterorder.channels.line_limits.LineLimitError`)."""
     try:
         found = json.loads(rendered)
     except ValueError as exc:
@@ -159,7 +160,7 @@ def finish(name: str, rendered: str) -> LineRendered:
     messages = [found] if isinstance(found, dict) else found
     if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
         raise TemplateError(f"{name}: the layout must make a LINE message object or a list of them")
-    check_messages(messages)
+    line_limits.check(messages)
     first = messages[0]
     alt_text = first.get("altText") or first.get("text") or ""
     return LineRendered(alt_text=str(alt_text), messages=messages)

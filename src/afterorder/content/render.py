@@ -193,7 +193,7 @@ class Renderer:
     ) -> LineRendered:
         """The LINE variant of ``template`` (``<locale>.line.json``), with the same data and locale choice
         as :meth:`render`.  Raises ``TemplateNotFound`` when the message has no LINE variant,
-        :class:`~afterorder.content.line_limits.LineLimitError` when it breaks one of LINE's limits."""
+        :class:`~afterorder.channels.line_limits.LineLimitError` when it breaks one of LINE's limits."""
         data = MessageData(store, customer, order, shipment, links, extra, compliance)
         return self._channels.render_line(template, self._chosen(template, locale, store, ChannelKind.LINE), data)
 

@@ -103,6 +103,14 @@ class Feedback:
     statuses: list[StatusReport] = field(default_factory=list)
 
 
+def delivered(provider: str, at: datetime, detail: object = None, *, provider_message_id: str | None = None,
+              message_id: str | None = None) -> StatusReport:
+    """The provider's word that a message reached its recipient; ``detail`` is what it said (its
+    SMTP answer, …), kept to 255 characters."""
+    return StatusReport(provider, DeliveryStatus.DELIVERED, at, provider_message_id, message_id,
+                        str(detail or "")[:255])
+
+
 def angle(message_id: str | None) -> str | None:
     """A Message-ID in angle brackets, however the provider wrote it."""
     if not message_id or not isinstance(message_id, str):
@@ -117,6 +125,11 @@ def text(value: Any, name: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise Malformed(f"{name} is missing or not text")
     return value.strip()
+
+
+def optional_text(value: Any) -> str | None:
+    """``value`` trimmed when it is text with something in it, else ``None`` (an optional id)."""
+    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 def address(value: Any, name: str) -> str:

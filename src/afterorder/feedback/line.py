@@ -43,7 +43,7 @@ from afterorder.clock import Clock
 from afterorder.db.schema import outbox
 from afterorder.db.stores import StoreRow
 from afterorder.feedback import line_link
-from afterorder.feedback.base import DeliveryStatus, StatusReport, WebhookRequest, mapping, text
+from afterorder.feedback.base import DeliveryStatus, WebhookRequest, delivered, mapping, text
 from afterorder.feedback.line_link_text import link_locale, link_text
 from afterorder.feedback.line_state import set_following
 from afterorder.feedback.receipts import first_time
@@ -168,8 +168,7 @@ async def apply(conn: AsyncConnection, store_id: int, event: LineEvent, now: dat
     elif event.kind == "delivery" and event.delivery:
         found = await find_line_message(conn, store_id, event.delivery)
         if found is not None:
-            await set_status(conn, store_id, found, StatusReport(NAME, DeliveryStatus.DELIVERED, event.at,
-                                                                 detail="delivery-completion webhook"))
+            await set_status(conn, store_id, found, delivered(NAME, event.at, "delivery-completion webhook"))
     elif event.kind == "message" and event.user_id:
         code = line_link.find_code(event.text or "")
         return await line_link.claim_code(conn, store_id, code, event.user_id, now) if code else None

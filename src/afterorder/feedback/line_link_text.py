@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from afterorder.content.i18n import resolve_locale
+from afterorder.content.i18n import first_locale, localized
 
 LOCALES: Final = ("en", "ja", "zh-Hans")
 
@@ -64,18 +64,12 @@ _TEXT: Final[dict[str, dict[str, str]]] = {
 
 def link_locale(*preferred: str | None) -> str:
     """The first of ``preferred`` that is given, as one of ``LOCALES`` (English when none fits)."""
-    wanted = next((p for p in preferred if p), "en")
-    return resolve_locale(wanted, list(LOCALES), "en")
+    return first_locale(preferred, LOCALES)
 
 
 def link_text(locale: str, **values: str) -> dict[str, str]:
-    table = _TEXT[link_locale(locale)]
-    out = {}
-    for key, text in table.items():
-        for name, value in values.items():
-            text = text.replace("{" + name + "}", value)
-        out[key] = text
-    return out
+    """The words in ``locale``, each ``{name}`` replaced by ``values[name]``."""
+    return localized(_TEXT, locale, **values)
 
 
 def mail_button(locale: str) -> str:

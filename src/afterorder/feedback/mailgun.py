@@ -13,12 +13,11 @@ from afterorder.domain import EventType
 from afterorder.feedback.base import (
     BadCredentials,
     Bounce,
-    DeliveryStatus,
     Feedback,
-    StatusReport,
     WebhookRequest,
     address,
     angle,
+    delivered,
     mapping,
     text,
     unix_time,
@@ -55,15 +54,13 @@ def parse(request: WebhookRequest, settings: dict[str, Any]) -> Feedback:
     if not isinstance(event, dict):
         raise Malformed("event-data is missing")
     headers = mapping(mapping(event.get("message")).get("headers"))
+    status = mapping(event.get("delivery-status"))
     if event.get("event") == "delivered":
-        return Feedback(statuses=[StatusReport(
-            NAME, DeliveryStatus.DELIVERED, unix_time(event.get("timestamp"), "event-data.timestamp"),
-            message_id=angle(headers.get("message-id")),
-            detail=str(mapping(event.get("delivery-status")).get("message") or "")[:255])])
+        return Feedback(statuses=[delivered(NAME, unix_time(event.get("timestamp"), "event-data.timestamp"),
+                                            status.get("message"), message_id=angle(headers.get("message-id")))])
     kind = EVENTS.get(str(event.get("event")))
     if kind is None:
         return Feedback()
-    status = mapping(event.get("delivery-status"))
     description = " ".join(str(x) for x in (status.get("code"), status.get("description") or status.get("message"),
                                             event.get("reason")) if x).strip()
     return Feedback(bounces=[Bounce(

@@ -22,14 +22,15 @@ from afterorder.domain import EventType
 from afterorder.feedback.base import (
     BadCredentials,
     Bounce,
-    DeliveryStatus,
     Feedback,
     StatusReport,
     WebhookRequest,
     address,
     angle,
+    delivered,
     iso_time,
     mapping,
+    optional_text,
 )
 from afterorder.webhook_errors import Malformed, Unauthorized
 
@@ -86,18 +87,13 @@ def _bounce(data: dict[str, Any]) -> Bounce:
         hard=complaint or kind in HARD, occurred_at=iso_time(data.get("BouncedAt"), "BouncedAt"),
         message_id=angle(found.group(1)) if found else None,
         description=" ".join(str(x) for x in (kind, data.get("Description") or data.get("Details")) if x),
-        raw=data, provider_message_id=_text_or_none(data.get("MessageID")))
+        raw=data, provider_message_id=optional_text(data.get("MessageID")))
 
 
 def _delivery(data: dict[str, Any]) -> StatusReport:
-    postmark_id = _text_or_none(data.get("MessageID"))
+    postmark_id = optional_text(data.get("MessageID"))
     ours = angle(mapping(data.get("Metadata")).get(MESSAGE_ID_KEY))
     if postmark_id is None and ours is None:
         raise Malformed("MessageID is missing")
-    return StatusReport(NAME, DeliveryStatus.DELIVERED, iso_time(data.get("DeliveredAt"), "DeliveredAt"),
-                        provider_message_id=postmark_id, message_id=ours,
-                        detail=str(data.get("Details") or "")[:255])
-
-
-def _text_or_none(value: Any) -> str | None:
-    return value.strip() if isinstance(value, str) and value.strip() else None
+    return delivered(NAME, iso_time(data.get("DeliveredAt"), "DeliveredAt"), data.get("Details"),
+                     provider_message_id=postmark_id, message_id=ours)

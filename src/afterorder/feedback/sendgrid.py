@@ -25,12 +25,12 @@ from afterorder.domain import EventType
 from afterorder.feedback.base import (
     BadCredentials,
     Bounce,
-    DeliveryStatus,
     Feedback,
     StatusReport,
     WebhookRequest,
     address,
     angle,
+    delivered,
     text,
     unix_time,
 )
@@ -104,9 +104,8 @@ def _bounce(item: dict[str, Any], index: int) -> Bounce | None:
 
 
 def _delivered(item: dict[str, Any], index: int) -> StatusReport:
-    return StatusReport(NAME, DeliveryStatus.DELIVERED, unix_time(item.get("timestamp"), f"[{index}].timestamp"),
-                        provider_message_id=_sendgrid_id(item), message_id=_our_id(item),
-                        detail=str(item.get("response") or "")[:255])
+    return delivered(NAME, unix_time(item.get("timestamp"), f"[{index}].timestamp"), item.get("response"),
+                     provider_message_id=_sendgrid_id(item), message_id=_our_id(item))
 
 
 def _sendgrid_id(item: dict[str, Any]) -> str | None:

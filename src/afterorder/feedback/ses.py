@@ -33,14 +33,15 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from afterorder.domain import EventType
 from afterorder.feedback.base import (
     Bounce,
-    DeliveryStatus,
     Feedback,
     StatusReport,
     WebhookRequest,
     address,
     angle,
+    delivered,
     iso_time,
     mapping,
+    optional_text,
     text,
 )
 from afterorder.webhook_errors import Malformed, Unauthorized
@@ -156,10 +157,8 @@ def delivery(ses: dict[str, Any], message: dict[str, Any]) -> StatusReport:
     mail, done = mapping(ses.get("mail")), ses.get("delivery")
     if not isinstance(done, dict):
         raise Malformed("delivery is missing")
-    return StatusReport(NAME, DeliveryStatus.DELIVERED,
-                        iso_time(done.get("timestamp") or message["Timestamp"], "delivery.timestamp"),
-                        provider_message_id=_ses_id(mail), message_id=_message_id(mail),
-                        detail=str(done.get("smtpResponse") or "")[:255])
+    return delivered(NAME, iso_time(done.get("timestamp") or message["Timestamp"], "delivery.timestamp"),
+                     done.get("smtpResponse"), provider_message_id=_ses_id(mail), message_id=_message_id(mail))
 
 
 def notification_bounces(kind: Any, ses: dict[str, Any], message: dict[str, Any]) -> list[Bounce]:
@@ -192,8 +191,7 @@ def notification_bounces(kind: Any, ses: dict[str, Any], message: dict[str, Any]
 
 def _ses_id(mail: dict[str, Any]) -> str | None:
     """SES's id for the message (what ``SendEmail`` answered)."""
-    found = mail.get("messageId")
-    return found.strip() if isinstance(found, str) and found.strip() else None
+    return optional_text(mail.get("messageId"))
 
 
 def _message_id(mail: dict[str, Any]) -> str | None:

@@ -33,8 +33,8 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from afterorder.channels.line_limits import MAX_URI_CHARS
 from afterorder.content.line import LineRendered
-from afterorder.content.line_limits import MAX_URI
 from afterorder.content.sms import SmsRendered, links_in, measured
 from afterorder.domain import RenderedMessage
 from afterorder.signing import BadToken, Signer
@@ -132,7 +132,7 @@ def _line_uri(url: str, ctx: LinkContext) -> str:
         return url
     target = utm(url, ctx, "line")
     tracked = click_url(target, ctx) if ctx.settings.track_clicks else target
-    return next((u for u in (tracked, target) if len(u) <= MAX_URI), url)
+    return next((u for u in (tracked, target) if len(u) <= MAX_URI_CHARS), url)
 
 
 def _rewrite_actions(node: Any, ctx: LinkContext) -> Any:

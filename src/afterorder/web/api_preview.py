@@ -19,9 +19,9 @@ from sqlalchemy import select
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
 from afterorder.channels.base import ChannelKind
+from afterorder.channels.line_limits import LineLimitError
 from afterorder.content.flex_html import line_html
 from afterorder.content.line import LineRendered
-from afterorder.content.line_limits import LineLimitError
 from afterorder.content.sms import SmsRendered
 from afterorder.db.schema import customers
 from afterorder.flows.preview import Preview, PreviewError, build_preview, send_test

@@ -13,8 +13,8 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp
 
-from afterorder.channels import DevInbox
 from afterorder.clock import OffsetClock
+from afterorder.dev.receivers import DevReceivers
 from afterorder.domain import Event, EventBatch
 from afterorder.feedback.aliyun_sms import AliyunSmsReceiver
 from afterorder.feedback.line import LineReceiver
@@ -33,6 +33,7 @@ from afterorder.web import (
     data_rights,
     engagement,
     feedback_webhooks,
+    inbox,
     line_link,
     pages,
     public,
@@ -51,19 +52,21 @@ class ClockAdvance(BaseModel):
     seconds: float = Field(gt=0, le=10 * 365 * 86400)
 
 
-def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, inbox: DevInbox | None = None,
+def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, dev: DevReceivers | None = None,
                webhook_http: httpx.AsyncClient | None = None, esp: EspReceiver | None = None) -> FastAPI:
     """``webhook_http`` is the client webhook receivers call out with (Saleor's JWKS, LINE's link tokens and
-    pushes); one is made if not given.  ``esp`` receives the mail providers' bounce and complaint webhooks."""
+    pushes); one is made if not given.  ``esp`` receives the mail providers' bounce and complaint webhooks;
+    ``dev``: the development receivers ``/inbox`` shows."""
     app = FastAPI(title="afterorder", version="0.1.0", openapi_url="/api/openapi.json", docs_url="/api/docs",
                   redoc_url=None, description="Post-purchase and lifecycle messaging engine for online stores.")
     app.state.runtime = runtime
-    app.state.inbox = inbox
+    app.state.dev = dev
     app.state.key_cache = {}
     app.state.webhooks = WebhookReceiver(runtime.engine, runtime.intake, build_adapters(webhook_http), runtime.clock)
     app.include_router(api.router)
     app.include_router(feedback_webhooks.router)  # before /webhooks/{platform}/{store}: line, twilio are no platforms
     app.include_router(webhooks.router)
+    app.include_router(inbox.router)
     app.include_router(pages.router)
     app.include_router(segments.router)
     app.include_router(reports.router)
@@ -106,7 +109,7 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, inbox:
 
     @app.get("/", include_in_schema=False)
     async def _home() -> Response:
-        return RedirectResponse("/inbox" if inbox is not None else "/runs")
+        return RedirectResponse("/inbox" if dev is not None else "/runs")
 
     @app.get("/healthz", include_in_schema=False)
     async def _health() -> dict[str, str]:

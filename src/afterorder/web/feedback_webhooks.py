@@ -15,14 +15,17 @@ stored in any of those cases.  All errors come from ``afterorder.webhook_errors`
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import TypeVar
 
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
 from afterorder.feedback.aliyun_sms import ANSWER, AliyunSmsReceiver
 from afterorder.feedback.base import WebhookRequest
-from afterorder.feedback.line import LineReceiver
-from afterorder.feedback.receiver import EspReceiver
+from afterorder.feedback.line import LineReceived, LineReceiver
+from afterorder.feedback.receiver import EspReceiver, Received
 from afterorder.feedback.twilio import TwilioReceiver
 from afterorder.web.api import ApiError, read_limited
 from afterorder.web.errors import error
@@ -30,6 +33,7 @@ from afterorder.webhook_errors import Unauthorized, WebhookError
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
+T = TypeVar("T")
 
 
 async def _request(request: Request) -> WebhookRequest:
@@ -42,49 +46,42 @@ def _refused(exc: WebhookError, basic_auth: bool = False) -> Response:
     return error(exc.status, exc.code, exc.message, headers=headers)
 
 
-@router.post("/webhooks/esp/{provider}/{store}")
-async def esp_webhook(request: Request, provider: str, store: str) -> Response:
-    receiver: EspReceiver = request.app.state.esp
+async def _received(request: Request, receive: Callable[[WebhookRequest], Awaitable[T]],
+                    answer: Callable[[T], Response], *, basic_auth: bool = False) -> Response:
+    """``receive`` the request and ``answer`` with what it gave; a refused request gets its error."""
     try:
-        received = await receiver.receive(provider, store, await _request(request))
+        received = await receive(await _request(request))
     except ApiError as exc:
         return exc.response
     except WebhookError as exc:
-        return _refused(exc, basic_auth=True)
+        return _refused(exc, basic_auth)
+    return answer(received)
+
+
+def _as_json(received: Received | LineReceived) -> Response:
     return JSONResponse(received.as_json())
+
+
+@router.post("/webhooks/esp/{provider}/{store}")
+async def esp_webhook(request: Request, provider: str, store: str) -> Response:
+    receiver: EspReceiver = request.app.state.esp
+    return await _received(request, partial(receiver.receive, provider, store), _as_json, basic_auth=True)
 
 
 @router.post("/webhooks/line/{store}")
 async def line_webhook(request: Request, store: str) -> Response:
     receiver: LineReceiver = request.app.state.line
-    try:
-        received = await receiver.receive(store, await _request(request))
-    except ApiError as exc:
-        return exc.response
-    except WebhookError as exc:
-        return _refused(exc)
-    return JSONResponse(received.as_json())
+    return await _received(request, partial(receiver.receive, store), _as_json)
 
 
 @router.post("/webhooks/twilio/{store}")
 async def twilio_webhook(request: Request, store: str) -> Response:
     receiver: TwilioReceiver = request.app.state.twilio
-    try:
-        answer = await receiver.receive(store, request.url.query, await _request(request))
-    except ApiError as exc:
-        return exc.response
-    except WebhookError as exc:
-        return _refused(exc)
-    return Response(answer.twiml, media_type="text/xml")
+    return await _received(request, partial(receiver.receive, store, request.url.query),
+                           lambda answer: Response(answer.twiml, media_type="text/xml"))
 
 
 @router.post("/webhooks/aliyun_sms/{store}/{token}")
 async def aliyun_sms_webhook(request: Request, store: str, token: str) -> Response:
     receiver: AliyunSmsReceiver = request.app.state.aliyun_sms
-    try:
-        await receiver.receive(store, token, await _request(request))
-    except ApiError as exc:
-        return exc.response
-    except WebhookError as exc:
-        return _refused(exc)
-    return JSONResponse(ANSWER)
+    return await _received(request, partial(receiver.receive, store, token), lambda _: JSONResponse(ANSWER))

@@ -1,4 +1,4 @@
-"""Operator pages: the development inbox and the flow runs overview."""
+"""Operator pages: the flow runs overview (and the page frame the development inbox, ``web/inbox.py``, shares)."""
 
 from __future__ import annotations
 
@@ -10,46 +10,18 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import func, select
 from starlette.responses import HTMLResponse, Response
 
-from afterorder.channels import DevInbox, ReceivedMail
 from afterorder.db.schema import flow_runs, stores
 from afterorder.runtime import Runtime
-from afterorder.web.errors import error
 
 router = APIRouter(include_in_schema=False)
 _env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                    autoescape=select_autoescape(["html"]))
-SHOWN_HEADERS = ("From", "To", "Reply-To", "Subject", "Date", "Message-ID", "X-Afterorder-Category")
 
 
-def _page(request: Request, name: str, **context: Any) -> HTMLResponse:
+def page(request: Request, name: str, **context: Any) -> HTMLResponse:
+    """An operator page: ``templates/<name>`` with the clock's time."""
     runtime: Runtime = request.app.state.runtime
     return HTMLResponse(_env.get_template(name).render(now=runtime.clock.now(), **context))
-
-
-def _inbox(request: Request) -> DevInbox | None:
-    inbox: DevInbox | None = request.app.state.inbox
-    return inbox
-
-
-def _header(mail: ReceivedMail, name: str) -> str:
-    return next((v for k, v in mail.headers if k.lower() == name.lower()), "")
-
-
-@router.get("/inbox")
-async def inbox_page(request: Request) -> Response:
-    inbox = _inbox(request)
-    if inbox is None:
-        return error(404, "no_inbox", "the inbox exists only with the built-in development SMTP server (--dev-smtp)")
-    return _page(request, "inbox.html", title="Inbox", mails=inbox.all()[:500], header=_header)
-
-
-@router.get("/inbox/{mail_id}")
-async def mail_page(request: Request, mail_id: int) -> Response:
-    inbox = _inbox(request)
-    mail = inbox.get(mail_id) if inbox else None
-    if mail is None:
-        return error(404, "not_found", f"no mail #{mail_id} in the inbox")
-    return _page(request, "mail.html", title=mail.subject, mail=mail, shown=SHOWN_HEADERS)
 
 
 @router.get("/runs")
@@ -77,4 +49,4 @@ async def runs_page(request: Request) -> Response:
         if row.status == "waiting" and row.step < len(entry["steps"]):
             entry["steps"][row.step]["waiting"] += row.n
     rows = [{**dict(r), "store": slugs.get(r["store_id"], r["store_id"])} for r in recent]
-    return _page(request, "runs.html", title="Flow runs", flows=list(flows.values()), recent=rows)
+    return page(request, "runs.html", title="Flow runs", flows=list(flows.values()), recent=rows)

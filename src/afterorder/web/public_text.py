@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from afterorder.content.i18n import resolve_locale
+from afterorder.content.i18n import first_locale, localized
 
 PAGE_LOCALES: Final = ("en", "ja", "zh-Hans")
 
@@ -91,15 +91,10 @@ _TEXT: Final[dict[str, dict[str, str]]] = {
 
 
 def page_locale(*preferred: str | None) -> str:
-    wanted = next((p for p in preferred if p), "en")
-    return resolve_locale(wanted, list(PAGE_LOCALES), "en")
+    """The first of ``preferred`` that is given, as one of ``PAGE_LOCALES`` (English when none fits)."""
+    return first_locale(preferred, PAGE_LOCALES)
 
 
 def page_text(locale: str, **values: str) -> dict[str, str]:
-    table = _TEXT[page_locale(locale)]
-    out = {}
-    for key, text in table.items():
-        for name, value in values.items():
-            text = text.replace("{" + name + "}", value)
-        out[key] = text
-    return out
+    """The words in ``locale``, each ``{name}`` replaced by ``values[name]``."""
+    return localized(_TEXT, locale, **values)

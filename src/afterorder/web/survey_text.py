@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from afterorder.web.public_text import page_locale
+from afterorder.content.i18n import localized
 
 _TEXT: dict[str, dict[str, str]] = {
     "en": {
@@ -63,5 +63,5 @@ _TEXT: dict[str, dict[str, str]] = {
 
 
 def survey_text(locale: str) -> dict[str, str]:
-    chosen = page_locale(locale)
-    return _TEXT.get(chosen, _TEXT["en"])
+    """The words in ``locale`` (English when none fits); the page fills in their ``{store}`` and ``{score}``."""
+    return localized(_TEXT, locale)

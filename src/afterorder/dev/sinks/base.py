@@ -6,7 +6,8 @@ A sink is an ASGI app (Starlette) built by its provider module; ``Sink`` holds i
 * ``requests``: every request that reached it, accepted or not (what a rate test times);
 * ``trouble``: a function of the request → an answer to give instead of accepting it (a 429 with
   ``Retry-After`` for 30 seconds, a 500, a timeout), for throttling and crash tests;
-* ``latency``: seconds every answer waits (``make bench`` answers in 5 ms).
+* ``latency``: seconds every answer waits (``make bench`` answers in 5 ms);
+* ``clock``: the time each accepted message is stamped with (``received_at``; the demo's fast clock).
 
 Each provider module decides what "accepted" means for it (LINE: once per retry key — a repeat
 gets 409, as LINE answers).
@@ -17,11 +18,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,7 @@ class Accepted:
     provider_id: str
     payload: Any  # the provider's own view of the message (LINE message objects, SMS text, raw MIME …)
     key: str | None = None  # the idempotency key it came with (LINE's retry key), if any
+    received_at: datetime = field(default_factory=_utc_now)  # for people to read: the sink's clock
 
 
 Trouble = Callable[[SeenRequest], Awaitable[Response | None] | Response | None]
@@ -50,6 +57,7 @@ Trouble = Callable[[SeenRequest], Awaitable[Response | None] | Response | None]
 class Sink:
     latency: float = 0.0
     trouble: Trouble | None = None
+    clock: Callable[[], datetime] = _utc_now
     accepted: list[Accepted] = field(default_factory=list)
     requests: list[SeenRequest] = field(default_factory=list)
     _waiters: list[tuple[int, asyncio.Future[None]]] = field(default_factory=list)
@@ -71,7 +79,7 @@ class Sink:
         return seen, None
 
     def accept(self, item: Accepted) -> None:
-        self.accepted.append(item)
+        self.accepted.append(replace(item, received_at=self.clock()))
         for needed, waiter in self._waiters:
             if len(self.accepted) >= needed and not waiter.done():
                 waiter.set_result(None)

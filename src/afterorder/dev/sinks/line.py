@@ -11,6 +11,9 @@ answered as LINE does.
   number in ``pnp_refused`` (no LINE user has it, or they refused notification messages);
 * ``POST /v2/bot/user/{userId}/linkToken`` — ``{"linkToken": ...}``, remembered in ``link_tokens``.
 
+``follow`` sends afterorder a ``follow`` webhook, as LINE does when a user adds the account as a friend:
+the body LINE's SDK samples show, signed with the channel secret (``x-line-signature``).
+
 ``monthly_limit`` (messages this month before LINE's "You have reached your monthly limit." 429),
 ``trouble`` with :func:`monthly_limit_answer` / :func:`rate_limit_answer`, and ``stall`` (accept, then
 answer late: a lost answer) script what the channel must survive.  ``accepted`` keeps every message
@@ -23,6 +26,9 @@ Error bodies other than the 409 are built from LINE's ``ErrorResponse`` schema (
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import itertools
 import json
 import re
@@ -32,6 +38,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -42,6 +49,7 @@ from afterorder.channels.line import MONTHLY_LIMIT
 from afterorder.dev.sinks.base import Accepted, SeenRequest, Sink
 
 DEV_TOKEN = "dev-line-channel-access-token"
+DEV_CHANNEL_SECRET = "dev-line-channel-secret"  # what its webhooks would be signed with
 _USER_ID = re.compile(r"U[0-9a-f]{32}")
 _HASHED_PHONE = re.compile(r"[0-9a-f]{64}")
 _UNAUTHORIZED = "Authentication failed. Confirm that the access token in the authorization header is valid."
@@ -69,6 +77,8 @@ def rate_limit_answer(retry_after: float | None = None) -> Response:
 @dataclass
 class LineSink(Sink):
     token: str = DEV_TOKEN
+    channel_secret: str = DEV_CHANNEL_SECRET
+    bot_user_id: str = "U" + "0" * 31 + "1"  # the account's own user id: a webhook's destination
     monthly_limit: int | None = None
     stall: float = 0.0
     pnp_refused: set[str] = field(default_factory=set)
@@ -130,6 +140,23 @@ class LineSink(Sink):
         self.link_tokens[token] = user_id
         return _answer(200, {"linkToken": token})
 
+    async def follow(self, client: httpx.AsyncClient, webhook_url: str, user_id: str) -> httpx.Response:
+        """Tell afterorder that ``user_id`` follows the account (a ``follow`` webhook event); its answer."""
+        return await self.send_webhook(client, webhook_url, [{
+            "type": "follow", "mode": "active", "timestamp": int(self.clock().timestamp() * 1000),
+            "source": {"type": "user", "userId": user_id}, "webhookEventId": _event_id(),
+            "deliveryContext": {"isRedelivery": False}, "replyToken": secrets.token_hex(16),
+            "follow": {"isUnblocked": False}}])
+
+    async def send_webhook(self, client: httpx.AsyncClient, webhook_url: str, events: list[dict[str, Any]],
+                           ) -> httpx.Response:
+        """POST ``events`` to the channel's webhook URL as LINE does: JSON, signed with the channel secret."""
+        body = json.dumps({"destination": self.bot_user_id, "events": events}, ensure_ascii=False).encode()
+        signature = base64.b64encode(hmac.new(self.channel_secret.encode(), body, hashlib.sha256).digest())
+        return await client.post(webhook_url, content=body, headers={
+            "content-type": "application/json; charset=utf-8", "x-line-signature": signature.decode("ascii"),
+            "user-agent": "LineBotWebhook/2.0"})
+
     def _unauthorized(self, seen: SeenRequest) -> Response | None:
         if seen.headers.get("authorization") == f"Bearer {self.token}":
             return None
@@ -168,6 +195,12 @@ def _bad_pnp(seen: SeenRequest) -> Response | None:
     if tag is not None and not 16 <= len(tag) <= 100:
         return _answer(400, {"message": "The value for the 'X-Line-Delivery-Tag' header is invalid"})
     return None
+
+
+def _event_id() -> str:
+    """A webhook event id in LINE's form (a ULID: 26 characters of Crockford's base32)."""
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    return "".join(secrets.choice(alphabet) for _ in range(26))
 
 
 def _is_uuid(value: str) -> bool:

@@ -15,11 +15,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import parse_qs
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from afterorder.channels.setup import load_prefs
 from afterorder.db import dashboard_users as users
 from afterorder.db.dashboard_users import Membership, Role, Session
 from afterorder.db.stores import StoreRow, get_store_by_id
@@ -59,10 +61,20 @@ class Viewer:
     store: StoreRow
     role: Role
     form: dict[str, str]
+    line_paused_until: datetime | None = None  # LINE's monthly quota is used up: its messages go by email
 
     @property
     def may_edit(self) -> bool:
         return self.role.may_edit()
+
+    @property
+    def line_resumes(self) -> str | None:
+        """When LINE sends again, in the store's time (a date, with the hour when not midnight); None
+        while LINE is not paused."""
+        if self.line_paused_until is None:
+            return None
+        local = self.line_paused_until.astimezone(ZoneInfo(self.store.timezone))
+        return f"{local:%Y-%m-%d}" if (local.hour, local.minute) == (0, 0) else f"{local:%Y-%m-%d %H:%M}"
 
     @property
     def may_administer(self) -> bool:
@@ -116,11 +128,14 @@ async def viewer(request: Request, slug: str, *, needs: str = "read") -> Viewer:
                    "administer": membership.role.may_administer()}[needs]
         if not allowed:
             raise page_error(403, f"a {membership.role.value} of {slug} cannot change this")
-    async with runtime_of(request).engine.connect() as conn:
+    runtime = runtime_of(request)
+    async with runtime.engine.connect() as conn:
         store = await get_store_by_id(conn, membership.store_id)
+        prefs = (await load_prefs(conn, [membership.store_id]))[membership.store_id]
     if store is None:
         raise page_error(404, f"no store {slug!r}")
-    return Viewer(session, store, membership.role, form)
+    paused = prefs.line_paused_until if prefs.line_paused(runtime.clock.now()) else None
+    return Viewer(session, store, membership.role, form, paused)
 
 
 def render(request: Request, who: Viewer | None, name: str, *, status: int = 200, **context: Any) -> HTMLResponse:

@@ -1,5 +1,5 @@
-"""Messages (per flow, step and message over a period, with a chart) and benchmarks (post-purchase
-flows beside the industry's rates)."""
+"""Messages (per channel, and per flow, step, message and channel over a period, with a chart) and
+benchmarks (post-purchase flows beside the industry's rates)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from afterorder.analytics.benchmarks import INDUSTRIES, POST_PURCHASE, IndustryError, compare
-from afterorder.analytics.metrics import PeriodMetrics, percent, period_metrics
+from afterorder.analytics.metrics import PeriodMetrics, opens_known, percent, period_metrics
 from afterorder.analytics.retention import ReportError, check_period, end_of, parse_day, start_of
 from afterorder.db.store_settings import industry_of, set_industry
 from afterorder.web.dashboard.access import Viewer, page_error, render, runtime_of, viewer
@@ -18,6 +18,7 @@ from afterorder.web.dashboard.charts import Series, line_chart
 
 router = APIRouter(include_in_schema=False)
 DEFAULT_DAYS = 30
+CHANNEL_NAMES = {"email": "Email", "line": "LINE", "sms": "SMS"}
 
 
 def period(request: Request, who: Viewer, default_days: int = DEFAULT_DAYS) -> tuple[date, date]:
@@ -55,7 +56,8 @@ async def messages_page(request: Request, slug: str) -> Response:
     ], title=f"Messages sent {start} – {end}, and what they did")
     flows = runtime_of(request).catalog.flows_for(who.store.slug)
     return render(request, who, "messages.html", title="Messages", start=start, end=end, metrics=metrics,
-                  chart=chart, percent=percent, flow_names={k: v.name for k, v in flows.items()})
+                  chart=chart, percent=percent, flow_names={k: v.name for k, v in flows.items()},
+                  channel_names=CHANNEL_NAMES, opens_known=opens_known)
 
 
 @router.get("/dashboard/{slug}/benchmarks")

@@ -13,9 +13,9 @@ from typing import Any, Literal
 from aiosmtpd.smtp import SMTP as SmtpProtocol
 from aiosmtpd.smtp import Envelope, Session
 
-from afterorder.channels.devinbox import DevInbox, ReceivedMail
+from afterorder.dev.inbox import DevInbox
 
-__all__ = ["DevInbox", "DevSmtpServer", "FailStage", "ReceivedMail", "start_dev_smtp"]
+__all__ = ["DevSmtpServer", "FailStage", "failure_reply", "start_dev_smtp"]
 
 FailStage = Literal["MAIL", "RCPT", "DATA"]
 
