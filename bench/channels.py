@@ -375,7 +375,7 @@ def _baseline(report: ChannelsReport) -> str:
 
 
 def render(report: ChannelsReport) -> str:
-    h, width, cell = report.header, 34, 30
+    h, width, cell = report.header, 34, 32
     lines = [f"channel layer: delivering messages already rendered in the outbox (claim, check, send, record) — "
              f"not the end-to-end path; {h['messages']} messages a run, {h['runs']} run(s) each, "
              f"{h['concurrency']} in flight, local servers answering in {h['latency_seconds'] * 1000:g} ms "
