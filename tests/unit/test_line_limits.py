@@ -161,17 +161,19 @@ def test_a_link_over_1000_characters_is_refused_wherever_it_is_in_the_message() 
     assert line_limits.problems([flex(carousel)]) == ["messages[0]: a link is at most 1,000 characters, got 1,001"]
 
 
-def test_the_channels_check_measures_cards_only_when_the_whole_request_could_hold_an_oversized_one() -> None:
+def test_the_channels_check_skips_only_what_the_whole_request_shows_cannot_fail() -> None:
     within = [flex(padded_bubble(30_000))]
     over = [flex(padded_bubble(30_001), "😀" * 751)]
-    body = len(line_limits.compact_json({"to": "U" + "0" * 32, "messages": over}))
+    long_link = [flex(card(uri="https://shop.example/" + "a" * 980))]
+    escaped_link = [flex(card(uri="https://shop.example/?q=\"" + "a" * 975))]  # 1,000 characters, 1,001 bytes as JSON
 
-    line_limits.check(within, document_bytes=len(line_limits.compact_json({"messages": within})))
+    line_limits.check(within, document=line_limits.compact_json({"messages": within}))
+    line_limits.check(escaped_link, document=line_limits.compact_json({"messages": escaped_link}))
     with pytest.raises(LineLimitError) as refused:
-        line_limits.check(over, document_bytes=body)
-    with pytest.raises(LineLimitError) as short:  # a small request: no card can be over, the rest is checked
-        line_limits.check([flex(card(), "😀" * 751)], document_bytes=5_000)
+        line_limits.check(over, document=line_limits.compact_json({"to": "U" + "0" * 32, "messages": over}))
+    with pytest.raises(LineLimitError) as linked:
+        line_limits.check(long_link, document=line_limits.compact_json({"messages": long_link}))
 
     assert refused.value.problems == ["messages[0].altText: at most 1,500 characters, got 1,502",
                                       "messages[0].contents: a bubble is at most 30 KB of JSON, got 30,001 bytes"]
-    assert short.value.problems == ["messages[0].altText: at most 1,500 characters, got 1,502"]
+    assert linked.value.problems == ["messages[0]: a link is at most 1,000 characters, got 1,001"]

@@ -114,7 +114,7 @@ class LineChannel(HttpChannel):
             raise ValueError(f"recipient must be a LINE user id (U + 32 hex) or a hashed phone number, got {to!r}")
         messages = _messages(message)
         body = line_limits.compact_json({"to": to, "messages": messages})
-        line_limits.check(messages, notification=notification, document_bytes=len(body))
+        line_limits.check(messages, notification=notification, document=body)
         headers = {"Authorization": self._auth, "Content-Type": "application/json"}
         if notification:
             headers["X-Line-Delivery-Tag"] = delivery_tag(message.message_id)

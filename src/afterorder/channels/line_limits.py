@@ -16,15 +16,18 @@ From LINE's Messaging API reference (message objects, Flex Message, actions) and
 
 ``problems`` lists every breach, where and by how much (empty when the payload is fine); ``check``
 raises :class:`LineLimitError` with them, its ``limit`` naming the first limit broken
-(e.g. ``"altText ≤ 1,500 characters"``).  Given the size of a compact JSON document holding the
-messages (the channel's request body), ``check`` serializes no container again to measure it when
-that size is within the smallest container limit: a container's compact JSON is part of the
-document's, so none can be over.
+(e.g. ``"altText ≤ 1,500 characters"``).  Given the compact JSON document holding the messages
+(the channel's request body), ``check`` skips what the document shows cannot fail (a tenth of the
+CPU a LINE message costs to send): it serializes no container again when the document is within the
+smallest container limit (a container's compact JSON is part of the document's), and walks no
+message for links when no ``"uri"`` value in the document is longer than the link limit (a value's
+characters are at most its encoded bytes).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +40,7 @@ MAX_CAROUSEL_BUBBLES = 12
 MAX_CAROUSEL_BYTES = 50_000
 MAX_URI_CHARS = 1_000
 PNP_REFUSED_TYPES = frozenset({"image", "video", "audio"})
+_URI_VALUES = re.compile(rb'"uri":"((?:[^"\\]|\\.)*)"')  # every "uri" string value in compact JSON
 
 
 @dataclass(frozen=True)
@@ -66,12 +70,13 @@ def line_chars(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def check(messages: object, *, notification: bool = False, document_bytes: int | None = None) -> None:
+def check(messages: object, *, notification: bool = False, document: bytes | None = None) -> None:
     """Raise :class:`LineLimitError` if ``messages`` (the request's list) breaks a limit.
 
-    ``document_bytes``: the length of a compact JSON document holding ``messages`` (see the module)."""
-    sizes = document_bytes is None or document_bytes > MAX_BUBBLE_BYTES
-    found = breaches(messages, notification=notification, sizes=sizes)
+    ``document``: a compact JSON document holding ``messages`` (see the module)."""
+    sizes = document is None or len(document) > MAX_BUBBLE_BYTES
+    links = document is None or any(len(value) > MAX_URI_CHARS for value in _URI_VALUES.findall(document))
+    found = breaches(messages, notification=notification, sizes=sizes, links=links)
     if found:
         raise LineLimitError(found)
 
@@ -81,9 +86,10 @@ def problems(messages: object, *, notification: bool = False) -> list[str]:
     return [breach.problem for breach in breaches(messages, notification=notification)]
 
 
-def breaches(messages: object, *, notification: bool = False, sizes: bool = True) -> list[Breach]:
-    """Every limit the list of message objects breaks, each named (``sizes`` False: the containers
-    are known to be within their size limits)."""
+def breaches(messages: object, *, notification: bool = False, sizes: bool = True, links: bool = True
+             ) -> list[Breach]:
+    """Every limit the list of message objects breaks, each named (``sizes`` / ``links`` False: the
+    containers / the links are known to be within their limits)."""
     if not isinstance(messages, list):
         return [Breach("1–5 messages", "messages: a list of LINE message objects is required")]
     if not 1 <= len(messages) <= MAX_MESSAGES:
@@ -91,18 +97,18 @@ def breaches(messages: object, *, notification: bool = False, sizes: bool = True
                        f"messages: 1 to {MAX_MESSAGES} message objects per request, got {len(messages)}")]
     found: list[Breach] = []
     for index, message in enumerate(messages):
-        found += _message(message, f"messages[{index}]", notification=notification, sizes=sizes)
+        found += _message(message, f"messages[{index}]", notification=notification, sizes=sizes, links=links)
     return found
 
 
-def _message(message: object, where: str, *, notification: bool, sizes: bool) -> list[Breach]:
+def _message(message: object, where: str, *, notification: bool, sizes: bool, links: bool) -> list[Breach]:
     if not isinstance(message, Mapping) or not isinstance(message.get("type"), str):
         return [Breach("message object", f"{where}: a message object with a type is required")]
     kind = message["type"]
     if notification and kind in PNP_REFUSED_TYPES:
         return [Breach("no image, video or audio in a notification message",
                        f"{where}: LINE notification messages take no {kind} message")]
-    return _by_type(message, where, sizes) + _links(message, where)
+    return _by_type(message, where, sizes) + (_links(message, where) if links else [])
 
 
 def _by_type(message: Mapping[str, Any], where: str, sizes: bool) -> list[Breach]:
