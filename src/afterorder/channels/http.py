@@ -42,9 +42,9 @@ DEFAULT_TIMEOUT = 15.0
 # Retry-After values beyond this are read as this (a day): a provider's "come back next month"
 # is a quota, which the provider module reports as such.
 MAX_RETRY_AFTER = 86_400.0
+MAX_PATHS = 16  # parsed URLs kept per provider
 # What every request carries besides the provider's own headers (httpx's client would add the same,
 # bar Accept-Encoding: the answers are a few hundred bytes, not worth compressing)
-MAX_PATHS = 16  # parsed URLs kept per provider
 DEFAULT_HEADERS = {"Accept": "*/*", "User-Agent": f"python-httpx/{httpx.__version__}"}
 
 

@@ -466,6 +466,7 @@ def _joined(earlier: asyncio.Future[None] | None, later: asyncio.Future[None] | 
     """One group of the outcomes of both: ``earlier`` is done when ``later`` is."""
     if earlier is None or later is None:
         return earlier or later
+
     def follow(_later: asyncio.Future[None]) -> None:
         if not earlier.done():
             earlier.set_result(None)
