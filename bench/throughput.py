@@ -148,7 +148,7 @@ async def run_throughput(database_url: str, sink: SmtpSink, *, messages: int = 5
     settings = RuntimeSettings(database_url=database_url, smtp_url=sink.url, smtp_pool=smtp_pool,
                                worker_id="bench-throughput")
     runtime = Runtime(settings, clock, channel=channel)
-    concurrency = max(smtp_pool * 2, 2)  # what Runtime.start_workers uses
+    concurrency = settings.delivery_concurrency  # what Runtime.start_workers uses
     try:
         await runtime.migrate()
         async with runtime.engine.begin() as conn:

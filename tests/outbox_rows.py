@@ -32,3 +32,21 @@ async def queue_line_messages(engine: AsyncEngine, store: StoreRow, count: int, 
             await conn.execute(outbox.insert(), rows[start:start + 500])
             await conn.execute(outbox_bodies.insert(), bodies[start:start + 500])
     return [r["message_id"] for r in rows]
+
+
+async def queue_sms_messages(engine: AsyncEngine, store: StoreRow, count: int, now: datetime) -> list[str]:
+    """``count`` transactional SMS queued for ``store``; returns their Message-IDs."""
+    rows, bodies = [], []
+    for n in range(count):
+        key = f"test:sms:{n}"
+        rows.append({"store_id": store.id, "idempotency_key": key, "message_id": f"<{key}@{store.slug}.example>",
+                     "channel": "sms", "category": "transactional", "template": "shipping-confirmation",
+                     "locale": "en", "envelope_from": store.email_from, "recipient": f"+1415555{n:04d}",
+                     "subject": f"Shipped {n}", "status": "queued", "attempts": 0, "next_attempt_at": now,
+                     "created_at": now})
+        bodies.append({"store_id": store.id, "idempotency_key": key, "data": json.dumps(
+            {"text": f"Harbor Goods: order #{n} shipped", "params": {}})})
+    async with engine.begin() as conn:
+        await conn.execute(outbox.insert(), rows)
+        await conn.execute(outbox_bodies.insert(), bodies)
+    return [r["message_id"] for r in rows]

@@ -20,6 +20,7 @@ from afterorder.db.schema import outbox
 from afterorder.delivery import DeliverySettings
 from afterorder.dev.sinks.line import DEV_TOKEN, LineSink
 from afterorder.domain import Event
+from afterorder.runtime import RuntimeSettings
 from tests.conftest import T0
 from tests.e2e.processes import start_worker, stop
 from tests.factories import add_store, order_event, running
@@ -27,7 +28,7 @@ from tests.loopback import loopback
 from tests.outbox_rows import line_user
 
 ORDERS = 2000
-WORKER_CONCURRENCY = 8  # the worker's default: twice its SMTP pool of 4
+WORKER_CONCURRENCY = RuntimeSettings(database_url="").delivery_concurrency  # the worker's default
 
 
 async def queue_orders(database: str, line_api: str) -> None:

@@ -15,11 +15,13 @@ from afterorder.db.schema import delivery_attempts, flow_runs, outbox
 from afterorder.delivery import DeliverySettings
 from afterorder.dev.smtp_server import DevSmtpServer
 from afterorder.domain import Event
+from afterorder.runtime import RuntimeSettings
 from tests.conftest import T0
 from tests.e2e.processes import start_worker, stop
 from tests.factories import add_store, order_event, running
 
 RUNS = 1000
+WORKER_CONCURRENCY = RuntimeSettings(database_url="").delivery_concurrency  # the worker's default
 
 
 async def due_runs(database_url: str, n: int = RUNS) -> None:
@@ -78,7 +80,7 @@ async def test_kill_9_in_the_middle_then_restart_every_message_arrives_once(
     # A message the server accepted in the instant before the kill, whose outcome was not yet written,
     # is sent again with the same Message-ID; each such resend is an attempt on record as interrupted.
     assert resent <= state["interrupted"], f"{resent} resends but only {state['interrupted']} interrupted attempts"
-    bound = DeliverySettings(worker_id="w", concurrency=8).resend_bound  # the worker's: twice its SMTP pool of 4
+    bound = DeliverySettings(worker_id="w", concurrency=WORKER_CONCURRENCY).resend_bound
     assert resent <= bound, f"{resent} resends, more than the {bound} outcomes that can be unrecorded at a kill"
 
 

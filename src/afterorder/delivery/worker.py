@@ -7,7 +7,9 @@ provider its channel routes to (``channels.registry``), and record every attempt
   still out, or until ``unrecorded`` outcomes are waiting, since a commit costs about as much CPU
   as twenty outcomes in it).  So after a crash at any moment at most that many messages can look
   unsent although the provider took them; each goes again with its original Message-ID / LINE
-  retry key, which the provider can drop.
+  retry key, which the provider can drop.  An SMS has no such key (Twilio and Alibaba Cloud keep
+  none), so an SMS keeps its sending slot until its outcome is committed, and that commit does not
+  wait for others: the only SMS that can go twice are those in flight at the crash.
 * **Busy is a delay.**  A provider's 429 pauses that provider for the store for as long as it asked
   (``Retry-After``), the message waits that long, and it never counts towards failing; a store's
   rate (messages per second) keeps under the provider's limit in the first place — a message whose
@@ -99,9 +101,10 @@ class DeliverySettings:
     batch: int = 500  # messages claimed at once
     concurrency: int = 8  # sends in flight
     claims_per_run: int = 4  # ``run_due`` claims again (while the last claim was full) up to this many times
-    # outcomes known but not yet committed, beyond the sends in flight: the most a crash can make
-    # look unsent is concurrency + unrecorded (None: as many as concurrency, one commit's worth)
-    unrecorded: int | None = None
+    # outcomes known but not yet committed, beyond the sends in flight (one commit's worth): the most
+    # a crash can make look unsent is concurrency + unrecorded.  Too few, and a slow commit holds up
+    # sending (16 in all let the end-to-end bench tip into a backlog now and then; 8 + 64 never did)
+    unrecorded: int = 64
     # seconds an outcome may wait for the sends still out, to be committed with theirs (0: at once)
     group_wait: float = 0.02
 
@@ -113,7 +116,7 @@ class DeliverySettings:
     @property
     def group(self) -> int:
         """Outcomes committed together at most before waiting stops (one commit's worth)."""
-        return max(self.concurrency if self.unrecorded is None else self.unrecorded, 1)
+        return max(self.unrecorded, 1)
 
 
 @dataclass(frozen=True)
@@ -273,6 +276,9 @@ class Delivery:
                             outcome = await self._deliver(item)
                         finally:
                             self._sending -= 1
+                        if outcome is not None and outcome.sent.channel is ChannelKind.SMS:
+                            await self._record(outcome)  # no idempotency key: recorded before the slot is free
+                            return
                 if outcome is not None:
                     await self._record(outcome)
                 elif self._sending == 0:
@@ -376,7 +382,7 @@ class Delivery:
         is pending; the others wait for the commit of their group only (not for a lock each: a queue
         of callers taking turns at a lock committed one outcome at a time)."""
         self._pending.append(outcome)
-        if self._sending == 0 or len(self._pending) >= self.settings.group:
+        if self._sending == 0 or len(self._pending) >= self.settings.group or outcome.sent.channel is ChannelKind.SMS:
             self._group_ready.set()
         if self._group is None:
             self._group = asyncio.get_running_loop().create_future()
@@ -427,6 +433,8 @@ class Delivery:
         """Wait (at most ``group_wait``) for the outcomes of the sends still out to join this commit."""
         wait = self.settings.group_wait
         while wait > 0 and self._sending and len(self._pending) < self.settings.group:
+            if any(o.sent.channel is ChannelKind.SMS for o in self._pending):
+                return  # an SMS holds its sending slot until it is recorded: no waiting for others
             self._group_ready.clear()
             started = asyncio.get_running_loop().time()
             try:
