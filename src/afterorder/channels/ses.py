@@ -87,13 +87,12 @@ class SesChannel(HttpChannel):
     def request(self, message: OutgoingMessage) -> HttpRequest:
         if not message.recipients:
             raise ValueError("the message has no recipient")
-        fields: dict[str, object] = {
-            "Content": {"Raw": {"Data": base64.b64encode(message.data).decode("ascii")}},
-            "Destination": {"ToAddresses": list(message.recipients)},
-        }
+        # The ~20 KB of base64 needs no JSON escaping: it is written in as it is, only the rest through
+        # json.dumps (which would walk the whole string; a tenth of an SES request's CPU here).
+        rest: dict[str, object] = {"Destination": {"ToAddresses": list(message.recipients)}}
         if self.configuration_set:
-            fields["ConfigurationSetName"] = self.configuration_set
-        body = json.dumps(fields).encode()
+            rest["ConfigurationSetName"] = self.configuration_set
+        body = b'{"Content":{"Raw":{"Data":"' + base64.b64encode(message.data) + b'"}},' + json.dumps(rest).encode()[1:]
         signed = AWSRequest(method="POST", url=self.api_base + PATH, data=body,
                             headers={"Content-Type": "application/json"})
         self._signer.add_auth(signed)
