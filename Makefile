@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell $(PYTHON) -c "import hashlib,sys;print(hashlib.sha1(open('pyproject.toml','rb').read()).hexdigest()[:10])" 2>/dev/null)
 
-.PHONY: install demo test lint typecheck unit bench bench-import clean chromium
+.PHONY: install demo test lint typecheck unit bench bench-import clean test-deps
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c "import sys; sys.exit(0 if sys.version_info >= (3, 11) else 'afterorder needs Python 3.11 or newer')"
@@ -27,13 +27,13 @@ typecheck: install
 unit: install
 	$(BIN)/pytest -q tests/unit
 
-# Debian's Chromium for the dashboard's browser tests (root only; otherwise those tests say what is missing).
-chromium:
-	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; fi
-
-test: install lint typecheck chromium
+# First the Debian packages the tests need (scripts/test-deps.sh: installs them as root, else stops
+# naming them), then the Python; every skip's reason is in pytest's summary (-rfEs in pyproject.toml).
+test: test-deps install lint typecheck
 	$(BIN)/pytest -q
+
+test-deps:
+	@bash scripts/test-deps.sh
 
 bench: install
 	@sh bench/install-smtp-tools.sh

@@ -5,13 +5,13 @@ see a chart render.  Screenshots of the main pages go to a temporary folder, or 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from afterorder.clock import SystemClock
 from afterorder.db.stores import get_store
@@ -20,6 +20,7 @@ from tests.conftest import T0
 from tests.dashboard_history import build_history, build_year
 from tests.e2e.processes import AFTERORDER, add_store_cli, serve
 from tests.factories import US_STORE, order_event, running
+from tests.system_packages import require
 
 CHROMIUM = "/usr/bin/chromium"
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -27,16 +28,11 @@ PASSWORD = "agency password 1"
 
 
 def _browser_or_skip() -> Any:
-    try:
-        from playwright.async_api import async_playwright
-    except ImportError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"playwright is required on CI: {exc}")
-        pytest.skip("playwright is not installed (make install)")
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} is required on CI (.ci/run installs Debian's chromium)")
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium fonts-noto-cjk")
+    """Playwright's async API, once Playwright (make install) and Debian's Chromium are there."""
+    require(importlib.util.find_spec("playwright") is not None, "playwright (a Python package)", "make install")
+    from playwright.async_api import async_playwright
+
+    require(Path(CHROMIUM).exists(), CHROMIUM, "sudo apt-get install chromium")
     return async_playwright
 
 

@@ -23,6 +23,7 @@ from afterorder.demo_reach import line_user_id
 from afterorder.dev.sinks.line import DEV_TOKEN
 from tests.e2e.processes import AFTERORDER, cli, free_port
 from tests.e2e.test_dashboard_browser import CHROMIUM, DOCS, _browser_or_skip
+from tests.system_packages import cjk_font_installed, require
 
 HANAKO = line_user_id("c-kumo-tea-3")  # the LINE id of the Kyoto store's second customer, its first on LINE
 PHONE = "+14155550199"
@@ -93,6 +94,7 @@ async def fonts_of(page: Any, selector: str) -> list[dict[str, Any]]:
 
 async def test_line_chats_and_sms_threads_in_a_phones_browser(tmp_path: Path) -> None:
     async_playwright = _browser_or_skip()
+    require(cjk_font_installed(), "the Noto CJK font", "sudo apt-get install fontconfig fonts-noto-cjk")
     shots = DOCS if os.environ.get("AFTERORDER_SCREENSHOTS") == "docs" else tmp_path
     async with demo(tmp_path) as running:
         line = await asyncio.to_thread(cli, "channels", "test", "kumo-tea", "line", "--to", HANAKO,

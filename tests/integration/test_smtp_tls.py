@@ -15,13 +15,14 @@ from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
 from afterorder.channels import SendOutcome, SmtpChannel
 from tests.integration.test_smtp_wire import make_email
+from tests.system_packages import require
 
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("openssl is needed to make a test certificate")
+    require(openssl is not None, "openssl (to make a test certificate)", "sudo apt-get install openssl")
+    assert openssl is not None
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
