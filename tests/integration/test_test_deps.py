@@ -13,7 +13,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,24 +49,20 @@ def path_with_apt_get(folder: Path) -> str:
 def test_as_a_user_who_is_not_root_it_stops_naming_the_package_and_its_install_command(
         readable_script: Path) -> None:
     deps = f"bash: command -v bash\n{MISSING}: command -v afterorder-no-such-command\n"
-    started = time.monotonic()
     as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
     result = subprocess.run([*as_nobody, "bash", str(readable_script)], cwd="/", capture_output=True, text=True,
                             env={"PATH": os.environ["PATH"], "AFTERORDER_TEST_DEPS": deps}, timeout=60)
     assert result.returncode != 0
     assert f"missing: {MISSING}\n" in result.stderr  # bash, which is there, is not named
     assert f"sudo apt-get install -y {MISSING}" in result.stderr
-    assert time.monotonic() - started < 10
 
 
 def test_with_nothing_missing_it_says_nothing_and_runs_no_apt_get(tmp_path: Path) -> None:
     deps = "bash: command -v bash\ncoreutils: test -x /bin/ls\n"
-    started = time.monotonic()
     result = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, timeout=60,
                             env={"PATH": path_with_apt_get(tmp_path), "AFTERORDER_TEST_DEPS": deps})
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
     assert not (tmp_path / "calls").exists(), "apt-get ran with nothing missing"
-    assert time.monotonic() - started < 2
 
 
 def test_as_root_it_installs_every_missing_package_with_one_apt_get_install(tmp_path: Path) -> None:
