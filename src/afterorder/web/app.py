@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -46,6 +48,7 @@ from afterorder.web import (
 from afterorder.web.dashboard.mount import add_dashboard
 from afterorder.web.errors import error, validation_details
 from afterorder.web.fast_ingest import FastIngest
+from afterorder.web.rate_limits import RateLimits, RateLimitSettings
 
 
 class ClockAdvance(BaseModel):
@@ -53,10 +56,12 @@ class ClockAdvance(BaseModel):
 
 
 def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, dev: DevReceivers | None = None,
-               webhook_http: httpx.AsyncClient | None = None, esp: EspReceiver | None = None) -> FastAPI:
+               webhook_http: httpx.AsyncClient | None = None, esp: EspReceiver | None = None,
+               limits: RateLimitSettings | None = None, limit_clock: Callable[[], float] = time.monotonic) -> FastAPI:
     """``webhook_http`` is the client webhook receivers call out with (Saleor's JWKS, LINE's link tokens and
     pushes); one is made if not given.  ``esp`` receives the mail providers' bounce and complaint webhooks;
-    ``dev``: the development receivers ``/inbox`` shows."""
+    ``dev``: the development receivers ``/inbox`` shows.  ``limits``: the rate limits (``rate_limits``'
+    defaults if not given), their buckets refilled by ``limit_clock``."""
     app = FastAPI(title="afterorder", version="0.1.0", openapi_url="/api/openapi.json", docs_url="/api/docs",
                   redoc_url=None, description="Post-purchase and lifecycle messaging engine for online stores.")
     app.state.runtime = runtime
@@ -146,7 +151,7 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, dev: D
     framework = app.build_middleware_stack
 
     def _stack() -> ASGIApp:
-        return FastIngest(framework())
+        return RateLimits(FastIngest(framework()), limits or RateLimitSettings(), limit_clock)
 
     app.build_middleware_stack = _stack  # type: ignore[method-assign]
     return app
