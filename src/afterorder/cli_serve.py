@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import os
 import signal
@@ -26,7 +27,7 @@ from afterorder.flows.spec import FlowError
 from afterorder.heap import freeze_startup_objects
 from afterorder.runtime import Runtime, RuntimeSettings
 from afterorder.sealing import Sealer, SealError
-from afterorder.web.rate_limits import RateLimitSettings
+from afterorder.web.rate_limits import LimitClass, RateLimitSettings
 
 flows_app = typer.Typer(help="Flows of a store.", no_args_is_help=True)
 app.add_typer(flows_app, name="flows")
@@ -70,6 +71,36 @@ def _rate_limits(rate_limits: list[str] | None, trusted_proxies: list[str] | Non
         return RateLimitSettings.build(rate_limits or (), trusted_proxies or ())
     except ValueError as exc:
         raise fail(str(exc)) from None
+
+
+def is_loopback(host: str) -> bool:
+    bare = host.strip("[]")
+    if bare == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(bare).is_loopback
+    except ValueError:
+        return False
+
+
+def listening_note(host: str, port: int) -> str:
+    """What ``serve`` says about who can reach it."""
+    if is_loopback(host):
+        return (f"listening on {host}:{port}, loopback only: other machines cannot connect "
+                f"(--listen 0.0.0.0:{port} to accept them, behind a TLS proxy)")
+    return (f"listening on {host}:{port}: other machines can connect; put a TLS proxy in front "
+            "and name it with --trusted-proxy so its X-Forwarded-For is believed")
+
+
+def limits_note(limits: RateLimitSettings) -> str:
+    def one(name: LimitClass) -> str:
+        limit = limits.limits[name]
+        rate = f"{limit.per_second * 60:g}/min" if limit.per_second < 10 else f"{limit.per_second:g}/s"
+        return f"{name} {rate} burst {limit.burst}"
+
+    proxies = ", ".join(str(p) for p in limits.trusted_proxies) or "none"
+    return (f"rate limits in this process: {one('public')} per store and client address, {one('webhooks')} "
+            f"per store and address, {one('api')} per key; trusted proxies: {proxies}")
 
 
 def _check_secret_key(secret_key: str | None) -> None:
@@ -159,6 +190,8 @@ async def serve_async(*, database: str, smtp: str | None, listen: str, dev_clock
         raise fail(f"could not listen on {listen}")
     freeze_startup_objects()
     typer.echo(f"afterorder is serving on http://{host}:{port}  (API docs: http://{host}:{port}/api/docs)")
+    typer.echo(listening_note(host, port))
+    typer.echo(limits_note(limits or RateLimitSettings()))
     if dev:
         _echo_receivers(dev, f"http://{host}:{port}/inbox")
     extra = asyncio.create_task(after_start(runtime, f"http://{host}:{port}", dev)) if after_start else None

@@ -110,7 +110,8 @@ def test_an_ipv6_client_is_counted_by_its_64() -> None:
 
 def test_limits_are_written_per_second_or_per_minute_with_an_optional_burst() -> None:
     assert parse_limit("public=30/min,burst=20") == ("public", Limit(0.5, 20))
-    assert parse_limit("api = 5000/s") == ("api", Limit(5000.0, 10_000))
+    assert parse_limit("api = 50000/s") == ("api", Limit(50_000.0, 100_000))  # two seconds' worth
+    assert parse_limit("public=60/min") == ("public", Limit(1.0, 20))  # the class's default burst
     for wrong in ("public=30", "everything=1/s", "api=0/s", "api=1/h"):
         with pytest.raises(ValueError):
             RateLimitSettings.build([wrong])
@@ -130,7 +131,7 @@ def test_the_configuration_file_sets_limits_as_the_command_line_does() -> None:
     defaults = settings.option_defaults()
     assert defaults["trusted_proxies"] == ["10.0.0.5"]
     built = RateLimitSettings.build(defaults["rate_limits"], defaults["trusted_proxies"])
-    assert built.limits["public"] == Limit(1.0, 30) and built.limits["api"] == Limit(20000.0, 40000)
+    assert built.limits["public"] == Limit(1.0, 30) and built.limits["api"] == Limit(20_000.0, 40_000)
     assert built.limits["webhooks"] == DEFAULT_LIMITS["webhooks"]
     with pytest.raises(ValueError, match="per_second or per_minute"):
         Settings.model_validate({"rate_limits": {"public": {"per_minute": 1, "per_second": 1}}})

@@ -84,8 +84,8 @@ _SPEC = re.compile(r"^\s*(?P<cls>[a-z]+)\s*=\s*(?P<n>\d+(?:\.\d+)?)\s*/\s*(?P<un
 
 
 def parse_limit(spec: str) -> tuple[LimitClass, Limit]:
-    """``public=30/min,burst=20`` or ``api=10000/s`` (burst: twice the rate per second, at least 1,
-    when not given).  ``ValueError`` naming the problem."""
+    """``public=30/min,burst=20`` or ``api=10000/s`` (burst, when not given: the class's default burst
+    or two seconds' worth, whichever is more).  ``ValueError`` naming the problem."""
     found = _SPEC.match(spec)
     if found is None:
         raise ValueError(f"{spec!r}: write CLASS=N/s or CLASS=N/min, optionally ',burst=M'")
@@ -93,7 +93,7 @@ def parse_limit(spec: str) -> tuple[LimitClass, Limit]:
     if name not in LIMIT_CLASSES:
         raise ValueError(f"{spec!r}: the classes are {', '.join(LIMIT_CLASSES)}")
     per_second = float(found["n"]) / (60 if found["unit"] == "min" else 1)
-    burst = int(found["burst"]) if found["burst"] else max(1, math.ceil(per_second * 2))
+    burst = int(found["burst"]) if found["burst"] else max(DEFAULT_LIMITS[name].burst, math.ceil(per_second * 2))
     return name, Limit(per_second, burst)
 
 
