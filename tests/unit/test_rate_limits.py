@@ -11,6 +11,7 @@ from afterorder.web.rate_limits import (
     RateLimitSettings,
     Target,
     TokenBuckets,
+    bucket_key,
     client_address,
     counted_as,
     parse_limit,
@@ -135,3 +136,12 @@ def test_the_configuration_file_sets_limits_as_the_command_line_does() -> None:
     assert built.limits["webhooks"] == DEFAULT_LIMITS["webhooks"]
     with pytest.raises(ValueError, match="per_second or per_minute"):
         Settings.model_validate({"rate_limits": {"public": {"per_minute": 1, "per_second": 1}}})
+
+
+def test_a_long_path_part_never_makes_a_long_key() -> None:
+    target = target_of("/u/" + "k" * 50_000 + "/token")
+    assert target is not None
+    key = bucket_key(target, "203.0.113.50")
+    assert len(key) <= 160
+    assert key == bucket_key(target, "203.0.113.50") and key != bucket_key(target, "203.0.113.51")
+    assert bucket_key(Target("public", "unsubscribe", "kumo"), "203.0.113.50") == "unsubscribe\x00kumo\x00203.0.113.50"

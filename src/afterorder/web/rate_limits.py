@@ -30,8 +30,9 @@ Change a class with ``serve --rate-limit CLASS=N/s`` or ``N/min`` (``,burst=M``)
 
 **The limits are per process**: ``serve --workers N`` still answers HTTP in one process, but several
 ``serve`` processes behind a load balancer each keep their own buckets.  Buckets live in memory,
-at most ``MAX_KEYS`` of them; the one used least recently is dropped first (a dropped bucket starts
-full again), so no stream of new addresses or keys grows memory without bound.
+at most ``MAX_KEYS`` (65,536) of them, each key at most 160 characters (a longer one is kept as its
+digest): about 20 MB at most.  The bucket used least recently is dropped first (a dropped bucket
+starts full again), so no stream of new addresses, stores or keys grows memory without bound.
 
 **Client address**: the socket peer.  ``X-Forwarded-For`` is believed only when the peer is one of
 the configured trusted proxies (``serve --trusted-proxy ADDRESS|CIDR``, ``trusted_proxies`` in the
@@ -264,6 +265,18 @@ def refusal(target: Target, retry_after: int) -> Response:
     return error(429, "rate_limited", f"too many requests; try again in {retry_after} seconds", headers=headers)
 
 
+MAX_KEY_CHARS: Final = 160
+
+
+def bucket_key(target: Target, client: str) -> str:
+    """The bucket's key; a long one (the path's parts are the sender's to choose) by its digest, so
+    no bucket holds more than ``MAX_KEY_CHARS`` characters of key."""
+    key = f"{target.endpoint}\x00{target.store}\x00{client}"
+    if len(key) <= MAX_KEY_CHARS:
+        return key
+    return "#" + hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=20).hexdigest()
+
+
 class RateLimits:
     """The ASGI layer: limits the requests ``target_of`` names, passes every other one on."""
 
@@ -283,8 +296,7 @@ class RateLimits:
         target = target_of(scope["path"], scope.get("headers", ()))
         if target is not None:
             who = "" if target.cls == "api" else counted_as(client)
-            wait = self.buckets.take(f"{target.endpoint}\x00{target.store}\x00{who}",
-                                     self.settings.limits[target.cls])
+            wait = self.buckets.take(bucket_key(target, who), self.settings.limits[target.cls])
             if wait > 0:
                 await refusal(target, max(1, math.ceil(wait)))(scope, receive, send)
                 return
