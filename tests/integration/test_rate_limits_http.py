@@ -14,7 +14,7 @@ from sqlalchemy import select
 from afterorder.clock import FrozenClock
 from afterorder.compliance import tokens
 from afterorder.db.platforms import connect
-from afterorder.db.schema import customers
+from afterorder.db.schema import customers, stock_subscriptions
 from afterorder.db.stores import StoreRow
 from afterorder.runtime import Runtime
 from afterorder.web.app import create_app
@@ -159,3 +159,23 @@ async def test_an_api_key_past_its_limit_is_refused_while_another_stores_key_is_
         assert answers[5].json()["error"] == "rate_limited"
         assert (await http.get("/api/v1/runs", headers=kumo)).status_code == 429  # the key, on every route
         assert (await http.post("/api/v1/events", content=event(99), headers=harbor)).status_code in (200, 201, 202)
+
+
+async def test_behind_a_trusted_proxy_each_customer_is_counted_and_recorded_by_their_own_address(
+        sqlite_url: str) -> None:
+    limits = RateLimitSettings.build(trusted_proxies=["10.0.0.0/8"])
+    async for site in _site(sqlite_url, limits):
+        async with site.client(("10.0.0.5", 443)) as proxy:
+            flood = [await proxy.post("/public/kumo/back-in-stock", json={},
+                                      headers={"X-Forwarded-For": "203.0.113.66"}) for _ in range(21)]
+            assert flood[-1].status_code == 429
+            wanted = {"email": "eri@example.com", "product_id": "p1"}
+            asked = await proxy.post("/public/kumo/back-in-stock", json=wanted,
+                                     headers={"X-Forwarded-For": "198.51.100.9, 10.0.0.7"})
+            assert asked.status_code == 201
+            forged = await proxy.post("/public/kumo/back-in-stock", json={},
+                                      headers={"X-Forwarded-For": "198.51.100.9, 203.0.113.66"})
+            assert forged.status_code == 429  # the right-most address the proxy saw is the flooder's
+        async with site.runtime.engine.connect() as conn:
+            recorded = (await conn.execute(select(stock_subscriptions.c.source_ip))).scalar_one()
+        assert recorded == "198.51.100.9"
