@@ -39,7 +39,7 @@ TemplateDirs = Annotated[list[Path] | None, typer.Option("--templates", help="a 
 RetryBase = Annotated[float, typer.Option("--retry-base", help="seconds before the first retry; doubles each time")]
 RateLimit = Annotated[list[str] | None, typer.Option(
     "--rate-limit", metavar="CLASS=N/s|N/min[,burst=M]",
-    help="a rate limit per process: public (per store and client address), webhooks, api (per key); "
+    help="a rate limit per process: public, one_click (per store and client address), webhooks, api (per key); "
          "e.g. public=30/min,burst=20 (defaults: afterorder.web.rate_limits)")]
 TrustedProxy = Annotated[list[str] | None, typer.Option(
     "--trusted-proxy", metavar="ADDRESS|CIDR",
@@ -99,8 +99,9 @@ def limits_note(limits: RateLimitSettings) -> str:
         return f"{name} {rate} burst {limit.burst}"
 
     proxies = ", ".join(str(p) for p in limits.trusted_proxies) or "none"
-    return (f"rate limits in this process: {one('public')} per store and client address, {one('webhooks')} "
-            f"per store and address, {one('api')} per key; trusted proxies: {proxies}")
+    return (f"rate limits in this process: {one('public')} per store and client address (one-click unsubscribe "
+            f"{one('one_click')}), {one('webhooks')} per store and address, {one('api')} per key; "
+            f"trusted proxies: {proxies}")
 
 
 def _check_secret_key(secret_key: str | None) -> None:

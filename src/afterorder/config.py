@@ -24,6 +24,7 @@ a command-line flag, an ``AFTERORDER_*`` environment variable, the file, the bui
 
     [rate_limits]       # per process; defaults and keys: afterorder.web.rate_limits
     public = {per_minute = 30, burst = 20}      # unsubscribe, preferences, surveys, ... per store and address
+    one_click = {per_second = 10, burst = 100}  # RFC 8058 one-click unsubscribe POSTs (mailbox providers)
     webhooks = {per_second = 5000, burst = 10000}
     api = {per_second = 10000, burst = 20000}   # per API key
 
@@ -78,12 +79,14 @@ class LimitSetting(_Strict):
 
 class RateLimitsSection(_Strict):
     public: LimitSetting | None = None
+    one_click: LimitSetting | None = None
     webhooks: LimitSetting | None = None
     api: LimitSetting | None = None
 
     def specs(self) -> list[str] | None:
-        found = [limit.spec(name) for name, limit in (("public", self.public), ("webhooks", self.webhooks),
-                                                      ("api", self.api)) if limit is not None]
+        found = [limit.spec(name) for name, limit in (("public", self.public), ("one_click", self.one_click),
+                                                      ("webhooks", self.webhooks), ("api", self.api))
+                 if limit is not None]
         return found or None
 
 

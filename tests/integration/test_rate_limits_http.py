@@ -80,7 +80,8 @@ async def small_site(sqlite_url: str) -> AsyncIterator[Site]:
         yield made
 
 
-PUBLIC = [("GET", "/u/{store}/not-a-token"), ("POST", "/u/{store}/not-a-token"),
+PUBLIC = [("GET", "/u/{store}/not-a-token"),
+          ("POST", "/preferences/{store}/not-a-token"), ("POST", "/s/{store}/nps/not-a-token"),
           ("GET", "/preferences/{store}/not-a-token"), ("GET", "/confirm/{store}/not-a-token"),
           ("GET", "/s/{store}/nps/not-a-token"), ("GET", "/s/{store}/profile/not-a-token"),
           ("POST", "/public/{store}/back-in-stock"), ("GET", "/line/link/{store}/not-a-token")]
@@ -110,6 +111,20 @@ async def test_a_public_page_probed_from_one_address_is_refused_while_another_st
         site.clock.now += 2.0  # one request back after two seconds, not more
         assert (await attacker.request(method, url)).status_code != 429
         assert (await attacker.request(method, url)).status_code == 429
+
+
+async def test_one_click_unsubscribes_from_a_mailbox_provider_pass_in_bulk_then_are_limited_per_store(
+        site: Site) -> None:
+    burst = DEFAULT_LIMITS["one_click"].burst
+    one_click = {"List-Unsubscribe": "One-Click"}
+    async with site.client(ATTACKER) as provider:
+        answers = [await provider.post(f"/u/kumo/not-a-token-{n}", data=one_click) for n in range(burst + 1)]
+        assert all(a.status_code == 400 for a in answers[:burst])  # far more than a public page allows
+        assert answers[burst].status_code == 429 and answers[burst].headers["retry-after"] == "1"
+        harbor = await site.customer_id(site.harbor)
+        link = f"/u/harbor/{tokens.unsubscribe_token(site.harbor.signer(), tokens.MessageRef(harbor))}"
+        done = await provider.post(link, data=one_click)
+        assert done.status_code == 200 and "Harbor Goods" in done.text
 
 
 async def test_three_hundred_unsubscribe_probes_from_one_address_are_mostly_refused(site: Site) -> None:

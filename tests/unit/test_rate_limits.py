@@ -81,6 +81,11 @@ def test_each_public_endpoint_is_limited_per_store(method_path: str, expected: T
     assert target_of(method_path) == expected
 
 
+def test_the_one_click_unsubscribe_post_has_its_own_class() -> None:
+    assert target_of("/u/kumo/abc", method="POST") == Target("one_click", "unsubscribe_post", "kumo")
+    assert target_of("/preferences/kumo/abc", method="POST") == Target("public", "preferences", "kumo")
+
+
 def test_the_api_is_limited_per_key_and_never_keeps_the_key_itself() -> None:
     one = target_of("/api/v1/events", [(b"authorization", b"Bearer key-one")])
     other = target_of("/api/v1/outbox", [(b"authorization", b"bearer key-two")])
@@ -122,6 +127,7 @@ def test_limits_are_written_per_second_or_per_minute_with_an_optional_burst() ->
 
 def test_the_defaults_leave_the_bench_unthrottled_and_the_public_pages_tight() -> None:
     assert DEFAULT_LIMITS["public"] == Limit(per_second=0.5, burst=20)
+    assert DEFAULT_LIMITS["one_click"] == Limit(per_second=10, burst=100)
     assert DEFAULT_LIMITS["api"].per_second >= 10_000 and DEFAULT_LIMITS["webhooks"].per_second >= 5_000
     assert RateLimitSettings().limits == DEFAULT_LIMITS
 

@@ -4,9 +4,14 @@ Every request to one of these endpoints takes a token from a bucket; a request t
 empty is not handled and is answered **429** with ``Retry-After`` (whole seconds until a token is
 back): an HTML page on the customer-facing pages, the usual JSON error elsewhere.
 
-* **public** — ``/u/`` (unsubscribe), ``/preferences/``, ``/confirm/``, ``/s/`` (surveys),
+* **public** — ``/u/`` (the unsubscribe page), ``/preferences/``, ``/confirm/``, ``/s/`` (surveys),
   ``/public/{store}/back-in-stock``, ``/line/link/`` and ``/o/`` (the order page, when there is one):
   a bucket per endpoint, store and client address; default **30 a minute, burst 20**.
+* **one_click** — ``POST /u/…``, the RFC 8058 one-click unsubscribe: a mailbox provider's servers
+  make it for every one of their users who presses "Unsubscribe", so many customers of one store
+  arrive from a few addresses, and refusing them would keep mail flowing to people who asked for it
+  to stop.  A bucket per store and client address; default **10 a second, burst 100** (the tokens
+  are signed, so probing the POST finds nothing either way).
 * **webhooks** — ``/webhooks/{platform}/{store}`` and the providers' feedback
   (``/webhooks/esp|line|twilio|aliyun_sms/…``): a bucket per endpoint, store and client address;
   default **5,000 a second, burst 10,000**.
@@ -57,8 +62,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from afterorder.web.errors import error
 
-LimitClass = Literal["public", "webhooks", "api"]
-LIMIT_CLASSES: Final[tuple[LimitClass, ...]] = ("public", "webhooks", "api")
+LimitClass = Literal["public", "one_click", "webhooks", "api"]
+LIMIT_CLASSES: Final[tuple[LimitClass, ...]] = ("public", "one_click", "webhooks", "api")
 MAX_KEYS: Final = 65_536
 
 
@@ -76,11 +81,12 @@ class Limit:
 
 DEFAULT_LIMITS: Final[dict[LimitClass, Limit]] = {
     "public": Limit(per_second=30 / 60, burst=20),
+    "one_click": Limit(per_second=10, burst=100),
     "webhooks": Limit(per_second=5_000, burst=10_000),
     "api": Limit(per_second=10_000, burst=20_000),
 }
 
-_SPEC = re.compile(r"^\s*(?P<cls>[a-z]+)\s*=\s*(?P<n>\d+(?:\.\d+)?)\s*/\s*(?P<unit>s|min)\s*"
+_SPEC = re.compile(r"^\s*(?P<cls>[a-z_]+)\s*=\s*(?P<n>\d+(?:\.\d+)?)\s*/\s*(?P<unit>s|min)\s*"
                    r"(?:,\s*burst\s*=\s*(?P<burst>\d+)\s*)?$")
 
 
@@ -177,13 +183,15 @@ _PUBLIC: Final = {"u": "unsubscribe", "preferences": "preferences", "confirm": "
 _PROVIDERS: Final = frozenset({"line", "twilio", "aliyun_sms"})
 
 
-def target_of(path: str, headers: Iterable[tuple[bytes, bytes]] = ()) -> Target | None:
-    """The limited endpoint ``path`` reaches, or None when it is not limited here.  ``headers``: the
-    request's, as ASGI gives them (only an API request's ``Authorization`` is read)."""
+def target_of(path: str, headers: Iterable[tuple[bytes, bytes]] = (), method: str = "GET") -> Target | None:
+    """The limited endpoint ``method path`` reaches, or None when it is not limited here.  ``headers``:
+    the request's, as ASGI gives them (only an API request's ``Authorization`` is read)."""
     parts = path.split("/")  # "/u/kumo/tok" → ["", "u", "kumo", "tok"]
     if len(parts) < 3 or parts[0] != "":
         return None
     head = parts[1]
+    if head == "u" and method == "POST" and len(parts) >= 4 and parts[2]:
+        return Target("one_click", "unsubscribe_post", parts[2])
     if head in _PUBLIC and len(parts) >= 4 and parts[2]:
         return Target("public", _PUBLIC[head], parts[2])
     if head == "public" and len(parts) == 4 and parts[3] == "back-in-stock":
@@ -244,7 +252,8 @@ def counted_as(address: str) -> str:
     return address
 
 
-_HTML_ENDPOINTS: Final = frozenset({"unsubscribe", "preferences", "confirm", "survey", "order", "line_link"})
+_HTML_ENDPOINTS: Final = frozenset({"unsubscribe", "unsubscribe_post", "preferences", "confirm", "survey", "order",
+                                    "line_link"})
 
 _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -293,7 +302,7 @@ class RateLimits:
         client = client_address(scope, trusted)
         if trusted and scope.get("client") and client != scope["client"][0]:
             scope = {**scope, "client": (client, 0)}
-        target = target_of(scope["path"], scope.get("headers", ()))
+        target = target_of(scope["path"], scope.get("headers", ()), scope["method"])
         if target is not None:
             who = "" if target.cls == "api" else counted_as(client)
             wait = self.buckets.take(bucket_key(target, who), self.settings.limits[target.cls])
