@@ -101,6 +101,8 @@ async def test_a_public_page_probed_from_one_address_is_refused_while_another_st
         if refused.headers["content-type"].startswith("text/html"):
             assert "try again in 2 seconds" in refused.text
 
+        assert (await customer.request(method, url)).status_code != 429  # the store's other customers are not
+
         # the same customer page of another store is still served, to its customer and to this address
         harbor_customer = await site.customer_id(site.harbor)
         page = f"/preferences/harbor/{tokens.preferences_token(site.harbor.signer(), harbor_customer)}"
