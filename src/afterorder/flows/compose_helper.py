@@ -8,6 +8,7 @@ parent stops it: SIGINT and SIGTERM sent to the whole process group are ignored.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from pathlib import Path
@@ -56,7 +57,11 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     answers = answers_channel()
-    serve(sys.stdin.buffer, answers)
+    try:
+        serve(sys.stdin.buffer, answers)
+    except BrokenPipeError:  # the parent was killed while we composed for it: nobody to answer
+        sys.stderr.close()  # nor to tell: Python would report the unflushable pipe at exit
+        os._exit(0)
 
 
 if __name__ == "__main__":

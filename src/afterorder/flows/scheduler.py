@@ -27,6 +27,7 @@ from afterorder.content import Renderer
 from afterorder.content.overrides import StoreRenderers
 from afterorder.db.dialect import skip_locked
 from afterorder.db.key_lists import in_keys
+from afterorder.db.outage import Outage, database_lost
 from afterorder.db.schema import flow_runs, outbox, outbox_bodies, run_log
 from afterorder.db.statements import execute_many, insert_ignore
 from afterorder.db.stores import StoreRow, get_store_by_id
@@ -148,7 +149,9 @@ class Scheduler:
         try:
             await self.advance_batch(ids)
             return
-        except Exception:  # e.g. the database refused the batch: find the run that breaks it
+        except Exception as exc:  # e.g. the database refused the batch: find the run that breaks it
+            if database_lost(exc):
+                raise  # no run's fault: they come back when the lease ends (run_loop waits it out)
             if len(ids) == 1:
                 log.exception("run %s failed", ids[0])
                 await self._mark_failed(ids[0])
@@ -332,17 +335,30 @@ class Scheduler:
 
 
 
-async def run_loop(step: Any, wake: asyncio.Event, stop: asyncio.Event, idle: float) -> None:
+async def run_loop(step: Any, wake: asyncio.Event, stop: asyncio.Event, idle: float,
+                   outage: Outage | None = None) -> None:
     """Call ``step()`` until told to stop; after a step that found work go again at once (it may have
     made more work due: a run's next step, mail to send), else wait ``idle`` seconds or until woken.
-    The wake-up is cleared before each step, so one that comes while a step runs is not lost."""
+    The wake-up is cleared before each step, so one that comes while a step runs is not lost.  A lost
+    database is ``outage``'s to report (one line, not a traceback a step) and to wait out with backoff;
+    what the step held comes back when its lease ends."""
+    outage = outage or Outage(log)
     while not stop.is_set():
         wake.clear()
         try:
             found = await step()
-        except Exception:
-            log.exception("worker loop step failed; retrying")
-            found = 0
+        except Exception as exc:
+            if not database_lost(exc):
+                log.exception("worker loop step failed; retrying")
+                found = 0
+            else:
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=outage.lost(exc))
+                except TimeoutError:
+                    pass
+                continue
+        else:
+            outage.back()
         if found:
             continue
         try:

@@ -37,3 +37,9 @@ def validation_details(exc: ValidationError, prefix: tuple[int | str, ...] = ())
 
 def _is_union_tag(part: int | str) -> bool:
     return isinstance(part, str) and part.startswith("function-")
+
+
+def database_unavailable() -> JSONResponse:
+    """503 while the database is away: nothing of the request was stored; send it again shortly."""
+    return error(503, "database_unavailable", "the database cannot be reached just now; nothing was stored: "
+                 "send the request again", headers={"Retry-After": "1"})
