@@ -19,8 +19,10 @@ Fields (declared on the models in ``afterorder.domain``, so the OpenAPI document
   free text ``LONG_TEXT``, email addresses ``EMAIL_TEXT``;
 * numbers as the database keeps them, the same bounds on SQLite and PostgreSQL: quantities
   1..``MAX_QUANTITY``; counts kept in an INTEGER column (a product's inventory, a flow step)
-  within ``INT32_MIN``..``INT32_MAX``; ids (an outbox id) 1..``INT64_MAX`` (BIGINT); money
-  NUMERIC(18, 4): at most ``MONEY_WHOLE_DIGITS`` digits before the point and ``MONEY_PLACES`` after;
+  within ``INT32_MIN``..``INT32_MAX``; ids (an outbox id) 1..``INT64_MAX`` (BIGINT); money is
+  NUMERIC(18, 4) on PostgreSQL but a double on SQLite, which keeps 15 significant digits exactly, so
+  at most ``MONEY_WHOLE_DIGITS`` (11) digits before the point and ``MONEY_PLACES`` (4) after
+  (99,999,999,999.9999);
 * times: a time a thing happened (``occurred_at``, a checkout's ``completed_at``) or is expected
   (a shipment's ``estimated_delivery``) on or after ``EARLIEST`` (1970-01-01T00:00:00Z); a birth
   date on or after ``EARLIEST_BIRTH_DATE``.  And, against the server's clock (``ahead_problems``):
@@ -61,7 +63,7 @@ MAX_QUANTITY = 1_000_000
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1  # INTEGER on PostgreSQL
 INT64_MAX = 2**63 - 1  # BIGINT on PostgreSQL, INTEGER on SQLite
-MONEY_DIGITS = 18  # NUMERIC(18, 4)
+MONEY_DIGITS = 15  # what a double (SQLite) keeps exactly; PostgreSQL's NUMERIC(18, 4) keeps more
 MONEY_PLACES = 4
 MONEY_WHOLE_DIGITS = MONEY_DIGITS - MONEY_PLACES
 
