@@ -103,6 +103,7 @@ class Refused(Exception):
 
     code: str
     message: str
+    cause: str = ""  # the JSON parser's own words, for an invalid body
 
     def __str__(self) -> str:
         return self.message
@@ -113,7 +114,7 @@ def read_json(body: bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
     try:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Refused("invalid_json", f"the body is not valid JSON: {exc}") from None
+        raise Refused("invalid_json", f"the body is not valid JSON: {exc}", str(exc)) from None
     except RecursionError:
         raise Refused("too_deep", f"the JSON is nested more than {max_depth} levels deep") from None
     except ValueError as exc:  # an integer of more than 4,300 digits
