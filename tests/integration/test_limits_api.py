@@ -266,3 +266,14 @@ async def test_the_openapi_document_shows_the_limits(api: Any) -> None:
     assert str(limits.INT32_MAX) in inventory and str(limits.INT32_MIN) in inventory
     assert str(limits.INT64_MAX) in json.dumps(schemas["MessageRef"]["properties"]["outbox_id"])
     assert "11 digits" in json.dumps(schemas["OrderIn"]["properties"]["total"])
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("PUT", "/api/v1/content/how-to"), ("PUT", "/api/v1/segments/deep"), ("POST", "/api/v1/connections"),
+    ("POST", "/api/v1/flows/order-confirmation/steps/0/send-test"), ("POST", "/public/kumo/back-in-stock"),
+])
+async def test_every_json_endpoint_refuses_a_body_nested_too_deep(api: Any, method: str, path: str) -> None:
+    """(The platform webhooks: test_webhook_limits.py.)  3,000 levels: under the back-in-stock form's 4 KB."""
+    client, _ = api
+    response = await client.request(method, path, content=b"[" * 3000)
+    assert 400 <= response.status_code < 500, (response.status_code, response.text)

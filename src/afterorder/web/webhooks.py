@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -13,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 from afterorder.db.platforms import connect
 from afterorder.intake.platforms import connection_problems, webhook_url
 from afterorder.intake.webhooks import WebhookReceiver
-from afterorder.web.api import ApiError, StoreDep, read_limited, runtime_of
+from afterorder.web.api import ApiError, StoreDep, parse_json, read_limited, runtime_of
 from afterorder.web.errors import error, validation_details
 from afterorder.webhook_errors import WebhookError
 
@@ -66,9 +65,7 @@ def connection_answer(base_url: str, slug: str, platform: str, topics: list[str]
 async def post_connection(request: Request, store: StoreDep) -> JSONResponse:
     body = await read_limited(request)
     try:
-        wanted = ConnectionIn.model_validate(json.loads(body))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ApiError(error(400, "invalid_json", f"the body is not valid JSON: {exc}")) from None
+        wanted = ConnectionIn.model_validate(parse_json(body))
     except ValidationError as exc:
         raise ApiError(error(422, "invalid_request", "invalid connection", details=validation_details(exc))) from None
     adapters = receiver_of(request).adapters
