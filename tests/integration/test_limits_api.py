@@ -277,3 +277,17 @@ async def test_every_json_endpoint_refuses_a_body_nested_too_deep(api: Any, meth
     client, _ = api
     response = await client.request(method, path, content=b"[" * 3000)
     assert 400 <= response.status_code < 500, (response.status_code, response.text)
+
+
+async def test_the_body_limit_is_the_servers_setting_and_the_openapi_document_says_it(sqlite_url: str) -> None:
+    async with running(sqlite_url, FrozenClock(NOW), max_body_bytes=limits.MIN_BODY_BYTES) as runtime:
+        _, key = await add_store(runtime)
+        transport = httpx.ASGITransport(app=create_app(runtime))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test",
+                                     headers={"Authorization": f"Bearer {key}"}) as client:
+            body = json.dumps(placed("1")).encode()
+            at_limit = await client.post("/api/v1/events", content=body + b" " * (limits.MIN_BODY_BYTES - len(body)))
+            over = await client.post("/api/v1/events", content=body + b" " * (limits.MIN_BODY_BYTES + 1 - len(body)))
+            doc = (await client.get("/api/openapi.json")).json()
+    assert at_limit.status_code == 200 and over.status_code == 413
+    assert f"{limits.MIN_BODY_BYTES:,} bytes" in doc["paths"]["/api/v1/events"]["post"]["description"]

@@ -6,7 +6,9 @@ and the field: nothing of it is stored, and nothing is accepted that a flow coul
 
 Size and shape of a request (``read_json``):
 
-* the body: at most ``MAX_BODY_BYTES`` (1 MiB; ``RuntimeSettings.max_body_bytes``), else 413;
+* the body: at most ``MAX_BODY_BYTES`` (1 MiB), else 413; ``serve --max-body-bytes`` or
+  ``[limits] max_body_bytes`` in afterorder.toml sets it (64 KiB to 64 MiB), and the OpenAPI
+  document states the value in force;
 * JSON nesting: at most ``MAX_JSON_DEPTH`` (32) arrays / objects inside one another, else 422
   (400 for a platform webhook); a JSON integer longer than Python reads (4,300 digits) likewise.
 
@@ -46,6 +48,8 @@ if TYPE_CHECKING:
     from afterorder.domain import Event
 
 MAX_BODY_BYTES = 1024 * 1024
+MIN_BODY_BYTES = 64 * 1024  # what ``max_body_bytes`` may be set to: a full batch of small events …
+MAX_BODY_BYTES_SETTING = 64 * 1024 * 1024  # … to a bound on the memory one request may take
 MAX_JSON_DEPTH = 32
 
 MAX_EVENTS = 1000

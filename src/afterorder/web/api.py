@@ -130,18 +130,23 @@ EVENT_BODY = {
 }
 
 
+def events_description(max_body_bytes: int = MAX_BODY_BYTES) -> str:
+    """The events route's description, with the body limit the server runs with."""
+    return (f"One event, or `{{\"events\": [...]}}` (at most {MAX_EVENTS:,}). The body may be at most "
+            f"{max_body_bytes:,} bytes (413 past it) and nested at most {MAX_JSON_DEPTH} levels deep; every field "
+            "is bounded as the schema says (lengths, counts, numbers as the database keeps them, times from 1970 to "
+            "a day ahead of the server's clock), and a request past any limit is answered 422 naming the field and "
+            "stores nothing. The same `id` twice is stored once and answered 200 both times. A batch is stored "
+            "whole or not at all.")
+
+
 @router.post(
     "/events",
     summary="Send one event or a batch",
-    description=f"One event, or `{{\"events\": [...]}}` (at most {MAX_EVENTS:,}). The body may be at most "
-    f"{MAX_BODY_BYTES:,} bytes (413 past it) and nested at most {MAX_JSON_DEPTH} levels deep; every field is "
-    "bounded as the schema says (lengths, counts, numbers as the database keeps them, times from 1970 to a day "
-    "ahead of the server's clock), and a request past any limit is answered 422 naming the field and stores "
-    "nothing. The same `id` twice is stored once and answered 200 both times. A batch is stored whole or not "
-    "at all.",
+    description=events_description(),
     openapi_extra={"requestBody": EVENT_BODY},
     responses={200: {"description": "accepted"}, 401: {"description": "wrong or missing API key"},
-               413: {"description": f"body over {MAX_BODY_BYTES:,} bytes"},
+               413: {"description": "body over the size limit (see the description)"},
                422: {"description": "nested too deep, or invalid fields, each named with the limit it breaks"}},
 )
 async def post_events(request: Request, store: StoreDep) -> JSONResponse:

@@ -153,6 +153,8 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, dev: D
         if app.openapi_schema:
             return app.openapi_schema
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        schema["paths"]["/api/v1/events"]["post"]["description"] = api.events_description(
+            runtime.settings.max_body_bytes)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         for model in (Event, EventBatch):
             model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")

@@ -28,11 +28,13 @@ def receiver_of(request: Request) -> WebhookReceiver:
     "/webhooks/{platform}/{store}",
     summary="A store platform's webhook (shopify, woocommerce, saleor)",
     description="Paste this URL into the platform. The raw body must carry the platform's signature made with "
-    "the secret given to `afterorder store connect`. Topics afterorder does not use are answered 200 and recorded.",
+    "the secret given to `afterorder store connect`. Topics afterorder does not use are answered 200 and recorded. "
+    "A body nested too deep, or mapping to an event past a limit (a time before 1970 or more than a day ahead, "
+    "a number past the database's columns) is answered 400 naming the field; nothing is stored.",
     responses={200: {"description": "stored, or recorded as ignored"}, 400: {"description": "unreadable body"},
                401: {"description": "missing, forged or stale signature; nothing stored"},
                404: {"description": "unknown store or platform, or the store has not connected it"},
-               413: {"description": "body over 1 MB"}},
+               413: {"description": "body over the size limit (1 MiB unless serve --max-body-bytes)"}},
     tags=["webhooks"],
 )
 async def receive_webhook(platform: str, store: str, request: Request) -> Response:
