@@ -10,9 +10,11 @@ from typing import Any
 import httpx
 
 from afterorder.clock import FrozenClock
+from afterorder.db.dashboard_users import Role, add_user
 from afterorder.domain import Event
 from afterorder.web.app import create_app
 from tests.factories import add_store, order_event, running
+from tests.integration.test_dashboard import PASSWORD, log_in
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -27,12 +29,18 @@ async def test_an_order_whose_date_cannot_be_printed_fails_alone_and_says_why(da
         while await runtime.scheduler.run_due():
             pass
 
-        transport = httpx.ASGITransport(app=create_app(runtime))
-        async with httpx.AsyncClient(transport=transport, base_url="http://test",
+        async with runtime.engine.begin() as conn:
+            await add_user(conn, "owner", PASSWORD, [(store.id, Role.OWNER)], NOW)
+        app = create_app(runtime)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test",
                                      headers={"Authorization": f"Bearer {key}"}) as client:
             runs = (await client.get("/api/v1/runs", params={"flow": "order-confirmation"})).json()["runs"]
             messages = (await client.get("/api/v1/outbox")).json()["messages"]
             page = (await client.get("/runs")).text
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000") as http:
+            await log_in(http, "owner")
+            failed_run = next(r for r in runs if r["status"] == "failed")
+            customer_page = (await http.get(f"/dashboard/{store.slug}/customers/{failed_run['customer_id']}")).text
         by_status: dict[str, list[dict[str, Any]]] = {}
         for run in runs:
             by_status.setdefault(run["status"], []).append(run)
@@ -43,3 +51,5 @@ async def test_an_order_whose_date_cannot_be_printed_fails_alone_and_says_why(da
         mine = [m for m in messages if m["status"] == "failed"]
         assert len(mine) == 1 and mine[0]["last_error"] == "not rendered: OverflowError: date value out of range"
         assert sorted(m["status"] for m in messages) == ["failed", "queued", "queued", "queued"]
+        assert "not rendered: OverflowError: date value out of range" in customer_page, \
+            "the store's dashboard shows it on the customer's page (the message and the run)"
