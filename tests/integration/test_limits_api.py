@@ -291,3 +291,31 @@ async def test_the_body_limit_is_the_servers_setting_and_the_openapi_document_sa
             doc = (await client.get("/api/openapi.json")).json()
     assert at_limit.status_code == 200 and over.status_code == 413
     assert f"{limits.MIN_BODY_BYTES:,} bytes" in doc["paths"]["/api/v1/events"]["post"]["description"]
+
+
+async def test_the_fast_path_and_the_framework_route_refuse_alike(sqlite_url: str) -> None:
+    """``web/fast_ingest.py`` answers POST /api/v1/events ahead of FastAPI; the route FastAPI would take
+    answers every limit the same (the stack built without the fast path, as FastAPI builds it)."""
+    async with running(sqlite_url, FrozenClock(NOW)) as runtime:
+        _, key = await add_store(runtime)
+        app = create_app(runtime)
+        framework = type(app).build_middleware_stack(app)
+
+        async def framework_only(scope: Any, receive: Any, send: Any) -> None:
+            scope["app"] = app
+            await framework(scope, receive, send)
+
+        late, quantity = placed("late"), placed("quantity")
+        late["occurred_at"] = "9999-12-31T23:59:59Z"
+        quantity["order"]["lines"][0]["quantity"] = limits.MAX_QUANTITY + 1
+        bodies = [b"[" * 100_000, json.dumps(late).encode(), json.dumps(quantity).encode(),
+                  b" " * (limits.MAX_BODY_BYTES + 1)]
+        answers: dict[str, list[tuple[int, Any]]] = {}
+        for name, target in (("fast", app), ("framework", framework_only)):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=target), base_url="http://test",
+                                         headers={"Authorization": f"Bearer {key}"}) as client:
+                answers[name] = [((r := await client.post("/api/v1/events", content=body)).status_code, r.json())
+                                 for body in bodies]
+        assert [status for status, _ in answers["fast"]] == [422, 422, 422, 413]
+        assert answers["fast"] == answers["framework"]
+        assert await count(runtime, events) == 0
