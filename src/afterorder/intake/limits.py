@@ -1,8 +1,10 @@
 """Limits at the door: what a request may carry before anything of it is stored.
 
 Every way events come in (``POST /api/v1/events`` and its fast path, the platform webhooks, the
-history import) applies these, and a request past one of them is refused whole, naming the limit
-and the field: nothing of it is stored, and nothing is accepted that a flow could not render later.
+history import and ``events send``) applies these, and a request past one of them is refused whole,
+naming the limit and the field (an import rejects the row, naming the row and the column): nothing
+of it is stored, and nothing is accepted that a flow could not render later.  Every other JSON
+endpoint reads its body with ``read_json`` too.
 
 Size and shape of a request (``read_json``):
 
@@ -28,7 +30,7 @@ Fields (declared on the models in ``afterorder.domain``, so the OpenAPI document
 * times: a time a thing happened (``occurred_at``, a checkout's ``completed_at``) or is expected
   (a shipment's ``estimated_delivery``) on or after ``EARLIEST`` (1970-01-01T00:00:00Z); a birth
   date on or after ``EARLIEST_BIRTH_DATE``.  And, against the server's clock (``ahead_problems``):
-  a time that happened at most ``MAX_AHEAD`` (one day; ``RuntimeSettings.max_ahead_seconds``)
+  a time that happened at most ``MAX_AHEAD`` (one day; ``Horizon``, ``RuntimeSettings.horizon``)
   ahead of now, an estimated delivery at most ``MAX_ESTIMATE_AHEAD`` (366 days), a birth date not
   after tomorrow.  Flows count days from these times and templates print them in the store's
   time zone; a year-9999 time would be stored and then fail every message about it.
