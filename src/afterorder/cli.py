@@ -23,6 +23,7 @@ from afterorder.db.stores import StoreError, StoreRow, create_store, get_store, 
 from afterorder.domain import Event
 from afterorder.flows.catalog import FlowCatalog
 from afterorder.flows.spec import FlowError
+from afterorder.intake.limits import Refused, ahead_problems, read_json
 from afterorder.intake.pipeline import Intake
 from afterorder.web.errors import validation_details
 
@@ -204,18 +205,26 @@ def events_send(file: Path, store: Annotated[str, typer.Option(help="store slug"
     parsed: list[Event] = []
     raws: list[Any] = []
     problems: list[str] = []
+    now = SystemClock().now()
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            raw = json.loads(line)
-            parsed.append(Event.model_validate(raw))
-            raws.append(raw)
-        except json.JSONDecodeError as exc:
-            problems.append(f"{file}:{number}: not JSON: {exc}")
+            raw = read_json(line.encode())
+            event = Event.model_validate(raw)
+        except Refused as exc:
+            reason = f"not JSON: {exc.cause}" if exc.code == "invalid_json" else str(exc)
+            problems.append(f"{file}:{number}: {reason}")
+            continue
         except ValidationError as exc:
             for d in validation_details(exc):
                 problems.append(f"{file}:{number}: {d['field']}: {d['message']}")
+            continue
+        ahead = ahead_problems(event, now)
+        problems.extend(f"{file}:{number}: {d['field']}: {d['message']}" for d in ahead)
+        if not ahead:
+            parsed.append(event)
+            raws.append(raw)
     if problems:
         raise fail("nothing was stored:\n" + "\n".join(problems[:50]))
     try:

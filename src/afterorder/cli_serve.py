@@ -25,6 +25,7 @@ from afterorder.flows.catalog import FlowCatalog, FlowRefused
 from afterorder.flows.composers import HelperGone
 from afterorder.flows.spec import FlowError
 from afterorder.heap import freeze_startup_objects
+from afterorder.intake.limits import MAX_BODY_BYTES, MAX_BODY_BYTES_SETTING, MIN_BODY_BYTES
 from afterorder.runtime import Runtime, RuntimeSettings
 from afterorder.sealing import Sealer, SealError
 from afterorder.web.rate_limits import LimitClass, RateLimitSettings
@@ -140,7 +141,8 @@ async def serve_async(*, database: str, smtp: str | None, listen: str, dev_clock
                       base_url: str | None, flow_dirs: list[Path], retry_base: float, lease: float,
                       poll: float = 0.5, template_dirs: list[Path] | None = None, workers: int = 0,
                       render_processes: int = 1, after_start: Any = None, secret_key: str | None = None,
-                      dev_sinks: bool = False, limits: RateLimitSettings | None = None) -> None:
+                      dev_sinks: bool = False, limits: RateLimitSettings | None = None,
+                      max_body_bytes: int = MAX_BODY_BYTES) -> None:
     """``dev_smtp``: the development SMTP server and ``/inbox``; ``dev_sinks`` (with it): the local LINE and
     Twilio beside it.  ``after_start(runtime, url, receivers)`` runs once the server listens."""
     from afterorder.web.app import create_app
@@ -157,7 +159,7 @@ async def serve_async(*, database: str, smtp: str | None, listen: str, dev_clock
                                flow_dirs=tuple(flow_dirs), template_dirs=tuple(template_dirs or []),
                                retry=RetryPolicy(base_seconds=retry_base),
                                lease_seconds=lease, poll_seconds=poll, render_processes=render_processes,
-                               secret_key=secret_key)
+                               secret_key=secret_key, max_body_bytes=max_body_bytes)
     runtime = Runtime(settings, clock)
     try:
         await runtime.migrate()
@@ -234,6 +236,9 @@ def serve(
                                          min=0, max=64)] = 0,
     render_processes: RenderProcesses = 1, secret_key: SecretKey = None,
     rate_limits: RateLimit = None, trusted_proxies: TrustedProxy = None,
+    max_body_bytes: Annotated[int, typer.Option(
+        help="the largest request body the API and the webhooks read (413 past it)",
+        min=MIN_BODY_BYTES, max=MAX_BODY_BYTES_SETTING)] = MAX_BODY_BYTES,
 ) -> None:
     """Run the HTTP API, the scheduler and delivery (in this process, or in --workers N child processes)."""
     _load_catalog(flow_dirs)
@@ -245,7 +250,8 @@ def serve(
         run_async(serve_async(database=database, smtp=smtp, listen=listen, dev_clock=dev_clock, dev_smtp=dev_smtp,
                                 base_url=base_url, flow_dirs=flow_dirs or [], retry_base=retry_base, lease=lease,
                                 poll=poll, template_dirs=template_dirs, workers=workers,
-                                render_processes=render_processes, secret_key=secret_key, limits=limits))
+                                render_processes=render_processes, secret_key=secret_key, limits=limits,
+                                max_body_bytes=max_body_bytes))
     except DatabaseUrlError as exc:
         raise fail(str(exc)) from None
 

@@ -31,6 +31,7 @@ from afterorder.delivery import Delivery, DeliverySettings
 from afterorder.flows.catalog import FlowCatalog, refused_flows
 from afterorder.flows.composers import composer_for
 from afterorder.flows.scheduler import Scheduler, SchedulerSettings, run_loop
+from afterorder.intake.limits import MAX_BODY_BYTES, Horizon
 from afterorder.intake.pipeline import Intake
 from afterorder.sealing import Sealer, sealer_for
 
@@ -67,6 +68,10 @@ class RuntimeSettings:
     statistics_check_seconds: float = 5.0  # PostgreSQL: how often to look for tables never analyzed
     # the key(s) sealing the stores' provider credentials (None: AFTERORDER_SECRET_KEY, else the key file)
     secret_key: str | None = field(default=None, repr=False)
+    # limits at the door (afterorder.intake.limits): the largest request body, and how far ahead of
+    # this clock the times in events may be
+    max_body_bytes: int = MAX_BODY_BYTES
+    horizon: Horizon = field(default_factory=Horizon)
 
 
 def default_worker_id() -> str:

@@ -11,7 +11,6 @@ request raises one of ``afterorder.webhook_errors`` (the tree the platform intak
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from afterorder.domain import EventType
+from afterorder.intake.limits import Refused, read_json
 from afterorder.webhook_errors import Malformed
 
 
@@ -34,9 +34,10 @@ class WebhookRequest:
 
     def json(self) -> Any:
         try:
-            return json.loads(self.body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise Malformed(f"the body is not JSON: {exc}") from None
+            return read_json(self.body)
+        except Refused as exc:
+            reason = f"the body is not JSON: {exc.cause}" if exc.code == "invalid_json" else exc.message
+            raise Malformed(reason) from None
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,16 @@ class ComposeFailure:
 
     error: str  # the exception and its traceback
 
+    @property
+    def reason(self) -> str:
+        """The exception as its traceback's last line says it, e.g. ``OverflowError: date value out of range``."""
+        lines = [line for line in self.error.strip().splitlines() if line.strip()]
+        last = lines[-1].strip() if lines else "unknown error"
+        name, colon, message = last.partition(":")
+        if colon and " " not in name:  # jinja2.exceptions.UndefinedError: ... → UndefinedError: ...
+            return f"{name.rsplit('.', 1)[-1]}:{message}"
+        return last
+
 
 Work = Sequence[tuple[Renderer, ComposeJob]]
 

@@ -89,6 +89,11 @@ class Outgoing:
         self.row.update(subject=composed.subject[:500], data=composed.data, fallback=composed.fallback)
         return self.row
 
+    def failed(self, reason: str) -> dict[str, Any]:
+        """The row of a message that could not be composed: kept as failed, with the reason, never sent."""
+        self.row.update(subject="", data="", fallback=None, status="failed", last_error=reason)
+        return self.row
+
 
 def compose(renderer: Renderer, job: ComposeJob) -> Composed:
     """Render, instrument and build the exact payload of one message (pure apart from reading templates)."""

@@ -51,6 +51,11 @@ log = logging.getLogger(__name__)
 STORE_CACHE_SECONDS = 60.0
 
 FAILED_OUTCOME = "error while advancing; see the worker log"
+OUTCOME_LENGTH = 255  # flow_runs.outcome
+
+
+def _short(reason: str) -> str:
+    return reason if len(reason) <= OUTCOME_LENGTH else reason[:OUTCOME_LENGTH - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -226,25 +231,31 @@ class Scheduler:
                         planner, extra=_joined(promoted, library),
                         variant=_variant(tests.get((store.id, run["flow_id"], send.step)), send, run["id"]),
                         reach=reach[store.id], sms_consent=key in sms_yes))
-            except Exception:  # this run is broken (a stored flow, its data); the others go on
+            except Exception as exc:  # this run is broken (a stored flow, its data); the others go on
                 log.exception("run %s failed", run["id"])
-                writes.moves.append(self._failed(run, now))
+                reason = f"error while advancing: {type(exc).__name__}: {exc}"
+                writes.moves.append(self._failed(run, now, reason))
+                writes.log.append(self._failure_log(run, now, reason))
                 continue
             prepared.append((run, result, renderer, outgoing))
         composed = iter(await self.composer.compose(
             [(renderer, o.job) for _, _, renderer, outgoing in prepared for o in outgoing if o.job is not None]))
         for run, result, _, outgoing in prepared:
             rows: list[dict[str, Any]] = []
-            failure: ComposeFailure | None = None
+            failed: list[dict[str, Any]] = []
+            reason = ""
             for o in outgoing:
                 made = next(composed) if o.job is not None else None
                 if isinstance(made, ComposeFailure):
-                    failure = failure or made
+                    log.error("run %s: %s not rendered: %s", run["id"], o.row["template"], made.error)
+                    reason = reason or f"{o.row['template']} not rendered: {made.reason}"
+                    failed.append(o.failed(f"not rendered: {made.reason}"))
                 else:
                     rows.append(o.row if made is None else o.filled(made))
-            if failure is not None:  # a broken template: the run fails, the others go on
-                log.error("run %s failed: %s", run["id"], failure.error)
-                writes.moves.append(self._failed(run, now))
+            if failed:  # a template that cannot render this data: the message and its run fail, the others go on
+                writes.messages.extend(failed)
+                writes.moves.append(self._failed(run, now, reason))
+                writes.log.append(self._failure_log(run, now, reason))
                 continue
             results[run["id"]] = result
             writes.messages.extend(rows)
@@ -287,13 +298,18 @@ class Scheduler:
             "claimed_until": None, "claimed_by": None, "updated_at": now,
         }
 
-    def _failed(self, run: Any, now: datetime) -> dict[str, Any]:
+    def _failed(self, run: Any, now: datetime, reason: str = FAILED_OUTCOME) -> dict[str, Any]:
         return {
             "run_id": run["id"], "worker": self.settings.worker_id,
             "step": run["step"], "anchor_at": run["anchor_at"], "wake_at": None, "status": "failed",
-            "waiting_for": run["waiting_for"], "outcome": FAILED_OUTCOME,
+            "waiting_for": run["waiting_for"], "outcome": _short(reason),
             "claimed_until": None, "claimed_by": None, "updated_at": now,
         }
+
+    @staticmethod
+    def _failure_log(run: Any, now: datetime, reason: str) -> dict[str, Any]:
+        return {"store_id": run["store_id"], "run_id": run["id"], "at": now, "step": run["step"], "kind": "failed",
+                "detail": reason}
 
     @staticmethod
     async def _customer_answers(conn: AsyncConnection, runs: Sequence[Any], stores: dict[int, Any],

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
 from afterorder.domain import Event
+from afterorder.intake.limits import Refused, read_json
 from afterorder.webhook_errors import Malformed
 
 
@@ -144,10 +144,11 @@ def body_digest(body: bytes) -> str:
 
 
 def load_json(body: bytes) -> Any:
+    """The body's JSON; ``Malformed`` when it is not JSON or breaks a limit of ``intake.limits``."""
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Malformed(f"the body is not valid JSON: {exc}") from None
+        return read_json(body)
+    except Refused as exc:
+        raise Malformed(exc.message) from None
 
 
 def need(payload: Any, key: str, what: str) -> Any:

@@ -265,7 +265,7 @@ class SaleorAdapter:
         try:
             header = json.loads(_b64url(encoded_header))
             raw_signature = _b64url(encoded_signature)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise Unauthorized("Saleor-Signature is not a detached JWS") from None
         if not isinstance(header, dict) or header.get("alg") != "RS256" or header.get("b64") is not False \
                 or "b64" not in (header.get("crit") or []) or not isinstance(header.get("kid"), str):

@@ -78,7 +78,8 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, dev: D
     app.state.runtime = runtime
     app.state.dev = dev
     app.state.key_cache = {}
-    app.state.webhooks = WebhookReceiver(runtime.engine, runtime.intake, build_adapters(webhook_http), runtime.clock)
+    app.state.webhooks = WebhookReceiver(runtime.engine, runtime.intake, build_adapters(webhook_http), runtime.clock,
+                                         runtime.settings.horizon)
     app.include_router(api.router)
     app.include_router(feedback_webhooks.router)  # before /webhooks/{platform}/{store}: line, twilio are no platforms
     app.include_router(webhooks.router)
@@ -168,6 +169,8 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, dev: D
         if app.openapi_schema:
             return app.openapi_schema
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        schema["paths"]["/api/v1/events"]["post"]["description"] = api.events_description(
+            runtime.settings.max_body_bytes)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         for model in (Event, EventBatch):
             model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
