@@ -1,0 +1,96 @@
+"""The dashboard's translations: every message Babel's extractor finds in the dashboard's code and
+templates has a real translation in Japanese and Simplified Chinese, with the same placeholders; the
+browser's language is understood; numbers, money and dates are written the way each language does."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from babel.messages.catalog import Catalog
+
+from afterorder.web.dashboard import locale
+from afterorder.web.dashboard.catalog import extract, read
+
+TRANSLATED = [lang for lang in locale.LANGUAGES if lang != locale.DEFAULT]
+PLACEHOLDER = re.compile(r"%\([a-z_]+\)s|\{[a-z_]+\}")
+
+
+def _ids(catalog: Catalog) -> dict[tuple[str | None, str], object]:
+    return {(m.context, m.id if isinstance(m.id, str) else m.id[0]): m for m in catalog if m.id}
+
+
+def test_the_extractor_finds_the_dashboards_messages() -> None:
+    found = _ids(extract())
+    assert len(found) > 300
+    # from the templates, from a {% trans %} block, from the Python, and an engine value
+    for message in ("Turn off", "Flows · %(store)s", "wrong username or password", "Order confirmation"):
+        assert (None, message) in found, message
+    assert ("status", "sent") in found
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_every_message_has_a_translation(language: str) -> None:
+    wanted = _ids(extract())
+    catalog = _ids(read(language))
+    missing = sorted(str(key[1]) for key in wanted if key not in catalog)
+    assert not missing, f"{language}: not in the catalog (python -m afterorder.web.dashboard.catalog): {missing}"
+    untranslated, fuzzy, placeholders = [], [], []
+    for key in wanted:
+        message = catalog[key]
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)  # type: ignore[attr-defined]
+        if not all(s and s.strip() for s in strings):
+            untranslated.append(key[1])
+        if message.fuzzy:  # type: ignore[attr-defined]
+            fuzzy.append(key[1])
+        source = sorted(set(PLACEHOLDER.findall(key[1])))
+        if any(sorted(set(PLACEHOLDER.findall(s))) != source for s in strings if s):
+            placeholders.append(key[1])
+    assert not untranslated, f"{language}: untranslated: {untranslated}"
+    assert not fuzzy, f"{language}: fuzzy: {fuzzy}"
+    assert not placeholders, f"{language}: placeholders differ from the English: {placeholders}"
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_a_translation_is_what_the_running_dashboard_shows(language: str) -> None:
+    locale.use(language)
+    try:
+        assert locale.gettext("Turn off") == {"ja": "オフにする", "zh_Hans": "关闭"}[language]
+        assert locale.pgettext("status", "sent") == {"ja": "送信済み", "zh_Hans": "已发送"}[language]
+        assert locale.gettext("Dashboard without a translation") == "Dashboard without a translation"
+    finally:
+        locale.use(locale.DEFAULT)
+
+
+@pytest.mark.parametrize(("header", "language"), [
+    (None, "en"), ("", "en"), ("en-US,en;q=0.9", "en"), ("fr-FR,fr;q=0.9", "en"),
+    ("ja-JP,ja;q=0.9,en;q=0.8", "ja"), ("ja", "ja"),
+    ("zh-CN,zh;q=0.9", "zh_Hans"), ("zh-Hans-CN", "zh_Hans"), ("zh", "zh_Hans"), ("zh-SG", "zh_Hans"),
+    ("zh-TW,zh;q=0.5,en;q=0.8", "en"),  # Traditional first: English ranks above the zh at 0.5
+    ("zh-TW", "en"), ("zh-Hant-HK,ja;q=0.7", "ja"),
+    ("en;q=0.5,ja;q=0.8", "ja"), ("fr,ja;q=0,en;q=0.1", "en"), ("ja;q=abc,zh-CN;q=0.4", "zh_Hans"),
+])
+def test_the_browsers_language_is_understood(header: str | None, language: str) -> None:
+    assert locale.from_accept_language(header) == language
+
+
+@pytest.mark.parametrize(("language", "jpy", "cny", "day", "moment"), [
+    ("en", "¥8,000", "CN¥1,234.50", "Nov 30, 2026", "Nov 30, 2026 3:05\u202fPM"),  # CLDR: a narrow space before PM
+    ("ja", "￥8,000", "元1,234.50", "2026/11/30", "2026/11/30 15:05"),
+    ("zh_Hans", "JP¥8,000", "¥1,234.50", "2026年11月30日", "2026年11月30日 15:05"),
+])
+def test_money_and_dates_are_written_the_languages_way(language: str, jpy: str, cny: str, day: str,
+                                                       moment: str) -> None:
+    locale.use(language)
+    try:
+        assert locale.money(Decimal("8000"), "JPY") == jpy  # yen: no decimals
+        assert locale.money(Decimal("1234.5"), "CNY") == cny  # yuan: two
+        assert locale.day(date(2026, 11, 30)) == day
+        assert locale.moment(datetime(2026, 11, 30, 6, 5, tzinfo=UTC), ZoneInfo("Asia/Tokyo")) == moment
+        assert locale.percent(55.555) == "55.56%" and locale.percent(None) == "–"
+        assert locale.number(12345) == "12,345"
+    finally:
+        locale.use(locale.DEFAULT)
