@@ -42,7 +42,8 @@ env.policies["ext.i18n.trimmed"] = True  # a {% trans %} block's line breaks and
 env.install_gettext_callables(locale.gettext, locale.ngettext, newstyle=True)  # type: ignore[attr-defined]
 env.globals.update(number=locale.number, percent=locale.percent, money=locale.money, day=locale.day,
                    month=locale.month, quarter=locale.quarter, moment=locale.moment, html_lang=locale.html_lang,
-                   whole_percent=locale.whole_percent, points=locale.points, p_value=locale.p_value,
+                   whole_percent=locale.whole_percent, person=locale.person, points=locale.points,
+                   p_value=locale.p_value,
                    languages=locale.NAMES, language=locale.current, words=wording)
 
 

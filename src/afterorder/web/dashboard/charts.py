@@ -40,7 +40,9 @@ def line_chart(labels: Sequence[str], series: Sequence[Series], *, width: int = 
                      'stroke="#ddd"/>')
         parts.append(f'<text x="{left - 4}" y="{y(value) + 4:.1f}" text-anchor="end" font-size="10">'
                      f"{escape(number(value))}</text>")
-    every = max(1, count // 8)
+    # as many x labels as fit side by side (a CJK character is about twice as wide as a digit)
+    widest = max((sum(2 if ord(c) > 0x2E80 else 1 for c in label) for label in labels), default=1)
+    every = max(1, -(-count * (widest * 6 + 10) // plot_w))
     for i, label in enumerate(labels):
         if i % every == 0 or i == count - 1:
             parts.append(f'<text x="{x(i):.1f}" y="{height - bottom + 14}" text-anchor="middle" font-size="10">'

@@ -207,3 +207,9 @@ def shown(value: object, zone: tzinfo) -> str:
 def short_day(value: date) -> str:
     """Month and day only, for a chart's axis: ``11/30``."""
     return format_skeleton("Md", value, locale=_LOCALES[current()])
+
+
+def person(first: str | None, last: str | None) -> str:
+    """A customer's name in the language's order: family name first in Japanese and Chinese."""
+    parts = [last, first] if current() in ("ja", "zh_Hans") else [first, last]
+    return " ".join(p for p in parts if p)
