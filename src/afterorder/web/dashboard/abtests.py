@@ -5,6 +5,7 @@ The verdict and the form's problems are worded here, in the page's language (``v
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
@@ -81,9 +82,17 @@ PROBLEMS = {text: text for text in (
 )}
 
 
+SUBJECT_TOO_LONG = re.compile(r"subject_(?P<language>[A-Za-z_-]+): one line of at most (?P<n>\d+) characters")
+
+
 def problem_text(problem: str) -> str:
     """A problem with the form in the page's language (a template's own error, with its line, as it is)."""
-    return _(PROBLEMS[problem]) if problem in PROBLEMS else problem
+    if problem in PROBLEMS:
+        return _(PROBLEMS[problem])
+    if found := SUBJECT_TOO_LONG.fullmatch(problem):
+        return _("subject_{language}: one line of at most {n} characters").format(
+            language=found["language"], n=locale.number(int(found["n"])))
+    return problem
 
 
 def send_steps(request: Request, who: Viewer) -> list[SendStep]:

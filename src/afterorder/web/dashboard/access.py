@@ -43,7 +43,7 @@ env.install_gettext_callables(locale.gettext, locale.ngettext, newstyle=True)  #
 env.globals.update(number=locale.number, percent=locale.percent, money=locale.money, day=locale.day,
                    month=locale.month, quarter=locale.quarter, moment=locale.moment, html_lang=locale.html_lang,
                    whole_percent=locale.whole_percent, person=locale.person, points=locale.points,
-                   p_value=locale.p_value,
+                   p_value=locale.p_value, zone_name=locale.zone_name,
                    languages=locale.NAMES, language=locale.current, words=wording)
 
 

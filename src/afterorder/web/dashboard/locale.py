@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Final
 
 from babel.core import Locale
-from babel.dates import format_date, format_skeleton, format_time
+from babel.dates import format_date, format_skeleton, format_time, get_timezone_location
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal, format_percent
@@ -202,6 +202,14 @@ def shown(value: object, zone: tzinfo) -> str:
     if isinstance(value, int | float | Decimal):
         return number(value)
     return str(value)
+
+
+def zone_name(zone: str) -> str:
+    """A time zone as people say it: ``Japan Time``, ``日本時間``, ``中国（上海）时间``."""
+    try:
+        return get_timezone_location(zone, locale=_LOCALES[current()])
+    except LookupError:
+        return zone
 
 
 def short_day(value: date) -> str:

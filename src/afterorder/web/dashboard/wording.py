@@ -56,6 +56,16 @@ SKIP_REASONS: Final[Mapping[str, str]] = {
     "capped": N_("frequency cap reached"),
     "unknown": N_("unknown"),
 }
+# compliance/consent.py: a consent's status, how it was given or withdrawn, and what for
+CONSENT: Final[Mapping[str, str]] = {"granted": N_("granted"), "withdrawn": N_("withdrawn"),
+                                     "pending": N_("pending confirmation")}
+CONSENT_METHODS: Final[Mapping[str, str]] = {
+    "import": N_("import"), "checkout": N_("checkout checkbox"), "api": N_("API"), "form": N_("sign-up form"),
+    "double_opt_in": N_("confirmation link"), "unsubscribe_link": N_("unsubscribe link"),
+    "one_click": N_("one-click unsubscribe"), "mailto": N_("unsubscribe by mail"),
+    "preference_centre": N_("preference centre"), "sms_keyword": N_("SMS keyword"),
+}
+PURPOSES: Final[Mapping[str, str]] = {"marketing": N_("marketing"), "survey": N_("survey")}
 METRICS: Final[Mapping[str, str]] = {"open": N_("open rate"), "click": N_("click rate"), "order": N_("order rate")}
 # analytics/benchmarks.py's industries
 INDUSTRIES: Final[Mapping[str, str]] = {
@@ -124,6 +134,18 @@ def skip_reason(value: str) -> str:
         return _("the customer cannot be reached on {channels}").format(
             channels=_(" or ").join(channel(c) for c in channels))
     return _known(SKIP_REASONS, value)
+
+
+def consent(value: str | None) -> str:
+    return _known(CONSENT, value)
+
+
+def consent_method(value: str) -> str:
+    return _known(CONSENT_METHODS, value)
+
+
+def purpose(value: str) -> str:
+    return _known(PURPOSES, value)
 
 
 def field(value: str) -> str:
