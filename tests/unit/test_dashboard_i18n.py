@@ -7,12 +7,14 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from babel.messages.catalog import Catalog
 
-from afterorder.web.dashboard import locale
+from afterorder.flows.spec import parse_flow
+from afterorder.web.dashboard import locale, wording
 from afterorder.web.dashboard.catalog import extract, read
 
 TRANSLATED = [lang for lang in locale.LANGUAGES if lang != locale.DEFAULT]
@@ -92,5 +94,27 @@ def test_money_and_dates_are_written_the_languages_way(language: str, jpy: str, 
         assert locale.moment(datetime(2026, 11, 30, 6, 5, tzinfo=UTC), ZoneInfo("Asia/Tokyo")) == moment
         assert locale.percent(55.555) == "55.56%" and locale.percent(None) == "–"
         assert locale.number(12345) == "12,345"
+    finally:
+        locale.use(locale.DEFAULT)
+
+
+LIBRARY = sorted((Path(__file__).resolve().parents[2] / "src" / "afterorder" / "flows" / "library").glob("*.yaml"))
+ENGLISH_WORDS = re.compile(r"\b(wait|send|exit|if|else|step|go to|then|until|at most|or|and|not|the)\b")
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_the_built_in_flows_read_in_the_language(language: str) -> None:
+    """Every flow of the library has its name translated, and its diagram's steps read without English
+    words around the templates', fields' and events' own names (a new flow or step kind fails here)."""
+    locale.use(language)
+    try:
+        for path in LIBRARY:
+            spec = parse_flow(path.read_text())
+            assert wording.flow_name(spec) != spec.name, f"{path.name}: {spec.name!r} has no translation"
+            for instruction in spec.program:
+                text = wording.step_text(instruction)
+                names = r"[a-z_]+(?:[.-][a-z_0-9]+)+|[a-z]+(?=[（(])|\b(?:nps|ugc|win-back|replenishment|how-to)\b"
+                leftover = ENGLISH_WORDS.findall(re.sub(names, "", text))
+                assert not leftover, f"{path.name}: {text!r} keeps {leftover}"
     finally:
         locale.use(locale.DEFAULT)

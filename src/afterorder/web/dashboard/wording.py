@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from afterorder.db.dashboard_users import Role
+from afterorder.flows.conditions import AllOf, AnyOf, Bought, Compare, Condition, HasDone, InSegment, Not
 from afterorder.flows.spec import (
     Branch,
     Exit,
@@ -67,6 +68,17 @@ CONSENT_METHODS: Final[Mapping[str, str]] = {
 }
 PURPOSES: Final[Mapping[str, str]] = {"marketing": N_("marketing"), "survey": N_("survey")}
 METRICS: Final[Mapping[str, str]] = {"open": N_("open rate"), "click": N_("click rate"), "order": N_("order rate")}
+# why a built-in flow's run ends early (flows/library/*.yaml's exit steps)
+EXIT_REASONS: Final[Mapping[str, str]] = {reason: reason for reason in (
+    N_("already answered"), N_("no how-to content for the order's categories"),
+    N_("no line of the order has a product cycle"), N_("not a made-to-order order"), N_("ordered again"),
+    N_("ships within the store's country"), N_("the order was refunded or cancelled"),
+    N_("the store has no profile survey"), N_("the store has not chosen a platform and hashtag"))}
+SYMBOLS: Final[Mapping[str, str]] = {"eq": "=", "ne": "≠", "gt": ">", "gte": "≥", "lt": "<", "lte": "≤"}
+OPERATORS: Final[Mapping[str, str]] = {
+    "in": N_("{field} is one of {value}"), "not_in": N_("{field} is none of {value}"),
+    "contains": N_("{field} contains {value}"), "exists": N_("{field} is set"),
+    "within_last": N_("{field} is within the last {value}"), "before_last": N_("{field} is before the last {value}")}
 # analytics/benchmarks.py's industries
 INDUSTRIES: Final[Mapping[str, str]] = {
     "apparel & accessories": N_("apparel & accessories"), "automotive": N_("automotive"),
@@ -171,6 +183,51 @@ def duration(seconds: float) -> str:
     return _("{n} s").format(n=int(seconds))
 
 
+def exit_reason(value: str) -> str:
+    return _known(EXIT_REASONS, value)
+
+
+def _value(value: object) -> str:
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, list | tuple):
+        return _(", ").join(_value(v) for v in value)
+    return str(value)
+
+
+def condition_text(condition: Condition) -> str:
+    """A flow's condition, fields and values by their own names, the rest in words."""
+    match condition:
+        case Compare():
+            if condition.op in SYMBOLS:
+                return f"{condition.field} {SYMBOLS[condition.op]} {_value(condition.value)}"
+            if condition.op in OPERATORS:
+                return _(OPERATORS[condition.op]).format(field=condition.field, value=_value(condition.value))
+            return f"{condition.field} {condition.op} {_value(condition.value)}"
+        case HasDone():
+            text = _("{event} at least {n} times").format(event=condition.event.value, n=condition.at_least)
+            if condition.within is not None:
+                text = _("{condition} in the last {duration}").format(
+                    condition=text, duration=duration(condition.within.total_seconds()))
+            return text
+        case Bought():
+            text = (_("bought {product}").format(product=condition.product) if condition.product
+                    else _("bought from {category}").format(category=condition.category))
+            if condition.within is not None:
+                text = _("{condition} in the last {duration}").format(
+                    condition=text, duration=duration(condition.within.total_seconds()))
+            return text
+        case InSegment():
+            return _("in segment {segment}").format(segment=condition.segment)
+        case AllOf():
+            return _(" and ").join(f"({condition_text(p)})" for p in condition.parts)
+        case AnyOf():
+            return _(" or ").join(f"({condition_text(p)})" for p in condition.parts)
+        case Not():
+            return _("not ({condition})").format(condition=condition_text(condition.part))
+    return str(condition)
+
+
 def outcome(value: str | None) -> str:
     """How a run ended (``flow_runs.outcome``)."""
     if value is None:
@@ -178,6 +235,8 @@ def outcome(value: str | None) -> str:
     for prefix, text in (("exit_on ", N_("left on {event}")), ("timeout ", N_("no {event} in time"))):
         if value.startswith(prefix):
             return _(text).format(event=value.removeprefix(prefix))
+    if value in EXIT_REASONS:
+        return exit_reason(value)
     if value == "too many steps without a wait":
         return _("too many steps without a wait")
     if value == "error while advancing; see the worker log":
@@ -202,16 +261,20 @@ def step_text(instruction: Instruction) -> str:
         case WaitUntil():
             return _("wait until {time}").format(time=instruction.at.strftime("%H:%M"))
         case WaitUntilDate():
-            return _("wait until {field} {label}").format(field=instruction.field, label=instruction.label)
+            seconds = instruction.offset.total_seconds()
+            if seconds == 0:
+                return _("wait until {field}").format(field=instruction.field)
+            return _("wait until {field} {sign} {duration}").format(
+                field=instruction.field, sign="+" if seconds > 0 else "−", duration=duration(abs(seconds)))
         case WaitEvent():
             then = _("then continue") if instruction.on_timeout == "continue" else _("then exit")
             return _("wait for {event} (at most {duration}, {then})").format(
                 event=instruction.event.value, duration=duration(instruction.timeout.total_seconds()), then=then)
         case Branch():
-            return _("if {condition} (else step {step})").format(condition=instruction.label,
-                                                                 step=instruction.otherwise + 1)
+            named = instruction.label if instruction.label != "if" else condition_text(instruction.condition)
+            return _("if {condition} (else step {step})").format(condition=named, step=instruction.otherwise + 1)
         case Jump():
             return _("go to step {step}").format(step=instruction.target + 1)
         case Exit():
-            return _("exit: {reason}").format(reason=instruction.reason)
+            return _("exit: {reason}").format(reason=exit_reason(instruction.reason))
     return str(instruction.label)
