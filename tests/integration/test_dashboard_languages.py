@@ -158,3 +158,13 @@ async def test_errors_and_notices_speak_the_users_language(sqlite_url: str) -> N
                 "csrf": token(page.text), "step": "order-confirmation:0", "split": "150", "metric": "open",
                 "confidence": "0.95", "min_sample": "100"})
             assert form.status_code == 400 and "split：1〜99 の整数を入力してください" in form.text
+            segment = await http.post("/dashboard/kumo/segments", data={
+                "csrf": token(page.text), "slug": "Not A Slug",
+                "definition": "{field: stats.order_count, op: '>=', value: 2}"})
+            assert segment.status_code == 400 and "スラッグ：半角英小文字・数字・「-」を使ってください" in segment.text
+            sms = "/dashboard/kumo/templates/shipping-confirmation/ja"
+            long = await http.post(sms, data={"csrf": token(page.text), "channel": "sms", "action": "preview",
+                                              "source": "{% block text %}" + "ご注文の商品を発送しました。" * 20
+                                              + "{% endblock %}"})
+            assert long.status_code == 200
+            assert re.search(r'id="sms-warning">\d+ 通分（UCS-2）：3 通分を超えるため', long.text)

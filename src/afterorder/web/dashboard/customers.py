@@ -17,7 +17,7 @@ from afterorder.segments import membership
 from afterorder.segments.membership import Segment, SegmentError
 from afterorder.web.dashboard import locale
 from afterorder.web.dashboard.access import page_error, render, runtime_of, viewer
-from afterorder.web.dashboard.locale import _
+from afterorder.web.dashboard.locale import N_, _
 
 router = APIRouter(include_in_schema=False)
 MAX_RESULTS = 50
@@ -81,6 +81,15 @@ async def customer_page(request: Request, slug: str, customer_id: str) -> Respon
                   shown=lambda value: locale.shown(value, who.zone))
 
 
+# segments/membership.py's problems with the form, by their English wording (the condition
+# language's own errors, with the path of the part at fault, stay as they are)
+PROBLEMS = {text: text for text in (N_("slug: use lowercase letters, digits and '-' (at most 63)"),)}
+
+
+def problem_text(problem: str) -> str:
+    return _(PROBLEMS[problem]) if problem in PROBLEMS else problem
+
+
 def _definition(text: str) -> Any:
     if not text.strip():
         raise SegmentError(_("definition: write a condition, e.g. {example}").format(
@@ -136,5 +145,5 @@ async def segment_save(request: Request, slug: str) -> Response:
             await membership.define(conn, who.store, who.form.get("slug", "").strip(), definition,
                                     runtime.clock.now(), who.form.get("name", "").strip() or None)
     except (SegmentError, ConditionError) as exc:
-        raise page_error(400, str(exc)) from None
+        raise page_error(400, problem_text(str(exc))) from None
     return RedirectResponse(f"/dashboard/{slug}/segments", status_code=303)

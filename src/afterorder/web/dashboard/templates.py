@@ -29,7 +29,7 @@ from afterorder.content.overrides import (
     save_override,
 )
 from afterorder.content.render import Renderer
-from afterorder.content.sms import SmsRendered
+from afterorder.content.sms import WARN_ABOVE, SmsRendered
 from afterorder.content.variants import override_file, split_file
 from afterorder.db.schema import orders, template_overrides
 from afterorder.db.stores import StoreRow
@@ -163,7 +163,7 @@ async def _editor(request: Request, who: Viewer, template: str, locale: str,
                   channel=channel.value, locales=runtime.renderer.locales_for(template, channel),
                   channels=[c.value for c in ChannelKind if locale in renderer.locales_for(template, c)],
                   source=source, rendered=email, shown=shown, problem=problem, notice=notice,
-                  overridden=overridden, status=status, order=order)
+                  overridden=overridden, status=status, order=order, sms_warn_above=WARN_ABOVE)
 
 
 @router.get("/dashboard/{slug}/templates/{template}/{locale}")
