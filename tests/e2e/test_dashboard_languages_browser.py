@@ -49,6 +49,7 @@ async def test_every_page_in_every_language(tmp_path: Path, smtp_server: DevSmtp
     database = f"sqlite:///{tmp_path}/afterorder.db"
     add_store_cli(database, "kumo", country="JP", locale="ja", timezone="Asia/Tokyo", currency="JPY")
     add_user(database, "agency", "--store", "kumo", "--role", "owner")
+    add_user(database, "staff", "--store", "kumo", "--role", "viewer", "--language", "zh_Hans")
     async with running(database, SystemClock()) as runtime:  # something on every page
         async with runtime.engine.connect() as conn:
             store = await get_store(conn, "kumo")
@@ -110,6 +111,17 @@ async def test_every_page_in_every_language(tmp_path: Path, smtp_server: DevSmtp
             assert (await page.locator("h1").inner_text()).startswith("フロー")
             await page.goto(f"{url}/dashboard/kumo/messages")
             assert (await page.locator("h1").inner_text()).startswith("メッセージ")
+            await context.close()
+
+            # a user created with --language zh_Hans sees Chinese in an English browser from the start
+            context = await browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+            page = await context.new_page()
+            await page.goto(f"{url}/login")
+            await page.fill("input[name=username]", "staff")
+            await page.fill("input[name=password]", PASSWORD)
+            await page.click("button[type=submit]")
+            await page.wait_for_url(f"{url}/dashboard/kumo/flows")
+            assert (await page.locator("h1").inner_text()).startswith("流程")
             await context.close()
         finally:
             await browser.close()

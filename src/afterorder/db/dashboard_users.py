@@ -24,6 +24,7 @@ from afterorder.db.schema import dashboard_members, dashboard_sessions, dashboar
 
 USERNAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
 MIN_PASSWORD: Final = 8
+LANGUAGES: Final = ("en", "ja", "zh_Hans")  # the dashboard's (web/dashboard/locale.py)
 SESSION_LIFETIME: Final = timedelta(days=14)
 MAX_FAILURES: Final = 10  # wrong passwords per username …
 FAILURE_WINDOW: Final = timedelta(minutes=15)  # … within this long, then the username waits
@@ -185,7 +186,9 @@ async def session_for(conn: AsyncConnection, token: str, now: datetime) -> Sessi
 
 
 async def set_language(conn: AsyncConnection, user_id: int, language: str | None) -> None:
-    """The user's dashboard language from now on (a code the dashboard knows); None: follow the browser."""
+    """The user's dashboard language from now on (one of ``LANGUAGES``); None: follow the browser."""
+    if language is not None and language not in LANGUAGES:
+        raise UserError(f"language: one of {', '.join(LANGUAGES)}")
     await conn.execute(update(dashboard_users).where(dashboard_users.c.id == user_id).values(language=language))
 
 

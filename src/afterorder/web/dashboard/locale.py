@@ -30,7 +30,8 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal, format_percent
 from babel.support import NullTranslations, Translations
 
-LANGUAGES: Final = ("en", "ja", "zh_Hans")
+from afterorder.db.dashboard_users import LANGUAGES as LANGUAGES
+
 DEFAULT: Final = "en"
 # Each language named in itself, for the picker.
 NAMES: Final[Mapping[str, str]] = {"en": "English", "ja": "日本語", "zh_Hans": "简体中文"}
