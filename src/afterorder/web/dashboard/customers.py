@@ -15,7 +15,7 @@ from afterorder.db.schema import customer_predictions, customer_stats, customers
 from afterorder.flows.conditions import ConditionError, parse_condition
 from afterorder.segments import membership
 from afterorder.segments.membership import Segment, SegmentError
-from afterorder.web.dashboard import locale
+from afterorder.web.dashboard import locale, wording
 from afterorder.web.dashboard.access import page_error, render, runtime_of, viewer
 from afterorder.web.dashboard.locale import N_, _
 
@@ -78,7 +78,8 @@ async def customer_page(request: Request, slug: str, customer_id: str) -> Respon
             .order_by(flow_runs.c.id.desc()).limit(500))).mappings().all()
     return render(request, who, "customer.html", title=profile["email"] or profile["external_id"], profile=profile,
                   stats=stats, prediction=prediction, consents=consents, messages=messages, runs=runs,
-                  shown=lambda value: locale.shown(value, who.zone))
+                  shown=lambda value: locale.shown(value, who.zone),
+                  flow_names={k: wording.flow_name(v) for k, v in runtime_of(request).catalog.flows_for(slug).items()})
 
 
 # segments/membership.py's problems with the form, by their English wording (the condition

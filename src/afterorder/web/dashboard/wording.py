@@ -105,7 +105,8 @@ FIELDS: Final[Mapping[str, str]] = {
     "probability_alive": N_("probability still active"), "expected_orders_30d": N_("expected orders, 30 days"),
     "expected_orders_90d": N_("expected orders, 90 days"), "expected_orders_365d": N_("expected orders, 365 days"),
     "predicted_next_order": N_("predicted next order"), "expected_order_value": N_("expected order value"),
-    "predicted_clv_365d": N_("predicted CLV, 365 days"),
+    "predicted_clv_365d": N_("predicted CLV, 365 days"), "line_user_id": N_("LINE user ID"),
+    "line_following": N_("follows the LINE account"), "line_changed_at": N_("LINE link changed"),
 }
 
 
