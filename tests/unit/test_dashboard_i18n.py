@@ -4,6 +4,7 @@ browser's language is understood; numbers, money and dates are written the way e
 
 from __future__ import annotations
 
+import ast
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -128,3 +129,54 @@ def test_every_column_a_customers_page_shows_has_a_label() -> None:
     for table in (customers, customer_stats, customer_predictions):
         unlabelled = [c.name for c in table.columns if c.name not in wording.FIELDS and c.name not in shown[table.name]]
         assert not unlabelled, f"{table.name}: {unlabelled}"
+
+
+SHOWN = {"title", "notice", "problem", "message"}  # keyword arguments that end up on a page
+
+
+def _english(node: ast.expr) -> bool:
+    """A literal or f-string with words in it (not a translation call, not an identifier-like value)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return bool(re.search(r"[A-Za-z]{2,}\s", node.value))
+    return isinstance(node, ast.JoinedStr) and any(
+        isinstance(v, ast.Constant) and re.search(r"[A-Za-z]{2,}", str(v.value)) for v in node.values)
+
+
+def test_no_english_reaches_a_page_without_a_translation() -> None:
+    """What the dashboard's Python shows (error pages, notices, problems, titles, chart series and titles)
+    goes through ``_()``: a plain English literal or f-string there fails."""
+    found = []
+    for path in sorted((Path(locale.__file__).parent).glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+            shown = [k.value for k in node.keywords if k.arg in SHOWN]
+            if name == "page_error" and len(node.args) > 1:  # page_error(status, message)
+                shown.append(node.args[1])
+            elif name in ("AbTestError", "SegmentError", "Series") and node.args:
+                shown.append(node.args[0])
+            found += [f"{path.name}:{n.lineno}" for n in shown if _english(n)]
+    assert not found, f"English shown without _(): {found}"
+
+
+TEMPLATES = Path(locale.__file__).parents[1] / "templates" / "dashboard"
+NOT_WORDS = {"afterorder", "LINE", "SMS", "CRR", "you@example.com"}  # names, not words to translate
+
+
+def test_no_english_in_a_template_outside_a_translation() -> None:
+    """Every text and every shown attribute (placeholder, title, aria-label) of the dashboard's templates is
+    inside ``{% trans %}`` or ``_()``: text left bare between tags fails."""
+    found = []
+    for path in sorted(TEMPLATES.glob("*.html")):
+        source = path.read_text()
+        for pattern in (r"<style>.*?</style>", r"<script.*?</script>", r"<textarea[^>]*>.*?</textarea>",
+                        r"\{#.*?#\}", r"\{% trans.*?%\}.*?\{% endtrans %\}", r"\{\{.*?\}\}", r"\{%.*?%\}"):
+            source = re.sub(pattern, " ", source, flags=re.S)
+        texts = re.findall(r">([^<>]+)<", source)
+        texts += re.findall(r'\b(?:placeholder|title|aria-label|alt)="([^"]*)"', source)
+        for text in texts:
+            words = [w for w in re.findall(r"[A-Za-z][A-Za-z@.]+", text) if w not in NOT_WORDS]
+            if words:
+                found.append(f"{path.name}: {text.strip()!r}")
+    assert not found, f"English outside a translation: {found}"
