@@ -10,7 +10,7 @@ import typer
 from afterorder.analytics.benchmarks import INDUSTRIES, IndustryError
 from afterorder.cli import Database, app, fail, run, store_app
 from afterorder.clock import SystemClock
-from afterorder.db.dashboard_users import Role, UserError, add_user
+from afterorder.db.dashboard_users import LANGUAGES, Role, UserError, add_user, set_language
 from afterorder.db.database import DEFAULT_URL
 from afterorder.db.store_settings import set_industry
 from afterorder.db.stores import get_store
@@ -35,9 +35,14 @@ def user_add(
     role: Annotated[str, typer.Option("--role", help="owner (everything), editor (flows, templates), "
                                                      "viewer (read only)")] = "viewer",
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="read the password from stdin")] = False,
+    language: Annotated[str | None, typer.Option(
+        "--language", help=f"the dashboard's language for the user: {', '.join(LANGUAGES)} "
+                           "(default: the browser's; the user can change it on the dashboard)")] = None,
     database: Database = DEFAULT_URL,
 ) -> None:
     """Create a dashboard user (or set a new password and add stores to an existing one)."""
+    if language is not None and language not in LANGUAGES:
+        raise fail(f"--language: {language!r} is not one of {', '.join(LANGUAGES)}")
     try:
         chosen = Role(role)
     except ValueError:
@@ -53,7 +58,9 @@ def user_add(
                     raise fail(f"--store: no store {slug!r}")
                 ids.append((found.id, chosen))
             try:
-                await add_user(conn, username, password, ids, SystemClock().now())
+                user_id = await add_user(conn, username, password, ids, SystemClock().now())
+                if language is not None:
+                    await set_language(conn, user_id, language)
             except UserError as exc:
                 raise fail(str(exc)) from None
 

@@ -172,7 +172,7 @@ async def test_the_dashboard_shows_every_channel_and_edits_line_and_sms(database
         async with client(runtime) as http:
             await log_in(http, "owner")
             listing = await http.get("/dashboard/kumo/templates")
-            assert "email · line · sms" in listing.text
+            assert "Email · LINE · SMS" in listing.text
             page = await http.get("/dashboard/kumo/templates/shipping-confirmation/zh-Hans")
             assert page.status_code == 200
             assert 'id="subject">' in page.text and 'class="flex-bubble"' in page.text
