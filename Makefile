@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell $(PYTHON) -c "import hashlib,sys;print(hashlib.sha1(open('pyproject.toml','rb').read()).hexdigest()[:10])" 2>/dev/null)
 
-.PHONY: install demo test lint typecheck unit bench bench-import clean test-deps
+.PHONY: install demo test lint typecheck unit bench bench-import clean test-deps fuzz
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c "import sys; sys.exit(0 if sys.version_info >= (3, 11) else 'afterorder needs Python 3.11 or newer')"
@@ -31,6 +31,13 @@ unit: install
 # naming them), then the Python; every skip's reason is in pytest's summary (-rfEs in pyproject.toml).
 test: test-deps install lint typecheck
 	$(BIN)/pytest -q
+
+# The API sweep and the webhook property tests at length: random (not the seeded CI run), many more
+# examples per operation; FUZZ_EXAMPLES=N to change how many.
+FUZZ_EXAMPLES ?= 300
+fuzz: install
+	AFTERORDER_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) AFTERORDER_FUZZ_RANDOM=1 $(BIN)/pytest -q -p no:cacheprovider \
+		tests/e2e/test_api_sweep.py tests/integration/test_webhook_properties.py
 
 test-deps:
 	@bash scripts/test-deps.sh

@@ -145,7 +145,8 @@ def events_description(max_body_bytes: int = MAX_BODY_BYTES) -> str:
     summary="Send one event or a batch",
     description=events_description(),
     openapi_extra={"requestBody": EVENT_BODY},
-    responses={200: {"description": "accepted"}, 401: {"description": "wrong or missing API key"},
+    responses={200: {"description": "accepted"}, 400: {"description": "the body is not JSON"},
+               401: {"description": "wrong or missing API key"},
                413: {"description": "body over the size limit (see the description)"},
                422: {"description": "nested too deep, or invalid fields, each named with the limit it breaks"}},
 )

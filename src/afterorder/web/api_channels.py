@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from afterorder.channels.arguments import describe
@@ -117,17 +117,19 @@ async def _view(request: Request, store: StoreRow, sealer: Sealer) -> ChannelsOu
 
 
 @router.put(
-    "/channels/{provider}", response_model=ProviderOut,
+    "/channels/{name}", response_model=ProviderOut,
     summary="Set up a provider for its channel (replaces the one holding that role)",
     description=f"Providers and their options: {_OPTIONS_HELP}. Secret options are stored encrypted and shown "
     "masked. An unknown provider is a 404; an unknown, missing or refused option a 422 naming each.",
     responses={200: {"description": "replaced the provider holding this channel and role"},
                201: {"description": "set up (the channel and role had no provider)"},
+               400: {"description": "the body is not JSON"},
                401: {"description": "wrong or missing API key"}, 404: {"description": "no such provider"},
                422: {"description": "invalid options, each named in details[].field"}},
 )
-async def put_channel(request: Request, response: Response, store: StoreDep, provider: str,
-                      body: ProviderIn) -> ProviderOut:
+async def put_channel(request: Request, response: Response, store: StoreDep, body: ProviderIn,
+                      provider: Annotated[str, Path(alias="name", description="the provider: smtp, ses, ...")]
+                      ) -> ProviderOut:
     runtime = runtime_of(request)
     sealer = _sealer(request)
     try:
@@ -162,11 +164,12 @@ async def patch_channels(request: Request, store: StoreDep, change: ChannelsChan
     return await _view(request, store, sealer)
 
 
-@router.delete("/channels/{channel}", status_code=204, response_class=Response,
+@router.delete("/channels/{name}", status_code=204, response_class=Response,
                summary="Remove the provider of a channel (email falls back to the server's own relay)",
                responses={404: {"description": "no such channel, or no provider holds that role"},
                           422: {"description": "a LINE or SMS primary whose backup is still set"}})
-async def delete_channel(request: Request, store: StoreDep, channel: str,
+async def delete_channel(request: Request, store: StoreDep,
+                         channel: Annotated[str, Path(alias="name", description="the channel: email, line or sms")],
                          role: Annotated[Role, Query()] = "primary") -> Response:
     try:
         kind = parse_channel(channel)

@@ -35,13 +35,16 @@ from afterorder.db.schema import customers
 from afterorder.signing import BadToken
 from afterorder.web.api import ApiError, StoreDep, runtime_of
 from afterorder.web.errors import error
+from afterorder.web.openapi_errors import NOT_FOUND
 
 router = APIRouter(prefix="/api/v1", tags=["compliance"])
 PURPOSES = ("marketing", *(f"topic:{t}" for t in TOPICS))
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    """A JSON boolean is true or false, a number a number: 0 or "yes" for a boolean is a 422, not a guess."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
 
 class ComplianceChange(_Strict):
@@ -92,7 +95,8 @@ async def _customer_id(request: Request, store_id: int, external_id: str) -> int
     return int(row.id)
 
 
-@router.post("/consents", summary="Record a consent given or withdrawn (only a real change is recorded)")
+@router.post("/consents", summary="Record a consent given or withdrawn (only a real change is recorded)",
+             responses={**NOT_FOUND, 201: {"description": "recorded a change"}})
 async def post_consent(request: Request, store: StoreDep, body: ConsentIn) -> JSONResponse:
     if body.purpose not in PURPOSES:
         raise ApiError(error(422, "invalid_request", f"purpose: use one of {', '.join(PURPOSES)}"))
@@ -106,7 +110,7 @@ async def post_consent(request: Request, store: StoreDep, body: ConsentIn) -> JS
     return JSONResponse({"changed": bool(changed)}, status_code=201 if changed else 200)
 
 
-@router.get("/consents/{customer}", summary="A customer's consent state and recorded changes")
+@router.get("/consents/{customer}", summary="A customer's consent state and recorded changes", responses=NOT_FOUND)
 async def get_consents(request: Request, store: StoreDep, customer: str) -> dict[str, Any]:
     customer_id = await _customer_id(request, store.id, customer)
     async with runtime_of(request).engine.connect() as conn:
@@ -124,7 +128,8 @@ class MailtoUnsubscribe(_Strict):
     address: Annotated[str, Field(min_length=3, max_length=400, description="unsubscribe+TOKEN@domain, as received")]
 
 
-@router.post("/unsubscribes", summary="Unsubscribe from a mail sent to the List-Unsubscribe mailto: address")
+@router.post("/unsubscribes", summary="Unsubscribe from a mail sent to the List-Unsubscribe mailto: address",
+             responses={400: {"description": "the address carries no valid unsubscribe token"}})
 async def post_unsubscribe(request: Request, store: StoreDep, body: MailtoUnsubscribe) -> dict[str, Any]:
     runtime = runtime_of(request)
     try:

@@ -28,8 +28,12 @@ from afterorder.flows.preview import Preview, PreviewError, build_preview, send_
 from afterorder.intake.limits import Refused, read_json
 from afterorder.web.api import StoreDep, read_limited, runtime_of
 from afterorder.web.errors import error
+from afterorder.web.openapi_errors import JSON_BODY, NOT_FOUND
 
 router = APIRouter(prefix="/api/v1")
+
+SEND_TEST = {"type": "object", "required": ["to"], "properties": {
+    "to": {"type": "string", "format": "email"}, "locale": {"type": "string"}, "customer": {"type": "string"}}}
 
 
 async def _preview(request: Request, store: Any, flow: str, step: str, locale: str,
@@ -89,7 +93,7 @@ def _as_html(found: Preview) -> Response:
     return HTMLResponse(message.html)
 
 
-@router.get("/flows/{flow}/steps/{step}/preview", response_model=None)
+@router.get("/flows/{flow}/steps/{step}/preview", response_model=None, responses=NOT_FOUND)
 async def preview(request: Request, store: StoreDep, flow: str, step: str, locale: str = "ja",
                   customer: str | None = None, format: str = "json", channel: str = "email") -> Response:
     if format not in ("json", "html", "text"):
@@ -106,7 +110,9 @@ async def preview(request: Request, store: StoreDep, flow: str, step: str, local
     return JSONResponse(_body(found))
 
 
-@router.post("/flows/{flow}/steps/{step}/send-test", response_model=None)
+@router.post("/flows/{flow}/steps/{step}/send-test", response_model=None,
+             responses={**JSON_BODY, **NOT_FOUND, 409: {"description": "the server has no mail server to send with"}},
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": SEND_TEST}}}})
 async def send_test_endpoint(request: Request, store: StoreDep, flow: str, step: str) -> Response:
     try:
         data = read_json(await read_limited(request) or b"null")

@@ -51,9 +51,11 @@ from afterorder.web import (
     tracking,
     webhooks,
 )
+from afterorder.web.allowed_methods import allowed_methods
 from afterorder.web.dashboard.mount import add_dashboard
 from afterorder.web.errors import database_unavailable, error, validation_details
 from afterorder.web.fast_ingest import FastIngest
+from afterorder.web.openapi_errors import document_errors
 from afterorder.web.rate_limits import RateLimits, RateLimitSettings
 from afterorder.web.security_headers import SecurityHeaders, allow, csp_nonce
 
@@ -119,7 +121,10 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, dev: D
 
     @app.exception_handler(HTTPException)
     async def _http(_request: Request, exc: HTTPException) -> Response:
-        return error(exc.status_code, "http_error", str(exc.detail))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(app.routes, _request.scope))
+        return error(exc.status_code, "http_error", str(exc.detail), headers=headers or None)
 
     outage = Outage(log)  # what this process says while its database is away
 
@@ -178,6 +183,7 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, dev: D
             components[model.__name__] = model_schema
         schema["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
         schema["security"] = [{"bearer": []}]
+        document_errors(schema)
         app.openapi_schema = schema
         return schema
 

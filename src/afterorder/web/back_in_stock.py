@@ -21,13 +21,14 @@ from afterorder.intake.limits import Refused, read_json
 from afterorder.promotions.back_in_stock import WORDING, subscribe
 from afterorder.runtime import Runtime
 from afterorder.web.errors import error
+from afterorder.web.openapi_errors import JSON_BODY, NOT_FOUND
 
 router = APIRouter()
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_BODY = 4096
 
 
-@router.post("/public/{slug}/back-in-stock")
+@router.post("/public/{slug}/back-in-stock", responses={**JSON_BODY, **NOT_FOUND})
 async def back_in_stock(request: Request, slug: str) -> JSONResponse:
     runtime: Runtime = request.app.state.runtime
     async with runtime.engine.connect() as conn:

@@ -13,11 +13,14 @@ from afterorder.content.store_content import DOCUMENTS, ContentError, save_conte
 from afterorder.db.schema import store_content
 from afterorder.web.api import ApiError, StoreDep, parse_json, read_limited, runtime_of
 from afterorder.web.errors import error
+from afterorder.web.openapi_errors import JSON_BODY, NOT_FOUND
 
 router = APIRouter(prefix="/api/v1/content", tags=["content"])
 
 
-@router.put("/{key}", summary="Set one content document of the store (how-to, profile-survey, nps, ...)")
+@router.put("/{key}", summary="Set one content document of the store (how-to, profile-survey, nps, ...)",
+            responses={**JSON_BODY, **NOT_FOUND},
+            openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {}}}}})
 async def put_content(key: str, request: Request, store: StoreDep) -> JSONResponse:
     if key not in DOCUMENTS:
         raise ApiError(error(404, "not_found", f"unknown content {key!r}; known: {', '.join(DOCUMENTS)}"))
@@ -31,7 +34,7 @@ async def put_content(key: str, request: Request, store: StoreDep) -> JSONRespon
     return JSONResponse({"key": key, "content": document.model_dump(mode="json", exclude_none=True)})
 
 
-@router.get("/{key}", summary="One content document of the store")
+@router.get("/{key}", summary="One content document of the store", responses=NOT_FOUND)
 async def get_content(key: str, request: Request, store: StoreDep) -> dict[str, Any]:
     async with runtime_of(request).engine.connect() as conn:
         data = (await conn.execute(select(store_content.c.data).where(

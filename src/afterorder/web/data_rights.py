@@ -11,11 +11,13 @@ from starlette.responses import JSONResponse, Response
 from afterorder.privacy import NoSuchCustomer, erase_customer, export_customer
 from afterorder.web.api import StoreDep, runtime_of
 from afterorder.web.errors import error
+from afterorder.web.openapi_errors import NOT_FOUND
 
 router = APIRouter(prefix="/api/v1")
 
 
-@router.get("/customers/{customer_id}/export", summary="Everything held about one customer (JSON)")
+@router.get("/customers/{customer_id}/export", summary="Everything held about one customer (JSON)",
+            responses=NOT_FOUND)
 async def export(request: Request, store: StoreDep, customer_id: str) -> Response:
     try:
         async with runtime_of(request).engine.connect() as conn:
@@ -25,7 +27,7 @@ async def export(request: Request, store: StoreDep, customer_id: str) -> Respons
     return JSONResponse(data)
 
 
-@router.post("/customers/{customer_id}/erase",
+@router.post("/customers/{customer_id}/erase", responses=NOT_FOUND,
              summary="Remove a customer's personal data; totals and the suppression (as a hash) are kept")
 async def erase(request: Request, store: StoreDep, customer_id: str) -> Response:
     runtime = runtime_of(request)

@@ -11,8 +11,13 @@ from afterorder.segments import membership
 from afterorder.segments.membership import SegmentError
 from afterorder.web.api import ApiError, StoreDep, parse_json, read_limited, runtime_of
 from afterorder.web.errors import error
+from afterorder.web.openapi_errors import JSON_BODY, NOT_FOUND
 
 router = APIRouter(prefix="/api/v1/segments", tags=["segments"])
+
+SEGMENT_BODY = {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["condition"], "additionalProperties": False,
+    "properties": {"name": {"type": "string"}, "condition": {"type": "object"}}}}}}
 
 
 def _plain(member: dict[str, Any]) -> dict[str, Any]:
@@ -30,7 +35,8 @@ async def list_segments(request: Request, store: StoreDep) -> dict[str, Any]:
                              for s in await membership.listing(conn, store)]}
 
 
-@router.put("/{slug}", summary="Create or replace a segment: {\"name\": ..., \"condition\": {...}}")
+@router.put("/{slug}", summary="Create or replace a segment: {\"name\": ..., \"condition\": {...}}",
+            responses=JSON_BODY, openapi_extra={"requestBody": SEGMENT_BODY})
 async def put_segment(slug: str, request: Request, store: StoreDep) -> JSONResponse:
     body = parse_json(await read_limited(request))
     if not isinstance(body, dict) or "condition" not in body or set(body) - {"name", "condition"}:
@@ -53,7 +59,7 @@ async def _segment(store: Any, slug: str, conn: Any) -> membership.Segment:
         raise ApiError(error(404, "not_found", str(exc))) from None
 
 
-@router.get("/{slug}", summary="A segment and its member count now")
+@router.get("/{slug}", summary="A segment and its member count now", responses=NOT_FOUND)
 async def get_segment(slug: str, request: Request, store: StoreDep) -> dict[str, Any]:
     runtime = runtime_of(request)
     async with runtime.engine.connect() as conn:
@@ -62,7 +68,7 @@ async def get_segment(slug: str, request: Request, store: StoreDep) -> dict[str,
     return {"slug": segment.slug, "name": segment.name, "condition": segment.definition, "count": count}
 
 
-@router.delete("/{slug}", summary="Remove a segment")
+@router.delete("/{slug}", summary="Remove a segment", responses=NOT_FOUND)
 async def delete_segment(slug: str, request: Request, store: StoreDep) -> dict[str, Any]:
     async with runtime_of(request).engine.begin() as conn:
         try:
@@ -72,7 +78,7 @@ async def delete_segment(slug: str, request: Request, store: StoreDep) -> dict[s
     return {"deleted": slug}
 
 
-@router.get("/{slug}/members", summary="The members now, in pages")
+@router.get("/{slug}/members", summary="The members now, in pages", responses=NOT_FOUND)
 async def segment_members(slug: str, request: Request, store: StoreDep,
                           limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                           offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
@@ -83,7 +89,8 @@ async def segment_members(slug: str, request: Request, store: StoreDep,
     return {"members": [_plain(m) for m in found], "limit": limit, "offset": offset}
 
 
-@router.get("/{slug}/members/{customer}", summary="Is this customer (the store's id) in the segment now?")
+@router.get("/{slug}/members/{customer}", summary="Is this customer (the store's id) in the segment now?",
+            responses=NOT_FOUND)
 async def segment_member(slug: str, customer: str, request: Request, store: StoreDep) -> dict[str, Any]:
     runtime = runtime_of(request)
     async with runtime.engine.connect() as conn:

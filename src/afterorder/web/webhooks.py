@@ -14,6 +14,7 @@ from afterorder.intake.platforms import connection_problems, webhook_url
 from afterorder.intake.webhooks import WebhookReceiver
 from afterorder.web.api import ApiError, StoreDep, parse_json, read_limited, runtime_of
 from afterorder.web.errors import error, validation_details
+from afterorder.web.openapi_errors import JSON_BODY
 from afterorder.webhook_errors import WebhookError
 
 router = APIRouter()
@@ -62,8 +63,10 @@ def connection_answer(base_url: str, slug: str, platform: str, topics: list[str]
 
 
 @router.post("/api/v1/connections", summary="Connect this store to Shopify, WooCommerce or Saleor", tags=["admin"],
-             responses={200: {"description": "connected; paste webhook_url into the platform"},
-                        422: {"description": "a missing or wrong option, named"}})
+             responses={**JSON_BODY, 200: {"description": "connected; paste webhook_url into the platform"},
+                        422: {"description": "a missing or wrong option, named"}},
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                 "schema": ConnectionIn.model_json_schema()}}}})
 async def post_connection(request: Request, store: StoreDep) -> JSONResponse:
     body = await read_limited(request)
     try:
