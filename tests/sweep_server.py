@@ -1,15 +1,9 @@
-"""A real afterorder serve on loopback for the API sweep: a SQLite file, a store with data, high rate limits.
-
-The server runs in a thread with its own event loop (schemathesis calls it over HTTP from the test's
-thread), so the runtime's engine and the app share one loop as they do under ``afterorder serve``.
-"""
+"""A real afterorder serve on loopback for the API sweep: a SQLite file, a store with data, high rate limits."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,12 +12,13 @@ import httpx
 
 from afterorder.clock import SystemClock
 from afterorder.web.app import create_app
-from afterorder.web.rate_limits import Limit, RateLimitSettings
+from afterorder.web.rate_limits import LIMIT_CLASSES, Limit, RateLimitSettings
 from tests.factories import add_store, order_event, running
 from tests.loopback import loopback
+from tests.threaded_serve import in_thread
 
 # Far above what a sweep sends: the sweep looks for wrong answers, not for the limiter (tested elsewhere).
-SWEEP_LIMITS = RateLimitSettings({name: Limit(1e6, 1_000_000) for name in ("public", "one_click", "webhooks", "api")})
+HIGH_LIMITS = RateLimitSettings({name: Limit(1e6, 1_000_000) for name in LIMIT_CLASSES})
 
 
 @dataclass(frozen=True)
@@ -35,44 +30,19 @@ class SweepServer:
 
 @contextmanager
 def sweep_server(directory: Path) -> Iterator[SweepServer]:
-    """Serve until the block ends; the store has orders, customers, runs, a segment and content."""
-    started: list[SweepServer] = []
-    ready = threading.Event()
-    stop: list[asyncio.Event] = []
-    failure: list[BaseException] = []
-    loop = asyncio.new_event_loop()
+    """Serve until the block ends; the store has orders, customers and runs."""
 
-    async def serve() -> None:
+    @asynccontextmanager
+    async def serve() -> AsyncIterator[SweepServer]:
         async with running(f"sqlite:///{directory}/afterorder.db", SystemClock()) as runtime:
             store, key = await add_store(runtime)
-            async with loopback(create_app(runtime, limits=SWEEP_LIMITS)) as base_url:
+            async with loopback(create_app(runtime, limits=HIGH_LIMITS)) as base_url:
                 async with httpx.AsyncClient(base_url=base_url, headers={"Authorization": f"Bearer {key}"}) as c:
                     await seed(c)
-                stop.append(asyncio.Event())
-                started.append(SweepServer(base_url, key, store.slug))
-                ready.set()
-                await stop[0].wait()
+                yield SweepServer(base_url, key, store.slug)
 
-    def main() -> None:
-        try:
-            loop.run_until_complete(serve())
-        except BaseException as exc:
-            failure.append(exc)
-        finally:
-            ready.set()
-
-    thread = threading.Thread(target=main, name="sweep-server", daemon=True)
-    thread.start()
-    ready.wait(120)
-    if failure or not started:
-        raise AssertionError(f"the sweep server did not start: {failure!r}")
-    try:
-        yield started[0]
-    finally:
-        loop.call_soon_threadsafe(stop[0].set)
-        thread.join(60)
-        if failure:
-            raise failure[0]
+    with in_thread(serve) as server:
+        yield server
 
 
 async def seed(client: httpx.AsyncClient) -> None:
