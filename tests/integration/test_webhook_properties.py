@@ -96,7 +96,7 @@ def bodies(samples: list[Any]) -> st.SearchStrategy[bytes]:
     return st.binary(max_size=600) | as_json | as_json.map(lambda b: b[: len(b) // 2])
 
 
-_HEADER_VALUE = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=80)
+_HEADER_VALUE = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=80).map(str.strip)
 _FRAMING = {"content-length", "transfer-encoding", "host", "connection", "expect", "te", "upgrade"}
 
 
