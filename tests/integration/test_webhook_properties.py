@@ -108,7 +108,33 @@ def any_headers(names: list[str]) -> st.SearchStrategy[dict[str, str]]:
 
 # ---- the receivers -----------------------------------------------------------------------------
 
-Signer = Callable[[Harness, bytes, st.DataObject], tuple[str, dict[str, str], bytes]]
+Request = tuple[str, dict[str, str], bytes]
+Signer = Callable[[Harness, bytes, st.DataObject], Request]
+Spoiler = Callable[[str, dict[str, str], bytes], Request]
+
+
+def _body_changed(path: str, headers: dict[str, str], body: bytes) -> Request:
+    return path, headers, body + b" "
+
+
+def _wrong_password(path: str, headers: dict[str, str], body: bytes) -> Request:
+    return path, {**headers, "Authorization": "Basic " + base64.b64encode(b"postmark-hook:guess").decode()}, body
+
+
+def _signed_field_changed(field: str) -> Spoiler:
+    """Mailgun's and SNS's signatures cover fields inside the body: one of them changed after signing."""
+
+    def spoil(path: str, headers: dict[str, str], body: bytes) -> Request:
+        data = json.loads(body)
+        holder = data["signature"] if field == "token" else data
+        holder[field] = str(holder.get(field)) + "x"
+        return path, headers, json.dumps(data).encode()
+
+    return spoil
+
+
+def _wrong_token(path: str, headers: dict[str, str], body: bytes) -> Request:
+    return path[:-2] + ("AA" if not path.endswith("AA") else "BB"), headers, body
 
 
 @dataclass(frozen=True)
@@ -118,6 +144,9 @@ class Receiver:
     headers: list[str]  # the headers it reads
     samples: list[Any]
     sign: Signer  # (harness, body, data) → (path, headers, body) as the sender signs them
+    # a signed request made to fail its check: by default the body changed after the signature
+    # (what an HMAC or a key pair over the body catches)
+    spoil: Spoiler = _body_changed
 
 
 def _platform_topic(data: st.DataObject, topics: list[str]) -> str:
@@ -245,16 +274,17 @@ RECEIVERS = [
                            "ORDER_FULFILLMENT_UPDATE.json"), _saleor),
     Receiver("line", "/webhooks/line/kumo", ["x-line-signature"], _line_samples(), _line),
     Receiver("ses", "/webhooks/esp/ses/kumo", ["x-amz-sns-message-type"],
-             [fixture("ses_bounce.json"), fixture("ses_complaint.json")], _ses),
+             [fixture("ses_bounce.json"), fixture("ses_complaint.json")], _ses, _signed_field_changed("MessageId")),
     Receiver("sendgrid", "/webhooks/esp/sendgrid/kumo",
              ["X-Twilio-Email-Event-Webhook-Signature", "X-Twilio-Email-Event-Webhook-Timestamp"],
              [fixture("sendgrid_events.json")], _sendgrid),
     Receiver("postmark", "/webhooks/esp/postmark/kumo", ["Authorization"],
-             [fixture("postmark_bounce.json"), fixture("postmark_spam_complaint.json")], _postmark),
+             [fixture("postmark_bounce.json"), fixture("postmark_spam_complaint.json")], _postmark, _wrong_password),
     Receiver("mailgun", "/webhooks/esp/mailgun/kumo", ["Content-Type"],
-             [fixture("mailgun_failed_permanent.json"), fixture("mailgun_complained.json")], _mailgun),
+             [fixture("mailgun_failed_permanent.json"), fixture("mailgun_complained.json")], _mailgun,
+             _signed_field_changed("token")),
     Receiver("aliyun_sms", "/webhooks/aliyun_sms/kumo/not-the-token", ["content-type"],
-             [[_sms_report()], [_sms_report(success=False, err_code="MOBILE_NOT_ON_SERVICE")]], _aliyun),
+             [[_sms_report()], [_sms_report(success=False, err_code="MOBILE_NOT_ON_SERVICE")]], _aliyun, _wrong_token),
 ]
 BY_NAME = {r.name: r for r in RECEIVERS}
 
@@ -292,9 +322,8 @@ def test_unsigned_or_badly_signed_input_is_refused_and_stores_nothing(harness: H
         path = receiver.path
         if data.draw(st.booleans(), label="signed with a wrong secret"):
             # the sender's signature on this body, but made with another secret, then the body changed
-            path, signed, _ = receiver.sign(harness, body, data)
+            path, signed, body = receiver.spoil(*receiver.sign(harness, body, data))
             headers = {**signed, **headers}
-            body = body + b" "
         before = harness.fingerprint()
         answered(http.post(path, content=body, headers=headers))
         assert harness.fingerprint() == before, "a request whose signature fails stored something"
@@ -352,7 +381,8 @@ def test_unsigned_twilio_input_is_refused_and_stores_nothing(harness: Harness, h
 def test_the_harness_stores_what_is_signed(harness: Harness, http: httpx.Client) -> None:
     """The properties above can fail: a correctly signed sample is stored (so 'nothing changed' means
     something), and the same sample with its signature off by one byte is refused."""
-    body = sample("shopify", "orders_create.sample.json")
+    order = json.loads(sample("shopify", "orders_create.sample.json"))
+    body = json.dumps({**order, "id": int(time.time() * 1000)}).encode()  # an order no property sent
     path, headers, _ = _shopify(harness, body, _FixedData({"topic": "orders/create", "triggered": ""}))
     before = harness.fingerprint()
     forged = http.post(path, content=body + b" ", headers=headers)
