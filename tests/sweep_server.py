@@ -30,7 +30,7 @@ class SweepServer:
 
 @contextmanager
 def sweep_server(directory: Path) -> Iterator[SweepServer]:
-    """Serve until the block ends; the store has orders, customers and runs."""
+    """Serve until the block ends; the store has orders, customers, runs and a segment."""
 
     @asynccontextmanager
     async def serve() -> AsyncIterator[SweepServer]:
@@ -54,4 +54,7 @@ async def seed(client: httpx.AsyncClient) -> None:
         events += [order_event("order.placed", f"{n}", at, email=f"c{n % 3}@example.com"),
                    order_event("order.delivered", f"{n}", at + timedelta(days=2))]
     response = await client.post("/api/v1/events", json={"events": events})
+    assert response.status_code == 200, response.text
+    segment = {"name": "Japan", "condition": {"field": "customer.country", "value": "JP"}}
+    response = await client.put("/api/v1/segments/jp", json=segment)
     assert response.status_code == 200, response.text
