@@ -30,6 +30,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SweepServer]:
         yield running
 
 
+# A request these accept by its schema may still be refused for what no schema says: an event type that
+# needs its object, a platform's own options, the segment grammar, a period whose end follows its
+# start, the caps' CHANNEL:N/HOURS, an unsubscribe token that must be signed, a channel order naming
+# each channel once.  Their refusals are checked like every other answer (a documented status, the
+# Error body); only "a request the schema allows is accepted" is not asked of them.
+SEMANTIC = ["POST /api/v1/events", "POST /api/v1/connections", "PUT /api/v1/segments/{slug}",
+            "GET /api/v1/reports/retention", "GET /api/v1/reports/product-cycle", "PATCH /api/v1/compliance",
+            "POST /api/v1/unsubscribes", "PATCH /api/v1/channels"]
+
+
 @pytest.fixture(scope="module")
 def api_schema(server: SweepServer) -> schemathesis.BaseSchema:
     generation = {"max-examples": EXAMPLES, "mode": "all", "deterministic": not RANDOM}
@@ -38,11 +48,7 @@ def api_schema(server: SweepServer) -> schemathesis.BaseSchema:
         "headers": {"Authorization": f"Bearer {server.api_key}"},
         "generation": generation,
         "request-timeout": 30,
-        # A request the schema allows may still be refused for what no schema can say: a token that must
-        # be signed, a flow that must exist, a period whose end follows its start.  Its refusal is
-        # checked like every other answer (documented status, Error body); only "a valid-looking
-        # request must be accepted" is not asked.
-        "checks": {"positive_data_acceptance": {"enabled": False}},
+        "operations": [{"include-name": SEMANTIC, "checks": {"positive_data_acceptance": {"enabled": False}}}],
     })
     return schemathesis.openapi.from_url(f"{server.base_url}/api/openapi.json", config=config)
 

@@ -94,3 +94,21 @@ async def test_a_number_is_not_taken_for_a_boolean_in_the_compliance_settings(cl
     assert [d["field"] for d in refused.json()["details"]] == ["body.double_opt_in"]
     assert (await client.get("/api/v1/compliance")).json()["double_opt_in"] is False
     assert (await client.patch("/api/v1/compliance", json={"double_opt_in": True})).json()["double_opt_in"] is True
+
+
+async def test_a_number_is_not_taken_for_a_boolean_in_the_channel_settings(client: httpx.AsyncClient) -> None:
+    refused = await client.patch("/api/v1/channels", json={"line_notifications": 0})
+    assert refused.status_code == 422
+    assert [d["field"] for d in refused.json()["details"]] == ["body.line_notifications"]
+
+
+async def test_closed_choices_are_listed_in_the_document(document: dict[str, Any]) -> None:
+    """A client (and the sweep) can tell the accepted values from the document, not from a 422."""
+    preview = {p["name"]: p["schema"] for p in
+               document["paths"]["/api/v1/flows/{flow}/steps/{step}/preview"]["get"]["parameters"]}
+    assert preview["format"]["enum"] == ["json", "html", "text"]
+    assert preview["channel"]["enum"] == ["email", "line", "sms"]
+    consent = document["components"]["schemas"]["ConsentIn"]["properties"]["purpose"]
+    assert "marketing" in consent["enum"] and "topic:offers" in consent["enum"]
+    order = document["components"]["schemas"]["ChannelsChange"]["properties"]["order"]["anyOf"][0]
+    assert order["uniqueItems"] is True and order["items"]["enum"] == ["email", "line", "sms"]

@@ -59,7 +59,7 @@ class ComplianceChange(_Strict):
 class ConsentIn(_Strict):
     customer_id: Annotated[str, Field(min_length=1, max_length=255, description="the store's customer id")]
     channel: Literal["email", "sms"] = "email"
-    purpose: Annotated[str, Field(max_length=64)] = "marketing"
+    purpose: Annotated[str, Field(max_length=64, json_schema_extra={"enum": list(PURPOSES)})] = "marketing"
     status: Literal["granted", "withdrawn"]
     method: Literal["form", "import", "checkout", "api"] = "form"
     wording: Annotated[str, Field(min_length=1, max_length=4000, description="what the customer was shown")]

@@ -11,9 +11,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from jinja2 import TemplateError
 from sqlalchemy import select
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -95,7 +95,10 @@ def _as_html(found: Preview) -> Response:
 
 @router.get("/flows/{flow}/steps/{step}/preview", response_model=None, responses=NOT_FOUND)
 async def preview(request: Request, store: StoreDep, flow: str, step: str, locale: str = "ja",
-                  customer: str | None = None, format: str = "json", channel: str = "email") -> Response:
+                  customer: str | None = None,
+                  format: Annotated[str, Query(json_schema_extra={"enum": ["json", "html", "text"]})] = "json",
+                  channel: Annotated[str, Query(json_schema_extra={"enum": [c.value for c in ChannelKind]})] = "email",
+                  ) -> Response:
     if format not in ("json", "html", "text"):
         return error(422, "invalid", "format: json, html or text")
     if channel not in {c.value for c in ChannelKind}:
