@@ -120,10 +120,10 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, dev: D
         return error(422, "invalid_request", "invalid request", details=details)
 
     @app.exception_handler(HTTPException)
-    async def _http(_request: Request, exc: HTTPException) -> Response:
+    async def _http(request: Request, exc: HTTPException) -> Response:
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
-            headers["Allow"] = ", ".join(allowed_methods(app.routes, _request.scope))
+            headers["Allow"] = ", ".join(allowed_methods(app.routes, request.scope))
         return error(exc.status_code, "http_error", str(exc.detail), headers=headers or None)
 
     outage = Outage(log)  # what this process says while its database is away
