@@ -247,6 +247,7 @@ outbox = Table(
     Column("provider_status_detail", String(255), nullable=True),
     UniqueConstraint("store_id", "idempotency_key"),
     Index("ix_outbox_due", "status", "next_attempt_at"),
+    Index("ix_outbox_due_category", "status", "category", "next_attempt_at"),  # transactional first (delivery)
 )
 
 # The message bytes live apart from the outbox row, so the row's status changes (two per message)
