@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from afterorder.abtests.model import AbTest
@@ -42,6 +42,7 @@ from afterorder.flows.followups import enrich, message_extra
 from afterorder.flows.outgoing import BODY_COLUMNS, COLUMNS, Chosen, Outgoing, prepare
 from afterorder.flows.reach import load_reach, sms_consents
 from afterorder.flows.spec import FlowSpec
+from afterorder.flows.urgency import FIRST, priority
 from afterorder.promotions.extras import empty_extras, promotion_extras, trigger_payloads
 from afterorder.segments.conditions import answers
 from afterorder.segments.membership import context
@@ -76,11 +77,16 @@ _MOVE = flow_runs.update().where(
 
 
 # The claim and the reads of claimed runs, built once (they run for every batch).
-_PICK = (select(flow_runs.c.id).where(
-    flow_runs.c.status == "waiting", flow_runs.c.wake_at <= bindparam("now"),
-    or_(flow_runs.c.claimed_until.is_(None), flow_runs.c.claimed_until < bindparam("now")),
-).order_by(flow_runs.c.wake_at).limit(bindparam("batch")))
-_PICK_LOCKED = _PICK.with_for_update(skip_locked=True)
+def _due(*only: ColumnElement[bool]) -> Select[tuple[int]]:
+    return (select(flow_runs.c.id).where(
+        flow_runs.c.status == "waiting", flow_runs.c.wake_at <= bindparam("now"),
+        or_(flow_runs.c.claimed_until.is_(None), flow_runs.c.claimed_until < bindparam("now")), *only,
+    ).order_by(flow_runs.c.wake_at).limit(bindparam("batch")))
+
+
+# Runs whose next message is transactional first, from every store (flows/urgency.py), then the rest.
+_PICKS = (_due(flow_runs.c.priority == FIRST), _due(flow_runs.c.priority != FIRST))
+_PICKS_LOCKED = tuple(pick.with_for_update(skip_locked=True) for pick in _PICKS)
 _CLAIM = flow_runs.update().where(in_keys(flow_runs.c.id, "ids")).values(
     claimed_until=bindparam("until"), claimed_by=bindparam("worker"))
 _CLAIMED = select(flow_runs).where(
@@ -125,8 +131,11 @@ class Scheduler:
     async def claim(self) -> list[int]:
         now = self.clock.now()
         async with self.engine.begin() as conn:
-            pick = _PICK_LOCKED if skip_locked(conn) else _PICK
-            ids = [row.id for row in await conn.execute(pick, {"now": now, "batch": self.settings.batch})]
+            ids: list[int] = []
+            for pick in _PICKS_LOCKED if skip_locked(conn) else _PICKS:
+                if len(ids) < self.settings.batch:
+                    ids += [row.id for row in await conn.execute(pick, {"now": now,
+                                                                         "batch": self.settings.batch - len(ids)})]
             if ids:
                 await conn.execute(_CLAIM, {"ids": ids, "until": now + self.settings.lease,
                                             "worker": self.settings.worker_id})
@@ -259,7 +268,8 @@ class Scheduler:
                 continue
             results[run["id"]] = result
             writes.messages.extend(rows)
-            writes.moves.append(self._moved(run, result, now))
+            writes.moves.append(self._moved(run, result, now, priority(
+                specs[(run["store_id"], run["flow_id"], run["flow_version"])], result.state.step)))
             writes.log.extend(
                 {"store_id": run["store_id"], "run_id": run["id"], "at": now, "step": e.step, "kind": e.kind,
                  "detail": e.detail} for e in result.log
@@ -289,9 +299,9 @@ class Scheduler:
         if writes.log:
             await conn.execute(run_log.insert(), writes.log)
 
-    def _moved(self, run: Any, result: Advance, now: datetime) -> dict[str, Any]:
+    def _moved(self, run: Any, result: Advance, now: datetime, next_priority: int) -> dict[str, Any]:
         new = result.state
-        return {
+        return {"priority": next_priority,
             "run_id": run["id"], "worker": self.settings.worker_id,
             "step": new.step, "anchor_at": new.anchor_at, "wake_at": new.wake_at, "status": new.status,
             "waiting_for": new.waiting_for.value if new.waiting_for else None, "outcome": new.outcome,
@@ -299,7 +309,7 @@ class Scheduler:
         }
 
     def _failed(self, run: Any, now: datetime, reason: str = FAILED_OUTCOME) -> dict[str, Any]:
-        return {
+        return {"priority": run["priority"],
             "run_id": run["id"], "worker": self.settings.worker_id,
             "step": run["step"], "anchor_at": run["anchor_at"], "wake_at": None, "status": "failed",
             "waiting_for": run["waiting_for"], "outcome": _short(reason),

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from afterorder.db.schema import flow_runs, stock_subscriptions
 from afterorder.db.stores import StoreRow
 from afterorder.flows.catalog import FlowCatalog
+from afterorder.flows.urgency import priority
 
 FLOW_ID = "back-in-stock"
 RESTOCK_BATCH = 50
@@ -73,7 +74,7 @@ async def on_restock(conn: AsyncConnection, catalog: FlowCatalog, store: StoreRo
                 store_id=store.id, flow_id=spec.id, flow_version=spec.version,
                 subject_key=f"customer:{sub.customer_id}", customer_id=sub.customer_id, order_id=None,
                 trigger_event_id=restock.event_id, status="waiting", step=0, anchor_at=wake, wake_at=wake,
-                started_at=now, updated_at=now))
+                started_at=now, updated_at=now, priority=priority(spec, 0)))
             inserted = result.inserted_primary_key
             assert inserted is not None
             await conn.execute(stock_subscriptions.update().where(stock_subscriptions.c.id == bindparam("sid"))
