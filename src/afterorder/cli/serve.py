@@ -15,7 +15,7 @@ import typer
 import uvicorn
 
 from afterorder.channels import RetryPolicy
-from afterorder.cli import Database, FlowDirs, SecretKey, app, fail, run
+from afterorder.cli.common import Database, FlowDirs, SecretKey, fail, run
 from afterorder.clock import Clock, OffsetClock, SystemClock
 from afterorder.db.database import DEFAULT_URL, DatabaseUrlError
 from afterorder.db.stores import get_store
@@ -26,9 +26,6 @@ from afterorder.flows.spec import FlowError
 from afterorder.heap import freeze_startup_objects
 from afterorder.runtime import Runtime, RuntimeSettings
 from afterorder.sealing import Sealer, SealError
-
-flows_app = typer.Typer(help="Flows of a store.", no_args_is_help=True)
-app.add_typer(flows_app, name="flows")
 
 Smtp = Annotated[str | None, typer.Option("--smtp", envvar="AFTERORDER_SMTP_URL",
                                           help="smtp://user:pass@host:port (?starttls=1, smtps:// for TLS)")]
@@ -171,7 +168,6 @@ def _echo_receivers(dev: DevReceivers, inbox: str) -> None:
     typer.echo(f"what they received: {inbox}")
 
 
-@app.command()
 def serve(
     database: Database = DEFAULT_URL, smtp: Smtp = None, listen: Listen = "127.0.0.1:8000",
     dev_clock: Annotated[bool, typer.Option("--dev-clock", help="allow POST /dev/clock/advance")] = False,
@@ -198,7 +194,6 @@ def serve(
         raise fail(str(exc)) from None
 
 
-@app.command()
 def worker(database: Database = DEFAULT_URL, smtp: Smtp = None, flow_dirs: FlowDirs = None,
            template_dirs: TemplateDirs = None, retry_base: RetryBase = 30.0,
            base_url: Annotated[str, typer.Option(help="public URL of the API server, for links")] = "http://127.0.0.1:8000",
@@ -235,7 +230,6 @@ def worker(database: Database = DEFAULT_URL, smtp: Smtp = None, flow_dirs: FlowD
         raise fail(str(exc)) from None
 
 
-@app.command()
 def demo(listen: Listen = "127.0.0.1:8000",
          database: Database = "sqlite:///./afterorder-data/demo.db",
          day_seconds: Annotated[float, typer.Option(help="real seconds per simulated day")] = 6.0) -> None:
@@ -257,7 +251,6 @@ def _flow_rows(catalog: FlowCatalog, slug: str, enabled: set[str]) -> list[dict[
             for s in catalog.flows_for(slug).values()]
 
 
-@flows_app.command("list")
 def flows_list(store: Annotated[str, typer.Option()], database: Database = DEFAULT_URL, flow_dirs: FlowDirs = None,
                as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Every flow with its id, state, trigger and category."""
@@ -305,14 +298,12 @@ def _set_flow(flow: str, store: str, enabled: bool, database: str, flow_dirs: li
     typer.echo(f"{flow} is {'on' if enabled else 'off'} for {store}")
 
 
-@flows_app.command("enable")
 def flows_enable(flow: str, store: Annotated[str, typer.Option()], database: Database = DEFAULT_URL,
                  flow_dirs: FlowDirs = None) -> None:
     """Switch a flow on for a store."""
     _set_flow(flow, store, True, database, flow_dirs)
 
 
-@flows_app.command("disable")
 def flows_disable(flow: str, store: Annotated[str, typer.Option()], database: Database = DEFAULT_URL,
                   flow_dirs: FlowDirs = None) -> None:
     """Switch a flow off for a store."""
