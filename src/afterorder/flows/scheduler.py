@@ -27,10 +27,9 @@ from afterorder.content import Renderer
 from afterorder.content.overrides import StoreRenderers
 from afterorder.db.dialect import skip_locked
 from afterorder.db.key_lists import in_keys
-from afterorder.db.schema import flow_runs, outbox, outbox_bodies, run_log
-from afterorder.db.statements import execute_many, insert_ignore
+from afterorder.db.schema import flow_runs, run_log
 from afterorder.db.stores import StoreRow, get_store_by_id
-from afterorder.delivery.worker import FALLBACK_SUFFIX
+from afterorder.delivery.outbox import OutboxMessage, write_messages
 from afterorder.domain import StoreSnapshot
 from afterorder.flows.catalog import FlowCatalog
 from afterorder.flows.composers import ComposeFailure, Composer, InlineComposer
@@ -38,7 +37,7 @@ from afterorder.flows.conditions import ConditionError, CustomerSide, customer_s
 from afterorder.flows.engine import Advance, RunState, SendDecision, advance
 from afterorder.flows.facts import build_facts, load_many
 from afterorder.flows.followups import enrich, message_extra
-from afterorder.flows.outgoing import BODY_COLUMNS, COLUMNS, Chosen, Outgoing, prepare
+from afterorder.flows.outgoing import Chosen, Outgoing, prepare
 from afterorder.flows.reach import load_reach, sms_consents
 from afterorder.flows.spec import FlowSpec
 from afterorder.promotions.extras import empty_extras, promotion_extras, trigger_payloads
@@ -89,7 +88,7 @@ _RECHECK_LOCKED = _RECHECK.with_for_update()
 @dataclass
 class _Writes:
     moves: list[dict[str, Any]]
-    messages: list[dict[str, Any]]
+    messages: list[OutboxMessage]
     log: list[dict[str, Any]]
 
 
@@ -216,20 +215,20 @@ class Scheduler:
         composed = iter(await self.composer.compose(
             [(renderer, o.job) for _, _, renderer, outgoing in prepared for o in outgoing if o.job is not None]))
         for run, result, _, outgoing in prepared:
-            rows: list[dict[str, Any]] = []
+            messages: list[OutboxMessage] = []
             failure: ComposeFailure | None = None
             for o in outgoing:
                 made = next(composed) if o.job is not None else None
                 if isinstance(made, ComposeFailure):
                     failure = failure or made
                 else:
-                    rows.append(o.row if made is None else o.filled(made))
+                    messages.append(o.message if made is None else o.filled(made))
             if failure is not None:  # a broken template: the run fails, the others go on
                 log.error("run %s failed: %s", run["id"], failure.error)
                 writes.moves.append(self._failed(run, now))
                 continue
             results[run["id"]] = result
-            writes.messages.extend(rows)
+            writes.messages.extend(messages)
             writes.moves.append(self._moved(run, result, now))
             writes.log.extend(
                 {"store_id": run["store_id"], "run_id": run["id"], "at": now, "step": e.step, "kind": e.kind,
@@ -243,19 +242,14 @@ class Scheduler:
             if len(still) < len(step_of):
                 results = {k: v for k, v in results.items() if k in still}
                 writes = _Writes([m for m in writes.moves if m["run_id"] in still],
-                                 [m for m in writes.messages if m["run_id"] in still],
+                                 [m for m in writes.messages if m.run_id in still],
                                  [e for e in writes.log if e["run_id"] in still])
             if writes.moves:
                 await self._write(conn, writes)
         return results
 
     async def _write(self, conn: AsyncConnection, writes: _Writes) -> None:
-        if writes.messages:  # straight to the driver: the rows' other keys are not read
-            await execute_many(conn, insert_ignore(outbox, COLUMNS), writes.messages)
-            bodies = [m for m in writes.messages if m["data"]]
-            bodies += [{"store_id": m["store_id"], "idempotency_key": m["idempotency_key"] + FALLBACK_SUFFIX,
-                        "data": m["fallback"]} for m in writes.messages if m.get("fallback")]
-            await execute_many(conn, insert_ignore(outbox_bodies, BODY_COLUMNS), bodies)
+        await write_messages(conn, writes.messages)
         await conn.execute(_MOVE, writes.moves)
         if writes.log:
             await conn.execute(run_log.insert(), writes.log)
