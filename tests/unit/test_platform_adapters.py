@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from afterorder.domain import EventType
-from afterorder.intake.adapters import Connection, Normalized
+from afterorder.domain import Connection, EventType
+from afterorder.intake.adapters import Normalized
 from afterorder.intake.platforms import build_adapters
 from afterorder.webhook_errors import Malformed, Unauthorized
 from tests.platforms import RamMemory, b64_hmac, sample, sample_json, shopify_headers, woocommerce_headers

@@ -7,13 +7,13 @@ from typing import Annotated, Any
 
 import typer
 
-from afterorder.analytics.benchmarks import INDUSTRIES, IndustryError
 from afterorder.cli.common import Database, fail, run
 from afterorder.clock import SystemClock
 from afterorder.db.dashboard_users import Role, UserError, add_user
 from afterorder.db.database import DEFAULT_URL
 from afterorder.db.store_settings import set_industry
 from afterorder.db.stores import get_store
+from afterorder.domain import INDUSTRIES, IndustryError
 
 
 def _password(from_stdin: bool) -> str:

@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey, RSAPubli
 from afterorder.domain import (
     Address,
     CheckoutIn,
+    Connection,
     CustomerIn,
     Event,
     EventType,
@@ -43,7 +44,6 @@ from afterorder.domain import (
     ShipmentIn,
 )
 from afterorder.intake.adapters import (
-    Connection,
     Delivery,
     Memory,
     Normalized,

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.compliance.intake import Stored as ConsentSource
 from afterorder.compliance.intake import record_event_consents
-from afterorder.domain import Event, EventType
-from afterorder.promotions.coupons import codes_in, redeem
+from afterorder.domain import Event, EventType, codes_in
+from afterorder.promotions.coupons import redeem
 
 # event, payload, customer id, order id
 Happened = tuple[Event, Any, int | None, int | None]

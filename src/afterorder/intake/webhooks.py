@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from afterorder.clock import Clock
 from afterorder.db.platforms import StoredMemory, get_connection, record_ignored, remember
 from afterorder.db.stores import StoreRow, get_store
-from afterorder.intake.adapters import Connection, PlatformAdapter, lower_headers
+from afterorder.domain import Connection
+from afterorder.intake.adapters import PlatformAdapter, lower_headers
 from afterorder.intake.pipeline import Accepted, Intake
 from afterorder.webhook_errors import Malformed, NotConfigured, UnknownTarget, WebhookError
 
