@@ -2,7 +2,7 @@
 
 * LINE: ``{"messages": [<Flex message>]}`` — a shipping-notice bubble (header, the order's lines,
   a tracking button) with its ``altText``, to a LINE user id (``U`` + 32 hex);
-* email (SES and SMTP): the MIME bytes ``afterorder.mime.build_email`` makes (multipart/alternative,
+* email (SES and SMTP): the MIME bytes ``afterorder.channels.email.mime.build_email`` makes (multipart/alternative,
   text and HTML in base64), an order confirmation of about the size the scheduler renders.
 
 Each message has its own idempotency key and Message-ID, so the sink can tell them apart (LINE's
@@ -22,10 +22,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from afterorder.channels.base import ChannelKind, OutgoingMessage
+from afterorder.channels.email.mime import build_email
 from afterorder.db.schema import outbox
 from afterorder.delivery.outbox import OutboxMessage, write_messages
 from afterorder.domain import RenderedMessage, StoreSnapshot
-from afterorder.mime import build_email
 
 CHUNK = 500  # rows per INSERT (executemany)
 EMAIL_DOMAIN = "bench.example"

@@ -20,12 +20,12 @@ from afterorder.channels.base import ChannelKind
 from afterorder.channels.line_limits import MAX_ALT_TEXT_CHARS as MAX_ALT_TEXT
 from afterorder.cli.main import build_app
 from afterorder.clock import FrozenClock
+from afterorder.content.snapshots import customer_snapshot, order_snapshot
 from afterorder.db.schema import customers, engagements, events, outbox, outbox_bodies, template_overrides
 from afterorder.db.stores import StoreRow
 from afterorder.domain import Event
 from afterorder.flows.followups import survey_token
 from afterorder.runtime import Runtime
-from afterorder.snapshots import customer_snapshot, order_snapshot
 from afterorder.tracking.links import LinkContext, instrument_sms
 from afterorder.tracking.settings import load_settings
 from afterorder.tracking.short_links import ShortLink, encode, short_url

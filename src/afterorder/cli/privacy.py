@@ -19,7 +19,7 @@ from afterorder.db.stores import StoreRow
 from afterorder.feedback import aliyun_sms
 from afterorder.feedback.base import BadCredentials
 from afterorder.feedback.credentials import PROVIDERS, set_credentials
-from afterorder.privacy import NoSuchCustomer, erase_customer, export_customer
+from afterorder.privacy.data_rights import NoSuchCustomer, erase_customer, export_customer
 from afterorder.tracking.settings import TrackingSettingsError, save_settings
 
 StoreSlug = Annotated[str, typer.Option("--store", help="store slug")]

@@ -23,7 +23,7 @@ from afterorder.dev.receivers import DevReceivers, start_dev_receivers
 from afterorder.flows.catalog import FlowCatalog, FlowRefused
 from afterorder.flows.composers import HelperGone
 from afterorder.flows.spec import FlowError
-from afterorder.heap import freeze_startup_objects
+from afterorder.processes.heap import freeze_startup_objects
 from afterorder.runtime import Runtime, RuntimeSettings
 from afterorder.sealing import Sealer, SealError
 
@@ -235,7 +235,7 @@ def demo(listen: Listen = "127.0.0.1:8000",
          day_seconds: Annotated[float, typer.Option(help="real seconds per simulated day")] = 6.0) -> None:
     """Run afterorder with a development mail server, local LINE and SMS providers and two simulated stores,
     on a fast clock."""
-    from afterorder.demo import simulate
+    from afterorder.dev.demo import simulate
 
     async def after_start(runtime: Runtime, url: str, receivers: DevReceivers) -> None:
         await simulate(runtime, url, receivers, day_seconds=day_seconds)

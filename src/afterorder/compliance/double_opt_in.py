@@ -14,14 +14,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from afterorder.channels.email.mime import build_email, message_id_for
 from afterorder.compliance.consent import EMAIL, MARKETING, ConsentStatus
 from afterorder.compliance.tokens import confirm_token
 from afterorder.content import Renderer, resolve_locale
+from afterorder.content.snapshots import customer_snapshot
 from afterorder.db.schema import consents, customers
 from afterorder.db.stores import get_store_by_id
 from afterorder.delivery.outbox import OutboxMessage, write_messages
-from afterorder.mime import build_email, message_id_for
-from afterorder.snapshots import customer_snapshot
 
 TEMPLATE = "confirm-subscription"
 

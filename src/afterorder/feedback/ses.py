@@ -44,7 +44,7 @@ from afterorder.feedback.base import (
     optional_text,
     text,
 )
-from afterorder.webhook_errors import Malformed, Unauthorized
+from afterorder.intake.errors import Malformed, Unauthorized
 
 NAME = "ses"
 Fetch = Callable[[str], Awaitable[bytes]]

@@ -16,16 +16,16 @@ from datetime import datetime
 from typing import Any
 
 from afterorder.channels.base import ChannelKind
+from afterorder.channels.email.mime import build_email, message_id_for
 from afterorder.compliance.message import MessageCompliance, Planner
 from afterorder.content import Renderer, resolve_locale
+from afterorder.content.snapshots import customer_snapshot, order_snapshot
 from afterorder.db.stores import StoreRow
 from afterorder.delivery.outbox import SKIPPED, OutboxMessage
 from afterorder.domain import CustomerSnapshot, OrderSnapshot, StoreSnapshot
 from afterorder.feedback.line_link import line_link_url
 from afterorder.flows.channel_choice import EMAIL_ONLY, Choice, StoreReach, candidates, choose, invite_to_line
 from afterorder.flows.engine import SendDecision
-from afterorder.mime import build_email, message_id_for
-from afterorder.snapshots import customer_snapshot, order_snapshot
 from afterorder.tracking.links import LinkContext, instrument, instrument_line, instrument_sms
 from afterorder.tracking.settings import TrackingSettings
 

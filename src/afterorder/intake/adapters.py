@@ -23,7 +23,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
 from afterorder.domain import Connection, Event, ItemSeen, Remembered
-from afterorder.webhook_errors import Malformed
+from afterorder.intake.errors import Malformed
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ from afterorder.intake.adapters import (
     text,
     timestamp,
 )
-from afterorder.webhook_errors import Malformed, Unauthorized
+from afterorder.intake.errors import Malformed, Unauthorized
 
 TOPICS: dict[str, EventType] = {
     "ORDER_CREATED": EventType.ORDER_PLACED,

@@ -47,8 +47,8 @@ from afterorder.intake.adapters import (
     text,
     timestamp,
 )
+from afterorder.intake.errors import Malformed, Unauthorized
 from afterorder.phones import lenient
-from afterorder.webhook_errors import Malformed, Unauthorized
 
 Reader = Callable[["ShopifyAdapter", Delivery, Memory], Awaitable[Normalized]]
 

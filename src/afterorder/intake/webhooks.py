@@ -2,7 +2,7 @@
 
 The answer goes back as soon as the events are stored (the intake only stores and schedules; flows
 run later), so platforms see fast 200s.  Whatever is wrong with a delivery becomes a
-``WebhookError`` (``afterorder.webhook_errors``, the tree the feedback receivers share) with the
+``WebhookError`` (``afterorder.intake.errors``, the tree the feedback receivers share) with the
 status the platform gets: 401 bad signature (nothing stored), 400 a body that cannot be read as the
 topic says, 404 an unknown store or platform, or one the store has not connected.
 """
@@ -21,8 +21,8 @@ from afterorder.db.platforms import StoredMemory, get_connection, record_ignored
 from afterorder.db.stores import StoreRow, get_store
 from afterorder.domain import Connection
 from afterorder.intake.adapters import PlatformAdapter, lower_headers
+from afterorder.intake.errors import Malformed, NotConfigured, UnknownTarget, WebhookError
 from afterorder.intake.pipeline import Accepted, Intake
-from afterorder.webhook_errors import Malformed, NotConfigured, UnknownTarget, WebhookError
 
 
 @dataclass(frozen=True)

@@ -59,8 +59,8 @@ from afterorder.intake.adapters import (
     text,
     timestamp,
 )
+from afterorder.intake.errors import Malformed, Unauthorized
 from afterorder.phones import lenient
-from afterorder.webhook_errors import Malformed, Unauthorized
 
 TOPICS: dict[str, str] = {
     "order.created": "order", "order.updated": "order",

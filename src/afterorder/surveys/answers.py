@@ -23,7 +23,9 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from afterorder.channels.email.mime import build_email, message_id_for
 from afterorder.content import Renderer
+from afterorder.content.snapshots import customer_snapshot, order_snapshot
 from afterorder.content.store_content import StoreContent, load_content
 from afterorder.db.schema import customers, orders, outbox, outbox_bodies, survey_answers
 from afterorder.db.stores import StoreRow
@@ -31,8 +33,6 @@ from afterorder.delivery.outbox import OutboxMessage, write_messages
 from afterorder.domain import Event, EventType
 from afterorder.flows.facts import load_order
 from afterorder.intake.pipeline import Intake
-from afterorder.mime import build_email, message_id_for
-from afterorder.snapshots import customer_snapshot, order_snapshot
 
 DETRACTOR_MAX = 6
 PROMOTER_MIN = 9
