@@ -7,12 +7,12 @@ models with ``extra="forbid"`` so a typo in a field name is an error that names 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -258,6 +258,13 @@ class Event(_Strict):
         if self.type.is_checkout_event and self.checkout is None:
             raise ValueError(f"a {self.type.value} event needs a 'checkout' object")
         return self
+
+
+class EventSink(Protocol):
+    """Where events are stored and go on to flows: the intake (``intake.pipeline.Intake``).  The parts
+    the intake itself calls (tracking, compliance) are handed one rather than importing it."""
+
+    async def ingest(self, store: Any, batch: Sequence[Event], *, source: str) -> object: ...
 
 
 def codes_in(event: Event) -> list[str]:

@@ -19,18 +19,15 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from afterorder.db.schema import flow_runs, outbox
 from afterorder.db.stores import StoreRow
-from afterorder.domain import Event, EventType, MessageRef
+from afterorder.domain import Event, EventSink, EventType, MessageRef
 from afterorder.tracking.projection import TRACKING
-
-if TYPE_CHECKING:
-    from afterorder.intake.pipeline import Intake
 
 APPLE_PROXY_NETWORKS = (ipaddress.ip_network("17.0.0.0/8"),)
 APPLE_PROXY_USER_AGENT = "Mozilla/5.0"
@@ -80,7 +77,7 @@ async def find_message(conn: AsyncConnection, store_id: int, *, key: str | None 
     return SentMessage(row.id, row.customer_id, row.order_id, row.flow_id, _step(row.idempotency_key), row.template)
 
 
-async def record(engine: AsyncEngine, intake: Intake, store: StoreRow, key: str, kind: EventType, now: datetime, *,
+async def record(engine: AsyncEngine, intake: EventSink, store: StoreRow, key: str, kind: EventType, now: datetime, *,
                  url: str | None = None, user_agent: str | None = None, ip: str | None = None) -> bool:
     """Store one open or click of the message ``key``; False when there is no such message."""
     async with engine.connect() as conn:
