@@ -133,7 +133,7 @@ def prepare(
     and the store's compliance settings) decides promotions, the legal footer and the unsubscribe
     headers; without it the message carries no promotions.  ``extra(locale)`` is the template's context
     beyond store / customer / order: the trigger event, a coupon, recommendations
-    (``afterorder.promotions.extras``) and the flow library's (``flows.followups``)."""
+    (``afterorder.flows.extras``) and the flow library's (``flows.followups``)."""
     key = idempotency_key(run["id"], send.step)
     message_id = message_id_for(snapshot, key)
     template = variant.template if variant else send.template

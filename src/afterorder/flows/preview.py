@@ -33,10 +33,10 @@ from afterorder.db.schema import orders, products
 from afterorder.db.stores import StoreRow
 from afterorder.domain import CustomerSnapshot, LineSnapshot, OrderSnapshot, RenderedMessage
 from afterorder.flows.catalog import FlowCatalog
+from afterorder.flows.extras import empty_extras
 from afterorder.flows.facts import load_customer, load_order
 from afterorder.flows.spec import FlowSpec, Send
 from afterorder.promotions.coupons import generate_code
-from afterorder.promotions.extras import empty_extras
 from afterorder.promotions.recommendations import recommend
 from afterorder.tracking.links import LinkContext, instrument_sms
 from afterorder.tracking.settings import TrackingSettings, load_settings

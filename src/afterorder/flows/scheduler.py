@@ -35,12 +35,12 @@ from afterorder.flows.catalog import FlowCatalog
 from afterorder.flows.composers import ComposeFailure, Composer, InlineComposer
 from afterorder.flows.conditions import ConditionError, CustomerSide, customer_side
 from afterorder.flows.engine import Advance, RunState, SendDecision, advance
+from afterorder.flows.extras import empty_extras, promotion_extras, trigger_payloads
 from afterorder.flows.facts import build_facts, load_many
 from afterorder.flows.followups import enrich, message_extra
 from afterorder.flows.outgoing import Chosen, Outgoing, prepare
 from afterorder.flows.reach import load_reach, sms_consents
 from afterorder.flows.spec import FlowSpec
-from afterorder.promotions.extras import empty_extras, promotion_extras, trigger_payloads
 from afterorder.segments.conditions import answers
 from afterorder.segments.membership import context
 from afterorder.tracking.settings import TrackingSettingsCache
