@@ -29,10 +29,10 @@ from afterorder.db.projections import event_subject_ids, project_customers, proj
 from afterorder.db.stores import StoreRow
 from afterorder.domain import Event, EventType
 from afterorder.flows.catalog import FlowCatalog
+from afterorder.flows.restock import Restocked, on_restock
 from afterorder.flows.triggers import Happened, apply_events
 from afterorder.intake.history_batches import HistoryRequest, store_history
 from afterorder.intake.side_records import record_side_effects
-from afterorder.promotions.back_in_stock import Restocked, on_restock
 from afterorder.tracking.projection import Stored, after_stored, message_subjects
 
 ENGAGEMENT = {EventType.MESSAGE_OPENED: "open", EventType.MESSAGE_CLICKED: "click"}
