@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 
 from afterorder.abtests.model import CONFIDENCES, METRICS, MIN_SAMPLE_FLOOR, AbTestError, Variant, variant_template
 from afterorder.abtests.records import start_test, stop_test, tests_of
-from afterorder.abtests.results import AbTestResults, results_of
+from afterorder.analytics.abtests import AbTestResults, results_of
 from afterorder.analytics.metrics import percent
 from afterorder.content.overrides import TemplateDraftError, check_variant
 from afterorder.flows.spec import FlowSpec, Send
