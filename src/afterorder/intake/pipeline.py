@@ -24,14 +24,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from afterorder.clock import Clock
 from afterorder.db.catalog import project_products
-from afterorder.db.events import DuplicateRace, append_events, event_row, stored_ids
+from afterorder.db.events import DuplicateRace, StoredEvent, append_events, event_row, stored_ids
 from afterorder.db.history_rows import Prepared, prepare
 from afterorder.db.projections import event_subject_ids, project_customers, project_orders
 from afterorder.db.stores import StoreRow
 from afterorder.domain import Event
 from afterorder.flows.catalog import FlowCatalog
 from afterorder.intake.history_batches import HistoryRequest, store_history
-from afterorder.intake.projectors import Projector, Stored, live_projectors
+from afterorder.intake.projectors import Projector, live_projectors
 from afterorder.tracking.projection import message_subjects
 
 
@@ -195,7 +195,7 @@ class Intake:
                                   customer_id, order_id, payload, raw))
             happened.append((event, payload, customer_id, order_id))
         event_ids = await append_events(conn, store.id, rows)
-        stored = [Stored(event_ids[e.id], e, payload, source, customer_id, order_id)
+        stored = [StoredEvent(event_ids[e.id], e, source, customer_id, order_id, payload)
                   for (_, _, source), (e, payload, customer_id, order_id) in zip(fresh, happened, strict=True)]
         started_by_id: dict[str, int] = {}
         if stored:

@@ -15,48 +15,35 @@ The intake builds the tuple once, at start-up, and calls it without knowing its 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.db.customer_stats import record_engagement, refresh_stats
+from afterorder.db.events import StoredEvent
 from afterorder.db.stores import StoreRow
-from afterorder.domain import Event, EventType
+from afterorder.domain import EventType
 from afterorder.flows.catalog import FlowCatalog
 from afterorder.flows.restock import Restocked, on_restock
 from afterorder.flows.triggers import Happened, apply_events
 from afterorder.intake.side_records import record_side_effects
 from afterorder.tracking.projection import TRACKING, after_stored
-from afterorder.tracking.projection import Stored as MessageEvent
 
 ENGAGEMENT = {EventType.MESSAGE_OPENED: "open", EventType.MESSAGE_CLICKED: "click"}
 
 
-@dataclass(frozen=True)
-class Stored:
-    """One event as the log now holds it: its row id, payload, source and subjects."""
-
-    event_id: int
-    event: Event
-    payload: dict[str, Any]
-    source: str
-    customer_id: int | None
-    order_id: int | None
-
-
 class Projector(Protocol):
-    async def __call__(self, conn: AsyncConnection, store: StoreRow, stored: Sequence[Stored], now: datetime
+    async def __call__(self, conn: AsyncConnection, store: StoreRow, stored: Sequence[StoredEvent], now: datetime
                        ) -> Mapping[str, int] | None: ...
 
 
 def live_projectors(catalog: FlowCatalog) -> tuple[Projector, ...]:
     """The projectors of live events, in the order they run."""
-    return (keep_stats, project_message_events, record_left_behind, Triggers(catalog), Restocks(catalog))
+    return (keep_stats, after_stored, record_side_effects, Triggers(catalog), Restocks(catalog))
 
 
-async def keep_stats(conn: AsyncConnection, store: StoreRow, stored: Sequence[Stored], now: datetime) -> None:
+async def keep_stats(conn: AsyncConnection, store: StoreRow, stored: Sequence[StoredEvent], now: datetime) -> None:
     """Customer statistics move with the events that change them, in the same transaction.
 
     Opens and clicks count only when afterorder's own tracking saw them, and an open fetched by a
@@ -71,28 +58,16 @@ async def keep_stats(conn: AsyncConnection, store: StoreRow, stored: Sequence[St
         await record_engagement(conn, store.id, engaged, now)
 
 
-async def project_message_events(conn: AsyncConnection, store: StoreRow, stored: Sequence[Stored],
-                                 now: datetime) -> None:
-    await after_stored(conn, store, [MessageEvent(s.event_id, s.event, s.source, s.customer_id, s.order_id)
-                                     for s in stored], now)
-
-
-async def record_left_behind(conn: AsyncConnection, store: StoreRow, stored: Sequence[Stored], now: datetime) -> None:
-    await record_side_effects(conn, store.id, [s.source for s in stored],
-                              [(s.event, s.payload, s.customer_id, s.order_id) for s in stored],
-                              {s.event.id: s.event_id for s in stored}, now)
-
-
 class Triggers:
     """The store's enabled flows, applied to the events in order."""
 
     def __init__(self, catalog: FlowCatalog) -> None:
         self.catalog = catalog
 
-    async def __call__(self, conn: AsyncConnection, store: StoreRow, stored: Sequence[Stored], now: datetime
+    async def __call__(self, conn: AsyncConnection, store: StoreRow, stored: Sequence[StoredEvent], now: datetime
                        ) -> Mapping[str, int]:
         started = await apply_events(conn, self.catalog, store, await self.catalog.enabled(conn, store), [
-            Happened(s.event_id, s.event.type, s.event.occurred_at, s.payload, s.customer_id, s.order_id)
+            Happened(s.event_id, s.event.type, s.event.occurred_at, s.payload or {}, s.customer_id, s.order_id)
             for s in stored], now)
         return {s.event.id: n for s, n in zip(stored, started, strict=True)}
 
@@ -103,7 +78,7 @@ class Restocks:
     def __init__(self, catalog: FlowCatalog) -> None:
         self.catalog = catalog
 
-    async def __call__(self, conn: AsyncConnection, store: StoreRow, stored: Sequence[Stored], now: datetime
+    async def __call__(self, conn: AsyncConnection, store: StoreRow, stored: Sequence[StoredEvent], now: datetime
                        ) -> None:
         await on_restock(conn, self.catalog, store, [
             Restocked(s.event_id, s.event.product.id, s.event.occurred_at) for s in stored

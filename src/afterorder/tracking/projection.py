@@ -13,13 +13,13 @@ afterorder's own sources, never from a store's API call.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.compliance.suppression import Reason, suppress
+from afterorder.db.events import StoredEvent
 from afterorder.db.schema import engagements, outbox
 from afterorder.db.stores import StoreRow
 from afterorder.domain import Event, EventType
@@ -28,15 +28,6 @@ from afterorder.tracking.settings import load_settings
 
 TRACKING = "tracking"  # the source of opens and clicks (``tracking.engagement``)
 ESP_SOURCE_PREFIX = "esp:"
-
-
-@dataclass(frozen=True)
-class Stored:
-    event_id: int
-    event: Event
-    source: str
-    customer_id: int | None
-    order_id: int | None
 
 
 def trusted(source: str) -> bool:
@@ -54,7 +45,7 @@ async def message_subjects(conn: AsyncConnection, store_id: int, events: Sequenc
     return {r.id: (r.customer_id, r.order_id) for r in rows}
 
 
-async def after_stored(conn: AsyncConnection, store: StoreRow, stored: Sequence[Stored], now: datetime) -> None:
+async def after_stored(conn: AsyncConnection, store: StoreRow, stored: Sequence[StoredEvent], now: datetime) -> None:
     await project_engagements(conn, store.id, [(s.event_id, s.event, s.customer_id) for s in stored
                                                if s.source == TRACKING])
     for s in stored:
