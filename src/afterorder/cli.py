@@ -42,7 +42,8 @@ Database = Annotated[str, typer.Option("--database", envvar="AFTERORDER_DATABASE
                                        help="sqlite:///PATH or postgresql://user@host/db")]
 SecretKey = Annotated[str | None, typer.Option(
     "--secret-key", envvar="AFTERORDER_SECRET_KEY", show_default=False,
-    help="Fernet key(s) sealing the stores' provider credentials, comma-separated, the sealing one first "
+    help="Fernet key(s) sealing the stores' secrets (provider credentials, webhook secrets, DKIM keys), "
+         "comma-separated, the sealing one first "
          "(default: the key file beside the database)")]
 FlowDirs = Annotated[list[Path] | None, typer.Option("--flows", help="a directory of your own flow YAML files")]
 err = Console(stderr=True, soft_wrap=True)
@@ -157,11 +158,15 @@ def store_connect(
     base_url: Annotated[str, typer.Option(envvar="AFTERORDER_BASE_URL",
                                           help="the public URL of this afterorder server")] = "http://127.0.0.1:8000",
     database: Database = DEFAULT_URL,
+    secret_key: SecretKey = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Connect a store to Shopify, WooCommerce or Saleor; prints the webhook URL to paste and the topics."""
+    """Connect a store to Shopify, WooCommerce or Saleor; prints the webhook URL to paste and the topics.
+
+    The secrets are stored sealed with the secret key and never printed."""
     from afterorder.db.platforms import connect
     from afterorder.intake.platforms import build_adapters, connection_problems, webhook_url
+    from afterorder.sealing import SealError, sealer_for
 
     adapters = build_adapters()
     adapter = adapters.get(platform)
@@ -172,16 +177,24 @@ def store_connect(
         raise fail("the store was not connected:\n  " + "\n  ".join(p.replace("api_url:", "--api-url:")
                                                                    .replace("secret:", "--secret:") for p in problems))
 
+    try:
+        sealer = sealer_for(database, secret_key)
+    except SealError as exc:
+        raise fail(str(exc)) from None
+
     async def work(engine: Any) -> bool:
         async with engine.begin() as conn:
             target = await get_store(conn, slug)
             if target is None:
                 raise fail(f"no store called {slug!r}")
-            made = await connect(conn, target.id, platform, SystemClock().now(), secret=secret,
+            made = await connect(conn, target.id, platform, SystemClock().now(), secret=secret, sealer=sealer,
                                  previous_secret=previous_secret, keep_previous=keep_previous, api_url=api_url)
         return made.previous_secret is not None
 
-    kept = run(database, work)
+    try:
+        kept = run(database, work)
+    except SealError as exc:
+        raise fail(str(exc)) from None
     url = webhook_url(base_url, platform, slug)
     if as_json:
         typer.echo(json.dumps({"platform": platform, "webhook_url": url, "topics": list(adapter.subscribe),

@@ -1,5 +1,6 @@
 """Platform webhooks (``POST /webhooks/{platform}/{store}``) and connecting a store to a platform
-(``POST /api/v1/connections``)."""
+(``POST /api/v1/connections``: the secrets are stored sealed, ``afterorder.stored_secrets``, and the
+answer never holds them)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from afterorder.db.platforms import connect
 from afterorder.intake.platforms import connection_problems, webhook_url
 from afterorder.intake.webhooks import WebhookReceiver
+from afterorder.sealing import SealError
 from afterorder.web.api import ApiError, StoreDep, parse_json, read_limited, runtime_of
 from afterorder.web.errors import error, validation_details
 from afterorder.webhook_errors import WebhookError
@@ -78,9 +80,13 @@ async def post_connection(request: Request, store: StoreDep) -> JSONResponse:
     if problems:
         raise ApiError(error(422, "invalid_request", "; ".join(problems)))
     runtime = runtime_of(request)
-    async with runtime.engine.begin() as conn:
-        made = await connect(conn, store.id, wanted.platform, runtime.clock.now(), secret=wanted.secret,
-                             previous_secret=wanted.previous_secret, keep_previous=wanted.keep_previous,
-                             api_url=wanted.api_url)
+    try:
+        sealer = runtime.sealer
+        async with runtime.engine.begin() as conn:
+            made = await connect(conn, store.id, wanted.platform, runtime.clock.now(), secret=wanted.secret,
+                                 sealer=sealer, previous_secret=wanted.previous_secret,
+                                 keep_previous=wanted.keep_previous, api_url=wanted.api_url)
+    except SealError as exc:  # the key is unusable, or cannot open the secret a rotation would keep
+        raise ApiError(error(503, "secret_key", str(exc))) from None
     return JSONResponse(connection_answer(runtime.settings.base_url, store.slug, wanted.platform,
                                           list(adapter.subscribe), made.previous_secret is not None))
