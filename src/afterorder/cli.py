@@ -313,8 +313,10 @@ def main() -> None:
         cli_privacy,
         cli_promotions,
         cli_report,
+        cli_secrets,
         cli_segment,
         cli_serve,
+        cli_store_show,
     )
     from afterorder.config import ConfigError, config_path, default_map, load_settings
 
