@@ -1,16 +1,20 @@
 """A run as an operator has it — ``afterorder serve`` (its own process) with a store holding every
 kind of secret, signed and forged platform webhooks, mail sent DKIM-signed, test sends through LINE,
-SMS and SES providers that cannot be reached — prints and logs none of the secrets, nor the key, and
-leaves none in the database file."""
+SMS and SES providers that cannot be reached, the dashboard's pages — prints, logs and shows none of
+the secrets, nor the key, and leaves none in the database file."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+import afterorder.cli_dashboard  # noqa: F401  (registers its commands)
+from afterorder.cli import app
 from afterorder.dev.smtp_server import DevSmtpServer
 from afterorder.sealing import new_key
 from tests.e2e.processes import serve
@@ -20,6 +24,14 @@ from tests.e2e.test_secrets_at_rest import raw_database as raw
 from tests.platforms import sample, shopify_headers, woocommerce_headers
 
 UNREACHABLE = "http://127.0.0.1:9"  # nothing listens: every send to it fails, and is logged
+
+
+def cli_with_input(stdin: str, *args: str, database: str, key: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args), input=stdin + "\n",
+                                env={"AFTERORDER_DATABASE_URL": database, "AFTERORDER_SECRET_KEY": key,
+                                     "AFTERORDER_CONFIG": None})
+    assert result.exit_code == 0, result.stdout + result.stderr
+    return result.exit_code, result.stdout + result.stderr
 
 
 def set_up(database: str, key: str) -> str:
@@ -42,6 +54,9 @@ def set_up(database: str, key: str) -> str:
         "--auth-token", SECRETS["twilio_auth_token"], "--from", "+15005550006", "--api-base", UNREACHABLE)
     run("store", "dkim", "kumo", "--selector", "ao2026", "--domain", "kumo.example")
     run("store", "esp", "kumo", "mailgun", "--signing-key", SECRETS["mailgun_signing_key"])
+    code, added = cli_with_input("afterorder-owner-pw-1", "user", "add", "owner", "--store", "kumo",
+                                 "--role", "owner", "--password-stdin", database=database, key=key)
+    said.append(added)
     for provider, to in (("line", "U" + "0" * 32), ("twilio", "+819012345678"), ("ses", "taro@example.jp")):
         code, answer = cli("channels", "test", "kumo", provider, "--to", to, database=database, key=key, check=False)
         assert code == 1 and '"outcome": "temporary"' in answer, answer  # nothing listens there
@@ -73,6 +88,15 @@ async def test_serve_with_webhooks_and_sends_logs_no_secret(sqlite_url: str, smt
         ]
         assert [a.status_code for a in answers[:4]] == [200, 200, 200, 401], [a.text for a in answers]
         await smtp_server.inbox.wait_for(1, 10.0)
+        login = await client.get(f"{url}/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', login.text)
+        assert csrf
+        await client.post(f"{url}/login", data={"csrf": csrf.group(1), "username": "owner",
+                                                 "password": "afterorder-owner-pw-1"})
+        pages = [await client.get(f"{url}/dashboard/kumo/{page}")
+                 for page in ("flows", "messages", "customers", "templates", "segments", "tests", "retention")]
+        assert [p.status_code for p in pages] == [200] * len(pages)
+        assert "雲茶舗" in pages[0].text or "kumo" in pages[0].text
     mail = smtp_server.inbox.all()[0]
     assert mail.raw.startswith(b"DKIM-Signature:"), "signed with the sealed key"
 
@@ -83,4 +107,5 @@ async def test_serve_with_webhooks_and_sends_logs_no_secret(sqlite_url: str, smt
     assert_nothing_shows(said, every, "serve's output and logs")
     assert_nothing_shows(printed, every, "what the commands printed")
     assert_nothing_shows(b"".join(a.content for a in answers), every, "the answers")
+    assert_nothing_shows(b"".join(p.content for p in pages), every, "the dashboard's pages")
     assert_nothing_shows(await asyncio.to_thread(raw, sqlite_url), every[:-1], "the database")
