@@ -125,6 +125,8 @@ async def test_webhooks_verify_from_a_plain_row_once_sealed_and_after_a_rotation
         mailgun = await http.post("/webhooks/esp/mailgun/kumo", json={})
         assert mailgun.status_code == 503 and mailgun.json()["error"] == "secret_key"
     assert "cannot be verified" in caplog.text and "Traceback" not in caplog.text
+    assert "kumo DKIM private key, kumo mailgun signing_key, kumo shopify webhook secret, kumo woocommerce webhook " \
+           "secret cannot be opened with the configured secret key" in caplog.text, "said at start"
     for secret in (SHOPIFY, WOO, MAILGUN, old, new, *pem.splitlines()[1:-1]):
         assert secret not in caplog.text
 
