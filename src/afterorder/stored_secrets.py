@@ -17,7 +17,11 @@ A sealed single value is stored as ``sealed:`` followed by a Fernet token (:data
 older version: it is still read as it is (webhooks keep verifying, mail keeps being signed), and it
 is sealed by :func:`seal_plain`, which ``afterorder serve`` and ``afterorder worker`` run at start,
 after the migrations (a migration cannot know the key), and which ``afterorder secrets reseal``
-runs too.  Both are idempotent; a log line says how many values were sealed, never which.
+runs too.  Both are idempotent; a log line says how many values were sealed, never which.  On
+SQLite the plain bytes are overwritten (``secure_delete``) and gone from the file once the
+write-ahead log is checkpointed (at the latest when the process stops); on PostgreSQL the old row
+versions stay in the table files until vacuumed (``VACUUM FULL platform_connections,
+store_compliance, esp_credentials`` after the first start removes them at once).
 
 Rotating the key:
 
@@ -209,6 +213,8 @@ async def _write(conn: AsyncConnection, changes: list[Change]) -> None:
 async def seal_plain(conn: AsyncConnection, sealer: Sealer) -> int:
     """Seal every secret an older version stored in plain text; how many were (sealed ones are left)."""
     changes, counts, _ = await _changes(conn, sealer, plain_only=True)
+    if changes and conn.dialect.name == "sqlite":  # the plain bytes are overwritten, not left in free space
+        await conn.exec_driver_sql("PRAGMA secure_delete = ON")
     await _write(conn, changes)
     if counts.sealed:
         log.info("sealed %d secret(s) an older version had stored in plain text", counts.sealed)

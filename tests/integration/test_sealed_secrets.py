@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import dkim
 import httpx
 import pytest
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from afterorder.channels.smtp import SmtpChannel
 from afterorder.clock import FrozenClock
@@ -112,6 +114,11 @@ async def test_webhooks_verify_from_a_plain_row_once_sealed_and_after_a_rotation
         async with runtime.engine.begin() as conn:  # `afterorder secrets reseal` with NEW,OLD configured
             counts = await reseal_everything(conn, Sealer.from_setting(f"{new},{old}"))
         assert (counts.resealed, counts.sealed) == (4, 0)
+
+    if database_url.startswith("sqlite"):  # the file no longer holds the plain values either
+        path = Path(make_url(database_url).database or "")
+        raw = b"".join(p.read_bytes() for p in (path, path.with_name(path.name + "-wal")) if p.exists())
+        assert not any(s.encode() in raw for s in (SHOPIFY, WOO, MAILGUN, *pem.splitlines()[1:-1]))
 
     async with served(database_url, new) as (runtime, http):
         assert (await shopify(http, SHOPIFY, "wh-4")).status_code == 200, "the new key alone opens"
