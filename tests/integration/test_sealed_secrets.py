@@ -86,7 +86,7 @@ async def test_webhooks_verify_from_a_plain_row_once_sealed_and_after_a_rotation
     old, new = new_key(), new_key()
     pem = store_dkim.generate_key("ao1", "kumo.example").private_key
     async with served(database_url, old) as (runtime, http):
-        store, _ = await add_store(runtime)
+        store, api_key = await add_store(runtime)
         async with runtime.engine.begin() as conn:  # as an older version stored them: in plain text
             for platform, secret in (("shopify", SHOPIFY), ("woocommerce", WOO)):
                 await conn.execute(platform_connections.insert().values(
@@ -131,6 +131,10 @@ async def test_webhooks_verify_from_a_plain_row_once_sealed_and_after_a_rotation
         assert "configure the key they were sealed with" in locked.json()["message"]
         mailgun = await http.post("/webhooks/esp/mailgun/kumo", json={})
         assert mailgun.status_code == 503 and mailgun.json()["error"] == "secret_key"
+        rotate = await http.post("/api/v1/connections", headers={"Authorization": f"Bearer {api_key}"},
+                                 json={"platform": "shopify", "secret": "shpss_next", "keep_previous": True})
+        assert rotate.status_code == 503 and rotate.json()["error"] == "secret_key", rotate.text
+        assert "configure the key they were sealed with" in rotate.json()["message"]
     assert "cannot be verified" in caplog.text and "Traceback" not in caplog.text
     assert "kumo DKIM private key, kumo mailgun signing_key, kumo shopify webhook secret, kumo woocommerce webhook " \
            "secret cannot be opened with the configured secret key" in caplog.text, "said at start"

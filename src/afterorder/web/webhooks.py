@@ -36,7 +36,9 @@ def receiver_of(request: Request) -> WebhookReceiver:
     responses={200: {"description": "stored, or recorded as ignored"}, 400: {"description": "unreadable body"},
                401: {"description": "missing, forged or stale signature; nothing stored"},
                404: {"description": "unknown store or platform, or the store has not connected it"},
-               413: {"description": "body over the size limit (1 MiB unless serve --max-body-bytes)"}},
+               413: {"description": "body over the size limit (1 MiB unless serve --max-body-bytes)"},
+               503: {"description": "secret_key: the store's webhook secret cannot be opened with the configured "
+                                    "key (the message says which key to configure); the platform retries"}},
     tags=["webhooks"],
 )
 async def receive_webhook(platform: str, store: str, request: Request) -> Response:
@@ -65,7 +67,9 @@ def connection_answer(base_url: str, slug: str, platform: str, topics: list[str]
 
 @router.post("/api/v1/connections", summary="Connect this store to Shopify, WooCommerce or Saleor", tags=["admin"],
              responses={200: {"description": "connected; paste webhook_url into the platform"},
-                        422: {"description": "a missing or wrong option, named"}})
+                        422: {"description": "a missing or wrong option, named"},
+                        503: {"description": "secret_key: the configured key is unusable, or cannot open the "
+                                             "secret a rotation would keep"}})
 async def post_connection(request: Request, store: StoreDep) -> JSONResponse:
     body = await read_limited(request)
     try:
