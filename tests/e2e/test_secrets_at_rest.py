@@ -19,12 +19,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
-import afterorder.cli_channels
-import afterorder.cli_compliance
-import afterorder.cli_privacy
-import afterorder.cli_secrets
-import afterorder.cli_store_show  # noqa: F401
-from afterorder.cli import app
+from afterorder.cli.main import build_app
 from afterorder.db.database import open_engine
 from afterorder.db.schema import metadata, store_compliance
 from afterorder.sealing import Sealer, new_key
@@ -51,7 +46,7 @@ SECRETS = {
 
 def cli(*args: str, database: str, key: str | None, check: bool = True) -> tuple[int, str]:
     """The command run in this process; (exit code, stdout + stderr)."""
-    result = CliRunner().invoke(app, list(args), env={"AFTERORDER_DATABASE_URL": database,
+    result = CliRunner().invoke(build_app(), list(args), env={"AFTERORDER_DATABASE_URL": database,
                                                       "AFTERORDER_SECRET_KEY": key, "AFTERORDER_CONFIG": None})
     said = result.stdout + result.stderr
     if check and result.exit_code != 0:

@@ -13,8 +13,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-import afterorder.cli_dashboard  # noqa: F401  (registers its commands)
-from afterorder.cli import app
+from afterorder.cli.main import build_app
 from afterorder.dev.smtp_server import DevSmtpServer
 from afterorder.sealing import new_key
 from tests.e2e.processes import serve
@@ -27,7 +26,7 @@ UNREACHABLE = "http://127.0.0.1:9"  # nothing listens: every send to it fails, a
 
 
 def cli_with_input(stdin: str, *args: str, database: str, key: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args), input=stdin + "\n",
+    result = CliRunner().invoke(build_app(), list(args), input=stdin + "\n",
                                 env={"AFTERORDER_DATABASE_URL": database, "AFTERORDER_SECRET_KEY": key,
                                      "AFTERORDER_CONFIG": None})
     assert result.exit_code == 0, result.stdout + result.stderr

@@ -3,7 +3,7 @@ after a key rotation (``reseal``), and which of them the configured key can open
 
 What is sealed, how plain values of older versions are handled, and the rotation steps are in
 ``afterorder.stored_secrets``.  Nothing here prints a secret: only what holds one (store, platform,
-provider) and counts.
+provider) and counts.  ``afterorder.cli.main`` puts the commands under ``secrets``.
 """
 
 from __future__ import annotations
@@ -12,14 +12,10 @@ from typing import Any
 
 import typer
 
-from afterorder.cli import Database, SecretKey, app, fail, run
+from afterorder.cli.common import Database, SecretKey, fail, run
 from afterorder.db.database import DEFAULT_URL
 from afterorder.sealing import Sealer, SealError, new_key, sealer_for
 from afterorder.stored_secrets import Counts, reseal_everything, unreadable_secrets
-
-secrets_app = typer.Typer(help="The key sealing stored secrets (webhook secrets, provider credentials, DKIM keys).",
-                          no_args_is_help=True)
-app.add_typer(secrets_app, name="secrets")
 
 
 def configured_sealer(database: str, secret_key: str | None) -> Sealer:
@@ -45,20 +41,17 @@ def reseal_command(database: str, secret_key: str | None) -> None:
                f"first key, sealed {counts.sealed} that were in plain text; the other keys may now be dropped")
 
 
-@secrets_app.command("new-key")
 def secrets_new_key() -> None:
     """Print a new key for AFTERORDER_SECRET_KEY (rotating: put it first, then `afterorder secrets reseal`)."""
     typer.echo(new_key())
 
 
-@secrets_app.command("reseal")
 def secrets_reseal(database: Database = DEFAULT_URL, secret_key: SecretKey = None) -> None:
     """After a key rotation: seal every stored secret (platform webhook secrets, provider credentials, DKIM
     keys, Mailgun signing keys) again with the first configured key; plain ones too.  All or nothing."""
     reseal_command(database, secret_key)
 
 
-@secrets_app.command("check")
 def secrets_check(database: Database = DEFAULT_URL, secret_key: SecretKey = None) -> None:
     """Say whether the configured key opens every stored secret (exit 1 naming those it cannot)."""
     sealer = configured_sealer(database, secret_key)
