@@ -92,7 +92,7 @@ def _saleor(key: SaleorKey) -> Starlette:
 def webhook_harness(directory: Path) -> Iterator[Harness]:
     saleor_key = SaleorKey("property-k1")
     before = os.environ.get("AFTERORDER_SECRET_KEY")
-    os.environ["AFTERORDER_SECRET_KEY"] = new_key()  # seals the LINE and Twilio secrets
+    os.environ["AFTERORDER_SECRET_KEY"] = new_key()  # seals every stored secret
     database = directory / "afterorder.db"
 
     @asynccontextmanager
@@ -105,15 +105,17 @@ def webhook_harness(directory: Path) -> Iterator[Harness]:
             now = runtime.clock.now()
             saleor_api = f"{saleor_url}/graphql/"
             async with runtime.engine.begin() as conn:
-                await connect(conn, kumo.id, "shopify", now, secret=SHOPIFY_SECRET)
-                await connect(conn, kumo.id, "woocommerce", now, secret=WOO_SECRET)
-                await connect(conn, kumo.id, "saleor", now, secret=SALEOR_SECRET, api_url=saleor_api)
-                await set_credentials(conn, kumo.id, "ses", now, topic_arn=[TOPIC_ARN])
-                await set_credentials(conn, kumo.id, "sendgrid", now,
+                await connect(conn, kumo.id, "shopify", now, secret=SHOPIFY_SECRET, sealer=runtime.sealer)
+                await connect(conn, kumo.id, "woocommerce", now, secret=WOO_SECRET, sealer=runtime.sealer)
+                await connect(conn, kumo.id, "saleor", now, secret=SALEOR_SECRET, sealer=runtime.sealer,
+                              api_url=saleor_api)
+                await set_credentials(conn, kumo.id, "ses", now, sealer=runtime.sealer, topic_arn=[TOPIC_ARN])
+                await set_credentials(conn, kumo.id, "sendgrid", now, sealer=runtime.sealer,
                                       public_key=fixture("sendgrid_signed_vector.json")["public_key"])
-                await set_credentials(conn, kumo.id, "postmark", now, username=POSTMARK_AUTH[0],
+                await set_credentials(conn, kumo.id, "postmark", now, sealer=runtime.sealer, username=POSTMARK_AUTH[0],
                                       password=POSTMARK_AUTH[1])
-                await set_credentials(conn, kumo.id, "mailgun", now, signing_key=MAILGUN_KEY)
+                await set_credentials(conn, kumo.id, "mailgun", now, sealer=runtime.sealer,
+                                      signing_key=MAILGUN_KEY)
             await add_channel(runtime, kumo, "line", {"api_base": line_url, "basic_id": "@kumo",
                                                       "channel_secret": LINE_SECRET,
                                                       "channel_access_token": "kumo-line-access-token"})
@@ -128,7 +130,8 @@ def webhook_harness(directory: Path) -> Iterator[Harness]:
                                provider_message_id="0000014644fe5ef6-9a483358-9170-4cb4-a269-f5dcdf415321-000000")
             await sent_message(runtime, harbor, channel="sms", recipient="+14155550100", provider="twilio",
                                provider_message_id="SM" + "1" * 32)
-            esp = EspReceiver(runtime.engine, runtime.intake, SnsVerifier(host_allowed=sns.allowed))
+            esp = EspReceiver(runtime.engine, runtime.intake, SnsVerifier(host_allowed=sns.allowed),
+                               lambda: runtime.sealer)
             app = create_app(runtime, esp=esp, webhook_http=client, limits=HIGH_LIMITS)
             async with loopback(app) as base_url:
                 yield Harness(base_url, database, sns, saleor_key, saleor_api, report_token(kumo))

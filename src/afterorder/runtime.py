@@ -35,6 +35,7 @@ from afterorder.intake.horizon import Horizon
 from afterorder.intake.limits import MAX_BODY_BYTES
 from afterorder.intake.pipeline import Intake
 from afterorder.sealing import Sealer, sealer_for
+from afterorder.stored_secrets import seal_at_start
 
 log = logging.getLogger(__name__)
 STOP_WAIT = 8.0  # seconds the loops get to stop in: within systemd's and the issue's 10 s with room to close
@@ -116,7 +117,10 @@ class Runtime:
         return self._sealer
 
     async def migrate(self) -> None:
+        """The schema brought up to date, then secrets stored in plain text by older versions sealed
+        (``afterorder.stored_secrets``: a migration cannot know the key)."""
         await upgrade(self.engine)
+        await seal_at_start(self.engine, lambda: self.sealer)
 
     def channel(self) -> Channel:
         if self._channel is None:

@@ -10,7 +10,7 @@ which afterorder never sends.  ``document_errors`` rewrites a generated document
 * an operation that ``rate_limits`` counts (the API, the webhooks, the public endpoints) names 429
   with ``Retry-After``;
 * every operation names 503 ``database_unavailable`` with ``Retry-After`` (the database is away;
-  nothing was stored);
+  nothing was stored), beside any 503 the route declares itself (``secret_key``);
 * every operation names 422 (a path or query parameter, or the body, out of its bounds), and one
   that takes a body 400 (the body is not JSON).
 
@@ -83,8 +83,10 @@ def document_errors(schema: dict[str, Any]) -> None:
             if "requestBody" in operation:
                 responses.setdefault("400", {"description": "the body is not JSON"})
             responses.setdefault("422", {"description": "a parameter or field out of its bounds, named"})
-            responses.setdefault("503", {"description": "the database cannot be reached; nothing was stored",
-                                         "headers": RETRY_AFTER})
+            outage = "the database cannot be reached; nothing was stored"
+            if "503" in responses:  # a route's own 503 (secret_key): the outage is a 503 there too
+                outage = f"{responses['503'].get('description', '')}; or database_unavailable: {outage}"
+            responses["503"] = {"description": outage, "headers": RETRY_AFTER}
             for status, response in responses.items():
                 if status[:1] in ("4", "5"):
                     responses[status] = _error(response.get("description", ""), response.get("headers"))
