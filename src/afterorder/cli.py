@@ -15,6 +15,8 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
+from afterorder.audit.command_line import by_command
+from afterorder.audit.log import Action, Change
 from afterorder.clock import SystemClock
 from afterorder.db.database import DEFAULT_URL, DatabaseUrlError, open_engine
 from afterorder.db.migrate import upgrade
@@ -179,6 +181,8 @@ def store_connect(
                 raise fail(f"no store called {slug!r}")
             made = await connect(conn, target.id, platform, SystemClock().now(), secret=secret,
                                  previous_secret=previous_secret, keep_previous=keep_previous, api_url=api_url)
+            await by_command(conn, target.id, Change(Action.PLATFORM_CONNECTED, platform, {
+                "api_url": api_url, "secret_rotated": previous_secret is not None or keep_previous}))
         return made.previous_secret is not None
 
     kept = run(database, work)

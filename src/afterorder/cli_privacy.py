@@ -11,6 +11,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from afterorder.audit.command_line import by_command
+from afterorder.audit.customers import internal_id
+from afterorder.audit.log import Action, Change
 from afterorder.cli import Database, app, fail, known_store, run, store_app
 from afterorder.clock import SystemClock
 from afterorder.compliance.suppression import Reason, lift, list_suppressions, suppress
@@ -38,12 +41,16 @@ def customer_export(customer_id: str, store: StoreSlug, database: Database = DEF
     """Print everything held about a customer (the store's customer id) as JSON."""
 
     async def work(engine: Any) -> dict[str, Any]:
-        async with engine.connect() as conn:
+        async with engine.begin() as conn:
             target = await known_store(conn, store)
             try:
-                return await export_customer(conn, target.id, customer_id)
+                found = await export_customer(conn, target.id, customer_id)
             except NoSuchCustomer as exc:
                 raise fail(str(exc)) from None
+            internal = await internal_id(conn, target.id, customer_id)
+            await by_command(conn, target.id, Change(Action.CUSTOMER_EXPORTED, f"customer #{internal}",
+                                                     {"customer": internal}))
+            return found
 
     typer.echo(_json(run(database, work)))
 
@@ -59,10 +66,14 @@ def customer_erase(customer_id: str, store: StoreSlug, database: Database = DEFA
     async def work(engine: Any) -> dict[str, int]:
         async with engine.begin() as conn:
             target = await known_store(conn, store)
+            internal = await internal_id(conn, target.id, customer_id)
             try:
-                return await erase_customer(conn, target.id, customer_id, SystemClock().now())
+                erased = await erase_customer(conn, target.id, customer_id, SystemClock().now())
             except NoSuchCustomer as exc:
                 raise fail(str(exc)) from None
+            await by_command(conn, target.id, Change(Action.CUSTOMER_ERASED, f"customer #{internal}",
+                                                     {"customer": internal}))
+            return erased
 
     typer.echo(_json({"erased": run(database, work)}))
 

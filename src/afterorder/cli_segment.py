@@ -13,6 +13,8 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from afterorder.audit.command_line import by_command
+from afterorder.audit.log import Action, Change
 from afterorder.cli import Database, app, fail, run
 from afterorder.clock import SystemClock
 from afterorder.db.database import DEFAULT_URL
@@ -64,6 +66,7 @@ def segment_define(slug: str, store: StoreSlug, file: Annotated[Path, typer.Opti
                 segment = await membership.define(conn, row, slug, definition, now, name or named)
             except SegmentError as exc:
                 raise fail(f"{file}: {exc}") from None
+            await by_command(conn, row.id, Change(Action.SEGMENT_SAVED, segment.slug, {"name": segment.name}))
             return await membership.count(conn, row, segment, now)
 
     typer.echo(f"segment {slug}: {run(database, work)} customers now")
