@@ -389,3 +389,106 @@ async def test_each_kind_of_change_is_listed_with_who_when_what_and_where(
                                 default=str, ensure_ascii=False)
         for secret in (SMTP_PASSWORD, "shpss_top-secret-value", s.key, s.secret_key, "clerk-password-1"):
             assert secret not in stored
+
+
+async def test_a_store_sees_only_its_own_entries_and_only_its_owners_see_them(database_url: str,
+                                                                              tmp_path: Path) -> None:
+    async with shop(database_url, tmp_path) as s:
+        await flow_off(s)
+        await segment_api(s)
+        async with _client(s.runtime, "192.0.2.50", USER_AGENT) as harbor_owner, _client(
+                s.runtime, KEY_ADDRESS, KEY_AGENT, Authorization=f"Bearer {s.harbor_key}") as harbor_api, _client(
+                s.runtime, "192.0.2.60", USER_AGENT) as editor:
+            harbor_csrf = await _log_in(harbor_owner, "harbor-owner")
+            _ok(await harbor_owner.post("/dashboard/harbor/settings/industry",
+                                        data={"csrf": harbor_csrf, "industry": "electronics"}))
+            # harbor's owner: kumo's log does not exist for them; harbor's holds only harbor's change
+            assert (await harbor_owner.get("/dashboard/kumo/audit")).status_code == 404
+            theirs = (await harbor_owner.get("/dashboard/harbor/audit")).text
+            assert _rows(theirs, "setting.changed") and not _rows(theirs, "flow.disabled")
+            assert not _rows(theirs, "segment.saved") and "order-confirmation" not in theirs
+            listed = (await harbor_api.get("/api/v1/audit")).json()
+            assert [(e["action"], e["target"]) for e in listed["entries"]] == [("setting.changed", "industry")]
+            assert listed["total"] == 1
+            ours = (await s.api.get("/api/v1/audit")).json()
+            assert [(e["action"], e["target"]) for e in ours["entries"]] == [
+                ("segment.saved", "vip"), ("flow.disabled", "order-confirmation")]
+            # an editor of kumo changes flows but does not see the log, nor a link to it
+            await _log_in(editor, "editor")
+            flows = await editor.get("/dashboard/kumo/flows")
+            assert "/dashboard/kumo/audit" not in flows.text
+            assert (await editor.get("/dashboard/kumo/audit")).status_code == 403
+            assert "/dashboard/kumo/audit" in (await s.owner.get("/dashboard/kumo/flows")).text
+
+
+async def test_an_erasure_stays_in_the_log_with_nothing_of_the_customer(database_url: str, tmp_path: Path) -> None:
+    async with shop(database_url, tmp_path) as s:
+        internal = await _customer(s, "sayaka-7@example.jp", "Sayaka.Private@example.jp")
+        _ok(await s.api.get("/api/v1/customers/sayaka-7@example.jp/export"))
+        _ok(await s.api.post("/api/v1/customers/sayaka-7@example.jp/erase"))
+        listed = (await s.api.get("/api/v1/audit")).json()["entries"]
+        assert [(e["action"], e["target"], e["details"]) for e in listed] == [
+            ("customer.erased", f"customer #{internal}", {"customer": internal}),
+            ("customer.exported", f"customer #{internal}", {"customer": internal})]
+        page = (await s.owner.get("/dashboard/kumo/audit")).text
+        assert _cell(_rows(page, "customer.erased")[0], "target") == f"customer #{internal}"
+        async with s.runtime.engine.connect() as conn:
+            stored = json.dumps([dict(r) for r in (await conn.execute(select(audit_log))).mappings()],
+                                default=str, ensure_ascii=False).lower()
+        for personal in ("sayaka-7@example.jp", "sayaka.private@example.jp", "紗耶香", "秘密", "sayaka"):
+            assert personal not in stored
+        assert "@" not in stored
+
+
+async def test_the_log_pages_and_filters_by_action_and_user(sqlite_url: str, tmp_path: Path) -> None:
+    async with shop(sqlite_url, tmp_path) as s:
+        for _ in range(28):
+            await flow_on(s)  # two entries each: off, then on
+        await segment_api(s)
+        page = (await s.owner.get("/dashboard/kumo/audit")).text
+        assert len(_rows(page, "flow.enabled")) + len(_rows(page, "flow.disabled")) == 49
+        assert len(_rows(page, "segment.saved")) == 1
+        assert 'rel="next"' in page and 'rel="prev"' not in page
+        second = (await s.owner.get("/dashboard/kumo/audit", params={"page": "2"})).text
+        assert len(_rows(second, "flow.disabled")) + len(_rows(second, "flow.enabled")) == 7
+        assert 'rel="prev"' in second and 'rel="next"' not in second
+        by_key = (await s.owner.get("/dashboard/kumo/audit", params={"user": f"key {s.kumo.api_key_prefix}…"})).text
+        assert len(_rows(by_key, "segment.saved")) == 1 and not _rows(by_key, "flow.enabled")
+        by_owner = (await s.owner.get("/dashboard/kumo/audit", params={"user": "owner", "action": "flow.enabled"}))
+        assert len(_rows(by_owner.text, "flow.enabled")) == 28 and not _rows(by_owner.text, "flow.disabled")
+
+        api = (await s.api.get("/api/v1/audit", params={"limit": 10, "offset": 50})).json()
+        assert (api["total"], api["limit"], api["offset"], len(api["entries"])) == (57, 10, 50, 7)
+        assert {e["actor"]["label"] for e in api["entries"]} == {"owner"}
+        only = (await s.api.get("/api/v1/audit", params={"actor": "owner", "action": "flow.disabled"})).json()
+        assert only["total"] == 28
+
+        wrong = await s.api.get("/api/v1/audit", params={"action": "flow.melted"})
+        assert wrong.status_code == 422 and "action" in wrong.text
+        too_many = await s.api.get("/api/v1/audit", params={"limit": 100000})
+        assert too_many.status_code == 422 and "limit" in too_many.text
+        assert (await s.owner.get("/dashboard/kumo/audit", params={"action": "flow.melted"})).status_code == 400
+        assert (await s.owner.get("/dashboard/kumo/audit", params={"page": "x"})).status_code == 400
+        no_key = await s.owner.get("/api/v1/audit")
+        assert no_key.status_code == 401
+
+
+async def test_the_api_document_lists_the_audit_log(sqlite_url: str, tmp_path: Path) -> None:
+    async with shop(sqlite_url, tmp_path) as s:
+        document = (await s.api.get("/api/openapi.json")).json()
+        operation = document["paths"]["/api/v1/audit"]["get"]
+        assert {p["name"] for p in operation["parameters"]} == {"action", "actor", "limit", "offset"}
+        assert "AuditPage" in document["components"]["schemas"]
+
+
+@pytest.mark.parametrize(("language", "title", "action"), [("ja", "操作履歴", "フローをオフ"),
+                                                            ("zh_Hans", "操作日志", "关闭流程"),
+                                                            ("en", "Audit log", "flow turned off")])
+async def test_the_page_is_in_the_users_language(sqlite_url: str, tmp_path: Path, language: str, title: str,
+                                                 action: str) -> None:
+    async with shop(sqlite_url, tmp_path) as s:
+        await flow_off(s)
+        _ok(await s.post("/dashboard/language", {"language": language, "next": "/dashboard/kumo/audit"}))
+        page = (await s.owner.get("/dashboard/kumo/audit")).text
+        assert f"<title>{title} · afterorder</title>" in page
+        assert _cell(_rows(page, "flow.disabled")[0], "action") == action
