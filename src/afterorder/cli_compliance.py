@@ -78,7 +78,10 @@ def store_dkim(
             store = await get_store(conn, slug)
             if store is None:
                 raise fail(f"no store called {slug!r}")
-            await update_settings(conn, store.id, SystemClock().now(), dkim=key)
+            before = (await load_one(conn, store.id)).public()
+            after = await update_settings(conn, store.id, SystemClock().now(), dkim=key)
+            for changed in setting_changes(before, after.public(), "compliance."):
+                await by_command(conn, store.id, changed)  # the selector and domain, not the key
             if domain.lower() != store.email_from.rsplit("@", 1)[-1].lower():
                 typer.echo(f"note: {domain} is not the domain of {store.email_from}; DMARC wants them aligned",
                            err=True)

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from afterorder.audit.changes import setting_changes
 from afterorder.audit.command_line import by_command
 from afterorder.audit.customers import internal_id
 from afterorder.audit.log import Action, Change
@@ -23,7 +24,7 @@ from afterorder.feedback import aliyun_sms
 from afterorder.feedback.base import BadCredentials
 from afterorder.feedback.credentials import PROVIDERS, set_credentials
 from afterorder.privacy import NoSuchCustomer, erase_customer, export_customer
-from afterorder.tracking.settings import TrackingSettingsError, save_settings
+from afterorder.tracking.settings import TrackingSettings, TrackingSettingsError, load_settings, save_settings
 
 customer_app = typer.Typer(help="A customer's data: export it, erase it.", no_args_is_help=True)
 suppression_app = typer.Typer(help="Addresses that may not be mailed.", no_args_is_help=True)
@@ -112,8 +113,9 @@ def suppression_add(
 
     async def work(engine: Any) -> None:
         async with engine.begin() as conn:
-            await suppress(conn, (await known_store(conn, store)).id, address, why, source="cli",
-                           now=SystemClock().now(), detail=detail)
+            target = await known_store(conn, store)
+            await suppress(conn, target.id, address, why, source="cli", now=SystemClock().now(), detail=detail)
+            await by_command(conn, target.id, Change(Action.SUPPRESSION_ADDED, why.value))  # not the address
 
     run(database, work)
     typer.echo(f"{address} is suppressed ({why.value})")
@@ -126,7 +128,12 @@ def suppression_remove(address: str, store: StoreSlug, database: Database = DEFA
 
     async def work(engine: Any) -> int:
         async with engine.begin() as conn:
-            return await lift(conn, (await known_store(conn, store)).id, address, reason)
+            target = await known_store(conn, store)
+            lifted = await lift(conn, target.id, address, reason)
+            if lifted:
+                await by_command(conn, target.id, Change(Action.SUPPRESSION_LIFTED, reason or "all",
+                                                         {"count": lifted}))  # not the address
+            return lifted
 
     typer.echo(f"{run(database, work)} suppression(s) removed")
 
@@ -148,9 +155,14 @@ def store_esp(
     async def work(engine: Any) -> dict[str, Any]:
         async with engine.begin() as conn:
             store = await known_store(conn, slug)
-            return await set_credentials(conn, store.id, provider, SystemClock().now(), public_key=public_key,
-                                         username=username, password=password, signing_key=signing_key,
-                                         topic_arn=topic_arn)
+            found = await set_credentials(conn, store.id, provider, SystemClock().now(), public_key=public_key,
+                                          username=username, password=password, signing_key=signing_key,
+                                          topic_arn=topic_arn)
+            given = {"public_key": public_key, "username": username, "password": password,
+                     "signing_key": signing_key, "topic_arn": topic_arn}
+            await by_command(conn, store.id, Change(Action.ESP_CREDENTIALS_SET, provider, {
+                "options": ", ".join(sorted(k for k, v in given.items() if v))}))  # the names, never the values
+            return found
 
     try:
         settings = run(database, work)
@@ -184,6 +196,11 @@ def store_webhooks(
         "aliyun_sms": aliyun_sms.report_url(base, store)}}))
 
 
+def _tracking(found: TrackingSettings) -> dict[str, Any]:
+    return {"attribution_days": found.attribution_days, "attribute_opens": found.attribute_opens,
+            "track_opens": found.track_opens, "track_clicks": found.track_clicks, "domains": list(found.domains)}
+
+
 @store_app.command("tracking")
 def store_tracking(
     slug: str,
@@ -199,12 +216,13 @@ def store_tracking(
     async def work(engine: Any) -> dict[str, Any]:
         async with engine.begin() as conn:
             store = await known_store(conn, slug)
-            found = await save_settings(conn, store, SystemClock().now(), attribution_days=attribution_days,
-                                        attribute_opens=attribute_opens, track_opens=track_opens,
-                                        track_clicks=track_clicks, domains=domain)
-            return {"attribution_days": found.attribution_days, "attribute_opens": found.attribute_opens,
-                    "track_opens": found.track_opens, "track_clicks": found.track_clicks,
-                    "domains": list(found.domains)}
+            before = _tracking(await load_settings(conn, store))
+            found = _tracking(await save_settings(conn, store, SystemClock().now(), attribution_days=attribution_days,
+                                                  attribute_opens=attribute_opens, track_opens=track_opens,
+                                                  track_clicks=track_clicks, domains=domain))
+            for changed in setting_changes(before, found, "tracking."):
+                await by_command(conn, store.id, changed)
+            return found
 
     try:
         typer.echo(_json(run(database, work)))

@@ -227,6 +227,10 @@ async def erase_api(s: Shop) -> None:
     _ok(await s.api.post("/api/v1/customers/cust-A1/erase"))
 
 
+async def connect_api(s: Shop) -> None:
+    _ok(await s.api.post("/api/v1/connections", json={"platform": "shopify", "secret": "shpss_top-secret-value"}))
+
+
 async def step_test_api(s: Shop) -> None:
     _ok(await s.api.post("/api/v1/flows/order-confirmation/steps/1/send-test",
                          json={"to": "me@kumo.example", "locale": "ja"}))
@@ -285,6 +289,27 @@ async def export_cli(s: Shop) -> None:
     await s.cli("customer", "export", "cust-A1", "--store", "kumo")
 
 
+async def esp_cli(s: Shop) -> None:
+    await s.cli("store", "esp", "kumo", "postmark", "--username", "hooks", "--password", "pm-hook-secret-991")
+
+
+async def tracking_cli(s: Shop) -> None:
+    await s.cli("store", "tracking", "kumo", "--attribution-days", "3")
+
+
+async def dkim_cli(s: Shop) -> None:
+    await s.cli("store", "dkim", "kumo", "--selector", "ao2026", "--domain", "kumo.example")
+
+
+async def suppress_cli(s: Shop) -> None:
+    await s.cli("suppression", "add", "someone.private@example.org", "--store", "kumo")
+
+
+async def lift_cli(s: Shop) -> None:
+    await suppress_cli(s)
+    await s.cli("suppression", "remove", "someone.private@example.org", "--store", "kumo")
+
+
 KINDS: dict[str, Kind] = {
     "dashboard-flow-off": Kind("flow.disabled", "order-confirmation", {}, "user", flow_off),
     "dashboard-flow-on": Kind("flow.enabled", "order-confirmation", {}, "user", flow_on),
@@ -312,6 +337,7 @@ KINDS: dict[str, Kind] = {
                        export_api),
     "api-erase": Kind("customer.erased", "customer #{customer}", {"customer": "{customer}"}, "api_key", erase_api),
     "api-step-test": Kind("step.test_sent", "order-confirmation/1", {"locale": "ja"}, "api_key", step_test_api),
+    "api-connect": Kind("platform.connected", "shopify", {"secret_rotated": False}, "api_key", connect_api),
     "cli-user": Kind("user.set", "clerk", {"role": "editor"}, "cli", user_cli),
     "cli-connect": Kind("platform.connected", "shopify", {"secret_rotated": False}, "cli", connect_cli),
     "cli-industry": Kind("setting.changed", "industry", {"from": None, "to": "jewelry"}, "cli", industry_cli),
@@ -321,6 +347,12 @@ KINDS: dict[str, Kind] = {
     "cli-channel-remove": Kind("channel.removed", "email", {"role": "primary"}, "cli", channel_cli_remove),
     "cli-content": Kind("content.set", "ugc", {}, "cli", content_cli),
     "cli-segment": Kind("segment.saved", "big", {"name": "Big spenders"}, "cli", segment_cli),
+    "cli-esp": Kind("esp.credentials_set", "postmark", {"options": "password, username"}, "cli", esp_cli),
+    "cli-tracking": Kind("setting.changed", "tracking.attribution_days", {"to": 3}, "cli", tracking_cli),
+    "cli-dkim": Kind("setting.changed", "compliance.dkim", {
+        "from": None, "to": '{"domain":"kumo.example","selector":"ao2026"}'}, "cli", dkim_cli),
+    "cli-suppress": Kind("suppression.added", "manual", {}, "cli", suppress_cli),
+    "cli-lift": Kind("suppression.lifted", "all", {"count": 1}, "cli", lift_cli),
     "cli-erase": Kind("customer.erased", "customer #{customer}", {"customer": "{customer}"}, "cli", erase_cli),
     "cli-export": Kind("customer.exported", "customer #{customer}", {"customer": "{customer}"}, "cli", export_cli),
 }
@@ -355,7 +387,7 @@ async def test_each_kind_of_change_is_listed_with_who_when_what_and_where(
         label, address, agent = WHO[expected.via]
         label = label.format(prefix=s.kumo.api_key_prefix)
         target = _filled(expected.target, s.notes)
-        details = {k: _filled(v, s.notes) for k, v in expected.details.items()}
+        details = {k: s.notes["customer"] if v == "{customer}" else v for k, v in expected.details.items()}
 
         listed = await s.api.get("/api/v1/audit", params={"action": expected.action})
         assert listed.status_code == 200, listed.text
@@ -387,7 +419,8 @@ async def test_each_kind_of_change_is_listed_with_who_when_what_and_where(
         async with s.runtime.engine.connect() as conn:  # no secret reached the log
             stored = json.dumps([dict(r) for r in (await conn.execute(select(audit_log))).mappings()],
                                 default=str, ensure_ascii=False)
-        for secret in (SMTP_PASSWORD, "shpss_top-secret-value", s.key, s.secret_key, "clerk-password-1"):
+        for secret in (SMTP_PASSWORD, "shpss_top-secret-value", s.key, s.secret_key, "clerk-password-1",
+                       "pm-hook-secret-991", "someone.private", "PRIVATE KEY"):
             assert secret not in stored
 
 

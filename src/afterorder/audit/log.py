@@ -52,6 +52,9 @@ class Action(StrEnum):
     CUSTOMER_ERASED = "customer.erased"
     CUSTOMER_EXPORTED = "customer.exported"
     STEP_TEST_SENT = "step.test_sent"
+    ESP_CREDENTIALS_SET = "esp.credentials_set"
+    SUPPRESSION_ADDED = "suppression.added"
+    SUPPRESSION_LIFTED = "suppression.lifted"
 
 
 class ActorKind(StrEnum):

@@ -9,6 +9,8 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import JSONResponse, Response
 
+from afterorder.audit import sources
+from afterorder.audit.log import Action, Change, record
 from afterorder.db.platforms import connect
 from afterorder.intake.platforms import connection_problems, webhook_url
 from afterorder.intake.webhooks import WebhookReceiver
@@ -82,5 +84,9 @@ async def post_connection(request: Request, store: StoreDep) -> JSONResponse:
         made = await connect(conn, store.id, wanted.platform, runtime.clock.now(), secret=wanted.secret,
                              previous_secret=wanted.previous_secret, keep_previous=wanted.keep_previous,
                              api_url=wanted.api_url)
+        await record(conn, store.id, sources.api_key(request, store.api_key_prefix), Change(
+            Action.PLATFORM_CONNECTED, wanted.platform, {
+                "api_url": wanted.api_url,
+                "secret_rotated": wanted.previous_secret is not None or wanted.keep_previous}), runtime.clock.now())
     return JSONResponse(connection_answer(runtime.settings.base_url, store.slug, wanted.platform,
                                           list(adapter.subscribe), made.previous_secret is not None))

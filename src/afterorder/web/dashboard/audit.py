@@ -38,6 +38,9 @@ ACTIONS: Final[Mapping[Action, str]] = {
     Action.CUSTOMER_ERASED: N_("customer erased"),
     Action.CUSTOMER_EXPORTED: N_("customer data exported"),
     Action.STEP_TEST_SENT: N_("step test sent"),
+    Action.ESP_CREDENTIALS_SET: N_("bounce webhook credentials set"),
+    Action.SUPPRESSION_ADDED: N_("address suppressed"),
+    Action.SUPPRESSION_LIFTED: N_("suppression lifted"),
 }
 KINDS: Final[Mapping[str, str]] = {"user": N_("dashboard user"), "api_key": N_("API key"),
                                    "cli": N_("command line")}
