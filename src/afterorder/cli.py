@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from afterorder.audit.command_line import by_command
 from afterorder.audit.log import Action, Change
+from afterorder.audit.sources import key_label
 from afterorder.clock import SystemClock
 from afterorder.db.database import DEFAULT_URL, DatabaseUrlError, open_engine
 from afterorder.db.migrate import upgrade
@@ -117,6 +118,8 @@ def store_add(
     async def work(engine: Any) -> dict[str, Any]:
         async with engine.begin() as conn:
             store, key = await create_store(conn, SystemClock().now(), **fields)
+            await by_command(conn, store.id, Change(Action.STORE_CREATED, store.slug, {
+                "api_key": key_label(store.api_key_prefix)}))
         return {**store.public(), "api_key": key}
 
     try:

@@ -27,6 +27,7 @@ import afterorder.cli_compliance
 import afterorder.cli_content
 import afterorder.cli_dashboard
 import afterorder.cli_privacy
+import afterorder.cli_promotions
 import afterorder.cli_segment  # noqa: F401  (each registers its commands, as ``main`` does)
 from afterorder.cli import app as cli_app
 from afterorder.clock import FrozenClock
@@ -310,6 +311,12 @@ async def lift_cli(s: Shop) -> None:
     await s.cli("suppression", "remove", "someone.private@example.org", "--store", "kumo")
 
 
+async def coupons_cli(s: Shop) -> None:
+    codes = s.tmp / "codes.txt"
+    codes.write_text("KUMO-SECRET-CODE-1\nKUMO-SECRET-CODE-2\n")
+    await s.cli("coupon", "import", "thanks10", str(codes), "--store", "kumo", "--percent", "10")
+
+
 KINDS: dict[str, Kind] = {
     "dashboard-flow-off": Kind("flow.disabled", "order-confirmation", {}, "user", flow_off),
     "dashboard-flow-on": Kind("flow.enabled", "order-confirmation", {}, "user", flow_on),
@@ -353,6 +360,7 @@ KINDS: dict[str, Kind] = {
         "from": None, "to": '{"domain":"kumo.example","selector":"ao2026"}'}, "cli", dkim_cli),
     "cli-suppress": Kind("suppression.added", "manual", {}, "cli", suppress_cli),
     "cli-lift": Kind("suppression.lifted", "all", {"count": 1}, "cli", lift_cli),
+    "cli-coupons": Kind("coupons.imported", "thanks10", {"added": 2, "percent": 10}, "cli", coupons_cli),
     "cli-erase": Kind("customer.erased", "customer #{customer}", {"customer": "{customer}"}, "cli", erase_cli),
     "cli-export": Kind("customer.exported", "customer #{customer}", {"customer": "{customer}"}, "cli", export_cli),
 }
@@ -420,7 +428,7 @@ async def test_each_kind_of_change_is_listed_with_who_when_what_and_where(
             stored = json.dumps([dict(r) for r in (await conn.execute(select(audit_log))).mappings()],
                                 default=str, ensure_ascii=False)
         for secret in (SMTP_PASSWORD, "shpss_top-secret-value", s.key, s.secret_key, "clerk-password-1",
-                       "pm-hook-secret-991", "someone.private", "PRIVATE KEY"):
+                       "pm-hook-secret-991", "someone.private", "PRIVATE KEY", "KUMO-SECRET-CODE"):
             assert secret not in stored
 
 
@@ -525,3 +533,21 @@ async def test_the_page_is_in_the_users_language(sqlite_url: str, tmp_path: Path
         page = (await s.owner.get("/dashboard/kumo/audit")).text
         assert f"<title>{title} · afterorder</title>" in page
         assert _cell(_rows(page, "flow.disabled")[0], "action") == action
+
+
+async def test_a_store_made_on_the_command_line_starts_its_log(sqlite_url: str, tmp_path: Path) -> None:
+    async with shop(sqlite_url, tmp_path) as s:
+        def add() -> Any:
+            return CliRunner().invoke(cli_app, ["store", "add", "aoyama", "--name", "Aoyama", "--email-from",
+                                                "shop@aoyama.example"],
+                                      env={"AFTERORDER_DATABASE_URL": sqlite_url, "AFTERORDER_CONFIG": None})
+        result = await asyncio.to_thread(add)
+        assert result.exit_code == 0, result.stderr
+        created = json.loads(result.stdout)
+        async with _client(s.runtime, KEY_ADDRESS, KEY_AGENT, Authorization=f"Bearer {created['api_key']}") as http:
+            entries = (await http.get("/api/v1/audit")).json()["entries"]
+        assert [(e["action"], e["target"], e["actor"]["label"], e["origin"]["address"]) for e in entries] == [
+            ("store.created", "aoyama", CLI_USER, "local")]
+        assert entries[0]["details"] == {"api_key": f"key {created['api_key_prefix']}…"}
+        assert created["api_key"] not in json.dumps(entries)
+        assert not (await s.api.get("/api/v1/audit", params={"action": "store.created"})).json()["entries"]

@@ -55,6 +55,8 @@ class Action(StrEnum):
     ESP_CREDENTIALS_SET = "esp.credentials_set"
     SUPPRESSION_ADDED = "suppression.added"
     SUPPRESSION_LIFTED = "suppression.lifted"
+    STORE_CREATED = "store.created"
+    COUPONS_IMPORTED = "coupons.imported"
 
 
 class ActorKind(StrEnum):

@@ -41,6 +41,8 @@ ACTIONS: Final[Mapping[Action, str]] = {
     Action.ESP_CREDENTIALS_SET: N_("bounce webhook credentials set"),
     Action.SUPPRESSION_ADDED: N_("address suppressed"),
     Action.SUPPRESSION_LIFTED: N_("suppression lifted"),
+    Action.STORE_CREATED: N_("store created"),
+    Action.COUPONS_IMPORTED: N_("coupon codes imported"),
 }
 KINDS: Final[Mapping[str, str]] = {"user": N_("dashboard user"), "api_key": N_("API key"),
                                    "cli": N_("command line")}
