@@ -38,6 +38,7 @@ from afterorder.dev.smtp_server import DevSmtpServer
 from afterorder.runtime import Runtime
 from afterorder.sealing import new_key
 from afterorder.web.app import create_app
+from afterorder.web.rate_limits import RateLimitSettings
 from tests.factories import JP_STORE, US_STORE, add_store, order_event, running
 
 PASSWORD = "correct horse battery"
@@ -551,3 +552,20 @@ async def test_a_store_made_on_the_command_line_starts_its_log(sqlite_url: str, 
         assert entries[0]["details"] == {"api_key": f"key {created['api_key_prefix']}…"}
         assert created["api_key"] not in json.dumps(entries)
         assert not (await s.api.get("/api/v1/audit", params={"action": "store.created"})).json()["entries"]
+
+
+async def test_behind_a_trusted_proxy_the_log_names_the_client_not_the_proxy(sqlite_url: str, tmp_path: Path) -> None:
+    async with shop(sqlite_url, tmp_path) as s:
+        behind = create_app(s.runtime, limits=RateLimitSettings.build(trusted_proxies=["10.0.0.0/8"]))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=behind, client=("10.1.2.3", 40000)),
+                                     base_url="http://127.0.0.1:8000", headers={
+                                         "Authorization": f"Bearer {s.key}", "User-Agent": KEY_AGENT}) as http:
+            _ok(await http.put("/api/v1/content/ugc", json={"platform": "Instagram", "hashtag": "#kumotea"},
+                               headers={"X-Forwarded-For": "192.0.2.201, 10.9.9.9"}))
+            _ok(await http.put("/api/v1/content/ugc", json={"platform": "Instagram", "hashtag": "#kumotea"},
+                               headers={"X-Forwarded-For": "192.0.2.202"}))
+        untrusted = await s.api.put("/api/v1/content/ugc", json={"platform": "Instagram", "hashtag": "#kumotea"},
+                                    headers={"X-Forwarded-For": "192.0.2.203"})
+        _ok(untrusted)
+        entries = (await s.api.get("/api/v1/audit")).json()["entries"]
+        assert [e["origin"]["address"] for e in entries] == [KEY_ADDRESS, "192.0.2.202", "192.0.2.201"]
