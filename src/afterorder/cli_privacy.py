@@ -49,7 +49,7 @@ def customer_export(customer_id: str, store: StoreSlug, database: Database = DEF
             except NoSuchCustomer as exc:
                 raise fail(str(exc)) from None
             internal = await internal_id(conn, target.id, customer_id)
-            await by_command(conn, target.id, Change(Action.CUSTOMER_EXPORTED, f"customer #{internal}",
+            await by_command(conn, target.id, Change(Action.CUSTOMER_EXPORTED, f"#{internal}",
                                                      {"customer": internal}))
             return found
 
@@ -72,7 +72,7 @@ def customer_erase(customer_id: str, store: StoreSlug, database: Database = DEFA
                 erased = await erase_customer(conn, target.id, customer_id, SystemClock().now())
             except NoSuchCustomer as exc:
                 raise fail(str(exc)) from None
-            await by_command(conn, target.id, Change(Action.CUSTOMER_ERASED, f"customer #{internal}",
+            await by_command(conn, target.id, Change(Action.CUSTOMER_ERASED, f"#{internal}",
                                                      {"customer": internal}))
             return erased
 

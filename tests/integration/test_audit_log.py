@@ -341,9 +341,9 @@ KINDS: dict[str, Kind] = {
                                 "api_key", channels_api_change),
     "api-compliance": Kind("setting.changed", "compliance.quiet_hours", {"to": "22:30-07:15"}, "api_key",
                            compliance_api),
-    "api-export": Kind("customer.exported", "customer #{customer}", {"customer": "{customer}"}, "api_key",
+    "api-export": Kind("customer.exported", "#{customer}", {"customer": "{customer}"}, "api_key",
                        export_api),
-    "api-erase": Kind("customer.erased", "customer #{customer}", {"customer": "{customer}"}, "api_key", erase_api),
+    "api-erase": Kind("customer.erased", "#{customer}", {"customer": "{customer}"}, "api_key", erase_api),
     "api-step-test": Kind("step.test_sent", "order-confirmation/1", {"locale": "ja"}, "api_key", step_test_api),
     "api-connect": Kind("platform.connected", "shopify", {"secret_rotated": False}, "api_key", connect_api),
     "cli-user": Kind("user.set", "clerk", {"role": "editor"}, "cli", user_cli),
@@ -362,8 +362,8 @@ KINDS: dict[str, Kind] = {
     "cli-suppress": Kind("suppression.added", "manual", {}, "cli", suppress_cli),
     "cli-lift": Kind("suppression.lifted", "all", {"count": 1}, "cli", lift_cli),
     "cli-coupons": Kind("coupons.imported", "thanks10", {"added": 2, "percent": 10}, "cli", coupons_cli),
-    "cli-erase": Kind("customer.erased", "customer #{customer}", {"customer": "{customer}"}, "cli", erase_cli),
-    "cli-export": Kind("customer.exported", "customer #{customer}", {"customer": "{customer}"}, "cli", export_cli),
+    "cli-erase": Kind("customer.erased", "#{customer}", {"customer": "{customer}"}, "cli", erase_cli),
+    "cli-export": Kind("customer.exported", "#{customer}", {"customer": "{customer}"}, "cli", export_cli),
 }
 WHO = {"user": ("owner", USER_ADDRESS, USER_AGENT), "api_key": ("key {prefix}…", KEY_ADDRESS, KEY_AGENT),
        "cli": (CLI_USER, "local", None)}
@@ -470,10 +470,10 @@ async def test_an_erasure_stays_in_the_log_with_nothing_of_the_customer(database
         _ok(await s.api.post("/api/v1/customers/sayaka-7@example.jp/erase"))
         listed = (await s.api.get("/api/v1/audit")).json()["entries"]
         assert [(e["action"], e["target"], e["details"]) for e in listed] == [
-            ("customer.erased", f"customer #{internal}", {"customer": internal}),
-            ("customer.exported", f"customer #{internal}", {"customer": internal})]
+            ("customer.erased", f"#{internal}", {"customer": internal}),
+            ("customer.exported", f"#{internal}", {"customer": internal})]
         page = (await s.owner.get("/dashboard/kumo/audit")).text
-        assert _cell(_rows(page, "customer.erased")[0], "target") == f"customer #{internal}"
+        assert _cell(_rows(page, "customer.erased")[0], "target") == f"#{internal}"
         async with s.runtime.engine.connect() as conn:
             stored = json.dumps([dict(r) for r in (await conn.execute(select(audit_log))).mappings()],
                                 default=str, ensure_ascii=False).lower()

@@ -29,7 +29,7 @@ async def export(request: Request, store: StoreDep, customer_id: str) -> Respons
     async with runtime.engine.begin() as conn:
         internal = await internal_id(conn, store.id, customer_id)
         await record(conn, store.id, sources.api_key(request, store.api_key_prefix),
-                     Change(Action.CUSTOMER_EXPORTED, f"customer #{internal}", {"customer": internal}),
+                     Change(Action.CUSTOMER_EXPORTED, f"#{internal}", {"customer": internal}),
                      runtime.clock.now())
     return JSONResponse(data)
 
@@ -43,7 +43,7 @@ async def erase(request: Request, store: StoreDep, customer_id: str) -> Response
             internal = await internal_id(conn, store.id, customer_id)
             touched = await erase_customer(conn, store.id, customer_id, runtime.clock.now())
             await record(conn, store.id, sources.api_key(request, store.api_key_prefix),
-                         Change(Action.CUSTOMER_ERASED, f"customer #{internal}", {"customer": internal}),
+                         Change(Action.CUSTOMER_ERASED, f"#{internal}", {"customer": internal}),
                          runtime.clock.now())
     except NoSuchCustomer as exc:
         return error(404, "no_such_customer", str(exc))

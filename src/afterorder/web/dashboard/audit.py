@@ -48,6 +48,19 @@ KINDS: Final[Mapping[str, str]] = {"user": N_("dashboard user"), "api_key": N_("
                                    "cli": N_("command line")}
 
 
+# The names ``details`` use (``afterorder.audit``), as the page shows them; another name shows as it is.
+DETAIL_NAMES: Final[Mapping[str, str]] = {
+    "channel": N_("channel"), "characters": N_("characters"), "flow": N_("flow"), "step": N_("step"),
+    "split": N_("share of B (%)"), "metric": N_("metric"), "name": N_("name"), "provider": N_("provider"),
+    "role": N_("role"), "rate": N_("messages a second"), "options": N_("options"), "order": N_("order of channels"),
+    "line_notifications": N_("LINE notification messages"), "sms_help": N_("SMS HELP answer"),
+    "customer": N_("customer (internal id)"), "locale": N_("locale"), "api_url": N_("API URL"),
+    "secret_rotated": N_("secret rotated"), "user_id": N_("user id"), "language": N_("language"),
+    "count": N_("count"), "added": N_("added"), "already_there": N_("already there"), "percent": N_("percent"),
+    "amount": N_("amount"), "api_key": N_("API key"),
+}
+
+
 def source_of(request: Request, who: Viewer) -> Source:
     """The logged-in user of a dashboard request, from the request's address."""
     return sources.dashboard_user(request, who.session.user_id, who.session.username)
@@ -66,12 +79,17 @@ def details_text(details: Mapping[str, Fact]) -> str:
     parts: list[str] = []
     if "from" in details or "to" in details:
         parts.append(f"{_shown(details.get('from'))} → {_shown(details.get('to'))}")
-    parts.extend(f"{k}: {_shown(v)}" for k, v in details.items() if k not in ("from", "to"))
+    parts.extend(f"{_(DETAIL_NAMES[k]) if k in DETAIL_NAMES else k}: {_shown(v)}" for k, v in details.items()
+                 if k not in ("from", "to"))
     return " · ".join(parts)
 
 
 def _shown(value: Fact) -> str:
-    return "–" if value is None or value == "" else str(value).lower() if isinstance(value, bool) else str(value)
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    return str(value)
 
 
 @router.get("/dashboard/{slug}/audit")
