@@ -145,7 +145,10 @@ def segment_export(slug: str, store: StoreSlug, database: Database = DEFAULT_URL
     """Every member as CSV."""
 
     async def then(conn: Any, row: StoreRow, segment: Any, now: Any) -> list[dict[str, Any]]:
-        return await membership.members(conn, row, segment, now)
+        members = await membership.members(conn, row, segment, now)
+        await by_command(conn, row.id, Change(Action.SEGMENT_EXPORTED, segment.slug, {"count": len(members)}))
+        await conn.commit()
+        return members
 
     found = [_plain(m) for m in _one(database, store, slug, then)]
     columns = ["id", "email", "first_name", "last_name", "country", "locale", "order_count", "total_spent",

@@ -281,6 +281,19 @@ async def segment_cli(s: Shop) -> None:
     await s.cli("segment", "define", "big", "--store", "kumo", "--file", str(document))
 
 
+async def segment_export_cli(s: Shop) -> None:
+    await _customer(s)
+    await s.cli("segment", "define", "buyers", "--store", "kumo", "--file", str(_condition(s.tmp)))
+    await s.cli("segment", "export", "buyers", "--store", "kumo", "--output", str(s.tmp / "buyers.csv"))
+    assert "sayaka.private@example.jp" in (s.tmp / "buyers.csv").read_text().lower()
+
+
+def _condition(tmp: Path) -> Path:
+    document = tmp / "buyers.json"
+    document.write_text(json.dumps({"field": "stats.order_count", "op": ">=", "value": 1}))
+    return document
+
+
 async def erase_cli(s: Shop) -> None:
     s.notes["customer"] = await _customer(s)
     await s.cli("customer", "erase", "cust-A1", "--store", "kumo", "--yes")
@@ -362,6 +375,7 @@ KINDS: dict[str, Kind] = {
     "cli-suppress": Kind("suppression.added", "manual", {}, "cli", suppress_cli),
     "cli-lift": Kind("suppression.lifted", "all", {"count": 1}, "cli", lift_cli),
     "cli-coupons": Kind("coupons.imported", "thanks10", {"added": 2, "percent": 10}, "cli", coupons_cli),
+    "cli-segment-export": Kind("segment.exported", "buyers", {"count": 1}, "cli", segment_export_cli),
     "cli-erase": Kind("customer.erased", "#{customer}", {"customer": "{customer}"}, "cli", erase_cli),
     "cli-export": Kind("customer.exported", "#{customer}", {"customer": "{customer}"}, "cli", export_cli),
 }

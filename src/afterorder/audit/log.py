@@ -57,6 +57,7 @@ class Action(StrEnum):
     SUPPRESSION_LIFTED = "suppression.lifted"
     STORE_CREATED = "store.created"
     COUPONS_IMPORTED = "coupons.imported"
+    SEGMENT_EXPORTED = "segment.exported"
 
 
 class ActorKind(StrEnum):

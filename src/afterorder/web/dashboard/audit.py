@@ -43,6 +43,7 @@ ACTIONS: Final[Mapping[Action, str]] = {
     Action.SUPPRESSION_LIFTED: N_("suppression lifted"),
     Action.STORE_CREATED: N_("store created"),
     Action.COUPONS_IMPORTED: N_("coupon codes imported"),
+    Action.SEGMENT_EXPORTED: N_("segment members exported"),
 }
 KINDS: Final[Mapping[str, str]] = {"user": N_("dashboard user"), "api_key": N_("API key"),
                                    "cli": N_("command line")}
