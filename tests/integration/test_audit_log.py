@@ -22,14 +22,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-import afterorder.cli_channels
-import afterorder.cli_compliance
-import afterorder.cli_content
-import afterorder.cli_dashboard
-import afterorder.cli_privacy
-import afterorder.cli_promotions
-import afterorder.cli_segment  # noqa: F401  (each registers its commands, as ``main`` does)
-from afterorder.cli import app as cli_app
+from afterorder.cli.main import build_app
 from afterorder.clock import FrozenClock
 from afterorder.db.dashboard_users import Role, add_user
 from afterorder.db.schema import audit_log, customers
@@ -68,7 +61,7 @@ class Shop:
 
     async def cli(self, *args: str) -> None:
         def invoke() -> Any:
-            return CliRunner().invoke(cli_app, list(args), env={
+            return CliRunner().invoke(build_app(), list(args), env={
                 "AFTERORDER_DATABASE_URL": self.database_url, "AFTERORDER_SECRET_KEY": self.secret_key,
                 "AFTERORDER_CONFIG": None})
         result = await asyncio.to_thread(invoke)
@@ -240,7 +233,7 @@ async def step_test_api(s: Shop) -> None:
 
 async def user_cli(s: Shop) -> None:
     def password_in() -> Any:
-        return CliRunner().invoke(cli_app, ["user", "add", "clerk", "--store", "kumo", "--role", "editor",
+        return CliRunner().invoke(build_app(), ["user", "add", "clerk", "--store", "kumo", "--role", "editor",
                                             "--password-stdin"], input="clerk-password-1\n",
                                   env={"AFTERORDER_DATABASE_URL": s.database_url, "AFTERORDER_CONFIG": None})
     result = await asyncio.to_thread(password_in)
@@ -553,7 +546,7 @@ async def test_the_page_is_in_the_users_language(sqlite_url: str, tmp_path: Path
 async def test_a_store_made_on_the_command_line_starts_its_log(sqlite_url: str, tmp_path: Path) -> None:
     async with shop(sqlite_url, tmp_path) as s:
         def add() -> Any:
-            return CliRunner().invoke(cli_app, ["store", "add", "aoyama", "--name", "Aoyama", "--email-from",
+            return CliRunner().invoke(build_app(), ["store", "add", "aoyama", "--name", "Aoyama", "--email-from",
                                                 "shop@aoyama.example"],
                                       env={"AFTERORDER_DATABASE_URL": sqlite_url, "AFTERORDER_CONFIG": None})
         result = await asyncio.to_thread(add)

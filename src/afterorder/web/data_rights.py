@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 from afterorder.audit import sources
 from afterorder.audit.customers import internal_id
 from afterorder.audit.log import Action, Change, record
-from afterorder.privacy import NoSuchCustomer, erase_customer, export_customer
+from afterorder.privacy.data_rights import NoSuchCustomer, erase_customer, export_customer
 from afterorder.web.api import StoreDep, runtime_of
 from afterorder.web.errors import error
 

@@ -1,4 +1,4 @@
-"""The audit log (issue 21, migration 0018): one row per change a dashboard user, an API key or the
+"""The audit log (issue 21, migration 0019): one row per change a dashboard user, an API key or the
 command line made to a store, written by ``afterorder.audit`` only.
 
 It holds no secret and no customer's personal data: an erasure is named by the customer's internal

@@ -1,6 +1,6 @@
 """The audit log: who changed what in a store, when and from where (issue 21)
 
-Revision ID: 0018
+Revision ID: 0019
 Revises: 0017
 Create Date: 2026-12-07 15:00:00
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import afterorder.db.schema
 
-revision = '0018'
+revision = '0019'
 down_revision = '0017'
 branch_labels = None
 depends_on = None

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from afterorder.audit.changes import setting_changes
 from afterorder.audit.command_line import by_command
-from afterorder.cli import Database, app, fail, run, store_app
+from afterorder.cli.common import Database, fail, run
 from afterorder.clock import SystemClock
 from afterorder.compliance import dkim
 from afterorder.compliance.consent import history
@@ -20,11 +20,7 @@ from afterorder.db.database import DEFAULT_URL
 from afterorder.db.schema import customers
 from afterorder.db.stores import get_store
 
-consent_app = typer.Typer(help="Consent records.", no_args_is_help=True)
-app.add_typer(consent_app, name="consent")
 
-
-@store_app.command("set")
 def store_set(
     slug: str,
     marketing_rule: Annotated[str | None, typer.Option(
@@ -60,7 +56,6 @@ def store_set(
         raise fail(str(exc)) from None
 
 
-@store_app.command("dkim")
 def store_dkim(
     slug: str,
     selector: Annotated[str, typer.Option(help="the DKIM selector, e.g. ao2026")],
@@ -93,7 +88,6 @@ def store_dkim(
     typer.echo(f"\nname:  {dkim.dns_name(key)}\nvalue: {dkim.dns_value(key)}")
 
 
-@consent_app.command("history")
 def consent_history(
     customer: Annotated[str, typer.Argument(help="the store's customer id (or email:ADDRESS)")],
     store: Annotated[str, typer.Option(help="store slug")],
