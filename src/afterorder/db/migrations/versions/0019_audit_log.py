@@ -1,7 +1,7 @@
 """The audit log: who changed what in a store, when and from where (issue 21)
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0018
 Create Date: 2026-12-07 15:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import afterorder.db.schema
 
 revision = '0019'
-down_revision = '0017'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
