@@ -42,7 +42,7 @@ from tests.e2e.processes import free_port
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 SHELL = {"sh", "bash", "console"}
-OTHER = {"json", "yaml", "toml", "graphql", "text", "csv", "jinja", "html"}
+OTHER = {"json", "yaml", "toml", "graphql", "text", "http", "csv", "jinja", "html"}
 
 # Shown in the documents, never run here; the reason for each.
 NOT_RUN = {
@@ -173,7 +173,8 @@ class Reader:
         except subprocess.TimeoutExpired:
             return f"did not finish within {BLOCK_TIMEOUT:.0f} s"
         if done.returncode != 0:
-            return f"exited with {done.returncode}\n--- stdout\n{done.stdout[-3000:]}\n--- stderr\n{done.stderr[-3000:]}"
+            return (f"exited with {done.returncode}\n--- stdout\n{done.stdout[-3000:]}\n"
+                    f"--- stderr\n{done.stderr[-3000:]}")
         return None
 
     def _long_running(self, block: Block) -> str | None:
@@ -185,7 +186,7 @@ class Reader:
         if command.startswith("make "):
             cwd = ROOT
             env["AFTERORDER_DATABASE_URL"] = f"sqlite:///{self.folder}/afterorder-data/demo.db"
-        log = open(self.server_log, "ab")  # noqa: SIM115 - closed with the process
+        log = open(self.server_log, "ab")
         self.server = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=cwd, env=env, stdout=log,
                                        stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
