@@ -1,0 +1,90 @@
+"""The README as a guide, and the documents' facts that come straight from the code.
+
+- README.md stays a guide: at most 400 lines, and the sections the guide promises are there.
+- Its flow table lists exactly the built-in flows (src/afterorder/flows/library), each with its
+  trigger and whether it is on for a new store, as the flow files say.
+- Its configuration table lists exactly the keys ``afterorder.toml`` accepts (afterorder.config).
+- Every relative link and image of README.md and docs/*.md leads to a file that exists, and every
+  ``#anchor`` to a heading of that file.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from afterorder.config import DeliverySettings, Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+DOCUMENTS = [README, *sorted((ROOT / "docs").glob("*.md"))]
+LIBRARY = ROOT / "src" / "afterorder" / "flows" / "library"
+SECTIONS = ["The two commands", "Connect a store", "The event API", "Flows", "Channels", "Configuration",
+            "Operations", "Security", "Performance"]
+
+
+def _section(text: str, heading: str) -> str:
+    found = re.search(rf"^## {re.escape(heading)}\n(.*?)(?=^## |\Z)", text, re.S | re.M)
+    assert found, f"README.md has no section '## {heading}'"
+    return found.group(1)
+
+
+def _table_rows(text: str) -> list[list[str]]:
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in text.splitlines()
+            if line.startswith("|")]
+    return rows[2:]  # past the header and its rule
+
+
+def test_the_readme_is_a_guide_of_at_most_400_lines_with_its_sections() -> None:
+    text = README.read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 400
+    headings = re.findall(r"^## (.+)$", text, re.M)
+    assert [h for h in headings if h in SECTIONS] == SECTIONS
+
+
+def test_the_flow_table_is_the_flow_library() -> None:
+    rows = _table_rows(_section(README.read_text(encoding="utf-8"), "Flows"))
+    documented = {r[0].strip("`"): (r[1], r[3]) for r in rows}
+    library = {}
+    for path in sorted(LIBRARY.glob("*.yaml")):
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        trigger = spec["trigger"] if isinstance(spec["trigger"], str) else spec["trigger"]["event"]
+        library[spec["id"]] = (f"`{trigger}`", "yes" if spec.get("enabled_by_default") else "no")
+    assert documented == library
+    assert f"There are {len(library)} built-in flows" in README.read_text(encoding="utf-8")
+
+
+def test_the_configuration_table_has_every_key_of_the_file_and_no_other() -> None:
+    rows = _table_rows(_section(README.read_text(encoding="utf-8"), "Configuration"))
+    keys = set()
+    for row in rows:
+        keys.update(re.findall(r"`([^`]+)`", row[0]))
+    expected = {name for name in Settings.model_fields if name != "delivery"}
+    expected |= {f"[delivery] {name}" for name in DeliverySettings.model_fields}
+    assert keys == expected
+
+
+def _anchors(path: Path) -> set[str]:
+    anchors = set()
+    for heading in re.findall(r"^#{1,6} (.+)$", path.read_text(encoding="utf-8"), re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        anchors.add(slug)
+    return anchors
+
+
+def test_every_link_and_image_leads_somewhere() -> None:
+    problems = []
+    for document in DOCUMENTS:
+        text = re.sub(r"^```.*?^```", "", document.read_text(encoding="utf-8"), flags=re.S | re.M)
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target):
+                continue  # http(s), mailto: not checked here
+            file_part, _, anchor = target.partition("#")
+            path = (document.parent / file_part).resolve() if file_part else document
+            if not path.exists():
+                problems.append(f"{document.name}: {target}: no such file")
+            elif anchor and anchor not in _anchors(path):
+                problems.append(f"{document.name}: {target}: no such heading in {path.name}")
+    assert problems == [], "\n".join(problems)
