@@ -220,9 +220,9 @@ class Reader:
 
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Outcome]]:
-    """Every document read at once, two at a time (each has its own directory, database and port)."""
+    """Every document read at once, three at a time (each has its own directory, database and port)."""
     readers = [Reader(d, tmp_path_factory.mktemp(d.stem)) for d in DOCUMENTS]
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=3) as pool:
         yield {o.document.name: o for o in pool.map(Reader.run, readers)}
 
 
