@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -38,6 +39,7 @@ import pytest
 
 from afterorder.config import load_settings
 from tests.e2e.processes import free_port
+from tests.system_packages import require
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -50,6 +52,8 @@ NOT_RUN = {
     "make bench": "about 20 minutes with both cores busy, and installs Postfix's tools with apt-get",
     "python bench/channels.py --backends sqlite --runs 1": "a benchmark: minutes with both cores busy",
 }
+# The programs the documents' commands use besides afterorder (scripts/test-deps.sh installs them).
+TOOLS = {"bash": "bash", "make": "make", "curl": "curl", "jq": "jq", "sqlite3": "sqlite3"}
 # Commands that run until stopped: started in the background, they must come up and answer.
 LONG_RUNNING = ("afterorder serve", "afterorder demo", "make demo")
 BLOCK_TIMEOUT = 180.0
@@ -221,6 +225,8 @@ class Reader:
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Outcome]]:
     """Every document read at once, three at a time (each has its own directory, database and port)."""
+    for tool, package in TOOLS.items():
+        require(shutil.which(tool) is not None, f"{tool} (Debian package {package})", f"sudo apt-get install {package}")
     readers = [Reader(d, tmp_path_factory.mktemp(d.stem)) for d in DOCUMENTS]
     with ThreadPoolExecutor(max_workers=3) as pool:
         yield {o.document.name: o for o in pool.map(Reader.run, readers)}
