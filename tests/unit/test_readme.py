@@ -4,6 +4,7 @@
 - Its flow table lists exactly the built-in flows (src/afterorder/flows/library), each with its
   trigger and whether it is on for a new store, as the flow files say.
 - Its configuration table lists exactly the keys ``afterorder.toml`` accepts (afterorder.config).
+- Every environment variable the documents name is read by the code, its tests or its benches.
 - Every relative link and image of README.md and docs/*.md leads to a file that exists, and every
   ``#anchor`` to a heading of that file.
 """
@@ -88,3 +89,12 @@ def test_every_link_and_image_leads_somewhere() -> None:
             elif anchor and anchor not in _anchors(path):
                 problems.append(f"{document.name}: {target}: no such heading in {path.name}")
     assert problems == [], "\n".join(problems)
+
+
+def test_every_environment_variable_the_documents_name_is_read_somewhere() -> None:
+    code = "\n".join(p.read_text(encoding="utf-8", errors="replace")
+                     for folder in ("src", "tests", "bench", "scripts") for p in (ROOT / folder).rglob("*")
+                     if p.suffix in (".py", ".sh") and p.name != "test_readme.py")
+    named = {v for d in DOCUMENTS for v in re.findall(r"\bAFTERORDER_[A-Z_]+\b", d.read_text(encoding="utf-8"))}
+    assert named, "the documents name the environment variables"
+    assert sorted(v for v in named if v not in code) == []
