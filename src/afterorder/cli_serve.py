@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import os
 import signal
@@ -26,6 +27,7 @@ from afterorder.flows.spec import FlowError
 from afterorder.heap import freeze_startup_objects
 from afterorder.runtime import Runtime, RuntimeSettings
 from afterorder.sealing import Sealer, SealError
+from afterorder.web.rate_limits import LimitClass, RateLimitSettings
 
 flows_app = typer.Typer(help="Flows of a store.", no_args_is_help=True)
 app.add_typer(flows_app, name="flows")
@@ -35,6 +37,13 @@ Smtp = Annotated[str | None, typer.Option("--smtp", envvar="AFTERORDER_SMTP_URL"
 Listen = Annotated[str, typer.Option("--listen", help="HOST:PORT for the HTTP API")]
 TemplateDirs = Annotated[list[Path] | None, typer.Option("--templates", help="a directory of your message templates")]
 RetryBase = Annotated[float, typer.Option("--retry-base", help="seconds before the first retry; doubles each time")]
+RateLimit = Annotated[list[str] | None, typer.Option(
+    "--rate-limit", metavar="CLASS=N/s|N/min[,burst=M]",
+    help="a rate limit per process: public, one_click (per store and client address), webhooks, api (per key); "
+         "e.g. public=30/min,burst=20 (defaults: afterorder.web.rate_limits)")]
+TrustedProxy = Annotated[list[str] | None, typer.Option(
+    "--trusted-proxy", metavar="ADDRESS|CIDR",
+    help="a reverse proxy whose X-Forwarded-For names the client (otherwise the socket peer is the client)")]
 RenderProcesses = Annotated[int, typer.Option(
     "--render-processes", min=0, max=64,
     help="helper processes that render messages, so rendering uses another core (0: render in this process)")]
@@ -55,6 +64,44 @@ def _host_port(listen: str) -> tuple[str, int]:
     if not host or not port.isdigit():
         raise fail(f"--listen wants HOST:PORT, not {listen!r}")
     return host, int(port)
+
+
+def _rate_limits(rate_limits: list[str] | None, trusted_proxies: list[str] | None) -> RateLimitSettings:
+    try:
+        return RateLimitSettings.build(rate_limits or (), trusted_proxies or ())
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+
+
+def is_loopback(host: str) -> bool:
+    bare = host.strip("[]")
+    if bare == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(bare).is_loopback
+    except ValueError:
+        return False
+
+
+def listening_note(host: str, port: int) -> str:
+    """What ``serve`` says about who can reach it."""
+    if is_loopback(host):
+        return (f"listening on {host}:{port}, loopback only: other machines cannot connect "
+                f"(--listen 0.0.0.0:{port} to accept them, behind a TLS proxy)")
+    return (f"listening on {host}:{port}: other machines can connect; put a TLS proxy in front "
+            "and name it with --trusted-proxy so its X-Forwarded-For is believed")
+
+
+def limits_note(limits: RateLimitSettings) -> str:
+    def one(name: LimitClass) -> str:
+        limit = limits.limits[name]
+        rate = f"{limit.per_second * 60:g}/min" if limit.per_second < 10 else f"{limit.per_second:g}/s"
+        return f"{name} {rate} burst {limit.burst}"
+
+    proxies = ", ".join(str(p) for p in limits.trusted_proxies) or "none"
+    return (f"rate limits in this process: {one('public')} per store and client address (one-click unsubscribe "
+            f"{one('one_click')}), {one('webhooks')} per store and address, {one('api')} per key; "
+            f"trusted proxies: {proxies}")
 
 
 def _check_secret_key(secret_key: str | None) -> None:
@@ -93,7 +140,7 @@ async def serve_async(*, database: str, smtp: str | None, listen: str, dev_clock
                       base_url: str | None, flow_dirs: list[Path], retry_base: float, lease: float,
                       poll: float = 0.5, template_dirs: list[Path] | None = None, workers: int = 0,
                       render_processes: int = 1, after_start: Any = None, secret_key: str | None = None,
-                      dev_sinks: bool = False) -> None:
+                      dev_sinks: bool = False, limits: RateLimitSettings | None = None) -> None:
     """``dev_smtp``: the development SMTP server and ``/inbox``; ``dev_sinks`` (with it): the local LINE and
     Twilio beside it.  ``after_start(runtime, url, receivers)`` runs once the server listens."""
     from afterorder.web.app import create_app
@@ -132,9 +179,10 @@ async def serve_async(*, database: str, smtp: str | None, listen: str, dev_clock
     else:
         await _start_workers(runtime)
     web = create_app(runtime, dev_clock=clock if isinstance(clock, OffsetClock) else None,
-                     dev=dev)
+                     dev=dev, limits=limits)
+    # proxy_headers off: uvicorn would believe X-Forwarded-For from loopback; rate_limits decides (--trusted-proxy)
     server = uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level="warning", lifespan="off",
-                                           access_log=False))
+                                           access_log=False, proxy_headers=False))
     serving = asyncio.create_task(server.serve())
     while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn offers no start event
         await asyncio.sleep(0.02)
@@ -143,6 +191,8 @@ async def serve_async(*, database: str, smtp: str | None, listen: str, dev_clock
         raise fail(f"could not listen on {listen}")
     freeze_startup_objects()
     typer.echo(f"afterorder is serving on http://{host}:{port}  (API docs: http://{host}:{port}/api/docs)")
+    typer.echo(listening_note(host, port))
+    typer.echo(limits_note(limits or RateLimitSettings()))
     if dev:
         _echo_receivers(dev, f"http://{host}:{port}/inbox")
     extra = asyncio.create_task(after_start(runtime, f"http://{host}:{port}", dev)) if after_start else None
@@ -183,17 +233,19 @@ def serve(
     workers: Annotated[int, typer.Option(help="run scheduling and delivery in N worker processes (uses more cores)",
                                          min=0, max=64)] = 0,
     render_processes: RenderProcesses = 1, secret_key: SecretKey = None,
+    rate_limits: RateLimit = None, trusted_proxies: TrustedProxy = None,
 ) -> None:
     """Run the HTTP API, the scheduler and delivery (in this process, or in --workers N child processes)."""
     _load_catalog(flow_dirs)
     _check_secret_key(secret_key)
+    limits = _rate_limits(rate_limits, trusted_proxies)
     if workers and dev_clock:
         raise fail("--dev-clock moves this process's clock only; it cannot be combined with --workers")
     try:
         run_async(serve_async(database=database, smtp=smtp, listen=listen, dev_clock=dev_clock, dev_smtp=dev_smtp,
                                 base_url=base_url, flow_dirs=flow_dirs or [], retry_base=retry_base, lease=lease,
                                 poll=poll, template_dirs=template_dirs, workers=workers,
-                                render_processes=render_processes, secret_key=secret_key))
+                                render_processes=render_processes, secret_key=secret_key, limits=limits))
     except DatabaseUrlError as exc:
         raise fail(str(exc)) from None
 

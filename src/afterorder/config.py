@@ -15,10 +15,18 @@ a command-line flag, an ``AFTERORDER_*`` environment variable, the file, the bui
                         # provider credentials (``afterorder channels new-key`` makes one; without
                         # it, a key file beside the database is made and used: ``afterorder.sealing``)
 
+    trusted_proxies = ["10.0.0.5"]  # peers whose X-Forwarded-For is believed (addresses or CIDRs)
+
     [delivery]
     retry_base = 30     # seconds before the first retry; doubles each time
     lease = 60          # seconds a worker holds claimed work
     poll = 0.5          # seconds between looks for due work
+
+    [rate_limits]       # per process; defaults and keys: afterorder.web.rate_limits
+    public = {per_minute = 30, burst = 20}      # unsubscribe, preferences, surveys, ... per store and address
+    one_click = {per_second = 10, burst = 100}  # RFC 8058 one-click unsubscribe POSTs (mailbox providers)
+    webhooks = {per_second = 5000, burst = 10000}
+    api = {per_second = 10000, burst = 20000}   # per API key
 
 A key the file does not know, or a value of the wrong kind, stops the command with the file, the
 key and the problem — a typo never silently falls back to a default.
@@ -31,7 +39,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 DEFAULT_FILE = "afterorder.toml"
 
@@ -50,6 +58,38 @@ class DeliverySettings(_Strict):
     poll: Annotated[float, Field(gt=0)] | None = None
 
 
+class LimitSetting(_Strict):
+    """One rate limit: ``per_second`` or ``per_minute`` (one of them), and the ``burst`` held at most."""
+
+    per_second: Annotated[float, Field(gt=0)] | None = None
+    per_minute: Annotated[float, Field(gt=0)] | None = None
+    burst: Annotated[int, Field(ge=1)] | None = None
+
+    @model_validator(mode="after")
+    def _one_rate(self) -> LimitSetting:
+        if (self.per_second is None) == (self.per_minute is None):
+            raise ValueError("give per_second or per_minute (one of them)")
+        return self
+
+    def spec(self, name: str) -> str:
+        """As ``serve --rate-limit`` takes it."""
+        rate = f"{self.per_second:g}/s" if self.per_second is not None else f"{self.per_minute:g}/min"
+        return f"{name}={rate}" + (f",burst={self.burst}" if self.burst is not None else "")
+
+
+class RateLimitsSection(_Strict):
+    public: LimitSetting | None = None
+    one_click: LimitSetting | None = None
+    webhooks: LimitSetting | None = None
+    api: LimitSetting | None = None
+
+    def specs(self) -> list[str] | None:
+        found = [limit.spec(name) for name, limit in (("public", self.public), ("one_click", self.one_click),
+                                                      ("webhooks", self.webhooks), ("api", self.api))
+                 if limit is not None]
+        return found or None
+
+
 class Settings(_Strict):
     database: str | None = None
     smtp: str | None = None
@@ -60,7 +100,9 @@ class Settings(_Strict):
     flows: list[str] | None = None
     templates: list[str] | None = None
     secret_key: str | None = None
+    trusted_proxies: list[str] | None = None
     delivery: DeliverySettings = DeliverySettings()
+    rate_limits: RateLimitsSection = RateLimitsSection()
 
     def option_defaults(self) -> dict[str, Any]:
         """Option name (as the commands spell it) → value, for the options the file sets."""
@@ -69,6 +111,7 @@ class Settings(_Strict):
             "workers": self.workers, "render_processes": self.render_processes,
             "flow_dirs": self.flows, "template_dirs": self.templates, "secret_key": self.secret_key,
             "retry_base": self.delivery.retry_base, "lease": self.delivery.lease, "poll": self.delivery.poll,
+            "trusted_proxies": self.trusted_proxies, "rate_limits": self.rate_limits.specs(),
         }
         return {k: v for k, v in values.items() if v is not None}
 

@@ -34,6 +34,7 @@ from afterorder.intake.pipeline import Intake
 from afterorder.sealing import Sealer, sealer_for
 
 log = logging.getLogger(__name__)
+STOP_WAIT = 8.0  # seconds the loops get to stop in: within systemd's and the issue's 10 s with room to close
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,8 @@ class Runtime:
         self.composer = composer_for(settings.render_processes)
         self.scheduler = Scheduler(self.engine, self.catalog, self.renderer, clock,
                                    SchedulerSettings(worker_id=worker, base_url=settings.base_url, lease=lease),
-                                   renderers=self.renderers, reader=self.reader, composer=self.composer)
+                                   renderers=self.renderers, reader=self.reader, composer=self.composer,
+                                   stop=self.stop)
         self._channel = channel
         self._sealer: Sealer | None = None
         self.registry = ChannelRegistry(lambda: self.sealer, server_relay=self.channel, base_url=settings.base_url)
@@ -123,7 +125,8 @@ class Runtime:
         self.delivery = Delivery(self.engine, self.registry, self.clock, self.settings.retry,
                                  DeliverySettings(worker_id=worker,
                                                   lease=timedelta(seconds=self.settings.lease_seconds),
-                                                  concurrency=self.settings.delivery_concurrency))
+                                                  concurrency=self.settings.delivery_concurrency),
+                                 stop=self.stop)
 
         async def schedule_more() -> int:
             found = await self.scheduler.run_due()
@@ -218,13 +221,16 @@ class Runtime:
         self.mail_due.set()
 
     async def close(self) -> None:
+        """Stop the loops (the sends in flight finish and are recorded, claimed work not started goes
+        back: ``Delivery``, ``Scheduler``), within ``STOP_WAIT`` seconds in all, then close what they used."""
         self.stop.set()
         self.poke()
-        for task in self._tasks:
-            try:
-                await asyncio.wait_for(task, timeout=10)
-            except (TimeoutError, asyncio.CancelledError):
+        if self._tasks:
+            _, late = await asyncio.wait(self._tasks, timeout=STOP_WAIT)
+            for task in late:  # what it held comes back when its lease ends
+                log.warning("a worker loop did not stop within %g s; cancelled", STOP_WAIT)
                 task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
         await self.composer.close()
         await self.registry.close()  # the stores' providers and the server's relay
         if self._channel is not None:  # the relay, when only test sends used it (closing twice is harmless)

@@ -83,6 +83,9 @@ class SesChannel(HttpChannel):
         self.region = region
         self.configuration_set = configuration_set
         self._signer = SigV4Auth(credentials, SERVICE, region)
+        # The Host header, as botocore's signer derives it from the URL (lower case, no default port):
+        # set on every request, so the signer does not parse the URL twice a message (a third of its CPU)
+        self._host = self._signer.headers_to_sign(AWSRequest(method="POST", url=self.api_base + PATH))["host"]
 
     def request(self, message: OutgoingMessage) -> HttpRequest:
         if not message.recipients:
@@ -94,7 +97,7 @@ class SesChannel(HttpChannel):
             rest["ConfigurationSetName"] = self.configuration_set
         body = b'{"Content":{"Raw":{"Data":"' + base64.b64encode(message.data) + b'"}},' + json.dumps(rest).encode()[1:]
         signed = AWSRequest(method="POST", url=self.api_base + PATH, data=body,
-                            headers={"Content-Type": "application/json"})
+                            headers={"Content-Type": "application/json", "Host": self._host})
         self._signer.add_auth(signed)
         return HttpRequest("POST", PATH, dict(signed.headers.items()), body)
 

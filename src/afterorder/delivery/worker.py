@@ -23,7 +23,10 @@ provider its channel routes to (``channels.registry``), and record every attempt
   (then LINE is paused for the store until the next month, shown on the dashboard).
 
 While one claimed batch is being sent, the next is claimed, so the providers never wait for the
-database when there is more to send.
+database when there is more to send.  Once ``stop`` is set (the process was told to stop), nothing
+more is claimed or handed to a provider: the sends in flight finish and are recorded, and the
+claimed messages not yet sent go back to the queue at once (no attempt spent, the attempt on record
+as ``deferred``), for this process after a restart or another worker now.
 """
 
 from __future__ import annotations
@@ -102,6 +105,9 @@ _DEFER = outbox.update().where(outbox.c.id == bindparam("outbox_id")).values(
     claimed_until=None, last_error=bindparam("why"))
 
 
+STOPPING = "given back unsent: the worker was stopping"
+
+
 @dataclass(frozen=True)
 class DeliverySettings:
     worker_id: str
@@ -158,9 +164,11 @@ def _wants(channels: Channel | ChannelRegistry) -> ChannelRegistry:
 
 class Delivery:
     def __init__(self, engine: AsyncEngine, channels: Channel | ChannelRegistry, clock: Clock, policy: RetryPolicy,
-                 settings: DeliverySettings) -> None:
-        """``channels``: the registry of each store's providers; a single channel sends every email."""
+                 settings: DeliverySettings, stop: asyncio.Event | None = None) -> None:
+        """``channels``: the registry of each store's providers; a single channel sends every email.
+        ``stop``: set when the process stops; claimed messages not yet sent are given back."""
         self.engine = engine
+        self.stop = stop or asyncio.Event()
         self.registry = _wants(channels)
         self.clock = clock
         self.policy = policy
@@ -280,6 +288,9 @@ class Delivery:
                 else:
                     async with gate:
                         dequeued()
+                        if self.stop.is_set():
+                            await self._record(self._given_back(item))
+                            return
                         self._sending += 1
                         try:
                             outcome = await self._deliver(item)
@@ -295,6 +306,8 @@ class Delivery:
 
         try:
             for _ in range(max(self.settings.claims_per_run, 1)):
+                if self.stop.is_set():
+                    break
                 claimed = await self.claim()
                 handled += len(claimed)
                 waiting += len(claimed)
@@ -309,6 +322,11 @@ class Delivery:
         return handled
 
     # ---- one message --------------------------------------------------------------------------
+
+    def _given_back(self, item: Claimed) -> Outcome:
+        """``item`` back in the queue unsent, due now: the process is stopping."""
+        now = self.clock.now()
+        return Outcome(item, SendResult(SendOutcome.TEMPORARY, None, STOPPING), now, item.message, deferred_until=now)
 
     async def _deliver(self, item: Claimed) -> Outcome | None:
         """Send ``item`` through its route (or its email rendering through email's); None when its

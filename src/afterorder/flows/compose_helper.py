@@ -2,7 +2,8 @@
 
 It reads frames (afterorder/frames.py) from stdin (a pickle of the renderers' recipes and
 the jobs) and answers each on stdout with the pickled results, in order.  It keeps nothing but
-compiled templates, and ends at the end of its input.  Only its parent writes to it.
+compiled templates, and ends at the end of its input.  Only its parent writes to it, and only its
+parent stops it: SIGINT and SIGTERM sent to the whole process group are ignored.
 """
 
 from __future__ import annotations
@@ -49,8 +50,11 @@ def serve(requests: BinaryIO, answers: BinaryIO) -> None:
 
 
 def main() -> None:
-    # Ctrl-C in a terminal reaches the whole process group: the parent decides when helpers stop
+    # Ctrl-C in a terminal and systemd's stop (SIGTERM to every process of the unit) reach the helper
+    # too: the parent decides when it stops, by closing its input once nothing is left to compose (a
+    # parent killed outright closes it as well), so no batch in flight is cut off.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     answers = answers_channel()
     serve(sys.stdin.buffer, answers)
 

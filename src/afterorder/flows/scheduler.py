@@ -84,6 +84,8 @@ _RECHECK = select(flow_runs.c.id, flow_runs.c.step).where(
     in_keys(flow_runs.c.id, "ids"), flow_runs.c.claimed_by == bindparam("worker"),
     flow_runs.c.status == "waiting")
 _RECHECK_LOCKED = _RECHECK.with_for_update()
+_RELEASE = flow_runs.update().where(in_keys(flow_runs.c.id, "ids"), flow_runs.c.claimed_by == bindparam("worker")
+                                    ).values(claimed_until=None, claimed_by=None)
 
 
 @dataclass
@@ -96,16 +98,19 @@ class _Writes:
 class Scheduler:
     def __init__(self, engine: AsyncEngine, catalog: FlowCatalog, renderer: Renderer, clock: Clock,
                  settings: SchedulerSettings, renderers: StoreRenderers | None = None,
-                 reader: AsyncEngine | None = None, composer: Composer | None = None) -> None:
+                 reader: AsyncEngine | None = None, composer: Composer | None = None,
+                 stop: asyncio.Event | None = None) -> None:
         """``renderers`` gives each store its renderer (with the templates it edited in the dashboard);
         ``reader`` is the engine the runs and their facts are read with (``database.open_reader``);
-        ``composer`` renders and builds the messages (in this process unless given helper processes)."""
+        ``composer`` renders and builds the messages (in this process unless given helper processes);
+        ``stop``, once set, ends a claimed batch between chunks and gives the rest back at once."""
         self.engine = engine
         self.reader = reader or engine
         self.catalog = catalog
         self.renderer = renderer
         self.renderers = renderers
         self.composer = composer or InlineComposer()
+        self.stop = stop or asyncio.Event()
         self.clock = clock
         self.settings = settings
         self._stores: dict[int, tuple[StoreRow, StoreSnapshot, float]] = {}
@@ -122,12 +127,22 @@ class Scheduler:
         return ids
 
     async def run_due(self) -> int:
-        """Claim and process one batch of due runs; returns how many were processed."""
+        """Claim and process one batch of due runs; returns how many were processed.  Told to stop, the
+        chunk being advanced is finished and the runs not yet started are released (due again now)."""
+        if self.stop.is_set():
+            return 0
         ids = await self.claim()
         chunk = max(self.settings.chunk, 1)
         for start in range(0, len(ids), chunk):
+            if self.stop.is_set():
+                await self._release(ids[start:])
+                return start
             await self._advance_safely(ids[start:start + chunk])
         return len(ids)
+
+    async def _release(self, ids: list[int]) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(_RELEASE, {"ids": ids, "worker": self.settings.worker_id})
 
     async def _advance_safely(self, ids: list[int]) -> None:
         try:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from afterorder.clock import OffsetClock
@@ -46,6 +51,10 @@ from afterorder.web import (
 from afterorder.web.dashboard.mount import add_dashboard
 from afterorder.web.errors import error, validation_details
 from afterorder.web.fast_ingest import FastIngest
+from afterorder.web.rate_limits import RateLimits, RateLimitSettings
+from afterorder.web.security_headers import SecurityHeaders, allow, csp_nonce
+
+SWAGGER_CDN = "https://cdn.jsdelivr.net"
 
 
 class ClockAdvance(BaseModel):
@@ -53,11 +62,13 @@ class ClockAdvance(BaseModel):
 
 
 def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, dev: DevReceivers | None = None,
-               webhook_http: httpx.AsyncClient | None = None, esp: EspReceiver | None = None) -> FastAPI:
+               webhook_http: httpx.AsyncClient | None = None, esp: EspReceiver | None = None,
+               limits: RateLimitSettings | None = None, limit_clock: Callable[[], float] = time.monotonic) -> FastAPI:
     """``webhook_http`` is the client webhook receivers call out with (Saleor's JWKS, LINE's link tokens and
     pushes); one is made if not given.  ``esp`` receives the mail providers' bounce and complaint webhooks;
-    ``dev``: the development receivers ``/inbox`` shows."""
-    app = FastAPI(title="afterorder", version="0.1.0", openapi_url="/api/openapi.json", docs_url="/api/docs",
+    ``dev``: the development receivers ``/inbox`` shows.  ``limits``: the rate limits (``rate_limits``'
+    defaults if not given), their buckets refilled by ``limit_clock``."""
+    app = FastAPI(title="afterorder", version="0.1.0", openapi_url="/api/openapi.json", docs_url=None,
                   redoc_url=None, description="Post-purchase and lifecycle messaging engine for online stores.")
     app.state.runtime = runtime
     app.state.dev = dev
@@ -88,6 +99,7 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, dev: D
     app.include_router(api_channels.router)
     app.include_router(api_preview.router)
     add_dashboard(app)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 
     @app.exception_handler(api.ApiError)
     async def _api_error(_request: Request, exc: api.ApiError) -> Response:
@@ -110,6 +122,14 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, dev: D
     @app.get("/", include_in_schema=False)
     async def _home() -> Response:
         return RedirectResponse("/inbox" if dev is not None else "/runs")
+
+    @app.get("/api/docs", include_in_schema=False)
+    async def _docs(request: Request) -> Response:
+        """Swagger UI, from its CDN; its one inline script carries this answer's nonce."""
+        allow(request, script=(SWAGGER_CDN,), style=(SWAGGER_CDN,))
+        page = get_swagger_ui_html(openapi_url="/api/openapi.json", title=f"{app.title} - API")
+        html = bytes(page.body).decode().replace("<script>", f'<script nonce="{csp_nonce(request)}">')
+        return HTMLResponse(html)
 
     @app.get("/healthz", include_in_schema=False)
     async def _health() -> dict[str, str]:
@@ -146,7 +166,7 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, dev: D
     framework = app.build_middleware_stack
 
     def _stack() -> ASGIApp:
-        return FastIngest(framework())
+        return SecurityHeaders(RateLimits(FastIngest(framework()), limits or RateLimitSettings(), limit_clock))
 
     app.build_middleware_stack = _stack  # type: ignore[method-assign]
     return app

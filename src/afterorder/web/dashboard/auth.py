@@ -32,11 +32,17 @@ def _safe_next(target: str | None) -> str:
     return "/dashboard"
 
 
+def _secure(request: Request) -> bool:
+    """Cookies are ``Secure`` whenever the public base URL is https (TLS may end at a proxy in front, so
+    the request itself can arrive as http), or the request came over https."""
+    return runtime_of(request).settings.base_url.lower().startswith("https://") or request.url.scheme == "https"
+
+
 def _login_page(request: Request, message: str = "", status: int = 200, next_path: str = "/dashboard") -> Response:
     token = secrets.token_urlsafe(24)
     response = render_page(request, None, "login.html", status=status, title="Log in", login_csrf=token,
                            message=message, next_path=next_path)
-    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="lax", path="/login")
+    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="lax", secure=_secure(request), path="/login")
     return response
 
 
@@ -68,10 +74,9 @@ async def login(request: Request) -> Response:
     if token is None:
         return _login_page(request, "wrong username or password", 401, _safe_next(form.get("next")))
     response = RedirectResponse(_safe_next(form.get("next")), status_code=303)
-    secure = request.url.scheme == "https"
-    response.set_cookie(COOKIE, token, httponly=True, samesite="lax", secure=secure, path="/",
+    response.set_cookie(COOKIE, token, httponly=True, samesite="lax", secure=_secure(request), path="/",
                         max_age=int(users.SESSION_LIFETIME.total_seconds()))
-    response.delete_cookie(LOGIN_COOKIE, path="/login")
+    response.delete_cookie(LOGIN_COOKIE, path="/login", secure=_secure(request), httponly=True, samesite="lax")
     return response
 
 
@@ -87,7 +92,7 @@ async def logout(request: Request) -> Response:
     async with runtime_of(request).engine.begin() as conn:
         await users.log_out(conn, request.cookies.get(COOKIE, ""))
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(COOKIE, path="/")
+    response.delete_cookie(COOKIE, path="/", secure=_secure(request), httponly=True, samesite="lax")
     return response
 
 
