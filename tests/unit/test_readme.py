@@ -4,6 +4,7 @@
 - Its flow table lists exactly the built-in flows (src/afterorder/flows/library), each with its
   trigger and whether it is on for a new store, as the flow files say.
 - Its configuration table lists exactly the keys ``afterorder.toml`` accepts (afterorder.config).
+- Its rate-limit table gives every class with the defaults of afterorder.web.rate_limits.
 - Every environment variable the documents name is read by the code, its tests or its benches.
 - Every relative link and image of README.md and docs/*.md leads to a file that exists, and every
   ``#anchor`` to a heading of that file.
@@ -106,3 +107,17 @@ def test_every_environment_variable_the_documents_name_is_read_somewhere() -> No
     named = {v for d in DOCUMENTS for v in re.findall(r"\bAFTERORDER_[A-Z_]+\b", d.read_text(encoding="utf-8"))}
     assert named, "the documents name the environment variables"
     assert sorted(v for v in named if v not in code) == []
+
+
+def test_the_rate_limit_table_is_the_code_s_defaults() -> None:
+    """The Limits section names every class with its default rate and burst, as web/rate_limits.py has them."""
+    from afterorder.web.rate_limits import DEFAULT_LIMITS
+
+    section = _section(README.read_text(encoding="utf-8"), "Security")
+    rows = {r[0].strip("`"): r[3] for r in _table_rows(section) if len(r) == 4}
+    expected = {}
+    for name, limit in DEFAULT_LIMITS.items():
+        rate = (f"{limit.per_second * 60:,.0f} a minute" if limit.per_second < 1
+                else f"{limit.per_second:,.0f} a second")
+        expected[name] = f"{rate}, burst {limit.burst:,}"
+    assert rows == expected
