@@ -28,6 +28,9 @@ a command-line flag, an ``AFTERORDER_*`` environment variable, the file, the bui
     webhooks = {per_second = 5000, burst = 10000}
     api = {per_second = 10000, burst = 20000}   # per API key
 
+    [limits]
+    max_body_bytes = 1048576  # the largest request body ``serve`` reads (413 past it; afterorder.intake.limits)
+
 A key the file does not know, or a value of the wrong kind, stops the command with the file, the
 key and the problem — a typo never silently falls back to a default.
 """
@@ -40,6 +43,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from afterorder.intake.limits import MAX_BODY_BYTES_SETTING, MIN_BODY_BYTES
 
 DEFAULT_FILE = "afterorder.toml"
 
@@ -90,6 +95,12 @@ class RateLimitsSection(_Strict):
         return found or None
 
 
+class RequestLimitsSection(_Strict):
+    """Limits at the door (afterorder.intake.limits) an operator may set."""
+
+    max_body_bytes: Annotated[int, Field(ge=MIN_BODY_BYTES, le=MAX_BODY_BYTES_SETTING)] | None = None
+
+
 class Settings(_Strict):
     database: str | None = None
     smtp: str | None = None
@@ -103,6 +114,7 @@ class Settings(_Strict):
     trusted_proxies: list[str] | None = None
     delivery: DeliverySettings = DeliverySettings()
     rate_limits: RateLimitsSection = RateLimitsSection()
+    limits: RequestLimitsSection = RequestLimitsSection()
 
     def option_defaults(self) -> dict[str, Any]:
         """Option name (as the commands spell it) → value, for the options the file sets."""
@@ -112,6 +124,7 @@ class Settings(_Strict):
             "flow_dirs": self.flows, "template_dirs": self.templates, "secret_key": self.secret_key,
             "retry_base": self.delivery.retry_base, "lease": self.delivery.lease, "poll": self.delivery.poll,
             "trusted_proxies": self.trusted_proxies, "rate_limits": self.rate_limits.specs(),
+            "max_body_bytes": self.limits.max_body_bytes,
         }
         return {k: v for k, v in values.items() if v is not None}
 

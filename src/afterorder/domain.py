@@ -1,20 +1,55 @@
-"""Pure domain types: what a store tells us (events) and what we render from (snapshots).
+"""Pure domain types: what a store tells us (events), what we render from (snapshots), what a
+platform connection is and remembers between deliveries, and the industries benchmarks know.
 
 Nothing here touches a database or the network.  Incoming events are validated by pydantic
-models with ``extra="forbid"`` so a typo in a field name is an error that names the field.
+models with ``extra="forbid"`` so a typo in a field name is an error that names the field, and
+every string, list, number and time is bounded by the limits of ``afterorder.intake.limits``
+(which also holds the checks against the server's clock the models cannot make).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from afterorder.intake.limits import (
+    EARLIEST,
+    EARLIEST_BIRTH_DATE,
+    EMAIL_TEXT,
+    INT32_MAX,
+    INT32_MIN,
+    INT64_MAX,
+    LONG_TEXT,
+    MAX_AHEAD,
+    MAX_ESTIMATE_AHEAD,
+    MAX_EVENTS,
+    MAX_KEY_LENGTH,
+    MAX_LINES,
+    MAX_PROPERTIES,
+    MAX_QUANTITY,
+    MAX_TAGS,
+    MONEY_DIGITS,
+    MONEY_PLACES,
+    MONEY_WHOLE_DIGITS,
+    SHORT_TEXT,
+    TITLE_TEXT,
+    too_early,
+)
 from afterorder.phones import PhoneError, normalize
 
 
@@ -67,10 +102,43 @@ ORDER_STATUS_BY_EVENT: dict[EventType, str] = {
     EventType.ORDER_REFUNDED: "refunded",
 }
 
-Short = Annotated[str, Field(max_length=255)]
-Text = Annotated[str, Field(max_length=4000)]
-Amount = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4)]
+Short = Annotated[str, Field(max_length=SHORT_TEXT)]
+Text = Annotated[str, Field(max_length=LONG_TEXT)]
+Title = Annotated[str, Field(max_length=TITLE_TEXT)]
+Amount = Annotated[Decimal, Field(
+    ge=0, max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES,
+    description=f"at most {MONEY_WHOLE_DIGITS} digits before the point and {MONEY_PLACES} after")]
 Tag = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^,]+$")]
+Quantity = Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
+Count = Annotated[int, Field(ge=INT32_MIN, le=INT32_MAX)]
+
+
+def _from_1970(value: datetime) -> datetime:
+    early = too_early(value, EARLIEST)
+    if early is None:
+        raise PydanticCustomError("date_out_of_range", "is outside the range of dates (years 1 to 9999 in UTC)")
+    if early:
+        raise PydanticCustomError("date_too_early", "must be on or after {earliest}",
+                                  {"earliest": EARLIEST.isoformat().replace("+00:00", "Z")})
+    return value
+
+
+def _born_after_1900(value: date) -> date:
+    if value < EARLIEST_BIRTH_DATE:
+        raise PydanticCustomError("date_too_early", "must be on or after {earliest}",
+                                  {"earliest": EARLIEST_BIRTH_DATE.isoformat()})
+    return value
+
+
+_DAYS_AHEAD = MAX_AHEAD.days
+Happened = Annotated[datetime, AfterValidator(_from_1970), Field(
+    description=f"ISO 8601 with an offset; from 1970-01-01T00:00:00Z to at most {_DAYS_AHEAD} day ahead of "
+    "the server's clock")]
+Expected = Annotated[datetime, AfterValidator(_from_1970), Field(
+    description=f"ISO 8601; from 1970-01-01T00:00:00Z to at most {MAX_ESTIMATE_AHEAD.days} days ahead of the "
+    "server's clock")]
+BirthDate = Annotated[date, AfterValidator(_born_after_1900), Field(
+    description=f"from {EARLIEST_BIRTH_DATE.isoformat()} to tomorrow")]
 
 
 class _Strict(BaseModel):
@@ -91,7 +159,7 @@ class Address(_Strict):
 
 class CustomerIn(_Strict):
     id: Short | None = None
-    email: Annotated[str, Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    email: Annotated[str, Field(max_length=EMAIL_TEXT, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
     phone: Short | None = None
     first_name: Short | None = None
     last_name: Short | None = None
@@ -100,12 +168,13 @@ class CustomerIn(_Strict):
     country: Annotated[str, Field(min_length=2, max_length=2)] | None = None
     region: Short | None = None
     city: Short | None = None
-    birth_date: date | None = None
+    birth_date: BirthDate | None = None
     gender: Short | None = None
     life_stage: Short | None = None
     occupation: Short | None = None
-    tags: Annotated[list[Tag], Field(max_length=100)] | None = None
-    properties: Annotated[dict[Annotated[str, Field(max_length=64)], Any], Field(max_length=100)] | None = None
+    tags: Annotated[list[Tag], Field(max_length=MAX_TAGS)] | None = None
+    properties: Annotated[dict[Annotated[str, Field(max_length=MAX_KEY_LENGTH)], Any],
+                          Field(max_length=MAX_PROPERTIES)] | None = None
     accepts_marketing: bool | None = None
     # the id the store's LINE Official Account knows the customer by (from LINE Login, or linked)
     line_user_id: Annotated[str, Field(pattern=r"^U[0-9a-f]{32}$")] | None = None
@@ -138,9 +207,9 @@ class CustomerIn(_Strict):
 class LineIn(_Strict):
     product_id: Short | None = None
     sku: Short | None = None
-    title: Annotated[str, Field(min_length=1, max_length=500)]
+    title: Annotated[str, Field(min_length=1, max_length=TITLE_TEXT)]
     variant: Short | None = None
-    quantity: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+    quantity: Quantity = 1
     price: Amount = Decimal(0)
     image_url: Text | None = None
     url: Text | None = None
@@ -156,7 +225,7 @@ class OrderIn(_Strict):
     tax: Amount | None = None
     discount: Amount | None = None
     total: Amount | None = None
-    lines: Annotated[list[LineIn], Field(max_length=500)] = []
+    lines: Annotated[list[LineIn], Field(max_length=MAX_LINES)] = []
     shipping_address: Address | None = None
     billing_address: Address | None = None
 
@@ -165,7 +234,7 @@ class ShipmentIn(_Strict):
     carrier: Short | None = None
     tracking_number: Short | None = None
     tracking_url: Text | None = None
-    estimated_delivery: datetime | None = None
+    estimated_delivery: Expected | None = None
 
 
 class ProductIn(_Strict):
@@ -174,16 +243,16 @@ class ProductIn(_Strict):
     id: Annotated[str, Field(min_length=1, max_length=255)]
     variant_id: Short | None = None
     sku: Short | None = None
-    title: Annotated[str, Field(max_length=500)] | None = None
+    title: Title | None = None
     variant: Short | None = None
     category: Short | None = None
-    tags: Annotated[list[Short], Field(max_length=100)] = []
+    tags: Annotated[list[Short], Field(max_length=MAX_TAGS)] = []
     price: Amount | None = None
     currency: Annotated[str, Field(min_length=3, max_length=3)] | None = None
     image_url: Text | None = None
     url: Text | None = None
     in_stock: bool | None = None
-    inventory_quantity: int | None = None
+    inventory_quantity: Count | None = None
     replenish_days: Annotated[int, Field(ge=1, le=3650)] | None = None
 
 
@@ -195,15 +264,15 @@ class CheckoutIn(_Strict):
     currency: Annotated[str, Field(min_length=3, max_length=3)] | None = None
     subtotal: Amount | None = None
     total: Amount | None = None
-    lines: Annotated[list[LineIn], Field(max_length=500)] = []
-    completed_at: datetime | None = None
+    lines: Annotated[list[LineIn], Field(max_length=MAX_LINES)] = []
+    completed_at: Happened | None = None
 
 
 class RefundLineIn(_Strict):
     product_id: Short | None = None
     sku: Short | None = None
-    title: Annotated[str, Field(max_length=500)] | None = None
-    quantity: Annotated[int, Field(ge=0, le=1_000_000)] = 1
+    title: Title | None = None
+    quantity: Annotated[int, Field(ge=0, le=MAX_QUANTITY)] = 1
     amount: Amount | None = None
 
 
@@ -212,15 +281,15 @@ class RefundIn(_Strict):
     amount: Amount | None = None
     currency: Annotated[str, Field(min_length=3, max_length=3)] | None = None
     reason: Text | None = None
-    lines: Annotated[list[RefundLineIn], Field(max_length=500)] = []
+    lines: Annotated[list[RefundLineIn], Field(max_length=MAX_LINES)] = []
 
 
 class MessageRef(_Strict):
     """Which sent message an engagement event is about (an outbox row and where it came from)."""
 
-    outbox_id: int
+    outbox_id: Annotated[int, Field(ge=1, le=INT64_MAX)]
     flow_id: Short | None = None
-    step: int | None = None
+    step: Annotated[int, Field(ge=0, le=INT32_MAX)] | None = None
     template: Short | None = None
     url: Text | None = None
 
@@ -230,7 +299,7 @@ class Event(_Strict):
 
     id: Annotated[str, Field(min_length=1, max_length=255)]
     type: EventType
-    occurred_at: datetime
+    occurred_at: Happened
     customer: CustomerIn | None = None
     order: OrderIn | None = None
     shipment: ShipmentIn | None = None
@@ -238,7 +307,8 @@ class Event(_Strict):
     checkout: CheckoutIn | None = None
     refund: RefundIn | None = None
     message: MessageRef | None = None
-    properties: dict[str, Any] = {}
+    properties: Annotated[dict[Annotated[str, Field(max_length=MAX_KEY_LENGTH)], Any],
+                          Field(max_length=MAX_PROPERTIES)] = {}
 
     @field_validator("occurred_at", "shipment", mode="after")
     @classmethod
@@ -258,8 +328,29 @@ class Event(_Strict):
         return self
 
 
+class EventSink(Protocol):
+    """Where events are stored and go on to flows: the intake (``intake.pipeline.Intake``).  The parts
+    the intake itself calls (tracking, compliance) are handed one rather than importing it."""
+
+    async def ingest(self, store: Any, batch: Sequence[Event], *, source: str) -> object: ...
+
+
+def codes_in(event: Event) -> list[str]:
+    """The coupon codes an order event says were used."""
+    props = event.properties
+    found: list[str] = []
+    for key in ("coupon", "coupons", "discount_codes"):
+        value = props.get(key)
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            code = item.get("code") if isinstance(item, dict) else item
+            if isinstance(code, str) and code.strip():
+                found.append(code.strip())
+    return found
+
+
 class EventBatch(_Strict):
-    events: Annotated[list[Event], Field(min_length=1, max_length=1000)]
+    events: Annotated[list[Event], Field(min_length=1, max_length=MAX_EVENTS)]
 
 
 # ---- snapshots: plain data handed to templates, built at the edge from rows ----------------
@@ -316,7 +407,7 @@ class ShipmentSnapshot:
     carrier: str | None = None
     tracking_number: str | None = None
     tracking_url: str | None = None
-    estimated_delivery: datetime | None = None
+    estimated_delivery: Expected | None = None
 
 
 @dataclass(frozen=True)
@@ -340,3 +431,69 @@ class RenderedMessage:
     subject: str
     html: str
     text: str
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How a store connected a platform: its webhook secret(s) and, for Saleor, its API URL."""
+
+    store_id: int
+    platform: str
+    secret: str | None
+    previous_secret: str | None = None
+    api_url: str | None = None
+
+    def secrets(self) -> list[str]:
+        """The current secret and, during a rotation, the previous one (empty ones count too)."""
+        return [s for s in (self.secret, self.previous_secret) if s is not None]
+
+
+@dataclass(frozen=True)
+class OrderSeen:
+    """The last status a platform reported for an order (WooCommerce sends the whole order each time)."""
+
+    order_id: str
+    status: str
+
+
+@dataclass(frozen=True)
+class ItemSeen:
+    """Stock of one inventory item (per location), and which product / variant it belongs to."""
+
+    item_id: str
+    product_id: str | None = None
+    variant_id: str | None = None
+    levels: Mapping[str, int] = field(default_factory=dict)
+
+
+Remembered = OrderSeen | ItemSeen
+
+
+class Industry(StrEnum):
+    """A store's industry, as the post-purchase benchmarks (``analytics.benchmarks``) name it."""
+
+    APPAREL = "apparel & accessories"
+    AUTOMOTIVE = "automotive"
+    ELECTRONICS = "electronics"
+    FOOD = "food & beverage"
+    HARDWARE = "hardware & home improvement"
+    HEALTH = "health & beauty"
+    HOME = "home & garden"
+    JEWELRY = "jewelry"
+    OFFICE = "office supplies"
+    SPORTS = "sporting goods"
+    TOYS = "toys & hobbies"
+
+
+INDUSTRIES = tuple(i.value for i in Industry)
+
+
+class IndustryError(ValueError):
+    pass
+
+
+def check_industry(industry: str) -> str:
+    name = industry.strip().lower()
+    if name not in INDUSTRIES:
+        raise IndustryError(f"industry: {industry!r} is not one of: {', '.join(INDUSTRIES)}")
+    return name

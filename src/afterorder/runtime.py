@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from afterorder.abtests.results import settle
+from afterorder.analytics.abtests import settle
 from afterorder.channels import Channel, RetryPolicy, SmtpChannel
 from afterorder.channels.registry import ChannelRegistry
 from afterorder.clock import Clock
@@ -24,12 +24,14 @@ from afterorder.content.overrides import StoreRenderers
 from afterorder.db.customer_stats import refresh_stale_rfm
 from afterorder.db.database import open_engine, open_reader
 from afterorder.db.migrate import upgrade
+from afterorder.db.outage import Outage, database_lost
 from afterorder.db.statistics import analyze_new_tables
 from afterorder.db.stores import list_stores
 from afterorder.delivery import Delivery, DeliverySettings
 from afterorder.flows.catalog import FlowCatalog, refused_flows
 from afterorder.flows.composers import composer_for
 from afterorder.flows.scheduler import Scheduler, SchedulerSettings, run_loop
+from afterorder.intake.limits import MAX_BODY_BYTES, Horizon
 from afterorder.intake.pipeline import Intake
 from afterorder.sealing import Sealer, sealer_for
 
@@ -66,6 +68,10 @@ class RuntimeSettings:
     statistics_check_seconds: float = 5.0  # PostgreSQL: how often to look for tables never analyzed
     # the key(s) sealing the stores' provider credentials (None: AFTERORDER_SECRET_KEY, else the key file)
     secret_key: str | None = field(default=None, repr=False)
+    # limits at the door (afterorder.intake.limits): the largest request body, and how far ahead of
+    # this clock the times in events may be
+    max_body_bytes: int = MAX_BODY_BYTES
+    horizon: Horizon = field(default_factory=Horizon)
 
 
 def default_worker_id() -> str:
@@ -87,6 +93,7 @@ class Runtime:
         self.runs_due = asyncio.Event()
         self.mail_due = asyncio.Event()
         self.stop = asyncio.Event()
+        self.outage = Outage(log)  # the loops' one voice while the database is away
         self.intake = Intake(self.engine, self.catalog, clock, on_change=self.runs_due.set)
         self.composer = composer_for(settings.render_processes)
         self.scheduler = Scheduler(self.engine, self.catalog, self.renderer, clock,
@@ -145,10 +152,10 @@ class Runtime:
         delivery = self.delivery
         poll = self.settings.poll_seconds
         self._tasks = [
-            asyncio.create_task(run_loop(schedule_step, self.runs_due, self.stop, poll)),
-            *(asyncio.create_task(run_loop(schedule_more, self.runs_due, self.stop, poll))
+            asyncio.create_task(run_loop(schedule_step, self.runs_due, self.stop, poll, self.outage)),
+            *(asyncio.create_task(run_loop(schedule_more, self.runs_due, self.stop, poll, self.outage))
               for _ in range(self.settings.scheduler_loops - 1)),
-            asyncio.create_task(run_loop(delivery.run_due, self.mail_due, self.stop, poll)),
+            asyncio.create_task(run_loop(delivery.run_due, self.mail_due, self.stop, poll, self.outage)),
             asyncio.create_task(self._daily_jobs()),
             asyncio.create_task(self._ab_tests()),
             asyncio.create_task(self._statistics()),
@@ -176,12 +183,12 @@ class Runtime:
         while not self.stop.is_set():
             try:
                 await refresh_stale_rfm(self.engine, self.clock.now())
-            except Exception:  # retried next hour; the old scores stay
-                log.exception("refreshing RFM scores failed")
+            except Exception as exc:  # retried next hour; the old scores stay
+                self._failed(exc, "refreshing RFM scores failed")
             try:
                 await refit_stale(self.engine, self.clock)
-            except Exception:  # a failed refit is retried next hour; the old predictions stay
-                log.exception("refitting predictions failed")
+            except Exception as exc:  # a failed refit is retried next hour; the old predictions stay
+                self._failed(exc, "refitting predictions failed")
             try:
                 await asyncio.wait_for(self.stop.wait(), timeout=self.settings.daily_check_seconds)
             except TimeoutError:
@@ -192,8 +199,8 @@ class Runtime:
         while not self.stop.is_set():
             try:
                 await settle(self.engine, self.clock.now())
-            except Exception:  # checked again next time; the test keeps splitting meanwhile
-                log.exception("checking A/B tests failed")
+            except Exception as exc:  # checked again next time; the test keeps splitting meanwhile
+                self._failed(exc, "checking A/B tests failed")
             try:
                 await asyncio.wait_for(self.stop.wait(), timeout=self.settings.ab_check_seconds)
             except TimeoutError:
@@ -208,12 +215,19 @@ class Runtime:
                 analyzed = await analyze_new_tables(self.engine)
                 if analyzed:
                     log.info("analyzed %s: the planner had no statistics for them yet", ", ".join(analyzed))
-            except Exception:  # autovacuum gets there anyway, a little later
-                log.exception("analyzing new tables failed")
+            except Exception as exc:  # autovacuum gets there anyway, a little later
+                self._failed(exc, "analyzing new tables failed")
             try:
                 await asyncio.wait_for(self.stop.wait(), timeout=self.settings.statistics_check_seconds)
             except TimeoutError:
                 pass
+
+    def _failed(self, exc: Exception, what: str) -> None:
+        """A periodic job's failure: one line when the database is away, else the traceback."""
+        if database_lost(exc):
+            self.outage.lost(exc)
+        else:
+            log.exception(what)
 
     def poke(self) -> None:
         """Something changed outside the loops (e.g. the clock jumped): look for due work now."""

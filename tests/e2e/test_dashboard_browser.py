@@ -62,7 +62,7 @@ async def test_a_store_owner_works_in_the_dashboard(tmp_path: Path, smtp_server:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True,
                                            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
         try:
-            page = await browser.new_page(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+            page = await browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-US")
             await page.goto(f"{url}/dashboard/kumo/flows")
             assert page.url.startswith(f"{url}/login")  # not logged in yet
             await page.fill("input[name=username]", "agency")

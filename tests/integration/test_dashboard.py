@@ -83,8 +83,8 @@ async def test_the_pages_show_the_hand_computed_numbers(database_url: str) -> No
             assert text_of(page.text, "open-rate", row) == "55.56%"
             assert text_of(page.text, "click-rate", row) == "33.33%"
             assert text_of(page.text, "order-rate", row) == "22.22%"
-            assert text_of(page.text, "revenue", row) == "8000 JPY"
-            assert text_of(page.text, "rpr", row) == "889 JPY"
+            assert text_of(page.text, "revenue", row) == "¥8,000"
+            assert text_of(page.text, "rpr", row) == "¥889"
             assert (text_of(page.text, "unsubscribes", row), text_of(page.text, "bounces", row),
                     text_of(page.text, "complaints", row)) == ("1", "1", "1")
             confirmation = 'data-flow="order-confirmation" data-step="0"'
@@ -118,8 +118,8 @@ async def test_the_pages_show_the_hand_computed_numbers(database_url: str) -> No
             assert re.search(r'id="second-without">33.33%<', retention.text)
             assert "2 of 2 first-time buyers" in retention.text and "1 of 3 first-time buyers" in retention.text
             # 8 orders, 18,000 JPY in the period: AOV 2,250; 5 customers: CLV 3,600.
-            assert re.search(r'id="aov">2250 JPY<', retention.text)
-            assert re.search(r'id="clv">3600 JPY<', retention.text)
+            assert re.search(r'id="aov">¥2,250<', retention.text)
+            assert re.search(r'id="clv">¥3,600<', retention.text)
             assert 'id="cohorts"' in retention.text and "2026-11" in retention.text
 
 

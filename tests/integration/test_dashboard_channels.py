@@ -119,7 +119,7 @@ async def test_the_messages_page_splits_every_figure_by_channel(database_url: st
         == ["4", "3", "2", "66.67%", "1", "33.33%"]
     assert [channel("line", c) for c in ("sent", "delivered", "opened", "clicked", "click-rate", "orders", "revenue",
                                          "rpr")] \
-        == ["3", "3", "not reported", "2", "66.67%", "1", "3000 JPY", "1000 JPY"]
+        == ["3", "3", "not reported", "2", "66.67%", "1", "¥3,000", "¥1,000"]
     assert [channel("sms", c) for c in ("sent", "delivered", "opened", "clicked", "click-rate", "orders")] \
         == ["2", "1", "not reported", "1", "100.00%", "0"]
     assert page.index('data-channel="email"') < page.index('data-channel="line"') < page.index('data-channel="sms"')
@@ -144,7 +144,8 @@ async def test_a_store_whose_line_quota_is_used_up_sees_until_when_its_line_goes
 
             async with runtime.engine.begin() as conn:
                 await update_prefs(conn, kumo.id, now, line_paused_until=next_line_month(now))
-            resumes = next_line_month(now).astimezone(ZoneInfo("Asia/Tokyo")).date().isoformat()
+            day = next_line_month(now).astimezone(ZoneInfo("Asia/Tokyo")).date()
+            resumes = f"{day:%b} {day.day}, {day.year}"  # in English, as Babel writes a date: Jan 1, 2027
             notice = ("LINE's monthly message quota is used up: LINE messages go by email until "
                       f"{resumes}.")
             for path in ("flows", "messages", "customers"):

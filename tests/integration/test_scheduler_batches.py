@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from afterorder.channels.email.mime import message_id_for
 from afterorder.clock import FrozenClock
 from afterorder.db.schema import flow_runs, outbox, outbox_bodies, run_log
 from afterorder.domain import Event
-from afterorder.mime import message_id_for
 from afterorder.runtime import Runtime
 from tests.conftest import T0
 from tests.factories import add_store, order_event, running
@@ -39,20 +39,24 @@ async def test_a_run_whose_message_fails_to_render_fails_alone(database_url: str
 
         runs = {r["order_id"]: r for r in await rows(runtime, flow_runs) if r["flow_id"] == "order-confirmation"}
         failed = [r for r in runs.values() if r["status"] == "failed"]
-        assert len(failed) == 1 and failed[0]["outcome"] == "error while advancing; see the worker log"
+        assert len(failed) == 1 and failed[0]["outcome"].startswith("order-confirmation not rendered: UndefinedError")
+        assert "no_such_field" in failed[0]["outcome"], "the reason is on the run"
         assert failed[0]["claimed_by"] is None and failed[0]["wake_at"] is None
         assert Counter(r["status"] for r in runs.values()) == {"done": 5, "failed": 1}
 
-        messages = await rows(runtime, outbox)
+        everything = await rows(runtime, outbox)
+        not_rendered = [m for m in everything if m["run_id"] == failed[0]["id"]]
+        assert len(not_rendered) == 1 and not_rendered[0]["status"] == "failed", "the message is kept as failed"
+        assert not_rendered[0]["last_error"].startswith("not rendered: UndefinedError")
+        messages = [m for m in everything if m["run_id"] != failed[0]["id"]]
         assert len(messages) == 5 and {m["status"] for m in messages} == {"queued"}
-        assert failed[0]["id"] not in {m["run_id"] for m in messages}
         snapshot = store.snapshot(runtime.settings.base_url)
         for message in messages:
             run = next(r for r in runs.values() if r["id"] == message["run_id"])
             assert message["idempotency_key"] == f"run:{run['id']}:step:0"
             assert message["message_id"] == message_id_for(snapshot, message["idempotency_key"])
         logged = Counter((r["run_id"], r["kind"]) for r in await rows(runtime, run_log))
-        assert not any(run_id == failed[0]["id"] and kind != "started" for run_id, kind in logged)
+        assert {kind for run_id, kind in logged if run_id == failed[0]["id"]} == {"failed"}
         assert all(logged[(run["id"], "send")] == 1 for run in runs.values() if run["status"] == "done")
 
 

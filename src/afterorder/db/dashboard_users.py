@@ -2,7 +2,8 @@
 
 Passwords are hashed with scrypt (``hashlib.scrypt``, N=2**14, r=8, p=1, a 16-byte random salt).
 A session is a random token in an HttpOnly cookie; the table keeps only its SHA-256, the form
-token every POST must echo (CSRF) and the store the user is looking at.
+token every POST must echo (CSRF) and the store the user is looking at.  Each user may choose the
+dashboard's language (``set_language``); until then the browser's is used.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from afterorder.db.schema import dashboard_members, dashboard_sessions, dashboar
 
 USERNAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
 MIN_PASSWORD: Final = 8
+LANGUAGES: Final = ("en", "ja", "zh_Hans")  # the dashboard's (web/dashboard/locale.py)
 SESSION_LIFETIME: Final = timedelta(days=14)
 MAX_FAILURES: Final = 10  # wrong passwords per username …
 FAILURE_WINDOW: Final = timedelta(minutes=15)  # … within this long, then the username waits
@@ -80,6 +82,7 @@ class Session:
     csrf_token: str
     store_id: int | None
     memberships: tuple[Membership, ...]
+    language: str | None = None  # the user's choice of the dashboard's language; None: the browser's
 
     def membership(self, store_id: int | None) -> Membership | None:
         return next((m for m in self.memberships if m.store_id == store_id), None)
@@ -169,7 +172,7 @@ async def log_out(conn: AsyncConnection, token: str) -> None:
 async def session_for(conn: AsyncConnection, token: str, now: datetime) -> Session | None:
     row = (await conn.execute(
         select(dashboard_sessions.c.user_id, dashboard_sessions.c.csrf_token, dashboard_sessions.c.store_id,
-               dashboard_sessions.c.expires_at, dashboard_users.c.username)
+               dashboard_sessions.c.expires_at, dashboard_users.c.username, dashboard_users.c.language)
         .select_from(dashboard_sessions.join(dashboard_users, dashboard_users.c.id == dashboard_sessions.c.user_id))
         .where(dashboard_sessions.c.token_hash == _token_hash(token)))).first()
     if row is None or row.expires_at <= now:
@@ -179,7 +182,14 @@ async def session_for(conn: AsyncConnection, token: str, now: datetime) -> Sessi
         .select_from(dashboard_members.join(stores, stores.c.id == dashboard_members.c.store_id))
         .where(dashboard_members.c.user_id == row.user_id).order_by(stores.c.slug))
     return Session(row.user_id, row.username, row.csrf_token, row.store_id,
-                   tuple(Membership(m.store_id, m.slug, m.name, Role(m.role)) for m in members))
+                   tuple(Membership(m.store_id, m.slug, m.name, Role(m.role)) for m in members), row.language)
+
+
+async def set_language(conn: AsyncConnection, user_id: int, language: str | None) -> None:
+    """The user's dashboard language from now on (one of ``LANGUAGES``); None: follow the browser."""
+    if language is not None and language not in LANGUAGES:
+        raise UserError(f"language: one of {', '.join(LANGUAGES)}")
+    await conn.execute(update(dashboard_users).where(dashboard_users.c.id == user_id).values(language=language))
 
 
 async def switch_store(conn: AsyncConnection, token: str, store_id: int) -> None:

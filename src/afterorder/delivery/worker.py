@@ -10,6 +10,10 @@ provider its channel routes to (``channels.registry``), and record every attempt
   retry key, which the provider can drop.  An SMS has no such key (Twilio and Alibaba Cloud keep
   none), so an SMS keeps its sending slot until its outcome is committed, and that commit does not
   wait for others: the only SMS that can go twice are those in flight at the crash.
+* **Transactional first.**  Each claim takes the due transactional messages of every store before
+  any other (oldest first within each), so no store's campaign, however large, holds up another
+  store's order confirmation by more than a claim.  (Stores' campaigns among themselves still go
+  oldest first, and the scheduler advances due runs oldest first, whatever their flow.)
 * **Busy is a delay.**  A provider's 429 pauses that provider for the store for as long as it asked
   (``Retry-After``), the message waits that long, and it never counts towards failing; a store's
   rate (messages per second) keeps under the provider's limit in the first place — a message whose
@@ -36,7 +40,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, bindparam, or_, select
+from sqlalchemy import ColumnElement, Integer, Select, String, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from afterorder.channels import Channel, RetryPolicy, SendOutcome, SendResult
@@ -52,9 +56,9 @@ from afterorder.db.dialect import skip_locked
 from afterorder.db.key_lists import in_keys
 from afterorder.db.schema import Id, customers, delivery_attempts, outbox, outbox_bodies
 from afterorder.db.statements import execute_many, insert_rows, typed_statement
+from afterorder.delivery.outbox import FALLBACK_SUFFIX
 
 INTERRUPTED = "worker stopped before the outcome was known"
-FALLBACK_SUFFIX = "#email"  # the key of a message's email rendering in outbox_bodies
 UNFOLLOWED = "the customer unfollowed the store's LINE account"
 LINE_PAUSED = "the store's LINE monthly quota is used up"
 MISSING_BODY = "the message's content is missing from the outbox"
@@ -78,13 +82,19 @@ _STARTED = insert_rows(delivery_attempts, ("store_id", "outbox_id", "attempt", "
                                            "worker"))
 
 
-# The claim, built once (it runs for every batch): oldest due first, queued or left by a worker
-# whose lease ended.
-_PICK = (select(outbox.c.id, outbox.c.store_id).where(or_(
-    and_(outbox.c.status == "queued", outbox.c.next_attempt_at <= bindparam("now")),
-    and_(outbox.c.status == "sending", outbox.c.claimed_until < bindparam("now")),
-)).order_by(outbox.c.next_attempt_at).limit(bindparam("batch")))
-_PICK_LOCKED = _PICK.with_for_update(skip_locked=True)
+# The claim, built once (it runs for every batch): due messages queued or left by a worker whose
+# lease ended, transactional ones first (an order confirmation never waits behind any store's
+# campaign: ``ix_outbox_due_category`` finds them however many others are due), then the others;
+# oldest first within each.
+def _due(*only: ColumnElement[bool]) -> Select[tuple[int, int]]:
+    return (select(outbox.c.id, outbox.c.store_id).where(or_(
+        and_(outbox.c.status == "queued", outbox.c.next_attempt_at <= bindparam("now"), *only),
+        and_(outbox.c.status == "sending", outbox.c.claimed_until < bindparam("now"), *only),
+    )).order_by(outbox.c.next_attempt_at).limit(bindparam("batch")))
+
+
+_PICKS = (_due(outbox.c.category == "transactional"), _due(outbox.c.category != "transactional"))
+_PICKS_LOCKED = tuple(pick.with_for_update(skip_locked=True) for pick in _PICKS)
 _INTERRUPTED = delivery_attempts.update().where(
     in_keys(delivery_attempts.c.store_id, "stores"),
     in_keys(delivery_attempts.c.outbox_id, "ids"), delivery_attempts.c.outcome == "started",
@@ -186,8 +196,10 @@ class Delivery:
     async def claim(self) -> list[Claimed]:
         now = self.clock.now()
         async with self.engine.begin() as conn:
-            pick = _PICK_LOCKED if skip_locked(conn) else _PICK
-            picked = (await conn.execute(pick, {"now": now, "batch": self.settings.batch})).all()
+            picked: list[Any] = []
+            for pick in _PICKS_LOCKED if skip_locked(conn) else _PICKS:
+                if len(picked) < self.settings.batch:
+                    picked += (await conn.execute(pick, {"now": now, "batch": self.settings.batch - len(picked)})).all()
             if not picked:
                 return []
             ids = [row.id for row in picked]
@@ -195,7 +207,7 @@ class Delivery:
                                               "now": now})
             rows = (await conn.execute(_CLAIM, {"ids": ids, "worker": self.settings.worker_id,
                                                 "until": now + self.settings.lease})).all()
-            position = {id_: n for n, id_ in enumerate(ids)}  # oldest first, as picked
+            position = {id_: n for n, id_ in enumerate(ids)}  # transactional, then oldest first, as picked
             rows = sorted(rows, key=lambda r: position[r.id])
             verdicts, settings = await judge(conn, rows, now)
             suppressed = await reasons_for(conn, [(r.store_id, r.recipient) for r in rows])

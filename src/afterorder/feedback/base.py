@@ -5,13 +5,12 @@ and what a provider's adapter reads from it, whatever the provider:
 * :class:`StatusReport`: the provider's delivery status of one message (kept on its outbox row);
 
 plus small readers that name the field when a payload is not what the provider sends.  A refused
-request raises one of ``afterorder.webhook_errors`` (the tree the platform intake shares):
+request raises one of ``afterorder.intake.errors`` (the tree the platform intake shares):
 ``Unauthorized`` 401, ``Malformed`` 400, ``UnknownTarget`` / ``NotConfigured`` 404.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,7 +19,8 @@ from enum import StrEnum
 from typing import Any
 
 from afterorder.domain import EventType
-from afterorder.webhook_errors import Malformed
+from afterorder.intake.errors import Malformed
+from afterorder.intake.limits import Refused, read_json
 
 
 class BadCredentials(ValueError):
@@ -34,9 +34,10 @@ class WebhookRequest:
 
     def json(self) -> Any:
         try:
-            return json.loads(self.body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise Malformed(f"the body is not JSON: {exc}") from None
+            return read_json(self.body)
+        except Refused as exc:
+            reason = f"the body is not JSON: {exc.cause}" if exc.code == "invalid_json" else exc.message
+            raise Malformed(reason) from None
 
 
 @dataclass(frozen=True)

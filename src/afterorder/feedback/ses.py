@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -44,7 +43,8 @@ from afterorder.feedback.base import (
     optional_text,
     text,
 )
-from afterorder.webhook_errors import Malformed, Unauthorized
+from afterorder.intake.errors import Malformed, Unauthorized
+from afterorder.intake.limits import Refused, read_json
 
 NAME = "ses"
 Fetch = Callable[[str], Awaitable[bytes]]
@@ -142,8 +142,8 @@ class SnsVerifier:
 
 def notification_feedback(message: dict[str, Any]) -> Feedback:
     try:
-        ses = json.loads(message["Message"])
-    except json.JSONDecodeError:
+        ses = read_json(str(message["Message"]).encode())
+    except Refused:
         raise Malformed("the SNS Message is not an SES notification (not JSON)") from None
     if not isinstance(ses, dict):
         raise Malformed("the SNS Message is not an SES notification")

@@ -1,6 +1,6 @@
 """A helper process that composes messages for ``flows.composers.ProcessComposer``.
 
-It reads frames (afterorder/frames.py) from stdin (a pickle of the renderers' recipes and
+It reads frames (afterorder/processes/frames.py) from stdin (a pickle of the renderers' recipes and
 the jobs) and answers each on stdout with the pickled results, in order.  It keeps nothing but
 compiled templates, and ends at the end of its input.  Only its parent writes to it, and only its
 parent stops it: SIGINT and SIGTERM sent to the whole process group are ignored.
@@ -8,6 +8,7 @@ parent stops it: SIGINT and SIGTERM sent to the whole process group are ignored.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import BinaryIO
 from afterorder.content.render import Recipe, Renderer
 from afterorder.flows.composers import ComposeFailure, compose_one
 from afterorder.flows.outgoing import Composed, ComposeJob
-from afterorder.frames import answers_channel, frame, read_frame
+from afterorder.processes.frames import answers_channel, frame, read_frame
 
 MAX_RENDERERS = 64  # renderers kept compiled: one per store with its own templates, and the shared one
 
@@ -56,7 +57,11 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     answers = answers_channel()
-    serve(sys.stdin.buffer, answers)
+    try:
+        serve(sys.stdin.buffer, answers)
+    except BrokenPipeError:  # the parent was killed while we composed for it: nobody to answer
+        sys.stderr.close()  # nor to tell: Python would report the unflushable pipe at exit
+        os._exit(0)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from typing import Protocol
 
 from afterorder.content.render import Recipe, Renderer
 from afterorder.flows.outgoing import Composed, ComposeJob, compose
-from afterorder.frames import frame, receive
+from afterorder.processes.frames import frame, receive
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,16 @@ class ComposeFailure:
     """A message that could not be composed (a broken template): its run is marked failed."""
 
     error: str  # the exception and its traceback
+
+    @property
+    def reason(self) -> str:
+        """The exception as its traceback's last line says it, e.g. ``OverflowError: date value out of range``."""
+        lines = [line for line in self.error.strip().splitlines() if line.strip()]
+        last = lines[-1].strip() if lines else "unknown error"
+        name, colon, message = last.partition(":")
+        if colon and " " not in name:  # jinja2.exceptions.UndefinedError: ... → UndefinedError: ...
+            return f"{name.rsplit('.', 1)[-1]}:{message}"
+        return last
 
 
 Work = Sequence[tuple[Renderer, ComposeJob]]
@@ -80,7 +90,7 @@ class HelperGone(RuntimeError):
 
 
 class _Helper:
-    """One helper process, spoken to over its stdin and stdout in frames (afterorder/frames.py)."""
+    """One helper process, spoken to over its stdin and stdout in frames (afterorder/processes/frames.py)."""
 
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process

@@ -24,6 +24,7 @@ from afterorder.flows.catalog import FlowCatalog
 from afterorder.flows.conditions import customer_side, evaluate
 from afterorder.flows.facts import build_facts, load_customer, load_order
 from afterorder.flows.spec import FlowSpec
+from afterorder.flows.urgency import priority
 from afterorder.segments.conditions import answers
 from afterorder.segments.membership import context
 
@@ -137,7 +138,7 @@ async def apply_events(conn: AsyncConnection, catalog: FlowCatalog, store: Store
                 "store_id": store.id, "flow_id": spec.id, "flow_version": spec.version, "subject_key": key,
                 "customer_id": happened.customer_id, "order_id": happened.order_id,
                 "trigger_event_id": happened.event_id, "step": 0, "anchor_at": anchor, "wake_at": now,
-                "started_at": anchor, "updated_at": now})
+                "started_at": anchor, "updated_at": now, "priority": priority(spec, 0)})
             runs.append(run)
             new_runs.append(run)
             started += 1

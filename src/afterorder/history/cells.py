@@ -1,7 +1,8 @@
 """Reading one spreadsheet cell: text, amounts, counts, yes/no, times, currencies, countries.
 
 Every problem is a ``CellError`` that names the column and the value, e.g.
-``Total: 'abc' is not an amount``; the parser turns it into a rejected row.
+``Total: 'abc' is not an amount`` or ``Created at: '9999-12-31 23:59' is more than 1 day ahead of
+now``; the parser turns it into a rejected row.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 
 from babel.numbers import list_currencies
+
+from afterorder.intake.limits import EARLIEST, MAX_AHEAD, too_early
 
 TRUE = {"yes", "y", "true", "t", "1", "subscribed", "opted_in"}
 FALSE = {"no", "n", "false", "f", "0", "not_subscribed", "unsubscribed", "pending", "invalid", "redacted"}
@@ -75,8 +78,9 @@ def flag(column: str, value: str | None) -> bool | None:
     raise CellError(f"{column}: {found!r} is not yes or no")
 
 
-def when(column: str, value: str | None, zone: tzinfo) -> datetime | None:
-    """ISO 8601 and Shopify's ``2025-10-07 09:50:26 +0200``; without an offset, the store's local time."""
+def when(column: str, value: str | None, zone: tzinfo, now: datetime) -> datetime | None:
+    """ISO 8601 and Shopify's ``2025-10-07 09:50:26 +0200``; without an offset, the store's local time.
+    Within the limits of ``intake.limits``: from 1970 to a day after ``now``."""
     found = text(value)
     if found is None:
         return None
@@ -86,6 +90,11 @@ def when(column: str, value: str | None, zone: tzinfo) -> datetime | None:
         raise CellError(f"{column}: {found!r} is not a date and time (e.g. 2024-05-01 14:30:00 +0900)") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
+    early = too_early(moment)
+    if early is None or early:
+        raise CellError(f"{column}: {found!r} is before {EARLIEST:%Y-%m-%d %H:%M} UTC")
+    if moment > now + MAX_AHEAD:
+        raise CellError(f"{column}: {found!r} is more than {MAX_AHEAD.days} day ahead of now")
     return moment
 
 

@@ -133,7 +133,7 @@ def _order(rows: list[tuple[int, dict[str, str]]], ctx: Context) -> Record:
 
     order_id = cells.required("order_id", value("order_id"))
     zone = ctx.timezone
-    placed_at = cells.when("placed_at", value("placed_at"), zone)
+    placed_at = cells.when("placed_at", value("placed_at"), zone, ctx.now)
     if placed_at is None:
         raise cells.CellError("placed_at: missing")
     lines = []
@@ -151,15 +151,15 @@ def _order(rows: list[tuple[int, dict[str, str]]], ctx: Context) -> Record:
                 if v is not None}
     customer.pop("accepts_marketing", None)  # consent comes from a customers import, not from old orders
     shipment = {k: value(k) for k in ("carrier", "tracking_number", "tracking_url") if value(k)}
-    refunded_at = cells.when("refunded_at", value("refunded_at"), zone)
+    refunded_at = cells.when("refunded_at", value("refunded_at"), zone, ctx.now)
     refund_amount = cells.amount("refunded_amount", value("refunded_amount"))
     draft = OrderDraft(
         row=number, order_id=order_id, placed_at=placed_at, order=order,
         customer=customer if ("id" in customer or "email" in customer) else None,
-        paid_at=cells.when("paid_at", value("paid_at"), zone),
-        shipped_at=cells.when("shipped_at", value("shipped_at"), zone),
-        delivered_at=cells.when("delivered_at", value("delivered_at"), zone),
-        cancelled_at=cells.when("cancelled_at", value("cancelled_at"), zone),
+        paid_at=cells.when("paid_at", value("paid_at"), zone, ctx.now),
+        shipped_at=cells.when("shipped_at", value("shipped_at"), zone, ctx.now),
+        delivered_at=cells.when("delivered_at", value("delivered_at"), zone, ctx.now),
+        cancelled_at=cells.when("cancelled_at", value("cancelled_at"), zone, ctx.now),
         refunded_at=refunded_at, refund_amount=refund_amount, shipment=shipment or None,
         raw={"file": ctx.file, "row": number, "rows": [kept(r) for _, r in rows]})
     return order_record(draft)

@@ -71,7 +71,7 @@ def _order(rows: list[tuple[int, dict[str, str]]], ctx: Context) -> Record:
     name = cells.required("Name", first.get("Name"))
     order_id = value("Id") or name
     currency = cells.currency("Currency", value("Currency"))
-    placed_at = cells.when("Created at", value("Created at"), ctx.timezone)
+    placed_at = cells.when("Created at", value("Created at"), ctx.timezone, ctx.now)
     if placed_at is None:
         raise cells.CellError("Created at: missing")
     lines = []
@@ -98,9 +98,9 @@ def _order(rows: list[tuple[int, dict[str, str]]], ctx: Context) -> Record:
     if email:
         where = (shipping_address or billing_address or {}).get("country")
         customer = {"email": email.lower(), "phone": lenient(value("Phone"), where), "country": where}
-    paid_at = cells.when("Paid at", value("Paid at"), ctx.timezone)
-    shipped_at = cells.when("Fulfilled at", value("Fulfilled at"), ctx.timezone)
-    cancelled_at = cells.when("Cancelled at", value("Cancelled at"), ctx.timezone)
+    paid_at = cells.when("Paid at", value("Paid at"), ctx.timezone, ctx.now)
+    shipped_at = cells.when("Fulfilled at", value("Fulfilled at"), ctx.timezone, ctx.now)
+    cancelled_at = cells.when("Cancelled at", value("Cancelled at"), ctx.timezone, ctx.now)
     refunded = cells.amount("Refunded Amount", value("Refunded Amount"))
     status = (value("Financial Status") or "").lower()
     refunded_at = None

@@ -15,30 +15,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
-from afterorder.domain import Event
-from afterorder.webhook_errors import Malformed
-
-
-@dataclass(frozen=True)
-class Connection:
-    """How a store connected a platform: its webhook secret(s) and, for Saleor, its API URL."""
-
-    store_id: int
-    platform: str
-    secret: str | None
-    previous_secret: str | None = None
-    api_url: str | None = None
-
-    def secrets(self) -> list[str]:
-        """The current secret and, during a rotation, the previous one (empty ones count too)."""
-        return [s for s in (self.secret, self.previous_secret) if s is not None]
+from afterorder.domain import Connection, Event, ItemSeen, Remembered
+from afterorder.intake.errors import Malformed
+from afterorder.intake.limits import Refused, read_json
 
 
 @dataclass(frozen=True)
@@ -52,27 +37,6 @@ class Delivery:
     body: bytes
     payload: Any
     received_at: datetime
-
-
-@dataclass(frozen=True)
-class OrderSeen:
-    """The last status a platform reported for an order (WooCommerce sends the whole order each time)."""
-
-    order_id: str
-    status: str
-
-
-@dataclass(frozen=True)
-class ItemSeen:
-    """Stock of one inventory item (per location), and which product / variant it belongs to."""
-
-    item_id: str
-    product_id: str | None = None
-    variant_id: str | None = None
-    levels: Mapping[str, int] = field(default_factory=dict)
-
-
-Remembered = OrderSeen | ItemSeen
 
 
 class Memory(Protocol):
@@ -144,10 +108,11 @@ def body_digest(body: bytes) -> str:
 
 
 def load_json(body: bytes) -> Any:
+    """The body's JSON; ``Malformed`` when it is not JSON or breaks a limit of ``intake.limits``."""
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Malformed(f"the body is not valid JSON: {exc}") from None
+        return read_json(body)
+    except Refused as exc:
+        raise Malformed(exc.message) from None
 
 
 def need(payload: Any, key: str, what: str) -> Any:

@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey, RSAPubli
 from afterorder.domain import (
     Address,
     CheckoutIn,
+    Connection,
     CustomerIn,
     Event,
     EventType,
@@ -43,7 +44,6 @@ from afterorder.domain import (
     ShipmentIn,
 )
 from afterorder.intake.adapters import (
-    Connection,
     Delivery,
     Memory,
     Normalized,
@@ -59,7 +59,7 @@ from afterorder.intake.adapters import (
     text,
     timestamp,
 )
-from afterorder.webhook_errors import Malformed, Unauthorized
+from afterorder.intake.errors import Malformed, Unauthorized
 
 TOPICS: dict[str, EventType] = {
     "ORDER_CREATED": EventType.ORDER_PLACED,
@@ -265,7 +265,7 @@ class SaleorAdapter:
         try:
             header = json.loads(_b64url(encoded_header))
             raw_signature = _b64url(encoded_signature)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise Unauthorized("Saleor-Signature is not a detached JWS") from None
         if not isinstance(header, dict) or header.get("alg") != "RS256" or header.get("b64") is not False \
                 or "b64" not in (header.get("crit") or []) or not isinstance(header.get("kid"), str):

@@ -2,9 +2,11 @@
 
 The answer goes back as soon as the events are stored (the intake only stores and schedules; flows
 run later), so platforms see fast 200s.  Whatever is wrong with a delivery becomes a
-``WebhookError`` (``afterorder.webhook_errors``, the tree the feedback receivers share) with the
+``WebhookError`` (``afterorder.intake.errors``, the tree the feedback receivers share) with the
 status the platform gets: 401 bad signature (nothing stored), 400 a body that cannot be read as the
-topic says, 404 an unknown store or platform, or one the store has not connected.
+topic says or that breaks a limit of ``intake.limits`` (nested too deep, a field out of bounds, a
+time before 1970 or too far ahead of the clock: named), 404 an unknown store or platform, or one
+the store has not connected.  Bodies over the size limit are refused (413) before they get here.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from afterorder.clock import Clock
 from afterorder.db.platforms import StoredMemory, get_connection, record_ignored, remember
 from afterorder.db.stores import StoreRow, get_store
-from afterorder.intake.adapters import Connection, PlatformAdapter, lower_headers
+from afterorder.domain import Connection
+from afterorder.intake.adapters import PlatformAdapter, lower_headers
+from afterorder.intake.errors import Malformed, NotConfigured, UnknownTarget, WebhookError
+from afterorder.intake.limits import Horizon, ahead_problems
 from afterorder.intake.pipeline import Accepted, Intake
-from afterorder.webhook_errors import Malformed, NotConfigured, UnknownTarget, WebhookError
 
 
 @dataclass(frozen=True)
@@ -52,11 +56,12 @@ def _fields(exc: ValidationError) -> str:
 
 class WebhookReceiver:
     def __init__(self, engine: AsyncEngine, intake: Intake, adapters: Mapping[str, PlatformAdapter],
-                 clock: Clock) -> None:
+                 clock: Clock, horizon: Horizon = Horizon()) -> None:
         self.engine = engine
         self.intake = intake
         self.adapters = adapters
         self.clock = clock
+        self.horizon = horizon
 
     async def target(self, platform: str, slug: str) -> tuple[PlatformAdapter, StoreRow, Connection]:
         adapter = self.adapters.get(platform)
@@ -90,6 +95,10 @@ class WebhookReceiver:
         except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
             raise Malformed(f"{delivery.topic}: the body is not shaped like a {platform} {delivery.topic} "
                                f"payload ({type(exc).__name__}: {exc})") from None
+        ahead = [f"{PART['Event']}.{d['field']}: {d['message']}" for event in normalized.events
+                 for d in ahead_problems(event, now, self.horizon)]
+        if ahead:
+            raise Malformed(f"{delivery.topic}: the body maps to an invalid event: {'; '.join(ahead)}")
         accepted: list[Accepted] = []
         if normalized.events:
             accepted = await self.intake.ingest(store, normalized.events, source=platform,

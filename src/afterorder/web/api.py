@@ -1,9 +1,13 @@
-"""The REST API: event ingest (``POST /api/v1/events``) and the admin reads."""
+"""The REST API: event ingest (``POST /api/v1/events``) and the admin reads.
+
+An event request is refused whole at the first of ``afterorder.intake.limits`` it breaks: a body
+over the size limit with 413, a body nested too deep or a field out of bounds (each named) with
+422, in the error shape of ``web/errors.py``; nothing of it is stored."""
 
 from __future__ import annotations
 
-import json
 import time
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -14,10 +18,17 @@ from starlette.responses import JSONResponse, Response
 from afterorder.db.schema import delivery_attempts, flow_runs, outbox
 from afterorder.db.stores import StoreRow, store_for_api_key
 from afterorder.domain import Event, EventBatch
+from afterorder.intake.limits import (
+    MAX_BODY_BYTES,
+    MAX_EVENTS,
+    MAX_JSON_DEPTH,
+    Horizon,
+    Refused,
+    ahead_problems,
+    read_json,
+)
 from afterorder.runtime import Runtime
 from afterorder.web.errors import error, validation_details
-
-MAX_BODY = 1024 * 1024
 
 router = APIRouter(prefix="/api/v1")
 
@@ -68,31 +79,48 @@ StoreDep = Annotated[StoreRow, Depends(current_store)]
 
 
 async def read_limited(request: Request) -> bytes:
+    """The body, refused with 413 past the runtime's ``max_body_bytes`` (declared or streamed)."""
+    limit = runtime_of(request).settings.max_body_bytes
+    too_large = f"the body is over {limit} bytes (the limit of a request); send smaller batches"
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY:
-        raise ApiError(error(413, "too_large", f"the body is over {MAX_BODY} bytes; send smaller batches"))
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise ApiError(error(413, "too_large", too_large))
     body = bytearray()
     async for chunk in request.stream():
         body.extend(chunk)
-        if len(body) > MAX_BODY:
-            raise ApiError(error(413, "too_large", f"the body is over {MAX_BODY} bytes; send smaller batches"))
+        if len(body) > limit:
+            raise ApiError(error(413, "too_large", too_large))
     return bytes(body)
 
 
-def parse_events(body: bytes) -> tuple[list[Event], list[Any]]:
+def parse_json(body: bytes) -> Any:
+    """The body's JSON: 400 when it is not JSON, 422 when it is nested too deep (``limits.read_json``)."""
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ApiError(error(400, "invalid_json", f"the body is not valid JSON: {exc}")) from None
+        return read_json(body)
+    except Refused as exc:
+        raise ApiError(error(400 if exc.code == "invalid_json" else 422, exc.code, exc.message)) from None
+
+
+def parse_events(body: bytes, now: datetime, horizon: Horizon = Horizon()) -> tuple[list[Event], list[Any]]:
+    """One event or a batch, validated; the times in them checked against ``now``."""
+    data = parse_json(body)
+    batched = isinstance(data, dict) and "events" in data
     try:
-        if isinstance(data, dict) and "events" in data:
-            batch = EventBatch.model_validate(data)
-            return batch.events, list(data["events"])
-        return [Event.model_validate(data)], [data]
+        if batched:
+            events = EventBatch.model_validate(data).events
+            raw = list(data["events"])
+        else:
+            events, raw = [Event.model_validate(data)], [data]
     except ValidationError as exc:
         details = validation_details(exc)
         fields = ", ".join(d["field"] for d in details)
         raise ApiError(error(422, "invalid_event", f"invalid field(s): {fields}", details=details)) from None
+    ahead = [d for i, event in enumerate(events)
+             for d in ahead_problems(event, now, horizon, ("events", i) if batched else ())]
+    if ahead:
+        fields = ", ".join(d["field"] for d in ahead)
+        raise ApiError(error(422, "invalid_event", f"invalid field(s): {fields}", details=ahead))
+    return events, raw
 
 
 EVENT_BODY = {
@@ -102,19 +130,30 @@ EVENT_BODY = {
 }
 
 
+def events_description(max_body_bytes: int = MAX_BODY_BYTES) -> str:
+    """The events route's description, with the body limit the server runs with."""
+    return (f"One event, or `{{\"events\": [...]}}` (at most {MAX_EVENTS:,}). The body may be at most "
+            f"{max_body_bytes:,} bytes (413 past it) and nested at most {MAX_JSON_DEPTH} levels deep; every field "
+            "is bounded as the schema says (lengths, counts, numbers as the database keeps them, times from 1970 to "
+            "a day ahead of the server's clock), and a request past any limit is answered 422 naming the field and "
+            "stores nothing. The same `id` twice is stored once and answered 200 both times. A batch is stored "
+            "whole or not at all.")
+
+
 @router.post(
     "/events",
     summary="Send one event or a batch",
-    description="One event, or `{\"events\": [...]}` (at most 1,000; 1 MB). The same `id` twice is stored "
-    "once and answered 200 both times. A batch is stored whole or not at all.",
+    description=events_description(),
     openapi_extra={"requestBody": EVENT_BODY},
     responses={200: {"description": "accepted"}, 401: {"description": "wrong or missing API key"},
-               413: {"description": "body over 1 MB"}, 422: {"description": "invalid fields, each named"}},
+               413: {"description": "body over the size limit (see the description)"},
+               422: {"description": "nested too deep, or invalid fields, each named with the limit it breaks"}},
 )
 async def post_events(request: Request, store: StoreDep) -> JSONResponse:
     body = await read_limited(request)
-    batch, raw = parse_events(body)
-    results = await runtime_of(request).intake.ingest(store, batch, source="api", raw=raw)
+    runtime = runtime_of(request)
+    batch, raw = parse_events(body, runtime.clock.now(), runtime.settings.horizon)
+    results = await runtime.intake.ingest(store, batch, source="api", raw=raw)
     return JSONResponse({"accepted": [r.as_json() for r in results]})
 
 

@@ -25,6 +25,7 @@ from afterorder.content.line import LineRendered
 from afterorder.content.sms import SmsRendered
 from afterorder.db.schema import customers
 from afterorder.flows.preview import Preview, PreviewError, build_preview, send_test
+from afterorder.intake.limits import Refused, read_json
 from afterorder.web.api import StoreDep, read_limited, runtime_of
 from afterorder.web.errors import error
 
@@ -108,8 +109,8 @@ async def preview(request: Request, store: StoreDep, flow: str, step: str, local
 @router.post("/flows/{flow}/steps/{step}/send-test", response_model=None)
 async def send_test_endpoint(request: Request, store: StoreDep, flow: str, step: str) -> Response:
     try:
-        data = json.loads(await read_limited(request) or b"null")
-    except ValueError:
+        data = read_json(await read_limited(request) or b"null")
+    except Refused:
         return error(400, "bad_json", "the body is not JSON; send {\"to\": ADDRESS, \"locale\": \"ja\"}")
     if not isinstance(data, dict):
         return error(422, "invalid", "send a JSON object {\"to\": ADDRESS, \"locale\": \"ja\"}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,12 +14,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from afterorder.clock import OffsetClock
+from afterorder.db.outage import Outage, database_lost
 from afterorder.dev.receivers import DevReceivers
 from afterorder.domain import Event, EventBatch
 from afterorder.feedback.aliyun_sms import AliyunSmsReceiver
@@ -49,12 +52,14 @@ from afterorder.web import (
     webhooks,
 )
 from afterorder.web.dashboard.mount import add_dashboard
-from afterorder.web.errors import error, validation_details
+from afterorder.web.errors import database_unavailable, error, validation_details
 from afterorder.web.fast_ingest import FastIngest
 from afterorder.web.rate_limits import RateLimits, RateLimitSettings
 from afterorder.web.security_headers import SecurityHeaders, allow, csp_nonce
 
 SWAGGER_CDN = "https://cdn.jsdelivr.net"
+
+log = logging.getLogger(__name__)
 
 
 class ClockAdvance(BaseModel):
@@ -73,7 +78,8 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, dev: D
     app.state.runtime = runtime
     app.state.dev = dev
     app.state.key_cache = {}
-    app.state.webhooks = WebhookReceiver(runtime.engine, runtime.intake, build_adapters(webhook_http), runtime.clock)
+    app.state.webhooks = WebhookReceiver(runtime.engine, runtime.intake, build_adapters(webhook_http), runtime.clock,
+                                         runtime.settings.horizon)
     app.include_router(api.router)
     app.include_router(feedback_webhooks.router)  # before /webhooks/{platform}/{store}: line, twilio are no platforms
     app.include_router(webhooks.router)
@@ -115,6 +121,17 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, dev: D
     async def _http(_request: Request, exc: HTTPException) -> Response:
         return error(exc.status_code, "http_error", str(exc.detail))
 
+    outage = Outage(log)  # what this process says while its database is away
+
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(ConnectionError)
+    async def _database(_request: Request, exc: Exception) -> Response:
+        if database_lost(exc):  # 503 and one log line, not a 500 and a traceback a request
+            outage.lost(exc)
+            return database_unavailable()
+        log.error("a request failed", exc_info=exc)
+        return error(500, "internal_error", "something went wrong on our side; the event was not stored")
+
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, _exc: Exception) -> Response:
         return error(500, "internal_error", "something went wrong on our side; the event was not stored")
@@ -152,6 +169,8 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, dev: D
         if app.openapi_schema:
             return app.openapi_schema
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        schema["paths"]["/api/v1/events"]["post"]["description"] = api.events_description(
+            runtime.settings.max_body_bytes)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         for model in (Event, EventBatch):
             model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -166,7 +185,7 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, dev: D
     framework = app.build_middleware_stack
 
     def _stack() -> ASGIApp:
-        return SecurityHeaders(RateLimits(FastIngest(framework()), limits or RateLimitSettings(), limit_clock))
+        return SecurityHeaders(RateLimits(FastIngest(framework(), outage), limits or RateLimitSettings(), limit_clock))
 
     app.build_middleware_stack = _stack  # type: ignore[method-assign]
     return app

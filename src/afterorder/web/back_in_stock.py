@@ -6,7 +6,6 @@ when the store has the ``back-in-stock`` flow enabled (see afterorder.promotions
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -18,6 +17,7 @@ from afterorder.content.i18n import resolve_locale
 from afterorder.db.schema import customers
 from afterorder.db.stores import get_store
 from afterorder.domain import CustomerIn, Event, EventType
+from afterorder.intake.limits import Refused, read_json
 from afterorder.promotions.back_in_stock import WORDING, subscribe
 from afterorder.runtime import Runtime
 from afterorder.web.errors import error
@@ -38,8 +38,8 @@ async def back_in_stock(request: Request, slug: str) -> JSONResponse:
     if len(body) > MAX_BODY:
         return error(413, "too_large", f"the body is over {MAX_BODY} bytes")
     try:
-        data: Any = json.loads(body or b"null")
-    except ValueError:
+        data: Any = read_json(body or b"null")
+    except Refused:
         return error(400, "bad_json", "the body is not JSON; send {\"email\": ..., \"product_id\": ...}")
     if not isinstance(data, dict):
         return error(422, "invalid", "send a JSON object {\"email\": ..., \"product_id\": ...}")

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -12,7 +11,7 @@ from starlette.responses import JSONResponse
 
 from afterorder.content.store_content import DOCUMENTS, ContentError, save_content
 from afterorder.db.schema import store_content
-from afterorder.web.api import ApiError, StoreDep, read_limited, runtime_of
+from afterorder.web.api import ApiError, StoreDep, parse_json, read_limited, runtime_of
 from afterorder.web.errors import error
 
 router = APIRouter(prefix="/api/v1/content", tags=["content"])
@@ -22,10 +21,7 @@ router = APIRouter(prefix="/api/v1/content", tags=["content"])
 async def put_content(key: str, request: Request, store: StoreDep) -> JSONResponse:
     if key not in DOCUMENTS:
         raise ApiError(error(404, "not_found", f"unknown content {key!r}; known: {', '.join(DOCUMENTS)}"))
-    try:
-        body = json.loads(await read_limited(request))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ApiError(error(400, "invalid_json", f"the body is not valid JSON: {exc}")) from None
+    body = parse_json(await read_limited(request))
     runtime = runtime_of(request)
     async with runtime.engine.begin() as conn:
         try:

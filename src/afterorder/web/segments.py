@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -10,7 +9,7 @@ from starlette.responses import JSONResponse
 
 from afterorder.segments import membership
 from afterorder.segments.membership import SegmentError
-from afterorder.web.api import ApiError, StoreDep, read_limited, runtime_of
+from afterorder.web.api import ApiError, StoreDep, parse_json, read_limited, runtime_of
 from afterorder.web.errors import error
 
 router = APIRouter(prefix="/api/v1/segments", tags=["segments"])
@@ -33,10 +32,7 @@ async def list_segments(request: Request, store: StoreDep) -> dict[str, Any]:
 
 @router.put("/{slug}", summary="Create or replace a segment: {\"name\": ..., \"condition\": {...}}")
 async def put_segment(slug: str, request: Request, store: StoreDep) -> JSONResponse:
-    try:
-        body = json.loads(await read_limited(request))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ApiError(error(400, "invalid_json", f"the body is not valid JSON: {exc}")) from None
+    body = parse_json(await read_limited(request))
     if not isinstance(body, dict) or "condition" not in body or set(body) - {"name", "condition"}:
         raise ApiError(error(422, "invalid_segment", 'send {"name": "...", "condition": {...}}'))
     runtime = runtime_of(request)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -11,11 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import JSONResponse, Response
 
 from afterorder.db.platforms import connect
+from afterorder.intake.errors import WebhookError
 from afterorder.intake.platforms import connection_problems, webhook_url
 from afterorder.intake.webhooks import WebhookReceiver
-from afterorder.web.api import ApiError, StoreDep, read_limited, runtime_of
+from afterorder.web.api import ApiError, StoreDep, parse_json, read_limited, runtime_of
 from afterorder.web.errors import error, validation_details
-from afterorder.webhook_errors import WebhookError
 
 router = APIRouter()
 
@@ -29,11 +28,13 @@ def receiver_of(request: Request) -> WebhookReceiver:
     "/webhooks/{platform}/{store}",
     summary="A store platform's webhook (shopify, woocommerce, saleor)",
     description="Paste this URL into the platform. The raw body must carry the platform's signature made with "
-    "the secret given to `afterorder store connect`. Topics afterorder does not use are answered 200 and recorded.",
+    "the secret given to `afterorder store connect`. Topics afterorder does not use are answered 200 and recorded. "
+    "A body nested too deep, or mapping to an event past a limit (a time before 1970 or more than a day ahead, "
+    "a number past the database's columns) is answered 400 naming the field; nothing is stored.",
     responses={200: {"description": "stored, or recorded as ignored"}, 400: {"description": "unreadable body"},
                401: {"description": "missing, forged or stale signature; nothing stored"},
                404: {"description": "unknown store or platform, or the store has not connected it"},
-               413: {"description": "body over 1 MB"}},
+               413: {"description": "body over the size limit (1 MiB unless serve --max-body-bytes)"}},
     tags=["webhooks"],
 )
 async def receive_webhook(platform: str, store: str, request: Request) -> Response:
@@ -66,9 +67,7 @@ def connection_answer(base_url: str, slug: str, platform: str, topics: list[str]
 async def post_connection(request: Request, store: StoreDep) -> JSONResponse:
     body = await read_limited(request)
     try:
-        wanted = ConnectionIn.model_validate(json.loads(body))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ApiError(error(400, "invalid_json", f"the body is not valid JSON: {exc}")) from None
+        wanted = ConnectionIn.model_validate(parse_json(body))
     except ValidationError as exc:
         raise ApiError(error(422, "invalid_request", "invalid connection", details=validation_details(exc))) from None
     adapters = receiver_of(request).adapters

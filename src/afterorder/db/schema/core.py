@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -186,7 +187,10 @@ flow_runs = Table(
     Column("outcome", String(255), nullable=True),
     Column("started_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # 0: the next message is transactional, advanced before any other due run (flows/urgency.py)
+    Column("priority", SmallInteger, nullable=False, server_default="1"),
     Index("ix_flow_runs_due", "status", "wake_at"),
+    Index("ix_flow_runs_due_priority", "status", "priority", "wake_at"),
     Index("ix_flow_runs_store_order", "store_id", "order_id", "status"),
     Index("ix_flow_runs_store_customer", "store_id", "customer_id", "status"),
     Index("ix_flow_runs_store_flow_order", "store_id", "flow_id", "order_id"),
@@ -247,6 +251,7 @@ outbox = Table(
     Column("provider_status_detail", String(255), nullable=True),
     UniqueConstraint("store_id", "idempotency_key"),
     Index("ix_outbox_due", "status", "next_attempt_at"),
+    Index("ix_outbox_due_category", "status", "category", "next_attempt_at"),  # transactional first (delivery)
 )
 
 # The message bytes live apart from the outbox row, so the row's status changes (two per message)

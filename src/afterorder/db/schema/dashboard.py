@@ -25,6 +25,8 @@ dashboard_users = Table(
     Column("username", String(64), nullable=False, unique=True),
     Column("password_hash", String(255), nullable=False),  # scrypt$n$r$p$salt$hash
     Column("created_at", UtcDateTime, nullable=False),
+    # the dashboard's language the user chose (en | ja | zh_Hans; migration 0015); NULL: the browser's
+    Column("language", String(16), nullable=True),
 )
 
 dashboard_members = Table(

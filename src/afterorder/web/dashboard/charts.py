@@ -1,8 +1,9 @@
-"""Small charts drawn on the server as inline SVG: no script, no library, nothing fetched."""
+"""Small charts drawn on the server as inline SVG: no script, no library, nothing fetched.  Labels,
+series names and the title come in the page's language; ``number`` writes the values the same way."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -15,7 +16,7 @@ class Series:
 
 
 def line_chart(labels: Sequence[str], series: Sequence[Series], *, width: int = 720, height: int = 240,
-               title: str = "") -> str:
+               title: str = "", number: Callable[[float], str] = lambda v: f"{v:g}") -> str:
     """A line chart of ``series`` over ``labels`` (x axis), with a y axis from 0 to the largest value."""
     left, right, top, bottom = 40, 10, 20, 40
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -38,8 +39,10 @@ def line_chart(labels: Sequence[str], series: Sequence[Series], *, width: int = 
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(value):.1f}" y2="{y(value):.1f}" '
                      'stroke="#ddd"/>')
         parts.append(f'<text x="{left - 4}" y="{y(value) + 4:.1f}" text-anchor="end" font-size="10">'
-                     f"{value:g}</text>")
-    every = max(1, count // 8)
+                     f"{escape(number(value))}</text>")
+    # as many x labels as fit side by side (a CJK character is about twice as wide as a digit)
+    widest = max((sum(2 if ord(c) > 0x2E80 else 1 for c in label) for label in labels), default=1)
+    every = max(1, -(-count * (widest * 6 + 10) // plot_w))
     for i, label in enumerate(labels):
         if i % every == 0 or i == count - 1:
             parts.append(f'<text x="{x(i):.1f}" y="{height - bottom + 14}" text-anchor="middle" font-size="10">'
@@ -49,8 +52,9 @@ def line_chart(labels: Sequence[str], series: Sequence[Series], *, width: int = 
         parts.append(f'<polyline class="series" data-series="{escape(s.name)}" fill="none" stroke="{escape(s.color)}" '
                      f'stroke-width="2" points="{points}"/>')
         for i, v in enumerate(s.values):
+            label = escape(labels[i]) if i < len(labels) else ""
             parts.append(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="2.5" fill="{escape(s.color)}">'
-                         f"<title>{escape(s.name)} {escape(labels[i]) if i < len(labels) else ''}: {v:g}</title>"
+                         f"<title>{escape(s.name)} {label}: {escape(number(v))}</title>"
                          "</circle>")
         legend_x = left + n * 120
         parts.append(f'<rect x="{legend_x}" y="{height - 14}" width="10" height="10" fill="{escape(s.color)}"/>')

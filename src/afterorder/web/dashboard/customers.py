@@ -15,7 +15,9 @@ from afterorder.db.schema import customer_predictions, customer_stats, customers
 from afterorder.flows.conditions import ConditionError, parse_condition
 from afterorder.segments import membership
 from afterorder.segments.membership import Segment, SegmentError
+from afterorder.web.dashboard import locale, wording
 from afterorder.web.dashboard.access import page_error, render, runtime_of, viewer
+from afterorder.web.dashboard.locale import N_, _
 
 router = APIRouter(include_in_schema=False)
 MAX_RESULTS = 50
@@ -43,20 +45,20 @@ async def customers_page(request: Request, slug: str) -> Response:
                 .where(customers.c.store_id == who.store.id, or_(*matches))
                 .order_by(customers.c.id).limit(MAX_RESULTS))
             found = [dict(r) for r in rows.mappings()]
-    return render(request, who, "customers.html", title="Customers", query=query, found=found)
+    return render(request, who, "customers.html", title=_("Customers"), query=query, found=found)
 
 
 @router.get("/dashboard/{slug}/customers/{customer_id}")
 async def customer_page(request: Request, slug: str, customer_id: str) -> Response:
     who = await viewer(request, slug)
     if not customer_id.isdigit():
-        raise page_error(404, f"no customer {customer_id!r}")
+        raise page_error(404, _("no customer {id}").format(id=repr(customer_id)))
     cid = int(customer_id)
     async with runtime_of(request).engine.connect() as conn:
         profile = (await conn.execute(select(customers).where(customers.c.store_id == who.store.id,
                                                               customers.c.id == cid))).mappings().first()
         if profile is None:
-            raise page_error(404, f"no customer {customer_id!r}")
+            raise page_error(404, _("no customer {id}").format(id=repr(customer_id)))
         stats = (await conn.execute(select(customer_stats).where(
             customer_stats.c.store_id == who.store.id, customer_stats.c.customer_id == cid))).mappings().first()
         prediction = (await conn.execute(select(customer_predictions).where(
@@ -75,20 +77,35 @@ async def customer_page(request: Request, slug: str, customer_id: str) -> Respon
             .where(flow_runs.c.store_id == who.store.id, flow_runs.c.customer_id == cid)
             .order_by(flow_runs.c.id.desc()).limit(500))).mappings().all()
     return render(request, who, "customer.html", title=profile["email"] or profile["external_id"], profile=profile,
-                  stats=stats, prediction=prediction, consents=consents, messages=messages, runs=runs)
+                  stats=stats, prediction=prediction, consents=consents, messages=messages, runs=runs,
+                  shown=lambda value: locale.shown(value, who.zone),
+                  flow_names={k: wording.flow_name(v) for k, v in runtime_of(request).catalog.flows_for(slug).items()})
+
+
+# segments/membership.py's problems with the form, by their English wording (the condition
+# language's own errors, with the path of the part at fault, stay as they are)
+PROBLEMS = {text: text for text in (N_("slug: use lowercase letters, digits and '-' (at most 63)"),)}
+
+
+def problem_text(problem: str) -> str:
+    return _(PROBLEMS[problem]) if problem in PROBLEMS else problem
 
 
 def _definition(text: str) -> Any:
     if not text.strip():
-        raise SegmentError("definition: write a condition, e.g. {field: stats.order_count, op: '>=', value: 2}")
+        raise SegmentError(_("definition: write a condition, e.g. {example}").format(
+            example="{field: stats.order_count, op: '>=', value: 2}"))
     if len(text) > MAX_DEFINITION:
-        raise SegmentError(f"definition: longer than {MAX_DEFINITION} characters")
+        raise SegmentError(_("definition: longer than {n} characters").format(n=locale.number(MAX_DEFINITION)))
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise SegmentError(f"definition: {where}not YAML or JSON ({getattr(exc, 'problem', None) or exc})") from None
+        why = getattr(exc, "problem", None) or exc
+        if mark is not None:
+            raise SegmentError(_("definition: line {line}: not YAML or JSON ({why})").format(
+                line=mark.line + 1, why=why)) from None
+        raise SegmentError(_("definition: not YAML or JSON ({why})").format(why=why)) from None
 
 
 @router.get("/dashboard/{slug}/segments")
@@ -99,7 +116,7 @@ async def segments_page(request: Request, slug: str) -> Response:
     async with runtime.engine.connect() as conn:
         listed = [(s, await membership.count(conn, who.store, s, now))
                   for s in await membership.listing(conn, who.store)]
-    return render(request, who, "segments.html", title="Segments", segments=listed,
+    return render(request, who, "segments.html", title=_("Segments"), segments=listed,
                   yaml_of=lambda d: yaml.safe_dump(d, allow_unicode=True, sort_keys=False))
 
 
@@ -129,5 +146,5 @@ async def segment_save(request: Request, slug: str) -> Response:
             await membership.define(conn, who.store, who.form.get("slug", "").strip(), definition,
                                     runtime.clock.now(), who.form.get("name", "").strip() or None)
     except (SegmentError, ConditionError) as exc:
-        raise page_error(400, str(exc)) from None
+        raise page_error(400, problem_text(str(exc))) from None
     return RedirectResponse(f"/dashboard/{slug}/segments", status_code=303)

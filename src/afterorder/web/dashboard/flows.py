@@ -11,6 +11,7 @@ from afterorder.analytics.flow_status import flow_statuses
 from afterorder.db.schema import store_flows
 from afterorder.flows.catalog import FlowRefused
 from afterorder.web.dashboard.access import page_error, render, runtime_of, viewer
+from afterorder.web.dashboard.locale import _
 
 router = APIRouter(include_in_schema=False)
 
@@ -26,7 +27,7 @@ async def flows_page(request: Request, slug: str) -> Response:
         statuses = await flow_statuses(conn, who.store.id, [
             (spec, chosen.get(spec.id, spec.enabled_by_default)) for spec in sorted(specs.values(),
                                                                                    key=lambda s: s.id)])
-    return render(request, who, "flows.html", title="Flows", flows=statuses)
+    return render(request, who, "flows.html", title=_("Flows"), flows=statuses)
 
 
 @router.post("/dashboard/{slug}/flows/{flow_id}")
@@ -34,13 +35,14 @@ async def toggle_flow(request: Request, slug: str, flow_id: str) -> Response:
     who = await viewer(request, slug, needs="edit")
     runtime = runtime_of(request)
     if flow_id not in runtime.catalog.flows_for(who.store.slug):
-        raise page_error(404, f"no flow {flow_id!r}")
+        raise page_error(404, _("no flow {flow}").format(flow=repr(flow_id)))
     wanted = who.form.get("enabled", "")
     if wanted not in ("on", "off"):
-        raise page_error(400, "enabled: send on or off")
+        raise page_error(400, _("enabled: send on or off"))
     async with runtime.engine.begin() as conn:
         try:
             await runtime.catalog.set_enabled(conn, who.store, flow_id, wanted == "on", runtime.clock.now())
         except FlowRefused as exc:
-            raise page_error(409, f"{flow_id} cannot be switched on: {'; '.join(exc.problems)}") from None
+            raise page_error(409, _("{flow} cannot be switched on: {problems}").format(
+                flow=flow_id, problems="; ".join(exc.problems))) from None
     return RedirectResponse(f"/dashboard/{slug}/flows#flow-{flow_id}", status_code=303)

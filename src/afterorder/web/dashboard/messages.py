@@ -9,30 +9,41 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
-from afterorder.analytics.benchmarks import INDUSTRIES, POST_PURCHASE, IndustryError, compare
-from afterorder.analytics.metrics import PeriodMetrics, opens_known, percent, period_metrics
+from afterorder.analytics.benchmarks import POST_PURCHASE, compare
+from afterorder.analytics.metrics import PeriodMetrics, opens_known, period_metrics
 from afterorder.analytics.retention import ReportError, check_period, end_of, parse_day, start_of
 from afterorder.db.store_settings import industry_of, set_industry
+from afterorder.domain import INDUSTRIES, IndustryError
+from afterorder.web.dashboard import locale, wording
 from afterorder.web.dashboard.access import Viewer, page_error, render, runtime_of, viewer
 from afterorder.web.dashboard.charts import Series, line_chart
+from afterorder.web.dashboard.locale import _
 
 router = APIRouter(include_in_schema=False)
 DEFAULT_DAYS = 30
-CHANNEL_NAMES = {"email": "Email", "line": "LINE", "sms": "SMS"}
 
 
 def period(request: Request, who: Viewer, default_days: int = DEFAULT_DAYS) -> tuple[date, date]:
     """``from`` and ``to`` (YYYY-MM-DD, the store's days, both included); by default the last 30 days."""
     today = runtime_of(request).clock.now().astimezone(ZoneInfo(who.store.timezone)).date()
     given_from, given_to = request.query_params.get("from"), request.query_params.get("to")
+    days: dict[str, date] = {}
+    for name, given in (("from", given_from), ("to", given_to)):
+        try:
+            if given:
+                days[name] = parse_day(name, given)
+        except ReportError:
+            raise page_error(400, _("{field}: {value} is not a date; use YYYY-MM-DD").format(
+                field=name, value=repr(given))) from None
+    end = days.get("to", today)
+    start = days.get("from", end - timedelta(days=default_days - 1))
     try:
-        end = parse_day("to", given_to) if given_to else today
-        start = parse_day("from", given_from) if given_from else end - timedelta(days=default_days - 1)
         check_period(start, end)
-    except ReportError as exc:
-        raise page_error(400, str(exc)) from None
+    except ReportError:
+        raise page_error(400, _("from: {start} is after to {end}").format(start=locale.day(start),
+                                                                          end=locale.day(end))) from None
     if (end - start).days > 3660:
-        raise page_error(400, "from: the period may be at most ten years long")
+        raise page_error(400, _("from: the period may be at most ten years long"))
     return start, end
 
 
@@ -47,17 +58,19 @@ async def messages_page(request: Request, slug: str) -> Response:
     who = await viewer(request, slug)
     start, end = period(request, who)
     metrics = await _metrics(request, who, start, end)
-    labels = [p.day.strftime("%m-%d") for p in metrics.days]
+    labels = [locale.short_day(p.day) for p in metrics.days]
     chart = line_chart(labels, [
-        Series("sent", "#1f6feb", [p.sent for p in metrics.days]),
-        Series("opened", "#2da44e", [p.opened for p in metrics.days]),
-        Series("clicked", "#bf8700", [p.clicked for p in metrics.days]),
-        Series("orders", "#cf222e", [p.orders for p in metrics.days]),
-    ], title=f"Messages sent {start} – {end}, and what they did")
+        Series(_("sent"), "#1f6feb", [p.sent for p in metrics.days]),
+        Series(_("opened"), "#2da44e", [p.opened for p in metrics.days]),
+        Series(_("clicked"), "#bf8700", [p.clicked for p in metrics.days]),
+        Series(_("orders"), "#cf222e", [p.orders for p in metrics.days]),
+    ], title=_("Messages sent {start} – {end}, and what they did").format(start=locale.day(start),
+                                                                          end=locale.day(end)),
+        number=locale.number)
     flows = runtime_of(request).catalog.flows_for(who.store.slug)
-    return render(request, who, "messages.html", title="Messages", start=start, end=end, metrics=metrics,
-                  chart=chart, percent=percent, flow_names={k: v.name for k, v in flows.items()},
-                  channel_names=CHANNEL_NAMES, opens_known=opens_known)
+    return render(request, who, "messages.html", title=_("Messages"), start=start, end=end, metrics=metrics,
+                  chart=chart, flow_names={k: wording.flow_name(v) for k, v in flows.items()},
+                  opens_known=opens_known)
 
 
 @router.get("/dashboard/{slug}/benchmarks")
@@ -79,8 +92,8 @@ async def benchmarks_page(request: Request, slug: str) -> Response:
         rows.append({"spec": spec, "delivered": found.delivered if found else 0, "rates": rates,
                      "marks": {k: compare(v, getattr(benchmark, f"{k}_rate")) if benchmark else "none"
                                for k, v in rates.items()}})
-    return render(request, who, "benchmarks.html", title="Benchmarks", start=start, end=end, rows=rows,
-                  industry=industry, benchmark=benchmark, industries=INDUSTRIES, percent=percent)
+    return render(request, who, "benchmarks.html", title=_("Benchmarks"), start=start, end=end, rows=rows,
+                  industry=industry, benchmark=benchmark, industries=INDUSTRIES)
 
 
 @router.post("/dashboard/{slug}/settings/industry")
@@ -90,6 +103,8 @@ async def industry_form(request: Request, slug: str) -> Response:
     try:
         async with runtime.engine.begin() as conn:
             await set_industry(conn, who.store.id, who.form.get("industry", ""), runtime.clock.now())
-    except IndustryError as exc:
-        raise page_error(400, str(exc)) from None
+    except IndustryError:
+        raise page_error(400, _("industry: {value} is not one of: {industries}").format(
+            value=repr(who.form.get("industry", "")),
+            industries=", ".join(wording.industry(i) for i in INDUSTRIES))) from None
     return RedirectResponse(f"/dashboard/{slug}/benchmarks", status_code=303)

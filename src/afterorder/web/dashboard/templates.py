@@ -2,7 +2,8 @@
 as an email, a LINE card and an SMS side by side; edit a store's own version of any of the three
 (``?channel=email|line|sms``) with a safe preview (the same sandbox as sending; errors shown with their
 line, never a 500; LINE drafts held to LINE's limits, SMS drafts measured in segments), and send a
-test mail."""
+test mail.  Notices and the page's own problems are in the dashboard's language; a template's
+errors (with their line) are the template engine's own."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sqlalchemy import or_, select
 from starlette.responses import RedirectResponse, Response
 
 from afterorder.channels.base import ChannelKind, OutgoingMessage, SendOutcome
+from afterorder.channels.email.mime import build_email, message_id_for
 from afterorder.content.channel_render import Rendering
 from afterorder.content.flex_html import line_html
 from afterorder.content.line import LineRendered
@@ -28,17 +30,18 @@ from afterorder.content.overrides import (
     save_override,
 )
 from afterorder.content.render import Renderer
-from afterorder.content.sms import SmsRendered
+from afterorder.content.sms import WARN_ABOVE, SmsRendered
+from afterorder.content.snapshots import customer_snapshot, order_snapshot
 from afterorder.content.variants import override_file, split_file
 from afterorder.db.schema import orders, template_overrides
 from afterorder.db.stores import StoreRow
 from afterorder.domain import CustomerSnapshot, OrderSnapshot, RenderedMessage
 from afterorder.flows.facts import load_customer, load_order
 from afterorder.flows.preview import preview_short_links
-from afterorder.mime import build_email, message_id_for
-from afterorder.snapshots import customer_snapshot, order_snapshot
 from afterorder.tracking.settings import TrackingSettings, load_settings
+from afterorder.web.dashboard import wording
 from afterorder.web.dashboard.access import Viewer, page_error, render, runtime_of, viewer
+from afterorder.web.dashboard.locale import _
 
 router = APIRouter(include_in_schema=False)
 ADDRESS = re.compile(r"[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+")
@@ -61,13 +64,14 @@ def _channel(request: Request, who: Viewer | None = None) -> ChannelKind:
     try:
         return ChannelKind(given)
     except ValueError:
-        raise page_error(400, "channel: email, line or sms") from None
+        raise page_error(400, _("channel: email, line or sms")) from None
 
 
 def _known(request: Request, template: str, locale: str, channel: ChannelKind = ChannelKind.EMAIL) -> None:
     renderer = runtime_of(request).renderer
     if template not in renderer.templates() or locale not in renderer.locales_for(template, channel):
-        raise page_error(404, f"no {channel.value} message {template!r} in {locale!r}")
+        raise page_error(404, _("no {channel} message {template} in {language}").format(
+            channel=wording.channel(channel.value), template=repr(template), language=repr(locale)))
 
 
 async def _overridden(request: Request, who: Viewer) -> set[tuple[str, str, ChannelKind]]:
@@ -85,7 +89,7 @@ async def templates_page(request: Request, slug: str) -> Response:
     listed = [(name, renderer.locales_for(name), sorted(c.value for c in renderer.channels_of(name)))
               for name in renderer.templates()]
     edited = {(name, locale) for name, locale, _ in await _overridden(request, who)}
-    return render(request, who, "templates.html", title="Templates", listed=listed, overridden=edited)
+    return render(request, who, "templates.html", title=_("Templates"), listed=listed, overridden=edited)
 
 
 async def _real_data(request: Request, who: Viewer, wanted: str) -> tuple[CustomerSnapshot | None,
@@ -97,7 +101,7 @@ async def _real_data(request: Request, who: Viewer, wanted: str) -> tuple[Custom
             or_(orders.c.number.in_([wanted, f"#{wanted.lstrip('#')}", wanted.lstrip("#")]),
                 orders.c.external_id == wanted)).order_by(orders.c.id.desc()).limit(1))).first()
         if found is None:
-            raise page_error(404, f"order: no order {wanted!r} in this store")
+            raise page_error(404, _("order: no order {order} in this store").format(order=repr(wanted)))
         order = await load_order(conn, who.store.id, found.id)
         customer = await load_customer(conn, who.store.id, found.customer_id)
     return customer_snapshot(customer), order_snapshot(order)
@@ -114,7 +118,8 @@ def _shown(channel: ChannelKind, rendering: Rendering | None, problem: str = "")
 def _sample(renderer: Renderer, channel: ChannelKind, template: str, locale: str, store: StoreRow,
             base_url: str, settings: TrackingSettings, real: Real | None) -> Shown:
     if locale not in renderer.locales_for(template, channel):
-        return Shown(channel, problem=f"no {channel.value} version of this message in {locale}")
+        return Shown(channel, problem=_("no {channel} version of this message in {language}").format(
+            channel=wording.channel(channel.value), language=locale))
     try:
         rendering = render_channel_sample(renderer, channel, template, locale, store.snapshot(base_url), real=real)
     except TemplateDraftError as exc:
@@ -140,7 +145,8 @@ async def _editor(request: Request, who: Viewer, template: str, locale: str,
         source = renderer.source(template, locale, channel)
     real = await _real_data(request, who, order) if order else None
     if real is not None and not notice:
-        notice = f"preview with the store's order {real[1].number if real[1] else order} (real data)"
+        notice = _("preview with the store's order {order} (real data)").format(
+            order=real[1].number if real[1] else order)
     shown = []
     for kind in ChannelKind:
         if kind is channel and draft is not None:
@@ -148,7 +154,7 @@ async def _editor(request: Request, who: Viewer, template: str, locale: str,
                 draft = preview_short_links(draft, who.store, base_url, settings)
             shown.append(_shown(kind, draft))
         elif kind is channel and problem:
-            shown.append(Shown(kind, problem="see the problem above"))
+            shown.append(Shown(kind, problem=_("see the problem above")))
         else:
             shown.append(_sample(renderer, kind, template, locale, who.store, base_url, settings, real))
     overridden = (template, locale, channel) in await _overridden(request, who)
@@ -157,7 +163,7 @@ async def _editor(request: Request, who: Viewer, template: str, locale: str,
                   channel=channel.value, locales=runtime.renderer.locales_for(template, channel),
                   channels=[c.value for c in ChannelKind if locale in renderer.locales_for(template, c)],
                   source=source, rendered=email, shown=shown, problem=problem, notice=notice,
-                  overridden=overridden, status=status, order=order)
+                  overridden=overridden, status=status, order=order, sms_warn_above=WARN_ABOVE)
 
 
 @router.get("/dashboard/{slug}/templates/{template}/{locale}")
@@ -167,7 +173,7 @@ async def template_page(request: Request, slug: str, template: str, locale: str)
     _known(request, template, locale, channel)
     order = request.query_params.get("order", "").strip()
     if len(order) > 255:
-        raise page_error(400, "order: at most 255 characters")
+        raise page_error(400, _("order: at most 255 characters"))
     return await _editor(request, who, template, locale, channel, order=order)
 
 
@@ -185,7 +191,7 @@ async def template_change(request: Request, slug: str, template: str, locale: st
             await remove_override(conn, who.store.id, template, locale, channel)
         return RedirectResponse(page, status_code=303)
     if action not in ("preview", "save"):
-        raise page_error(400, "action: preview, save or reset")
+        raise page_error(400, _("action: preview, save or reset"))
     source = who.form.get("source", "").replace("\r\n", "\n")
     try:
         draft = check_draft(runtime.renderer, template, locale, source,
@@ -197,9 +203,9 @@ async def template_change(request: Request, slug: str, template: str, locale: st
             await save_override(conn, who.store.id, template, locale, source, who.session.username,
                                 runtime.clock.now(), channel)
         return await _editor(request, who, template, locale, channel,
-                             notice="saved: messages from now on use this version")
+                             notice=_("saved: messages from now on use this version"))
     return await _editor(request, who, template, locale, channel, source=source, draft=draft,
-                         notice="preview of the draft (not saved)")
+                         notice=_("preview of the draft (not saved)"))
 
 
 @router.post("/dashboard/{slug}/templates/{template}/{locale}/test")
@@ -209,7 +215,8 @@ async def template_test(request: Request, slug: str, template: str, locale: str)
     runtime = runtime_of(request)
     address = who.form.get("to", "").strip()
     if not ADDRESS.fullmatch(address) or len(address) > 320:
-        return await _editor(request, who, template, locale, problem=f"to: {address!r} is not an email address",
+        return await _editor(request, who, template, locale, problem=_("to: {address} is not an email address").format(
+                                 address=repr(address)),
                              status=400)
     snapshot = who.store.snapshot(runtime.settings.base_url)
     async with runtime.engine.connect() as conn:
@@ -228,5 +235,6 @@ async def template_test(request: Request, slug: str, template: str, locale: str)
     result = await channel.send(OutgoingMessage(message_id, who.store.email_from, (address,), data))
     if result.outcome is not SendOutcome.SENT:
         return await _editor(request, who, template, locale, status=502,
-                             problem=f"the test was not sent: {result.detail or result.outcome.value}")
-    return await _editor(request, who, template, locale, notice=f"test sent to {address}")
+                             problem=_("the test was not sent: {why}").format(
+                                 why=result.detail or result.outcome.value))
+    return await _editor(request, who, template, locale, notice=_("test sent to {address}").format(address=address))

@@ -1,0 +1,25 @@
+"""``[limits] max_body_bytes`` in afterorder.toml: read within its bounds, refused naming the key past them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from afterorder.config import ConfigError, load_settings
+from afterorder.intake import limits
+
+
+@pytest.mark.parametrize("value", [limits.MIN_BODY_BYTES, limits.MAX_BODY_BYTES_SETTING])
+def test_a_body_limit_within_bounds_becomes_the_serve_option(tmp_path: Path, value: int) -> None:
+    path = tmp_path / "afterorder.toml"
+    path.write_text(f"[limits]\nmax_body_bytes = {value}\n")
+    assert load_settings(path).option_defaults()["max_body_bytes"] == value
+
+
+@pytest.mark.parametrize("value", [limits.MIN_BODY_BYTES - 1, limits.MAX_BODY_BYTES_SETTING + 1])
+def test_a_body_limit_past_its_bounds_stops_with_the_key(tmp_path: Path, value: int) -> None:
+    path = tmp_path / "afterorder.toml"
+    path.write_text(f"[limits]\nmax_body_bytes = {value}\n")
+    with pytest.raises(ConfigError, match=r"limits\.max_body_bytes"):
+        load_settings(path)
