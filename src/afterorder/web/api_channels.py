@@ -82,8 +82,8 @@ class ChannelsOut(BaseModel):
 class ChannelsChange(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)  # 0 is no boolean: a 422, not a guess
     order: Annotated[list[str], Field(max_length=len(ChannelKind), description="e.g. [\"line\", \"email\"]",
-                                      json_schema_extra={"uniqueItems": True,
-                                                         "items": {"enum": [c.value for c in ChannelKind]}})
+                                      json_schema_extra={"uniqueItems": True, "items": {
+                                          "type": "string", "enum": [c.value for c in ChannelKind]}})
                      ] | None = None
     line_notifications: bool | None = None
     sms_help: Annotated[str, Field(max_length=MAX_SMS_HELP)] | None = None
