@@ -1,4 +1,5 @@
-"""Store platforms: connections (webhook secrets), and what deliveries taught us (order status, stock).
+"""Store platforms: connections (webhook secrets; Ecwid's store id and API token), and what
+deliveries taught us (order status, stock).
 
 ``connect`` creates or updates a store's connection to a platform; a rotation keeps the old
 secret as ``previous_secret`` so deliveries signed before the platform switched still verify.
@@ -33,12 +34,14 @@ async def get_connection(conn: AsyncConnection, store_id: int, platform: str) ->
     if row is None:
         return None
     return Connection(store_id=store_id, platform=platform, secret=row["secret"],
-                      previous_secret=row["previous_secret"], api_url=row["api_url"])
+                      previous_secret=row["previous_secret"], api_url=row["api_url"],
+                      account_id=row["account_id"], token=row["token"])
 
 
 async def connect(conn: AsyncConnection, store_id: int, platform: str, now: datetime, *, secret: str | None,
                   previous_secret: str | None = None, keep_previous: bool = False,
-                  api_url: str | None = None) -> Connection:
+                  api_url: str | None = None, account_id: str | None = None,
+                  token: str | None = None) -> Connection:
     """Connect (or reconnect) a store to a platform.
 
     ``keep_previous`` moves the secret in use now to ``previous_secret`` (a rotation); an explicit
@@ -47,7 +50,7 @@ async def connect(conn: AsyncConnection, store_id: int, platform: str, now: date
     if previous_secret is None and keep_previous and before is not None and before.secret != secret:
         previous_secret = before.secret
     values: dict[str, Any] = {"secret": secret, "previous_secret": previous_secret, "api_url": api_url,
-                              "updated_at": now}
+                              "account_id": account_id, "token": token, "updated_at": now}
     if before is None:
         await conn.execute(platform_connections.insert().values(store_id=store_id, platform=platform, created_at=now,
                                                                 **values))

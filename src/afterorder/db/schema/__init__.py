@@ -49,6 +49,7 @@ from afterorder.db.schema.library import (
 )
 from afterorder.db.schema.platforms import (
     platform_connections,
+    platform_fetches,
     platform_items,
     platform_orders,
     products,
@@ -93,6 +94,7 @@ __all__ = [
     "outbox",
     "outbox_bodies",
     "platform_connections",
+    "platform_fetches",
     "platform_items",
     "platform_orders",
     "prediction_models",
