@@ -60,7 +60,7 @@ def import_history(
 
         return import_ecwid(store, database, as_json)
     if kind not in KINDS:
-        raise fail(f"what to import: customers, orders, products or ecwid, not {kind!r}")
+        raise fail(f"what to import: customers, orders or products (from a FILE), or ecwid; not {kind!r}")
     if file is None:
         raise fail(f"importing {kind} needs a FILE (.csv or .jsonl)")
     path: Path = file

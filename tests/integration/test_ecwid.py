@@ -5,8 +5,10 @@ connecting over the API and the CLI, and the history import page by page."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -123,6 +125,17 @@ async def test_a_webhook_is_answered_before_the_fetch_and_the_sample_order_is_st
     assert raw is not None and raw.source == "ecwid" and raw.raw["vendorOrderNumber"] == "lala1028001"
     row = await served.fetch_row()
     assert row["status"] == "done" and row["attempts"] == 1
+
+
+async def test_a_running_server_fetches_on_its_own_once_a_webhook_is_recorded(served: Served) -> None:
+    await served.runtime.start_workers()
+    answer = await served.post(webhook())
+    assert answer.json()["status"] == "queued"
+    for _ in range(200):  # the fetch loop is woken by the webhook; wait for it, at most 10 s
+        if await served.count(events) == 5:
+            break
+        await asyncio.sleep(0.05)
+    assert await served.count(events) == 5 and (await served.fetch_row())["status"] == "done"
 
 
 async def test_forged_signatures_another_ecwid_store_and_replays_store_nothing_twice(served: Served) -> None:
@@ -253,8 +266,6 @@ async def test_every_mapped_status_from_the_local_ecwid(sqlite_url: str, payment
 
 
 def test_the_cli_connects_ecwid_and_imports_its_history_page_by_page(tmp_path: Any) -> None:
-    import asyncio
-    import threading
 
     database = f"sqlite:///{tmp_path / 'cli.db'}"
     runner = CliRunner()
