@@ -144,6 +144,16 @@ def store_list(database: Database = DEFAULT_URL,
     Console().print(table)
 
 
+CONNECT_OPTIONS = {"api_url": "--api-url", "secret": "--secret", "client_secret": "--client-secret",
+                   "store_id": "--store-id", "token": "--token"}
+
+
+def _as_option(problem: str) -> str:
+    """``field: why`` as ``--option: why`` (the problems name the API's fields)."""
+    name, _, why = problem.partition(":")
+    return f"{CONNECT_OPTIONS.get(name, name)}:{why}"
+
+
 @store_app.command("connect")
 def store_connect(
     slug: str,
@@ -174,10 +184,7 @@ def store_connect(
         raise fail(f"no platform called {platform!r}; use one of {', '.join(adapters)}")
     problems = connection_problems(adapter, secret, api_url, account_id, token)
     if problems:
-        raise fail("the store was not connected:\n  " + "\n  ".join(p.replace("api_url:", "--api-url:")
-                                                                   .replace("store_id:", "--store-id:")
-                                                                   .replace("token:", "--token:")
-                                                                   .replace("secret:", "--secret:") for p in problems))
+        raise fail("the store was not connected:\n  " + "\n  ".join(_as_option(p) for p in problems))
 
     async def work(engine: Any) -> bool:
         async with engine.begin() as conn:

@@ -24,10 +24,11 @@ import afterorder.cli_import  # noqa: F401  (registers `import`)
 from afterorder.cli import app as cli_app
 from afterorder.clock import FrozenClock
 from afterorder.db.platforms import connect
-from afterorder.db.schema import customers, events, orders, platform_fetches, webhook_deliveries
+from afterorder.db.schema import customers, events, flow_runs, orders, platform_fetches, webhook_deliveries
 from afterorder.db.stores import StoreRow
 from afterorder.dev.sinks import ecwid
 from afterorder.dev.sinks.base import SeenRequest, Sink
+from afterorder.dev.smtp_server import DevSmtpServer
 from afterorder.intake.ecwid import signature
 from afterorder.runtime import Runtime
 from afterorder.web.app import create_app
@@ -91,11 +92,12 @@ class Served:
 
 
 @pytest.fixture
-async def served(database_url: str) -> AsyncIterator[Served]:
+async def served(database_url: str, smtp_server: DevSmtpServer) -> AsyncIterator[Served]:
     clock = FrozenClock(T0)
     sink = Sink()
     store_data = ecwid.EcwidStore(token=TOKEN, orders=[sample_order()])
-    async with running(database_url, clock) as runtime, loopback(ecwid.app(sink, {ECWID_STORE: store_data})) as api:
+    async with running(database_url, clock, smtp_url=smtp_server.url) as runtime, \
+            loopback(ecwid.app(sink, {ECWID_STORE: store_data})) as api:
         store, key = await add_store(runtime)
         async with runtime.engine.begin() as conn:
             await connect(conn, store.id, "ecwid", T0, secret=CLIENT_SECRET, account_id=ECWID_STORE, token=TOKEN,
@@ -125,17 +127,18 @@ async def test_a_webhook_is_answered_before_the_fetch_and_the_sample_order_is_st
     assert raw is not None and raw.source == "ecwid" and raw.raw["vendorOrderNumber"] == "lala1028001"
     row = await served.fetch_row()
     assert row["status"] == "done" and row["attempts"] == 1
+    assert await served.count(flow_runs) >= 1, "a live order reaches the flows (order confirmation)"
 
 
-async def test_a_running_server_fetches_on_its_own_once_a_webhook_is_recorded(served: Served) -> None:
+async def test_a_running_server_fetches_on_its_own_and_the_customer_gets_the_confirmation(
+        served: Served, smtp_server: DevSmtpServer) -> None:
     await served.runtime.start_workers()
     answer = await served.post(webhook())
     assert answer.json()["status"] == "queued"
-    for _ in range(200):  # the fetch loop is woken by the webhook; wait for it, at most 10 s
-        if await served.count(events) == 5:
-            break
-        await asyncio.sleep(0.05)
-    assert await served.count(events) == 5 and (await served.fetch_row())["status"] == "done"
+    await smtp_server.inbox.wait_for(1, 10.0)
+    assert (await served.fetch_row())["status"] == "done" and await served.count(events) == 5
+    [mail, *_] = smtp_server.inbox.all()
+    assert list(mail.recipients) == ["mscott@gmail.com"] and "lala1028001" in mail.subject
 
 
 async def test_forged_signatures_another_ecwid_store_and_replays_store_nothing_twice(served: Served) -> None:
@@ -211,6 +214,22 @@ async def test_an_unfinished_order_is_an_abandoned_checkout(served: Served) -> N
     async with served.runtime.engine.connect() as conn:
         kind = (await conn.execute(select(events.c.type))).scalar_one()
     assert kind == "checkout.updated"
+
+
+async def test_a_customer_webhook_fetches_the_customer_with_their_marketing_consent(served: Served) -> None:
+    await served.post(webhook())
+    await served.runtime.ecwid.run_due()
+    served.ecwid.customers["40201284"] = {"id": 40201284, "email": "mscott@gmail.com", "acceptMarketing": False,
+                                          "billingPerson": {"name": "Michael Scott", "countryCode": "US"}}
+    answer = await served.post({"eventId": "c7a1e2f3-customer", "eventCreated": 1765100000, "storeId": 1003,
+                                "entityId": 40201284, "eventType": "customer.updated"})
+    assert answer.json()["status"] == "queued"
+    await served.runtime.ecwid.run_due()
+    assert served.sink.requests[-1].path == "/api/v3/1003/customers/40201284"
+    async with served.runtime.engine.connect() as conn:
+        customer = (await conn.execute(select(customers))).mappings().one()
+    assert customer["email"] == "mscott@gmail.com" and customer["accepts_marketing"] is False, \
+        "the customer unsubscribed in Ecwid after the order that subscribed them"
 
 
 async def test_connecting_over_the_api_names_what_is_missing(served: Served) -> None:
@@ -293,9 +312,9 @@ def test_the_cli_connects_ecwid_and_imports_its_history_page_by_page(tmp_path: A
     thread.start()
     try:
         assert ready.wait(10)
-        refused = runner.invoke(cli_app, ["store", "connect", "kumo", "ecwid", "--client-secret", CLIENT_SECRET,
-                                          "--database", database])
-        assert refused.exit_code == 1 and "--store-id" in refused.output and "--token" in refused.output
+        refused = runner.invoke(cli_app, ["store", "connect", "kumo", "ecwid", "--database", database])
+        assert refused.exit_code == 1
+        assert all(f"{option}:" in refused.output for option in ("--store-id", "--token", "--client-secret"))
         connected = runner.invoke(cli_app, ["store", "connect", "kumo", "ecwid", "--store-id", ECWID_STORE,
                                             "--token", TOKEN, "--client-secret", CLIENT_SECRET, "--api-base", url[0],
                                             "--json", "--database", database])
@@ -313,3 +332,33 @@ def test_the_cli_connects_ecwid_and_imports_its_history_page_by_page(tmp_path: A
     finally:
         stop.set()
         thread.join()
+
+
+async def test_the_history_import_waits_out_the_rate_limit_and_reads_every_page(sqlite_url: str) -> None:
+    from afterorder.intake.ecwid_api import EcwidApi
+    from afterorder.intake.ecwid_history import import_orders
+
+    many = [sample_order(id=f"B{n:03d}", paymentStatus="PAID", fulfillmentStatus="PROCESSING") for n in range(25)]
+    throttled = [ecwid.rate_limited(7)]
+    sink = Sink(trouble=lambda _r: throttled.pop(0) if throttled else None)
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    async with running(sqlite_url, FrozenClock(T0)) as runtime, \
+            loopback(ecwid.app(sink, {ECWID_STORE: ecwid.EcwidStore(TOKEN, many)})) as api:
+        store, _key = await add_store(runtime)
+        async with httpx.AsyncClient(timeout=10) as http:
+            seen: list[tuple[int, int]] = []
+            report = await import_orders(runtime.intake, store, EcwidApi(http, ECWID_STORE, TOKEN, api), T0,
+                                         page_size=10, sleep=sleep,
+                                         on_page=lambda r: seen.append((r.orders, r.total)))
+        async with runtime.engine.connect() as conn:
+            stored = (await conn.execute(select(func.count()).select_from(events))).scalar_one()
+            runs = (await conn.execute(select(func.count()).select_from(flow_runs))).scalar_one()
+    assert waits == [7.0], "Retry-After is waited, then the same page asked again"
+    assert seen == [(10, 25), (20, 25), (25, 25)]
+    assert report.orders == 25 and report.stored == 50 == stored
+    assert runs == 0, "history starts no flow: no confirmation for past orders"
+    assert [r.path for r in sink.requests] == ["/api/v3/1003/orders"] * 4

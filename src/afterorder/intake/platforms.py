@@ -30,7 +30,9 @@ def connection_problems(adapter: PlatformAdapter, secret: str | None, api_url: s
     """What is missing or wrong in a request to connect a store to this platform, each naming the option."""
     problems = ecwid_problems(account_id, token) if adapter.name == "ecwid" else []
     if adapter.needs_secret and not secret:
-        problems.append(f"secret: {adapter.name} signs every webhook with a secret; give the one it shows you")
+        problems.append("client_secret: Ecwid signs every webhook with your app's client secret; give it"
+                        if adapter.name == "ecwid" else
+                        f"secret: {adapter.name} signs every webhook with a secret; give the one it shows you")
     if secret is not None and len(secret) > 255:
         problems.append("secret: at most 255 characters")
     if adapter.needs_api_url and not api_url:

@@ -29,7 +29,7 @@ from afterorder.webhook_errors import Malformed, NotConfigured, UnknownTarget, W
 
 @dataclass(frozen=True)
 class Receipt:
-    status: str  # "stored" | "ignored" | "ping"
+    status: str  # "stored" | "ignored" | "ping"; Ecwid's (fetched later): "queued" | "duplicate"
     topic: str = ""
     accepted: list[Accepted] = field(default_factory=list)
     reason: str | None = None
