@@ -1,10 +1,10 @@
 """Fetching what Ecwid webhooks name, after they were answered: the order (or customer) by REST, then intake.
 
-``run_due`` claims recorded deliveries (``db.platform_fetches``), fetches each from the store's Ecwid
-API, normalizes it (``intake.ecwid``) and stores the events through the one intake.  Because a
-delivery is recorded before its webhook is answered, a crash after the answer still fetches it (the
-lease ends, another step claims it); events have ids naming their facts, so fetching twice stores
-nothing twice.
+``run_due`` claims recorded deliveries (``db.platform_fetches``), fetches them (up to ``batch`` at
+once) from the store's Ecwid API, normalizes each (``intake.ecwid``) and stores the events through
+the one intake.  Because a delivery is recorded before its webhook is answered, a crash after the
+answer still fetches it (the lease ends, another step claims it); events have ids naming their
+facts, so fetching twice stores nothing twice.
 
 A failed fetch (a network error, a 5xx) is retried with backoff (``RETRY_DELAYS``, then every hour)
 and given up after ``MAX_ATTEMPTS``; Ecwid's 429 is a delay of its ``Retry-After``, never counted as
@@ -14,6 +14,7 @@ with the reason kept in ``last_error``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 
@@ -42,11 +43,12 @@ def backoff(attempts: int) -> timedelta:
 
 class EcwidFetcher:
     def __init__(self, engine: AsyncEngine, intake: Intake, clock: Clock, http: httpx.AsyncClient | None = None,
-                 *, lease: timedelta = timedelta(seconds=60)) -> None:
+                 *, lease: timedelta = timedelta(seconds=60), batch: int = 20) -> None:
         self.engine = engine
         self.intake = intake
         self.clock = clock
         self.lease = lease
+        self.batch = batch  # fetched at once: well inside the lease, each answer waits at most the 10 s timeout
         self.adapter = EcwidAdapter()
         self._http = http
         self._own_http = http is None
@@ -64,9 +66,11 @@ class EcwidFetcher:
 
     async def run_due(self) -> int:
         """Fetch every due delivery once; how many were claimed (the loop goes again at once when > 0)."""
-        claimed = await claim_due(self.engine, "ecwid", self.clock.now(), self.lease)
-        for fetch in claimed:
-            await self._one(fetch)
+        claimed = await claim_due(self.engine, "ecwid", self.clock.now(), self.lease, limit=self.batch)
+        outcomes = await asyncio.gather(*(self._one(fetch) for fetch in claimed), return_exceptions=True)
+        for outcome in outcomes:  # the database went away, say: the rows come back when their lease ends
+            if isinstance(outcome, BaseException):
+                raise outcome
         return len(claimed)
 
     async def _one(self, fetch: Fetch) -> None:
