@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from afterorder.intake.adapters import Connection
+from afterorder.intake.adapters import Connection, Delivery
 from afterorder.intake.ecwid import EcwidAdapter, checkout_events, customer, order_events, signature
 from afterorder.intake.ecwid_api import retry_after
 from afterorder.intake.ecwid_fetch import MAX_ATTEMPTS, backoff
 from afterorder.webhook_errors import Malformed, Unauthorized, UnknownTarget
-from tests.platforms import sample, sample_json
+from tests.platforms import RamMemory, sample, sample_json
 
 KEY = "abcde123456789"  # the placeholder of Ecwid's PHP example
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
@@ -133,3 +133,24 @@ def test_backoff_grows_and_a_rate_limit_is_its_retry_after() -> None:
     delays = [backoff(n).total_seconds() for n in range(1, MAX_ATTEMPTS)]
     assert delays == sorted(delays) and delays[0] < 60 and delays[-1] == 3600
     assert retry_after("120") == 120 and retry_after(None) == 30 and retry_after("soon") == 30
+
+
+async def test_an_old_order_first_seen_in_an_update_is_not_placed_now() -> None:
+    adapter = EcwidAdapter()
+    webhook = sample_json("ecwid", "webhook_order_updated.json")
+
+    def delivery(topic: str, order: dict[str, Any]) -> Delivery:
+        return Delivery("ecwid", topic, "e-1", {}, b"", {"event": {**webhook, "eventType": topic}, "entity": order},
+                        NOW)
+
+    memory = RamMemory()
+    old = await adapter.normalize(delivery("order.updated", sample_order()), memory)
+    assert [e.id.rsplit(":", 1)[-1] for e in old.events] == ["paid", "shipped", "delivered", "1"]
+    memory.learn(old.remember)
+    again = await adapter.normalize(delivery("order.updated", sample_order()), memory)
+    assert again.events[0].id.endswith(":placed"), "an order seen before keeps its facts (stored once anyway)"
+    recent = sample_order(createTimestamp=int(NOW.timestamp()) - 600)
+    fresh = await adapter.normalize(delivery("order.updated", recent), RamMemory())
+    assert fresh.events[0].id.endswith(":placed"), "an order placed minutes ago whose order.created was lost"
+    created = await adapter.normalize(delivery("order.created", sample_order()), RamMemory())
+    assert created.events[0].id.endswith(":placed")

@@ -24,6 +24,10 @@ so a fact reported by several webhooks — or by the history import — is store
   id is the ``cartId``; checkout.completed once it became an order;
 * ``customer.created`` / ``customer.updated``: the customer with ``acceptMarketing``.
 
+An ``order.updated`` about an order afterorder has not seen before (no earlier delivery remembered) and
+placed more than a day earlier leaves out order.placed: connecting a store and then editing a 2019 order
+sends no confirmation for it (as WooCommerce's first-seen completed orders).
+
 An order's ``acceptMarketing`` only ever adds consent (as with Shopify's checkout box); a customer
 webhook's is the customer's state and can withdraw it.
 """
@@ -33,7 +37,7 @@ from __future__ import annotations
 import base64
 import hmac
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -43,6 +47,7 @@ from afterorder.intake.adapters import (
     Delivery,
     Memory,
     Normalized,
+    OrderSeen,
     country_code,
     hmac_sha256,
     items,
@@ -71,6 +76,8 @@ TOPICS: dict[str, str | None] = {
 PAID = {"PAID", "PARTIALLY_REFUNDED", "REFUNDED"}
 SHIPPED = {"SHIPPED", "OUT_FOR_DELIVERY", "READY_FOR_PICKUP", "DELIVERED"}
 SIGNATURE_HEADER = "x-ecwid-webhook-signature"
+# an order.updated for an order afterorder never saw, placed longer ago than this, is not "placed" now
+FIRST_SEEN_WINDOW = timedelta(days=1)
 
 
 def signature(secret: str, event_created: Any, event_id: Any) -> str:
@@ -312,4 +319,9 @@ class EcwidAdapter:
         found = order_events(fetched, delivery.received_at, text(obj(webhook.get("data")).get("orderId")))
         if not found:
             return Normalized(ignored="the order is unfinished (paymentStatus INCOMPLETE)")
-        return Normalized(found)
+        placed = found[0]
+        seen = [OrderSeen(placed.order.id if placed.order else "", text(fetched.get("paymentStatus")) or "")]
+        if delivery.topic == "order.updated" and placed.occurred_at < delivery.received_at - FIRST_SEEN_WINDOW \
+                and placed.order is not None and await memory.order_status(placed.order.id) is None:
+            found = found[1:]  # an old order first seen now: history, no confirmation for it
+        return Normalized(found, remember=seen, ignored=None if found else "an old order first seen now")

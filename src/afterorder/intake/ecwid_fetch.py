@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from afterorder.clock import Clock
 from afterorder.db.platform_fetches import Fetch, claim_due, finish, retry_later
-from afterorder.db.platforms import StoredMemory, get_connection, record_ignored
+from afterorder.db.platforms import StoredMemory, get_connection, record_ignored, remember
 from afterorder.db.stores import get_store_by_id
 from afterorder.intake.adapters import Delivery
 from afterorder.intake.ecwid import EcwidAdapter
@@ -117,7 +117,8 @@ class EcwidFetcher:
             return
         if normalized.events:
             await self.intake.ingest(store, normalized.events, source="ecwid", raw=[entity] * len(normalized.events))
-        else:
+        await remember(self.engine, store.id, "ecwid", normalized.remember, self.clock.now())
+        if not normalized.events:
             await record_ignored(self.engine, store.id, "ecwid", topic, fetch.event_id,
                                  normalized.ignored or "nothing to store", fetch.raw, self.clock.now())
         await finish(self.engine, fetch.id, self.clock.now(), attempts=fetch.attempts + 1)
