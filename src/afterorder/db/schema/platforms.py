@@ -108,7 +108,7 @@ products = Table(
 
 
 # Webhooks that carry ids only (Ecwid): each delivery recorded before it is answered, then fetched
-# from the platform's REST API by a background loop, retried with backoff (migration 0016).
+# from the platform's REST API by a background loop, retried with backoff (migration 0018).
 platform_fetches = Table(
     "platform_fetches",
     metadata,

@@ -1,7 +1,7 @@
 """Ecwid: a connection's platform store id and API token; webhooks recorded to be fetched by REST
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-07 15:00:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import afterorder.db.schema
 
-revision = '0016'
-down_revision = '0015'
+revision = '0018'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 
