@@ -20,8 +20,7 @@ from sqlalchemy import func, select
 from starlette.responses import Response
 from typer.testing import CliRunner
 
-import afterorder.cli_import  # noqa: F401  (registers `import`)
-from afterorder.cli import app as cli_app
+from afterorder.cli.main import build_app
 from afterorder.clock import FrozenClock
 from afterorder.db.platforms import connect
 from afterorder.db.schema import customers, events, flow_runs, orders, platform_fetches, webhook_deliveries
@@ -288,6 +287,7 @@ def test_the_cli_connects_ecwid_and_imports_its_history_page_by_page(tmp_path: A
 
     database = f"sqlite:///{tmp_path / 'cli.db'}"
     runner = CliRunner()
+    cli_app = build_app()
     added = runner.invoke(cli_app, ["store", "add", "kumo", "--name", "雲茶舗", "--email-from", "shop@kumo.example",
                                     "--database", database])
     assert added.exit_code == 0, added.output

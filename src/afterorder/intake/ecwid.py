@@ -41,13 +41,23 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from afterorder.domain import Address, CheckoutIn, CustomerIn, Event, EventType, LineIn, OrderIn, RefundIn, ShipmentIn
-from afterorder.intake.adapters import (
+from afterorder.domain import (
+    Address,
+    CheckoutIn,
     Connection,
+    CustomerIn,
+    Event,
+    EventType,
+    LineIn,
+    OrderIn,
+    OrderSeen,
+    RefundIn,
+    ShipmentIn,
+)
+from afterorder.intake.adapters import (
     Delivery,
     Memory,
     Normalized,
-    OrderSeen,
     country_code,
     hmac_sha256,
     items,
@@ -59,8 +69,8 @@ from afterorder.intake.adapters import (
     obj,
     text,
 )
+from afterorder.intake.errors import Malformed, Unauthorized, UnknownTarget
 from afterorder.phones import lenient
-from afterorder.webhook_errors import Malformed, Unauthorized, UnknownTarget
 
 # topic → what to fetch for it (None: nothing to fetch, recorded as ignored)
 TOPICS: dict[str, str | None] = {

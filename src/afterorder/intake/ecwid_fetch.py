@@ -28,8 +28,8 @@ from afterorder.db.stores import get_store_by_id
 from afterorder.intake.adapters import Delivery
 from afterorder.intake.ecwid import EcwidAdapter
 from afterorder.intake.ecwid_api import EcwidApi, EcwidBusy, EcwidFailed, EcwidGone
+from afterorder.intake.errors import WebhookError
 from afterorder.intake.pipeline import Intake
-from afterorder.webhook_errors import WebhookError
 
 log = logging.getLogger(__name__)
 RETRY_DELAYS = (10, 30, 120, 600, 1800)  # seconds after the 1st, 2nd, … failure; then every hour

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
 from afterorder.intake.ecwid_webhooks import receive_ecwid
+from afterorder.intake.errors import WebhookError
 from afterorder.web.api import read_limited, runtime_of
 from afterorder.web.errors import error
 from afterorder.web.webhooks import receiver_of
-from afterorder.webhook_errors import WebhookError
 
 router = APIRouter()
 

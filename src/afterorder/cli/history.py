@@ -1,5 +1,5 @@
 """``afterorder import customers|orders|products FILE --store SLUG``: a store's history from files
-(``afterorder import ecwid --store SLUG``: from Ecwid's API, ``cli_import_ecwid``).
+(``afterorder import ecwid --store SLUG``: from Ecwid's API, ``cli.history_ecwid``).
 
 History never triggers flows: the events are stored and projected (customers, orders, catalog)
 with ``historical=True``, so a 2019 order gets no confirmation mail.  The command says so.
@@ -20,7 +20,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeE
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
-from afterorder.cli import Database, app, err, fail, run
+from afterorder.cli.common import Database, err, fail, run
 from afterorder.clock import SystemClock
 from afterorder.db.database import DEFAULT_URL
 from afterorder.db.stores import get_store
@@ -35,7 +35,6 @@ NOTICE = "history import: flows are not triggered (no messages go out for past o
 SHOWN_REJECTS = 20
 
 
-@app.command("import")
 def import_history(
     kind: Annotated[str, typer.Argument(help="customers, orders or products (from FILE); or ecwid (from its API)")],
     store: Annotated[str, typer.Option(help="store slug")],
@@ -56,7 +55,7 @@ def import_history(
     To make events start flows, send them live instead: ``afterorder events send FILE.jsonl``.
     ``afterorder import ecwid --store SLUG`` reads the connected Ecwid store's orders page by page."""
     if kind == "ecwid":
-        from afterorder.cli_import_ecwid import import_ecwid
+        from afterorder.cli.history_ecwid import import_ecwid
 
         return import_ecwid(store, database, as_json)
     if kind not in KINDS:

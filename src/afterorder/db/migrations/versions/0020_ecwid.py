@@ -1,6 +1,6 @@
 """Ecwid: a connection's platform store id and API token; webhooks recorded to be fetched by REST
 
-Revision ID: 0018
+Revision ID: 0020
 Revises: 0017
 Create Date: 2026-12-07 15:00:00
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import afterorder.db.schema
 
-revision = '0018'
+revision = '0020'
 down_revision = '0017'
 branch_labels = None
 depends_on = None

@@ -14,7 +14,7 @@ import httpx
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from afterorder.cli import err, fail, run
+from afterorder.cli.common import err, fail, run
 from afterorder.clock import SystemClock
 from afterorder.db.platforms import get_connection
 from afterorder.db.stores import get_store
