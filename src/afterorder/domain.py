@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Protocol
@@ -27,30 +27,45 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from afterorder.intake.limits import (
-    EARLIEST,
-    EARLIEST_BIRTH_DATE,
-    EMAIL_TEXT,
-    INT32_MAX,
-    INT32_MIN,
-    INT64_MAX,
-    LONG_TEXT,
-    MAX_AHEAD,
-    MAX_ESTIMATE_AHEAD,
-    MAX_EVENTS,
-    MAX_KEY_LENGTH,
-    MAX_LINES,
-    MAX_PROPERTIES,
-    MAX_QUANTITY,
-    MAX_TAGS,
-    MONEY_DIGITS,
-    MONEY_PLACES,
-    MONEY_WHOLE_DIGITS,
-    SHORT_TEXT,
-    TITLE_TEXT,
-    too_early,
-)
 from afterorder.phones import PhoneError, normalize
+
+# The limits at the door (``intake/limits.py`` says what each is for and how it is answered): the
+# models below state them, so the OpenAPI document shows them and validation enforces them.
+MAX_EVENTS = 1000
+MAX_LINES = 500
+MAX_TAGS = 100
+MAX_PROPERTIES = 100
+MAX_KEY_LENGTH = 64
+
+SHORT_TEXT = 255
+TITLE_TEXT = 500
+LONG_TEXT = 4000
+EMAIL_TEXT = 320
+
+MAX_QUANTITY = 1_000_000
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1  # INTEGER on PostgreSQL
+INT64_MAX = 2**63 - 1  # BIGINT on PostgreSQL, INTEGER on SQLite
+MONEY_DIGITS = 15  # what a double (SQLite) keeps exactly; PostgreSQL's NUMERIC(18, 4) keeps more
+MONEY_PLACES = 4
+MONEY_WHOLE_DIGITS = MONEY_DIGITS - MONEY_PLACES
+
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+MAX_AHEAD = timedelta(days=1)
+MAX_ESTIMATE_AHEAD = timedelta(days=366)
+
+
+def too_early(value: datetime, earliest: datetime = EARLIEST) -> bool | None:
+    """Whether ``value`` (naive ones read as UTC) is before ``earliest``; ``None`` for a time that has
+    no UTC equivalent (its offset takes it past year 1 or 9999), which nothing can store or print."""
+    try:
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        aware.astimezone(UTC)
+        return aware < earliest
+    except OverflowError:
+        return None
+
 
 
 class EventType(StrEnum):

@@ -32,7 +32,8 @@ from afterorder.flows.catalog import FlowCatalog, refused_flows
 from afterorder.flows.composers import composer_for
 from afterorder.flows.scheduler import Scheduler, SchedulerSettings, run_loop
 from afterorder.intake.ecwid_fetch import EcwidFetcher
-from afterorder.intake.limits import MAX_BODY_BYTES, Horizon
+from afterorder.intake.horizon import Horizon
+from afterorder.intake.limits import MAX_BODY_BYTES
 from afterorder.intake.pipeline import Intake
 from afterorder.sealing import Sealer, sealer_for
 

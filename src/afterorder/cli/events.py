@@ -18,7 +18,8 @@ from afterorder.db.stores import get_store
 from afterorder.domain import Event
 from afterorder.flows.catalog import FlowCatalog
 from afterorder.flows.spec import FlowError
-from afterorder.intake.limits import Refused, ahead_problems, read_json
+from afterorder.intake.horizon import ahead_problems
+from afterorder.intake.limits import Refused, read_json
 from afterorder.intake.pipeline import Intake
 from afterorder.web.errors import validation_details
 

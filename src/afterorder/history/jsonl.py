@@ -12,7 +12,8 @@ from pydantic import ValidationError
 from afterorder.domain import Event
 from afterorder.history.orders import problem
 from afterorder.history.records import Context, Record, Rejected
-from afterorder.intake.limits import Refused, ahead_problems, read_json
+from afterorder.intake.horizon import ahead_problems
+from afterorder.intake.limits import Refused, read_json
 
 
 def events(source: TextIO, ctx: Context) -> Iterator[Record | Rejected]:

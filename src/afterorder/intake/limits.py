@@ -29,7 +29,7 @@ Fields (declared on the models in ``afterorder.domain``, so the OpenAPI document
   (99,999,999,999.9999);
 * times: a time a thing happened (``occurred_at``, a checkout's ``completed_at``) or is expected
   (a shipment's ``estimated_delivery``) on or after ``EARLIEST`` (1970-01-01T00:00:00Z); a birth
-  date on or after ``EARLIEST_BIRTH_DATE``.  And, against the server's clock (``ahead_problems``):
+  date on or after ``EARLIEST_BIRTH_DATE``.  And, against the server's clock (``intake.horizon.ahead_problems``):
   a time that happened at most ``MAX_AHEAD`` (one day; ``Horizon``, ``RuntimeSettings.horizon``)
   ahead of now, an estimated delivery at most ``MAX_ESTIMATE_AHEAD`` (366 days), a birth date not
   after tomorrow.  Flows count days from these times and templates print them in the store's
@@ -43,40 +43,45 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import Any, TypedDict
 
-if TYPE_CHECKING:
-    from afterorder.domain import Event
+from afterorder.domain import (  # the limits the models state, defined with them; named here with the rest
+    EARLIEST,
+    EARLIEST_BIRTH_DATE,
+    EMAIL_TEXT,
+    INT32_MAX,
+    INT32_MIN,
+    INT64_MAX,
+    LONG_TEXT,
+    MAX_AHEAD,
+    MAX_ESTIMATE_AHEAD,
+    MAX_EVENTS,
+    MAX_KEY_LENGTH,
+    MAX_LINES,
+    MAX_PROPERTIES,
+    MAX_QUANTITY,
+    MAX_TAGS,
+    MONEY_DIGITS,
+    MONEY_PLACES,
+    MONEY_WHOLE_DIGITS,
+    SHORT_TEXT,
+    TITLE_TEXT,
+    too_early,
+)
+
+__all__ = [
+    "EARLIEST", "EARLIEST_BIRTH_DATE", "EMAIL_TEXT", "INT32_MAX", "INT32_MIN", "INT64_MAX", "LONG_TEXT",
+    "MAX_AHEAD", "MAX_BODY_BYTES", "MAX_BODY_BYTES_SETTING", "MAX_ESTIMATE_AHEAD", "MAX_EVENTS",
+    "MAX_JSON_DEPTH", "MAX_KEY_LENGTH", "MAX_LINES", "MAX_PROPERTIES", "MAX_QUANTITY", "MAX_TAGS",
+    "MIN_BODY_BYTES", "MONEY_DIGITS", "MONEY_PLACES", "MONEY_WHOLE_DIGITS", "SHORT_TEXT", "TITLE_TEXT",
+    "Detail", "Refused", "detail", "dotted", "read_json", "too_early",
+]
 
 MAX_BODY_BYTES = 1024 * 1024
 MIN_BODY_BYTES = 64 * 1024  # what ``max_body_bytes`` may be set to: a full batch of small events …
 MAX_BODY_BYTES_SETTING = 64 * 1024 * 1024  # … to a bound on the memory one request may take
 MAX_JSON_DEPTH = 32
 
-MAX_EVENTS = 1000
-MAX_LINES = 500
-MAX_TAGS = 100
-MAX_PROPERTIES = 100
-MAX_KEY_LENGTH = 64
-
-SHORT_TEXT = 255
-TITLE_TEXT = 500
-LONG_TEXT = 4000
-EMAIL_TEXT = 320
-
-MAX_QUANTITY = 1_000_000
-INT32_MIN = -(2**31)
-INT32_MAX = 2**31 - 1  # INTEGER on PostgreSQL
-INT64_MAX = 2**63 - 1  # BIGINT on PostgreSQL, INTEGER on SQLite
-MONEY_DIGITS = 15  # what a double (SQLite) keeps exactly; PostgreSQL's NUMERIC(18, 4) keeps more
-MONEY_PLACES = 4
-MONEY_WHOLE_DIGITS = MONEY_DIGITS - MONEY_PLACES
-
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-EARLIEST_BIRTH_DATE = date(1900, 1, 1)
-MAX_AHEAD = timedelta(days=1)
-MAX_ESTIMATE_AHEAD = timedelta(days=366)
 
 
 class Detail(TypedDict):
@@ -149,55 +154,3 @@ def _deeper_than(value: Any, limit: int) -> bool:
     return False
 
 
-def too_early(value: datetime, earliest: datetime = EARLIEST) -> bool | None:
-    """Whether ``value`` (naive ones read as UTC) is before ``earliest``; ``None`` for a time that has
-    no UTC equivalent (its offset takes it past year 1 or 9999), which nothing can store or print."""
-    try:
-        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-        aware.astimezone(UTC)
-        return aware < earliest
-    except OverflowError:
-        return None
-
-
-@dataclass(frozen=True)
-class Horizon:
-    """How far ahead of the server's clock times may be (``ahead_problems``)."""
-
-    happened: timedelta = MAX_AHEAD
-    estimate: timedelta = MAX_ESTIMATE_AHEAD
-
-
-def ahead_problems(event: Event, now: datetime, horizon: Horizon = Horizon(),
-                   loc: tuple[int | str, ...] = ()) -> list[Detail]:
-    """The times in ``event`` further ahead of ``now`` than ``horizon`` allows, each named (``loc``
-    is where the event sits in the request, e.g. ``("events", 3)``)."""
-    found: list[Detail] = []
-
-    def check(value: datetime | None, where: tuple[int | str, ...], allowed: timedelta) -> None:
-        if value is None:
-            return
-        latest = now + allowed
-        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-        if aware > latest:
-            found.append(detail(loc + where, f"must be at most {_span(allowed)} ahead of the server's clock "
-                                f"(not after {latest.isoformat(timespec='seconds')})", "date_too_far_ahead"))
-
-    check(event.occurred_at, ("occurred_at",), horizon.happened)
-    if event.checkout is not None:
-        check(event.checkout.completed_at, ("checkout", "completed_at"), horizon.happened)
-    if event.shipment is not None:
-        check(event.shipment.estimated_delivery, ("shipment", "estimated_delivery"), horizon.estimate)
-    if event.customer is not None and event.customer.birth_date is not None:
-        tomorrow = (now + timedelta(days=1)).date()
-        if event.customer.birth_date > tomorrow:
-            found.append(detail((*loc, "customer", "birth_date"), f"must not be after {tomorrow.isoformat()}",
-                                "date_too_far_ahead"))
-    return found
-
-
-def _span(delta: timedelta) -> str:
-    days = delta.total_seconds() / 86400
-    if days >= 1 and days == int(days):
-        return f"{int(days)} day" + ("s" if days != 1 else "")
-    return f"{int(delta.total_seconds())} seconds"

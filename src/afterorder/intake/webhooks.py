@@ -24,7 +24,7 @@ from afterorder.db.stores import StoreRow, get_store
 from afterorder.domain import Connection
 from afterorder.intake.adapters import PlatformAdapter, lower_headers
 from afterorder.intake.errors import Malformed, NotConfigured, UnknownTarget, WebhookError
-from afterorder.intake.limits import Horizon, ahead_problems
+from afterorder.intake.horizon import Horizon, ahead_problems
 from afterorder.intake.pipeline import Accepted, Intake
 
 

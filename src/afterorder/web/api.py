@@ -18,15 +18,8 @@ from starlette.responses import JSONResponse, Response
 from afterorder.db.schema import delivery_attempts, flow_runs, outbox
 from afterorder.db.stores import StoreRow, store_for_api_key
 from afterorder.domain import Event, EventBatch
-from afterorder.intake.limits import (
-    MAX_BODY_BYTES,
-    MAX_EVENTS,
-    MAX_JSON_DEPTH,
-    Horizon,
-    Refused,
-    ahead_problems,
-    read_json,
-)
+from afterorder.intake.horizon import Horizon, ahead_problems
+from afterorder.intake.limits import MAX_BODY_BYTES, MAX_EVENTS, MAX_JSON_DEPTH, Refused, read_json
 from afterorder.runtime import Runtime
 from afterorder.web.errors import error, validation_details
 
