@@ -12,8 +12,9 @@ a command-line flag, an ``AFTERORDER_*`` environment variable, the file, the bui
     flows = ["/etc/afterorder/flows"]
     templates = ["/etc/afterorder/templates"]
     secret_key = "…"    # Fernet key(s), comma-separated, the sealing one first: seals the stores'
-                        # provider credentials (``afterorder channels new-key`` makes one; without
-                        # it, a key file beside the database is made and used: ``afterorder.sealing``)
+                        # provider credentials, webhook secrets and DKIM keys (``afterorder secrets
+                        # new-key`` makes one; without it, a key file beside the database is made and
+                        # used: ``afterorder.sealing``; rotation: ``afterorder.stored_secrets``)
 
     trusted_proxies = ["10.0.0.5"]  # peers whose X-Forwarded-For is believed (addresses or CIDRs)
 

@@ -455,8 +455,8 @@ class Connection:
 
     store_id: int
     platform: str
-    secret: str | None
-    previous_secret: str | None = None
+    secret: str | None = field(repr=False)
+    previous_secret: str | None = field(default=None, repr=False)
     api_url: str | None = None
     account_id: str | None = None
     token: str | None = field(default=None, repr=False)

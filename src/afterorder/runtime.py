@@ -36,6 +36,7 @@ from afterorder.intake.horizon import Horizon
 from afterorder.intake.limits import MAX_BODY_BYTES
 from afterorder.intake.pipeline import Intake
 from afterorder.sealing import Sealer, sealer_for
+from afterorder.stored_secrets import seal_at_start
 
 log = logging.getLogger(__name__)
 STOP_WAIT = 8.0  # seconds the loops get to stop in: within systemd's and the issue's 10 s with room to close
@@ -98,7 +99,7 @@ class Runtime:
         self.outage = Outage(log)  # the loops' one voice while the database is away
         self.intake = Intake(self.engine, self.catalog, clock, on_change=self.runs_due.set)
         self.ecwid_due = asyncio.Event()  # an Ecwid webhook was recorded: fetch what it names
-        self.ecwid = EcwidFetcher(self.engine, self.intake, clock, lease=lease)
+        self.ecwid = EcwidFetcher(self.engine, self.intake, clock, lambda: self.sealer, lease=lease)
         self.composer = composer_for(settings.render_processes)
         self.scheduler = Scheduler(self.engine, self.catalog, self.renderer, clock,
                                    SchedulerSettings(worker_id=worker, base_url=settings.base_url, lease=lease),
@@ -119,7 +120,10 @@ class Runtime:
         return self._sealer
 
     async def migrate(self) -> None:
+        """The schema brought up to date, then secrets stored in plain text by older versions sealed
+        (``afterorder.stored_secrets``: a migration cannot know the key)."""
         await upgrade(self.engine)
+        await seal_at_start(self.engine, lambda: self.sealer)
 
     def channel(self) -> Channel:
         if self._channel is None:

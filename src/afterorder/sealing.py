@@ -1,9 +1,10 @@
-"""Secrets at rest: provider credentials are stored encrypted (Fernet: AES-128-CBC with HMAC-SHA256),
-with a key from configuration, never in the database.
+"""Secrets at rest: provider credentials, platform webhook secrets and DKIM keys are stored
+encrypted (Fernet: AES-128-CBC with HMAC-SHA256), with a key from configuration, never in the
+database (which columns, and old plain values: ``afterorder.stored_secrets``).
 
 The key comes from ``--secret-key``, ``AFTERORDER_SECRET_KEY`` or ``secret_key`` in
 ``afterorder.toml``: one or more Fernet keys separated by commas.  The first seals; every one of
-them opens, so a key is rotated by putting the new key first, re-sealing (``afterorder channels
+them opens, so a key is rotated by putting the new key first, re-sealing (``afterorder secrets
 reseal``), then dropping the old one.  Without a configured key, the key is read from
 ``secret.key`` in the data folder (beside a SQLite database file, else ``./afterorder-data``), made
 there on first use (mode 0600).  Back it up with the database: without it, the stored credentials
@@ -62,6 +63,18 @@ class Sealer:
                             "sealed with (after a rotation, the old key after the new one), or set the "
                             "credentials again") from None
         return {str(k): str(v) for k, v in opened.items()}
+
+    def seal_text(self, value: str) -> str:
+        """One secret string (a webhook secret, a PEM key) as a Fernet token."""
+        return self._fernet.encrypt(value.encode("utf-8")).decode("ascii")
+
+    def open_text(self, token: str) -> str:
+        try:
+            return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
+        except (InvalidToken, ValueError):
+            raise SealError(f"the stored secrets cannot be opened with {self.source}: configure the key they were "
+                            "sealed with (after a rotation, the old key after the new one), or set the "
+                            "credentials again") from None
 
     def reseal(self, token: str) -> str:
         """The same secrets sealed with the first key (after a rotation)."""

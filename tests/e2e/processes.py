@@ -81,3 +81,17 @@ async def stop(process: subprocess.Popen[Any], timeout: float = 15) -> None:
 def start_worker(database: str, smtp_url: str, *extra: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen([*AFTERORDER, "worker", "--database", database, "--smtp", smtp_url, "--poll", "0.2",
                              *extra], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+async def until_healthy(process: subprocess.Popen[Any], url: str, timeout: float = 30) -> None:
+    """Wait until the ``serve`` process answers ``/healthz`` (failing if it exits or takes too long)."""
+    async with httpx.AsyncClient() as client:
+        for _ in range(int(timeout * 20)):
+            assert process.poll() is None, f"serve exited with {process.returncode}"
+            try:
+                if (await client.get(f"{url}/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"serve did not start within {timeout:g} s")

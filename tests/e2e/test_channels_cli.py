@@ -178,14 +178,14 @@ def test_rotating_the_key_and_resealing(database_url: str) -> None:
     assert unopened["options"] == {"url": "********"}, "a setup that cannot be opened still shows what it holds"
 
     resealed = cli("channels", "reseal", database=database_url, key=rotated)
-    assert "re-sealed 1 provider setup(s) with the first key" in resealed.stdout
+    assert "1 provider setup(s) with the first key" in resealed.stdout
     [after] = stored_rows(database_url)
     assert after["secrets"] != before["secrets"] and after["updated_at"] == before["updated_at"]
     assert [p["problem"] for p in listed(database_url, new)["providers"]] == [None], "the new key alone opens"
     assert Sealer([new]).open(after["secrets"]) == {"url": SMTP_WITH_PASSWORD}
 
     stale = cli("channels", "reseal", database=database_url, key=f"{new_key()},{old}", check=False)
-    assert stale.returncode == 1 and "nothing was re-sealed: the secrets of kumo email (primary)" in stale.stderr
+    assert stale.returncode == 1 and "nothing was re-sealed: kumo smtp credentials (email, primary)" in stale.stderr
     assert stored_rows(database_url)[0]["secrets"] == after["secrets"]
     wrong = cli("channels", "test", "kumo", "smtp", "--to", "a@b.example", database=database_url, key=old, check=False)
     assert wrong.returncode == 1 and "cannot be opened with the configured secret key" in wrong.stderr

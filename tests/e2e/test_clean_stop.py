@@ -26,7 +26,7 @@ from afterorder.clock import SystemClock
 from afterorder.db.stores import get_store
 from afterorder.dev.smtp_server import DevSmtpServer
 from afterorder.domain import Event
-from tests.e2e.processes import AFTERORDER, add_store_cli, free_port
+from tests.e2e.processes import AFTERORDER, add_store_cli, free_port, until_healthy
 from tests.factories import order_event, running
 
 ORDERS = 1200
@@ -43,18 +43,6 @@ def start(command: str, database: str, smtp_url: str, log: Path, *extra: str) ->
                                start_new_session=True)
     return process, f"http://127.0.0.1:{port}"
 
-
-async def until_healthy(process: subprocess.Popen[bytes], url: str) -> None:
-    async with httpx.AsyncClient() as client:
-        for _ in range(300):
-            assert process.poll() is None, f"serve exited with {process.returncode}"
-            try:
-                if (await client.get(f"{url}/healthz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.05)
-    raise AssertionError("serve did not start within 15 s")
 
 
 async def post_burst(url: str, key: str) -> None:

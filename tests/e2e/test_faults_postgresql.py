@@ -33,7 +33,7 @@ from afterorder.delivery import DeliverySettings
 from afterorder.dev.inbox import DevInbox
 from afterorder.dev.smtp_server import DevSmtpServer, start_dev_smtp
 from afterorder.runtime import RuntimeSettings
-from tests.e2e.processes import AFTERORDER, add_store_cli, free_port
+from tests.e2e.processes import AFTERORDER, add_store_cli, free_port, until_healthy
 from tests.factories import order_event, running
 from tests.pg_cluster import PrivateCluster, private_cluster
 
@@ -51,18 +51,6 @@ def spawn(command: str, database: str, smtp_url: str, log: Path, *extra: str) ->
         return subprocess.Popen([*AFTERORDER, command, "--database", database, "--smtp", smtp_url, "--poll", "0.2",
                                  "--lease", LEASE, *extra], stdout=out, stderr=subprocess.STDOUT)
 
-
-async def until_healthy(process: subprocess.Popen[bytes], url: str) -> None:
-    async with httpx.AsyncClient() as client:
-        for _ in range(600):
-            assert process.poll() is None, f"serve exited with {process.returncode}"
-            try:
-                if (await client.get(f"{url}/healthz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.05)
-    raise AssertionError("serve did not start within 30 s")
 
 
 async def post_orders(url: str, key: str, refused: list[str]) -> None:

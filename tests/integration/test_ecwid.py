@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import sqlite3
 import threading
 from collections.abc import AsyncIterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -100,7 +102,7 @@ async def served(database_url: str, smtp_server: DevSmtpServer) -> AsyncIterator
         store, key = await add_store(runtime)
         async with runtime.engine.begin() as conn:
             await connect(conn, store.id, "ecwid", T0, secret=CLIENT_SECRET, account_id=ECWID_STORE, token=TOKEN,
-                          api_url=api)
+                          api_url=api, sealer=runtime.sealer)
         async with httpx.AsyncClient(timeout=10) as http, loopback(create_app(runtime, webhook_http=http)) as url:
             yield Served(http, url, runtime, clock, store, key, sink, store_data, api)
 
@@ -265,7 +267,7 @@ async def test_every_mapped_status_from_the_local_ecwid(sqlite_url: str, payment
         store, _key = await add_store(runtime)
         async with runtime.engine.begin() as conn:
             await connect(conn, store.id, "ecwid", T0, secret=CLIENT_SECRET, account_id=ECWID_STORE, token=TOKEN,
-                          api_url=api)
+                          api_url=api, sealer=runtime.sealer)
         async with httpx.AsyncClient(timeout=10) as http, loopback(create_app(runtime, webhook_http=http)) as url:
             body = webhook()
             answer = await http.post(f"{url}/webhooks/ecwid/kumo", content=json.dumps(body).encode(), headers={
@@ -320,6 +322,9 @@ def test_the_cli_connects_ecwid_and_imports_its_history_page_by_page(tmp_path: A
                                             "--json", "--database", database])
         assert connected.exit_code == 0, connected.output
         assert json.loads(connected.stdout)["webhook_url"].endswith("/webhooks/ecwid/kumo")
+        with closing(sqlite3.connect(tmp_path / "cli.db")) as db:  # the token is a secret: stored sealed
+            stored = db.execute("SELECT account_id, token FROM platform_connections").fetchone()
+        assert stored[0] == ECWID_STORE and stored[1].startswith("sealed:") and TOKEN not in stored[1]
         imported = runner.invoke(cli_app, ["import", "ecwid", "--store", "kumo", "--json", "--database", database])
         assert imported.exit_code == 0, imported.output
         report = json.loads(imported.stdout.strip().splitlines()[-1])

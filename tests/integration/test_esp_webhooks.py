@@ -29,6 +29,7 @@ from afterorder.feedback.receiver import EspReceiver
 from afterorder.feedback.ses import SnsVerifier, sns_host_allowed
 from afterorder.intake.errors import Unauthorized
 from afterorder.runtime import Runtime
+from afterorder.sealing import new_key
 from afterorder.web.app import create_app
 from tests.conftest import T0
 from tests.esp_signing import (
@@ -61,14 +62,16 @@ async def setup(sqlite_url: str) -> AsyncIterator[Setup]:
             store, _ = await add_store(runtime)
             async with runtime.engine.begin() as conn:
                 now = runtime.clock.now()
-                await set_credentials(conn, store.id, "ses", now,
+                await set_credentials(conn, store.id, "ses", now, sealer=runtime.sealer,
                                       topic_arn=["arn:aws:sns:us-west-2:123456789012:MyTopic"])
-                await set_credentials(conn, store.id, "sendgrid", now,
+                await set_credentials(conn, store.id, "sendgrid", now, sealer=runtime.sealer,
                                       public_key=fixture("sendgrid_signed_vector.json")["public_key"])
-                await set_credentials(conn, store.id, "postmark", now, username=POSTMARK_AUTH[0],
+                await set_credentials(conn, store.id, "postmark", now, sealer=runtime.sealer, username=POSTMARK_AUTH[0],
                                       password=POSTMARK_AUTH[1])
-                await set_credentials(conn, store.id, "mailgun", now, signing_key=MAILGUN_KEY)
-            receiver = EspReceiver(runtime.engine, runtime.intake, SnsVerifier(host_allowed=sns.allowed))
+                await set_credentials(conn, store.id, "mailgun", now, sealer=runtime.sealer,
+                                      signing_key=MAILGUN_KEY)
+            receiver = EspReceiver(runtime.engine, runtime.intake, SnsVerifier(host_allowed=sns.allowed),
+                                   lambda: runtime.sealer)
             app = create_app(runtime, esp=receiver)
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
                 yield Setup(runtime, store, http, sns)
@@ -170,10 +173,10 @@ async def test_forged_sns_messages_get_401_and_nothing_is_stored(setup: Setup) -
 
 async def test_a_certificate_off_amazon_is_never_fetched(database_url: str) -> None:
     with fake_sns() as sns:
-        async with running(database_url, FrozenClock(T0)) as runtime:
+        async with running(database_url, FrozenClock(T0), secret_key=new_key()) as runtime:
             store, _ = await add_store(runtime)
             async with runtime.engine.begin() as conn:
-                await set_credentials(conn, store.id, "ses", runtime.clock.now())
+                await set_credentials(conn, store.id, "ses", runtime.clock.now(), sealer=runtime.sealer)
             app = create_app(runtime)  # the real host check
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
                 message = sns.sign({**fixture("sns_notification.json"),
@@ -385,10 +388,11 @@ async def test_postmark_delivery_finds_its_message_by_postmarks_id(setup: Setup)
 # ---- suppression at delivery ---------------------------------------------------------------
 
 async def test_a_hard_bounced_address_is_not_mailed_again(database_url: str, smtp_server: DevSmtpServer) -> None:
-    async with running(database_url, FrozenClock(T0)) as runtime:
+    async with running(database_url, FrozenClock(T0), secret_key=new_key()) as runtime:
         store, _ = await add_store(runtime, JP_STORE)
         async with runtime.engine.begin() as conn:
-            await set_credentials(conn, store.id, "mailgun", runtime.clock.now(), signing_key=MAILGUN_KEY)
+            await set_credentials(conn, store.id, "mailgun", runtime.clock.now(), sealer=runtime.sealer,
+                                  signing_key=MAILGUN_KEY)
         app = create_app(runtime)
         failed = {**fixture("mailgun_failed_permanent.json"), "recipient": "Gone@Example.com"}
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:

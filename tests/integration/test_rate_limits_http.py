@@ -63,7 +63,7 @@ async def _site(sqlite_url: str, limits: RateLimitSettings) -> AsyncIterator[Sit
         await ingest(runtime, harbor, order_event("order.placed", "H1", T0, locale="en"))
         async with runtime.engine.begin() as conn:
             for store in (kumo, harbor):
-                await connect(conn, store.id, "shopify", T0, secret=SECRET)
+                await connect(conn, store.id, "shopify", T0, secret=SECRET, sealer=runtime.sealer)
         yield Site(runtime, kumo, harbor, {"kumo": kumo_key, "harbor": harbor_key}, Seconds(), limits)
 
 

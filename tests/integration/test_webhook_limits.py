@@ -21,6 +21,7 @@ from afterorder.db.platforms import connect
 from afterorder.db.schema import events, webhook_deliveries
 from afterorder.intake import limits
 from afterorder.runtime import Runtime
+from afterorder.sealing import new_key
 from afterorder.web.app import create_app
 from tests.factories import add_store, running
 from tests.loopback import loopback
@@ -55,11 +56,11 @@ class Platforms:
 
 @pytest.fixture
 async def platforms(database_url: str) -> AsyncIterator[Platforms]:
-    async with running(database_url, FrozenClock(NOW)) as runtime:
+    async with running(database_url, FrozenClock(NOW), secret_key=new_key()) as runtime:
         store, _ = await add_store(runtime)
         async with runtime.engine.begin() as conn:
             for platform in ("shopify", "woocommerce", "saleor"):
-                await connect(conn, store.id, platform, NOW, secret="s", api_url=SALEOR_API)
+                await connect(conn, store.id, platform, NOW, secret="s", sealer=runtime.sealer, api_url=SALEOR_API)
         async with httpx.AsyncClient(timeout=30) as http, loopback(create_app(runtime, webhook_http=http)) as url:
             yield Platforms(http, url, runtime)
 

@@ -21,6 +21,7 @@ from afterorder.db.platforms import connect
 from afterorder.db.schema import customers, events, orders, platform_items, platform_orders, webhook_deliveries
 from afterorder.db.stores import StoreRow
 from afterorder.runtime import Runtime
+from afterorder.sealing import new_key
 from afterorder.web.app import create_app
 from tests.conftest import T0
 from tests.factories import add_store, running
@@ -47,7 +48,8 @@ class Served:
 
     async def connect(self, platform: str, secret: str | None, **options: Any) -> None:
         async with self.runtime.engine.begin() as conn:
-            await connect(conn, self.store.id, platform, T0, secret=secret, **options)
+            await connect(conn, self.store.id, platform, T0, secret=secret, sealer=self.runtime.sealer,
+                          **options)
 
     async def shopify(self, topic: str, body: bytes, *, secret: str = SECRET, webhook_id: str = "wh-1",
                       **override: str) -> httpx.Response:
@@ -57,7 +59,7 @@ class Served:
 
 @pytest.fixture
 async def served(database_url: str) -> AsyncIterator[Served]:
-    async with running(database_url, FrozenClock(T0)) as runtime:
+    async with running(database_url, FrozenClock(T0), secret_key=new_key()) as runtime:
         store, key = await add_store(runtime)
         async with httpx.AsyncClient(timeout=10) as http, loopback(create_app(runtime, webhook_http=http)) as url:
             served = Served(http, url, runtime, store, key)
@@ -294,7 +296,8 @@ async def test_odd_bodies_on_every_topic_get_400_or_200_never_500(sqlite_url: st
         store, _ = await add_store(runtime)
         async with runtime.engine.begin() as conn:
             for platform in adapters:
-                await connect(conn, store.id, platform, T0, secret="s", api_url="https://saleor.example.com/graphql/")
+                await connect(conn, store.id, platform, T0, secret="s", sealer=runtime.sealer,
+                              api_url="https://saleor.example.com/graphql/")
         async with httpx.AsyncClient(timeout=10) as http, loopback(create_app(runtime, webhook_http=http)) as url:
             statuses: dict[int, int] = {}
             for n, body in enumerate(ODD_BODIES):

@@ -37,7 +37,6 @@ from afterorder.channels.setup import (
     load_setups,
     parse_channel,
     remove_provider,
-    reseal_all,
     set_provider,
     update_prefs,
 )
@@ -250,21 +249,12 @@ def channels_test(
 
 
 def channels_new_key() -> None:
-    """Print a new Fernet key for AFTERORDER_SECRET_KEY (rotating: put it first, then `channels reseal`)."""
+    """Print a new Fernet key for AFTERORDER_SECRET_KEY (rotating: put it first, then `secrets reseal`)."""
     typer.echo(new_key())
 
 
 def channels_reseal(database: Database = DEFAULT_URL, secret_key: SecretKey = None) -> None:
-    """After a key rotation: seal every stored secret again with the first configured key."""
-    sealer = _sealer(database, secret_key)
+    """After a key rotation: seal every stored secret again with the first configured key (as `secrets reseal`)."""
+    from afterorder.cli.secrets import reseal_command
 
-    async def work(engine: Any) -> int:
-        async with engine.begin() as conn:
-            return await reseal_all(conn, sealer)
-
-    try:
-        count = run(database, work)
-    except SealError as exc:
-        raise fail(str(exc)) from None
-    typer.echo(f"re-sealed {count} provider setup(s) with the first key; the other keys may now be dropped")
-
+    reseal_command(database, secret_key)

@@ -23,7 +23,8 @@ Database = Annotated[str, typer.Option("--database", envvar="AFTERORDER_DATABASE
                                        help="sqlite:///PATH or postgresql://user@host/db")]
 SecretKey = Annotated[str | None, typer.Option(
     "--secret-key", envvar="AFTERORDER_SECRET_KEY", show_default=False,
-    help="Fernet key(s) sealing the stores' provider credentials, comma-separated, the sealing one first "
+    help="Fernet key(s) sealing the stores' secrets (provider credentials, webhook secrets, DKIM keys), "
+         "comma-separated, the sealing one first "
          "(default: the key file beside the database)")]
 FlowDirs = Annotated[list[Path] | None, typer.Option("--flows", help="a directory of your own flow YAML files")]
 err = Console(stderr=True, soft_wrap=True)

@@ -1,15 +1,17 @@
 """``afterorder store set`` / ``store dkim`` / ``consent history``: a store's compliance settings,
-its DKIM key and a customer's consent record."""
+its DKIM key (stored sealed, never printed: ``afterorder.stored_secrets``) and a customer's consent
+record."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Annotated, Any
 
 import typer
 from sqlalchemy import select
 
-from afterorder.cli.common import Database, fail, run
+from afterorder.cli.common import Database, SecretKey, fail, run
 from afterorder.clock import SystemClock
 from afterorder.compliance import dkim
 from afterorder.compliance.consent import history
@@ -17,6 +19,8 @@ from afterorder.compliance.settings import SettingsError, update_settings
 from afterorder.db.database import DEFAULT_URL
 from afterorder.db.schema import customers
 from afterorder.db.stores import get_store
+from afterorder.sealing import SealError, sealer_for
+from afterorder.stored_secrets import seal_value
 
 
 def store_set(
@@ -55,12 +59,13 @@ def store_dkim(
     slug: str,
     selector: Annotated[str, typer.Option(help="the DKIM selector, e.g. ao2026")],
     domain: Annotated[str, typer.Option(help="the signing domain (d=), normally the From address's domain")],
-    database: Database = DEFAULT_URL,
+    database: Database = DEFAULT_URL, secret_key: SecretKey = None,
 ) -> None:
-    """Generate an RSA 2048 DKIM key for a store, keep it, and print the DNS TXT record to publish."""
+    """Generate an RSA 2048 DKIM key for a store, keep it (sealed), and print the DNS TXT record to publish."""
     try:
         key = dkim.generate_key(selector, domain)
-    except dkim.DkimError as exc:
+        sealed = replace(key, private_key=seal_value(sealer_for(database, secret_key), key.private_key) or "")
+    except (dkim.DkimError, SealError) as exc:
         raise fail(str(exc)) from None
 
     async def work(engine: Any) -> str:
@@ -68,7 +73,7 @@ def store_dkim(
             store = await get_store(conn, slug)
             if store is None:
                 raise fail(f"no store called {slug!r}")
-            await update_settings(conn, store.id, SystemClock().now(), dkim=key)
+            await update_settings(conn, store.id, SystemClock().now(), dkim=sealed)
             if domain.lower() != store.email_from.rsplit("@", 1)[-1].lower():
                 typer.echo(f"note: {domain} is not the domain of {store.email_from}; DMARC wants them aligned",
                            err=True)

@@ -20,7 +20,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeE
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
-from afterorder.cli.common import Database, err, fail, run
+from afterorder.cli.common import Database, SecretKey, err, fail, run
 from afterorder.clock import SystemClock
 from afterorder.db.database import DEFAULT_URL
 from afterorder.db.stores import get_store
@@ -41,6 +41,7 @@ def import_history(
     file: Annotated[Path | None, typer.Argument(
         help="a .csv (Shopify export or afterorder's columns) or .jsonl file (not for ecwid)")] = None,
     database: Database = DEFAULT_URL,
+    secret_key: SecretKey = None,
     file_format: Annotated[str | None, typer.Option("--format", help="csv or jsonl (default: from the extension)")]
     = None,
     rejects: Annotated[Path | None, typer.Option("--rejects", help="write the rejected rows (row, reason) to this CSV")]
@@ -57,7 +58,7 @@ def import_history(
     if kind == "ecwid":
         from afterorder.cli.history_ecwid import import_ecwid
 
-        return import_ecwid(store, database, as_json)
+        return import_ecwid(store, database, secret_key, as_json)
     if kind not in KINDS:
         raise fail(f"what to import: customers, orders or products (from a FILE), or ecwid; not {kind!r}")
     if file is None:

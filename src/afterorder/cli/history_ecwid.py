@@ -1,8 +1,8 @@
 """``afterorder import ecwid --store SLUG``: the connected Ecwid store's order history, with a progress bar.
 
 The orders are read from Ecwid's REST API page by page (``intake.ecwid_history``) with the store id,
-token and API base given to ``afterorder store connect SLUG ecwid``, and stored as history: flows
-never see them.  Running it again stores nothing twice.
+token (opened with the secret key) and API base given to ``afterorder store connect SLUG ecwid``, and
+stored as history: flows never see them.  Running it again stores nothing twice.
 """
 
 from __future__ import annotations
@@ -23,17 +23,25 @@ from afterorder.history.loader import refresh_statistics
 from afterorder.intake.ecwid_api import EcwidApi, EcwidError
 from afterorder.intake.ecwid_history import EcwidImport, import_orders
 from afterorder.intake.pipeline import Intake
+from afterorder.sealing import SealError, sealer_for
 
 NOTICE = "history import: flows are not triggered (no messages go out for past orders)"
 
 
-def import_ecwid(slug: str, database: str, as_json: bool) -> None:
+def import_ecwid(slug: str, database: str, secret_key: str | None, as_json: bool) -> None:
     err.print(NOTICE, highlight=False)
+    try:
+        sealer = sealer_for(database, secret_key)
+    except SealError as exc:
+        raise fail(str(exc)) from None
 
     async def work(engine: Any) -> EcwidImport:
         async with engine.connect() as conn:
             store = await get_store(conn, slug)
-            connection = await get_connection(conn, store.id, "ecwid") if store else None
+            try:
+                connection = await get_connection(conn, store.id, "ecwid", sealer=sealer) if store else None
+            except SealError as exc:
+                raise fail(str(exc)) from None
         if store is None:
             raise fail(f"no store called {slug!r}")
         if connection is None or not connection.account_id or not connection.token:

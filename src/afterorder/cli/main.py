@@ -27,6 +27,7 @@ from afterorder.cli import (
     privacy,
     promotions,
     report,
+    secrets,
     segment,
     serve,
     stores,
@@ -46,7 +47,8 @@ def build_app() -> typer.Typer:
     _group(app, "store", "Stores (tenants).", {
         "add": stores.store_add, "list": stores.store_list, "connect": stores.store_connect,
         "set": compliance.store_set, "dkim": compliance.store_dkim, "set-industry": dashboard.store_set_industry,
-        "esp": privacy.store_esp, "webhooks": privacy.store_webhooks, "tracking": privacy.store_tracking})
+        "esp": privacy.store_esp, "webhooks": privacy.store_webhooks, "tracking": privacy.store_tracking,
+        "show": stores.store_show})
     _group(app, "events", "Send events from files.", {"send": events.events_send})
     _group(app, "db", "Database schema.", {"upgrade": db.db_upgrade})
     _group(app, "outbox", "Messages queued and sent.", {"list": outbox.outbox_list})
@@ -71,6 +73,8 @@ def build_app() -> typer.Typer:
            {"import": promotions.coupon_import, "show": promotions.coupon_show})
     _group(app, "report", "Reports: customer retention and product repurchase cycles.",
            {"retention": report.report_retention, "product-cycle": report.report_product_cycle})
+    _group(app, "secrets", "The key sealing stored secrets (webhook secrets, provider credentials, DKIM keys).", {
+        "new-key": secrets.secrets_new_key, "reseal": secrets.secrets_reseal, "check": secrets.secrets_check})
     _group(app, "segment", "Segments: customers who meet a condition, always current.", {
         "define": segment.segment_define, "list": segment.segment_list, "count": segment.segment_count,
         "members": segment.segment_members, "export": segment.segment_export})

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from afterorder.cli.common import Database, fail, known_store, run
+from afterorder.cli.common import Database, SecretKey, fail, known_store, run
 from afterorder.clock import SystemClock
 from afterorder.compliance.suppression import Reason, lift, list_suppressions, suppress
 from afterorder.db.database import DEFAULT_URL
@@ -20,6 +20,7 @@ from afterorder.feedback import aliyun_sms
 from afterorder.feedback.base import BadCredentials
 from afterorder.feedback.credentials import PROVIDERS, set_credentials
 from afterorder.privacy.data_rights import NoSuchCustomer, erase_customer, export_customer
+from afterorder.sealing import SealError, sealer_for
 from afterorder.tracking.settings import TrackingSettingsError, save_settings
 
 StoreSlug = Annotated[str, typer.Option("--store", help="store slug")]
@@ -120,16 +121,22 @@ def store_esp(
     signing_key: Annotated[str | None, typer.Option(help="mailgun: the HTTP webhook signing key")] = None,
     topic_arn: Annotated[list[str] | None, typer.Option(help="ses: accept only this SNS topic (repeatable)")] = None,
     base_url: Annotated[str, typer.Option(help="afterorder's public address, for the printed URL")] = "",
-    database: Database = DEFAULT_URL,
+    database: Database = DEFAULT_URL, secret_key: SecretKey = None,
 ) -> None:
-    """Set the credentials a provider's bounce/complaint webhook is checked with; prints the URL to give it."""
+    """Set the credentials a provider's bounce/complaint webhook is checked with; prints the URL to give it.
+
+    Mailgun's signing key is stored sealed; secrets are not printed."""
+    try:
+        sealer = sealer_for(database, secret_key)
+    except SealError as exc:
+        raise fail(str(exc)) from None
 
     async def work(engine: Any) -> dict[str, Any]:
         async with engine.begin() as conn:
             store = await known_store(conn, slug)
-            return await set_credentials(conn, store.id, provider, SystemClock().now(), public_key=public_key,
-                                         username=username, password=password, signing_key=signing_key,
-                                         topic_arn=topic_arn)
+            return await set_credentials(conn, store.id, provider, SystemClock().now(), sealer=sealer,
+                                         public_key=public_key, username=username, password=password,
+                                         signing_key=signing_key, topic_arn=topic_arn)
 
     try:
         settings = run(database, work)

@@ -3,6 +3,8 @@ deliveries taught us (order status, stock).
 
 ``connect`` creates or updates a store's connection to a platform; a rotation keeps the old
 secret as ``previous_secret`` so deliveries signed before the platform switched still verify.
+Both secrets are stored sealed and opened when read (``afterorder.stored_secrets``; a plain one an
+older version stored is read as it is).
 ``StoredMemory`` is the ``Memory`` adapters read; ``remember`` writes what they learnt, after the
 delivery's events are stored (so a failed store leaves nothing half-remembered and a retry
 produces the same events again).
@@ -20,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from afterorder.db.schema import platform_connections, platform_items, platform_orders, webhook_deliveries
 from afterorder.db.statements import insert_ignore
 from afterorder.domain import Connection, ItemSeen, OrderSeen, Remembered
+from afterorder.sealing import Sealer
+from afterorder.stored_secrets import SealerOf, open_value, seal_value
 
 DELIVERY_COLUMNS = ("store_id", "platform", "topic", "delivery_id", "status", "reason", "raw", "received_at")
 
@@ -28,36 +32,40 @@ class ConnectError(ValueError):
     """A connection could not be made as asked; the message names the option."""
 
 
-async def get_connection(conn: AsyncConnection, store_id: int, platform: str) -> Connection | None:
+async def get_connection(conn: AsyncConnection, store_id: int, platform: str, *,
+                         sealer: Sealer | SealerOf) -> Connection | None:
+    """The store's connection, secrets opened (``SealError`` if the configured key cannot open them)."""
     row = (await conn.execute(select(platform_connections).where(
         platform_connections.c.store_id == store_id, platform_connections.c.platform == platform))).mappings().first()
     if row is None:
         return None
-    return Connection(store_id=store_id, platform=platform, secret=row["secret"],
-                      previous_secret=row["previous_secret"], api_url=row["api_url"],
-                      account_id=row["account_id"], token=row["token"])
+    return Connection(store_id=store_id, platform=platform, secret=open_value(sealer, row["secret"]),
+                      previous_secret=open_value(sealer, row["previous_secret"]), api_url=row["api_url"],
+                      account_id=row["account_id"], token=open_value(sealer, row["token"]))
 
 
 async def connect(conn: AsyncConnection, store_id: int, platform: str, now: datetime, *, secret: str | None,
-                  previous_secret: str | None = None, keep_previous: bool = False,
+                  sealer: Sealer, previous_secret: str | None = None, keep_previous: bool = False,
                   api_url: str | None = None, account_id: str | None = None,
                   token: str | None = None) -> Connection:
     """Connect (or reconnect) a store to a platform.
 
     ``keep_previous`` moves the secret in use now to ``previous_secret`` (a rotation); an explicit
     ``previous_secret`` wins; otherwise reconnecting forgets the old secret."""
-    before = await get_connection(conn, store_id, platform)
+    before = await get_connection(conn, store_id, platform, sealer=sealer)
     if previous_secret is None and keep_previous and before is not None and before.secret != secret:
         previous_secret = before.secret
-    values: dict[str, Any] = {"secret": secret, "previous_secret": previous_secret, "api_url": api_url,
-                              "account_id": account_id, "token": token, "updated_at": now}
+    values: dict[str, Any] = {"secret": seal_value(sealer, secret),
+                              "previous_secret": seal_value(sealer, previous_secret),
+                              "api_url": api_url, "account_id": account_id,
+                              "token": seal_value(sealer, token), "updated_at": now}
     if before is None:
         await conn.execute(platform_connections.insert().values(store_id=store_id, platform=platform, created_at=now,
                                                                 **values))
     else:
         await conn.execute(platform_connections.update().where(
             platform_connections.c.store_id == store_id, platform_connections.c.platform == platform).values(**values))
-    found = await get_connection(conn, store_id, platform)
+    found = await get_connection(conn, store_id, platform, sealer=sealer)
     assert found is not None
     return found
 

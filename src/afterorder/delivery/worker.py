@@ -57,6 +57,8 @@ from afterorder.db.key_lists import in_keys
 from afterorder.db.schema import Id, customers, delivery_attempts, outbox, outbox_bodies
 from afterorder.db.statements import execute_many, insert_rows, typed_statement
 from afterorder.delivery.outbox import FALLBACK_SUFFIX
+from afterorder.sealing import SealError
+from afterorder.stored_secrets import open_dkim
 
 INTERRUPTED = "worker stopped before the outcome was known"
 UNFOLLOWED = "the customer unfollowed the store's LINE account"
@@ -192,6 +194,7 @@ class Delivery:
         self._routes: dict[tuple[int, ChannelKind], Route | None] = {}
         self._line_paused: dict[int, datetime] = {}  # store → LINE paused until (monthly quota)
         self._unsaved_pauses: set[int] = set()  # paused here, not yet written to the store's settings
+        self._dkim_opened: dict[str, DkimKey] = {}  # stored (sealed) DKIM key → opened
 
     async def claim(self) -> list[Claimed]:
         now = self.clock.now()
@@ -395,6 +398,13 @@ class Delivery:
         return outcome
 
     async def _send(self, item: Claimed, endpoint: Endpoint, message: OutgoingMessage) -> Outcome:
+        key = None
+        if message.channel is ChannelKind.EMAIL and item.dkim is not None:
+            try:
+                key = open_dkim(item.dkim, self.registry.sealer, self._dkim_opened)
+            except SealError as exc:  # a wrong key: not sent unsigned; it waits for the right key (retried)
+                return Outcome(item, SendResult(SendOutcome.TEMPORARY, None, f"DKIM key: {exc}"), self.clock.now(),
+                               message, endpoint.provider)
         wait = endpoint.bucket.reserve()
         now = self.clock.now()
         room = (item.send_by - now).total_seconds()
@@ -406,9 +416,8 @@ class Delivery:
                            until)
         if wait > 0:
             await asyncio.sleep(wait)
-        if message.channel is ChannelKind.EMAIL and item.dkim is not None:  # ~1-2 ms of RSA: off the event loop
-            message = replace(message, data=await asyncio.to_thread(dkim.sign, message.data, item.dkim,
-                                                                     self.clock.now()))
+        if key is not None:  # ~1-2 ms of RSA: off the event loop
+            message = replace(message, data=await asyncio.to_thread(dkim.sign, message.data, key, self.clock.now()))
         result = await endpoint.channel.send(message)
         if result.busy is not None and result.retry_after:
             endpoint.bucket.pause(result.retry_after)

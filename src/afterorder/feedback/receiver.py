@@ -31,7 +31,7 @@ from afterorder.feedback.base import Bounce, Feedback, WebhookRequest
 from afterorder.feedback.credentials import PROVIDERS, get_credentials
 from afterorder.feedback.ses import SnsVerifier
 from afterorder.feedback.status import Recorded, find_outbox, record_statuses
-from afterorder.intake.errors import NotConfigured, UnknownTarget
+from afterorder.intake.errors import NotConfigured, SecretsLocked, UnknownTarget
 from afterorder.intake.pipeline import Intake
 from afterorder.sealing import Sealer, SealError
 from afterorder.tracking.engagement import find_message
@@ -118,13 +118,17 @@ class EspReceiver:
     engine: AsyncEngine
     intake: Intake
     sns: SnsVerifier = field(default_factory=SnsVerifier)
+    sealer: SealerOf | None = None  # opens a sealed signing key (none: only plain ones can be read)
 
     async def receive(self, provider: str, store_slug: str, request: WebhookRequest) -> Received:
         if provider not in PROVIDERS:
             raise UnknownTarget(f"unknown provider {provider!r}; known: {', '.join(PROVIDERS)}")
         store = await find_store(self.engine, store_slug)
         async with self.engine.connect() as conn:
-            settings = await get_credentials(conn, store.id, provider)
+            try:
+                settings = await get_credentials(conn, store.id, provider, sealer=self.sealer)
+            except SealError as exc:
+                raise SecretsLocked(f"store {store_slug!r}'s {provider} webhook key cannot be opened: {exc}") from None
         if settings is None:
             raise NotConfigured(f"no {provider} webhook is set up for store {store_slug!r}; "
                                 f"run `afterorder store esp {store_slug} {provider} ...`")

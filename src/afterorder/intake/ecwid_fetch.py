@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 import httpx
@@ -30,6 +31,7 @@ from afterorder.intake.ecwid import EcwidAdapter
 from afterorder.intake.ecwid_api import EcwidApi, EcwidBusy, EcwidFailed, EcwidGone
 from afterorder.intake.errors import WebhookError
 from afterorder.intake.pipeline import Intake
+from afterorder.sealing import Sealer, SealError
 
 log = logging.getLogger(__name__)
 RETRY_DELAYS = (10, 30, 120, 600, 1800)  # seconds after the 1st, 2nd, … failure; then every hour
@@ -42,9 +44,12 @@ def backoff(attempts: int) -> timedelta:
 
 
 class EcwidFetcher:
-    def __init__(self, engine: AsyncEngine, intake: Intake, clock: Clock, http: httpx.AsyncClient | None = None,
-                 *, lease: timedelta = timedelta(seconds=60), batch: int = 20) -> None:
+    def __init__(self, engine: AsyncEngine, intake: Intake, clock: Clock, sealer: Callable[[], Sealer],
+                 http: httpx.AsyncClient | None = None, *, lease: timedelta = timedelta(seconds=60),
+                 batch: int = 20) -> None:
+        """``sealer``: the installation's, asked for when a store's token is read."""
         self.engine = engine
+        self.sealer = sealer
         self.intake = intake
         self.clock = clock
         self.lease = lease
@@ -83,6 +88,8 @@ class EcwidFetcher:
             await finish(self.engine, fetch.id, self.clock.now(), failed=exc.message, attempts=fetch.attempts + 1)
         except EcwidFailed as exc:
             await self._failed(fetch, exc.message, temporary=exc.temporary)
+        except SealError as exc:  # the configured key cannot open the store's token: a restart with the key fixes it
+            await self._failed(fetch, str(exc), temporary=True)
         except WebhookError as exc:  # what Ecwid answered cannot become an event: retrying will not help
             await finish(self.engine, fetch.id, self.clock.now(), failed=exc.message, attempts=fetch.attempts + 1)
 
@@ -97,7 +104,7 @@ class EcwidFetcher:
     async def _fetch_and_store(self, fetch: Fetch) -> None:
         async with self.engine.connect() as conn:
             store = await get_store_by_id(conn, fetch.store_id)
-            connection = await get_connection(conn, fetch.store_id, "ecwid")
+            connection = await get_connection(conn, fetch.store_id, "ecwid", sealer=self.sealer)
         if store is None or connection is None or not connection.account_id or not connection.token:
             await finish(self.engine, fetch.id, self.clock.now(), failed="the store is no longer connected to Ecwid")
             return

@@ -7,7 +7,9 @@ its message names what is wrong.  Nothing of a refused request is stored.
 * :class:`Unauthorized` (401): a missing or forged signature, a wrong token or password;
 * :class:`Malformed` (400): the body is not what the sender sends (not JSON, a field missing);
 * :class:`UnknownTarget` (404): no such store, platform or provider;
-* :class:`NotConfigured` (404): the store exists but has not set this webhook up.
+* :class:`NotConfigured` (404): the store exists but has not set this webhook up;
+* :class:`SecretsLocked` (503): the store's secret cannot be opened with the configured key (the
+  sender retries; the message says which key to configure).
 
 This module imports nothing from afterorder, so any layer may raise these.
 """
@@ -43,3 +45,8 @@ class UnknownTarget(WebhookError):
 
 class NotConfigured(UnknownTarget):
     code = "not_configured"
+
+
+class SecretsLocked(WebhookError):
+    status = 503
+    code = "secret_key"

@@ -6,12 +6,15 @@ run later), so platforms see fast 200s.  Whatever is wrong with a delivery becom
 status the platform gets: 401 bad signature (nothing stored), 400 a body that cannot be read as the
 topic says or that breaks a limit of ``intake.limits`` (nested too deep, a field out of bounds, a
 time before 1970 or too far ahead of the clock: named), 404 an unknown store or platform, or one
-the store has not connected.  Bodies over the size limit are refused (413) before they get here.
+the store has not connected, 503 a webhook secret the configured key cannot open (logged, and
+named in the answer: ``afterorder.stored_secrets``).  Bodies over the size limit are refused (413)
+before they get here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,9 +26,12 @@ from afterorder.db.platforms import StoredMemory, get_connection, record_ignored
 from afterorder.db.stores import StoreRow, get_store
 from afterorder.domain import Connection
 from afterorder.intake.adapters import PlatformAdapter, lower_headers
-from afterorder.intake.errors import Malformed, NotConfigured, UnknownTarget, WebhookError
+from afterorder.intake.errors import Malformed, NotConfigured, SecretsLocked, UnknownTarget, WebhookError
 from afterorder.intake.horizon import Horizon, ahead_problems
 from afterorder.intake.pipeline import Accepted, Intake
+from afterorder.sealing import Sealer, SealError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -56,8 +62,10 @@ def _fields(exc: ValidationError) -> str:
 
 class WebhookReceiver:
     def __init__(self, engine: AsyncEngine, intake: Intake, adapters: Mapping[str, PlatformAdapter],
-                 clock: Clock, horizon: Horizon = Horizon()) -> None:
+                 clock: Clock, sealer: Callable[[], Sealer], horizon: Horizon = Horizon()) -> None:
+        """``sealer``: the installation's, asked for when a store's webhook secret is read."""
         self.engine = engine
+        self.sealer = sealer
         self.intake = intake
         self.adapters = adapters
         self.clock = clock
@@ -69,7 +77,11 @@ class WebhookReceiver:
             raise UnknownTarget(f"no platform called {platform!r}; afterorder takes {', '.join(self.adapters)}")
         async with self.engine.connect() as conn:
             store = await get_store(conn, slug)
-            connection = await get_connection(conn, store.id, platform) if store else None
+            try:
+                connection = await get_connection(conn, store.id, platform, sealer=self.sealer) if store else None
+            except SealError as exc:
+                log.error("a %s webhook for store %s cannot be verified: %s", platform, slug, exc)
+                raise SecretsLocked(f"the store's {platform} webhook secret cannot be opened: {exc}") from None
         if store is None:
             raise UnknownTarget(f"no store called {slug!r}")
         if connection is None:

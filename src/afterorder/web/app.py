@@ -80,7 +80,7 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, dev: D
     app.state.dev = dev
     app.state.key_cache = {}
     app.state.webhooks = WebhookReceiver(runtime.engine, runtime.intake, build_adapters(webhook_http), runtime.clock,
-                                         runtime.settings.horizon)
+                                         lambda: runtime.sealer, runtime.settings.horizon)
     app.include_router(api.router)
     app.include_router(feedback_webhooks.router)  # before /webhooks/{platform}/{store}: line, twilio are no platforms
     app.include_router(ecwid_webhooks.router)  # before /webhooks/{platform}/{store}: fetched after the answer
@@ -92,7 +92,7 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, dev: D
     app.include_router(engagement.router)
     app.include_router(data_rights.router)
     app.include_router(tracking.router)
-    app.state.esp = esp or EspReceiver(runtime.engine, runtime.intake)
+    app.state.esp = esp or EspReceiver(runtime.engine, runtime.intake, sealer=lambda: runtime.sealer)
     app.state.line = LineReceiver(runtime.engine, runtime.clock, lambda: runtime.sealer, runtime.settings.base_url,
                                   webhook_http)
     app.state.twilio = TwilioReceiver(runtime.engine, runtime.intake, runtime.clock, lambda: runtime.sealer,

@@ -1,5 +1,6 @@
 """Platform webhooks (``POST /webhooks/{platform}/{store}``) and connecting a store to a platform
-(``POST /api/v1/connections``)."""
+(``POST /api/v1/connections``: the secrets are stored sealed, ``afterorder.stored_secrets``, and the
+answer never holds them)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from afterorder.db.platforms import connect
 from afterorder.intake.errors import WebhookError
 from afterorder.intake.platforms import connection_problems, webhook_url
 from afterorder.intake.webhooks import WebhookReceiver
+from afterorder.sealing import SealError
 from afterorder.web.api import ApiError, StoreDep, parse_json, read_limited, runtime_of
 from afterorder.web.errors import error, validation_details
 
@@ -34,7 +36,9 @@ def receiver_of(request: Request) -> WebhookReceiver:
     responses={200: {"description": "stored, or recorded as ignored"}, 400: {"description": "unreadable body"},
                401: {"description": "missing, forged or stale signature; nothing stored"},
                404: {"description": "unknown store or platform, or the store has not connected it"},
-               413: {"description": "body over the size limit (1 MiB unless serve --max-body-bytes)"}},
+               413: {"description": "body over the size limit (1 MiB unless serve --max-body-bytes)"},
+               503: {"description": "secret_key: the store's webhook secret cannot be opened with the configured "
+                                    "key (the message says which key to configure); the platform retries"}},
     tags=["webhooks"],
 )
 async def receive_webhook(platform: str, store: str, request: Request) -> Response:
@@ -69,7 +73,9 @@ def connection_answer(base_url: str, slug: str, platform: str, topics: list[str]
 @router.post("/api/v1/connections", summary="Connect this store to Shopify, WooCommerce, Saleor or Ecwid",
              tags=["admin"],
              responses={200: {"description": "connected; paste webhook_url into the platform"},
-                        422: {"description": "a missing or wrong option, named"}})
+                        422: {"description": "a missing or wrong option, named"},
+                        503: {"description": "secret_key: the configured key is unusable, or cannot open the "
+                                             "secret a rotation would keep"}})
 async def post_connection(request: Request, store: StoreDep) -> JSONResponse:
     body = await read_limited(request)
     try:
@@ -86,9 +92,14 @@ async def post_connection(request: Request, store: StoreDep) -> JSONResponse:
     if problems:
         raise ApiError(error(422, "invalid_request", "; ".join(problems)))
     runtime = runtime_of(request)
-    async with runtime.engine.begin() as conn:
-        made = await connect(conn, store.id, wanted.platform, runtime.clock.now(), secret=secret,
-                             previous_secret=wanted.previous_secret, keep_previous=wanted.keep_previous,
-                             api_url=api_url, account_id=account_id, token=wanted.token)
+    try:
+        sealer = runtime.sealer
+        async with runtime.engine.begin() as conn:
+            made = await connect(conn, store.id, wanted.platform, runtime.clock.now(), secret=secret,
+                                 sealer=sealer, previous_secret=wanted.previous_secret,
+                                 keep_previous=wanted.keep_previous, api_url=api_url,
+                                 account_id=account_id, token=wanted.token)
+    except SealError as exc:  # the key is unusable, or cannot open the secret a rotation would keep
+        raise ApiError(error(503, "secret_key", str(exc))) from None
     return JSONResponse(connection_answer(runtime.settings.base_url, store.slug, wanted.platform,
                                           list(adapter.subscribe), made.previous_secret is not None))

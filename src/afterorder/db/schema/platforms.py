@@ -21,16 +21,17 @@ from afterorder.db.schema.types import Id, Money, UtcDateTime, metadata
 
 # How a store connected Shopify / WooCommerce / Saleor: the webhook secret (HMAC keys must be kept
 # as given), the one before it while the platform still signs with it, and Saleor's API URL.
+# The secrets are stored sealed ("sealed:" + a Fernet token: afterorder.stored_secrets; TEXT since 0018).
 platform_connections = Table(
     "platform_connections",
     metadata,
     Column("store_id", Id, ForeignKey("stores.id"), primary_key=True),
     Column("platform", String(32), primary_key=True),
-    Column("secret", String(255), nullable=True),
-    Column("previous_secret", String(255), nullable=True),
+    Column("secret", Text, nullable=True),
+    Column("previous_secret", Text, nullable=True),
     Column("api_url", String(1000), nullable=True),
     Column("account_id", String(64), nullable=True),  # the platform's id for the store (Ecwid's store id)
-    Column("token", String(255), nullable=True),  # a REST API access token (Ecwid's secret_* token)
+    Column("token", Text, nullable=True),  # a REST API access token (Ecwid's secret_* token), stored sealed
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )

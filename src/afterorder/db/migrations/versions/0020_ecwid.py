@@ -1,7 +1,7 @@
 """Ecwid: a connection's platform store id and API token; webhooks recorded to be fetched by REST
 
 Revision ID: 0020
-Revises: 0017
+Revises: 0018
 Create Date: 2026-12-07 15:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import afterorder.db.schema
 
 revision = '0020'
-down_revision = '0017'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
@@ -23,7 +23,7 @@ Id = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 def upgrade() -> None:
     with op.batch_alter_table('platform_connections') as batch:
         batch.add_column(sa.Column('account_id', sa.String(length=64), nullable=True))
-        batch.add_column(sa.Column('token', sa.String(length=255), nullable=True))
+        batch.add_column(sa.Column('token', sa.Text(), nullable=True))  # stored sealed
     op.create_table('platform_fetches',
     sa.Column('id', Id, autoincrement=True, nullable=False),
     sa.Column('store_id', Id, nullable=False),
