@@ -16,12 +16,16 @@ set -euo pipefail
 # spamassassin: tests/integration/test_spam_score.py scores every built-in message with it.
 # chromium, fontconfig, fonts-noto-cjk: the browser tests in tests/e2e, which see Japanese drawn with a CJK font.
 # openssl: tests/integration/test_smtp_tls.py makes its test certificate with it.
+# curl, jq, sqlite3: tests/e2e/test_docs_commands.py runs the documents' commands, which use them.
 # (Postfix's smtp-sink/smtp-source are for `make bench` only: bench/install-smtp-tools.sh.)
 DEFAULT_DEPS='spamassassin: command -v spamassassin
 chromium: test -x /usr/bin/chromium
 fontconfig: command -v fc-list
 fonts-noto-cjk: fc-list :lang=ja family | grep -q "Noto Sans CJK"
-openssl: command -v openssl'
+openssl: command -v openssl
+curl: command -v curl
+jq: command -v jq
+sqlite3: command -v sqlite3'
 DEPS="${AFTERORDER_TEST_DEPS:-$DEFAULT_DEPS}"
 
 # The packages whose probe fails, space-separated.

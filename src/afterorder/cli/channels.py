@@ -21,6 +21,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from afterorder.audit.command_line import by_command
+from afterorder.audit.log import Action, Change
 from afterorder.channels.arguments import as_flags, describe, listed, read_options
 from afterorder.channels.base import SendOutcome, SendResult
 from afterorder.channels.catalog import PROVIDERS, provider
@@ -106,6 +108,8 @@ def channels_set(
             target = await known_store(conn, store)
             saved = await set_provider(conn, sealer, target.id, spec.name, given, SystemClock().now(), role=role,
                                        rate=rate)
+            await by_command(conn, target.id, Change(Action.CHANNEL_SET, saved.setup.channel.value, {
+                "provider": spec.name, "role": role, "rate": rate, "options": ", ".join(sorted(given))}))
         return saved.setup
 
     try:
@@ -156,7 +160,11 @@ def channels_remove(store: str, channel: Annotated[str, typer.Argument(help="ema
 
     async def work(engine: Any) -> bool:
         async with engine.begin() as conn:
-            return await remove_provider(conn, (await known_store(conn, store)).id, kind, role)
+            target = await known_store(conn, store)
+            removed = await remove_provider(conn, target.id, kind, role)
+            if removed:
+                await by_command(conn, target.id, Change(Action.CHANNEL_REMOVED, kind.value, {"role": role}))
+            return removed
 
     try:
         removed = run(database, work)
@@ -172,6 +180,8 @@ def _change_prefs(store: str, database: str, **change: Any) -> None:
         async with engine.begin() as conn:
             target = await known_store(conn, store)
             prefs = await update_prefs(conn, target.id, SystemClock().now(), **change)
+            await by_command(conn, target.id, Change(Action.CHANNELS_CHANGED, "channels", {
+                k: ", ".join(v) if isinstance(v, list) else v for k, v in change.items()}))
             set_up = await configured_channels(conn, target.id)
         missing = [c for c in prefs.order if c not in set_up]
         if change.get("order") and missing:

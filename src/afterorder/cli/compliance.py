@@ -11,11 +11,13 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import select
 
+from afterorder.audit.changes import setting_changes
+from afterorder.audit.command_line import by_command
 from afterorder.cli.common import Database, SecretKey, fail, run
 from afterorder.clock import SystemClock
 from afterorder.compliance import dkim
 from afterorder.compliance.consent import history
-from afterorder.compliance.settings import SettingsError, update_settings
+from afterorder.compliance.settings import SettingsError, load_one, update_settings
 from afterorder.db.database import DEFAULT_URL
 from afterorder.db.schema import customers
 from afterorder.db.stores import get_store
@@ -44,9 +46,12 @@ def store_set(
             store = await get_store(conn, slug)
             if store is None:
                 raise fail(f"no store called {slug!r}")
+            before = (await load_one(conn, store.id)).public()
             settings = await update_settings(conn, store.id, SystemClock().now(), rule=marketing_rule,
                                              china_ad_prefix=china_ad_prefix, double_opt_in=double_opt_in,
                                              quiet_hours=quiet_hours, caps=cap or [])
+            for changed in setting_changes(before, settings.public(), "compliance."):
+                await by_command(conn, store.id, changed)
         return settings.public()
 
     try:
@@ -73,7 +78,10 @@ def store_dkim(
             store = await get_store(conn, slug)
             if store is None:
                 raise fail(f"no store called {slug!r}")
-            await update_settings(conn, store.id, SystemClock().now(), dkim=sealed)
+            before = (await load_one(conn, store.id)).public()
+            after = await update_settings(conn, store.id, SystemClock().now(), dkim=sealed)
+            for changed in setting_changes(before, after.public(), "compliance."):
+                await by_command(conn, store.id, changed)  # the selector and domain, not the key
             if domain.lower() != store.email_from.rsplit("@", 1)[-1].lower():
                 typer.echo(f"note: {domain} is not the domain of {store.email_from}; DMARC wants them aligned",
                            err=True)

@@ -12,6 +12,8 @@ import typer
 import yaml
 from sqlalchemy import select
 
+from afterorder.audit.command_line import by_command
+from afterorder.audit.log import Action, Change
 from afterorder.cli.common import Database, fail, run
 from afterorder.clock import SystemClock
 from afterorder.content.store_content import DOCUMENTS, ContentError, save_content
@@ -42,6 +44,7 @@ def content_set(key: Annotated[str, typer.Argument(help=", ".join(DOCUMENTS))], 
                 await save_content(conn, row.id, key, data, SystemClock().now())
             except ContentError as exc:
                 raise fail(f"{file}: {exc}") from None
+            await by_command(conn, row.id, Change(Action.CONTENT_SET, key))
 
     run(database, work)
     typer.echo(f"{store}: content {key} set")

@@ -7,11 +7,13 @@ from typing import Annotated, Any
 
 import typer
 
+from afterorder.audit.command_line import by_command
+from afterorder.audit.log import Action, Change
 from afterorder.cli.common import Database, fail, run
 from afterorder.clock import SystemClock
 from afterorder.db.dashboard_users import LANGUAGES, Role, UserError, add_user, set_language
 from afterorder.db.database import DEFAULT_URL
-from afterorder.db.store_settings import set_industry
+from afterorder.db.store_settings import industry_of, set_industry
 from afterorder.db.stores import get_store
 from afterorder.domain import INDUSTRIES, IndustryError
 
@@ -57,6 +59,9 @@ def user_add(
                 user_id = await add_user(conn, username, password, ids, SystemClock().now())
                 if language is not None:
                     await set_language(conn, user_id, language)
+                for store_id, _role in ids:
+                    await by_command(conn, store_id, Change(Action.USER_SET, username, {
+                        "user_id": user_id, "role": chosen.value, "language": language}))
             except UserError as exc:
                 raise fail(str(exc)) from None
 
@@ -77,8 +82,11 @@ def store_set_industry(
             if found is None:
                 raise fail(f"no store {slug!r}")
             try:
-                return await set_industry(conn, found.id, industry, SystemClock().now())
+                before = await industry_of(conn, found.id)
+                after = await set_industry(conn, found.id, industry, SystemClock().now())
             except IndustryError as exc:
                 raise fail(str(exc)) from None
+            await by_command(conn, found.id, Change(Action.SETTING_CHANGED, "industry", {"from": before, "to": after}))
+            return after
 
     typer.echo(f"{slug}: industry {run(database, work)}")

@@ -11,6 +11,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from afterorder.audit.changes import setting_changes
+from afterorder.audit.command_line import by_command
+from afterorder.audit.customers import internal_id
+from afterorder.audit.log import Action, Change
 from afterorder.cli.common import Database, SecretKey, fail, known_store, run
 from afterorder.clock import SystemClock
 from afterorder.compliance.suppression import Reason, lift, list_suppressions, suppress
@@ -21,7 +25,7 @@ from afterorder.feedback.base import BadCredentials
 from afterorder.feedback.credentials import PROVIDERS, set_credentials
 from afterorder.privacy.data_rights import NoSuchCustomer, erase_customer, export_customer
 from afterorder.sealing import SealError, sealer_for
-from afterorder.tracking.settings import TrackingSettingsError, save_settings
+from afterorder.tracking.settings import TrackingSettings, TrackingSettingsError, load_settings, save_settings
 
 StoreSlug = Annotated[str, typer.Option("--store", help="store slug")]
 
@@ -34,12 +38,16 @@ def customer_export(customer_id: str, store: StoreSlug, database: Database = DEF
     """Print everything held about a customer (the store's customer id) as JSON."""
 
     async def work(engine: Any) -> dict[str, Any]:
-        async with engine.connect() as conn:
+        async with engine.begin() as conn:
             target = await known_store(conn, store)
             try:
-                return await export_customer(conn, target.id, customer_id)
+                found = await export_customer(conn, target.id, customer_id)
             except NoSuchCustomer as exc:
                 raise fail(str(exc)) from None
+            internal = await internal_id(conn, target.id, customer_id)
+            await by_command(conn, target.id, Change(Action.CUSTOMER_EXPORTED, f"#{internal}",
+                                                     {"customer": internal}))
+            return found
 
     typer.echo(_json(run(database, work)))
 
@@ -54,10 +62,14 @@ def customer_erase(customer_id: str, store: StoreSlug, database: Database = DEFA
     async def work(engine: Any) -> dict[str, int]:
         async with engine.begin() as conn:
             target = await known_store(conn, store)
+            internal = await internal_id(conn, target.id, customer_id)
             try:
-                return await erase_customer(conn, target.id, customer_id, SystemClock().now())
+                erased = await erase_customer(conn, target.id, customer_id, SystemClock().now())
             except NoSuchCustomer as exc:
                 raise fail(str(exc)) from None
+            await by_command(conn, target.id, Change(Action.CUSTOMER_ERASED, f"#{internal}",
+                                                     {"customer": internal}))
+            return erased
 
     typer.echo(_json({"erased": run(database, work)}))
 
@@ -94,8 +106,9 @@ def suppression_add(
 
     async def work(engine: Any) -> None:
         async with engine.begin() as conn:
-            await suppress(conn, (await known_store(conn, store)).id, address, why, source="cli",
-                           now=SystemClock().now(), detail=detail)
+            target = await known_store(conn, store)
+            await suppress(conn, target.id, address, why, source="cli", now=SystemClock().now(), detail=detail)
+            await by_command(conn, target.id, Change(Action.SUPPRESSION_ADDED, why.value))  # not the address
 
     run(database, work)
     typer.echo(f"{address} is suppressed ({why.value})")
@@ -107,7 +120,12 @@ def suppression_remove(address: str, store: StoreSlug, database: Database = DEFA
 
     async def work(engine: Any) -> int:
         async with engine.begin() as conn:
-            return await lift(conn, (await known_store(conn, store)).id, address, reason)
+            target = await known_store(conn, store)
+            lifted = await lift(conn, target.id, address, reason)
+            if lifted:
+                await by_command(conn, target.id, Change(Action.SUPPRESSION_LIFTED, reason or "all",
+                                                         {"count": lifted}))  # not the address
+            return lifted
 
     typer.echo(f"{run(database, work)} suppression(s) removed")
 
@@ -134,9 +152,14 @@ def store_esp(
     async def work(engine: Any) -> dict[str, Any]:
         async with engine.begin() as conn:
             store = await known_store(conn, slug)
-            return await set_credentials(conn, store.id, provider, SystemClock().now(), sealer=sealer,
-                                         public_key=public_key, username=username, password=password,
-                                         signing_key=signing_key, topic_arn=topic_arn)
+            found = await set_credentials(conn, store.id, provider, SystemClock().now(), sealer=sealer,
+                                          public_key=public_key, username=username, password=password,
+                                          signing_key=signing_key, topic_arn=topic_arn)
+            given = {"public_key": public_key, "username": username, "password": password,
+                     "signing_key": signing_key, "topic_arn": topic_arn}
+            await by_command(conn, store.id, Change(Action.ESP_CREDENTIALS_SET, provider, {
+                "options": ", ".join(sorted(k for k, v in given.items() if v))}))  # the names, never the values
+            return found
 
     try:
         settings = run(database, work)
@@ -169,6 +192,11 @@ def store_webhooks(
         "aliyun_sms": aliyun_sms.report_url(base, store)}}))
 
 
+def _tracking(found: TrackingSettings) -> dict[str, Any]:
+    return {"attribution_days": found.attribution_days, "attribute_opens": found.attribute_opens,
+            "track_opens": found.track_opens, "track_clicks": found.track_clicks, "domains": list(found.domains)}
+
+
 def store_tracking(
     slug: str,
     attribution_days: Annotated[int | None, typer.Option(help="credit orders this many days after a click")] = None,
@@ -183,12 +211,13 @@ def store_tracking(
     async def work(engine: Any) -> dict[str, Any]:
         async with engine.begin() as conn:
             store = await known_store(conn, slug)
-            found = await save_settings(conn, store, SystemClock().now(), attribution_days=attribution_days,
-                                        attribute_opens=attribute_opens, track_opens=track_opens,
-                                        track_clicks=track_clicks, domains=domain)
-            return {"attribution_days": found.attribution_days, "attribute_opens": found.attribute_opens,
-                    "track_opens": found.track_opens, "track_clicks": found.track_clicks,
-                    "domains": list(found.domains)}
+            before = _tracking(await load_settings(conn, store))
+            found = _tracking(await save_settings(conn, store, SystemClock().now(), attribution_days=attribution_days,
+                                                  attribute_opens=attribute_opens, track_opens=track_opens,
+                                                  track_clicks=track_clicks, domains=domain))
+            for changed in setting_changes(before, found, "tracking."):
+                await by_command(conn, store.id, changed)
+            return found
 
     try:
         typer.echo(_json(run(database, work)))

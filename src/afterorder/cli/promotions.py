@@ -13,6 +13,8 @@ import typer
 from jinja2 import TemplateError
 from sqlalchemy import select
 
+from afterorder.audit.command_line import by_command
+from afterorder.audit.log import Action, Change
 from afterorder.channels.base import ChannelKind
 from afterorder.channels.line_limits import LineLimitError
 from afterorder.channels.smtp import SmtpChannel
@@ -174,6 +176,8 @@ def coupon_import(pool: str, file: Path, store: StoreSlug,
             added, known = await import_pool(conn, row.id, pool, lines, percent=percent, amount=value,
                                              expires_at=until, now=SystemClock().now())
             free, issued = await pool_counts(conn, row.id, pool)
+            await by_command(conn, row.id, Change(Action.COUPONS_IMPORTED, pool, {  # the counts, never a code
+                "added": added, "already_there": known, "percent": percent, "amount": amount}))
             return added, known, free, issued
 
     try:

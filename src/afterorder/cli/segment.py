@@ -13,6 +13,8 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from afterorder.audit.command_line import by_command
+from afterorder.audit.log import Action, Change
 from afterorder.cli.common import Database, fail, run
 from afterorder.clock import SystemClock
 from afterorder.db.database import DEFAULT_URL
@@ -60,6 +62,7 @@ def segment_define(slug: str, store: StoreSlug, file: Annotated[Path, typer.Opti
                 segment = await membership.define(conn, row, slug, definition, now, name or named)
             except SegmentError as exc:
                 raise fail(f"{file}: {exc}") from None
+            await by_command(conn, row.id, Change(Action.SEGMENT_SAVED, segment.slug, {"name": segment.name}))
             return await membership.count(conn, row, segment, now)
 
     typer.echo(f"segment {slug}: {run(database, work)} customers now")
@@ -134,7 +137,10 @@ def segment_export(slug: str, store: StoreSlug, database: Database = DEFAULT_URL
     """Every member as CSV."""
 
     async def then(conn: Any, row: StoreRow, segment: Any, now: Any) -> list[dict[str, Any]]:
-        return await membership.members(conn, row, segment, now)
+        members = await membership.members(conn, row, segment, now)
+        await by_command(conn, row.id, Change(Action.SEGMENT_EXPORTED, segment.slug, {"count": len(members)}))
+        await conn.commit()
+        return members
 
     found = [_plain(m) for m in _one(database, store, slug, then)]
     columns = ["id", "email", "first_name", "last_name", "country", "locale", "order_count", "total_spent",

@@ -22,6 +22,9 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from afterorder.audit.command_line import by_command
+from afterorder.audit.log import Action, Change
+from afterorder.audit.sources import key_label
 from afterorder.channels.setup import ShownSetup, load_prefs, load_setups
 from afterorder.cli.common import Database, SecretKey, fail, known_store, run
 from afterorder.clock import SystemClock
@@ -58,6 +61,8 @@ def store_add(
     async def work(engine: Any) -> dict[str, Any]:
         async with engine.begin() as conn:
             store, key = await create_store(conn, SystemClock().now(), **fields)
+            await by_command(conn, store.id, Change(Action.STORE_CREATED, store.slug, {
+                "api_key": key_label(store.api_key_prefix)}))
         return {**store.public(), "api_key": key}
 
     try:
@@ -143,6 +148,8 @@ def store_connect(
             made = await connect(conn, target.id, platform, SystemClock().now(), secret=secret, sealer=sealer,
                                  previous_secret=previous_secret, keep_previous=keep_previous, api_url=api_url,
                                  account_id=account_id, token=token)
+            await by_command(conn, target.id, Change(Action.PLATFORM_CONNECTED, platform, {
+                "api_url": api_url, "secret_rotated": previous_secret is not None or keep_previous}))
         return made.previous_secret is not None
 
     try:

@@ -25,6 +25,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from afterorder.audit import sources
+from afterorder.audit.log import Action, Change, record
 from afterorder.channels.arguments import describe
 from afterorder.channels.base import ChannelKind
 from afterorder.channels.catalog import PROVIDERS
@@ -134,6 +136,10 @@ async def put_channel(request: Request, response: Response, store: StoreDep, pro
         async with runtime.engine.begin() as conn:
             saved = await set_provider(conn, sealer, store.id, provider, body.options, runtime.clock.now(),
                                        role=body.role, rate=body.rate)
+            await record(conn, store.id, sources.api_key(request, store.api_key_prefix), Change(
+                Action.CHANNEL_SET, saved.setup.channel.value,
+                {"provider": provider, "role": body.role, "rate": body.rate,
+                 "options": ", ".join(sorted(body.options))}), runtime.clock.now())
     except OptionsError as exc:
         raise (_not_found("unknown_provider", exc) if "provider" in exc.fields else _invalid(exc)) from None
     runtime.registry.forget(store.id)  # the next message of this store goes through the new setup
@@ -156,6 +162,10 @@ async def patch_channels(request: Request, store: StoreDep, change: ChannelsChan
         async with runtime.engine.begin() as conn:
             await update_prefs(conn, store.id, runtime.clock.now(), order=change.order,
                                line_notifications=change.line_notifications, sms_help=change.sms_help)
+            await record(conn, store.id, sources.api_key(request, store.api_key_prefix), Change(
+                Action.CHANNELS_CHANGED, "channels",
+                {k: ", ".join(v) if isinstance(v, list) else v
+                 for k, v in change.model_dump(exclude_unset=True).items()}), runtime.clock.now())
     except OptionsError as exc:
         raise _invalid(exc) from None
     runtime.registry.forget(store.id)
@@ -175,6 +185,10 @@ async def delete_channel(request: Request, store: StoreDep, channel: str,
     try:
         async with runtime_of(request).engine.begin() as conn:
             removed = await remove_provider(conn, store.id, kind, role)
+            if removed:
+                await record(conn, store.id, sources.api_key(request, store.api_key_prefix),
+                             Change(Action.CHANNEL_REMOVED, kind.value, {"role": role}),
+                             runtime_of(request).clock.now())
     except OptionsError as exc:
         raise _invalid(exc) from None
     if not removed:

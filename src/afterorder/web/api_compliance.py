@@ -18,6 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from starlette.responses import JSONResponse
 
+from afterorder.audit import log as audit
+from afterorder.audit import sources
+from afterorder.audit.changes import setting_changes
 from afterorder.compliance import tokens
 from afterorder.compliance.consent import (
     CHANNELS,
@@ -74,10 +77,14 @@ async def patch_compliance(request: Request, store: StoreDep, change: Compliance
     runtime = runtime_of(request)
     try:
         async with runtime.engine.begin() as conn:
+            before = (await load_one(conn, store.id)).public()
             settings = await update_settings(
                 conn, store.id, runtime.clock.now(), rule=change.marketing_rule,
                 china_ad_prefix=change.china_ad_prefix, double_opt_in=change.double_opt_in,
                 quiet_hours=change.quiet_hours, caps=change.caps)
+            for changed in setting_changes(before, settings.public(), "compliance."):
+                await audit.record(conn, store.id, sources.api_key(request, store.api_key_prefix), changed,
+                             runtime.clock.now())
     except SettingsError as exc:
         raise ApiError(error(422, "invalid_setting", str(exc))) from None
     return settings.public()

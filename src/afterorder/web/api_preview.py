@@ -18,6 +18,8 @@ from jinja2 import TemplateError
 from sqlalchemy import select
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
+from afterorder.audit import sources
+from afterorder.audit.log import Action, Change, record
 from afterorder.channels.base import ChannelKind
 from afterorder.channels.line_limits import LineLimitError
 from afterorder.content.flex_html import line_html
@@ -128,5 +130,8 @@ async def send_test_endpoint(request: Request, store: StoreDep, flow: str, step:
     except RuntimeError as exc:
         return error(409, "no_mail_server", str(exc))
     message_id = await send_test(channel, store, runtime.settings.base_url, found, to, runtime.clock.now())
+    async with runtime.engine.begin() as conn:
+        await record(conn, store.id, sources.api_key(request, store.api_key_prefix),
+                     Change(Action.STEP_TEST_SENT, f"{flow}/{step}", {"locale": locale}), runtime.clock.now())
     return JSONResponse({**{k: v for k, v in _body(found).items() if k not in ("html", "text")},
                          "subject": "[TEST] " + found.email.subject, "to": to, "message_id": message_id})

@@ -33,6 +33,7 @@ from afterorder.intake.webhooks import WebhookReceiver
 from afterorder.runtime import Runtime
 from afterorder.web import (
     api,
+    api_audit,
     api_channels,
     api_compliance,
     api_preview,
@@ -106,6 +107,7 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, dev: D
     app.include_router(api_compliance.router)
     app.include_router(api_channels.router)
     app.include_router(api_preview.router)
+    app.include_router(api_audit.router)
     add_dashboard(app)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 

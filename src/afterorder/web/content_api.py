@@ -9,6 +9,8 @@ from fastapi import APIRouter, Request
 from sqlalchemy import select
 from starlette.responses import JSONResponse
 
+from afterorder.audit import sources
+from afterorder.audit.log import Action, Change, record
 from afterorder.content.store_content import DOCUMENTS, ContentError, save_content
 from afterorder.db.schema import store_content
 from afterorder.web.api import ApiError, StoreDep, parse_json, read_limited, runtime_of
@@ -28,6 +30,8 @@ async def put_content(key: str, request: Request, store: StoreDep) -> JSONRespon
             document = await save_content(conn, store.id, key, body, runtime.clock.now())
         except ContentError as exc:
             raise ApiError(error(422, "invalid_content", str(exc))) from None
+        await record(conn, store.id, sources.api_key(request, store.api_key_prefix), Change(Action.CONTENT_SET, key),
+                     runtime.clock.now())
     return JSONResponse({"key": key, "content": document.model_dump(mode="json", exclude_none=True)})
 
 

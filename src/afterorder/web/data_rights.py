@@ -8,6 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
+from afterorder.audit import sources
+from afterorder.audit.customers import internal_id
+from afterorder.audit.log import Action, Change, record
 from afterorder.privacy.data_rights import NoSuchCustomer, erase_customer, export_customer
 from afterorder.web.api import StoreDep, runtime_of
 from afterorder.web.errors import error
@@ -22,6 +25,12 @@ async def export(request: Request, store: StoreDep, customer_id: str) -> Respons
             data: dict[str, Any] = await export_customer(conn, store.id, customer_id)
     except NoSuchCustomer as exc:
         return error(404, "no_such_customer", str(exc))
+    runtime = runtime_of(request)
+    async with runtime.engine.begin() as conn:
+        internal = await internal_id(conn, store.id, customer_id)
+        await record(conn, store.id, sources.api_key(request, store.api_key_prefix),
+                     Change(Action.CUSTOMER_EXPORTED, f"#{internal}", {"customer": internal}),
+                     runtime.clock.now())
     return JSONResponse(data)
 
 
@@ -31,7 +40,11 @@ async def erase(request: Request, store: StoreDep, customer_id: str) -> Response
     runtime = runtime_of(request)
     try:
         async with runtime.engine.begin() as conn:
+            internal = await internal_id(conn, store.id, customer_id)
             touched = await erase_customer(conn, store.id, customer_id, runtime.clock.now())
+            await record(conn, store.id, sources.api_key(request, store.api_key_prefix),
+                         Change(Action.CUSTOMER_ERASED, f"#{internal}", {"customer": internal}),
+                         runtime.clock.now())
     except NoSuchCustomer as exc:
         return error(404, "no_such_customer", str(exc))
     return JSONResponse({"erased": touched})

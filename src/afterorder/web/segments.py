@@ -7,6 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from starlette.responses import JSONResponse
 
+from afterorder.audit import sources
+from afterorder.audit.log import Action, Change, record
 from afterorder.segments import membership
 from afterorder.segments.membership import SegmentError
 from afterorder.web.api import ApiError, StoreDep, parse_json, read_limited, runtime_of
@@ -42,6 +44,8 @@ async def put_segment(slug: str, request: Request, store: StoreDep) -> JSONRespo
             segment = await membership.define(conn, store, slug, body["condition"], now, body.get("name"))
         except SegmentError as exc:
             raise ApiError(error(422, "invalid_segment", str(exc))) from None
+        await record(conn, store.id, sources.api_key(request, store.api_key_prefix),
+                     Change(Action.SEGMENT_SAVED, segment.slug, {"name": segment.name}), now)
         count = await membership.count(conn, store, segment, now)
     return JSONResponse({"slug": segment.slug, "name": segment.name, "count": count})
 
@@ -64,11 +68,14 @@ async def get_segment(slug: str, request: Request, store: StoreDep) -> dict[str,
 
 @router.delete("/{slug}", summary="Remove a segment")
 async def delete_segment(slug: str, request: Request, store: StoreDep) -> dict[str, Any]:
-    async with runtime_of(request).engine.begin() as conn:
+    runtime = runtime_of(request)
+    async with runtime.engine.begin() as conn:
         try:
             await membership.remove(conn, store, slug)
         except SegmentError as exc:
             raise ApiError(error(404, "not_found", str(exc))) from None
+        await record(conn, store.id, sources.api_key(request, store.api_key_prefix),
+                     Change(Action.SEGMENT_REMOVED, slug), runtime.clock.now())
     return {"deleted": slug}
 
 

@@ -10,6 +10,8 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import JSONResponse, Response
 
+from afterorder.audit import sources
+from afterorder.audit.log import Action, Change, record
 from afterorder.db.platforms import connect
 from afterorder.intake.errors import WebhookError
 from afterorder.intake.platforms import connection_problems, webhook_url
@@ -99,6 +101,11 @@ async def post_connection(request: Request, store: StoreDep) -> JSONResponse:
                                  sealer=sealer, previous_secret=wanted.previous_secret,
                                  keep_previous=wanted.keep_previous, api_url=api_url,
                                  account_id=account_id, token=wanted.token)
+            await record(conn, store.id, sources.api_key(request, store.api_key_prefix), Change(
+                Action.PLATFORM_CONNECTED, wanted.platform, {
+                    "api_url": api_url,
+                    "secret_rotated": wanted.previous_secret is not None or wanted.keep_previous}),
+                runtime.clock.now())
     except SealError as exc:  # the key is unusable, or cannot open the secret a rotation would keep
         raise ApiError(error(503, "secret_key", str(exc))) from None
     return JSONResponse(connection_answer(runtime.settings.base_url, store.slug, wanted.platform,

@@ -5,6 +5,7 @@ same way; money as ``Numeric``; payloads as JSON.  One module per topic and one 
 the rest of the code imports the tables from here.
 """
 
+from afterorder.db.schema.audit import audit_log
 from afterorder.db.schema.channels import store_channel_settings, store_channels
 from afterorder.db.schema.compliance import (
     attributions,
@@ -69,6 +70,7 @@ __all__ = [
     "UtcDateTime",
     "ab_tests",
     "attributions",
+    "audit_log",
     "consent_changes",
     "consents",
     "coupons",

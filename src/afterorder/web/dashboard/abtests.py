@@ -15,10 +15,12 @@ from afterorder.abtests.model import CONFIDENCES, METRICS, MIN_SAMPLE_FLOOR, AbT
 from afterorder.abtests.records import start_test, stop_test, tests_of
 from afterorder.abtests.significance import Arm, decide, z_test
 from afterorder.analytics.abtests import AbTestResults, results_of
+from afterorder.audit.log import Action, Change, record
 from afterorder.content.overrides import TemplateDraftError, check_variant
 from afterorder.flows.spec import FlowSpec, Send
 from afterorder.web.dashboard import locale, wording
 from afterorder.web.dashboard.access import Viewer, page_error, render, runtime_of, viewer
+from afterorder.web.dashboard.audit import source_of
 from afterorder.web.dashboard.locale import N_, _
 
 router = APIRouter(include_in_schema=False)
@@ -185,10 +187,14 @@ async def create_test(request: Request, slug: str) -> Response:
                     field = f"source_{loc}" if loc in sources else f"subject_{loc}"
                     raise AbTestError(f"{field}: {exc}") from None
         async with runtime.engine.begin() as conn:
-            await start_test(conn, who.store.id, name=form.get("name", ""), flow_id=step.flow.id, step=step.index,
-                             template=template, variants=(Variant("A", 100 - share), variant_b),
-                             metric=form.get("metric", ""), confidence=confidence, min_sample=min_sample,
-                             user=who.session.username, now=runtime.clock.now())
+            test_id = await start_test(conn, who.store.id, name=form.get("name", ""), flow_id=step.flow.id,
+                                       step=step.index, template=template,
+                                       variants=(Variant("A", 100 - share), variant_b),
+                                       metric=form.get("metric", ""), confidence=confidence, min_sample=min_sample,
+                                       user=who.session.username, now=runtime.clock.now())
+            await record(conn, who.store.id, source_of(request, who), Change(
+                Action.AB_TEST_STARTED, str(test_id), {"flow": step.flow.id, "step": step.index + 1, "split": share,
+                                                       "metric": form.get("metric", "")}), runtime.clock.now())
     except AbTestError as exc:
         return await _form(request, who, step, form, problem=problem_text(str(exc)), status=400)
     return RedirectResponse(f"/dashboard/{slug}/tests", status_code=303)
@@ -201,4 +207,6 @@ async def stop(request: Request, slug: str, test_id: int) -> Response:
     async with runtime.engine.begin() as conn:
         if not await stop_test(conn, who.store.id, test_id, runtime.clock.now()):
             raise page_error(404, _("no running test {id}").format(id=test_id))
+        await record(conn, who.store.id, source_of(request, who), Change(Action.AB_TEST_STOPPED, str(test_id)),
+                     runtime.clock.now())
     return RedirectResponse(f"/dashboard/{slug}/tests", status_code=303)

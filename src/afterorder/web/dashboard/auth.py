@@ -131,7 +131,7 @@ async def switch(request: Request) -> Response:
         await users.switch_store(conn, request.cookies.get(COOKIE, ""), membership.store_id)
     page = request.query_params.get("page", "flows")
     page = page if page in ("flows", "messages", "benchmarks", "retention", "customers", "segments",
-                            "templates", "tests") else "flows"
+                            "templates", "tests", "audit") else "flows"
     return RedirectResponse(f"/dashboard/{membership.slug}/{page}", status_code=303)
 
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy import String, cast, func, or_, select
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from afterorder.audit.log import Action, Change, record
 from afterorder.compliance.consent import history
 from afterorder.db.schema import customer_predictions, customer_stats, customers, flow_runs, outbox
 from afterorder.flows.conditions import ConditionError, parse_condition
@@ -17,6 +18,7 @@ from afterorder.segments import membership
 from afterorder.segments.membership import Segment, SegmentError
 from afterorder.web.dashboard import locale, wording
 from afterorder.web.dashboard.access import page_error, render, runtime_of, viewer
+from afterorder.web.dashboard.audit import source_of
 from afterorder.web.dashboard.locale import N_, _
 
 router = APIRouter(include_in_schema=False)
@@ -143,8 +145,10 @@ async def segment_save(request: Request, slug: str) -> Response:
     try:
         definition = _definition(who.form.get("definition", ""))
         async with runtime.engine.begin() as conn:
-            await membership.define(conn, who.store, who.form.get("slug", "").strip(), definition,
-                                    runtime.clock.now(), who.form.get("name", "").strip() or None)
+            saved = await membership.define(conn, who.store, who.form.get("slug", "").strip(), definition,
+                                            runtime.clock.now(), who.form.get("name", "").strip() or None)
+            await record(conn, who.store.id, source_of(request, who), Change(
+                Action.SEGMENT_SAVED, saved.slug, {"name": saved.name}), runtime.clock.now())
     except (SegmentError, ConditionError) as exc:
         raise page_error(400, problem_text(str(exc))) from None
     return RedirectResponse(f"/dashboard/{slug}/segments", status_code=303)

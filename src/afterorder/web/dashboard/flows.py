@@ -8,9 +8,11 @@ from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
 from afterorder.analytics.flow_status import flow_statuses
+from afterorder.audit.log import Action, Change, record
 from afterorder.db.schema import store_flows
 from afterorder.flows.catalog import FlowRefused
 from afterorder.web.dashboard.access import page_error, render, runtime_of, viewer
+from afterorder.web.dashboard.audit import source_of
 from afterorder.web.dashboard.locale import _
 
 router = APIRouter(include_in_schema=False)
@@ -42,6 +44,8 @@ async def toggle_flow(request: Request, slug: str, flow_id: str) -> Response:
     async with runtime.engine.begin() as conn:
         try:
             await runtime.catalog.set_enabled(conn, who.store, flow_id, wanted == "on", runtime.clock.now())
+            await record(conn, who.store.id, source_of(request, who), Change(
+                Action.FLOW_ENABLED if wanted == "on" else Action.FLOW_DISABLED, flow_id), runtime.clock.now())
         except FlowRefused as exc:
             raise page_error(409, _("{flow} cannot be switched on: {problems}").format(
                 flow=flow_id, problems="; ".join(exc.problems))) from None

@@ -12,10 +12,12 @@ from starlette.responses import RedirectResponse, Response
 from afterorder.analytics.benchmarks import POST_PURCHASE, compare
 from afterorder.analytics.metrics import PeriodMetrics, opens_known, period_metrics
 from afterorder.analytics.retention import ReportError, check_period, end_of, parse_day, start_of
+from afterorder.audit.log import Action, Change, record
 from afterorder.db.store_settings import industry_of, set_industry
 from afterorder.domain import INDUSTRIES, IndustryError
 from afterorder.web.dashboard import locale, wording
 from afterorder.web.dashboard.access import Viewer, page_error, render, runtime_of, viewer
+from afterorder.web.dashboard.audit import source_of
 from afterorder.web.dashboard.charts import Series, line_chart
 from afterorder.web.dashboard.locale import _
 
@@ -102,7 +104,10 @@ async def industry_form(request: Request, slug: str) -> Response:
     runtime = runtime_of(request)
     try:
         async with runtime.engine.begin() as conn:
-            await set_industry(conn, who.store.id, who.form.get("industry", ""), runtime.clock.now())
+            before = await industry_of(conn, who.store.id)
+            after = await set_industry(conn, who.store.id, who.form.get("industry", ""), runtime.clock.now())
+            await record(conn, who.store.id, source_of(request, who), Change(
+                Action.SETTING_CHANGED, "industry", {"from": before, "to": after}), runtime.clock.now())
     except IndustryError:
         raise page_error(400, _("industry: {value} is not one of: {industries}").format(
             value=repr(who.form.get("industry", "")),

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy import or_, select
 from starlette.responses import RedirectResponse, Response
 
+from afterorder.audit.log import Action, Change, record
 from afterorder.channels.base import ChannelKind, OutgoingMessage, SendOutcome
 from afterorder.channels.email.mime import build_email, message_id_for
 from afterorder.content.channel_render import Rendering
@@ -41,6 +42,7 @@ from afterorder.flows.preview import preview_short_links
 from afterorder.tracking.settings import TrackingSettings, load_settings
 from afterorder.web.dashboard import wording
 from afterorder.web.dashboard.access import Viewer, page_error, render, runtime_of, viewer
+from afterorder.web.dashboard.audit import source_of
 from afterorder.web.dashboard.locale import _
 
 router = APIRouter(include_in_schema=False)
@@ -189,6 +191,8 @@ async def template_change(request: Request, slug: str, template: str, locale: st
     if action == "reset":
         async with runtime.engine.begin() as conn:
             await remove_override(conn, who.store.id, template, locale, channel)
+            await record(conn, who.store.id, source_of(request, who), Change(
+                Action.TEMPLATE_RESET, f"{template}/{locale}", {"channel": channel.value}), runtime.clock.now())
         return RedirectResponse(page, status_code=303)
     if action not in ("preview", "save"):
         raise page_error(400, _("action: preview, save or reset"))
@@ -202,6 +206,9 @@ async def template_change(request: Request, slug: str, template: str, locale: st
         async with runtime.engine.begin() as conn:
             await save_override(conn, who.store.id, template, locale, source, who.session.username,
                                 runtime.clock.now(), channel)
+            await record(conn, who.store.id, source_of(request, who), Change(
+                Action.TEMPLATE_SAVED, f"{template}/{locale}", {"channel": channel.value, "characters": len(source)}),
+                runtime.clock.now())
         return await _editor(request, who, template, locale, channel,
                              notice=_("saved: messages from now on use this version"))
     return await _editor(request, who, template, locale, channel, source=source, draft=draft,
@@ -237,4 +244,7 @@ async def template_test(request: Request, slug: str, template: str, locale: str)
         return await _editor(request, who, template, locale, status=502,
                              problem=_("the test was not sent: {why}").format(
                                  why=result.detail or result.outcome.value))
+    async with runtime.engine.begin() as conn:
+        await record(conn, who.store.id, source_of(request, who), Change(
+            Action.TEMPLATE_TEST_SENT, f"{template}/{locale}", {"channel": "email"}), runtime.clock.now())
     return await _editor(request, who, template, locale, notice=_("test sent to {address}").format(address=address))
