@@ -1,7 +1,7 @@
 """Ecwid: a connection's platform store id and API token; webhooks recorded to be fetched by REST
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0019
 Create Date: 2026-12-07 15:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import afterorder.db.schema
 
 revision = '0020'
-down_revision = '0018'
+down_revision = '0019'
 branch_labels = None
 depends_on = None
 
