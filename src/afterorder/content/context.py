@@ -33,6 +33,9 @@ FLOW_EXTRAS: Final[Mapping[str, Any]] = MappingProxyType({
     "params": MappingProxyType({}),
     # a transactional mail of a store on LINE, to a customer it cannot reach there: "Get updates on LINE"
     "line_link": None,
+    # the customer's order page (afterorder.order_page), for a message about an order; also given as
+    # links["order_status"] unless the caller names one
+    "order_url": None,
 })
 NO_COMPLIANCE: Final = MessageCompliance()
 
@@ -44,6 +47,13 @@ def brand_colors(color: str) -> tuple[str, str]:
     red, green, blue = (int(digits[i : i + 2], 16) / 255 for i in (0, 2, 4))
     luminance = 0.2126 * red + 0.7152 * green + 0.0722 * blue
     return color, "#111111" if luminance > 0.6 else "#ffffff"
+
+
+def _with_order_page(links: Mapping[str, str] | None, order_url: object) -> dict[str, str]:
+    found = dict(links or {})
+    if isinstance(order_url, str) and order_url:
+        found.setdefault("order_status", order_url)
+    return found
 
 
 def message_context(
@@ -70,7 +80,7 @@ def message_context(
         "customer": customer,
         "order": order,
         "shipment": shipment or (order.shipment if order else None),
-        "links": dict(links or {}),
+        "links": _with_order_page(links, (extra or {}).get("order_url")),
         "locale": locale,
         "timezone": str(tz),
         "greeting": greeting(locale, customer),
