@@ -134,7 +134,7 @@ def masked_address(address: dict[str, Any] | None, locale: str) -> tuple[str, ..
     if shown.get("postal_code"):
         code = shown["postal_code"]
         shown["postal_code"] = code[:3] + "".join("*" if ch.isalnum() else ch for ch in code[3:])
-    for key, keep in (("line1", 3), ("line2", 0), ("company", 1), ("name", 1)):
+    for key, keep in (("line1", 2), ("line2", 0), ("company", 1), ("name", 1)):
         if shown.get(key):
             shown[key] = _masked(shown[key], keep) if keep else ""
     return tuple(address_lines(shown, locale))

@@ -1,0 +1,84 @@
+"""Every built-in transactional message about an order (the library's flows started by an order
+event) links to the customer's order page, in every locale and on every channel it is written for:
+the email's HTML and text, the LINE card, the SMS."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from afterorder.channels.base import ChannelKind
+from afterorder.content import Renderer
+from afterorder.snapshots import customer_snapshot, order_snapshot
+from tests.library_data import CUSTOMERS, ORDER, STORE, library_extra
+
+LIBRARY = Path(__file__).resolve().parents[2] / "src" / "afterorder" / "flows" / "library"
+URL = "https://ao.kumo.example/o/kumo/WzExLDAsMjE1NzBd.c2lnbmVkLXRva2VuLXg"
+LOCALES = ("en", "ja", "zh-Hans")
+
+
+def _sends(steps: Any) -> Iterator[dict[str, Any]]:
+    for step in steps or []:
+        if isinstance(step, dict):
+            if "send" in step:
+                yield step["send"]
+            for branch in ("then", "else"):
+                yield from _sends(step.get(branch))
+
+
+def order_messages() -> list[str]:
+    found = set()
+    for path in LIBRARY.glob("*.yaml"):
+        flow = yaml.safe_load(path.read_text())
+        trigger = flow["trigger"] if isinstance(flow["trigger"], str) else flow["trigger"]["event"]
+        if trigger.startswith("order."):
+            found |= {s["template"] for s in _sends(flow["steps"]) if s.get("category") == "transactional"}
+    return sorted(found)
+
+
+def test_the_library_s_order_messages_are_all_checked() -> None:
+    assert {"order-confirmation", "shipping-confirmation", "international-in-transit", "delivery-follow-up",
+            "made-to-order", "thank-you", "nps"} <= set(order_messages())
+
+
+@pytest.fixture(scope="module")
+def renderer() -> Renderer:
+    return Renderer()
+
+
+def _data(template: str, locale: str) -> dict[str, Any]:
+    return {"store": STORE.snapshot("https://ao.kumo.example"), "customer": customer_snapshot(CUSTOMERS[locale]),
+            "order": order_snapshot(ORDER), "extra": {**library_extra(template, locale), "order_url": URL}}
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("template", order_messages())
+def test_every_order_message_links_to_the_order_page(renderer: Renderer, template: str, locale: str) -> None:
+    mail = renderer.render(template, locale, **_data(template, locale))
+    assert f'href="{URL}"' in mail.html and URL in mail.text
+    channels = renderer.channels_of(template)
+    if ChannelKind.LINE in channels:
+        card = json.loads(renderer.render_line(template, locale, **_data(template, locale)).payload())
+        uris = [a["action"]["uri"] for a in card["messages"][0]["contents"]["footer"]["contents"]]
+        assert URL in uris
+    if ChannelKind.SMS in channels:
+        assert URL in renderer.render_sms(template, locale, **_data(template, locale)).text
+
+
+def test_without_an_order_page_the_messages_are_as_before(renderer: Renderer) -> None:
+    data = _data("shipping-confirmation", "ja")
+    data["extra"].pop("order_url")
+    mail = renderer.render("shipping-confirmation", "ja", **data)
+    assert "/o/" not in mail.html and "ご注文の詳細" not in mail.text
+
+
+def test_the_order_page_button_does_not_repeat_the_card_s_own(renderer: Renderer) -> None:
+    """The order confirmation's own button already goes to the order page: one button, not two."""
+    card = json.loads(renderer.render_line("order-confirmation", "ja", **_data("order-confirmation", "ja")).payload())
+    footer = card["messages"][0]["contents"]["footer"]["contents"]
+    assert [a["action"]["uri"] for a in footer] == [URL]
