@@ -36,8 +36,9 @@ COLOURS = {"logo": ("#ffffff", "#2f6b4f"), "a": ("#e8efe6", "#6f8f5e"), "b": ("#
 
 CASES: dict[str, dict[str, Any]] = {
     "ja": {
-        "store": {"slug": "kumo", "name": "雲茶舗", "email_from": "shop@kumo.example", "reply_to": "support@kumo.example",
-                  "country": "JP", "locale": "ja", "timezone": "Asia/Tokyo", "currency": "JPY",
+        "store": {"slug": "kumo", "name": "雲茶舗", "email_from": "shop@kumo.example",
+                  "reply_to": "support@kumo.example", "country": "JP", "locale": "ja", "timezone": "Asia/Tokyo",
+                  "currency": "JPY",
                   "support_email": "support@kumo.example", "support_phone": "03-1234-5678",
                   "brand_color": "#2f6b4f"},
         "customer": {"first_name": "花子", "last_name": "佐藤", "locale": "ja", "timezone": "Asia/Tokyo"},

@@ -5,7 +5,6 @@ same polite 404 with nothing of the order; the store revokes links and asks for 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from typing import Any
 
 import httpx
