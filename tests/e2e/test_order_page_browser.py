@@ -151,6 +151,7 @@ async def test_the_order_page_follows_the_order_while_open(locale: str, tmp_path
                 assert await _timeline(page) == ["placed"]
                 assert case["steps"][0] in await page.inner_text("#timeline li.current")
                 assert case["lines"][0][0] in await page.inner_text("main")
+                assert not await page.is_visible("#next")  # a review is asked for once it has arrived
             assert await phone.evaluate("document.documentElement.scrollWidth") <= 390, "no sideways scrolling"
             slug = "ja" if locale == "ja" else "zh"
             await desktop.screenshot(path=str(shots / f"order-page-{slug}-placed-desktop.png"), full_page=True)
@@ -172,6 +173,7 @@ async def test_the_order_page_follows_the_order_while_open(locale: str, tmp_path
                 await page.wait_for_selector('#timeline li[data-step="delivered"].current', timeout=15000)
                 assert await _timeline(page) == ["placed", "paid", "shipped", "out_for_delivery", "delivered"]
                 assert case["steps"][2] in await page.inner_text("#timeline li.current")
+                assert await page.is_visible("#next")
             await desktop.screenshot(path=str(shots / f"order-page-{slug}-delivered-desktop.png"), full_page=True)
             assert errors == []
 

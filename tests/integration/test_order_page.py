@@ -60,7 +60,7 @@ async def test_the_order_mail_links_to_a_page_that_follows_the_order(database_ur
             assert '<html lang="ja">' in html and "雲茶舗" in html and "#A1" in html
             assert "京焼 急須" in html and "https://cdn.example/p1.jpg" in html and "¥15,000" in html
             assert '<a class="again" href="https://kumo.example/p/kyusu"' in html  # buy again
-            assert "レビューを書く" not in html  # not before it arrives
+            assert '<section id="next" hidden>' in html  # "write a review" waits for the delivery
             assert "support@kumo.example" in html and "/static/order-page.js" in html
             assert "〒150-****" in html and "東京都渋谷区神南＊＊＊" in html and "山＊＊＊ 様" in html
             for secret in ("0041", "1-2-3", "雲ビル", "太郎", "A1@example.com"):
@@ -86,8 +86,9 @@ async def test_the_order_mail_links_to_a_page_that_follows_the_order(database_ur
             status = (await http.get(f"{path}.json")).json()
             assert _steps(status) == ["placed", "paid", "shipped", "out_for_delivery", "delivered"]
             assert [s["key"] for s in status["steps"] if s["current"]] == ["delivered"]
-            assert '<a class="button" href="https://kumo.example/p/kyusu" rel="noopener">レビューを書く' in (
-                await http.get(path)).text
+            delivered = (await http.get(path)).text
+            assert '<section id="next">' in delivered
+            assert '<a class="button" href="https://kumo.example/p/kyusu" rel="noopener">レビューを書く' in delivered
 
 
 async def test_an_unknown_carrier_shows_the_number_without_a_link(sqlite_url: str,

@@ -90,7 +90,7 @@ class OrderView:
     support_email: str
     support_phone: str
     support_url: str
-    review_url: str | None  # once delivered: the first item's page
+    review_url: str | None  # the first item's page: offered for a review once the order is delivered
     picks: tuple[Pick, ...]
     t: dict[str, str]
 
@@ -204,14 +204,13 @@ async def load_view(conn: AsyncConnection, store: StoreRow, ref: OrderRef, local
         found = await recommend(conn, store.id, order.customer_id, order.id, PICKS)
         picks = tuple(Pick(p["title"], format_money(p["price"], p["currency"], locale) if p["price"] is not None
                            else "", p["image_url"], p["url"]) for p in found.items[:PICKS])
-    delivered = order.status == "delivered"
     return OrderView(
         locale=locale, store_name=store.name, logo_url=store.logo_url, brand_color=color, brand_text=text_color,
         number=order.number, status=order.status, notice=notice,
         steps=_steps(order, expected, now, locale, tz, t), shipment=shipment, items=items, totals=totals,
         address=address, support_email=store.support_email, support_phone=store.support_phone,
         support_url=store.support_url,
-        review_url=next((i.url for i in items if i.url), None) if delivered else None, picks=picks, t=t)
+        review_url=next((i.url for i in items if i.url), None), picks=picks, t=t)
 
 
 def status_json(view: OrderView) -> StatusJson:

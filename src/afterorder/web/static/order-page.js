@@ -33,6 +33,8 @@
       if (data.tracking_url) { track.setAttribute("href", data.tracking_url); track.hidden = false; }
       else { track.hidden = true; }
     }
+    var next = document.getElementById("next");  // "write a review": once the order is delivered
+    if (next) { next.hidden = data.status !== "delivered"; }
     var notice = document.getElementById("notice");
     if (notice) { notice.textContent = data.notice; notice.hidden = !data.notice; }
   }
