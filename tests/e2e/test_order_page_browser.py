@@ -47,6 +47,7 @@ CASES: dict[str, dict[str, Any]] = {
         "address": {"name": "佐藤 花子", "postal_code": "150-0041", "region": "東京都", "city": "渋谷区",
                     "line1": "神南1-2-3", "line2": "雲ビル 5F", "country": "JP"},
         "carrier": "ヤマト運輸", "number": "4567-8901-2345",
+        "picks": [("茶こし", 1200, "c"), ("湯呑み 二客", 3800, "a"), ("煎茶 深蒸し", 1600, "b")],
         "steps": ("ご注文受付", "発送済み", "お届け完了"), "track": "toi.kuronekoyamato.co.jp",
         "gone": "このリンクはご利用いただけません",
     },
@@ -61,6 +62,7 @@ CASES: dict[str, dict[str, Any]] = {
         "address": {"name": "李小龙", "postal_code": "200040", "region": "上海市", "city": "静安区",
                     "line1": "南京西路 1266 号", "line2": "恒隆广场 18 楼", "country": "CN"},
         "carrier": "顺丰", "number": "SF1234567890123",
+        "picks": [("羊毛毯", 459, "a"), ("棉麻靠垫", 129, "c"), ("陶瓷花瓶", 199, "b")],
         "steps": ("已下单", "已发货", "已签收"), "track": "sf-express.com",
         "gone": "此链接无法使用",
     },
@@ -127,6 +129,12 @@ async def test_the_order_page_follows_the_order_while_open(locale: str, tmp_path
             async_playwright() as pw:
         store: StoreRow
         store, _ = await add_store(runtime, {**case["store"], "logo_url": f"{base}/test-images/logo.svg"})
+        await ingest(runtime, store, *[  # the store's catalog: the page's cross-sell picks
+            {"id": f"product:x{i}", "type": "product.updated", "occurred_at": clock.now().isoformat(),
+             "product": {"id": f"x{i}", "title": title, "price": price, "currency": case["currency"],
+                         "image_url": f"{base}/test-images/{image}.svg", "url": f"{base}/test-products/x{i}",
+                         "in_stock": True}}
+            for i, (title, price, image) in enumerate(case["picks"])])
         await ingest(runtime, store, _event(case, "order.placed", clock.now(), base))
         await delivery(runtime, smtp_server).run_due()
         text, _ = parts(received(smtp_server)[-1])
@@ -151,6 +159,8 @@ async def test_the_order_page_follows_the_order_while_open(locale: str, tmp_path
                 assert await _timeline(page) == ["placed"]
                 assert case["steps"][0] in await page.inner_text("#timeline li.current")
                 assert case["lines"][0][0] in await page.inner_text("main")
+                assert await page.eval_on_selector_all(".picks .pick-title", "els => els.map(e => e.textContent)") == [
+                    title for title, _, _ in case["picks"]]
                 assert not await page.is_visible("#next")  # a review is asked for once it has arrived
             assert await phone.evaluate("document.documentElement.scrollWidth") <= 390, "no sideways scrolling"
             slug = "ja" if locale == "ja" else "zh"

@@ -56,6 +56,7 @@ async def test_the_order_mail_links_to_a_page_that_follows_the_order(database_ur
             page = await http.get(path)
             assert page.status_code == 200
             assert page.headers["cache-control"] == "no-store" and page.headers["referrer-policy"] == "no-referrer"
+            assert "script-src 'self';" in page.headers["content-security-policy"]
             html = page.text
             assert '<html lang="ja">' in html and "雲茶舗" in html and "#A1" in html
             assert "京焼 急須" in html and "https://cdn.example/p1.jpg" in html and "¥15,000" in html
