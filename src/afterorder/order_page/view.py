@@ -140,8 +140,10 @@ def masked_address(address: dict[str, Any] | None, locale: str) -> tuple[str, ..
     return tuple(address_lines(shown, locale))
 
 
-def _steps(order: Any, expected: datetime | None, now: datetime, locale: str, tz: tzinfo,
-           t: dict[str, str]) -> tuple[Step, ...]:
+def timeline(order: Any, expected: datetime | None, now: datetime, locale: str, tz: tzinfo,
+             t: dict[str, str]) -> tuple[Step, ...]:
+    """The five steps of ``order`` (its status and placed_at / paid_at / shipped_at / delivered_at):
+    reached or not, the last reached one current, each with its time in ``tz`` when known."""
     times: dict[str, datetime | None] = {
         "placed": order.placed_at, "paid": order.paid_at, "shipped": order.shipped_at,
         "out_for_delivery": None, "delivered": order.delivered_at,
@@ -207,7 +209,7 @@ async def load_view(conn: AsyncConnection, store: StoreRow, ref: OrderRef, local
     return OrderView(
         locale=locale, store_name=store.name, logo_url=store.logo_url, brand_color=color, brand_text=text_color,
         number=order.number, status=order.status, notice=notice,
-        steps=_steps(order, expected, now, locale, tz, t), shipment=shipment, items=items, totals=totals,
+        steps=timeline(order, expected, now, locale, tz, t), shipment=shipment, items=items, totals=totals,
         address=address, support_email=store.support_email, support_phone=store.support_phone,
         support_url=store.support_url,
         review_url=next((i.url for i in items if i.url), None), picks=picks, t=t)
