@@ -82,3 +82,18 @@ def test_the_order_page_button_does_not_repeat_the_card_s_own(renderer: Renderer
     card = json.loads(renderer.render_line("order-confirmation", "ja", **_data("order-confirmation", "ja")).payload())
     footer = card["messages"][0]["contents"]["footer"]["contents"]
     assert [a["action"]["uri"] for a in footer] == [URL]
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_shipment_naming_only_its_carrier_gets_the_carrier_s_link_in_the_messages(renderer: Renderer,
+                                                                                     locale: str) -> None:
+    row = {**ORDER, "shipment": {"carrier": "佐川急便", "tracking_number": "3600-1234-5678"}}
+    data = {**_data("shipping-confirmation", locale), "order": order_snapshot(row)}
+    data["extra"].pop("order_url")
+    link = "https://k2k.sagawa-exp.co.jp/p/web/okurijosearch.do?okurijoNo=360012345678"
+    mail = renderer.render("shipping-confirmation", locale, **data)
+    assert link in mail.text and f'href="{link}"' in mail.html
+    assert link in renderer.render_sms("shipping-confirmation", locale, **data).text
+    unknown = order_snapshot({**ORDER, "shipment": {"carrier": "Kangaroo", "tracking_number": "K-1"}})
+    assert unknown is not None and unknown.shipment is not None and unknown.shipment.tracking_url is None
+    assert "K-1" in renderer.render("shipping-confirmation", locale, **{**data, "order": unknown}).text
