@@ -97,3 +97,16 @@ def test_a_shipment_naming_only_its_carrier_gets_the_carrier_s_link_in_the_messa
     unknown = order_snapshot({**ORDER, "shipment": {"carrier": "Kangaroo", "tracking_number": "K-1"}})
     assert unknown is not None and unknown.shipment is not None and unknown.shipment.tracking_url is None
     assert "K-1" in renderer.render("shipping-confirmation", locale, **{**data, "order": unknown}).text
+
+
+@pytest.mark.parametrize(("locale", "given", "shown"), [
+    ("ja", "Yamato Transport", "ヤマト運輸"), ("zh-Hans", "SF Express", "顺丰速运"),
+    ("en", "ヤマト運輸", "Yamato Transport"), ("ja", "Kangaroo Couriers", "Kangaroo Couriers"),
+])
+def test_messages_name_a_known_carrier_in_the_customer_s_language(renderer: Renderer, locale: str, given: str,
+                                                                  shown: str) -> None:
+    row = {**ORDER, "shipment": {"carrier": given, "tracking_number": "123456789012"}}
+    data = {**_data("shipping-confirmation", locale), "order": order_snapshot(row)}
+    assert shown in renderer.render("shipping-confirmation", locale, **data).text
+    card = renderer.render_line("shipping-confirmation", locale, **data).payload()
+    assert shown in json.loads(card)["messages"][0]["contents"]["body"]["contents"][2]["text"]
