@@ -2,13 +2,13 @@
 
 * LINE: ``{"messages": [<Flex message>]}`` — a shipping-notice bubble (header, the order's lines,
   a tracking button) with its ``altText``, to a LINE user id (``U`` + 32 hex);
-* email (SES and SMTP): the MIME bytes ``afterorder.mime.build_email`` makes (multipart/alternative,
+* email (SES and SMTP): the MIME bytes ``afterorder.channels.email.mime.build_email`` makes (multipart/alternative,
   text and HTML in base64), an order confirmation of about the size the scheduler renders.
 
 Each message has its own idempotency key and Message-ID, so the sink can tell them apart (LINE's
-retry key is derived from the Message-ID).  The rows are written straight into ``outbox`` and
-``outbox_bodies`` (the bench's shortcut: rendering thousands the real way is the scheduler's figure,
-measured by ``bench/throughput.py``).
+retry key is derived from the Message-ID).  The messages are written straight into the outbox by
+its writer (``afterorder.delivery.outbox``), past the scheduler (the bench's shortcut: rendering
+thousands the real way is the scheduler's figure, measured by ``bench/throughput.py``).
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from afterorder.channels.base import ChannelKind, OutgoingMessage
-from afterorder.db.schema import outbox, outbox_bodies
+from afterorder.channels.email.mime import build_email
+from afterorder.db.schema import outbox
+from afterorder.delivery.outbox import OutboxMessage, write_messages
 from afterorder.domain import RenderedMessage, StoreSnapshot
-from afterorder.mime import build_email
 
 CHUNK = 500  # rows per INSERT (executemany)
 EMAIL_DOMAIN = "bench.example"
@@ -106,20 +107,10 @@ def order_email(store: StoreSnapshot, to: str, order: str, message_id: str, now:
                        date=now)
 
 
-def _row(store_id: int, key: str, message_id: str, channel: ChannelKind, recipient: str, envelope_from: str,
-         now: datetime) -> dict[str, Any]:
-    return {"store_id": store_id, "run_id": None, "idempotency_key": key, "message_id": message_id,
-            "channel": channel.value, "category": "transactional",
-            "template": "order_shipped" if channel is ChannelKind.LINE else "order_confirmation",
-            "locale": "ja", "customer_id": None, "order_id": None, "envelope_from": envelope_from,
-            "recipient": recipient, "subject": "", "status": "queued", "attempts": 0, "next_attempt_at": now,
-            "created_at": now}
-
-
 def build_rows(store: StoreSnapshot, store_id: int, channel: ChannelKind, tag: str, count: int, now: datetime
-               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], set[str]]:
-    """(outbox rows, their bodies, the sink's key of each) for ``count`` messages on ``channel``."""
-    rows, bodies, keys = [], [], set()
+               ) -> tuple[list[OutboxMessage], set[str]]:
+    """(the outbox messages, the sink's key of each) for ``count`` messages on ``channel``."""
+    messages, keys = [], set()
     domain = store.email_from.rsplit("@", 1)[-1]
     for index in range(count):
         key, order = f"bench:{tag}:{index}", f"#{200000 + index}"
@@ -131,21 +122,23 @@ def build_rows(store: StoreSnapshot, store_id: int, channel: ChannelKind, tag: s
             to = f"c{index}-{tag}@{EMAIL_DOMAIN}"
             data = order_email(store, to, order, message_id, now)
             keys.add(message_id)
-        rows.append(_row(store_id, key, message_id, channel, to, store.email_from, now))
-        bodies.append({"store_id": store_id, "idempotency_key": key, "data": data.decode("utf-8")})
-    return rows, bodies, keys
+        messages.append(OutboxMessage(
+            store_id=store_id, idempotency_key=key, message_id=message_id, channel=channel, category="transactional",
+            template="order_shipped" if channel is ChannelKind.LINE else "order_confirmation", locale="ja",
+            envelope_from=store.email_from, recipient=to, data=data.decode("utf-8"), next_attempt_at=now,
+            created_at=now))
+    return messages, keys
 
 
 async def queue(engine: AsyncEngine, store: StoreSnapshot, store_id: int, channel: ChannelKind, tag: str,
                 count: int, now: datetime) -> Queued:
     """Write ``count`` rendered messages into the outbox, queued and due now."""
-    rows, bodies, keys = build_rows(store, store_id, channel, tag, count, now)
+    messages, keys = build_rows(store, store_id, channel, tag, count, now)
     async with engine.begin() as conn:
         for start in range(0, count, CHUNK):
-            await conn.execute(outbox.insert(), rows[start:start + CHUNK])
-            await conn.execute(outbox_bodies.insert(), bodies[start:start + CHUNK])
+            await write_messages(conn, messages[start:start + CHUNK])
         found = await conn.execute(outbox.select().with_only_columns(outbox.c.id).where(
             outbox.c.store_id == store_id, outbox.c.idempotency_key.like(f"bench:{tag}:%")))
         ids = [r.id for r in found]
-    mean = sum(len(b["data"].encode("utf-8")) for b in bodies) // max(count, 1)
+    mean = sum(len(m.data.encode("utf-8")) for m in messages) // max(count, 1)
     return Queued(ids, keys, mean)

@@ -30,9 +30,10 @@ from afterorder.compliance import dkim
 from afterorder.compliance.settings import update_settings
 from afterorder.db.database import open_engine
 from afterorder.db.migrate import upgrade
-from afterorder.db.schema import consents, customers, outbox, outbox_bodies
+from afterorder.db.schema import consents, customers
 from afterorder.db.stores import create_store
 from afterorder.delivery import Delivery, DeliverySettings
+from afterorder.delivery.outbox import OutboxMessage, write_messages
 
 NOW = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)  # 10:00 in Tokyo: outside the quiet hours set below
 
@@ -46,23 +47,22 @@ class _NoChannel:
 
 
 async def _fill(engine: object, store_id: int, category: str, n: int, offset: int) -> None:
-    rows, bodies, people, consent = [], [], [], []
+    messages: list[OutboxMessage] = []
+    people, consent = [], []
     for i in range(offset, offset + n):
         people.append({"id": i + 1, "store_id": store_id, "external_id": f"c{i}", "email": f"c{i}@example.com",
                        "accepts_marketing": True, "created_at": NOW, "updated_at": NOW, "timezone": "Asia/Tokyo"})
         consent.append({"store_id": store_id, "customer_id": i + 1, "channel": "email", "purpose": "marketing",
                         "status": "granted", "updated_at": NOW})
         key = f"bench:{category}:{i}"
-        rows.append({"store_id": store_id, "idempotency_key": key, "message_id": f"<{key}@kumo.example>",
-                     "channel": "email", "category": category, "template": "order-confirmation", "locale": "ja",
-                     "customer_id": i + 1, "envelope_from": "shop@kumo.example", "recipient": f"c{i}@example.com",
-                     "subject": "s", "status": "queued", "attempts": 0, "next_attempt_at": NOW, "created_at": NOW})
-        bodies.append({"store_id": store_id, "idempotency_key": key, "data": "x" * 13000})
+        messages.append(OutboxMessage(
+            store_id=store_id, idempotency_key=key, message_id=f"<{key}@kumo.example>", category=category,
+            template="order-confirmation", locale="ja", customer_id=i + 1, envelope_from="shop@kumo.example",
+            recipient=f"c{i}@example.com", subject="s", data="x" * 13000, next_attempt_at=NOW, created_at=NOW))
     async with engine.begin() as conn:  # type: ignore[attr-defined]
         await conn.execute(customers.insert(), people)
         await conn.execute(consents.insert(), consent)
-        await conn.execute(outbox.insert(), rows)
-        await conn.execute(outbox_bodies.insert(), bodies)
+        await write_messages(conn, messages)
 
 
 async def _claim_all(delivery: Delivery) -> list[float]:

@@ -1,4 +1,4 @@
-"""Outbox emails as afterorder builds them (``afterorder.mime``), for the email API channels' tests."""
+"""Outbox emails as afterorder builds them (``afterorder.channels.email.mime``), for the email API channels' tests."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import uuid
 from datetime import UTC, datetime
 
 from afterorder.channels.base import OutgoingMessage
+from afterorder.channels.email.mime import build_email
 from afterorder.domain import RenderedMessage, StoreSnapshot
-from afterorder.mime import build_email
 
 STORE = StoreSnapshot(slug="sakura", name="さくら茶舗, 京都本店", email_from="shop@sakura-tea.example",
                       reply_to="help@sakura-tea.example", country="JP", locale="ja", timezone="Asia/Tokyo",

@@ -12,7 +12,7 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from afterorder.intake.adapters import ItemSeen, OrderSeen
+from afterorder.domain import ItemSeen, OrderSeen
 
 FIXTURES = Path(__file__).parent / "fixtures" / "platforms"
 

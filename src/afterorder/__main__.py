@@ -1,3 +1,3 @@
-from afterorder.cli import main
+from afterorder.cli.main import main
 
 main()

@@ -1,4 +1,5 @@
-"""Pure domain types: what a store tells us (events) and what we render from (snapshots).
+"""Pure domain types: what a store tells us (events), what we render from (snapshots), what a
+platform connection is and remembers between deliveries, and the industries benchmarks know.
 
 Nothing here touches a database or the network.  Incoming events are validated by pydantic
 models with ``extra="forbid"`` so a typo in a field name is an error that names the field, and
@@ -8,11 +9,12 @@ every string, list, number and time is bounded by the limits of ``afterorder.int
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from pydantic import (
     AfterValidator,
@@ -326,6 +328,27 @@ class Event(_Strict):
         return self
 
 
+class EventSink(Protocol):
+    """Where events are stored and go on to flows: the intake (``intake.pipeline.Intake``).  The parts
+    the intake itself calls (tracking, compliance) are handed one rather than importing it."""
+
+    async def ingest(self, store: Any, batch: Sequence[Event], *, source: str) -> object: ...
+
+
+def codes_in(event: Event) -> list[str]:
+    """The coupon codes an order event says were used."""
+    props = event.properties
+    found: list[str] = []
+    for key in ("coupon", "coupons", "discount_codes"):
+        value = props.get(key)
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            code = item.get("code") if isinstance(item, dict) else item
+            if isinstance(code, str) and code.strip():
+                found.append(code.strip())
+    return found
+
+
 class EventBatch(_Strict):
     events: Annotated[list[Event], Field(min_length=1, max_length=MAX_EVENTS)]
 
@@ -408,3 +431,69 @@ class RenderedMessage:
     subject: str
     html: str
     text: str
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How a store connected a platform: its webhook secret(s) and, for Saleor, its API URL."""
+
+    store_id: int
+    platform: str
+    secret: str | None
+    previous_secret: str | None = None
+    api_url: str | None = None
+
+    def secrets(self) -> list[str]:
+        """The current secret and, during a rotation, the previous one (empty ones count too)."""
+        return [s for s in (self.secret, self.previous_secret) if s is not None]
+
+
+@dataclass(frozen=True)
+class OrderSeen:
+    """The last status a platform reported for an order (WooCommerce sends the whole order each time)."""
+
+    order_id: str
+    status: str
+
+
+@dataclass(frozen=True)
+class ItemSeen:
+    """Stock of one inventory item (per location), and which product / variant it belongs to."""
+
+    item_id: str
+    product_id: str | None = None
+    variant_id: str | None = None
+    levels: Mapping[str, int] = field(default_factory=dict)
+
+
+Remembered = OrderSeen | ItemSeen
+
+
+class Industry(StrEnum):
+    """A store's industry, as the post-purchase benchmarks (``analytics.benchmarks``) name it."""
+
+    APPAREL = "apparel & accessories"
+    AUTOMOTIVE = "automotive"
+    ELECTRONICS = "electronics"
+    FOOD = "food & beverage"
+    HARDWARE = "hardware & home improvement"
+    HEALTH = "health & beauty"
+    HOME = "home & garden"
+    JEWELRY = "jewelry"
+    OFFICE = "office supplies"
+    SPORTS = "sporting goods"
+    TOYS = "toys & hobbies"
+
+
+INDUSTRIES = tuple(i.value for i in Industry)
+
+
+class IndustryError(ValueError):
+    pass
+
+
+def check_industry(industry: str) -> str:
+    name = industry.strip().lower()
+    if name not in INDUSTRIES:
+        raise IndustryError(f"industry: {industry!r} is not one of: {', '.join(INDUSTRIES)}")
+    return name

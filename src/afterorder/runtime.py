@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from afterorder.abtests.results import settle
+from afterorder.analytics.abtests import settle
 from afterorder.channels import Channel, RetryPolicy, SmtpChannel
 from afterorder.channels.registry import ChannelRegistry
 from afterorder.clock import Clock

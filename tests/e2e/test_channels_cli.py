@@ -18,8 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-import afterorder.cli_channels  # noqa: F401  (registers the commands, as ``main`` does)
-from afterorder.cli import app
+from afterorder.cli.main import build_app
 from afterorder.db.database import open_engine
 from afterorder.db.schema import store_channels
 from afterorder.dev.smtp_server import DevSmtpServer
@@ -39,7 +38,7 @@ class Ran:
 
 def cli(*args: str, database: str, key: str | None, check: bool = True) -> Ran:
     """The command run in this process, with ``key`` as AFTERORDER_SECRET_KEY (None: not set)."""
-    result = CliRunner().invoke(app, list(args), env={"AFTERORDER_DATABASE_URL": database,
+    result = CliRunner().invoke(build_app(), list(args), env={"AFTERORDER_DATABASE_URL": database,
                                                       "AFTERORDER_SECRET_KEY": key, "AFTERORDER_CONFIG": None})
     ran = Ran(result.exit_code, result.stdout, result.stderr)
     if check and ran.returncode != 0:

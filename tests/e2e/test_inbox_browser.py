@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from afterorder.demo_reach import line_user_id
+from afterorder.dev.demo_reach import line_user_id
 from afterorder.dev.sinks.line import DEV_TOKEN
 from tests.e2e.processes import AFTERORDER, cli, free_port
 from tests.e2e.test_dashboard_browser import CHROMIUM, DOCS, _browser_or_skip

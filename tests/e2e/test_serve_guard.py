@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 
-from afterorder.cli_serve import listening_note
+from afterorder.cli.serve import listening_note
 from afterorder.dev.smtp_server import DevSmtpServer
 from tests.e2e.processes import add_store_cli, serve
 

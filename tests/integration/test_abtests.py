@@ -15,8 +15,8 @@ from sqlalchemy import insert, select
 
 from afterorder.abtests.model import Variant
 from afterorder.abtests.records import get_test, start_test, stop_test
-from afterorder.abtests.results import results_of, settle
 from afterorder.abtests.split import choose
+from afterorder.analytics.abtests import results_of, settle
 from afterorder.clock import FrozenClock
 from afterorder.db.schema import ab_tests, engagements, events, outbox, outbox_bodies
 from afterorder.dev.smtp_server import DevSmtpServer

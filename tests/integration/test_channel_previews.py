@@ -16,17 +16,16 @@ import httpx
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from afterorder import cli_promotions  # noqa: F401  (registers the commands)
 from afterorder.channels.base import ChannelKind
 from afterorder.channels.line_limits import MAX_ALT_TEXT_CHARS as MAX_ALT_TEXT
-from afterorder.cli import app
+from afterorder.cli.main import build_app
 from afterorder.clock import FrozenClock
+from afterorder.content.snapshots import customer_snapshot, order_snapshot
 from afterorder.db.schema import customers, engagements, events, outbox, outbox_bodies, template_overrides
 from afterorder.db.stores import StoreRow
 from afterorder.domain import Event
 from afterorder.flows.followups import survey_token
 from afterorder.runtime import Runtime
-from afterorder.snapshots import customer_snapshot, order_snapshot
 from afterorder.tracking.links import LinkContext, instrument_sms
 from afterorder.tracking.settings import load_settings
 from afterorder.tracking.short_links import ShortLink, encode, short_url
@@ -122,7 +121,7 @@ async def test_a_tampered_or_unknown_short_link_records_nothing(database_url: st
 
 
 def cli(*args: str, database: str, code: int = 0) -> str:
-    result = CliRunner().invoke(app, [*args, "--database", database])
+    result = CliRunner().invoke(build_app(), [*args, "--database", database])
     assert result.exit_code == code, (result.stdout, result.stderr)
     return result.stdout if code == 0 else result.stderr
 

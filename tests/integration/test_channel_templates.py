@@ -23,11 +23,11 @@ from afterorder.content import Renderer
 from afterorder.content.line import LineRendered
 from afterorder.content.render import BUILTIN_TEMPLATES
 from afterorder.content.sms import SmsRendered
+from afterorder.content.snapshots import order_snapshot
 from afterorder.db.stores import StoreRow
 from afterorder.domain import CustomerSnapshot, OrderSnapshot, StoreSnapshot
 from afterorder.flows.followups import message_extra
 from afterorder.signing import Signer
-from afterorder.snapshots import order_snapshot
 from afterorder.tracking.links import LinkContext, instrument_sms
 from afterorder.tracking.settings import TrackingSettings
 from tests.library_data import CONTENT, PLACED

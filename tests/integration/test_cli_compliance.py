@@ -9,14 +9,13 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from afterorder import cli_compliance  # noqa: F401  (registers the commands)
-from afterorder.cli import app
+from afterorder.cli.main import build_app
 from tests.conftest import T0
 from tests.factories import order_event
 
 
 def run(*args: str, database: str, code: int = 0) -> tuple[str, str]:
-    result = CliRunner().invoke(app, [*args, "--database", database])
+    result = CliRunner().invoke(build_app(), [*args, "--database", database])
     assert result.exit_code == code, (result.stdout, result.stderr)
     return result.stdout, result.stderr
 

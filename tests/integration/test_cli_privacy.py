@@ -9,8 +9,7 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-import afterorder.cli_privacy  # noqa: F401  (registers the commands, as ``main`` does)
-from afterorder.cli import app
+from afterorder.cli.main import build_app
 from tests.conftest import T0
 from tests.esp_signing import fixture
 from tests.factories import order_event
@@ -25,7 +24,7 @@ class Ran:
 
 def cli(*args: str, database: str, check: bool = True) -> Ran:
     """The command run in this process (the commands here are short; a subprocess each costs seconds)."""
-    result = CliRunner().invoke(app, list(args), env={"AFTERORDER_DATABASE_URL": database})
+    result = CliRunner().invoke(build_app(), list(args), env={"AFTERORDER_DATABASE_URL": database})
     ran = Ran(result.exit_code, result.stdout, result.stderr)
     if check and ran.returncode != 0:
         raise AssertionError(f"afterorder {' '.join(args)} failed ({ran.returncode}):\n{ran.stderr}{result.exception}")

@@ -20,8 +20,8 @@ from afterorder.clock import FrozenClock
 from afterorder.compliance.consent import history
 from afterorder.db.schema import customers, store_channels
 from afterorder.db.stores import StoreRow, create_store
-from afterorder.demo import STORES
-from afterorder.demo_reach import after_order, line_user_id, reach, set_up_channels
+from afterorder.dev.demo import STORES
+from afterorder.dev.demo_reach import after_order, line_user_id, reach, set_up_channels
 from afterorder.dev.receivers import DevReceivers, start_dev_receivers
 from afterorder.dev.sinks.line import LineSink
 from afterorder.domain import Event

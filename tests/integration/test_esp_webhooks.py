@@ -27,9 +27,9 @@ from afterorder.feedback.base import WebhookRequest
 from afterorder.feedback.credentials import set_credentials
 from afterorder.feedback.receiver import EspReceiver
 from afterorder.feedback.ses import SnsVerifier, sns_host_allowed
+from afterorder.intake.errors import Unauthorized
 from afterorder.runtime import Runtime
 from afterorder.web.app import create_app
-from afterorder.webhook_errors import Unauthorized
 from tests.conftest import T0
 from tests.esp_signing import (
     MAILGUN_KEY,

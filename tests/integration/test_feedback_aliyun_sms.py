@@ -16,8 +16,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-import afterorder.cli_privacy  # noqa: F401  (registers the commands, as ``main`` does)
-from afterorder.cli import app as cli_app
+from afterorder.cli.main import build_app
 from afterorder.clock import FrozenClock
 from afterorder.db.stores import StoreRow
 from afterorder.feedback.aliyun_sms import report_token
@@ -55,7 +54,7 @@ async def setup(database_url: str) -> AsyncIterator[Setup]:
     async with running(database_url, FrozenClock(datetime.now(UTC)), base_url=PUBLIC) as runtime:
         store, _ = await add_store(runtime, JP_STORE)
         printed = await asyncio.to_thread(  # the command runs its own event loop
-            CliRunner().invoke, cli_app, ["store", "webhooks", "kumo", "--base-url", PUBLIC],
+            CliRunner().invoke, build_app(), ["store", "webhooks", "kumo", "--base-url", PUBLIC],
             env={"AFTERORDER_DATABASE_URL": database_url})
         assert printed.exit_code == 0, printed.stderr
         urls = json.loads(printed.stdout)["webhooks"]

@@ -32,7 +32,7 @@ from afterorder.db.schema import feedback_receipts, line_links, outbox, store_ch
 from afterorder.db.stores import StoreRow
 from afterorder.feedback import line
 from afterorder.feedback.line_link import line_link_url
-from afterorder.privacy import erase_customer
+from afterorder.privacy.data_rights import erase_customer
 from afterorder.runtime import Runtime
 from afterorder.sealing import Sealer, new_key
 from afterorder.web.app import create_app

@@ -28,7 +28,7 @@ from afterorder.compliance.suppression import blocked_reason, reasons_for
 from afterorder.db.schema import events
 from afterorder.db.stores import StoreRow
 from afterorder.feedback import twilio
-from afterorder.privacy import erase_customer
+from afterorder.privacy.data_rights import erase_customer
 from afterorder.runtime import Runtime
 from afterorder.web.app import create_app
 from tests.factories import JP_STORE, US_STORE, add_store, running

@@ -21,8 +21,8 @@ from afterorder.channels.catalog import provider
 from afterorder.channels.setup import load_setups
 from afterorder.clock import FrozenClock
 from afterorder.db.stores import StoreRow, create_store
-from afterorder.demo import STORES
-from afterorder.demo_reach import set_up_channels
+from afterorder.dev.demo import STORES
+from afterorder.dev.demo_reach import set_up_channels
 from afterorder.dev.receivers import DevReceivers, start_dev_receivers
 from afterorder.domain import Event
 from afterorder.runtime import Runtime

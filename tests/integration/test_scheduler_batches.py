@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from afterorder.channels.email.mime import message_id_for
 from afterorder.clock import FrozenClock
 from afterorder.db.schema import flow_runs, outbox, outbox_bodies, run_log
 from afterorder.domain import Event
-from afterorder.mime import message_id_for
 from afterorder.runtime import Runtime
 from tests.conftest import T0
 from tests.factories import add_store, order_event, running

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from afterorder.channels.email.mime import build_email, message_id_for
 from afterorder.compliance.consent import MarketingView
 from afterorder.compliance.message import plan_message
 from afterorder.compliance.settings import ComplianceSettings, MarketingRule
 from afterorder.content import Renderer
 from afterorder.domain import CustomerSnapshot, LineSnapshot, OrderSnapshot, ShipmentSnapshot, StoreSnapshot
-from afterorder.mime import build_email, message_id_for
 from afterorder.signing import Signer, new_signing_key
 from tests.library_data import library_extra
 from tests.system_packages import require

@@ -13,7 +13,7 @@ from afterorder.content.store_content import ContentError, validate
 from afterorder.db.schema import customers, events, orders, outbox, survey_answers
 from afterorder.domain import Event
 from afterorder.segments import membership
-from afterorder.surveys import Subject, record
+from afterorder.surveys.answers import Subject, record
 from tests.conftest import T0
 from tests.factories import add_store, order_event, running
 

@@ -6,9 +6,10 @@ import re
 
 import pytest
 
-from afterorder.analytics.benchmarks import POST_PURCHASE, IndustryError, check_industry, compare
+from afterorder.analytics.benchmarks import POST_PURCHASE, compare
 from afterorder.analytics.flow_status import describe
 from afterorder.db.dashboard_users import Role, check_password, hash_password
+from afterorder.domain import IndustryError, check_industry
 from afterorder.flows.spec import parse_flow
 from afterorder.web.dashboard.charts import Series, heat, line_chart
 

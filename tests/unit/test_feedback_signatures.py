@@ -13,8 +13,8 @@ from afterorder.channels.base import ChannelKind
 from afterorder.channels.setup import ProviderSetup
 from afterorder.feedback import aliyun_sms, line, line_link, sms_replies, twilio
 from afterorder.feedback.base import DeliveryStatus, WebhookRequest
+from afterorder.intake.errors import Malformed, Unauthorized
 from afterorder.signing import BadToken, Signer
-from afterorder.webhook_errors import Malformed, Unauthorized
 
 KEY = "k" * 64
 

@@ -16,8 +16,8 @@ from afterorder.compliance.message import MessageCompliance
 from afterorder.content import Renderer
 from afterorder.domain import CustomerSnapshot, LineSnapshot, OrderSnapshot, StoreSnapshot
 from afterorder.flows.catalog import FlowCatalog
+from afterorder.flows.extras import empty_extras
 from afterorder.flows.spec import Send
-from afterorder.promotions.extras import empty_extras
 
 FLOWS = ("welcome", "abandoned-cart", "back-in-stock", "thank-you", "second-purchase", "win-back", "cross-sell",
          "vip-surprise")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from afterorder.content import Renderer
-from afterorder.snapshots import customer_snapshot, order_snapshot
+from afterorder.content.snapshots import customer_snapshot, order_snapshot
 from tests.library_data import CUSTOMERS, LIBRARY_TEMPLATES, ORDER, STORE, library_extra
 
 LOCALES = ("en", "ja", "zh-Hans")

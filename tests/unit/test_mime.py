@@ -9,8 +9,8 @@ from email.message import EmailMessage
 
 import pytest
 
+from afterorder.channels.email.mime import build_email, message_id_for
 from afterorder.domain import RenderedMessage, StoreSnapshot
-from afterorder.mime import build_email, message_id_for
 
 STORE = StoreSnapshot(
     slug="kumo", name="雲茶舗", email_from="shop@kumo.example", reply_to="support@kumo.example", country="JP",

@@ -14,7 +14,7 @@ import yaml
 
 from afterorder.channels.base import ChannelKind
 from afterorder.content import Renderer
-from afterorder.snapshots import customer_snapshot, order_snapshot
+from afterorder.content.snapshots import customer_snapshot, order_snapshot
 from tests.library_data import CUSTOMERS, ORDER, STORE, library_extra
 
 LIBRARY = Path(__file__).resolve().parents[2] / "src" / "afterorder" / "flows" / "library"

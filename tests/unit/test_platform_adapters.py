@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from afterorder.domain import EventType
-from afterorder.intake.adapters import Connection, Normalized
+from afterorder.domain import Connection, EventType
+from afterorder.intake.adapters import Normalized
+from afterorder.intake.errors import Malformed, Unauthorized
 from afterorder.intake.platforms import build_adapters
-from afterorder.webhook_errors import Malformed, Unauthorized
 from tests.platforms import RamMemory, b64_hmac, sample, sample_json, shopify_headers, woocommerce_headers
 
 NOW = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)

@@ -1,7 +1,7 @@
 """Reading an outbox email back into its parts, for the email APIs that take no raw MIME.
 
 SendGrid (v3 ``mail/send``) and Postmark (``/email/batch``) want sender, subject, bodies and extra
-headers as JSON fields; the outbox holds the complete RFC 5322 bytes (``afterorder.mime``).  This
+headers as JSON fields; the outbox holds the complete RFC 5322 bytes (``afterorder.channels.email.mime``).  This
 module reads those bytes once per send with the standard library's parser (the compat32 policy:
 about a tenth of a millisecond, against several for the modern one) and gives back:
 

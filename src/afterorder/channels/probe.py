@@ -1,7 +1,7 @@
 """One test message through a store's stored provider setup (``afterorder channels test``).
 
 The message is the channel's own payload, as the outbox would hold it: for email a short MIME
-message (``afterorder.mime.build_email``) from the store's address; for LINE one text message,
+message (``afterorder.channels.email.mime.build_email``) from the store's address; for LINE one text message,
 ``{"messages": [{"type": "text", "text": ...}]}``; for SMS ``{"text": ..., "params": {}}`` under the
 template name given (Alibaba Cloud sends the template code approved for it).  The channel is built
 from the stored options exactly as delivery builds it and closed after the one send; the
@@ -18,10 +18,10 @@ from html import escape
 
 from afterorder.channels.base import ChannelKind, OutgoingMessage, SendResult
 from afterorder.channels.catalog import provider
+from afterorder.channels.email.mime import build_email
 from afterorder.channels.options import OptionsError
 from afterorder.channels.setup import ProviderSetup
 from afterorder.domain import RenderedMessage, StoreSnapshot
-from afterorder.mime import build_email
 
 PROBE_TEMPLATE = "channel-test"
 _ADDRESSES = {

@@ -10,20 +10,18 @@ mail was queued is marked so it is written once; a new "yes" after a withdrawal 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from afterorder.channels.email.mime import build_email, message_id_for
 from afterorder.compliance.consent import EMAIL, MARKETING, ConsentStatus
 from afterorder.compliance.tokens import confirm_token
 from afterorder.content import Renderer, resolve_locale
-from afterorder.db.schema import consents, customers, outbox, outbox_bodies
-from afterorder.db.statements import insert_ignore
+from afterorder.content.snapshots import customer_snapshot
+from afterorder.db.schema import consents, customers
 from afterorder.db.stores import get_store_by_id
-from afterorder.flows.outgoing import BODY_COLUMNS, COLUMNS
-from afterorder.mime import build_email, message_id_for
-from afterorder.snapshots import customer_snapshot
+from afterorder.delivery.outbox import OutboxMessage, write_messages
 
 TEMPLATE = "confirm-subscription"
 
@@ -47,34 +45,28 @@ async def queue_confirmations(engine: AsyncEngine, renderer: Renderer, now: date
         stores = {s: await get_store_by_id(conn, s) for s in {p["store_id"] for p in pending}}
     if not pending:
         return 0
-    messages: list[dict[str, Any]] = []
+    messages: list[OutboxMessage] = []
     for p in pending:
         store = stores[p["store_id"]]
         assert store is not None
-        snapshot = store.snapshot(base_url)
-        key = f"confirm:{p['customer_id']}:{int(p['updated_at'].timestamp())}"
-        row: dict[str, Any] = {
-            "store_id": store.id, "run_id": None, "idempotency_key": key,
-            "message_id": message_id_for(snapshot, key), "channel": "email", "category": "transactional",
-            "template": TEMPLATE, "customer_id": p["customer_id"], "order_id": None,
-            "envelope_from": store.email_from, "attempts": 0, "next_attempt_at": now, "created_at": now,
-            "status": "queued", "last_error": None, "ab_test_id": None, "variant": None, "fallback_to": None,
-        }
         if not p["email"]:
             continue
+        snapshot = store.snapshot(base_url)
+        key = f"confirm:{p['customer_id']}:{int(p['updated_at'].timestamp())}"
+        message_id = message_id_for(snapshot, key)
         locale = resolve_locale(p["locale"], renderer.locales_for(TEMPLATE), store.locale)
         link = confirm_url(base_url, store.slug, confirm_token(store.signer(), p["customer_id"]))
         rendered = renderer.render(TEMPLATE, locale, store=snapshot, customer=customer_snapshot(dict(p)),
                                    links={"confirm": link})
-        data = build_email(snapshot, to=p["email"], rendered=rendered, message_id=row["message_id"],
+        data = build_email(snapshot, to=p["email"], rendered=rendered, message_id=message_id,
                            category="transactional", date=now)
-        row.update(locale=locale, recipient=p["email"], subject=rendered.subject, data=data.decode("utf-8"))
-        messages.append(row)
+        messages.append(OutboxMessage(
+            store_id=store.id, idempotency_key=key, message_id=message_id, category="transactional",
+            template=TEMPLATE, customer_id=p["customer_id"], envelope_from=store.email_from, locale=locale,
+            recipient=p["email"], subject=rendered.subject, data=data.decode("utf-8"), created_at=now,
+            next_attempt_at=now))
     async with engine.begin() as conn:
-        if messages:
-            await conn.execute(insert_ignore(outbox, COLUMNS), [{k: m[k] for k in COLUMNS} for m in messages])
-            await conn.execute(insert_ignore(outbox_bodies, BODY_COLUMNS), [{k: m[k] for k in BODY_COLUMNS}
-                                                                           for m in messages])
+        await write_messages(conn, messages)
         for p in pending:
             await conn.execute(consents.update().where(
                 consents.c.store_id == p["store_id"], consents.c.customer_id == p["customer_id"],

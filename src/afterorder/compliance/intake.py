@@ -14,7 +14,6 @@ are kept in the record when given.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, select
@@ -22,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.compliance.consent import EMAIL, MARKETING, Change, ConsentMethod, ConsentStatus, Key, record
 from afterorder.compliance.settings import load_one
+from afterorder.db.events import StoredEvent
 from afterorder.db.key_lists import in_keys
 from afterorder.db.schema import consents
 from afterorder.domain import Event
@@ -29,15 +29,7 @@ from afterorder.domain import Event
 IMPORT_SOURCES = frozenset({"file", "csv", "import"})
 
 
-@dataclass(frozen=True)
-class Stored:
-    event: Event
-    event_id: int
-    customer_id: int | None
-    source: str
-
-
-def _method(item: Stored) -> ConsentMethod:
+def _method(item: StoredEvent) -> ConsentMethod:
     if item.source in IMPORT_SOURCES:
         return ConsentMethod.IMPORT
     if item.event.type.is_checkout_event:
@@ -50,7 +42,7 @@ def _property(event: Event, name: str, limit: int) -> str | None:
     return value[:limit] if isinstance(value, str) and value.strip() else None
 
 
-def _fresh_yes(item: Stored, withdrawn_at: datetime | None) -> bool:
+def _fresh_yes(item: StoredEvent, withdrawn_at: datetime | None) -> bool:
     """After a withdrawal only a new act of consent counts: the checkout box ticked after it.  A
     customer record still saying ``accepts_marketing: true`` (an order event, an import, the store's
     copy not yet updated after an unsubscribe) does not subscribe anyone again."""
@@ -64,7 +56,7 @@ _EMAIL_MARKETING = select(consents.c.customer_id, consents.c.status, consents.c.
     consents.c.channel == EMAIL, consents.c.purpose == MARKETING)  # built once: every batch of events asks
 
 
-async def record_event_consents(conn: AsyncConnection, store_id: int, stored: Sequence[Stored],
+async def record_event_consents(conn: AsyncConnection, store_id: int, stored: Sequence[StoredEvent],
                                 now: datetime) -> int:
     """Record the marketing consent changes ``stored`` events carry; returns how many changed."""
     carrying = [s for s in stored if s.customer_id is not None and s.event.customer is not None

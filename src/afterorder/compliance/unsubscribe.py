@@ -15,9 +15,8 @@ from afterorder.compliance.consent import EMAIL, MARKETING, Change, ConsentMetho
 from afterorder.compliance.tokens import MessageRef
 from afterorder.db.schema import customers, flow_runs, outbox
 from afterorder.db.stores import StoreRow
-from afterorder.domain import Event, EventType
+from afterorder.domain import Event, EventSink, EventType
 from afterorder.domain import MessageRef as EventMessageRef
-from afterorder.intake.pipeline import Intake
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,7 @@ async def find_customer(engine: AsyncEngine, store_id: int, customer_id: int) ->
     return Customer(row.id, row.external_id, row.email, row.locale) if row else None
 
 
-async def unsubscribe(engine: AsyncEngine, intake: Intake, store: StoreRow, ref: MessageRef, *,
+async def unsubscribe(engine: AsyncEngine, intake: EventSink, store: StoreRow, ref: MessageRef, *,
                       method: ConsentMethod, wording: str, source_ip: str | None, now: datetime) -> bool:
     """Withdraw ``ref``'s customer's marketing consent on email; returns whether anything changed
     (unsubscribing twice changes nothing the second time, and records nothing)."""
@@ -62,7 +61,7 @@ async def unsubscribe(engine: AsyncEngine, intake: Intake, store: StoreRow, ref:
     return True
 
 
-async def announce(intake: Intake, store: StoreRow, customer_id: int, external_id: str, method: ConsentMethod,
+async def announce(intake: EventSink, store: StoreRow, customer_id: int, external_id: str, method: ConsentMethod,
                    now: datetime, message: EventMessageRef | None = None) -> None:
     """Store a ``message.unsubscribed`` event, so flows can react (wait for it, exit on it)."""
     await intake.ingest(store, [Event(

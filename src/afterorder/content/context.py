@@ -28,7 +28,7 @@ RESERVED: Final = frozenset(
      "brand_color", "brand_text", "subject", "marketing", "promotions", "unsubscribe_url", "preferences_url",
      "legal"}
 )
-# Variables a flow's send step may add (afterorder.promotions.extras); empty unless given, so every
+# Variables a flow's send step may add (afterorder.flows.extras); empty unless given, so every
 # template renders whether or not its step asked for them.
 FLOW_EXTRAS: Final[Mapping[str, Any]] = MappingProxyType({
     "trigger": MappingProxyType({}), "coupon": None, "recommendations": (), "collection": (),

@@ -13,10 +13,25 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from afterorder.db.key_lists import in_keys
 from afterorder.db.schema import events
 from afterorder.db.statements import execute_many, insert_ignore
+from afterorder.domain import Event
 
 EVENT_COLUMNS = ("store_id", "source", "source_id", "type", "occurred_at", "received_at", "customer_id", "order_id",
                  "payload", "raw")
 CHUNK = 500
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event as the log now holds it, for what follows in the same transaction (the intake's
+    projectors): its row id, its source, the customer and order it belongs to, and its payload as
+    stored (a live event's; None for history)."""
+
+    event_id: int
+    event: Event
+    source: str
+    customer_id: int | None
+    order_id: int | None
+    payload: dict[str, Any] | None = None
 
 
 class DuplicateRace(Exception):

@@ -24,7 +24,7 @@ from afterorder.db.bulk_rows import insert_returning, keyed_rows, update_returni
 from afterorder.db.catalog import fill_from_catalog
 from afterorder.db.events import EVENT_COLUMNS, DuplicateRace
 from afterorder.db.history_rows import Prepared
-from afterorder.db.projections import LINE_COLUMNS, merge_order_params
+from afterorder.db.projections import LINE_COLUMNS, fold_params, merge_order_params
 from afterorder.db.schema import customers, events, order_lines, orders
 from afterorder.db.schema.types import sqlite_time
 from afterorder.db.statements import (
@@ -69,22 +69,9 @@ async def stored_ids(conn: AsyncConnection, store_id: int, source_ids: Iterable[
 
 
 def merge_customer_params(params: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One upsert per customer instead of one per event: later given fields win, consent is the
-    last one given (``upsert_customer`` applied row after row reaches the same)."""
-    merged: dict[str, dict[str, Any]] = {}
-    for p in params:
-        current = merged.get(p["external_id"])
-        if current is None:
-            merged[p["external_id"]] = dict(p)
-            continue
-        for column in CUSTOMER_KEPT:
-            if p[column] is not None:
-                current[column] = p[column]
-        if p["marketing_given"]:
-            current["accepts_marketing"] = p["accepts_marketing"]
-            current["marketing_given"] = True
-        current["updated_at"] = p["updated_at"]
-    return list(merged.values())
+    """The customers of a group, one each (``db.projections.fold_params``): consent is the last one
+    given (``upsert_customer`` applied row after row reaches the same)."""
+    return fold_params(params, CUSTOMER_KEPT, (("accepts_marketing", "marketing_given"),))
 
 
 async def project_customers(conn: AsyncConnection, store_id: int, given: Sequence[dict[str, Any]],

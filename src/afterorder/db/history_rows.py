@@ -15,8 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from afterorder.db.projections import LINE_COLUMNS, customer_fields, customer_key, order_fields
-from afterorder.domain import Event, EventType
-from afterorder.promotions.coupons import codes_in
+from afterorder.domain import Event, EventType, codes_in
 
 LINE_FIELDS = tuple(c for c in LINE_COLUMNS if c not in ("store_id", "order_id", "position"))
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from afterorder.db.schema import platform_connections, platform_items, platform_orders, webhook_deliveries
 from afterorder.db.statements import insert_ignore
-from afterorder.intake.adapters import Connection, ItemSeen, OrderSeen, Remembered
+from afterorder.domain import Connection, ItemSeen, OrderSeen, Remembered
 
 DELIVERY_COLUMNS = ("store_id", "platform", "topic", "delivery_id", "status", "reason", "raw", "received_at")
 

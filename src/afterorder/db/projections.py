@@ -8,7 +8,7 @@ status only moves forward (cancelled and refunded end it whatever came before).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -133,29 +133,42 @@ def _order_params(store_id: int, currency: str, event: Event, customer_id: int |
     return {**order_fields(event, currency), "store_id": store_id, "customer_id": customer_id, "updated_at": now}
 
 
-def merge_order_params(params: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One upsert per order instead of one per event: the events of a group that name the same order
-    are folded, in order, into the row the database would reach applying them one by one (later
-    given fields win; the status is the last one of the highest rank reached).  An imported order
-    brings its whole life (placed, paid, shipped, ...) in one group."""
+def fold_params(params: Sequence[dict[str, Any]], kept: Sequence[str], flagged: Sequence[tuple[str, str]] = (),
+                then: Callable[[dict[str, Any], dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+    """One upsert per row (``external_id``) instead of one per event: the parameters of a group's
+    events, folded in order into the row the database would reach applying them one by one.  A later
+    given (not None) ``kept`` column wins, and so does a ``flagged`` (value, flag) whose flag is set;
+    ``then(row, later)`` folds what else the table keeps."""
     merged: dict[str, dict[str, Any]] = {}
     for p in params:
         current = merged.get(p["external_id"])
         if current is None:
             merged[p["external_id"]] = dict(p)
             continue
-        for column in ORDER_KEPT:
+        for column in kept:
             if p[column] is not None:
                 current[column] = p[column]
-        for value, flag in (("number", "number_given"), ("currency", "currency_given"), ("placed_at", "is_placed")):
+        for value, flag in flagged:
             if p[flag]:
                 current[value] = p[value]
                 current[flag] = True
-        if p["rank"] >= 0 and p["rank"] >= current["rank"]:
-            current["status"] = p["status"]
-            current["rank"] = p["rank"]
+        if then is not None:
+            then(current, p)
         current["updated_at"] = p["updated_at"]
     return list(merged.values())
+
+
+def merge_order_params(params: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The orders of a group, one each (``fold_params``); the status is the last one of the highest rank
+    reached.  An imported order brings its whole life (placed, paid, shipped, ...) in one group."""
+    return fold_params(params, ORDER_KEPT, (("number", "number_given"), ("currency", "currency_given"),
+                                            ("placed_at", "is_placed")), _highest_status)
+
+
+def _highest_status(current: dict[str, Any], later: dict[str, Any]) -> None:
+    if later["rank"] >= 0 and later["rank"] >= current["rank"]:
+        current["status"] = later["status"]
+        current["rank"] = later["rank"]
 
 
 def order_batch(store_id: int, currency: str, events: Sequence[Event], customer_ids: dict[str, int],

@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from afterorder.analytics.benchmarks import check_industry
 from afterorder.db.schema import store_settings
+from afterorder.domain import check_industry
 
 
 async def industry_of(conn: AsyncConnection, store_id: int) -> str | None:

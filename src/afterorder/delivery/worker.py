@@ -56,9 +56,9 @@ from afterorder.db.dialect import skip_locked
 from afterorder.db.key_lists import in_keys
 from afterorder.db.schema import Id, customers, delivery_attempts, outbox, outbox_bodies
 from afterorder.db.statements import execute_many, insert_rows, typed_statement
+from afterorder.delivery.outbox import FALLBACK_SUFFIX
 
 INTERRUPTED = "worker stopped before the outcome was known"
-FALLBACK_SUFFIX = "#email"  # the key of a message's email rendering in outbox_bodies
 UNFOLLOWED = "the customer unfollowed the store's LINE account"
 LINE_PAUSED = "the store's LINE monthly quota is used up"
 MISSING_BODY = "the message's content is missing from the outbox"

@@ -26,9 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from afterorder.db.stores import StoreRow
 from afterorder.feedback.base import DeliveryStatus, Feedback, StatusReport, WebhookRequest, text
 from afterorder.feedback.receiver import Received, find_store, store_feedback
+from afterorder.intake.errors import Malformed, Unauthorized
 from afterorder.intake.pipeline import Intake
 from afterorder.signing import BadToken
-from afterorder.webhook_errors import Malformed, Unauthorized
 
 NAME = "aliyun_sms"
 PURPOSE = "aliyun-sms-report"  # signing purpose of the URL token

@@ -5,7 +5,7 @@ and what a provider's adapter reads from it, whatever the provider:
 * :class:`StatusReport`: the provider's delivery status of one message (kept on its outbox row);
 
 plus small readers that name the field when a payload is not what the provider sends.  A refused
-request raises one of ``afterorder.webhook_errors`` (the tree the platform intake shares):
+request raises one of ``afterorder.intake.errors`` (the tree the platform intake shares):
 ``Unauthorized`` 401, ``Malformed`` 400, ``UnknownTarget`` / ``NotConfigured`` 404.
 """
 
@@ -19,8 +19,8 @@ from enum import StrEnum
 from typing import Any
 
 from afterorder.domain import EventType
+from afterorder.intake.errors import Malformed
 from afterorder.intake.limits import Refused, read_json
-from afterorder.webhook_errors import Malformed
 
 
 class BadCredentials(ValueError):

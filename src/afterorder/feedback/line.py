@@ -49,7 +49,7 @@ from afterorder.feedback.line_state import set_following
 from afterorder.feedback.receipts import first_time
 from afterorder.feedback.receiver import SealerOf, find_store, provider_setups
 from afterorder.feedback.status import find_outbox, set_status
-from afterorder.webhook_errors import Malformed, Unauthorized
+from afterorder.intake.errors import Malformed, Unauthorized
 
 log = logging.getLogger(__name__)
 NAME = "line"

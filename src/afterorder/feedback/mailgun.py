@@ -22,7 +22,7 @@ from afterorder.feedback.base import (
     text,
     unix_time,
 )
-from afterorder.webhook_errors import Malformed, Unauthorized
+from afterorder.intake.errors import Malformed, Unauthorized
 
 NAME = "mailgun"
 EVENTS = {"failed": EventType.MESSAGE_BOUNCED, "complained": EventType.MESSAGE_COMPLAINED,

@@ -32,7 +32,7 @@ from afterorder.feedback.base import (
     mapping,
     optional_text,
 )
-from afterorder.webhook_errors import Malformed, Unauthorized
+from afterorder.intake.errors import Malformed, Unauthorized
 
 NAME = "postmark"
 HARD = {"HardBounce", "BadEmailAddress", "ManuallyDeactivated"}

@@ -31,11 +31,11 @@ from afterorder.feedback.base import Bounce, Feedback, WebhookRequest
 from afterorder.feedback.credentials import PROVIDERS, get_credentials
 from afterorder.feedback.ses import SnsVerifier
 from afterorder.feedback.status import Recorded, find_outbox, record_statuses
+from afterorder.intake.errors import NotConfigured, UnknownTarget
 from afterorder.intake.pipeline import Intake
 from afterorder.sealing import Sealer, SealError
 from afterorder.tracking.engagement import find_message
 from afterorder.tracking.projection import ESP_SOURCE_PREFIX
-from afterorder.webhook_errors import NotConfigured, UnknownTarget
 
 _SYNC = {"sendgrid": sendgrid.parse, "postmark": postmark.parse, "mailgun": mailgun.parse}
 SealerOf = Callable[[], Sealer]  # the installation's sealer, asked for when a store's secrets are first needed

@@ -34,7 +34,7 @@ from afterorder.feedback.base import (
     text,
     unix_time,
 )
-from afterorder.webhook_errors import Malformed, Unauthorized
+from afterorder.intake.errors import Malformed, Unauthorized
 
 NAME = "sendgrid"
 MESSAGE_ID_ARG = "afterorder_message_id"  # the custom argument the sendgrid channel sends our Message-ID in

@@ -43,8 +43,8 @@ from afterorder.feedback.base import (
     optional_text,
     text,
 )
+from afterorder.intake.errors import Malformed, Unauthorized
 from afterorder.intake.limits import Refused, read_json
-from afterorder.webhook_errors import Malformed, Unauthorized
 
 NAME = "ses"
 Fetch = Callable[[str], Awaitable[bytes]]

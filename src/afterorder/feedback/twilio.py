@@ -43,8 +43,8 @@ from afterorder.domain import EventType
 from afterorder.feedback import sms_replies
 from afterorder.feedback.base import Bounce, DeliveryStatus, Feedback, StatusReport, WebhookRequest
 from afterorder.feedback.receiver import Received, SealerOf, find_store, provider_setups, store_feedback
+from afterorder.intake.errors import Malformed, Unauthorized
 from afterorder.intake.pipeline import Intake
-from afterorder.webhook_errors import Malformed, Unauthorized
 
 NAME = "twilio"
 SIGNATURE = "x-twilio-signature"

@@ -1,6 +1,6 @@
 """A helper process that composes messages for ``flows.composers.ProcessComposer``.
 
-It reads frames (afterorder/frames.py) from stdin (a pickle of the renderers' recipes and
+It reads frames (afterorder/processes/frames.py) from stdin (a pickle of the renderers' recipes and
 the jobs) and answers each on stdout with the pickled results, in order.  It keeps nothing but
 compiled templates, and ends at the end of its input.  Only its parent writes to it, and only its
 parent stops it: SIGINT and SIGTERM sent to the whole process group are ignored.
@@ -17,7 +17,7 @@ from typing import BinaryIO
 from afterorder.content.render import Recipe, Renderer
 from afterorder.flows.composers import ComposeFailure, compose_one
 from afterorder.flows.outgoing import Composed, ComposeJob
-from afterorder.frames import answers_channel, frame, read_frame
+from afterorder.processes.frames import answers_channel, frame, read_frame
 
 MAX_RENDERERS = 64  # renderers kept compiled: one per store with its own templates, and the shared one
 

@@ -21,7 +21,7 @@ from typing import Protocol
 
 from afterorder.content.render import Recipe, Renderer
 from afterorder.flows.outgoing import Composed, ComposeJob, compose
-from afterorder.frames import frame, receive
+from afterorder.processes.frames import frame, receive
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class HelperGone(RuntimeError):
 
 
 class _Helper:
-    """One helper process, spoken to over its stdin and stdout in frames (afterorder/frames.py)."""
+    """One helper process, spoken to over its stdin and stdout in frames (afterorder/processes/frames.py)."""
 
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process

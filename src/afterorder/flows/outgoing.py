@@ -1,10 +1,11 @@
-"""A send decision becomes an outbox row: pick the channel and the locale (``prepare``), then render
-and build the exact payload (``compose``, which may run in another process: ``flows.composers``):
-the MIME bytes of an email, the LINE request's messages, an SMS's text and parameters.  A LINE
-message that may go by email instead (``flows.channel_choice``) gets its email rendering too, kept
-beside it in the outbox under ``<key>#email``.
+"""A send decision becomes an outbox message: pick the channel and the locale (``prepare``), then
+render and build the exact payload (``compose``, which may run in another process:
+``flows.composers``): the MIME bytes of an email, the LINE request's messages, an SMS's text and
+parameters.  A LINE message that may go by email instead (``flows.channel_choice``) gets its email
+rendering too, kept beside it in the outbox under ``<key>#email``.
 
-Pure apart from reading templates: the scheduler writes the rows in its own transaction.
+Pure apart from reading templates: the scheduler writes the messages (``delivery.outbox``) in its
+own transaction.
 """
 
 from __future__ import annotations
@@ -15,25 +16,21 @@ from datetime import datetime
 from typing import Any
 
 from afterorder.channels.base import ChannelKind
+from afterorder.channels.email.mime import build_email, message_id_for
 from afterorder.compliance.message import MessageCompliance, Planner
 from afterorder.content import Renderer, resolve_locale
+from afterorder.content.snapshots import customer_snapshot, order_snapshot
 from afterorder.db.stores import StoreRow
+from afterorder.delivery.outbox import SKIPPED, OutboxMessage
 from afterorder.domain import CustomerSnapshot, OrderSnapshot, StoreSnapshot
 from afterorder.feedback.line_link import line_link_url
 from afterorder.flows.channel_choice import EMAIL_ONLY, Choice, StoreReach, candidates, choose, invite_to_line
 from afterorder.flows.engine import SendDecision
-from afterorder.mime import build_email, message_id_for
 from afterorder.order_page.links import order_url
-from afterorder.snapshots import customer_snapshot, order_snapshot
 from afterorder.tracking.links import LinkContext, instrument, instrument_line, instrument_sms
 from afterorder.tracking.settings import TrackingSettings
 
 NO_EMAIL = "customer has no email address"
-# the outbox row's keys ("data" holds the message's payload)
-COLUMNS = ("store_id", "run_id", "idempotency_key", "message_id", "channel", "category", "template", "customer_id",
-           "order_id", "envelope_from", "attempts", "next_attempt_at", "created_at", "locale", "recipient", "subject",
-           "status", "last_error", "ab_test_id", "variant", "fallback_to")
-BODY_COLUMNS = ("store_id", "idempotency_key", "data")
 
 
 @dataclass(frozen=True)
@@ -81,19 +78,17 @@ class Composed:
 
 @dataclass(frozen=True)
 class Outgoing:
-    """An outbox row before its message is composed; ``job`` is None for a row with nothing to send."""
+    """An outbox message before it is composed; ``job`` is None for a message with nothing to send."""
 
-    row: dict[str, Any]
+    message: OutboxMessage
     job: ComposeJob | None
 
-    def filled(self, composed: Composed) -> dict[str, Any]:
-        self.row.update(subject=composed.subject[:500], data=composed.data, fallback=composed.fallback)
-        return self.row
+    def filled(self, composed: Composed) -> OutboxMessage:
+        return replace(self.message, subject=composed.subject[:500], data=composed.data, fallback=composed.fallback)
 
-    def failed(self, reason: str) -> dict[str, Any]:
-        """The row of a message that could not be composed: kept as failed, with the reason, never sent."""
-        self.row.update(subject="", data="", fallback=None, status="failed", last_error=reason)
-        return self.row
+    def failed(self, reason: str) -> OutboxMessage:
+        """A message that could not be composed: kept as failed, with the reason, never sent."""
+        return replace(self.message, subject="", data="", fallback=None, status="failed", last_error=reason)
 
 
 def compose(renderer: Renderer, job: ComposeJob) -> Composed:
@@ -134,34 +129,31 @@ def prepare(
     planner: Planner | None = None, *, extra: Callable[[str], dict[str, object]] | None = None,
     variant: Chosen | None = None, reach: StoreReach = EMAIL_ONLY, sms_consent: bool = False,
 ) -> Outgoing:
-    """The outbox row for ``send`` and the job that composes its message; or a skipped row (no job)
+    """The outbox message for ``send`` and the job that composes it; or a skipped message (no job)
     when the customer cannot be reached on any of the step's channels (``reach``: the store's).
 
-    Every row has the same keys, so a batch of them is one executemany.  ``locales`` caches, for
+    ``locales`` caches, for
     the length of a batch, which locales each template is written in.  With ``tracking``, links
     become signed click links with UTM parameters and an open pixel is added.  ``planner`` (consent
     and the store's compliance settings) decides promotions, the legal footer and the unsubscribe
     headers; without it the message carries no promotions.  ``extra(locale)`` is the template's context
     beyond store / customer / order: the trigger event, a coupon, recommendations
-    (``afterorder.promotions.extras``) and the flow library's (``flows.followups``)."""
+    (``afterorder.flows.extras``) and the flow library's (``flows.followups``)."""
     key = idempotency_key(run["id"], send.step)
     message_id = message_id_for(snapshot, key)
     template = variant.template if variant else send.template
     choice = choose(send.channels, send.category, template, customer, reach, sms_consent=sms_consent,
                     has_variant=_variants(renderer, template, reach))
-    row: dict[str, Any] = {
-        "store_id": store.id, "run_id": run["id"], "idempotency_key": key, "message_id": message_id,
-        "channel": choice.channel.value if isinstance(choice, Choice) else _first(send, reach),
-        "category": send.category, "template": send.template,
-        "customer_id": run["customer_id"], "order_id": run["order_id"],
-        "envelope_from": store.email_from, "attempts": 0, "next_attempt_at": now, "created_at": now,
-        "ab_test_id": variant.test_id if variant else None, "variant": variant.key if variant else None,
-        "fallback_to": choice.fallback_to if isinstance(choice, Choice) else None, "fallback": None,
-    }
+    message = OutboxMessage(
+        store_id=store.id, run_id=run["id"], idempotency_key=key, message_id=message_id,
+        channel=choice.channel if isinstance(choice, Choice) else _order(send, reach)[0],
+        category=send.category, template=send.template, customer_id=run["customer_id"], order_id=run["order_id"],
+        envelope_from=store.email_from, next_attempt_at=now, created_at=now, locale=store.locale, recipient="",
+        ab_test_id=variant.test_id if variant else None, variant=variant.key if variant else None,
+        fallback_to=choice.fallback_to if isinstance(choice, Choice) else None)
     if not isinstance(choice, Choice):
-        reason = NO_EMAIL if row["channel"] == ChannelKind.EMAIL.value and len(_order(send, reach)) == 1 else choice
-        row.update(locale=store.locale, recipient="", subject="", data="", status="skipped", last_error=reason)
-        return Outgoing(row, None)
+        reason = NO_EMAIL if message.channel is ChannelKind.EMAIL and len(_order(send, reach)) == 1 else choice
+        return Outgoing(replace(message, status=SKIPPED, last_error=reason), None)
     known = locales if locales is not None else {}
     written = template if choice.channel is ChannelKind.EMAIL else f"{template}.{choice.channel.value}"
     if written not in known:
@@ -184,16 +176,11 @@ def prepare(
                      subject=variant.subject.get(locale) if variant else None, links=links, to=choice.recipient,
                      message_id=message_id, category=send.category, date=now, headers=headers, channel=choice.channel,
                      fallback_to=choice.fallback_to)
-    row.update(locale=locale, recipient=choice.recipient, subject="", data="", status="queued", last_error=None)
-    return Outgoing(row, job)
+    return Outgoing(replace(message, locale=locale, recipient=choice.recipient), job)
 
 
 def _order(send: SendDecision, reach: StoreReach) -> tuple[ChannelKind, ...]:
     return candidates(send.channels, send.category, reach)
-
-
-def _first(send: SendDecision, reach: StoreReach) -> str:
-    return _order(send, reach)[0].value
 
 
 def _variants(renderer: Renderer, template: str, reach: StoreReach) -> dict[ChannelKind, bool] | None:

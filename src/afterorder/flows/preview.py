@@ -23,21 +23,21 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.channels.base import Channel, ChannelKind, OutgoingMessage
+from afterorder.channels.email.mime import build_email
 from afterorder.compliance.message import MessageCompliance, preferences_url, unsubscribe_url
 from afterorder.content import Renderer
 from afterorder.content.channel_render import Rendering
 from afterorder.content.sms import SmsRendered
+from afterorder.content.snapshots import customer_snapshot, order_snapshot
 from afterorder.db.schema import orders, products
 from afterorder.db.stores import StoreRow
 from afterorder.domain import CustomerSnapshot, LineSnapshot, OrderSnapshot, RenderedMessage
 from afterorder.flows.catalog import FlowCatalog
+from afterorder.flows.extras import empty_extras
 from afterorder.flows.facts import load_customer, load_order
 from afterorder.flows.spec import FlowSpec, Send
-from afterorder.mime import build_email
 from afterorder.promotions.coupons import generate_code
-from afterorder.promotions.extras import empty_extras
 from afterorder.promotions.recommendations import recommend
-from afterorder.snapshots import customer_snapshot, order_snapshot
 from afterorder.tracking.links import LinkContext, instrument_sms
 from afterorder.tracking.settings import TrackingSettings, load_settings
 

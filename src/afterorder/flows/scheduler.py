@@ -1,8 +1,8 @@
 """The scheduler: claim due runs with a lease, then advance them in batches, one transaction per
-batch: load the runs and everything they may look at with one query per table, advance each run
-(pure), render its messages, and write the moves, the outbox rows and the log with one statement
-each.  A run that cannot be advanced (say its template fails to render) is marked failed in the
-same batch; the others go on."""
+batch, in four phases: read the runs and everything they may look at with one query per table,
+advance each run (pure), compose its messages, and commit the moves, the outbox messages and the
+log with one statement each.  A run that cannot be advanced (say its template fails to render) is
+marked failed in the same batch; the others go on."""
 
 from __future__ import annotations
 
@@ -22,31 +22,32 @@ from afterorder.abtests.records import live_tests
 from afterorder.abtests.split import choose
 from afterorder.channels.base import ChannelKind
 from afterorder.clock import Clock
-from afterorder.compliance.message import load_planner
+from afterorder.compliance.message import Planner, load_planner
 from afterorder.content import Renderer
 from afterorder.content.overrides import StoreRenderers
+from afterorder.content.store_content import StoreContent
 from afterorder.db.dialect import skip_locked
 from afterorder.db.key_lists import in_keys
 from afterorder.db.outage import Outage, database_lost
-from afterorder.db.schema import flow_runs, outbox, outbox_bodies, run_log
-from afterorder.db.statements import execute_many, insert_ignore
+from afterorder.db.schema import flow_runs, run_log
 from afterorder.db.stores import StoreRow, get_store_by_id
-from afterorder.delivery.worker import FALLBACK_SUFFIX
+from afterorder.delivery.outbox import OutboxMessage, write_messages
 from afterorder.domain import StoreSnapshot
 from afterorder.flows.catalog import FlowCatalog
+from afterorder.flows.channel_choice import StoreReach
 from afterorder.flows.composers import ComposeFailure, Composer, InlineComposer
 from afterorder.flows.conditions import ConditionError, CustomerSide, customer_side
 from afterorder.flows.engine import Advance, RunState, SendDecision, advance
-from afterorder.flows.facts import build_facts, load_many
+from afterorder.flows.extras import empty_extras, promotion_extras, trigger_payloads
+from afterorder.flows.facts import ManyFacts, build_facts, load_many
 from afterorder.flows.followups import enrich, message_extra
-from afterorder.flows.outgoing import BODY_COLUMNS, COLUMNS, Chosen, Outgoing, prepare
+from afterorder.flows.outgoing import Chosen, Outgoing, prepare
 from afterorder.flows.reach import load_reach, sms_consents
 from afterorder.flows.spec import FlowSpec
 from afterorder.flows.urgency import FIRST, priority
-from afterorder.promotions.extras import empty_extras, promotion_extras, trigger_payloads
 from afterorder.segments.conditions import answers
 from afterorder.segments.membership import context
-from afterorder.tracking.settings import TrackingSettingsCache
+from afterorder.tracking.settings import TrackingSettings, TrackingSettingsCache
 
 log = logging.getLogger(__name__)
 STORE_CACHE_SECONDS = 60.0
@@ -103,8 +104,38 @@ _RELEASE = flow_runs.update().where(in_keys(flow_runs.c.id, "ids"), flow_runs.c.
 @dataclass
 class _Writes:
     moves: list[dict[str, Any]]
-    messages: list[dict[str, Any]]
+    messages: list[OutboxMessage]
     log: list[dict[str, Any]]
+
+@dataclass(frozen=True)
+class _Read:
+    """What a batch's runs may look at, read in one transaction."""
+
+    runs: Sequence[Any]
+    facts: ManyFacts
+    planner: Planner
+    stores: dict[int, tuple[StoreRow, StoreSnapshot]]
+    tracking: dict[int, TrackingSettings]
+    specs: dict[tuple[int, str, str], FlowSpec]
+    customer_answers: dict[tuple[int, int], dict[CustomerSide, bool]]
+    renderer_of: dict[int, Renderer]
+    content: dict[int, StoreContent]
+    triggers: dict[int, dict[str, Any]]
+    tests: dict[tuple[int, str, int], AbTest]
+    reach: dict[int, StoreReach]
+    sms_yes: set[tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A run advanced, with its messages before they are composed."""
+
+    run: Any
+    result: Advance
+    renderer: Renderer
+    outgoing: list[Outgoing]
+    spec: FlowSpec  # the run's flow: the priority of its next step comes from it
+
 
 
 class Scheduler:
@@ -178,18 +209,27 @@ class Scheduler:
         """Advance the claimed runs ``ids``; returns what happened to each run that was still ours and
         waiting (a run whose advance failed is marked failed and left out).
 
-        The runs and their facts are read in one short transaction; messages are rendered with no
-        transaction open (the lease keeps the runs ours); the results are written in a second one,
-        which first checks again, under lock, which runs are still ours, waiting, at the same step:
-        an event may have ended one meanwhile, and then nothing of it is written."""
+        Four phases: ``_read`` the runs and their facts in one short transaction; ``_advance`` each
+        run (pure) and prepare its messages; ``_compose`` the messages, with no transaction open (the
+        lease keeps the runs ours); ``_commit`` the results in a second transaction, which first
+        checks again, under lock, which runs are still ours, waiting, at the same step: an event may
+        have ended one meanwhile, and then nothing of it is written."""
         now = self.clock.now()
-        results: dict[int, Advance] = {}
+        read = await self._read(ids, now)
+        if read is None:
+            return {}  # ended by events, or the lease passed to another worker
         writes = _Writes([], [], [])
+        prepared = await self._advance(read, now, writes)
+        results = await self._compose(prepared, now, writes)
+        return await self._commit({r["id"]: r["step"] for r in read.runs}, results, writes)
+
+    async def _read(self, ids: Sequence[int], now: datetime) -> _Read | None:
+        """The claimed runs still ours and everything they may look at, one query per table."""
         async with self.reader.connect() as conn:
             runs = (await conn.execute(_CLAIMED, {"ids": list(ids), "worker": self.settings.worker_id})
                     ).mappings().all()
             if not runs:
-                return results  # ended by events, or the lease passed to another worker
+                return None
             facts = await load_many(conn, runs)
             planner = await load_planner(conn, [(r["store_id"], r["customer_id"]) for r in runs])
             stores = {r["store_id"]: await self._store(conn, r["store_id"]) for r in runs}
@@ -206,74 +246,93 @@ class Scheduler:
             sms_yes = (await sms_consents(conn, [(r["store_id"], r["customer_id"]) for r in runs])
                        if any(ChannelKind.SMS in reach[sid].configured for sid in stores) else set())
             await conn.rollback()
+        return _Read(runs, facts, planner, stores, tracking, specs, customer_answers, renderer_of, content, triggers,
+                     tests, reach, sms_yes)
+
+    async def _advance(self, read: _Read, now: datetime, writes: _Writes) -> list[_Prepared]:
+        """Each run advanced (pure) with its messages prepared; a run that breaks is written as failed."""
         locales: dict[str, list[str]] = {}
-        step_of: dict[int, int] = {}
-        prepared: list[tuple[Any, Advance, Renderer, list[Outgoing]]] = []
-        for run in runs:
+        prepared: list[_Prepared] = []
+        for run in read.runs:
             await asyncio.sleep(0)  # CPU work: let the other tasks of the process have a turn
-            store, snapshot = stores[run["store_id"]]
-            step_of[run["id"]] = run["step"]
             try:
-                spec = specs[(run["store_id"], run["flow_id"], run["flow_version"])]
-                customer = facts.customer(store.id, run["customer_id"])
-                order = facts.order(store.id, run["order_id"])
-                occurrences = facts.occurrences(store.id, run["subject_key"], run["customer_id"], run["order_id"])
-                state = RunState(step=run["step"], anchor_at=run["anchor_at"], started_at=run["started_at"],
-                                 status=run["status"])
-                answers_now = customer_answers.get((store.id, run["customer_id"]))
-                key = (store.id, run["customer_id"])
-                result = advance(state, spec, build_facts(
-                    store, customer, order, None, occurrences, answers_now,
-                    stats=facts.stats.get(key), prediction=facts.predictions.get(key)), now)
-                renderer = renderer_of.get(store.id, self.renderer)
-                outgoing = []
-                for send in result.sends:
-                    promoted = empty_extras(triggers.get(run["id"]))
-                    if send.promotion is not None and (customer or {}).get("email"):
-                        # a coupon or recommendations: issued in their own transaction (no address: no mail)
-                        async with self.engine.begin() as promo_conn:
-                            promoted.update(await promotion_extras(promo_conn, store.id, run, send, now))
-                    library = message_extra(store, snapshot.base_url, content[store.id], run, order,
-                                            facts.stats.get(key), send.template)
-                    outgoing.append(prepare(
-                        renderer, store, snapshot, run, send, customer, order, now, locales, tracking[store.id],
-                        planner, extra=_joined(promoted, library),
-                        variant=_variant(tests.get((store.id, run["flow_id"], send.step)), send, run["id"]),
-                        reach=reach[store.id], sms_consent=key in sms_yes))
+                prepared.append(await self._advance_one(read, run, now, locales))
             except Exception as exc:  # this run is broken (a stored flow, its data); the others go on
+                if database_lost(exc):
+                    raise  # nobody's fault: the whole batch comes back when its lease ends
                 log.exception("run %s failed", run["id"])
                 reason = f"error while advancing: {type(exc).__name__}: {exc}"
                 writes.moves.append(self._failed(run, now, reason))
                 writes.log.append(self._failure_log(run, now, reason))
-                continue
-            prepared.append((run, result, renderer, outgoing))
+        return prepared
+
+    async def _advance_one(self, read: _Read, run: Any, now: datetime, locales: dict[str, list[str]]) -> _Prepared:
+        store, snapshot = read.stores[run["store_id"]]
+        facts = read.facts
+        spec = read.specs[(run["store_id"], run["flow_id"], run["flow_version"])]
+        customer = facts.customer(store.id, run["customer_id"])
+        order = facts.order(store.id, run["order_id"])
+        occurrences = facts.occurrences(store.id, run["subject_key"], run["customer_id"], run["order_id"])
+        state = RunState(step=run["step"], anchor_at=run["anchor_at"], started_at=run["started_at"],
+                         status=run["status"])
+        answers_now = read.customer_answers.get((store.id, run["customer_id"]))
+        key = (store.id, run["customer_id"])
+        result = advance(state, spec, build_facts(
+            store, customer, order, None, occurrences, answers_now,
+            stats=facts.stats.get(key), prediction=facts.predictions.get(key)), now)
+        renderer = read.renderer_of.get(store.id, self.renderer)
+        outgoing = []
+        for send in result.sends:
+            promoted = empty_extras(read.triggers.get(run["id"]))
+            if send.promotion is not None and (customer or {}).get("email"):
+                # a coupon or recommendations: issued in their own transaction (no address: no mail)
+                async with self.engine.begin() as promo_conn:
+                    promoted.update(await promotion_extras(promo_conn, store.id, run, send, now))
+            library = message_extra(store, snapshot.base_url, read.content[store.id], run, order,
+                                    facts.stats.get(key), send.template)
+            outgoing.append(prepare(
+                renderer, store, snapshot, run, send, customer, order, now, locales, read.tracking[store.id],
+                read.planner, extra=_joined(promoted, library),
+                variant=_variant(read.tests.get((store.id, run["flow_id"], send.step)), send, run["id"]),
+                reach=read.reach[store.id], sms_consent=key in read.sms_yes))
+        return _Prepared(run, result, renderer, outgoing, spec)
+
+    async def _compose(self, prepared: list[_Prepared], now: datetime, writes: _Writes) -> dict[int, Advance]:
+        """Every prepared message rendered and built (in helper processes when there are some); a run
+        whose template breaks is written as failed, the others with their moves, messages and log."""
+        results: dict[int, Advance] = {}
         composed = iter(await self.composer.compose(
-            [(renderer, o.job) for _, _, renderer, outgoing in prepared for o in outgoing if o.job is not None]))
-        for run, result, _, outgoing in prepared:
-            rows: list[dict[str, Any]] = []
-            failed: list[dict[str, Any]] = []
+            [(p.renderer, o.job) for p in prepared for o in p.outgoing if o.job is not None]))
+        for p in prepared:
+            run, result = p.run, p.result
+            messages: list[OutboxMessage] = []
+            failed: list[OutboxMessage] = []
             reason = ""
-            for o in outgoing:
+            for o in p.outgoing:
                 made = next(composed) if o.job is not None else None
                 if isinstance(made, ComposeFailure):
-                    log.error("run %s: %s not rendered: %s", run["id"], o.row["template"], made.error)
-                    reason = reason or f"{o.row['template']} not rendered: {made.reason}"
+                    log.error("run %s: %s not rendered: %s", run["id"], o.message.template, made.error)
+                    reason = reason or f"{o.message.template} not rendered: {made.reason}"
                     failed.append(o.failed(f"not rendered: {made.reason}"))
                 else:
-                    rows.append(o.row if made is None else o.filled(made))
+                    messages.append(o.message if made is None else o.filled(made))
             if failed:  # a template that cannot render this data: the message and its run fail, the others go on
                 writes.messages.extend(failed)
                 writes.moves.append(self._failed(run, now, reason))
                 writes.log.append(self._failure_log(run, now, reason))
                 continue
             results[run["id"]] = result
-            writes.messages.extend(rows)
-            writes.moves.append(self._moved(run, result, now, priority(
-                specs[(run["store_id"], run["flow_id"], run["flow_version"])], result.state.step)))
+            writes.messages.extend(messages)
+            writes.moves.append(self._moved(run, result, now, priority(p.spec, result.state.step)))
             writes.log.extend(
                 {"store_id": run["store_id"], "run_id": run["id"], "at": now, "step": e.step, "kind": e.kind,
                  "detail": e.detail} for e in result.log
             )
+        return results
+
+    async def _commit(self, step_of: dict[int, int], results: dict[int, Advance], writes: _Writes
+                      ) -> dict[int, Advance]:
+        """Write what is still ours (``step_of``: each run's step when read) in one transaction."""
         async with self.engine.begin() as conn:
             # PostgreSQL: hold the rows so no event moves them under us
             recheck = _RECHECK_LOCKED if skip_locked(conn) else _RECHECK
@@ -282,35 +341,30 @@ class Scheduler:
             if len(still) < len(step_of):
                 results = {k: v for k, v in results.items() if k in still}
                 writes = _Writes([m for m in writes.moves if m["run_id"] in still],
-                                 [m for m in writes.messages if m["run_id"] in still],
+                                 [m for m in writes.messages if m.run_id in still],
                                  [e for e in writes.log if e["run_id"] in still])
             if writes.moves:
                 await self._write(conn, writes)
         return results
 
     async def _write(self, conn: AsyncConnection, writes: _Writes) -> None:
-        if writes.messages:  # straight to the driver: the rows' other keys are not read
-            await execute_many(conn, insert_ignore(outbox, COLUMNS), writes.messages)
-            bodies = [m for m in writes.messages if m["data"]]
-            bodies += [{"store_id": m["store_id"], "idempotency_key": m["idempotency_key"] + FALLBACK_SUFFIX,
-                        "data": m["fallback"]} for m in writes.messages if m.get("fallback")]
-            await execute_many(conn, insert_ignore(outbox_bodies, BODY_COLUMNS), bodies)
+        await write_messages(conn, writes.messages)
         await conn.execute(_MOVE, writes.moves)
         if writes.log:
             await conn.execute(run_log.insert(), writes.log)
 
     def _moved(self, run: Any, result: Advance, now: datetime, next_priority: int) -> dict[str, Any]:
         new = result.state
-        return {"priority": next_priority,
-            "run_id": run["id"], "worker": self.settings.worker_id,
+        return {
+            "priority": next_priority, "run_id": run["id"], "worker": self.settings.worker_id,
             "step": new.step, "anchor_at": new.anchor_at, "wake_at": new.wake_at, "status": new.status,
             "waiting_for": new.waiting_for.value if new.waiting_for else None, "outcome": new.outcome,
             "claimed_until": None, "claimed_by": None, "updated_at": now,
         }
 
     def _failed(self, run: Any, now: datetime, reason: str = FAILED_OUTCOME) -> dict[str, Any]:
-        return {"priority": run["priority"],
-            "run_id": run["id"], "worker": self.settings.worker_id,
+        return {
+            "priority": run["priority"], "run_id": run["id"], "worker": self.settings.worker_id,
             "step": run["step"], "anchor_at": run["anchor_at"], "wake_at": None, "status": "failed",
             "waiting_for": run["waiting_for"], "outcome": _short(reason),
             "claimed_until": None, "claimed_by": None, "updated_at": now,

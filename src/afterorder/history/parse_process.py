@@ -3,7 +3,7 @@
 Reading a file's records and preparing their events (db/history_rows.py) is about half of an
 import's work, and Python runs one thread at a time: in a process of its own it runs on a second
 core while the import's process writes the batch before.  The batches come over a pipe as frames
-(afterorder/frames.py) of plain values, not models.
+(afterorder/processes/frames.py) of plain values, not models.
 
 The parent writes one frame, the ``Job``; the process answers with ``("batch", PreparedBatch)``
 frames, then ``("end", None)``, or ``("error", message)`` when the file turns out unreadable part way.
@@ -18,10 +18,10 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from pathlib import Path
 
-from afterorder.frames import answers_channel, frame, read_frame, receive
 from afterorder.history.batches import PreparedBatch, batches
 from afterorder.history.formats import FileFormatError, Kind, open_source
 from afterorder.history.records import Context
+from afterorder.processes.frames import answers_channel, frame, read_frame, receive
 
 MODULE = "afterorder.history.parse_process"
 

@@ -21,24 +21,9 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
-from afterorder.domain import Event
+from afterorder.domain import Connection, Event, ItemSeen, Remembered
+from afterorder.intake.errors import Malformed
 from afterorder.intake.limits import Refused, read_json
-from afterorder.webhook_errors import Malformed
-
-
-@dataclass(frozen=True)
-class Connection:
-    """How a store connected a platform: its webhook secret(s) and, for Saleor, its API URL."""
-
-    store_id: int
-    platform: str
-    secret: str | None
-    previous_secret: str | None = None
-    api_url: str | None = None
-
-    def secrets(self) -> list[str]:
-        """The current secret and, during a rotation, the previous one (empty ones count too)."""
-        return [s for s in (self.secret, self.previous_secret) if s is not None]
 
 
 @dataclass(frozen=True)
@@ -52,27 +37,6 @@ class Delivery:
     body: bytes
     payload: Any
     received_at: datetime
-
-
-@dataclass(frozen=True)
-class OrderSeen:
-    """The last status a platform reported for an order (WooCommerce sends the whole order each time)."""
-
-    order_id: str
-    status: str
-
-
-@dataclass(frozen=True)
-class ItemSeen:
-    """Stock of one inventory item (per location), and which product / variant it belongs to."""
-
-    item_id: str
-    product_id: str | None = None
-    variant_id: str | None = None
-    levels: Mapping[str, int] = field(default_factory=dict)
-
-
-Remembered = OrderSeen | ItemSeen
 
 
 class Memory(Protocol):

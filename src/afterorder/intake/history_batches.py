@@ -18,11 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.db.catalog import project_products
 from afterorder.db.customer_stats import refresh_stats
-from afterorder.db.events import event_row
+from afterorder.db.events import StoredEvent, event_row
 from afterorder.db.history_projections import append_events, project_customers, project_orders, stored_ids
 from afterorder.db.history_rows import Prepared, subject_ids
 from afterorder.db.stores import StoreRow
-from afterorder.intake.side_records import Happened, record_side_effects
+from afterorder.intake.side_records import record_side_effects
 from afterorder.tracking.projection import message_subjects
 
 
@@ -67,11 +67,8 @@ async def store_history(conn: AsyncConnection, store: StoreRow, requests: Sequen
               if not later and item.order_key is not None and customer_id is not None}
     if buyers:
         await refresh_stats(conn, store.id, store.country, buyers, now)
-    happened: list[Happened] = []
-    sources: list[str] = []
-    for (item, source, _), (customer_id, order_id) in zip(fresh, subjects, strict=True):
-        if item.event is not None:
-            happened.append((item.event, None, customer_id, order_id))
-            sources.append(source)
-    await record_side_effects(conn, store.id, sources, happened, event_ids, now)
+    await record_side_effects(conn, store, [
+        StoredEvent(event_ids[item.event.id], item.event, source, customer_id, order_id)
+        for (item, source, _), (customer_id, order_id) in zip(fresh, subjects, strict=True)
+        if item.event is not None], now)
     return stored

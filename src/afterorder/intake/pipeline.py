@@ -1,5 +1,7 @@
 """One path for every event: in one transaction append it (deduped on the store's id), update
-the projections (customers, orders, lines, the product catalog), and start / wake / end flow runs.
+the projections (customers, orders, lines, the product catalog), then hand the stored events to
+the projectors built once at start-up (intake/projectors.py: statistics, tracking, consent and
+coupons, flow runs started / woken / ended, restocks).
 
 History (``ingest_history``, what ``afterorder import`` sends, or ``ingest(..., historical=True)``)
 is stored and projected with the same results, set-based (intake/history_batches.py), and never
@@ -22,20 +24,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from afterorder.clock import Clock
 from afterorder.db.catalog import project_products
-from afterorder.db.customer_stats import record_engagement, refresh_stats
-from afterorder.db.events import DuplicateRace, append_events, event_row, stored_ids
+from afterorder.db.events import DuplicateRace, StoredEvent, append_events, event_row, stored_ids
 from afterorder.db.history_rows import Prepared, prepare
 from afterorder.db.projections import event_subject_ids, project_customers, project_orders
 from afterorder.db.stores import StoreRow
-from afterorder.domain import Event, EventType
+from afterorder.domain import Event
 from afterorder.flows.catalog import FlowCatalog
-from afterorder.flows.triggers import Happened, apply_events
 from afterorder.intake.history_batches import HistoryRequest, store_history
-from afterorder.intake.side_records import record_side_effects
-from afterorder.promotions.back_in_stock import Restocked, on_restock
-from afterorder.tracking.projection import Stored, after_stored, message_subjects
-
-ENGAGEMENT = {EventType.MESSAGE_OPENED: "open", EventType.MESSAGE_CLICKED: "click"}
+from afterorder.intake.projectors import Projector, live_projectors
+from afterorder.tracking.projection import message_subjects
 
 
 @dataclass(frozen=True)
@@ -67,9 +64,11 @@ class Intake:
     """Stores events and hands them to flows.  ``on_change`` is told when runs may be due."""
 
     def __init__(self, engine: AsyncEngine, catalog: FlowCatalog, clock: Clock,
-                 on_change: Callable[[], None] | None = None, *, max_group: int = 500) -> None:
+                 on_change: Callable[[], None] | None = None, *, max_group: int = 500,
+                 projectors: Sequence[Projector] | None = None) -> None:
         self.engine = engine
         self.catalog = catalog
+        self.projectors = tuple(projectors) if projectors is not None else live_projectors(catalog)
         self.clock = clock
         self.on_change = on_change
         self.max_group = max_group
@@ -155,23 +154,6 @@ class Intake:
                     answers[i] = answer
         return [answers[i] for i in range(len(group))]
 
-    @staticmethod
-    async def _keep_stats(conn: AsyncConnection, store: StoreRow, sources: list[str],
-                          happened: list[tuple[Event, Any, int | None, int | None]], now: datetime) -> None:
-        """Customer statistics move with the events that change them, in the same transaction.
-
-        Opens and clicks count only when afterorder's own tracking saw them, and an open fetched by a
-        privacy proxy (Apple Mail) is not the customer's."""
-        buyers = {customer_id for e, _, customer_id, _ in happened if e.order is not None and customer_id is not None}
-        if buyers:
-            await refresh_stats(conn, store.id, store.country, buyers, now)
-        engaged = [(customer_id, ENGAGEMENT[e.type], e.occurred_at)
-                   for source, (e, _, customer_id, _) in zip(sources, happened, strict=True)
-                   if e.type in ENGAGEMENT and customer_id is not None and source == "tracking"
-                   and not e.properties.get("machine_open")]
-        if engaged:
-            await record_engagement(conn, store.id, engaged, now)
-
     async def _store_one_store(self, conn: AsyncConnection, requests: list[_Request], now: datetime
                                ) -> list[list[Accepted]]:
         store = requests[0].store
@@ -213,21 +195,12 @@ class Intake:
                                   customer_id, order_id, payload, raw))
             happened.append((event, payload, customer_id, order_id))
         event_ids = await append_events(conn, store.id, rows)
-        sources = [source for _, _, source in fresh]
-        await self._keep_stats(conn, store, sources, happened, now)
-        await after_stored(conn, store, [  # engagement, suppression, attribution
-            Stored(event_ids[e.id], e, source, customer_id, order_id)
-            for source, (e, _, customer_id, order_id) in zip(sources, happened, strict=True)], now)
-        await record_side_effects(conn, store.id, sources, happened, event_ids, now)
+        stored = [StoredEvent(event_ids[e.id], e, source, customer_id, order_id, payload)
+                  for (_, _, source), (e, payload, customer_id, order_id) in zip(fresh, happened, strict=True)]
         started_by_id: dict[str, int] = {}
-        if happened:
-            started = await apply_events(conn, self.catalog, store, await self.catalog.enabled(conn, store), [
-                Happened(event_ids[e.id], e.type, e.occurred_at, payload, customer_id, order_id)
-                for e, payload, customer_id, order_id in happened], now)
-            started_by_id = {e.id: n for (e, _, _, _), n in zip(happened, started, strict=True)}
-            await on_restock(conn, self.catalog, store, [
-                Restocked(event_ids[e.id], e.product.id, e.occurred_at) for e, _, _, _ in happened
-                if e.type is EventType.PRODUCT_RESTOCKED and e.product is not None], now)
+        if stored:
+            for project in self.projectors:  # stats, tracking, what is left behind, flows, restocks
+                started_by_id.update(await project(conn, store, stored, now) or {})
         return [[Accepted(event.id, "duplicate") if (n, index) in duplicate
                  else Accepted(event.id, "stored", started_by_id.get(event.id, 0))
                  for index, event in enumerate(request.events)] for n, request in enumerate(requests)]

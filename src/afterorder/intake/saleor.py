@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey, RSAPubli
 from afterorder.domain import (
     Address,
     CheckoutIn,
+    Connection,
     CustomerIn,
     Event,
     EventType,
@@ -43,7 +44,6 @@ from afterorder.domain import (
     ShipmentIn,
 )
 from afterorder.intake.adapters import (
-    Connection,
     Delivery,
     Memory,
     Normalized,
@@ -59,7 +59,7 @@ from afterorder.intake.adapters import (
     text,
     timestamp,
 )
-from afterorder.webhook_errors import Malformed, Unauthorized
+from afterorder.intake.errors import Malformed, Unauthorized
 
 TOPICS: dict[str, EventType] = {
     "ORDER_CREATED": EventType.ORDER_PLACED,

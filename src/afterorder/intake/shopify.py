@@ -17,23 +17,23 @@ from typing import Any
 from afterorder.domain import (
     Address,
     CheckoutIn,
+    Connection,
     CustomerIn,
     Event,
     EventType,
+    ItemSeen,
     LineIn,
     OrderIn,
     ProductIn,
     RefundIn,
     RefundLineIn,
+    Remembered,
     ShipmentIn,
 )
 from afterorder.intake.adapters import (
-    Connection,
     Delivery,
-    ItemSeen,
     Memory,
     Normalized,
-    Remembered,
     base64_hmac_matches,
     body_digest,
     country_code,
@@ -47,8 +47,8 @@ from afterorder.intake.adapters import (
     text,
     timestamp,
 )
+from afterorder.intake.errors import Malformed, Unauthorized
 from afterorder.phones import lenient
-from afterorder.webhook_errors import Malformed, Unauthorized
 
 Reader = Callable[["ShopifyAdapter", Delivery, Memory], Awaitable[Normalized]]
 

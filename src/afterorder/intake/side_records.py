@@ -5,25 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from afterorder.compliance.intake import Stored as ConsentSource
 from afterorder.compliance.intake import record_event_consents
-from afterorder.domain import Event, EventType
-from afterorder.promotions.coupons import codes_in, redeem
+from afterorder.db.events import StoredEvent
+from afterorder.db.stores import StoreRow
+from afterorder.domain import EventType, codes_in
+from afterorder.promotions.coupons import redeem
 
-# event, payload, customer id, order id
-Happened = tuple[Event, Any, int | None, int | None]
 
-
-async def record_side_effects(conn: AsyncConnection, store_id: int, sources: Sequence[str],
-                              happened: Sequence[Happened], event_ids: dict[str, int], now: datetime) -> None:
-    used = [(code, order_id, e.occurred_at) for e, _, _, order_id in happened
-            if e.type is EventType.ORDER_PLACED for code in codes_in(e)]
+async def record_side_effects(conn: AsyncConnection, store: StoreRow, stored: Sequence[StoredEvent],
+                              now: datetime) -> None:
+    used = [(code, s.order_id, s.event.occurred_at) for s in stored
+            if s.event.type is EventType.ORDER_PLACED for code in codes_in(s.event)]
     if used:  # an order that uses one of our coupons uses it up
-        await redeem(conn, store_id, used)
-    await record_event_consents(conn, store_id, [ConsentSource(e, event_ids[e.id], customer_id, source)
-                                                 for source, (e, _, customer_id, _) in zip(sources, happened,
-                                                                                           strict=True)], now)
+        await redeem(conn, store.id, used)
+    await record_event_consents(conn, store.id, stored, now)

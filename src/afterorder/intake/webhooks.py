@@ -2,7 +2,7 @@
 
 The answer goes back as soon as the events are stored (the intake only stores and schedules; flows
 run later), so platforms see fast 200s.  Whatever is wrong with a delivery becomes a
-``WebhookError`` (``afterorder.webhook_errors``, the tree the feedback receivers share) with the
+``WebhookError`` (``afterorder.intake.errors``, the tree the feedback receivers share) with the
 status the platform gets: 401 bad signature (nothing stored), 400 a body that cannot be read as the
 topic says or that breaks a limit of ``intake.limits`` (nested too deep, a field out of bounds, a
 time before 1970 or too far ahead of the clock: named), 404 an unknown store or platform, or one
@@ -21,10 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from afterorder.clock import Clock
 from afterorder.db.platforms import StoredMemory, get_connection, record_ignored, remember
 from afterorder.db.stores import StoreRow, get_store
-from afterorder.intake.adapters import Connection, PlatformAdapter, lower_headers
+from afterorder.domain import Connection
+from afterorder.intake.adapters import PlatformAdapter, lower_headers
+from afterorder.intake.errors import Malformed, NotConfigured, UnknownTarget, WebhookError
 from afterorder.intake.limits import Horizon, ahead_problems
 from afterorder.intake.pipeline import Accepted, Intake
-from afterorder.webhook_errors import Malformed, NotConfigured, UnknownTarget, WebhookError
 
 
 @dataclass(frozen=True)

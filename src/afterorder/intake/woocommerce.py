@@ -30,14 +30,24 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs
 
-from afterorder.domain import Address, CustomerIn, Event, EventType, LineIn, OrderIn, ProductIn, RefundIn, ShipmentIn
-from afterorder.intake.adapters import (
+from afterorder.domain import (
+    Address,
     Connection,
-    Delivery,
+    CustomerIn,
+    Event,
+    EventType,
     ItemSeen,
+    LineIn,
+    OrderIn,
+    OrderSeen,
+    ProductIn,
+    RefundIn,
+    ShipmentIn,
+)
+from afterorder.intake.adapters import (
+    Delivery,
     Memory,
     Normalized,
-    OrderSeen,
     base64_hmac_matches,
     body_digest,
     country_code,
@@ -49,8 +59,8 @@ from afterorder.intake.adapters import (
     text,
     timestamp,
 )
+from afterorder.intake.errors import Malformed, Unauthorized
 from afterorder.phones import lenient
-from afterorder.webhook_errors import Malformed, Unauthorized
 
 TOPICS: dict[str, str] = {
     "order.created": "order", "order.updated": "order",

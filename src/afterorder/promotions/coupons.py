@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.db.schema import coupons
 from afterorder.db.statements import insert_ignore
-from afterorder.domain import Event
 
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: a code read aloud or retyped still works
 RANDOM_LENGTH = 8
@@ -136,20 +135,6 @@ async def pool_counts(conn: AsyncConnection, store_id: int, pool: str) -> tuple[
         coupons.c.store_id == store_id, coupons.c.pool == pool).group_by(coupons.c.run_id.is_(None)))).all()
     counts = {bool(free): n for free, n in rows}
     return counts.get(True, 0), counts.get(False, 0)
-
-
-def codes_in(event: Event) -> list[str]:
-    """The coupon codes an order event says were used."""
-    props = event.properties
-    found: list[str] = []
-    for key in ("coupon", "coupons", "discount_codes"):
-        value = props.get(key)
-        values = value if isinstance(value, list) else [value]
-        for item in values:
-            code = item.get("code") if isinstance(item, dict) else item
-            if isinstance(code, str) and code.strip():
-                found.append(code.strip())
-    return found
 
 
 async def redeem(conn: AsyncConnection, store_id: int, used: Sequence[tuple[str, int | None, datetime]]) -> int:

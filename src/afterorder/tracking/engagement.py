@@ -1,6 +1,6 @@
 """Opens and clicks: verified tokens become ``message.opened`` / ``message.clicked`` events, stored
-through the intake (source ``tracking``) so flows can wait for them, and projected into the
-``engagements`` table the dashboard counts.
+through the intake (source ``tracking``) so flows can wait for them; the intake's projection
+(``tracking.projection``) writes the ``engagements`` rows the dashboard counts.
 
 Apple Mail Privacy Protection fetches every image of a message through Apple's proxies when the
 message arrives, whether or not anyone reads it.  Such an open is recorded with
@@ -19,21 +19,18 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from afterorder.db.schema import engagements, flow_runs, outbox
+from afterorder.db.schema import flow_runs, outbox
 from afterorder.db.stores import StoreRow
-from afterorder.domain import Event, EventType, MessageRef
-
-if TYPE_CHECKING:
-    from afterorder.intake.pipeline import Intake
+from afterorder.domain import Event, EventSink, EventType, MessageRef
+from afterorder.tracking.projection import TRACKING
 
 APPLE_PROXY_NETWORKS = (ipaddress.ip_network("17.0.0.0/8"),)
 APPLE_PROXY_USER_AGENT = "Mozilla/5.0"
-SOURCE = "tracking"
 
 
 def is_machine_open(user_agent: str | None, ip: str | None) -> bool:
@@ -80,7 +77,7 @@ async def find_message(conn: AsyncConnection, store_id: int, *, key: str | None 
     return SentMessage(row.id, row.customer_id, row.order_id, row.flow_id, _step(row.idempotency_key), row.template)
 
 
-async def record(engine: AsyncEngine, intake: Intake, store: StoreRow, key: str, kind: EventType, now: datetime, *,
+async def record(engine: AsyncEngine, intake: EventSink, store: StoreRow, key: str, kind: EventType, now: datetime, *,
                  url: str | None = None, user_agent: str | None = None, ip: str | None = None) -> bool:
     """Store one open or click of the message ``key``; False when there is no such message."""
     async with engine.connect() as conn:
@@ -93,25 +90,5 @@ async def record(engine: AsyncEngine, intake: Intake, store: StoreRow, key: str,
     event = Event(id=f"{kind.value}:{uuid.uuid4().hex}", type=kind, occurred_at=now, properties=properties,
                   message=MessageRef(outbox_id=message.outbox_id, flow_id=message.flow_id, step=message.step,
                                      template=message.template, url=url))
-    await intake.ingest(store, [event], source=SOURCE)
+    await intake.ingest(store, [event], source=TRACKING)
     return True
-
-
-async def project_engagements(conn: AsyncConnection, store_id: int,
-                              stored: Sequence[tuple[int, Event, int | None]]) -> None:
-    """One ``engagements`` row per stored open or click: (event id, event, customer id)."""
-    rows = []
-    for event_id, event, customer_id in stored:
-        if event.message is None or event.type not in (EventType.MESSAGE_OPENED, EventType.MESSAGE_CLICKED):
-            continue
-        props = event.properties
-        rows.append({
-            "store_id": store_id, "outbox_id": event.message.outbox_id, "customer_id": customer_id,
-            "kind": "open" if event.type is EventType.MESSAGE_OPENED else "click",
-            "machine_open": bool(props.get("machine_open", False)), "url": event.message.url,
-            "flow_id": event.message.flow_id, "step": event.message.step, "template": event.message.template,
-            "user_agent": str(props.get("user_agent") or "")[:500] or None, "ip": str(props.get("ip") or "") or None,
-            "event_id": event_id, "at": event.occurred_at,
-        })
-    if rows:
-        await conn.execute(engagements.insert(), rows)

@@ -13,31 +13,21 @@ afterorder's own sources, never from a store's API call.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.compliance.suppression import Reason, suppress
-from afterorder.db.schema import outbox
+from afterorder.db.events import StoredEvent
+from afterorder.db.schema import engagements, outbox
 from afterorder.db.stores import StoreRow
 from afterorder.domain import Event, EventType
 from afterorder.tracking.attribution import attribute_orders
-from afterorder.tracking.engagement import SOURCE as TRACKING
-from afterorder.tracking.engagement import project_engagements
 from afterorder.tracking.settings import load_settings
 
+TRACKING = "tracking"  # the source of opens and clicks (``tracking.engagement``)
 ESP_SOURCE_PREFIX = "esp:"
-
-
-@dataclass(frozen=True)
-class Stored:
-    event_id: int
-    event: Event
-    source: str
-    customer_id: int | None
-    order_id: int | None
 
 
 def trusted(source: str) -> bool:
@@ -55,7 +45,7 @@ async def message_subjects(conn: AsyncConnection, store_id: int, events: Sequenc
     return {r.id: (r.customer_id, r.order_id) for r in rows}
 
 
-async def after_stored(conn: AsyncConnection, store: StoreRow, stored: Sequence[Stored], now: datetime) -> None:
+async def after_stored(conn: AsyncConnection, store: StoreRow, stored: Sequence[StoredEvent], now: datetime) -> None:
     await project_engagements(conn, store.id, [(s.event_id, s.event, s.customer_id) for s in stored
                                                if s.source == TRACKING])
     for s in stored:
@@ -71,6 +61,26 @@ async def after_stored(conn: AsyncConnection, store: StoreRow, stored: Sequence[
     if placed:
         await attribute_orders(conn, store.id, await load_settings(conn, store),
                                [(o, c, at) for o, c, at in placed if o is not None and c is not None], now)
+
+
+async def project_engagements(conn: AsyncConnection, store_id: int,
+                              stored: Sequence[tuple[int, Event, int | None]]) -> None:
+    """One ``engagements`` row per stored open or click: (event id, event, customer id)."""
+    rows = []
+    for event_id, event, customer_id in stored:
+        if event.message is None or event.type not in (EventType.MESSAGE_OPENED, EventType.MESSAGE_CLICKED):
+            continue
+        props = event.properties
+        rows.append({
+            "store_id": store_id, "outbox_id": event.message.outbox_id, "customer_id": customer_id,
+            "kind": "open" if event.type is EventType.MESSAGE_OPENED else "click",
+            "machine_open": bool(props.get("machine_open", False)), "url": event.message.url,
+            "flow_id": event.message.flow_id, "step": event.message.step, "template": event.message.template,
+            "user_agent": str(props.get("user_agent") or "")[:500] or None, "ip": str(props.get("ip") or "") or None,
+            "event_id": event_id, "at": event.occurred_at,
+        })
+    if rows:
+        await conn.execute(engagements.insert(), rows)
 
 
 def _suppression_reason(event: Event) -> Reason | None:

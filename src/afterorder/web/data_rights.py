@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
-from afterorder.privacy import NoSuchCustomer, erase_customer, export_customer
+from afterorder.privacy.data_rights import NoSuchCustomer, erase_customer, export_customer
 from afterorder.web.api import StoreDep, runtime_of
 from afterorder.web.errors import error
 

@@ -9,7 +9,7 @@
 
 401 when the signature, token or credentials fail, 400 when the body is not what the provider
 sends (naming what is wrong), 404 when the store or provider is unknown or not set up; nothing is
-stored in any of those cases.  All errors come from ``afterorder.webhook_errors``.
+stored in any of those cases.  All errors come from ``afterorder.intake.errors``.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from afterorder.feedback.base import WebhookRequest
 from afterorder.feedback.line import LineReceived, LineReceiver
 from afterorder.feedback.receiver import EspReceiver, Received
 from afterorder.feedback.twilio import TwilioReceiver
+from afterorder.intake.errors import Unauthorized, WebhookError
 from afterorder.web.api import ApiError, read_limited
 from afterorder.web.errors import error
-from afterorder.webhook_errors import Unauthorized, WebhookError
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)

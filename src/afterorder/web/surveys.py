@@ -5,9 +5,9 @@
   and shows a thank-you page with a comment box (and the score, which can be changed there).
   Answering is idempotent: the same score again changes nothing; a later click or the page's POST
   replaces the answer.  Mail scanners prefetch links, so a GET may come from a machine: clicks on
-  several scores within seconds are taken for a scanner and record nothing (see ``afterorder.surveys``),
-  and the ``nps`` flow reads the answer a day after the first one, the store's alert goes ten
-  minutes after.
+  several scores within seconds are taken for a scanner and record nothing (see
+  ``afterorder.surveys.answers``), and the ``nps`` flow reads the answer a day after the first one,
+  the store's alert goes ten minutes after.
 * ``GET /s/STORE/nps/TOKEN`` — the same page before any score is chosen (the one link an SMS has room
   for, where a mail has eleven buttons); it records nothing.
 * ``POST /s/STORE/nps/TOKEN`` — the page's form: ``score`` and ``comment``.
@@ -31,10 +31,10 @@ from afterorder.db.stores import StoreRow, get_store
 from afterorder.flows.followups import SURVEY_PURPOSE
 from afterorder.runtime import Runtime
 from afterorder.signing import BadToken
-from afterorder.surveys import Subject, current, customer_row, record
+from afterorder.surveys.answers import Subject, current, customer_row, record
+from afterorder.surveys.text import survey_text
 from afterorder.web.public import _form, _Refused
 from afterorder.web.public_text import page_locale
-from afterorder.web.survey_text import survey_text
 
 router = APIRouter(include_in_schema=False)
 _env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html"]))

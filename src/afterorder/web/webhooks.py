@@ -10,11 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import JSONResponse, Response
 
 from afterorder.db.platforms import connect
+from afterorder.intake.errors import WebhookError
 from afterorder.intake.platforms import connection_problems, webhook_url
 from afterorder.intake.webhooks import WebhookReceiver
 from afterorder.web.api import ApiError, StoreDep, parse_json, read_limited, runtime_of
 from afterorder.web.errors import error, validation_details
-from afterorder.webhook_errors import WebhookError
 
 router = APIRouter()
 

@@ -13,8 +13,8 @@ from starlette.responses import RedirectResponse, Response
 
 from afterorder.abtests.model import CONFIDENCES, METRICS, MIN_SAMPLE_FLOOR, AbTestError, Variant, variant_template
 from afterorder.abtests.records import start_test, stop_test, tests_of
-from afterorder.abtests.results import AbTestResults, results_of
 from afterorder.abtests.significance import Arm, decide, z_test
+from afterorder.analytics.abtests import AbTestResults, results_of
 from afterorder.content.overrides import TemplateDraftError, check_variant
 from afterorder.flows.spec import FlowSpec, Send
 from afterorder.web.dashboard import locale, wording

@@ -171,7 +171,10 @@ def quarter(value: date) -> str:
 
 def moment(value: datetime, zone: tzinfo) -> str:
     """A date and time in ``zone``: ``Nov 30, 2026 3:05 PM``, ``2026/11/30 15:05``, ``2026年11月30日 15:05``."""
-    local = value.astimezone(zone)
+    try:
+        local = value.astimezone(zone)
+    except OverflowError:  # a time at the edge of the calendar (year 9999 in UTC) has no local form
+        return value.isoformat()
     found = _LOCALES[current()]
     return f"{format_date(local.date(), 'medium', locale=found)} {format_time(local, 'short', locale=found)}"
 

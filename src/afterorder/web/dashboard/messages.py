@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
-from afterorder.analytics.benchmarks import INDUSTRIES, POST_PURCHASE, IndustryError, compare
+from afterorder.analytics.benchmarks import POST_PURCHASE, compare
 from afterorder.analytics.metrics import PeriodMetrics, opens_known, period_metrics
 from afterorder.analytics.retention import ReportError, check_period, end_of, parse_day, start_of
 from afterorder.db.store_settings import industry_of, set_industry
+from afterorder.domain import INDUSTRIES, IndustryError
 from afterorder.web.dashboard import locale, wording
 from afterorder.web.dashboard.access import Viewer, page_error, render, runtime_of, viewer
 from afterorder.web.dashboard.charts import Series, line_chart

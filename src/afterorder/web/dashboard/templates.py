@@ -16,6 +16,7 @@ from sqlalchemy import or_, select
 from starlette.responses import RedirectResponse, Response
 
 from afterorder.channels.base import ChannelKind, OutgoingMessage, SendOutcome
+from afterorder.channels.email.mime import build_email, message_id_for
 from afterorder.content.channel_render import Rendering
 from afterorder.content.flex_html import line_html
 from afterorder.content.line import LineRendered
@@ -30,14 +31,13 @@ from afterorder.content.overrides import (
 )
 from afterorder.content.render import Renderer
 from afterorder.content.sms import WARN_ABOVE, SmsRendered
+from afterorder.content.snapshots import customer_snapshot, order_snapshot
 from afterorder.content.variants import override_file, split_file
 from afterorder.db.schema import orders, template_overrides
 from afterorder.db.stores import StoreRow
 from afterorder.domain import CustomerSnapshot, OrderSnapshot, RenderedMessage
 from afterorder.flows.facts import load_customer, load_order
 from afterorder.flows.preview import preview_short_links
-from afterorder.mime import build_email, message_id_for
-from afterorder.snapshots import customer_snapshot, order_snapshot
 from afterorder.tracking.settings import TrackingSettings, load_settings
 from afterorder.web.dashboard import wording
 from afterorder.web.dashboard.access import Viewer, page_error, render, runtime_of, viewer

@@ -8,15 +8,12 @@ from typing import Annotated, Any
 
 import typer
 
-from afterorder.cli import Database, app, fail, run
+from afterorder.cli.common import Database, fail, run
 from afterorder.clock import SystemClock
 from afterorder.db.database import DEFAULT_URL
 from afterorder.db.stores import get_store
 
 # SciPy is imported inside the commands: every other `afterorder` command starts without it.
-predict_app = typer.Typer(help="Predictions: will a customer buy again, when, and for how much.",
-                          no_args_is_help=True)
-app.add_typer(predict_app, name="predict")
 
 StoreSlug = Annotated[str, typer.Option("--store", help="store slug")]
 
@@ -30,7 +27,6 @@ def _day(text: str | None) -> date | None:
         raise fail(f"--as-of: {text!r} is not a date; use YYYY-MM-DD") from None
 
 
-@predict_app.command("fit")
 def predict_fit(store: StoreSlug, database: Database = DEFAULT_URL,
                 as_of: Annotated[str | None, typer.Option(
                     "--as-of", help="fit on the history up to this day (YYYY-MM-DD, whole day; "
@@ -71,7 +67,6 @@ def predict_fit(store: StoreSlug, database: Database = DEFAULT_URL,
                else "backtest: nothing saved")
 
 
-@predict_app.command("show")
 def predict_show(customer: Annotated[str, typer.Argument(help="the customer's id in the store")], store: StoreSlug,
                  database: Database = DEFAULT_URL, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """One customer's predictions today, from the store's fitted models."""

@@ -23,17 +23,16 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from afterorder.channels.email.mime import build_email, message_id_for
 from afterorder.content import Renderer
+from afterorder.content.snapshots import customer_snapshot, order_snapshot
 from afterorder.content.store_content import StoreContent, load_content
 from afterorder.db.schema import customers, orders, outbox, outbox_bodies, survey_answers
-from afterorder.db.statements import insert_ignore
 from afterorder.db.stores import StoreRow
+from afterorder.delivery.outbox import OutboxMessage, write_messages
 from afterorder.domain import Event, EventType
 from afterorder.flows.facts import load_order
-from afterorder.flows.outgoing import BODY_COLUMNS, COLUMNS
 from afterorder.intake.pipeline import Intake
-from afterorder.mime import build_email, message_id_for
-from afterorder.snapshots import customer_snapshot, order_snapshot
 
 DETRACTOR_MAX = 6
 PROMOTER_MIN = 9
@@ -176,12 +175,8 @@ async def _alert_store(conn: AsyncConnection, renderer: Renderer, store: StoreRo
     message_id = message_id_for(snapshot, key)
     data = build_email(snapshot, to=recipient, rendered=rendered, message_id=message_id, category="transactional",
                        date=now)
-    row = {"store_id": store.id, "run_id": None, "idempotency_key": key, "message_id": message_id,
-           "channel": "email", "category": "transactional", "template": ALERT_TEMPLATE, "customer_id": None,
-           "order_id": subject.order_id, "envelope_from": store.email_from, "attempts": 0,
-           "next_attempt_at": now + ALERT_DELAY,
-           "created_at": now, "locale": store.locale, "recipient": recipient, "subject": rendered.subject,
-           "status": "queued", "last_error": None, "ab_test_id": None, "variant": None, "fallback_to": None,
-           "data": data.decode("utf-8")}
-    await conn.execute(insert_ignore(outbox, COLUMNS), [{k: row[k] for k in COLUMNS}])
-    await conn.execute(insert_ignore(outbox_bodies, BODY_COLUMNS), [{k: row[k] for k in BODY_COLUMNS}])
+    await write_messages(conn, [OutboxMessage(
+        store_id=store.id, idempotency_key=key, message_id=message_id, category="transactional",
+        template=ALERT_TEMPLATE, order_id=subject.order_id, envelope_from=store.email_from, locale=store.locale,
+        recipient=recipient, subject=rendered.subject, data=data.decode("utf-8"), created_at=now,
+        next_attempt_at=now + ALERT_DELAY)])

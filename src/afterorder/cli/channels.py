@@ -41,19 +41,18 @@ from afterorder.channels.setup import (
     set_provider,
     update_prefs,
 )
-from afterorder.cli import Database, SecretKey, app, err, fail, known_store, run
+from afterorder.cli.common import Database, SecretKey, err, fail, known_store, run
 from afterorder.clock import SystemClock
 from afterorder.db.database import DEFAULT_URL
 from afterorder.sealing import Sealer, SealError, new_key, sealer_for
-
-channels_app = typer.Typer(help="How each store reaches its customers: email, LINE and SMS providers.",
-                           no_args_is_help=True)
-app.add_typer(channels_app, name="channels")
 
 Role = Annotated[str, typer.Option(help="primary | backup (used while the primary is busy or down)")]
 AsJson = Annotated[bool, typer.Option("--json")]
 USAGE = 2  # the exit code of a command given wrong options
 PROVIDER_OPTIONS = "\n\n".join(f"{p.name} ({p.channel.value}): {describe(p)}" for p in PROVIDERS.values())
+# ``channels set`` takes the provider's own options after its name, and its help lists them per provider.
+SET_SETTINGS: dict[str, Any] = {"context_settings": {"allow_extra_args": True, "ignore_unknown_options": True},
+                                "epilog": f"Options per provider:\n\n{PROVIDER_OPTIONS}"}
 
 
 def _json(value: Any) -> str:
@@ -85,8 +84,6 @@ def _problems(*checks: Callable[[], object]) -> dict[str, str]:
     return found
 
 
-@channels_app.command("set", context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-                      epilog=f"Options per provider:\n\n{PROVIDER_OPTIONS}")
 def channels_set(
     ctx: typer.Context, store: str,
     provider_name: Annotated[str, typer.Argument(metavar="PROVIDER", help=" | ".join(PROVIDERS))],
@@ -120,7 +117,6 @@ def channels_set(
     typer.echo(_json({"store": store, **stored.shown()}))
 
 
-@channels_app.command("list")
 def channels_list(store: str, database: Database = DEFAULT_URL, secret_key: SecretKey = None,
                   as_json: AsJson = False) -> None:
     """The store's providers (secrets masked), the order of its channels and its LINE and SMS settings."""
@@ -150,7 +146,6 @@ def channels_list(store: str, database: Database = DEFAULT_URL, secret_key: Secr
     typer.echo(f"SMS HELP answer: {found['sms_help'] or '(none)'}")
 
 
-@channels_app.command("remove")
 def channels_remove(store: str, channel: Annotated[str, typer.Argument(help="email | line | sms")],
                     role: Role = PRIMARY, database: Database = DEFAULT_URL) -> None:
     """Remove the provider of a channel (email falls back to the server's own relay)."""
@@ -191,14 +186,12 @@ def _change_prefs(store: str, database: str, **change: Any) -> None:
         raise fail(f"nothing was changed: {exc}", USAGE) from None
 
 
-@channels_app.command("order")
 def channels_order(store: str, channels: Annotated[list[str], typer.Argument(help="e.g. line email")],
                    database: Database = DEFAULT_URL) -> None:
     """The order transactional messages try the channels in: the first the customer can receive."""
     _change_prefs(store, database, order=channels)
 
 
-@channels_app.command("line-notifications")
 def channels_line_notifications(store: str, state: Annotated[str, typer.Argument(help="on | off")],
                                 database: Database = DEFAULT_URL) -> None:
     """Whether LINE approved the account for LINE notification messages (to customers by phone number)."""
@@ -208,14 +201,12 @@ def channels_line_notifications(store: str, state: Annotated[str, typer.Argument
     _change_prefs(store, database, line_notifications=switches[state.lower()])
 
 
-@channels_app.command("sms-help")
 def channels_sms_help(store: str, text: Annotated[str, typer.Argument(help="the answer to an inbound HELP")],
                       database: Database = DEFAULT_URL) -> None:
     """The answer an inbound SMS HELP gets (US/CA: the store's name and how to get support)."""
     _change_prefs(store, database, sms_help=text)
 
 
-@channels_app.command("test")
 def channels_test(
     store: str, provider_name: Annotated[str, typer.Argument(metavar="PROVIDER", help=" | ".join(PROVIDERS))],
     to: Annotated[str, typer.Option(help="an email address, a LINE user id or an E.164 phone number")],
@@ -258,13 +249,11 @@ def channels_test(
         raise typer.Exit(1)
 
 
-@channels_app.command("new-key")
 def channels_new_key() -> None:
     """Print a new Fernet key for AFTERORDER_SECRET_KEY (rotating: put it first, then `channels reseal`)."""
     typer.echo(new_key())
 
 
-@channels_app.command("reseal")
 def channels_reseal(database: Database = DEFAULT_URL, secret_key: SecretKey = None) -> None:
     """After a key rotation: seal every stored secret again with the first configured key."""
     sealer = _sealer(database, secret_key)

@@ -13,15 +13,12 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from afterorder.cli import Database, app, fail, run
+from afterorder.cli.common import Database, fail, run
 from afterorder.clock import SystemClock
 from afterorder.db.database import DEFAULT_URL
 from afterorder.db.stores import StoreRow, get_store
 from afterorder.segments import membership
 from afterorder.segments.membership import SegmentError
-
-segment_app = typer.Typer(help="Segments: customers who meet a condition, always current.", no_args_is_help=True)
-app.add_typer(segment_app, name="segment")
 
 StoreSlug = Annotated[str, typer.Option("--store", help="store slug")]
 AsJson = Annotated[bool, typer.Option("--json")]
@@ -49,7 +46,6 @@ def _read_definition(file: Path) -> tuple[Any, str | None]:
     return doc, None
 
 
-@segment_app.command("define")
 def segment_define(slug: str, store: StoreSlug, file: Annotated[Path, typer.Option("--file", help="YAML or JSON")],
                    database: Database = DEFAULT_URL,
                    name: Annotated[str | None, typer.Option("--name")] = None) -> None:
@@ -69,7 +65,6 @@ def segment_define(slug: str, store: StoreSlug, file: Annotated[Path, typer.Opti
     typer.echo(f"segment {slug}: {run(database, work)} customers now")
 
 
-@segment_app.command("list")
 def segment_list(store: StoreSlug, database: Database = DEFAULT_URL, as_json: AsJson = False) -> None:
     """Every segment of the store with its member count now."""
 
@@ -104,7 +99,6 @@ def _one(database: str, store: str, slug: str, then: Any) -> Any:
     return run(database, work)
 
 
-@segment_app.command("count")
 def segment_count(slug: str, store: StoreSlug, database: Database = DEFAULT_URL) -> None:
     """How many customers are in the segment now."""
     typer.echo(_one(database, store, slug, membership.count))
@@ -115,7 +109,6 @@ def _plain(member: dict[str, Any]) -> dict[str, Any]:
             for k, v in member.items()}
 
 
-@segment_app.command("members")
 def segment_members(slug: str, store: StoreSlug, database: Database = DEFAULT_URL, as_json: AsJson = False,
                     limit: Annotated[int, typer.Option("--limit", min=1)] = 100,
                     offset: Annotated[int, typer.Option("--offset", min=0)] = 0) -> None:
@@ -135,7 +128,6 @@ def segment_members(slug: str, store: StoreSlug, database: Database = DEFAULT_UR
     Console().print(table)
 
 
-@segment_app.command("export")
 def segment_export(slug: str, store: StoreSlug, database: Database = DEFAULT_URL,
                    output: Annotated[Path | None, typer.Option("--output", "-o", help="CSV file (default: stdout)")]
                    = None) -> None:

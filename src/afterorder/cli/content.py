@@ -12,20 +12,16 @@ import typer
 import yaml
 from sqlalchemy import select
 
-from afterorder.cli import Database, app, fail, run
+from afterorder.cli.common import Database, fail, run
 from afterorder.clock import SystemClock
 from afterorder.content.store_content import DOCUMENTS, ContentError, save_content
 from afterorder.db.database import DEFAULT_URL
 from afterorder.db.schema import store_content
 from afterorder.db.stores import get_store
 
-content_app = typer.Typer(help="Content the built-in flows read, per store.", no_args_is_help=True)
-app.add_typer(content_app, name="content")
-
 StoreSlug = Annotated[str, typer.Option("--store", help="store slug")]
 
 
-@content_app.command("set")
 def content_set(key: Annotated[str, typer.Argument(help=", ".join(DOCUMENTS))], store: StoreSlug,
                 file: Annotated[Path, typer.Option("--file", help="YAML or JSON")],
                 database: Database = DEFAULT_URL) -> None:
@@ -51,7 +47,6 @@ def content_set(key: Annotated[str, typer.Argument(help=", ".join(DOCUMENTS))], 
     typer.echo(f"{store}: content {key} set")
 
 
-@content_app.command("show")
 def content_show(key: str, store: StoreSlug, database: Database = DEFAULT_URL) -> None:
     """Print one content document of a store as JSON."""
     async def work(engine: Any) -> Any:

@@ -20,13 +20,10 @@ from afterorder.analytics.retention import (
     parse_day,
     retention_report,
 )
-from afterorder.cli import Database, app, fail, run
+from afterorder.cli.common import Database, fail, run
 from afterorder.db.catalog import replenish_days
 from afterorder.db.database import DEFAULT_URL
 from afterorder.db.stores import get_store
-
-report_app = typer.Typer(help="Reports: customer retention and product repurchase cycles.", no_args_is_help=True)
-app.add_typer(report_app, name="report")
 
 StoreSlug = Annotated[str, typer.Option("--store", help="store slug")]
 AsJson = Annotated[bool, typer.Option("--json", help="print JSON instead of tables")]
@@ -36,7 +33,6 @@ def _percent(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f} %"
 
 
-@report_app.command("retention")
 def report_retention(
     store: StoreSlug,
     from_: Annotated[str, typer.Option("--from", help="first day of the period (YYYY-MM-DD, store's time zone)")],
@@ -114,7 +110,6 @@ def _print_retention(result: dict[str, Any]) -> None:
         console.print(series)
 
 
-@report_app.command("product-cycle")
 def report_product_cycle(
     store: StoreSlug,
     min_sample: Annotated[int, typer.Option(

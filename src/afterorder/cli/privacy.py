@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from afterorder.cli import Database, app, fail, known_store, run, store_app
+from afterorder.cli.common import Database, fail, known_store, run
 from afterorder.clock import SystemClock
 from afterorder.compliance.suppression import Reason, lift, list_suppressions, suppress
 from afterorder.db.database import DEFAULT_URL
@@ -19,13 +19,9 @@ from afterorder.db.stores import StoreRow
 from afterorder.feedback import aliyun_sms
 from afterorder.feedback.base import BadCredentials
 from afterorder.feedback.credentials import PROVIDERS, set_credentials
-from afterorder.privacy import NoSuchCustomer, erase_customer, export_customer
+from afterorder.privacy.data_rights import NoSuchCustomer, erase_customer, export_customer
 from afterorder.tracking.settings import TrackingSettingsError, save_settings
 
-customer_app = typer.Typer(help="A customer's data: export it, erase it.", no_args_is_help=True)
-suppression_app = typer.Typer(help="Addresses that may not be mailed.", no_args_is_help=True)
-app.add_typer(customer_app, name="customer")
-app.add_typer(suppression_app, name="suppression")
 StoreSlug = Annotated[str, typer.Option("--store", help="store slug")]
 
 
@@ -33,7 +29,6 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, indent=2, default=str)
 
 
-@customer_app.command("export")
 def customer_export(customer_id: str, store: StoreSlug, database: Database = DEFAULT_URL) -> None:
     """Print everything held about a customer (the store's customer id) as JSON."""
 
@@ -48,7 +43,6 @@ def customer_export(customer_id: str, store: StoreSlug, database: Database = DEF
     typer.echo(_json(run(database, work)))
 
 
-@customer_app.command("erase")
 def customer_erase(customer_id: str, store: StoreSlug, database: Database = DEFAULT_URL,
                    yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False) -> None:
     """Remove a customer's personal data; totals, counts and the suppression (as a hash) are kept."""
@@ -67,7 +61,6 @@ def customer_erase(customer_id: str, store: StoreSlug, database: Database = DEFA
     typer.echo(_json({"erased": run(database, work)}))
 
 
-@suppression_app.command("list")
 def suppression_list(store: StoreSlug, database: Database = DEFAULT_URL,
                      as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """The store's suppressed addresses, newest first (erased ones show only their hash)."""
@@ -87,7 +80,6 @@ def suppression_list(store: StoreSlug, database: Database = DEFAULT_URL,
     Console().print(table)
 
 
-@suppression_app.command("add")
 def suppression_add(
     address: str, store: StoreSlug, database: Database = DEFAULT_URL,
     reason: Annotated[str, typer.Option(help="manual | unsubscribe | hard_bounce | complaint")] = "manual",
@@ -108,7 +100,6 @@ def suppression_add(
     typer.echo(f"{address} is suppressed ({why.value})")
 
 
-@suppression_app.command("remove")
 def suppression_remove(address: str, store: StoreSlug, database: Database = DEFAULT_URL,
                        reason: Annotated[str | None, typer.Option(help="only this reason")] = None) -> None:
     """Lift the suppression of an address (all reasons, or one)."""
@@ -120,7 +111,6 @@ def suppression_remove(address: str, store: StoreSlug, database: Database = DEFA
     typer.echo(f"{run(database, work)} suppression(s) removed")
 
 
-@store_app.command("esp")
 def store_esp(
     slug: str,
     provider: Annotated[str, typer.Argument(help=" | ".join(PROVIDERS))],
@@ -150,7 +140,6 @@ def store_esp(
                       "webhook_url": f"{base_url.rstrip('/')}/webhooks/esp/{provider}/{slug}"}))
 
 
-@store_app.command("webhooks")
 def store_webhooks(
     slug: str,
     base_url: Annotated[str, typer.Option(envvar="AFTERORDER_BASE_URL",
@@ -173,7 +162,6 @@ def store_webhooks(
         "aliyun_sms": aliyun_sms.report_url(base, store)}}))
 
 
-@store_app.command("tracking")
 def store_tracking(
     slug: str,
     attribution_days: Annotated[int | None, typer.Option(help="credit orders this many days after a click")] = None,

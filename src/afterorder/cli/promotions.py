@@ -16,7 +16,7 @@ from sqlalchemy import select
 from afterorder.channels.base import ChannelKind
 from afterorder.channels.line_limits import LineLimitError
 from afterorder.channels.smtp import SmtpChannel
-from afterorder.cli import Database, FlowDirs, app, fail, run
+from afterorder.cli.common import Database, FlowDirs, fail, run
 from afterorder.clock import SystemClock
 from afterorder.content import Renderer
 from afterorder.content.line import LineRendered
@@ -29,8 +29,6 @@ from afterorder.flows.preview import Preview, PreviewError, build_preview, send_
 from afterorder.flows.spec import FlowError
 from afterorder.promotions.coupons import CouponError, import_pool, pool_counts
 
-coupon_app = typer.Typer(help="Coupon codes: import a pool, see what is left.", no_args_is_help=True)
-app.add_typer(coupon_app, name="coupon")
 StoreSlug = Annotated[str, typer.Option("--store", help="store slug")]
 Locale = Annotated[str, typer.Option("--locale", help="ja, zh-Hans or en")]
 Customer = Annotated[str | None, typer.Option("--customer", help="render with this customer's data (store's id)")]
@@ -99,7 +97,6 @@ def _shown(found: Preview) -> dict[str, str]:
     return {".html": message.html, ".txt": text, "": text}
 
 
-@app.command("preview")
 def preview(target: str, store: StoreSlug, locale: Locale = "ja", customer: Customer = None,
             channel: Channel = ChannelKind.EMAIL,
             out: Annotated[Path | None, typer.Option("--out", help="write the message's files here")] = None,
@@ -122,7 +119,6 @@ def preview(target: str, store: StoreSlug, locale: Locale = "ja", customer: Cust
     typer.echo(f"wrote {' and '.join(str(p) for p in written)}")
 
 
-@app.command("send-test")
 def send_test_command(target: str, store: StoreSlug, to: Annotated[str, typer.Option("--to")], locale: Locale = "ja",
                       customer: Customer = None,
                       smtp: Annotated[str | None, typer.Option("--smtp", envvar="AFTERORDER_SMTP_URL")] = None,
@@ -152,7 +148,6 @@ def send_test_command(target: str, store: StoreSlug, to: Annotated[str, typer.Op
     typer.echo(f"sent {found.flow}/{found.step} ({found.template}, {found.locale}) to {to}: {message_id}")
 
 
-@coupon_app.command("import")
 def coupon_import(pool: str, file: Path, store: StoreSlug,
                   percent: Annotated[int | None, typer.Option(help="the codes' discount in %")] = None,
                   amount: Annotated[str | None, typer.Option(help="the discount in the store's currency")] = None,
@@ -188,7 +183,6 @@ def coupon_import(pool: str, file: Path, store: StoreSlug,
     typer.echo(json.dumps({"pool": pool, "added": added, "already_there": known, "unused": free, "issued": issued}))
 
 
-@coupon_app.command("show")
 def coupon_show(pool: str, store: StoreSlug, database: Database = DEFAULT_URL) -> None:
     """How many codes of POOL are unused and issued."""
 

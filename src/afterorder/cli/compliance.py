@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import select
 
-from afterorder.cli import Database, app, fail, run, store_app
+from afterorder.cli.common import Database, fail, run
 from afterorder.clock import SystemClock
 from afterorder.compliance import dkim
 from afterorder.compliance.consent import history
@@ -18,11 +18,7 @@ from afterorder.db.database import DEFAULT_URL
 from afterorder.db.schema import customers
 from afterorder.db.stores import get_store
 
-consent_app = typer.Typer(help="Consent records.", no_args_is_help=True)
-app.add_typer(consent_app, name="consent")
 
-
-@store_app.command("set")
 def store_set(
     slug: str,
     marketing_rule: Annotated[str | None, typer.Option(
@@ -55,7 +51,6 @@ def store_set(
         raise fail(str(exc)) from None
 
 
-@store_app.command("dkim")
 def store_dkim(
     slug: str,
     selector: Annotated[str, typer.Option(help="the DKIM selector, e.g. ao2026")],
@@ -85,7 +80,6 @@ def store_dkim(
     typer.echo(f"\nname:  {dkim.dns_name(key)}\nvalue: {dkim.dns_value(key)}")
 
 
-@consent_app.command("history")
 def consent_history(
     customer: Annotated[str, typer.Argument(help="the store's customer id (or email:ADDRESS)")],
     store: Annotated[str, typer.Option(help="store slug")],

@@ -7,16 +7,13 @@ from typing import Annotated, Any
 
 import typer
 
-from afterorder.analytics.benchmarks import INDUSTRIES, IndustryError
-from afterorder.cli import Database, app, fail, run, store_app
+from afterorder.cli.common import Database, fail, run
 from afterorder.clock import SystemClock
 from afterorder.db.dashboard_users import LANGUAGES, Role, UserError, add_user, set_language
 from afterorder.db.database import DEFAULT_URL
 from afterorder.db.store_settings import set_industry
 from afterorder.db.stores import get_store
-
-user_app = typer.Typer(help="Dashboard users: who may log in, to which stores, with which role.", no_args_is_help=True)
-app.add_typer(user_app, name="user")
+from afterorder.domain import INDUSTRIES, IndustryError
 
 
 def _password(from_stdin: bool) -> str:
@@ -28,7 +25,6 @@ def _password(from_stdin: bool) -> str:
     return str(first)
 
 
-@user_app.command("add")
 def user_add(
     username: str,
     store: Annotated[list[str], typer.Option("--store", help="a store slug; repeat for an agency's stores")],
@@ -68,7 +64,6 @@ def user_add(
     typer.echo(f"user {username}: {chosen.value} of {', '.join(store)}")
 
 
-@store_app.command("set-industry")
 def store_set_industry(
     slug: str,
     industry: Annotated[str, typer.Argument(help="; ".join(INDUSTRIES))],

@@ -19,7 +19,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeE
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
-from afterorder.cli import Database, app, err, fail, run
+from afterorder.cli.common import Database, err, fail, run
 from afterorder.clock import SystemClock
 from afterorder.db.database import DEFAULT_URL
 from afterorder.db.stores import get_store
@@ -34,7 +34,6 @@ NOTICE = "history import: flows are not triggered (no messages go out for past o
 SHOWN_REJECTS = 20
 
 
-@app.command("import")
 def import_history(
     kind: Annotated[str, typer.Argument(help="customers, orders or products")],
     file: Annotated[Path, typer.Argument(help="a .csv (Shopify export or afterorder's columns) or .jsonl file")],

@@ -20,7 +20,7 @@ from afterorder.clock import OffsetClock
 from afterorder.db.dashboard_users import Role, add_user
 from afterorder.db.schema import dashboard_users
 from afterorder.db.stores import StoreRow, create_store, get_store
-from afterorder.demo_reach import after_order, reach, set_up_channels
+from afterorder.dev.demo_reach import after_order, reach, set_up_channels
 from afterorder.dev.receivers import DevReceivers
 from afterorder.domain import Event, EventType
 from afterorder.runtime import Runtime

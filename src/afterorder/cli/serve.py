@@ -16,7 +16,7 @@ import typer
 import uvicorn
 
 from afterorder.channels import RetryPolicy
-from afterorder.cli import Database, FlowDirs, SecretKey, app, fail, run
+from afterorder.cli.common import Database, FlowDirs, SecretKey, fail, run
 from afterorder.clock import Clock, OffsetClock, SystemClock
 from afterorder.db.database import DEFAULT_URL, DatabaseUrlError
 from afterorder.db.stores import get_store
@@ -24,14 +24,11 @@ from afterorder.dev.receivers import DevReceivers, start_dev_receivers
 from afterorder.flows.catalog import FlowCatalog, FlowRefused
 from afterorder.flows.composers import HelperGone
 from afterorder.flows.spec import FlowError
-from afterorder.heap import freeze_startup_objects
 from afterorder.intake.limits import MAX_BODY_BYTES, MAX_BODY_BYTES_SETTING, MIN_BODY_BYTES
+from afterorder.processes.heap import freeze_startup_objects
 from afterorder.runtime import Runtime, RuntimeSettings
 from afterorder.sealing import Sealer, SealError
 from afterorder.web.rate_limits import LimitClass, RateLimitSettings
-
-flows_app = typer.Typer(help="Flows of a store.", no_args_is_help=True)
-app.add_typer(flows_app, name="flows")
 
 Smtp = Annotated[str | None, typer.Option("--smtp", envvar="AFTERORDER_SMTP_URL",
                                           help="smtp://user:pass@host:port (?starttls=1, smtps:// for TLS)")]
@@ -223,7 +220,6 @@ def _echo_receivers(dev: DevReceivers, inbox: str) -> None:
     typer.echo(f"what they received: {inbox}")
 
 
-@app.command()
 def serve(
     database: Database = DEFAULT_URL, smtp: Smtp = None, listen: Listen = "127.0.0.1:8000",
     dev_clock: Annotated[bool, typer.Option("--dev-clock", help="allow POST /dev/clock/advance")] = False,
@@ -256,7 +252,6 @@ def serve(
         raise fail(str(exc)) from None
 
 
-@app.command()
 def worker(database: Database = DEFAULT_URL, smtp: Smtp = None, flow_dirs: FlowDirs = None,
            template_dirs: TemplateDirs = None, retry_base: RetryBase = 30.0,
            base_url: Annotated[str, typer.Option(help="public URL of the API server, for links")] = "http://127.0.0.1:8000",
@@ -293,13 +288,12 @@ def worker(database: Database = DEFAULT_URL, smtp: Smtp = None, flow_dirs: FlowD
         raise fail(str(exc)) from None
 
 
-@app.command()
 def demo(listen: Listen = "127.0.0.1:8000",
          database: Database = "sqlite:///./afterorder-data/demo.db",
          day_seconds: Annotated[float, typer.Option(help="real seconds per simulated day")] = 6.0) -> None:
     """Run afterorder with a development mail server, local LINE and SMS providers and two simulated stores,
     on a fast clock."""
-    from afterorder.demo import simulate
+    from afterorder.dev.demo import simulate
 
     async def after_start(runtime: Runtime, url: str, receivers: DevReceivers) -> None:
         await simulate(runtime, url, receivers, day_seconds=day_seconds)
@@ -315,7 +309,6 @@ def _flow_rows(catalog: FlowCatalog, slug: str, enabled: set[str]) -> list[dict[
             for s in catalog.flows_for(slug).values()]
 
 
-@flows_app.command("list")
 def flows_list(store: Annotated[str, typer.Option()], database: Database = DEFAULT_URL, flow_dirs: FlowDirs = None,
                as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Every flow with its id, state, trigger and category."""
@@ -363,14 +356,12 @@ def _set_flow(flow: str, store: str, enabled: bool, database: str, flow_dirs: li
     typer.echo(f"{flow} is {'on' if enabled else 'off'} for {store}")
 
 
-@flows_app.command("enable")
 def flows_enable(flow: str, store: Annotated[str, typer.Option()], database: Database = DEFAULT_URL,
                  flow_dirs: FlowDirs = None) -> None:
     """Switch a flow on for a store."""
     _set_flow(flow, store, True, database, flow_dirs)
 
 
-@flows_app.command("disable")
 def flows_disable(flow: str, store: Annotated[str, typer.Option()], database: Database = DEFAULT_URL,
                   flow_dirs: FlowDirs = None) -> None:
     """Switch a flow off for a store."""

@@ -1,6 +1,6 @@
 """Orders: the version of the order page's links (raised to revoke every link made so far)
 
-Revision ID: 0018
+Revision ID: 0021
 Revises: 0017
 Create Date: 2026-12-07 15:00:00
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0018'
+revision = '0021'
 down_revision = '0017'
 branch_labels = None
 depends_on = None

@@ -1,0 +1,1 @@
+"""What only email needs: the MIME message (``mime``) a rendered email is sent as."""
