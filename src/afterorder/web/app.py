@@ -45,6 +45,7 @@ from afterorder.web import (
     feedback_webhooks,
     inbox,
     line_link,
+    order_page,
     pages,
     public,
     reports,
@@ -101,6 +102,8 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, dev: D
     app.state.aliyun_sms = AliyunSmsReceiver(runtime.engine, runtime.intake)
     app.include_router(line_link.router)
     app.include_router(public.router)
+    app.include_router(order_page.router)
+    app.include_router(order_page.api_router)
     app.include_router(surveys.router)
     app.include_router(content_api.router)
     app.include_router(back_in_stock.router)
