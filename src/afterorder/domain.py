@@ -450,13 +450,16 @@ class RenderedMessage:
 
 @dataclass(frozen=True)
 class Connection:
-    """How a store connected a platform: its webhook secret(s) and, for Saleor, its API URL."""
+    """How a store connected a platform: its webhook secret(s) and, for Saleor, its API URL; for
+    Ecwid also its Ecwid store id (``account_id``) and REST token (``api_url`` is then the API base)."""
 
     store_id: int
     platform: str
     secret: str | None = field(repr=False)
     previous_secret: str | None = field(default=None, repr=False)
     api_url: str | None = None
+    account_id: str | None = None
+    token: str | None = field(default=None, repr=False)
 
     def secrets(self) -> list[str]:
         """The current secret and, during a rotation, the previous one (empty ones count too)."""

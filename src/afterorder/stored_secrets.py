@@ -6,7 +6,7 @@ Sealed with the installation's key (``--secret-key``, ``AFTERORDER_SECRET_KEY``,
 afterorder.toml, else the key file beside the database: ``afterorder.sealing``):
 
 * ``platform_connections.secret`` and ``previous_secret``: the Shopify / WooCommerce / Saleor
-  webhook secrets (HMAC keys);
+  webhook secrets (HMAC keys), and ``platform_connections.token``: Ecwid's REST API token;
 * ``store_compliance.dkim_private_key``: the store's DKIM private key (PEM);
 * ``esp_credentials.settings["signing_key"]``: Mailgun's webhook signing key;
 * ``store_channels.secrets``: the providers' credentials (SES, SendGrid, Postmark, LINE, Twilio,
@@ -127,6 +127,7 @@ PLACES = (
     Place(platform_connections, platform_connections.c.secret, ("store_id", "platform"), "{platform} webhook secret"),
     Place(platform_connections, platform_connections.c.previous_secret, ("store_id", "platform"),
           "{platform} previous webhook secret"),
+    Place(platform_connections, platform_connections.c.token, ("store_id", "platform"), "{platform} API token"),
     Place(store_compliance, store_compliance.c.dkim_private_key, ("store_id",), "DKIM private key"),
 )
 

@@ -33,6 +33,10 @@ async def test_the_demo_fills_the_inbox_within_a_minute(tmp_path: Path) -> None:
             assert any("ご注文ありがとうございます" in subject for _, subject in mails)
             shown = (await client.get(f"/inbox/{mails[-1][0]}")).text
             assert "srcdoc=" in shown and "Plain text" in shown
+            order_link = re.search(r"(?<!/t)/o/[\w-]+/[\w-]+\.[\w-]+", shown)
+            assert order_link, "the order mail links to the customer's order page"
+            order_page = await client.get(order_link.group(0))
+            assert order_page.status_code == 200 and 'id="timeline"' in order_page.text
             runs = (await client.get("/runs")).text
             assert "Order confirmation" in runs
             login = (await client.get("/login")).text

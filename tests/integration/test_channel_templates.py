@@ -215,7 +215,7 @@ def test_the_sms_params_a_provider_template_needs(renderer: Renderer) -> None:
     sms = short(renderer.render_sms("shipping-confirmation", "zh-Hans",
                                     **data("shipping-confirmation", "zh-Hans", TRANSACTIONAL)), "zh-Hans")
     assert sms.params == {"name": "李小龙", "store": "云茶铺", "order": "#1001", "total": sms.params["total"],
-                          "carrier": "Yamato", "tracking": "4321-8765-0001", "date": "2026年11月4日",
+                          "carrier": "大和运输", "tracking": "4321-8765-0001", "date": "2026年11月4日",
                           "link": re.search(r"https://\S+", sms.text).group(0)}
     assert sms.links == ("https://track.example/4321",)
     assert "code" not in sms.params, "no coupon without promotions"

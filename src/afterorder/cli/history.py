@@ -1,4 +1,5 @@
-"""``afterorder import customers|orders|products FILE --store SLUG``: a store's history from files.
+"""``afterorder import customers|orders|products FILE --store SLUG``: a store's history from files
+(``afterorder import ecwid --store SLUG``: from Ecwid's API, ``cli.history_ecwid``).
 
 History never triggers flows: the events are stored and projected (customers, orders, catalog)
 with ``historical=True``, so a 2019 order gets no confirmation mail.  The command says so.
@@ -19,7 +20,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeE
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
-from afterorder.cli.common import Database, err, fail, run
+from afterorder.cli.common import Database, SecretKey, err, fail, run
 from afterorder.clock import SystemClock
 from afterorder.db.database import DEFAULT_URL
 from afterorder.db.stores import get_store
@@ -35,10 +36,12 @@ SHOWN_REJECTS = 20
 
 
 def import_history(
-    kind: Annotated[str, typer.Argument(help="customers, orders or products")],
-    file: Annotated[Path, typer.Argument(help="a .csv (Shopify export or afterorder's columns) or .jsonl file")],
+    kind: Annotated[str, typer.Argument(help="customers, orders or products (from FILE); or ecwid (from its API)")],
     store: Annotated[str, typer.Option(help="store slug")],
+    file: Annotated[Path | None, typer.Argument(
+        help="a .csv (Shopify export or afterorder's columns) or .jsonl file (not for ecwid)")] = None,
     database: Database = DEFAULT_URL,
+    secret_key: SecretKey = None,
     file_format: Annotated[str | None, typer.Option("--format", help="csv or jsonl (default: from the extension)")]
     = None,
     rejects: Annotated[Path | None, typer.Option("--rejects", help="write the rejected rows (row, reason) to this CSV")]
@@ -50,9 +53,17 @@ def import_history(
 ) -> None:
     """Import past customers, orders or products as history: stored and projected, never sent to flows.
 
-    To make events start flows, send them live instead: ``afterorder events send FILE.jsonl``."""
+    To make events start flows, send them live instead: ``afterorder events send FILE.jsonl``.
+    ``afterorder import ecwid --store SLUG`` reads the connected Ecwid store's orders page by page."""
+    if kind == "ecwid":
+        from afterorder.cli.history_ecwid import import_ecwid
+
+        return import_ecwid(store, database, secret_key, as_json)
     if kind not in KINDS:
-        raise fail(f"what to import: customers, orders or products, not {kind!r}")
+        raise fail(f"what to import: customers, orders or products (from a FILE), or ecwid; not {kind!r}")
+    if file is None:
+        raise fail(f"importing {kind} needs a FILE (.csv or .jsonl)")
+    path: Path = file
     err.print(NOTICE, highlight=False)
 
     async def work(engine: Any) -> ImportReport:
@@ -60,10 +71,10 @@ def import_history(
             target = await get_store(conn, store)
         if target is None:
             raise fail(f"no store called {store!r}")
-        ctx = Context(file=file.name, timezone=ZoneInfo(target.timezone), currency=target.currency,
+        ctx = Context(file=path.name, timezone=ZoneInfo(target.timezone), currency=target.currency,
                       now=SystemClock().now())
         try:
-            source = open_source(file, _kind(kind), ctx, file_format)
+            source = open_source(path, _kind(kind), ctx, file_format)
         except FileFormatError as exc:
             raise fail(str(exc)) from None
         await prepare_engine(engine)
@@ -76,7 +87,7 @@ def import_history(
                 report = await import_file(engine, intake, target, source, parse_process=True,
                                            on_progress=lambda done: progress.update(task, completed=done))
         except FileFormatError as exc:
-            raise fail(f"{file.name}: {exc} (the rows before it are imported; fix the file and run again)") from None
+            raise fail(f"{path.name}: {exc} (the rows before it are imported; fix the file and run again)") from None
         except SQLAlchemyError as exc:
             raise fail(f"the database refused a batch: {exc.__class__.__name__}: {str(exc).splitlines()[0]} "
                        "(the batches before it are imported; running the same file again is safe)") from None

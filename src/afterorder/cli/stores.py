@@ -1,5 +1,5 @@
 """``afterorder store add | list | connect | show``: the stores (tenants), their API keys, their
-connection to Shopify, WooCommerce or Saleor (the webhook URL to paste and the topics to subscribe),
+connection to Shopify, WooCommerce, Saleor or Ecwid (the webhook URL to paste and the topics to subscribe),
 and one store as it is set up with its secrets never shown.
 
 ``store show`` shows a secret only as ``"********"`` (set) or ``null`` (not set): platform webhook
@@ -91,24 +91,39 @@ def store_list(database: Database = DEFAULT_URL,
     Console().print(table)
 
 
+CONNECT_OPTIONS = {"api_url": "--api-url", "secret": "--secret", "client_secret": "--client-secret",
+                   "store_id": "--store-id", "token": "--token"}
+
+
+def _as_option(problem: str) -> str:
+    """``field: why`` as ``--option: why`` (the problems name the API's fields)."""
+    name, _, why = problem.partition(":")
+    return f"{CONNECT_OPTIONS.get(name, name)}:{why}"
+
+
 def store_connect(
     slug: str,
-    platform: Annotated[str, typer.Argument(help="shopify, woocommerce or saleor")],
-    secret: Annotated[str | None, typer.Option(help="the webhook secret the platform signs with")] = None,
+    platform: Annotated[str, typer.Argument(help="shopify, woocommerce, saleor or ecwid")],
+    secret: Annotated[str | None, typer.Option("--secret", "--client-secret",
+                                               help="the webhook secret the platform signs with (Ecwid: the "
+                                                    "app's client secret)")] = None,
     previous_secret: Annotated[str | None, typer.Option(help="a secret still valid during a rotation")] = None,
     keep_previous: Annotated[bool, typer.Option("--keep-previous", help="rotation: keep the current secret too")
                              ] = False,
-    api_url: Annotated[str | None, typer.Option(help="Saleor: your API URL, e.g. https://shop.example.com/graphql/")
-                       ] = None,
+    api_url: Annotated[str | None, typer.Option(
+        "--api-url", "--api-base", help="Saleor: your API URL, e.g. https://shop.example.com/graphql/; Ecwid: the "
+                                        "REST API base (default https://app.ecwid.com)")] = None,
+    account_id: Annotated[str | None, typer.Option("--store-id", help="Ecwid: your Ecwid store id")] = None,
+    token: Annotated[str | None, typer.Option(help="Ecwid: the app's access token (read_orders scope)")] = None,
     base_url: Annotated[str, typer.Option(envvar="AFTERORDER_BASE_URL",
                                           help="the public URL of this afterorder server")] = "http://127.0.0.1:8000",
     database: Database = DEFAULT_URL,
     secret_key: SecretKey = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Connect a store to Shopify, WooCommerce or Saleor; prints the webhook URL to paste and the topics.
+    """Connect a store to Shopify, WooCommerce, Saleor or Ecwid; prints the webhook URL to paste and the topics.
 
-    The secrets are stored sealed with the secret key and never printed."""
+    The secrets (and Ecwid's token) are stored sealed with the secret key and never printed."""
     from afterorder.db.platforms import connect
     from afterorder.intake.platforms import build_adapters, connection_problems, webhook_url
 
@@ -116,10 +131,9 @@ def store_connect(
     adapter = adapters.get(platform)
     if adapter is None:
         raise fail(f"no platform called {platform!r}; use one of {', '.join(adapters)}")
-    problems = connection_problems(adapter, secret, api_url)
+    problems = connection_problems(adapter, secret, api_url, account_id, token)
     if problems:
-        raise fail("the store was not connected:\n  " + "\n  ".join(p.replace("api_url:", "--api-url:")
-                                                                   .replace("secret:", "--secret:") for p in problems))
+        raise fail("the store was not connected:\n  " + "\n  ".join(_as_option(p) for p in problems))
 
     try:
         sealer = sealer_for(database, secret_key)
@@ -132,7 +146,8 @@ def store_connect(
             if target is None:
                 raise fail(f"no store called {slug!r}")
             made = await connect(conn, target.id, platform, SystemClock().now(), secret=secret, sealer=sealer,
-                                 previous_secret=previous_secret, keep_previous=keep_previous, api_url=api_url)
+                                 previous_secret=previous_secret, keep_previous=keep_previous, api_url=api_url,
+                                 account_id=account_id, token=token)
             await by_command(conn, target.id, Change(Action.PLATFORM_CONNECTED, platform, {
                 "api_url": api_url, "secret_rotated": previous_secret is not None or keep_previous}))
         return made.previous_secret is not None

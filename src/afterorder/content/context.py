@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -18,6 +19,7 @@ from afterorder.content.formatting import zone
 from afterorder.content.greeting import greeting
 from afterorder.content.i18n import layout_text
 from afterorder.domain import CustomerSnapshot, OrderSnapshot, ShipmentSnapshot, StoreSnapshot
+from afterorder.tracking.carriers import carrier_name
 
 _HEX_COLOR: Final = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
 _DEFAULT_BRAND: Final = "#1f6feb"
@@ -33,6 +35,9 @@ FLOW_EXTRAS: Final[Mapping[str, Any]] = MappingProxyType({
     "params": MappingProxyType({}),
     # a transactional mail of a store on LINE, to a customer it cannot reach there: "Get updates on LINE"
     "line_link": None,
+    # the customer's order page (afterorder.order_page), for a message about an order; also given as
+    # links["order_status"] unless the caller names one
+    "order_url": None,
 })
 NO_COMPLIANCE: Final = MessageCompliance()
 
@@ -44,6 +49,20 @@ def brand_colors(color: str) -> tuple[str, str]:
     red, green, blue = (int(digits[i : i + 2], 16) / 255 for i in (0, 2, 4))
     luminance = 0.2126 * red + 0.7152 * green + 0.0722 * blue
     return color, "#111111" if luminance > 0.6 else "#ffffff"
+
+
+def _in_locale(shipment: ShipmentSnapshot | None, locale: str) -> ShipmentSnapshot | None:
+    """The shipment with a known carrier's name in ``locale`` (ヤマト運輸, 顺丰速运, ...; tracking.carriers)."""
+    if shipment is None or not shipment.carrier:
+        return shipment
+    return replace(shipment, carrier=carrier_name(shipment.carrier, locale))
+
+
+def _with_order_page(links: Mapping[str, str] | None, order_url: object) -> dict[str, str]:
+    found = dict(links or {})
+    if isinstance(order_url, str) and order_url:
+        found.setdefault("order_status", order_url)
+    return found
 
 
 def message_context(
@@ -69,8 +88,8 @@ def message_context(
         "store": store,
         "customer": customer,
         "order": order,
-        "shipment": shipment or (order.shipment if order else None),
-        "links": dict(links or {}),
+        "shipment": _in_locale(shipment or (order.shipment if order else None), locale),
+        "links": _with_order_page(links, (extra or {}).get("order_url")),
         "locale": locale,
         "timezone": str(tz),
         "greeting": greeting(locale, customer),

@@ -87,4 +87,5 @@ def sample_extra(locale: str, store: StoreSnapshot) -> dict[str, object]:
                 "incentive": text["incentive"]},
         "replenish": {"lines": products[1:], "days": 30.0},
         "score": 3, "comment": text["comment"], "customer_email": "sample@example.com",
+        "order_url": f"{store.base_url.rstrip('/')}/o/{store.slug}/sample",
     }

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from afterorder.domain import CustomerSnapshot, LineSnapshot, OrderSnapshot, ShipmentSnapshot
+from afterorder.tracking.carriers import tracking_link
 
 
 def customer_snapshot(row: dict[str, Any] | None) -> CustomerSnapshot | None:
@@ -25,7 +26,8 @@ def shipment_snapshot(data: dict[str, Any] | None) -> ShipmentSnapshot | None:
     eta = data.get("estimated_delivery")
     return ShipmentSnapshot(
         carrier=data.get("carrier"), tracking_number=data.get("tracking_number"),
-        tracking_url=data.get("tracking_url"),
+        # a shipment that names a known carrier but no link gets the carrier's tracking page
+        tracking_url=tracking_link(data.get("carrier"), data.get("tracking_number"), data.get("tracking_url")),
         estimated_delivery=datetime.fromisoformat(eta) if isinstance(eta, str) else eta,
     )
 

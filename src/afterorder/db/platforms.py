@@ -1,4 +1,5 @@
-"""Store platforms: connections (webhook secrets), and what deliveries taught us (order status, stock).
+"""Store platforms: connections (webhook secrets; Ecwid's store id and API token), and what
+deliveries taught us (order status, stock).
 
 ``connect`` creates or updates a store's connection to a platform; a rotation keeps the old
 secret as ``previous_secret`` so deliveries signed before the platform switched still verify.
@@ -39,12 +40,14 @@ async def get_connection(conn: AsyncConnection, store_id: int, platform: str, *,
     if row is None:
         return None
     return Connection(store_id=store_id, platform=platform, secret=open_value(sealer, row["secret"]),
-                      previous_secret=open_value(sealer, row["previous_secret"]), api_url=row["api_url"])
+                      previous_secret=open_value(sealer, row["previous_secret"]), api_url=row["api_url"],
+                      account_id=row["account_id"], token=open_value(sealer, row["token"]))
 
 
 async def connect(conn: AsyncConnection, store_id: int, platform: str, now: datetime, *, secret: str | None,
                   sealer: Sealer, previous_secret: str | None = None, keep_previous: bool = False,
-                  api_url: str | None = None) -> Connection:
+                  api_url: str | None = None, account_id: str | None = None,
+                  token: str | None = None) -> Connection:
     """Connect (or reconnect) a store to a platform.
 
     ``keep_previous`` moves the secret in use now to ``previous_secret`` (a rotation); an explicit
@@ -54,7 +57,8 @@ async def connect(conn: AsyncConnection, store_id: int, platform: str, now: date
         previous_secret = before.secret
     values: dict[str, Any] = {"secret": seal_value(sealer, secret),
                               "previous_secret": seal_value(sealer, previous_secret),
-                              "api_url": api_url, "updated_at": now}
+                              "api_url": api_url, "account_id": account_id,
+                              "token": seal_value(sealer, token), "updated_at": now}
     if before is None:
         await conn.execute(platform_connections.insert().values(store_id=store_id, platform=platform, created_at=now,
                                                                 **values))

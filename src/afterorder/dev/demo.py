@@ -106,8 +106,7 @@ async def _emit(runtime: Runtime, store: StoreRow, kind: EventType, sim: SimOrde
                                "occurred_at": now.isoformat(), "customer": sim.customer, "order": sim.order}
     if kind is EventType.ORDER_SHIPPED:
         payload["shipment"] = {"carrier": "Yamato Transport" if store.currency == "JPY" else "UPS",
-                               "tracking_number": f"4455{n:08d}",
-                               "tracking_url": f"https://tracking.example/{n}",
+                               "tracking_number": f"4455{n:08d}",  # the carrier's own page is linked
                                "estimated_delivery": (now + timedelta(days=2)).isoformat()}
     await runtime.intake.ingest(store, [Event.model_validate(payload)], source="demo", raw=[payload])
 

@@ -26,6 +26,7 @@ from afterorder.domain import CustomerSnapshot, OrderSnapshot, StoreSnapshot
 from afterorder.feedback.line_link import line_link_url
 from afterorder.flows.channel_choice import EMAIL_ONLY, Choice, StoreReach, candidates, choose, invite_to_line
 from afterorder.flows.engine import SendDecision
+from afterorder.order_page.links import order_url
 from afterorder.tracking.links import LinkContext, instrument, instrument_line, instrument_sms
 from afterorder.tracking.settings import TrackingSettings
 
@@ -163,6 +164,10 @@ def prepare(
     links = LinkContext(store.signer(), store.id, key, snapshot.base_url, run["flow_id"], send.template,
                         tracking) if tracking is not None else None
     context = extra(locale) if extra else None
+    if run["order_id"] is not None and order is not None:
+        page = order_url(snapshot.base_url, store.slug, store.signer(), run["order_id"],
+                         int(order.get("page_version") or 0), now)
+        context = {**(context or {}), "order_url": page}
     if run["customer_id"] is not None and invite_to_line(choice, send.category, customer, reach):
         url = line_link_url(snapshot.base_url, store.slug, store.signer(), run["customer_id"])
         context = {**(context or {}), "line_link": url}

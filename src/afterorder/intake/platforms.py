@@ -7,6 +7,7 @@ from collections.abc import Callable
 import httpx
 
 from afterorder.intake.adapters import PlatformAdapter
+from afterorder.intake.ecwid import EcwidAdapter
 from afterorder.intake.saleor import JwksKeys, SaleorAdapter, origin
 from afterorder.intake.shopify import ShopifyAdapter
 from afterorder.intake.woocommerce import WooCommerceAdapter
@@ -16,6 +17,7 @@ REGISTRY: dict[str, Callable[[httpx.AsyncClient | None], PlatformAdapter]] = {
     "shopify": lambda _http: ShopifyAdapter(),
     "woocommerce": lambda _http: WooCommerceAdapter(),
     "saleor": lambda http: SaleorAdapter(JwksKeys(http)),
+    "ecwid": lambda _http: EcwidAdapter(),
 }
 
 
@@ -23,11 +25,14 @@ def build_adapters(http: httpx.AsyncClient | None = None) -> dict[str, PlatformA
     return {name: build(http) for name, build in REGISTRY.items()}
 
 
-def connection_problems(adapter: PlatformAdapter, secret: str | None, api_url: str | None) -> list[str]:
+def connection_problems(adapter: PlatformAdapter, secret: str | None, api_url: str | None,
+                        account_id: str | None = None, token: str | None = None) -> list[str]:
     """What is missing or wrong in a request to connect a store to this platform, each naming the option."""
-    problems = []
+    problems = ecwid_problems(account_id, token) if adapter.name == "ecwid" else []
     if adapter.needs_secret and not secret:
-        problems.append(f"secret: {adapter.name} signs every webhook with a secret; give the one it shows you")
+        problems.append("client_secret: Ecwid signs every webhook with your app's client secret; give it"
+                        if adapter.name == "ecwid" else
+                        f"secret: {adapter.name} signs every webhook with a secret; give the one it shows you")
     if secret is not None and len(secret) > 255:
         problems.append("secret: at most 255 characters")
     if adapter.needs_api_url and not api_url:
@@ -42,3 +47,15 @@ def connection_problems(adapter: PlatformAdapter, secret: str | None, api_url: s
 
 def webhook_url(base_url: str, platform: str, slug: str) -> str:
     return f"{base_url.rstrip('/')}/webhooks/{platform}/{slug}"
+
+
+def ecwid_problems(account_id: str | None, token: str | None) -> list[str]:
+    """Ecwid also needs its store id (a number) and a REST token with the read_orders scope."""
+    problems = []
+    if not account_id or not account_id.isdigit() or len(account_id) > 20:
+        problems.append("store_id: give your Ecwid store id (a number: Ecwid admin → Settings → General)")
+    if not token:
+        problems.append("token: give the Ecwid app's access token (secret_…, with the read_orders scope)")
+    elif len(token) > 255:
+        problems.append("token: at most 255 characters")
+    return problems

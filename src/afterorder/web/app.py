@@ -40,10 +40,12 @@ from afterorder.web import (
     back_in_stock,
     content_api,
     data_rights,
+    ecwid_webhooks,
     engagement,
     feedback_webhooks,
     inbox,
     line_link,
+    order_page,
     pages,
     public,
     reports,
@@ -85,6 +87,7 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, dev: D
                                          lambda: runtime.sealer, runtime.settings.horizon)
     app.include_router(api.router)
     app.include_router(feedback_webhooks.router)  # before /webhooks/{platform}/{store}: line, twilio are no platforms
+    app.include_router(ecwid_webhooks.router)  # before /webhooks/{platform}/{store}: fetched after the answer
     app.include_router(webhooks.router)
     app.include_router(inbox.router)
     app.include_router(pages.router)
@@ -101,6 +104,8 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, dev: D
     app.state.aliyun_sms = AliyunSmsReceiver(runtime.engine, runtime.intake)
     app.include_router(line_link.router)
     app.include_router(public.router)
+    app.include_router(order_page.router)
+    app.include_router(order_page.api_router)
     app.include_router(surveys.router)
     app.include_router(content_api.router)
     app.include_router(back_in_stock.router)

@@ -31,7 +31,7 @@ def receiver_of(request: Request) -> WebhookReceiver:
 
 @router.post(
     "/webhooks/{platform}/{store}",
-    summary="A store platform's webhook (shopify, woocommerce, saleor)",
+    summary="A store platform's webhook (shopify, woocommerce, saleor; ecwid has its own)",
     description="Paste this URL into the platform. The raw body must carry the platform's signature made with "
     "the secret given to `afterorder store connect`. Topics afterorder does not use are answered 200 and recorded. "
     "A body nested too deep, or mapping to an event past a limit (a time before 1970 or more than a day ahead, "
@@ -61,6 +61,11 @@ class ConnectionIn(BaseModel):
     previous_secret: str | None = Field(default=None, max_length=255)
     keep_previous: bool = False
     api_url: str | None = Field(default=None, max_length=1000)
+    # Ecwid: its store id and REST token; ``client_secret`` / ``api_base`` are Ecwid's names for secret / api_url
+    store_id: int | str | None = Field(default=None, union_mode="left_to_right")
+    token: str | None = Field(default=None, max_length=255)
+    client_secret: str | None = Field(default=None, max_length=255)
+    api_base: str | None = Field(default=None, max_length=1000)
 
 
 def connection_answer(base_url: str, slug: str, platform: str, topics: list[str], rotated: bool) -> dict[str, Any]:
@@ -68,7 +73,8 @@ def connection_answer(base_url: str, slug: str, platform: str, topics: list[str]
             "previous_secret_kept": rotated}
 
 
-@router.post("/api/v1/connections", summary="Connect this store to Shopify, WooCommerce or Saleor", tags=["admin"],
+@router.post("/api/v1/connections", summary="Connect this store to Shopify, WooCommerce, Saleor or Ecwid",
+             tags=["admin"],
              responses={**JSON_BODY, 200: {"description": "connected; paste webhook_url into the platform"},
                         422: {"description": "a missing or wrong option, named"},
                         503: {"description": "secret_key: the configured key is unusable, or cannot open the "
@@ -85,19 +91,22 @@ async def post_connection(request: Request, store: StoreDep) -> JSONResponse:
     adapter = adapters.get(wanted.platform)
     if adapter is None:
         raise ApiError(error(422, "invalid_request", f"platform: use one of {', '.join(adapters)}"))
-    problems = connection_problems(adapter, wanted.secret, wanted.api_url)
+    secret, api_url = wanted.secret or wanted.client_secret, wanted.api_url or wanted.api_base
+    account_id = str(wanted.store_id) if wanted.store_id is not None else None
+    problems = connection_problems(adapter, secret, api_url, account_id, wanted.token)
     if problems:
         raise ApiError(error(422, "invalid_request", "; ".join(problems)))
     runtime = runtime_of(request)
     try:
         sealer = runtime.sealer
         async with runtime.engine.begin() as conn:
-            made = await connect(conn, store.id, wanted.platform, runtime.clock.now(), secret=wanted.secret,
+            made = await connect(conn, store.id, wanted.platform, runtime.clock.now(), secret=secret,
                                  sealer=sealer, previous_secret=wanted.previous_secret,
-                                 keep_previous=wanted.keep_previous, api_url=wanted.api_url)
+                                 keep_previous=wanted.keep_previous, api_url=api_url,
+                                 account_id=account_id, token=wanted.token)
             await record(conn, store.id, sources.api_key(request, store.api_key_prefix), Change(
                 Action.PLATFORM_CONNECTED, wanted.platform, {
-                    "api_url": wanted.api_url,
+                    "api_url": api_url,
                     "secret_rotated": wanted.previous_secret is not None or wanted.keep_previous}),
                 runtime.clock.now())
     except SealError as exc:  # the key is unusable, or cannot open the secret a rotation would keep

@@ -50,6 +50,7 @@ from afterorder.db.schema.library import (
 )
 from afterorder.db.schema.platforms import (
     platform_connections,
+    platform_fetches,
     platform_items,
     platform_orders,
     products,
@@ -95,6 +96,7 @@ __all__ = [
     "outbox",
     "outbox_bodies",
     "platform_connections",
+    "platform_fetches",
     "platform_items",
     "platform_orders",
     "prediction_models",

@@ -124,6 +124,9 @@ orders = Table(
     Column("billing_address", JSON(none_as_null=True), nullable=True),
     Column("shipment", JSON(none_as_null=True), nullable=True),
     Column("updated_at", UtcDateTime, nullable=False),
+    # the order page's links (migration 0021): a link carries the version it was made with, and the
+    # store revokes every link made so far by raising it
+    Column("page_version", Integer, nullable=False, default=0, server_default="0"),
     UniqueConstraint("store_id", "external_id"),
     Index("ix_orders_store_customer", "store_id", "customer_id"),
 )

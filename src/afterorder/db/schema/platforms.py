@@ -30,6 +30,8 @@ platform_connections = Table(
     Column("secret", Text, nullable=True),
     Column("previous_secret", Text, nullable=True),
     Column("api_url", String(1000), nullable=True),
+    Column("account_id", String(64), nullable=True),  # the platform's id for the store (Ecwid's store id)
+    Column("token", Text, nullable=True),  # a REST API access token (Ecwid's secret_* token), stored sealed
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
@@ -103,4 +105,28 @@ products = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     UniqueConstraint("store_id", "product_id", "variant_id"),
     Index("ix_products_store_sku", "store_id", "sku"),
+)
+
+
+# Webhooks that carry ids only (Ecwid): each delivery recorded before it is answered, then fetched
+# from the platform's REST API by a background loop, retried with backoff (migration 0018).
+platform_fetches = Table(
+    "platform_fetches",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("store_id", Id, ForeignKey("stores.id"), nullable=False),
+    Column("platform", String(32), nullable=False),
+    Column("event_id", String(255), nullable=False),
+    Column("topic", String(128), nullable=False),
+    Column("entity_id", String(255), nullable=False),
+    Column("status", String(16), nullable=False),  # pending | done | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("claimed_until", UtcDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("raw", JSON(none_as_null=True), nullable=True),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("done_at", UtcDateTime, nullable=True),
+    UniqueConstraint("store_id", "platform", "event_id"),
+    Index("ix_platform_fetches_due", "status", "next_attempt_at"),
 )
