@@ -34,6 +34,7 @@ from afterorder.runtime import Runtime
 from afterorder.signing import BadToken
 from afterorder.web.api import StoreDep
 from afterorder.web.errors import error
+from afterorder.web.openapi_errors import NOT_FOUND
 from afterorder.web.public_text import page_locale
 
 POLL_SECONDS: Final = 20
@@ -118,7 +119,7 @@ def _no_order(external_id: str) -> Response:
         {"loc": ["path", "order_id"], "field": "order_id", "message": "unknown order", "type": "not_found"}])
 
 
-@api_router.get("/orders/{order_id}/order-page")
+@api_router.get("/orders/{order_id}/order-page", responses=NOT_FOUND)
 async def order_page_link(request: Request, order_id: str, store: StoreDep) -> Response:
     """The order page's link for the order (the store's own order id)."""
     found = await _order_id(request, store, order_id)
@@ -129,7 +130,7 @@ async def order_page_link(request: Request, order_id: str, store: StoreDep) -> R
     return JSONResponse({"order_id": order_id, "url": url})
 
 
-@api_router.post("/orders/{order_id}/order-page/revoke")
+@api_router.post("/orders/{order_id}/order-page/revoke", responses=NOT_FOUND)
 async def revoke_order_page(request: Request, order_id: str, store: StoreDep) -> Response:
     """Every order page link of the order made so far stops working."""
     async with _runtime(request).engine.begin() as conn:
