@@ -110,7 +110,7 @@ class ChannelPrefs:
     line_notifications: bool = False
     line_paused_until: datetime | None = None
     sms_help: str = ""
-    amp_email: bool = True  # the shipping mails carry an AMP for Email part (afterorder.content.amp)
+    amp_email: bool = True  # the shipping mails carry an AMP for Email part (afterorder.order_page.amp_mail)
 
     def line_paused(self, now: datetime) -> bool:
         return self.line_paused_until is not None and now < self.line_paused_until

@@ -37,7 +37,6 @@ from jinja2 import Template, TemplateError, TemplateNotFound
 
 from afterorder.channels.base import ChannelKind
 from afterorder.compliance.message import MessageCompliance
-from afterorder.content.amp import AmpRenderer
 from afterorder.content.channel_render import ChannelRenderer, MessageData
 from afterorder.content.context import FLOW_EXTRAS, message_context
 from afterorder.content.i18n import resolve_locale
@@ -109,11 +108,6 @@ class Renderer:
         self._subjects: dict[str, Template] = {}
         self._variants = Variants(self._dirs, overrides)
         self._channels = ChannelRenderer(self._dirs, overrides)
-
-    @cached_property
-    def amp(self) -> AmpRenderer:
-        """The AMP for Email part of the shipping mails (``afterorder.content.amp``), made on first use."""
-        return AmpRenderer()
 
     @cached_property
     def recipe(self) -> Recipe:

@@ -1,6 +1,6 @@
 """Who may read an order's status from an AMP email: the AMP for Email CORS check.
 
-An AMP mail's ``amp-list`` (``afterorder.content.amp``) loads ``GET /o/{store}/{token}/amp.json``
+An AMP mail's ``amp-list`` (``afterorder.order_page.amp_mail``) loads ``GET /o/{store}/{token}/amp.json``
 through the mail client, which says whose mail is asking.  This follows "CORS in AMP for Email"
 (amp.dev, guides-and-tutorials/learn/cors-in-email), which asks servers to support both versions:
 

@@ -7,7 +7,7 @@
   every ``app.state.order_poll_seconds`` (default ``POLL_SECONDS``), and moves the page's timeline
   without a reload.
 * ``GET /o/{slug}/{token}/amp.json`` — the same status for the live block of an AMP email
-  (``content.amp``), only to a request that shows it comes from the store's own mail: the AMP for
+  (``order_page.amp_mail``), only to a request that shows it comes from the store's own mail: the AMP for
   Email CORS check (``order_page.amp_cors``); a request without it gets **403** and no order data.
 * ``GET /api/v1/orders/{order_id}/order-page`` — the page's link for the store's order ``order_id``
   (the store's own id), to put in its own messages or account pages.

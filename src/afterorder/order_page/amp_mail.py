@@ -2,7 +2,7 @@
 
 Which messages (``AMP_TEMPLATES``): the shipping confirmation, the "still on its way" mail of
 international orders and the out-for-delivery notice.  ``amp_part`` gives a document only when
-all of these hold (``AmpRenderer.part``), else None and the mail is plain text and HTML as before:
+all of these hold (``amp_part``), else None and the mail is plain text and HTML as before:
 
 * the store has AMP on (``afterorder channels amp STORE on|off``; on unless turned off);
 * the message links to the customer's order page (``order_url``) and that link is ``https``: AMP
@@ -25,7 +25,7 @@ is not touched: a client without AMP shows the same bytes it showed before.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from functools import cache
 from typing import Final
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
@@ -34,6 +34,7 @@ from afterorder.content.context import brand_colors
 from afterorder.content.formatting import format_day, format_money, zone
 from afterorder.content.greeting import greeting
 from afterorder.content.i18n import layout_text, localized
+from afterorder.content.render import BUILTIN_TEMPLATES
 from afterorder.domain import CustomerSnapshot, OrderSnapshot, ShipmentSnapshot, StoreSnapshot
 from afterorder.order_page.text import order_text
 from afterorder.order_page.view import STEPS
@@ -41,7 +42,7 @@ from afterorder.tracking.carriers import carrier_name, tracking_link
 
 AMP_TEMPLATES: Final = frozenset({"shipping-confirmation", "international-in-transit", "out-for-delivery"})
 STATUS_PATH: Final = "/amp.json"  # after the order page's address
-_LAYOUT: Final = Path(__file__).parent / "templates" / "_layout"
+_LAYOUT: Final = BUILTIN_TEMPLATES / "_layout"  # amp.html, beside the mail layouts
 # how far along each order status is, in STEPS (cancelled / refunded orders show their notice instead)
 _REACHED: Final = {"placed": 0, "paid": 1, "shipped": 2, "delivered": 4}
 
@@ -140,23 +141,23 @@ def amp_document(template: str, locale: str, *, store: StoreSnapshot, customer: 
         text={**page, **words, "order_page": layout["order_page"], "font": layout["font"]})
 
 
-class AmpRenderer:
-    """Renders ``_layout/amp.html`` (our own file, not one a store edits: AMP must stay valid)."""
-
-    def __init__(self) -> None:
-        env = Environment(loader=FileSystemLoader(_LAYOUT), autoescape=True, undefined=StrictUndefined,
-                          trim_blocks=True, lstrip_blocks=True)
-        self._template: Template = env.get_template("amp.html")
-
-    def render(self, document: AmpDocument) -> str:
-        return self._template.render(d=document, t=document.text)
+@cache
+def _layout() -> Template:
+    """``_layout/amp.html``, compiled once: our own file, never one a store edits (AMP must stay valid)."""
+    env = Environment(loader=FileSystemLoader(_LAYOUT), autoescape=True, undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True)
+    return env.get_template("amp.html")
 
 
-    def part(self, template: str, locale: str, *, enabled: bool, store: StoreSnapshot,
-             customer: CustomerSnapshot | None, order: OrderSnapshot | None, order_url: object) -> str | None:
-        """The AMP document of this message, or None when it carries none (see the module's rules)."""
-        if (not enabled or template not in AMP_TEMPLATES or order is None or not isinstance(order_url, str)
-                or _https(order_url) is None):
-            return None
-        return self.render(amp_document(template, locale, store=store, customer=customer, order=order,
-                                         shipment=order.shipment, order_url=order_url))
+def render_amp(document: AmpDocument) -> str:
+    return _layout().render(d=document, t=document.text)
+
+
+def amp_part(template: str, locale: str, *, enabled: bool, store: StoreSnapshot, customer: CustomerSnapshot | None,
+             order: OrderSnapshot | None, order_url: object) -> str | None:
+    """The AMP document of this message, or None when it carries none (see the module's rules)."""
+    if (not enabled or template not in AMP_TEMPLATES or order is None or not isinstance(order_url, str)
+            or _https(order_url) is None):
+        return None
+    return render_amp(amp_document(template, locale, store=store, customer=customer, order=order,
+                                   shipment=order.shipment, order_url=order_url))
