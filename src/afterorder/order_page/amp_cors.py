@@ -2,7 +2,8 @@
 
 An AMP mail's ``amp-list`` (``afterorder.order_page.amp_mail``) loads ``GET /o/{store}/{token}/amp.json``
 through the mail client, which says whose mail is asking.  This follows "CORS in AMP for Email"
-(amp.dev, guides-and-tutorials/learn/cors-in-email), which asks servers to support both versions:
+(https://amp.dev/documentation/guides-and-tutorials/learn/cors-in-email), which asks servers to
+support both of its versions:
 
 * **Version 2**: the request carries ``AMP-Email-Sender: <the mail's From address>``; the answer
   must carry ``AMP-Email-Allow-Sender`` with the same address (or ``*``, which we never send).
