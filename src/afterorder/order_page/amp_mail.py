@@ -11,7 +11,7 @@ all of these hold (``amp_part``), else None and the mail is plain text and HTML 
 The document is a whole mail in the message's locale (ja, zh-Hans, en; another locale gets
 English), since a client that shows AMP shows only this part: the store's name (its logo when
 that is https), a heading for the message, the greeting, the **live status block**, the carrier,
-tracking number and tracking link, the items, and the link to the order page.  The status block
+tracking number and tracking link, the items, the link to the order page and the store's contact.  The status block
 is an ``amp-list`` that loads ``{order page}/amp.json`` each time the mail is opened
 (``web/order_page_amp.py`` answers it with the AMP for Email CORS headers) and shows the five
 steps, the expected delivery day and a cancelled / refunded notice through an ``amp-mustache``
@@ -107,6 +107,9 @@ class AmpDocument:
     items: tuple[AmpItem, ...]
     order_url: str
     number: str
+    support_email: str
+    support_phone: str
+    postal_address: tuple[str, ...]
     text: dict[str, str]
 
 
@@ -138,7 +141,9 @@ def amp_document(template: str, locale: str, *, store: StoreSnapshot, customer: 
         tracking_url=_https(tracking_link(sent.carrier, sent.tracking_number, sent.tracking_url)),
         expected=format_day(sent.estimated_delivery, locale, tz) if sent.estimated_delivery else "",
         items=items, order_url=order_url, number=order.number,
-        text={**page, **words, "order_page": layout["order_page"], "font": layout["font"]})
+        support_email=store.support_email or store.reply_to, support_phone=store.support_phone,
+        postal_address=tuple(store.postal_address.splitlines()),
+        text={**page, **words, **{k: layout[k] for k in ("order_page", "font", "help", "email", "phone", "notice")}})
 
 
 @cache
