@@ -86,6 +86,12 @@ def test_the_one_click_unsubscribe_post_has_its_own_class() -> None:
     assert target_of("/preferences/kumo/abc", method="POST") == Target("public", "preferences", "kumo")
 
 
+def test_the_amp_mails_live_status_counts_with_the_mailbox_providers_requests() -> None:
+    # fetched through the mail providers' proxies for every reader: the public pages' 30 a minute would starve it
+    assert target_of("/o/kumo/abc.def/amp.json") == Target("one_click", "order_amp", "kumo")
+    assert target_of("/o/kumo/abc.def.json") == Target("public", "order", "kumo")
+
+
 def test_the_api_is_limited_per_key_and_never_keeps_the_key_itself() -> None:
     one = target_of("/api/v1/events", [(b"authorization", b"Bearer key-one")])
     other = target_of("/api/v1/outbox", [(b"authorization", b"bearer key-two")])
