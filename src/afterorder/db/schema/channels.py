@@ -37,7 +37,7 @@ store_channel_settings = Table(
     Column("line_notifications", Boolean, nullable=False, default=False),  # approved for LINE notification messages
     Column("line_paused_until", UtcDateTime, nullable=True),  # LINE's monthly quota used up: email until then
     Column("sms_help", Text, nullable=False, default=""),  # the answer to an inbound HELP
-    # the shipping mails carry an AMP for Email part with the live order status (order_page.amp_mail); migration 0027
+    # the shipping mails carry an AMP for Email part with the live order status (order_page.amp_mail); migration 0022
     Column("amp_email", Boolean, nullable=False, default=True, server_default=true()),
     Column("updated_at", UtcDateTime, nullable=False),
 )

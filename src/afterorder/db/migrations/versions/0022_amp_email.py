@@ -1,6 +1,6 @@
 """Store channel settings: whether the shipping mails carry an AMP for Email part (on unless turned off)
 
-Revision ID: 0027
+Revision ID: 0022
 Revises: 0021
 Create Date: 2026-12-07 17:30:00
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0027'
+revision = '0022'
 down_revision = '0021'
 branch_labels = None
 depends_on = None
