@@ -1,0 +1,128 @@
+"""Claims that take turns between stores: each claim of due work (the scheduler's runs, delivery's
+messages) gives every store with due work its share of the batch, so one store's hundred thousand
+due rows cannot fill claim after claim while another store's one row waits.
+
+A claim goes class by class (transactional work before the rest: the first class is drained, from
+every store, before the second is looked at); within a class, by rounds:
+
+1. the stores with due work of the class, one index probe each (``EXISTS``): ``K`` stores;
+2. each of them gives its oldest ``ceil(room / K)`` due rows, in one statement (the per-store pick
+   runs once per store, an index range scan on ``(status, store_id, class, due)``), and they are
+   claimed at once (so the next round, and other workers, do not see them again);
+3. if there is room left and some stores gave all their share, the next round shares the room out
+   among those (at most ``ROUNDS`` rounds; what is left waits for the next claim, a moment later).
+
+The rows of a round come out in turns (every store's oldest, then every store's second, ...), and
+that is the order they are sent in.  With one store (the common case) a claim is the same two index
+scans as before plus one probe; with hundreds of stores it is one probe and one short range scan a
+store.  On PostgreSQL the per-store pick is a ``LATERAL`` subquery with ``FOR UPDATE SKIP LOCKED``
+(many workers share the queue; a row locked by one is skipped by the others); on SQLite (one writer)
+it is a correlated ``IN (… LIMIT)`` subquery.
+
+Query plans (EXPLAIN, 100,000 due rows in one store and one row in a second; 300 stores):
+* SQLite: ``SCAN s`` of the store list by primary key (``SEARCH stores USING INTEGER PRIMARY KEY``
+  for the listed ids), then per store ``SEARCH x USING INDEX ix_*_store_due (status=? AND
+  store_id=? AND class=? AND due<?)`` with a ``LIMIT``, then ``SEARCH o USING INTEGER PRIMARY KEY``:
+  no scan of the due rows, whatever their number; the ``EXISTS`` probe is one ``SEARCH`` a store.
+* PostgreSQL: ``Nested Loop`` over ``Index Scan using stores_pkey`` (``id = ANY($1)``) with a
+  ``Limit -> LockRows -> Index Scan using ix_*_store_due`` for each store (``store_id = s.id``,
+  due condition as index condition); the ``EXISTS`` probe is a ``Nested Loop Semi Join`` with an
+  index (only) scan a store.  A claim of 500 from 100,000 due in one store plus one in another
+  touched ~500 index entries (the share is the ``LIMIT``), not the 100,000.
+(``tests/integration/test_fair_claims.py`` checks that the plans use the index on both databases.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Select, Table, bindparam, exists, select, true
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.util import ClauseAdapter
+
+from afterorder.db.dialect import skip_locked
+from afterorder.db.key_lists import in_keys
+from afterorder.db.schema import stores
+
+ROUNDS = 3  # rounds of a claim at most (each shares out what the stores before left)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Pick:
+    """The statements of one class of due work (say, transactional messages)."""
+
+    pick: Select[tuple[int, int]]  # (id, store_id): each listed store's oldest ``share`` due rows
+    pick_locked: Select[tuple[int, int]]  # the same, skipping rows other workers hold (PostgreSQL)
+
+
+class Turns:
+    """Due rows of ``table`` picked store by store (see the module's docstring).
+
+    ``classes``: the conditions of each class of due rows, most urgent first (bound parameters as the
+    caller gives them, e.g. ``now``); each must be an index range on ``(status, store_id, …)`` ordered
+    by ``oldest`` (no ``OR``, no ``!=``: the index gives each store's oldest without sorting)."""
+
+    def __init__(self, table: Table, oldest: ColumnElement[Any],
+                 classes: Sequence[Sequence[ColumnElement[bool]]]) -> None:
+        mine = [(table.c.store_id == stores.c.id, *only) for only in classes]
+        # every store, with a flag per class: has it due rows of the class?  (one index probe each)
+        self._with_due = select(stores.c.id, *(exists().where(*m).label(f"due_{n}") for n, m in enumerate(mine))
+                                ).order_by(stores.c.id)
+        self._picks = [self._pick(table, m, oldest) for m in mine]
+
+    @staticmethod
+    def _pick(table: Table, mine: tuple[ColumnElement[bool], ...], oldest: ColumnElement[Any]) -> _Pick:
+        # SQLite: for each listed store, its oldest due ids (a correlated subquery on an alias of the table)
+        x = table.alias("x")
+        inner = (select(x.c.id).where(*(ClauseAdapter(x).traverse(c) for c in mine))
+                 .order_by(ClauseAdapter(x).traverse(oldest)).limit(bindparam("share")))
+        pick = (select(table.c.id, table.c.store_id).select_from(stores)
+                .join(table, table.c.id.in_(inner.scalar_subquery()))
+                .where(in_keys(stores.c.id, "stores")).order_by(oldest))
+        # PostgreSQL: the same as a LATERAL subquery, locking what it takes and skipping what others hold
+        lateral = (select(table.c.id, table.c.store_id, oldest.label("oldest")).where(*mine).order_by(oldest)
+                   .limit(bindparam("share")).with_for_update(skip_locked=True).lateral("due"))
+        pick_locked = (select(lateral.c.id, lateral.c.store_id).select_from(stores).join(lateral, true())
+                       .where(in_keys(stores.c.id, "stores")).order_by(lateral.c.oldest))
+        return _Pick(pick, pick_locked)
+
+    async def take(self, conn: AsyncConnection, batch: int, params: dict[str, Any],
+                   claim: Callable[[list[int]], Awaitable[Sequence[T]]]) -> list[T]:
+        """Claim up to ``batch`` due rows, class by class, store by store, with ``claim(ids)`` (which
+        marks them taken and returns what the caller keeps of them, in the order of ``ids``)."""
+        taken: list[T] = []
+        flags = (await conn.execute(self._with_due, params)).all()
+        locked = skip_locked(conn)
+        for n, statements in enumerate(self._picks):
+            due_stores = [row[0] for row in flags if row[n + 1]]
+            for _ in range(ROUNDS):
+                room = batch - len(taken)
+                if not due_stores or room <= 0:
+                    break
+                share = -(-room // len(due_stores))
+                picked = (await conn.execute(statements.pick_locked if locked else statements.pick,
+                                             {**params, "stores": due_stores, "share": share})).all()
+                ids = in_turns([(row[0], row[1]) for row in picked])[:room]
+                if not ids:
+                    break
+                taken += await claim(ids)
+                counts: dict[int, int] = {}
+                for row in picked:
+                    counts[row[1]] = counts.get(row[1], 0) + 1
+                due_stores = [s for s in due_stores if counts.get(s, 0) >= share]  # those that may have more
+        return taken
+
+
+def in_turns(picked: Sequence[tuple[int, int]]) -> list[int]:
+    """The ids of ``picked`` (id, store), each store's in the order given, interleaved: every store's
+    first, then every store's second, and so on (stores in the order of their first row)."""
+    rank: dict[int, int] = {}
+    ranked: list[tuple[int, int, int]] = []
+    for position, (id_, store) in enumerate(picked):
+        n = rank.get(store, 0)
+        rank[store] = n + 1
+        ranked.append((n, position, id_))
+    return [id_ for _, _, id_ in sorted(ranked)]
