@@ -19,16 +19,23 @@ store.  On PostgreSQL the per-store pick is a ``LATERAL`` subquery with ``FOR UP
 (many workers share the queue; a row locked by one is skipped by the others); on SQLite (one writer)
 it is a correlated ``IN (… LIMIT)`` subquery.
 
-Query plans (EXPLAIN, 100,000 due rows in one store and one row in a second; 300 stores):
-* SQLite: ``SCAN s`` of the store list by primary key (``SEARCH stores USING INTEGER PRIMARY KEY``
-  for the listed ids), then per store ``SEARCH x USING INDEX ix_*_store_due (status=? AND
-  store_id=? AND class=? AND due<?)`` with a ``LIMIT``, then ``SEARCH o USING INTEGER PRIMARY KEY``:
-  no scan of the due rows, whatever their number; the ``EXISTS`` probe is one ``SEARCH`` a store.
-* PostgreSQL: ``Nested Loop`` over ``Index Scan using stores_pkey`` (``id = ANY($1)``) with a
-  ``Limit -> LockRows -> Index Scan using ix_*_store_due`` for each store (``store_id = s.id``,
-  due condition as index condition); the ``EXISTS`` probe is a ``Nested Loop Semi Join`` with an
-  index (only) scan a store.  A claim of 500 from 100,000 due in one store plus one in another
-  touched ~500 index entries (the share is the ``LIMIT``), not the 100,000.
+Query plans (EXPLAIN, 100,000 marketing messages due in one store, one in a second; 2026-12-07):
+* SQLite: ``SCAN stores USING COVERING INDEX`` (the store list: one row a store), then per store
+  ``CORRELATED LIST SUBQUERY`` → ``SEARCH x USING COVERING INDEX ix_outbox_store_due (status=? AND
+  store_id=? AND category=? AND next_attempt_at<?)`` with its ``LIMIT``, ``SEARCH outbox USING
+  INTEGER PRIMARY KEY``, and a temp B-tree to order the picked rows (at most a batch): no scan of
+  the due rows, whatever their number; the ``EXISTS`` probe is one ``SEARCH`` a store and class.
+  On PostgreSQL the probe is a ``LATERAL (… ORDER BY <the index's columns> LIMIT 1)`` a class,
+  planned as ``Limit -> Index Only Scan using ix_outbox_store_due``: as ``EXISTS`` it was planned
+  with a hashed ``Seq Scan on outbox`` as the alternative (taken with many stores), and without
+  the ``ORDER BY`` as ``Limit -> Seq Scan`` (the planner expects any store's row at once: it is,
+  for the big store; for a store with none it reads the whole table).
+* PostgreSQL: ``Nested Loop`` over the stores (``id = ANY($1)``) with, per store, ``Limit ->
+  LockRows -> Index Scan using ix_outbox_store_due`` (all four columns as the index condition),
+  then a ``Sort`` of the picked rows.  With the old ``ix_outbox_due (status, next_attempt_at)``
+  still there, PostgreSQL read each store's pick off that one, filtering on the store — for the
+  small store, past the big one's 100,000 rows — so migration 0026 drops the indexes across stores.
+A claim of 500 among 100,000 due took 20–60 ms on either database on this 2-core box (loaded).
 (``tests/integration/test_fair_claims.py`` checks that the plans use the index on both databases.)
 """
 
@@ -38,7 +45,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, Table, bindparam, exists, select, true
+from sqlalchemy import ColumnElement, FromClause, Select, Table, bindparam, exists, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.util import ClauseAdapter
 
@@ -62,28 +69,42 @@ class Turns:
     """Due rows of ``table`` picked store by store (see the module's docstring).
 
     ``classes``: the conditions of each class of due rows, most urgent first (bound parameters as the
-    caller gives them, e.g. ``now``); each must be an index range on ``(status, store_id, …)`` ordered
-    by ``oldest`` (no ``OR``, no ``!=``: the index gives each store's oldest without sorting)."""
+    caller gives them, e.g. ``now``); each must be an index range on ``(status, store_id, …)``
+    (no ``OR``, no ``!=``: the index gives each store's oldest without sorting).  ``order``: the
+    columns of that index after ``status``, the last one the age (``store_id, category, due``).
+    No other index may lead with ``(status, due)``: PostgreSQL took one such for a store's pick
+    (filtering on the store), and a small store's pick then read past a big store's due rows."""
 
-    def __init__(self, table: Table, oldest: ColumnElement[Any],
+    def __init__(self, table: Table, order: Sequence[ColumnElement[Any]],
                  classes: Sequence[Sequence[ColumnElement[bool]]]) -> None:
         mine = [(table.c.store_id == stores.c.id, *only) for only in classes]
         # every store, with a flag per class: has it due rows of the class?  (one index probe each)
         self._with_due = select(stores.c.id, *(exists().where(*m).label(f"due_{n}") for n, m in enumerate(mine))
                                 ).order_by(stores.c.id)
-        self._picks = [self._pick(table, m, oldest) for m in mine]
+        # PostgreSQL: the same as LATERAL probes (LIMIT 1): as EXISTS it may plan a hashed seq scan instead
+        # (ordered as the index is, or it may take a seq scan that stops at once for a big store's row
+        # and reads the whole table for a store with none)
+        probes = [select(literal(1).label("due")).where(*m).order_by(*order).limit(1).lateral(f"due_{n}")
+                  for n, m in enumerate(mine)]
+        joined: FromClause = stores
+        for probe in probes:
+            joined = joined.outerjoin(probe, true())
+        self._with_due_locked = select(stores.c.id, *(probe.c.due.is_not(None) for probe in probes)
+                                       ).select_from(joined).order_by(stores.c.id)
+        self._picks = [self._pick(table, m, order) for m in mine]
 
     @staticmethod
-    def _pick(table: Table, mine: tuple[ColumnElement[bool], ...], oldest: ColumnElement[Any]) -> _Pick:
+    def _pick(table: Table, mine: tuple[ColumnElement[bool], ...], order: Sequence[ColumnElement[Any]]) -> _Pick:
+        oldest = order[-1]
         # SQLite: for each listed store, its oldest due ids (a correlated subquery on an alias of the table)
         x = table.alias("x")
         inner = (select(x.c.id).where(*(ClauseAdapter(x).traverse(c) for c in mine))
-                 .order_by(ClauseAdapter(x).traverse(oldest)).limit(bindparam("share")))
+                 .order_by(*(ClauseAdapter(x).traverse(c) for c in order)).limit(bindparam("share")))
         pick = (select(table.c.id, table.c.store_id).select_from(stores)
                 .join(table, table.c.id.in_(inner.scalar_subquery()))
                 .where(in_keys(stores.c.id, "stores")).order_by(oldest))
         # PostgreSQL: the same as a LATERAL subquery, locking what it takes and skipping what others hold
-        lateral = (select(table.c.id, table.c.store_id, oldest.label("oldest")).where(*mine).order_by(oldest)
+        lateral = (select(table.c.id, table.c.store_id, oldest.label("oldest")).where(*mine).order_by(*order)
                    .limit(bindparam("share")).with_for_update(skip_locked=True).lateral("due"))
         pick_locked = (select(lateral.c.id, lateral.c.store_id).select_from(stores).join(lateral, true())
                        .where(in_keys(stores.c.id, "stores")).order_by(lateral.c.oldest))
@@ -94,8 +115,8 @@ class Turns:
         """Claim up to ``batch`` due rows, class by class, store by store, with ``claim(ids)`` (which
         marks them taken and returns what the caller keeps of them, in the order of ``ids``)."""
         taken: list[T] = []
-        flags = (await conn.execute(self._with_due, params)).all()
         locked = skip_locked(conn)
+        flags = (await conn.execute(self._with_due_locked if locked else self._with_due, params)).all()
         for n, statements in enumerate(self._picks):
             due_stores = [row[0] for row in flags if row[n + 1]]
             for _ in range(ROUNDS):

@@ -59,7 +59,8 @@ def _classes(category: str) -> tuple[tuple[Any, ...], ...]:
 
 # Built once (they run for every batch).  ``ix_outbox_store_due`` (status, store_id, category,
 # next_attempt_at) makes every class of every store one index range, oldest first.
-_TURNS = Turns(outbox, outbox.c.next_attempt_at, (*_classes("transactional"), *_classes("marketing")))
+_TURNS = Turns(outbox, (outbox.c.store_id, outbox.c.category, outbox.c.next_attempt_at),
+               (*_classes("transactional"), *_classes("marketing")))
 _INTERRUPTED = delivery_attempts.update().where(
     in_keys(delivery_attempts.c.store_id, "stores"),
     in_keys(delivery_attempts.c.outbox_id, "ids"), delivery_attempts.c.outcome == "started",

@@ -79,7 +79,8 @@ def _due(urgency: int) -> tuple[ColumnElement[bool], ...]:
             or_(flow_runs.c.claimed_until.is_(None), flow_runs.c.claimed_until < bindparam("now")))
 
 
-_TURNS = Turns(flow_runs, flow_runs.c.wake_at, (_due(FIRST), _due(LATER)))
+_TURNS = Turns(flow_runs, (flow_runs.c.store_id, flow_runs.c.priority, flow_runs.c.wake_at),
+               (_due(FIRST), _due(LATER)))
 _CLAIM = flow_runs.update().where(in_keys(flow_runs.c.id, "ids")).values(
     claimed_until=bindparam("until"), claimed_by=bindparam("worker"))
 _RECHECK = select(flow_runs.c.id, flow_runs.c.step).where(
