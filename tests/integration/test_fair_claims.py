@@ -8,23 +8,29 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections import Counter
 from datetime import datetime, timedelta
 
-from sqlalchemy import event, insert, text
+from cryptography.fernet import Fernet
+from sqlalchemy import event, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from afterorder.channels import RetryPolicy, SmtpChannel
+from afterorder.channels.setup import set_provider
 from afterorder.clock import FrozenClock, SystemClock
-from afterorder.db.schema import customers, flow_runs
+from afterorder.db.schema import customers, flow_runs, outbox
 from afterorder.db.stores import StoreRow
 from afterorder.delivery import Delivery, DeliverySettings
 from afterorder.delivery.outbox import OutboxMessage, write_messages
 from afterorder.dev.inbox import DevInbox
+from afterorder.dev.sinks.line import DEV_TOKEN, LineSink
 from afterorder.dev.smtp_server import DevSmtpServer
 from afterorder.domain import Event
 from afterorder.flows.urgency import FIRST
 from tests.conftest import T0
 from tests.factories import JP_STORE, US_STORE, add_store, order_event, running
+from tests.integration.test_channel_throttling import busiest_second
+from tests.loopback import loopback
 from tests.outbox_rows import queue_line_messages
 
 CAMPAIGN = 100_000  # marketing mails store A queued before store B's order
@@ -209,3 +215,38 @@ async def explain_claims(engine: AsyncEngine, store_ids: list[int], postgres: bo
             plans.append("\n".join(" ".join(str(c) for c in row) for row in rows))
     assert plans, "no per-store pick was seen"
     return plans
+
+
+THROTTLED = 300  # LINE messages of a store that allows itself RATE a second
+RATE = 5.0
+
+
+async def test_a_store_held_back_by_its_own_rate_does_not_hold_up_another_store(database_url: str) -> None:
+    slow_sink, quick_sink = LineSink(), LineSink()
+    key = Fernet.generate_key().decode()
+    async with (running(database_url, SystemClock(), secret_key=key, delivery_concurrency=8) as runtime,
+                loopback(slow_sink.app()) as slow_api, loopback(quick_sink.app()) as quick_api):
+        slow, _ = await add_store(runtime, US_STORE)
+        quick, _ = await add_store(runtime, JP_STORE)
+        async with runtime.engine.begin() as conn:
+            for store, api, rate in ((slow, slow_api, RATE), (quick, quick_api, None)):
+                await set_provider(conn, runtime.sealer, store.id, "line", {
+                    "channel_access_token": DEV_TOKEN, "channel_secret": "secret", "api_base": api},
+                    runtime.clock.now(), rate=rate)
+        await queue_line_messages(runtime.engine, slow, THROTTLED, runtime.clock.now() - timedelta(minutes=1))
+        await runtime.start_workers()
+        await slow_sink.wait_for(2, within=30)
+        await asyncio.sleep(1.0)  # the slow store's claim is being sent at its rate
+
+        await queue_line_messages(runtime.engine, quick, 1, runtime.clock.now())
+        queued = time.monotonic()
+        runtime.poke()
+        await quick_sink.wait_for(1, within=30)
+        waited = time.monotonic() - queued
+        load = os.getloadavg()[0] / (os.cpu_count() or 1)
+        assert waited < (1.0 if load < 1.0 else 3.0), f"the other store's message waited {waited:.2f} s"
+        assert busiest_second([r.at for r in slow_sink.requests]) <= RATE + 1, "the slow store kept to its rate"
+        async with runtime.engine.connect() as conn:
+            statuses = Counter(r.status for r in await conn.execute(
+                select(outbox.c.status).where(outbox.c.store_id == slow.id)))
+        assert statuses["failed"] == 0 and statuses["queued"] > 0, "the rest waits its turn in the queue"
