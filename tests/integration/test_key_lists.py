@@ -10,8 +10,8 @@ from afterorder.db.key_lists import in_keys
 from afterorder.db.migrate import upgrade
 from afterorder.db.schema import customers
 from afterorder.db.stores import create_store
+from afterorder.flows.batch_read import _CLAIMED
 from afterorder.flows.facts import _CUSTOMERS
-from afterorder.flows.scheduler import _CLAIMED
 from tests.conftest import T0
 from tests.factories import JP_STORE
 

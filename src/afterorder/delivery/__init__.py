@@ -1,5 +1,6 @@
 """Delivery: the outbox's messages, claimed, checked and handed to the provider of their channel."""
 
-from afterorder.delivery.worker import INTERRUPTED, Claimed, Delivery, DeliverySettings
+from afterorder.delivery.claims import INTERRUPTED, Claimed
+from afterorder.delivery.worker import Delivery, DeliverySettings
 
 __all__ = ["INTERRUPTED", "Claimed", "Delivery", "DeliverySettings"]

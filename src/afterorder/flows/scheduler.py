@@ -1,56 +1,49 @@
 """The scheduler: claim due runs with a lease, then advance them in batches, one transaction per
-batch, in four phases: read the runs and everything they may look at with one query per table,
-advance each run (pure), compose its messages, and commit the moves, the outbox messages and the
-log with one statement each.  A run that cannot be advanced (say its template fails to render) is
-marked failed in the same batch; the others go on."""
+batch, in four phases: read the runs and everything they may look at with one query per table
+(``flows/batch_read.py``), advance each run (pure), compose its messages, and commit the moves, the
+outbox messages and the log with one statement each.  A run that cannot be advanced (say its
+template fails to render) is marked failed in the same batch; the others go on.
+
+A claim takes turns between stores with due runs (``db/turns.py``): runs whose next message is
+transactional, of every store, before any other (``flows/urgency.py``); within each, every store
+gets its share of the batch, so one store's hundred thousand due runs take one share of a claim
+and another store's order confirmation is advanced with the next batch."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, or_, select
+from sqlalchemy import ColumnElement, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from afterorder.abtests.model import AbTest
-from afterorder.abtests.records import live_tests
 from afterorder.abtests.split import choose
-from afterorder.channels.base import ChannelKind
 from afterorder.clock import Clock
-from afterorder.compliance.message import Planner, load_planner
 from afterorder.content import Renderer
 from afterorder.content.overrides import StoreRenderers
-from afterorder.content.store_content import StoreContent
 from afterorder.db.dialect import skip_locked
 from afterorder.db.key_lists import in_keys
 from afterorder.db.outage import Outage, database_lost
 from afterorder.db.schema import flow_runs, run_log
-from afterorder.db.stores import StoreRow, get_store_by_id
+from afterorder.db.turns import Turns
 from afterorder.delivery.outbox import OutboxMessage, write_messages
-from afterorder.domain import StoreSnapshot
+from afterorder.flows.batch_read import BatchRead, BatchReader
 from afterorder.flows.catalog import FlowCatalog
-from afterorder.flows.channel_choice import StoreReach
 from afterorder.flows.composers import ComposeFailure, Composer, InlineComposer
-from afterorder.flows.conditions import ConditionError, CustomerSide, customer_side
 from afterorder.flows.engine import Advance, RunState, SendDecision, advance
-from afterorder.flows.extras import empty_extras, promotion_extras, trigger_payloads
-from afterorder.flows.facts import ManyFacts, build_facts, load_many
-from afterorder.flows.followups import enrich, message_extra
+from afterorder.flows.extras import empty_extras, promotion_extras
+from afterorder.flows.facts import build_facts
+from afterorder.flows.followups import message_extra
 from afterorder.flows.outgoing import Chosen, Outgoing, prepare
-from afterorder.flows.reach import load_reach, sms_consents
 from afterorder.flows.spec import FlowSpec
-from afterorder.flows.urgency import FIRST, priority
-from afterorder.segments.conditions import answers
-from afterorder.segments.membership import context
-from afterorder.tracking.settings import TrackingSettings, TrackingSettingsCache
+from afterorder.flows.urgency import FIRST, LATER, priority
 
 log = logging.getLogger(__name__)
-STORE_CACHE_SECONDS = 60.0
 
 FAILED_OUTCOME = "error while advancing; see the worker log"
 OUTCOME_LENGTH = 255  # flow_runs.outcome
@@ -77,22 +70,19 @@ _MOVE = flow_runs.update().where(
 )
 
 
-# The claim and the reads of claimed runs, built once (they run for every batch).
-def _due(*only: ColumnElement[bool]) -> Select[tuple[int]]:
-    return (select(flow_runs.c.id).where(
-        flow_runs.c.status == "waiting", flow_runs.c.wake_at <= bindparam("now"),
-        or_(flow_runs.c.claimed_until.is_(None), flow_runs.c.claimed_until < bindparam("now")), *only,
-    ).order_by(flow_runs.c.wake_at).limit(bindparam("batch")))
+# The claim, built once (it runs for every batch): due runs whose lease (if any) ended, in turns
+# between stores (db/turns.py), those whose next message is transactional (flows/urgency.py) from
+# every store before the rest.  ``ix_flow_runs_store_due`` (status, store_id, priority, wake_at)
+# makes each store's due runs of a priority one index range, oldest first.
+def _due(urgency: int) -> tuple[ColumnElement[bool], ...]:
+    return (flow_runs.c.status == "waiting", flow_runs.c.priority == urgency, flow_runs.c.wake_at <= bindparam("now"),
+            or_(flow_runs.c.claimed_until.is_(None), flow_runs.c.claimed_until < bindparam("now")))
 
 
-# Runs whose next message is transactional first, from every store (flows/urgency.py), then the rest.
-_PICKS = (_due(flow_runs.c.priority == FIRST), _due(flow_runs.c.priority != FIRST))
-_PICKS_LOCKED = tuple(pick.with_for_update(skip_locked=True) for pick in _PICKS)
+_TURNS = Turns(flow_runs, (flow_runs.c.store_id, flow_runs.c.priority, flow_runs.c.wake_at),
+               (_due(FIRST), _due(LATER)))
 _CLAIM = flow_runs.update().where(in_keys(flow_runs.c.id, "ids")).values(
     claimed_until=bindparam("until"), claimed_by=bindparam("worker"))
-_CLAIMED = select(flow_runs).where(
-    in_keys(flow_runs.c.id, "ids"), flow_runs.c.claimed_by == bindparam("worker"),
-    flow_runs.c.status == "waiting").order_by(flow_runs.c.id)
 _RECHECK = select(flow_runs.c.id, flow_runs.c.step).where(
     in_keys(flow_runs.c.id, "ids"), flow_runs.c.claimed_by == bindparam("worker"),
     flow_runs.c.status == "waiting")
@@ -106,25 +96,6 @@ class _Writes:
     moves: list[dict[str, Any]]
     messages: list[OutboxMessage]
     log: list[dict[str, Any]]
-
-@dataclass(frozen=True)
-class _Read:
-    """What a batch's runs may look at, read in one transaction."""
-
-    runs: Sequence[Any]
-    facts: ManyFacts
-    planner: Planner
-    stores: dict[int, tuple[StoreRow, StoreSnapshot]]
-    tracking: dict[int, TrackingSettings]
-    specs: dict[tuple[int, str, str], FlowSpec]
-    customer_answers: dict[tuple[int, int], dict[CustomerSide, bool]]
-    renderer_of: dict[int, Renderer]
-    content: dict[int, StoreContent]
-    triggers: dict[int, dict[str, Any]]
-    tests: dict[tuple[int, str, int], AbTest]
-    reach: dict[int, StoreReach]
-    sms_yes: set[tuple[int, int]]
-
 
 @dataclass(frozen=True)
 class _Prepared:
@@ -156,21 +127,19 @@ class Scheduler:
         self.stop = stop or asyncio.Event()
         self.clock = clock
         self.settings = settings
-        self._stores: dict[int, tuple[StoreRow, StoreSnapshot, float]] = {}
-        self._tracking = TrackingSettingsCache()
+        self.batches = BatchReader(self.reader, catalog, renderers, settings.worker_id, settings.base_url)
 
     async def claim(self) -> list[int]:
+        """Claim up to ``batch`` due runs, in turns between stores, urgent ones first; their ids."""
         now = self.clock.now()
+        params = {"until": now + self.settings.lease, "worker": self.settings.worker_id}
         async with self.engine.begin() as conn:
-            ids: list[int] = []
-            for pick in _PICKS_LOCKED if skip_locked(conn) else _PICKS:
-                if len(ids) < self.settings.batch:
-                    ids += [row.id for row in await conn.execute(pick, {"now": now,
-                                                                         "batch": self.settings.batch - len(ids)})]
-            if ids:
-                await conn.execute(_CLAIM, {"ids": ids, "until": now + self.settings.lease,
-                                            "worker": self.settings.worker_id})
-        return ids
+
+            async def claim(ids: list[int]) -> list[int]:
+                await conn.execute(_CLAIM, {"ids": ids, **params})
+                return ids
+
+            return await _TURNS.take(conn, self.settings.batch, {"now": now}, claim)
 
     async def run_due(self) -> int:
         """Claim and process one batch of due runs; returns how many were processed.  Told to stop, the
@@ -209,13 +178,13 @@ class Scheduler:
         """Advance the claimed runs ``ids``; returns what happened to each run that was still ours and
         waiting (a run whose advance failed is marked failed and left out).
 
-        Four phases: ``_read`` the runs and their facts in one short transaction; ``_advance`` each
+        Four phases: read the runs (``flows/batch_read.py``) and their facts in one short transaction; ``_advance`` each
         run (pure) and prepare its messages; ``_compose`` the messages, with no transaction open (the
         lease keeps the runs ours); ``_commit`` the results in a second transaction, which first
         checks again, under lock, which runs are still ours, waiting, at the same step: an event may
         have ended one meanwhile, and then nothing of it is written."""
         now = self.clock.now()
-        read = await self._read(ids, now)
+        read = await self.batches.read(ids, now)
         if read is None:
             return {}  # ended by events, or the lease passed to another worker
         writes = _Writes([], [], [])
@@ -223,33 +192,7 @@ class Scheduler:
         results = await self._compose(prepared, now, writes)
         return await self._commit({r["id"]: r["step"] for r in read.runs}, results, writes)
 
-    async def _read(self, ids: Sequence[int], now: datetime) -> _Read | None:
-        """The claimed runs still ours and everything they may look at, one query per table."""
-        async with self.reader.connect() as conn:
-            runs = (await conn.execute(_CLAIMED, {"ids": list(ids), "worker": self.settings.worker_id})
-                    ).mappings().all()
-            if not runs:
-                return None
-            facts = await load_many(conn, runs)
-            planner = await load_planner(conn, [(r["store_id"], r["customer_id"]) for r in runs])
-            stores = {r["store_id"]: await self._store(conn, r["store_id"]) for r in runs}
-            tracking = {sid: await self._tracking.get(conn, store) for sid, (store, _) in stores.items()}
-            specs = {(r["store_id"], r["flow_id"], r["flow_version"]): await self.catalog.version(
-                conn, r["store_id"], r["flow_id"], r["flow_version"]) for r in runs}
-            customer_answers = await self._customer_answers(conn, runs, stores, specs, now)
-            renderer_of = {sid: await self.renderers.for_store(conn, sid) for sid in stores} if self.renderers else {}
-            content = await enrich(conn, {sid: store for sid, (store, _) in stores.items()}, facts,
-                                   cycles=any("order.replenish" in spec.source for spec in specs.values()))
-            triggers = await trigger_payloads(conn, runs)
-            tests = await live_tests(conn, stores)
-            reach = await load_reach(conn, stores, now)
-            sms_yes = (await sms_consents(conn, [(r["store_id"], r["customer_id"]) for r in runs])
-                       if any(ChannelKind.SMS in reach[sid].configured for sid in stores) else set())
-            await conn.rollback()
-        return _Read(runs, facts, planner, stores, tracking, specs, customer_answers, renderer_of, content, triggers,
-                     tests, reach, sms_yes)
-
-    async def _advance(self, read: _Read, now: datetime, writes: _Writes) -> list[_Prepared]:
+    async def _advance(self, read: BatchRead, now: datetime, writes: _Writes) -> list[_Prepared]:
         """Each run advanced (pure) with its messages prepared; a run that breaks is written as failed."""
         locales: dict[str, list[str]] = {}
         prepared: list[_Prepared] = []
@@ -266,7 +209,7 @@ class Scheduler:
                 writes.log.append(self._failure_log(run, now, reason))
         return prepared
 
-    async def _advance_one(self, read: _Read, run: Any, now: datetime, locales: dict[str, list[str]]) -> _Prepared:
+    async def _advance_one(self, read: BatchRead, run: Any, now: datetime, locales: dict[str, list[str]]) -> _Prepared:
         store, snapshot = read.stores[run["store_id"]]
         facts = read.facts
         spec = read.specs[(run["store_id"], run["flow_id"], run["flow_version"])]
@@ -374,36 +317,6 @@ class Scheduler:
     def _failure_log(run: Any, now: datetime, reason: str) -> dict[str, Any]:
         return {"store_id": run["store_id"], "run_id": run["id"], "at": now, "step": run["step"], "kind": "failed",
                 "detail": reason}
-
-    @staticmethod
-    async def _customer_answers(conn: AsyncConnection, runs: Sequence[Any], stores: dict[int, Any],
-                                specs: dict[tuple[int, str, str], FlowSpec],
-                                now: datetime) -> dict[tuple[int, int], dict[CustomerSide, bool]]:
-        """The customer side of the flows' ``if`` steps, asked of the database now: one query per store."""
-        found: dict[tuple[int, int], dict[CustomerSide, bool]] = {}
-        for store_id, (store, _) in stores.items():
-            mine = [r for r in runs if r["store_id"] == store_id and r["customer_id"] is not None]
-            conditions = [c for key in {(r["store_id"], r["flow_id"], r["flow_version"]) for r in mine}
-                          for c in specs[key].step_conditions() if customer_side(c)]
-            if not conditions:
-                continue
-            try:
-                by_customer = await answers(conn, await context(conn, store, now), conditions,
-                                            [r["customer_id"] for r in mine])
-            except ConditionError:  # e.g. a flow names a segment the store deleted: its conditions read false
-                log.exception("store %s: a flow condition cannot be compiled", store.slug)
-                continue
-            found.update({(store_id, customer_id): a for customer_id, a in by_customer.items()})
-        return found
-
-    async def _store(self, conn: AsyncConnection, store_id: int) -> tuple[StoreRow, StoreSnapshot]:
-        cached = self._stores.get(store_id)
-        if cached is None or cached[2] < time.monotonic():  # a store's details are re-read every minute
-            store = await get_store_by_id(conn, store_id)
-            assert store is not None
-            cached = (store, store.snapshot(self.settings.base_url), time.monotonic() + STORE_CACHE_SECONDS)
-            self._stores[store_id] = cached
-        return cached[0], cached[1]
 
     async def _mark_failed(self, run_id: int) -> None:
         now = self.clock.now()

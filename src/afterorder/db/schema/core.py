@@ -192,8 +192,8 @@ flow_runs = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     # 0: the next message is transactional, advanced before any other due run (flows/urgency.py)
     Column("priority", SmallInteger, nullable=False, server_default="1"),
-    Index("ix_flow_runs_due", "status", "wake_at"),
-    Index("ix_flow_runs_due_priority", "status", "priority", "wake_at"),
+    # each store's due runs, urgent first, oldest first: claims take turns between stores (db/turns.py)
+    Index("ix_flow_runs_store_due", "status", "store_id", "priority", "wake_at"),
     Index("ix_flow_runs_store_order", "store_id", "order_id", "status"),
     Index("ix_flow_runs_store_customer", "store_id", "customer_id", "status"),
     Index("ix_flow_runs_store_flow_order", "store_id", "flow_id", "order_id"),
@@ -253,8 +253,8 @@ outbox = Table(
     Column("provider_status_at", UtcDateTime, nullable=True),
     Column("provider_status_detail", String(255), nullable=True),
     UniqueConstraint("store_id", "idempotency_key"),
-    Index("ix_outbox_due", "status", "next_attempt_at"),
-    Index("ix_outbox_due_category", "status", "category", "next_attempt_at"),  # transactional first (delivery)
+    # each store's due messages, transactional first, oldest first: claims take turns (db/turns.py)
+    Index("ix_outbox_store_due", "status", "store_id", "category", "next_attempt_at"),
 )
 
 # The message bytes live apart from the outbox row, so the row's status changes (two per message)
