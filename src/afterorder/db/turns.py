@@ -34,7 +34,7 @@ Query plans (EXPLAIN, 100,000 marketing messages due in one store, one in a seco
   LockRows -> Index Scan using ix_outbox_store_due`` (all four columns as the index condition),
   then a ``Sort`` of the picked rows.  With the old ``ix_outbox_due (status, next_attempt_at)``
   still there, PostgreSQL read each store's pick off that one, filtering on the store — for the
-  small store, past the big one's 100,000 rows — so migration 0026 drops the indexes across stores.
+  small store, past the big one's 100,000 rows — so migration 0023 drops the indexes across stores.
 Timed on the 2-core box at a load average of 12–15 (other work running; not a benchmark), SQLite:
 taking 500 among 100,000 due (probes, picks and the claiming ``UPDATE``) 40–100 ms; the whole
 delivery claim (with the compliance checks, bodies and started attempts of the 500, which this

@@ -6,8 +6,8 @@ due work across all stores (0001's by due time, 0016's by category, 0017's by pr
 there, PostgreSQL would read a small store's due rows off them, past a big store's hundred
 thousand (they still lead with ``status``, for counting rows by status).
 
-Revision ID: 0026
-Revises: 0021
+Revision ID: 0023
+Revises: 0022
 Create Date: 2026-12-07 17:30:00
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = '0026'
-down_revision = '0021'
+revision = '0023'
+down_revision = '0022'
 branch_labels = None
 depends_on = None
 
