@@ -46,7 +46,7 @@ STATUSES: Final[Mapping[str, str]] = {name: name for name in (
     NP_("status", "waiting"), NP_("status", "running"), NP_("status", "done"), NP_("status", "exited"),
     NP_("status", "failed"), NP_("status", "queued"), NP_("status", "sending"), NP_("status", "sent"),
     NP_("status", "skipped"), NP_("status", "bounced"), NP_("status", "dead"), NP_("status", "cancelled"),
-    NP_("status", "stopped"), NP_("status", "decided"), NP_("status", "completed"))}
+    NP_("status", "stopped"), NP_("status", "decided"), NP_("status", "completed"), NP_("status", "pending"))}
 # why a message was not sent (outbox.last_error of a skipped message: compliance/gate.py, flows/outgoing.py)
 SKIP_REASONS: Final[Mapping[str, str]] = {
     "no marketing consent": N_("no marketing consent"),
