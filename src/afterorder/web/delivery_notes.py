@@ -6,8 +6,9 @@
   A public page has no login, so the form is protected by what a page on another site cannot have or
   hide: the per-page ``nonce`` (``order_page.delivery_note.form_nonce``, an HMAC of the page's token)
   must match, and a browser's ``Origin`` (or ``Sec-Fetch-Site: cross-site``) must not name another
-  site: else **403**.  A field out of bounds: **400** naming it.  Once the order is out for delivery,
-  delivered, cancelled or refunded: **409** naming why.  An altered or revoked token: the order
+  site (the page sends no referrer, so its own posts may carry ``Origin: null``): else **403**.
+  A field out of bounds: **400** naming it.  Once the order is out for delivery, delivered,
+  cancelled or refunded: **409** naming why.  An altered or revoked token: the order
   page's polite **404**, showing nothing.  None of these stores anything.  Posts are rate limited
   (``web/rate_limits.py``, class ``public``, endpoint ``order_note``).
 * ``GET /api/v1/orders/{order_id}/delivery-note`` — the note in force for the store's order, whether
@@ -78,14 +79,16 @@ def _origin(url: str) -> str:
 
 
 def _same_site(request: Request) -> bool:
-    """False when the browser says the form came from another site (``Origin``, ``Sec-Fetch-Site``)."""
+    """False when the browser says the form came from another site: ``Sec-Fetch-Site: cross-site``, or an
+    ``Origin`` that is not this server's.  The page sends no referrer, so a browser posting its own form
+    may say ``Origin: null``: that, or no Origin at all (not a browser), leaves it to the nonce."""
     if request.headers.get("sec-fetch-site", "") == "cross-site":
         return False
-    origin = request.headers.get("origin")
-    if origin is None:
-        return True  # not a browser's cross-site form (browsers send Origin on every POST); the nonce decides
+    origin = request.headers.get("origin", "null").lower()
+    if origin == "null":
+        return True
     ours = {_origin(_runtime(request).settings.base_url), f"{request.url.scheme}://{request.headers.get('host', '')}"}
-    return origin.lower() in ours
+    return origin in ours
 
 
 def _refused(request: Request, view: OrderView, status: int, code: str, line: str, message: str,
