@@ -86,6 +86,11 @@ def test_the_one_click_unsubscribe_post_has_its_own_class() -> None:
     assert target_of("/preferences/kumo/abc", method="POST") == Target("public", "preferences", "kumo")
 
 
+def test_the_order_pages_note_posts_have_a_bucket_apart_from_its_polls() -> None:
+    assert target_of("/o/kumo/abc/note", method="POST") == Target("public", "order_note", "kumo")
+    assert target_of("/o/kumo/abc.json") == Target("public", "order", "kumo")
+
+
 def test_the_api_is_limited_per_key_and_never_keeps_the_key_itself() -> None:
     one = target_of("/api/v1/events", [(b"authorization", b"Bearer key-one")])
     other = target_of("/api/v1/outbox", [(b"authorization", b"bearer key-two")])
