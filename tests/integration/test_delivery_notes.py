@@ -213,3 +213,23 @@ async def _row(runtime: Runtime) -> tuple[str, int, int | None]:
                                          outgoing_webhooks.c.last_code).order_by(outgoing_webhooks.c.id))).first()
     assert row is not None
     return str(row.status), int(row.attempts), row.last_code
+
+
+async def test_a_note_the_store_sends_itself_is_shown_but_not_posted_back(sqlite_url: str) -> None:
+    clock = FrozenClock(_now())
+    async with running(sqlite_url, clock) as runtime, receiving() as receiver:
+        store, key = await add_store(runtime)
+        async with runtime.engine.begin() as conn:
+            await set_delivery_note_webhook(conn, store.id, f"{receiver.url}/in", clock.now())
+        await ingest(runtime, store, order_event("order.placed", "N4", clock.now()))
+        async with serving(runtime) as base, httpx.AsyncClient(base_url=base) as http:
+            auth = {"Authorization": f"Bearer {key}"}
+            sent = await http.post("/api/v1/events", headers=auth, json={
+                "id": "phone-call-1", "type": "order.delivery_note", "occurred_at": clock.now().isoformat(),
+                "order": {"id": "N4"}, "properties": {"choice": "hand", "window": "am", "text": "電話で受付"}})
+            assert sent.status_code in (200, 202), sent.text
+            state = (await http.get("/api/v1/orders/N4/delivery-note", headers=auth)).json()
+            assert state["delivery_note"] == {"choice": "hand", "window": "am", "text": "電話で受付"}
+            path = await _page_path(http, key, "N4")
+            assert "電話で受付" in (await http.get(path)).text
+        assert await runtime.webhooks.run_due() == 0 and receiver.requests == []

@@ -41,7 +41,7 @@ from afterorder.db.schema import orders
 from afterorder.db.store_settings import delivery_note_webhook_of
 from afterorder.db.stores import StoreRow, get_store_by_id
 from afterorder.domain import EventType
-from afterorder.order_page.delivery_note import NoteJson
+from afterorder.order_page.delivery_note import SOURCE, NoteJson
 
 log = logging.getLogger(__name__)
 TOPIC: Final = EventType.ORDER_DELIVERY_NOTE.value
@@ -96,8 +96,10 @@ def note_body(store: StoreRow, stored: StoredEvent, number: str) -> str:
 
 async def queue_note_webhooks(conn: AsyncConnection, store: StoreRow, stored: Sequence[StoredEvent],
                               now: datetime) -> None:
-    """The intake's projector: queue a webhook for each stored delivery note, when the store has an address."""
-    notes = [s for s in stored if s.event.type is EventType.ORDER_DELIVERY_NOTE and s.event.order is not None]
+    """The intake's projector: queue a webhook for each delivery note stored from the order page, when the
+    store has an address."""
+    notes = [s for s in stored if s.event.type is EventType.ORDER_DELIVERY_NOTE and s.event.order is not None
+             and s.source == SOURCE]  # the store's own notes (through its API) are not sent back to it
     if not notes:
         return
     url = await delivery_note_webhook_of(conn, store.id)
