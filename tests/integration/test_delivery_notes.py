@@ -233,3 +233,18 @@ async def test_a_note_the_store_sends_itself_is_shown_but_not_posted_back(sqlite
             path = await _page_path(http, key, "N4")
             assert "電話で受付" in (await http.get(path)).text
         assert await runtime.webhooks.run_due() == 0 and receiver.requests == []
+
+
+async def test_note_posts_are_rate_limited_apart_from_the_page(sqlite_url: str) -> None:
+    clock = FrozenClock(_now())
+    async with running(sqlite_url, clock) as runtime:
+        store, key = await add_store(runtime)
+        await ingest(runtime, store, order_event("order.placed", "N5", clock.now()))
+        async with serving(runtime) as base, httpx.AsyncClient(base_url=base) as http:
+            path = await _page_path(http, key, "N5")
+            nonce = await _form(http, path)
+            answers = [(await _post(http, base, path, {**NOTE, "text": str(n), "nonce": nonce})).status_code
+                       for n in range(21)]
+            assert answers[:20] == [303] * 20 and answers[20] == 429  # the public class's burst of 20
+            assert (await http.get(f"{path}.json")).status_code == 200  # the page's own polls still answered
+        assert await _notes(runtime, store) == 20
