@@ -1,7 +1,8 @@
 """The delivery note on the order page in a real headless Chromium, on a desktop window and a 390 px
 phone, in Japanese and Simplified Chinese: the customer picks where to leave the parcel and a time
 window, writes a few words and saves; saving twice stores one ``order.delivery_note`` event, the page
-shows the saved note, and a changed note replaces it.  A tampered link shows the polite page with no
+shows the saved note, a changed note replaces it, and once the parcel is out for delivery the open page
+takes the form away by itself.  A tampered link shows the polite page with no
 order data and takes no note.  Screenshots of the note's block go to a temporary folder, or to
 ``docs/`` with ``AFTERORDER_SCREENSHOTS=docs``."""
 
@@ -28,9 +29,10 @@ from tests.factories import add_store, running
 NOTES: dict[str, dict[str, Any]] = {
     "ja": {"choice": "box", "window": "19-21", "text": "宅配ボックスは 3 番です",
            "shown": ("宅配ボックスに入れる", "19時〜21時"), "saved": "ご要望を保存しました。",
-           "changed": "玄関前に置き配"},
+           "changed": "玄関前に置き配", "closed": "配達中のため"},
     "zh-Hans": {"choice": "concierge", "window": "am", "text": "请交给 1 楼物业前台",
-                "shown": ("交给物业或邻居", "上午"), "saved": "备注已保存。", "changed": "放在门口"},
+                "shown": ("交给物业或邻居", "上午"), "saved": "备注已保存。", "changed": "放在门口",
+                "closed": "包裹正在派送"},
 }
 
 
@@ -97,6 +99,14 @@ async def test_the_delivery_note_is_saved_once_and_shown(locale: str, tmp_path: 
             await desktop.wait_for_selector("#note-saved")
             assert note["changed"] in await desktop.inner_text("#note-choice")
             assert await _stored(runtime, store) == 2
+
+            # shipped, and on the expected day the open page takes the form away by itself (no reload)
+            clock.advance(3600)
+            await ingest(runtime, store, _event(case, "order.shipped", clock.now(), base))
+            clock.advance(2 * 86400)
+            await desktop.wait_for_selector("#note-form", state="hidden", timeout=15000)
+            assert note["closed"] in await desktop.inner_text("#note-closed")
+            assert note["changed"] in await desktop.inner_text("#note-choice")  # the note in force stays shown
             assert errors == []
 
             # a tampered link: the polite page, nothing of the order, no form

@@ -33,6 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from afterorder.db.schema import events, orders
+from afterorder.db.stores import StoreRow
 from afterorder.domain import Event, EventSink, EventType
 from afterorder.signing import Signer
 
@@ -159,7 +160,7 @@ def note_event(order_row_id: int, order_external_id: str, note: DeliveryNote, re
     })
 
 
-async def save_note(sink: EventSink, engine: AsyncEngine, store: Any, order_id: int, note: DeliveryNote,
+async def save_note(sink: EventSink, engine: AsyncEngine, store: StoreRow, order_id: int, note: DeliveryNote,
                     now: datetime) -> bool:
     """Store ``note`` for the store's order ``order_id`` (its row id) as an ``order.delivery_note``
     event through ``sink`` (the intake); False, storing nothing, when it is the note in force already."""
