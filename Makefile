@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell $(PYTHON) -c "import hashlib,sys;print(hashlib.sha1(open('pyproject.toml','rb').read()).hexdigest()[:10])" 2>/dev/null)
 
-.PHONY: install demo test lint typecheck unit bench bench-import clean test-deps fuzz
+.PHONY: install demo test lint typecheck unit bench bench-import clean test-deps amp-validator fuzz
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c "import sys; sys.exit(0 if sys.version_info >= (3, 11) else 'afterorder needs Python 3.11 or newer')"
@@ -28,8 +28,9 @@ unit: install
 	$(BIN)/pytest -q tests/unit
 
 # First the Debian packages the tests need (scripts/test-deps.sh: installs them as root, else stops
-# naming them), then the Python; every skip's reason is in pytest's summary (-rfEs in pyproject.toml).
-test: test-deps install lint typecheck
+# naming them), the AMP validator from npm (scripts/amp-validator.sh, into .cache/node), then the
+# Python; every skip's reason is in pytest's summary (-rfEs in pyproject.toml).
+test: test-deps amp-validator install lint typecheck
 	$(BIN)/pytest -q
 
 # The API sweep and the webhook property tests at length: random (not the seeded CI run), many more
@@ -42,6 +43,9 @@ fuzz: install
 test-deps:
 	@bash scripts/test-deps.sh
 
+amp-validator: test-deps
+	@bash scripts/amp-validator.sh
+
 bench: install
 	@sh bench/install-smtp-tools.sh
 	$(BIN)/python bench/run.py
@@ -52,4 +56,4 @@ bench-import: install
 	$(BIN)/python bench/import_orders.py
 
 clean:
-	rm -rf $(VENV) afterorder-data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) afterorder-data .cache .pytest_cache .mypy_cache .ruff_cache

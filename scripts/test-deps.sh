@@ -17,6 +17,8 @@ set -euo pipefail
 # chromium, fontconfig, fonts-noto-cjk: the browser tests in tests/e2e, which see Japanese drawn with a CJK font.
 # openssl: tests/integration/test_smtp_tls.py makes its test certificate with it.
 # curl, jq, sqlite3: tests/e2e/test_docs_commands.py runs the documents' commands, which use them.
+# nodejs, npm: the official AMP validator (tests/integration/test_amp_email.py), which scripts/amp-validator.sh
+#   then installs from npm into .cache/node.
 # (Postfix's smtp-sink/smtp-source are for `make bench` only: bench/install-smtp-tools.sh.)
 DEFAULT_DEPS='spamassassin: command -v spamassassin
 chromium: test -x /usr/bin/chromium
@@ -25,7 +27,9 @@ fonts-noto-cjk: fc-list :lang=ja family | grep -q "Noto Sans CJK"
 openssl: command -v openssl
 curl: command -v curl
 jq: command -v jq
-sqlite3: command -v sqlite3'
+sqlite3: command -v sqlite3
+nodejs: command -v node
+npm: command -v npm'
 DEPS="${AFTERORDER_TEST_DEPS:-$DEFAULT_DEPS}"
 
 # The packages whose probe fails, space-separated.

@@ -448,6 +448,7 @@ class RenderedMessage:
     subject: str
     html: str
     text: str
+    amp: str | None = None  # the AMP for Email document (text/x-amp-html), for the messages that carry one
 
 
 @dataclass(frozen=True)

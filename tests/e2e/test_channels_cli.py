@@ -84,15 +84,17 @@ def test_set_list_order_and_remove_with_the_secret_sealed(database_url: str) -> 
     assert json.loads(again.stdout)["role"] == "backup"
     cli("channels", "order", "kumo", "line", "email", database=database_url, key=key)
     cli("channels", "line-notifications", "kumo", "on", database=database_url, key=key)
+    cli("channels", "amp", "kumo", "off", database=database_url, key=key)
     cli("channels", "sms-help", "kumo", "Kumo: help at kumo.example/help. Reply STOP to opt out.",
         database=database_url, key=key)
     found = listed(database_url, key)
     assert [(p["role"], p["provider"], p["problem"]) for p in found["providers"]] == [
         ("backup", "smtp", None), ("primary", "smtp", None)]
     assert found["order"] == ["line", "email"] and found["line_notifications"] is True
-    assert found["sms_help"].startswith("Kumo: help")
+    assert found["sms_help"].startswith("Kumo: help") and found["amp_email"] is False
     table = cli("channels", "list", "kumo", database=database_url, key=key).stdout
     assert "url=********" in table and "order: line, email" in table
+    assert "AMP for Email in the shipping mails: off" in table
 
     removed = cli("channels", "remove", "kumo", "email", "--role", "backup", database=database_url, key=key)
     assert "backup provider for email is removed" in removed.stdout
@@ -124,13 +126,14 @@ def test_wrong_options_are_named_and_nothing_is_stored(database_url: str) -> Non
                            (["order", "kumo", "line", "fax"], "order: unknown channel 'fax'"),
                            (["order", "kumo", "email", "email"], "order: a channel is named twice"),
                            (["line-notifications", "kumo", "maybe"], "say on or off"),
+                           (["amp", "kumo", "maybe"], "say on or off"),
                            (["sms-help", "kumo", "x" * 481], "sms_help: at most 480 characters")):
         ran = cli("channels", *words, database=database_url, key=key, check=False)
         assert ran.returncode == 2 and problem in ran.stderr, (words, ran.stderr)
     assert stored_rows(database_url) == []
     assert listed(database_url, key) | {"providers": None} == {
         "store": "kumo", "providers": None, "order": ["email"], "line_notifications": False,
-        "line_paused_until": None, "sms_help": ""}
+        "line_paused_until": None, "sms_help": "", "amp_email": True}
     missing = cli("channels", "set", "nowhere", "smtp", "--url", "smtp://127.0.0.1:25", database=database_url,
                   key=key, check=False)
     assert missing.returncode == 1 and "no store called 'nowhere'" in missing.stderr

@@ -67,7 +67,8 @@ async def test_set_read_change_and_remove_with_secrets_sealed(database_url: str,
         assert backup.status_code == 201 and backup.json()["role"] == "backup"
 
         changed = await http.patch("/api/v1/channels", json={"order": ["line", "email"], "line_notifications": True,
-                                                              "sms_help": "Kumo: help at kumo.example. STOP to end."})
+                                                              "sms_help": "Kumo: help at kumo.example. STOP to end.",
+                                                              "amp_email": False})
         assert changed.status_code == 200, changed.text
         got = await http.get("/api/v1/channels")
         view = got.json()
@@ -76,10 +77,11 @@ async def test_set_read_change_and_remove_with_secrets_sealed(database_url: str,
             ("primary", "smtp", {"api_base": "http://127.0.0.1:9", "url": "********"}, None)]
         assert {k: v for k, v in view.items() if k != "providers"} == {
             "order": ["line", "email"], "line_notifications": True, "line_paused_until": None,
-            "sms_help": "Kumo: help at kumo.example. STOP to end."}
+            "sms_help": "Kumo: help at kumo.example. STOP to end.", "amp_email": False}
         assert changed.json() == view
         others = await http.get("/api/v1/channels", headers={"Authorization": f"Bearer {other_key}"})
         assert others.json()["providers"] == [] and others.json()["order"] == ["email"], "each store sees its own"
+        assert others.json()["amp_email"] is True, "AMP is on unless the store turns it off"
 
         stored = {r["role"]: r for r in await rows(runtime)}
         assert PASSWORD not in stored["primary"]["secrets"] and stored["primary"]["settings"] == {
@@ -113,6 +115,7 @@ async def test_mistakes_are_named_and_nothing_is_stored(database_url: str) -> No
             ("PATCH", "/api/v1/channels", {"order": ["email", "email"]}, 422, {"order"}),
             ("PATCH", "/api/v1/channels", {"order": []}, 422, {"order"}),
             ("PATCH", "/api/v1/channels", {"sms_help": "x" * 481}, 422, {"body.sms_help"}),
+            ("PATCH", "/api/v1/channels", {"amp_email": "off"}, 422, {"body.amp_email"}),
             ("PATCH", "/api/v1/channels", {"order": ["email"], "colour": "red"}, 422, {"body.colour"}),
             ("DELETE", "/api/v1/channels/fax", {}, 404, {"channel"}),
             ("DELETE", "/api/v1/channels/email?role=spare", {}, 422, {"query.role"}),
@@ -129,7 +132,7 @@ async def test_mistakes_are_named_and_nothing_is_stored(database_url: str) -> No
         assert await rows(runtime) == []
         view = (await http.get("/api/v1/channels")).json()
         assert view == {"providers": [], "order": ["email"], "line_notifications": False, "sms_help": "",
-                        "line_paused_until": None}
+                        "line_paused_until": None, "amp_email": True}
         assert (await http.get("/api/v1/channels", headers={"Authorization": "Bearer nope"})).status_code == 401
 
 

@@ -91,6 +91,12 @@ def test_the_order_pages_note_posts_have_a_bucket_apart_from_its_polls() -> None
     assert target_of("/o/kumo/abc.json") == Target("public", "order", "kumo")
 
 
+def test_the_amp_mails_live_status_counts_with_the_mailbox_providers_requests() -> None:
+    # fetched through the mail providers' proxies for every reader: the public pages' 30 a minute would starve it
+    assert target_of("/o/kumo/abc.def/amp.json") == Target("one_click", "order_amp", "kumo")
+    assert target_of("/o/kumo/abc.def.json") == Target("public", "order", "kumo")
+
+
 def test_the_api_is_limited_per_key_and_never_keeps_the_key_itself() -> None:
     one = target_of("/api/v1/events", [(b"authorization", b"Bearer key-one")])
     other = target_of("/api/v1/outbox", [(b"authorization", b"bearer key-two")])

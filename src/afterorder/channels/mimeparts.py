@@ -7,7 +7,9 @@ about a tenth of a millisecond, against several for the modern one) and gives ba
 
 * the sender and reply-to mailboxes, display names decoded (RFC 2047 encoded-words → text);
 * the subject, decoded;
-* the first ``text/plain`` and the first ``text/html`` part, decoded to text;
+* the first ``text/plain`` and the first ``text/html`` part, decoded to text, and the AMP for Email
+  part (``text/x-amp-html``) when there is one: SendGrid sends it on, Postmark (which takes no AMP)
+  leaves it out and its recipients see the HTML part as every client without AMP does;
 * the headers a provider should carry on unchanged — ``Message-ID``, ``List-Unsubscribe``,
   ``List-Unsubscribe-Post`` and every ``X-`` header — exactly as written (encoded-words stay
   encoded, so the value is plain ASCII), unfolded onto one line.
@@ -46,6 +48,7 @@ class EmailParts:
     text: str | None
     html: str | None
     headers: tuple[tuple[str, str], ...]  # (name, value) to carry on, in the message's order
+    amp: str | None = None
 
 
 def read_email(data: bytes) -> EmailParts:
@@ -54,7 +57,7 @@ def read_email(data: bytes) -> EmailParts:
     senders = _mailboxes(message, "From")
     if not senders:
         raise ValueError("the message has no From address")
-    text, html = _bodies(message)
+    text, html, amp = _bodies(message)
     if text is None and html is None:
         raise ValueError("the message has neither a text/plain nor a text/html part")
     return EmailParts(
@@ -65,6 +68,7 @@ def read_email(data: bytes) -> EmailParts:
         text=text,
         html=html,
         headers=tuple((name, _unfolded(value).strip()) for name, value in message.items() if _kept(name)),
+        amp=amp,
     )
 
 
@@ -86,9 +90,10 @@ def _mailboxes(message: Message, name: str) -> list[Mailbox]:
     return [Mailbox(address, _decoded(display)) for display, address in pairs if address]
 
 
-def _bodies(message: Message) -> tuple[str | None, str | None]:
+def _bodies(message: Message) -> tuple[str | None, str | None, str | None]:
     text: str | None = None
     html: str | None = None
+    amp: str | None = None
     for part in message.walk():
         if part.is_multipart():
             continue
@@ -99,9 +104,11 @@ def _bodies(message: Message) -> tuple[str | None, str | None]:
             text = _body(part)
         elif kind == "text/html" and html is None:
             html = _body(part)
+        elif kind == "text/x-amp-html" and amp is None:
+            amp = _body(part)
         else:
             raise ValueError(f"the message has a {kind} part besides its text and HTML bodies")
-    return text, html
+    return text, html, amp
 
 
 def _body(part: Message) -> str:

@@ -2,7 +2,8 @@
 
 v3 takes no raw MIME, so the outbox's bytes are read back into their parts (``mimeparts``) and sent
 as ``personalizations`` (the recipients), ``from``, ``reply_to``, ``subject``, ``content``
-(``text/plain`` first, then ``text/html``, as SendGrid requires), ``headers`` and ``categories``
+(``text/plain`` first, then the AMP for Email part ``text/x-amp-html`` when the message has
+one, then ``text/html``, as SendGrid requires), ``headers`` and ``categories``
 (the message's category).  ``headers`` carries Message-ID, List-Unsubscribe, List-Unsubscribe-Post
 and our ``X-`` headers, less the ones SendGrid reserves and refuses with a 400 (its reference:
 x-sg-id, x-sg-eid, received, dkim-signature, Content-Type, Content-Transfer-Encoding, To, From,
@@ -71,8 +72,8 @@ class SendgridChannel(HttpChannel):
 
 def mail_send_body(message: OutgoingMessage, parts: EmailParts) -> dict[str, Any]:
     """The v3 mail/send JSON for ``message``."""
-    content = [{"type": kind, "value": value}
-               for kind, value in (("text/plain", parts.text), ("text/html", parts.html)) if value]
+    bodies = (("text/plain", parts.text), ("text/x-amp-html", parts.amp), ("text/html", parts.html))
+    content = [{"type": kind, "value": value} for kind, value in bodies if value]
     if not content:
         raise ValueError("the message's text and HTML bodies are both empty")
     body: dict[str, Any] = {

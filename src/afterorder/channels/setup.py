@@ -58,6 +58,7 @@ class ShownPrefs(TypedDict):
     line_notifications: bool
     line_paused_until: str | None
     sms_help: str
+    amp_email: bool
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ class ChannelPrefs:
     line_notifications: bool = False
     line_paused_until: datetime | None = None
     sms_help: str = ""
+    amp_email: bool = True  # the shipping mails carry an AMP for Email part (afterorder.order_page.amp_mail)
 
     def line_paused(self, now: datetime) -> bool:
         return self.line_paused_until is not None and now < self.line_paused_until
@@ -116,7 +118,7 @@ class ChannelPrefs:
     def shown(self) -> ShownPrefs:
         return ShownPrefs(order=[c.value for c in self.order], line_notifications=self.line_notifications,
                           line_paused_until=self.line_paused_until.isoformat() if self.line_paused_until else None,
-                          sms_help=self.sms_help)
+                          sms_help=self.sms_help, amp_email=self.amp_email)
 
 
 def parse_channel(value: str, where: str = "channel") -> ChannelKind:
@@ -280,7 +282,7 @@ async def load_prefs(conn: AsyncConnection, store_ids: Iterable[int]) -> dict[in
         return found
     for r in await conn.execute(_PREFS, {"ids": ids}):
         found[r.store_id] = ChannelPrefs(tuple(ChannelKind(c) for c in r.channel_order), bool(r.line_notifications),
-                                         r.line_paused_until, r.sms_help or "")
+                                         r.line_paused_until, r.sms_help or "", bool(r.amp_email))
     return found
 
 
@@ -295,7 +297,7 @@ def check_sms_help(text: str) -> str:
 async def update_prefs(conn: AsyncConnection, store_id: int, now: datetime, *,
                        order: Sequence[str] | None = None, line_notifications: bool | None = None,
                        line_paused_until: datetime | bool | None = False, sms_help: str | None = None,
-                       ) -> ChannelPrefs:
+                       amp_email: bool | None = None) -> ChannelPrefs:
     """Change what is given (``line_paused_until=None`` clears the pause; leaving it out keeps it)."""
     current = (await load_prefs(conn, [store_id]))[store_id]
     values: dict[str, Any] = {
@@ -304,6 +306,7 @@ async def update_prefs(conn: AsyncConnection, store_id: int, now: datetime, *,
         "line_notifications": current.line_notifications if line_notifications is None else line_notifications,
         "line_paused_until": current.line_paused_until if line_paused_until is False else line_paused_until,
         "sms_help": current.sms_help if sms_help is None else check_sms_help(sms_help),
+        "amp_email": current.amp_email if amp_email is None else amp_email,
         "updated_at": now,
     }
     await conn.execute(upsert(conn, store_channel_settings, ("store_id",), values))

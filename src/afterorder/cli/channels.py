@@ -147,6 +147,7 @@ def channels_list(store: str, database: Database = DEFAULT_URL, secret_key: Secr
     if found["line_paused_until"]:
         typer.echo(f"LINE paused (monthly quota used up) until {found['line_paused_until']}: email meanwhile")
     typer.echo(f"SMS HELP answer: {found['sms_help'] or '(none)'}")
+    typer.echo(f"AMP for Email in the shipping mails: {'on' if found['amp_email'] else 'off'}")
 
 
 def channels_remove(store: str, channel: Annotated[str, typer.Argument(help="email | line | sms")],
@@ -208,6 +209,15 @@ def channels_line_notifications(store: str, state: Annotated[str, typer.Argument
     if state.lower() not in switches:
         raise fail(f"state: say on or off, not {state!r}", USAGE)
     _change_prefs(store, database, line_notifications=switches[state.lower()])
+
+
+def channels_amp(store: str, state: Annotated[str, typer.Argument(help="on | off")],
+                 database: Database = DEFAULT_URL) -> None:
+    """Whether the shipping mails carry an AMP for Email part with the live order status (on by default)."""
+    switches = {"on": True, "off": False}
+    if state.lower() not in switches:
+        raise fail(f"state: say on or off, not {state!r}", USAGE)
+    _change_prefs(store, database, amp_email=switches[state.lower()])
 
 
 def channels_sms_help(store: str, text: Annotated[str, typer.Argument(help="the answer to an inbound HELP")],

@@ -55,7 +55,7 @@ def build_app() -> typer.Typer:
     _group(app, "channels", "How each store reaches its customers: email, LINE and SMS providers.", {
         "set": channels.channels_set, "list": channels.channels_list, "remove": channels.channels_remove,
         "order": channels.channels_order, "line-notifications": channels.channels_line_notifications,
-        "sms-help": channels.channels_sms_help, "test": channels.channels_test,
+        "sms-help": channels.channels_sms_help, "amp": channels.channels_amp, "test": channels.channels_test,
         "new-key": channels.channels_new_key, "reseal": channels.channels_reseal},
         settings={"set": channels.SET_SETTINGS})
     _group(app, "consent", "Consent records.", {"history": compliance.consent_history})

@@ -42,6 +42,7 @@ class StoreReach:
     line_paused: bool = False
     line_notifications: bool = False
     line_linkable: bool = False  # LINE set up with the account's basic id: mails can invite customers to link
+    amp_email: bool = True  # the shipping mails carry an AMP for Email part (order_page.amp_mail), unless turned off
 
 
 EMAIL_ONLY = StoreReach()

@@ -2,7 +2,8 @@
 render and build the exact payload (``compose``, which may run in another process:
 ``flows.composers``): the MIME bytes of an email, the LINE request's messages, an SMS's text and
 parameters.  A LINE message that may go by email instead (``flows.channel_choice``) gets its email
-rendering too, kept beside it in the outbox under ``<key>#email``.
+rendering too, kept beside it in the outbox under ``<key>#email``.  The shipping mails of a store
+with AMP on carry an AMP for Email part too (``order_page.amp_mail``).
 
 Pure apart from reading templates: the scheduler writes the messages (``delivery.outbox``) in its
 own transaction.
@@ -26,6 +27,7 @@ from afterorder.domain import CustomerSnapshot, OrderSnapshot, StoreSnapshot
 from afterorder.feedback.line_link import line_link_url
 from afterorder.flows.channel_choice import EMAIL_ONLY, Choice, StoreReach, candidates, choose, invite_to_line
 from afterorder.flows.engine import SendDecision
+from afterorder.order_page.amp_mail import amp_part
 from afterorder.order_page.links import order_url
 from afterorder.tracking.links import LinkContext, instrument, instrument_line, instrument_sms
 from afterorder.tracking.settings import TrackingSettings
@@ -67,6 +69,7 @@ class ComposeJob:
     headers: dict[str, str]
     channel: ChannelKind = ChannelKind.EMAIL
     fallback_to: str | None = None  # a LINE message's email address: its email rendering is made too
+    amp: bool = True  # the store's AMP for Email setting: the shipping mails carry a live status part
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,10 @@ def _email(renderer: Renderer, job: ComposeJob) -> Composed:
     rendered = renderer.render(job.template, job.locale, **_data(job), subject=job.subject)
     if job.links is not None:
         rendered = instrument(rendered, job.links)
+    amp = amp_part(job.template, job.locale, enabled=job.amp, store=job.store, customer=job.customer,
+                   order=job.order, order_url=(job.extra or {}).get("order_url"))
+    if amp is not None:
+        rendered = replace(rendered, amp=amp)
     data = build_email(job.store, to=job.to, rendered=rendered, message_id=job.message_id,
                        category=job.category, date=job.date, extra_headers=job.headers)
     return Composed(subject=rendered.subject, data=data.decode("utf-8"))
@@ -175,7 +182,7 @@ def prepare(
                      order=order_snapshot(order), compliance=rules, extra=context,
                      subject=variant.subject.get(locale) if variant else None, links=links, to=choice.recipient,
                      message_id=message_id, category=send.category, date=now, headers=headers, channel=choice.channel,
-                     fallback_to=choice.fallback_to)
+                     fallback_to=choice.fallback_to, amp=reach.amp_email)
     return Outgoing(replace(message, locale=locale, recipient=choice.recipient), job)
 
 

@@ -34,7 +34,7 @@ async def load_reach(conn: AsyncConnection, store_ids: Iterable[int], now: datet
             linkable.add(r.store_id)
     prefs = await load_prefs(conn, ids)
     return {sid: StoreReach(frozenset(configured[sid]), prefs[sid].order, prefs[sid].line_paused(now),
-                            prefs[sid].line_notifications, sid in linkable) for sid in ids}
+                            prefs[sid].line_notifications, sid in linkable, prefs[sid].amp_email) for sid in ids}
 
 
 async def sms_consents(conn: AsyncConnection, subjects: Iterable[tuple[int, int | None]]) -> set[tuple[int, int]]:

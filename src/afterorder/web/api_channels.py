@@ -5,7 +5,7 @@ order transactional messages try the channels in.
   "rate": 10}``): 201 the first time for its channel and role, 200 when it replaces one; the setup
   comes back with its secrets masked.
 * ``GET /api/v1/channels`` — the store's providers (secrets masked), order, LINE and SMS settings.
-* ``PATCH /api/v1/channels`` — change the order, ``line_notifications`` or ``sms_help``.
+* ``PATCH /api/v1/channels`` — change the order, ``line_notifications``, ``sms_help`` or ``amp_email``.
 * ``DELETE /api/v1/channels/{channel}?role=backup`` — remove the provider of a channel.
 
 A server whose secret key is unusable (not a Fernet key; a key file it cannot read) answers 503
@@ -77,6 +77,7 @@ class ChannelsOut(BaseModel):
     line_notifications: bool = Field(description="LINE approved the account for LINE notification messages")
     sms_help: str = Field(description="the answer to an inbound SMS HELP")
     line_paused_until: str | None = Field(description="LINE's monthly quota used up: email until then (ISO 8601)")
+    amp_email: bool = Field(description="the shipping mails carry an AMP for Email part with the live order status")
 
 
 class ChannelsChange(BaseModel):
@@ -87,6 +88,7 @@ class ChannelsChange(BaseModel):
                      ] | None = None
     line_notifications: bool | None = None
     sms_help: Annotated[str, Field(max_length=MAX_SMS_HELP)] | None = None
+    amp_email: bool | None = None
 
 
 def _sealer(request: Request) -> Sealer:
@@ -157,7 +159,7 @@ async def get_channels(request: Request, store: StoreDep) -> ChannelsOut:
 
 
 @router.patch("/channels", response_model=ChannelsOut,
-              summary="Change the order of the channels, LINE notification messages or the SMS HELP answer",
+              summary="Change the order of the channels, LINE notification messages, the SMS HELP answer or AMP email",
               responses={422: {"description": "an unknown or repeated channel, or a field out of range"}})
 async def patch_channels(request: Request, store: StoreDep, change: ChannelsChange) -> ChannelsOut:
     runtime = runtime_of(request)
@@ -165,7 +167,8 @@ async def patch_channels(request: Request, store: StoreDep, change: ChannelsChan
     try:
         async with runtime.engine.begin() as conn:
             await update_prefs(conn, store.id, runtime.clock.now(), order=change.order,
-                               line_notifications=change.line_notifications, sms_help=change.sms_help)
+                               line_notifications=change.line_notifications, sms_help=change.sms_help,
+                               amp_email=change.amp_email)
             await record(conn, store.id, sources.api_key(request, store.api_key_prefix), Change(
                 Action.CHANNELS_CHANGED, "channels",
                 {k: ", ".join(v) if isinstance(v, list) else v

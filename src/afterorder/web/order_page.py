@@ -7,6 +7,9 @@
   every ``app.state.order_poll_seconds`` (default ``POLL_SECONDS``), and moves the page's timeline
   without a reload.
 * ``POST /o/{store}/{token}/note`` — the delivery note's form on the page (``web.delivery_notes``).
+* ``GET /o/{slug}/{token}/amp.json`` — the same status for the live block of an AMP email
+  (``order_page.amp_mail``), only to a request that shows it comes from the store's own mail: the AMP for
+  Email CORS check (``order_page.amp_cors``); a request without it gets **403** and no order data.
 * ``GET /api/v1/orders/{order_id}/order-page`` — the page's link for the store's order ``order_id``
   (the store's own id), to put in its own messages or account pages.
 * ``POST /api/v1/orders/{order_id}/order-page/revoke`` — every link of that order made so far stops
@@ -28,6 +31,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from afterorder.db.schema import orders
 from afterorder.db.stores import StoreRow, get_store
+from afterorder.order_page.amp_cors import AmpRefused, AmpRequest, grant
 from afterorder.order_page.delivery_note import CHOICES, MAX_TEXT, WINDOWS, form_nonce
 from afterorder.order_page.links import OrderRef, order_url, read_token, revoke
 from afterorder.order_page.text import order_text
@@ -93,6 +97,26 @@ async def order_status(request: Request, slug: str, token: str) -> Response:
     except _Gone:
         return JSONResponse({"error": "not_found"}, status_code=404, headers=_HEADERS)
     return JSONResponse(status_json(view), headers=_HEADERS)
+
+
+@router.get("/o/{slug}/{token}/amp.json")
+async def order_status_for_amp(request: Request, slug: str, token: str) -> Response:
+    """The status for an AMP email's live block: the store's own mail only (AMP for Email CORS)."""
+    async with _runtime(request).engine.connect() as conn:
+        store = await get_store(conn, slug)
+    if store is None:
+        return JSONResponse({"error": "not_found"}, status_code=404, headers=_HEADERS)
+    try:
+        allowed = grant(AmpRequest.read(request.headers, request.query_params), [store.email_from])
+    except AmpRefused as exc:
+        where = "query" if exc.field.startswith("__") else "header"
+        return error(403, "amp_sender", f"no order data: {exc}", headers=_HEADERS, details=[
+            {"loc": [where, exc.field], "field": exc.field, "message": str(exc), "type": "amp_sender"}])
+    try:
+        _, _, view = await _view(request, slug, token, with_extras=False)
+    except _Gone:
+        return JSONResponse({"error": "not_found"}, status_code=404, headers={**_HEADERS, **allowed})
+    return JSONResponse(status_json(view), headers={**_HEADERS, **allowed})
 
 
 @router.get("/o/{slug}/{token}")

@@ -12,7 +12,9 @@ back): an HTML page on the customer-facing pages, the usual JSON error elsewhere
   make it for every one of their users who presses "Unsubscribe", so many customers of one store
   arrive from a few addresses, and refusing them would keep mail flowing to people who asked for it
   to stop.  A bucket per store and client address; default **10 a second, burst 100** (the tokens
-  are signed, so probing the POST finds nothing either way).
+  are signed, so probing the POST finds nothing either way).  ``GET /o/{store}/{token}/amp.json``,
+  the live status of AMP emails, counts here too: mail providers fetch it through their proxies
+  for every reader who opens one.
 * **webhooks** — ``/webhooks/{platform}/{store}`` and the providers' feedback
   (``/webhooks/esp|line|twilio|aliyun_sms/…``): a bucket per endpoint, store and client address;
   default **5,000 a second, burst 10,000**.
@@ -195,6 +197,8 @@ def target_of(path: str, headers: Iterable[tuple[bytes, bytes]] = (), method: st
         return Target("one_click", "unsubscribe_post", parts[2])
     if head == "o" and method == "POST" and len(parts) >= 4 and parts[2]:
         return Target("public", "order_note", parts[2])  # its own bucket: the page's polls never use it up
+    if head == "o" and len(parts) == 5 and parts[2] and parts[4] == "amp.json":
+        return Target("one_click", "order_amp", parts[2])
     if head in _PUBLIC and len(parts) >= 4 and parts[2]:
         return Target("public", _PUBLIC[head], parts[2])
     if head == "public" and len(parts) == 4 and parts[3] == "back-in-stock":

@@ -4,12 +4,14 @@ The bytes are built once, when the message is queued, and stored in the outbox: 
 a crash resends the same bytes with the same Message-ID.
 
 The message is written directly rather than through ``email.message.EmailMessage`` (which costs
-several milliseconds a message): a ``multipart/alternative`` with a plain-text and an HTML part,
-each UTF-8 in base64 with 76-character lines, CRLF line endings throughout, header values that are
-not plain ASCII as RFC 2047 encoded-words (UTF-8, B encoding), header lines folded at 78
-characters, and a boundary derived from the Message-ID so the same message always has the same
-bytes.  Recipient addresses that are not ASCII are written as UTF-8 (RFC 6532; the channel then
-asks the server for SMTPUTF8).
+several milliseconds a message): a ``multipart/alternative`` with a plain-text and an HTML part —
+and, for a message with an AMP for Email document (``RenderedMessage.amp``), a ``text/x-amp-html``
+part between them, the order AMP for Email asks for (a client without AMP shows the HTML part,
+whose bytes are the same with or without it) —, each UTF-8 in base64 with 76-character lines, CRLF
+line endings throughout, header values that are not plain ASCII as RFC 2047 encoded-words (UTF-8,
+B encoding), header lines folded at 78 characters, and a boundary derived from the Message-ID so
+the same message always has the same bytes.  Recipient addresses that are not ASCII are written
+as UTF-8 (RFC 6532; the channel then asks the server for SMTPUTF8).
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ def build_email(
     return b"".join((
         head, b"\r\n\r\n",
         _part(boundary, "text/plain", rendered.text),
+        _part(boundary, "text/x-amp-html", rendered.amp) if rendered.amp is not None else b"",
         _part(boundary, "text/html", rendered.html),
         f"--{boundary}--\r\n".encode("ascii"),
     ))

@@ -12,7 +12,7 @@ monthly quota used up: those messages go by email meanwhile), the SMS HELP answe
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, Float, ForeignKey, String, Table, Text
+from sqlalchemy import JSON, Boolean, Column, Float, ForeignKey, String, Table, Text, true
 
 from afterorder.db.schema.types import Id, UtcDateTime, metadata
 
@@ -37,5 +37,7 @@ store_channel_settings = Table(
     Column("line_notifications", Boolean, nullable=False, default=False),  # approved for LINE notification messages
     Column("line_paused_until", UtcDateTime, nullable=True),  # LINE's monthly quota used up: email until then
     Column("sms_help", Text, nullable=False, default=""),  # the answer to an inbound HELP
+    # the shipping mails carry an AMP for Email part with the live order status (order_page.amp_mail); migration 0022
+    Column("amp_email", Boolean, nullable=False, default=True, server_default=true()),
     Column("updated_at", UtcDateTime, nullable=False),
 )

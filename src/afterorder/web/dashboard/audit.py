@@ -55,6 +55,7 @@ DETAIL_NAMES: Final[Mapping[str, str]] = {
     "split": N_("share of B (%)"), "metric": N_("metric"), "name": N_("name"), "provider": N_("provider"),
     "role": N_("role"), "rate": N_("messages a second"), "options": N_("options"), "order": N_("order of channels"),
     "line_notifications": N_("LINE notification messages"), "sms_help": N_("SMS HELP answer"),
+    "amp_email": N_("AMP email (live order status)"),
     "customer": N_("customer (internal id)"), "locale": N_("locale"), "api_url": N_("API URL"),
     "secret_rotated": N_("secret rotated"), "user_id": N_("user id"), "language": N_("language"),
     "count": N_("count"), "added": N_("added"), "already_there": N_("already there"), "percent": N_("percent"),
