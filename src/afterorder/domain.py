@@ -79,6 +79,8 @@ class EventType(StrEnum):
     ORDER_DELIVERED = "order.delivered"
     ORDER_CANCELLED = "order.cancelled"
     ORDER_REFUNDED = "order.refunded"
+    # the customer's note for the delivery (where to leave it, a time window), from the order page
+    ORDER_DELIVERY_NOTE = "order.delivery_note"
     CHECKOUT_UPDATED = "checkout.updated"
     CHECKOUT_COMPLETED = "checkout.completed"
     PRODUCT_UPDATED = "product.updated"

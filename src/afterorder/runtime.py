@@ -35,6 +35,7 @@ from afterorder.intake.ecwid_fetch import EcwidFetcher
 from afterorder.intake.horizon import Horizon
 from afterorder.intake.limits import MAX_BODY_BYTES
 from afterorder.intake.pipeline import Intake
+from afterorder.order_page.note_webhook import NoteWebhookSender
 from afterorder.sealing import Sealer, sealer_for
 from afterorder.stored_secrets import seal_at_start
 
@@ -100,6 +101,8 @@ class Runtime:
         self.intake = Intake(self.engine, self.catalog, clock, on_change=self.runs_due.set)
         self.ecwid_due = asyncio.Event()  # an Ecwid webhook was recorded: fetch what it names
         self.ecwid = EcwidFetcher(self.engine, self.intake, clock, lambda: self.sealer, lease=lease)
+        self.webhooks_due = asyncio.Event()  # a delivery note was saved: post the store's webhook
+        self.webhooks = NoteWebhookSender(self.engine, clock, lease=lease)
         self.composer = composer_for(settings.render_processes)
         self.scheduler = Scheduler(self.engine, self.catalog, self.renderer, clock,
                                    SchedulerSettings(worker_id=worker, base_url=settings.base_url, lease=lease),
@@ -165,6 +168,7 @@ class Runtime:
               for _ in range(self.settings.scheduler_loops - 1)),
             asyncio.create_task(run_loop(delivery.run_due, self.mail_due, self.stop, poll, self.outage)),
             asyncio.create_task(run_loop(self.ecwid.run_due, self.ecwid_due, self.stop, poll, self.outage)),
+            asyncio.create_task(run_loop(self.webhooks.run_due, self.webhooks_due, self.stop, poll, self.outage)),
             asyncio.create_task(self._daily_jobs()),
             asyncio.create_task(self._ab_tests()),
             asyncio.create_task(self._statistics()),
@@ -242,6 +246,7 @@ class Runtime:
         """Something changed outside the loops (e.g. the clock jumped): look for due work now."""
         self.runs_due.set()
         self.mail_due.set()
+        self.webhooks_due.set()
 
     async def close(self) -> None:
         """Stop the loops (the sends in flight finish and are recorded, claimed work not started goes
@@ -256,6 +261,7 @@ class Runtime:
             await asyncio.gather(*late, return_exceptions=True)
         await self.composer.close()
         await self.ecwid.close()
+        await self.webhooks.close()
         await self.registry.close()  # the stores' providers and the server's relay
         if self._channel is not None:  # the relay, when only test sends used it (closing twice is harmless)
             await self._channel.close()

@@ -26,6 +26,7 @@ PASSWORD = "correct horse battery"
 FORMS: dict[str, dict[str, str]] = {
     "/dashboard/kumo/flows/order-confirmation": {"enabled": "off"},
     "/dashboard/kumo/settings/industry": {"industry": "jewelry"},
+    "/dashboard/kumo/settings/delivery-note-webhook": {"url": "https://kumo.example/hooks/notes"},
     "/dashboard/kumo/segments": {"slug": "repeat", "definition": "{field: stats.order_count, op: '>=', value: 2}"},
     "/dashboard/kumo/templates/order-confirmation/ja": {"action": "save",
                                                        "source": "{% block subject %}x{% endblock %}"},

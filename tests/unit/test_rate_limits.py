@@ -86,6 +86,11 @@ def test_the_one_click_unsubscribe_post_has_its_own_class() -> None:
     assert target_of("/preferences/kumo/abc", method="POST") == Target("public", "preferences", "kumo")
 
 
+def test_the_order_pages_note_posts_have_a_bucket_apart_from_its_polls() -> None:
+    assert target_of("/o/kumo/abc/note", method="POST") == Target("public", "order_note", "kumo")
+    assert target_of("/o/kumo/abc.json") == Target("public", "order", "kumo")
+
+
 def test_the_amp_mails_live_status_counts_with_the_mailbox_providers_requests() -> None:
     # fetched through the mail providers' proxies for every reader: the public pages' 30 a minute would starve it
     assert target_of("/o/kumo/abc.def/amp.json") == Target("one_click", "order_amp", "kumo")

@@ -1,6 +1,6 @@
-"""``afterorder store set`` / ``store dkim`` / ``consent history``: a store's compliance settings,
-its DKIM key (stored sealed, never printed: ``afterorder.stored_secrets``) and a customer's consent
-record."""
+"""``afterorder store set`` / ``store dkim`` / ``consent history``: a store's compliance settings
+(and where its customers' delivery notes are posted: ``--delivery-note-webhook``), its DKIM key
+(stored sealed, never printed: ``afterorder.stored_secrets``) and a customer's consent record."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from afterorder.audit.changes import setting_changes
 from afterorder.audit.command_line import by_command
+from afterorder.audit.log import Action, Change
 from afterorder.cli.common import Database, SecretKey, fail, run
 from afterorder.clock import SystemClock
 from afterorder.compliance import dkim
@@ -20,7 +21,9 @@ from afterorder.compliance.consent import history
 from afterorder.compliance.settings import SettingsError, load_one, update_settings
 from afterorder.db.database import DEFAULT_URL
 from afterorder.db.schema import customers
+from afterorder.db.store_settings import WebhookUrlError, delivery_note_webhook_of, set_delivery_note_webhook
 from afterorder.db.stores import get_store
+from afterorder.order_page.note_webhook import SIGNATURE_HEADER, webhook_key
 from afterorder.sealing import SealError, sealer_for
 from afterorder.stored_secrets import seal_value
 
@@ -37,27 +40,39 @@ def store_set(
         help="HH:MM-HH:MM in the customer's time zone (e.g. 21:00-08:00), or off")] = None,
     cap: Annotated[list[str] | None, typer.Option(
         help="CHANNEL:N/HOURS, e.g. email:3/168 (at most 3 marketing mails a week), or CHANNEL:off")] = None,
+    delivery_note_webhook: Annotated[str | None, typer.Option(
+        help="post customers' delivery notes to this https:// address (signed; \"\" to stop)")] = None,
     database: Database = DEFAULT_URL,
 ) -> None:
-    """Change a store's compliance settings; prints the settings in force."""
+    """Change a store's compliance settings (and its delivery note webhook); prints the settings in force."""
 
     async def work(engine: Any) -> dict[str, Any]:
         async with engine.begin() as conn:
             store = await get_store(conn, slug)
             if store is None:
                 raise fail(f"no store called {slug!r}")
+            now = SystemClock().now()
             before = (await load_one(conn, store.id)).public()
-            settings = await update_settings(conn, store.id, SystemClock().now(), rule=marketing_rule,
+            settings = await update_settings(conn, store.id, now, rule=marketing_rule,
                                              china_ad_prefix=china_ad_prefix, double_opt_in=double_opt_in,
                                              quiet_hours=quiet_hours, caps=cap or [])
             for changed in setting_changes(before, settings.public(), "compliance."):
                 await by_command(conn, store.id, changed)
-        return settings.public()
+            shown = settings.public()
+            if delivery_note_webhook is not None:
+                was = await delivery_note_webhook_of(conn, store.id)
+                url = await set_delivery_note_webhook(conn, store.id, delivery_note_webhook, now)
+                if url != was:
+                    await by_command(conn, store.id, Change(Action.SETTING_CHANGED, "delivery_note_webhook",
+                                                            {"from": was, "to": url}))
+                shown["delivery_note_webhook"] = {"url": url, "signing_key": webhook_key(store) if url else None,
+                                                  "signature_header": SIGNATURE_HEADER}
+        return shown
 
     try:
         typer.echo(json.dumps(run(database, work), indent=2))
-    except SettingsError as exc:
-        raise fail(str(exc)) from None
+    except (SettingsError, WebhookUrlError) as exc:
+        raise fail(f"--delivery-note-webhook: {exc}" if isinstance(exc, WebhookUrlError) else str(exc)) from None
 
 
 def store_dkim(

@@ -7,7 +7,8 @@ in the order ``live_projectors`` lists them, each with the whole group of newly 
 3. what an event leaves behind: a coupon of ours redeemed, consent recorded (``side_records``);
 4. flows: runs started, woken and ended (``flows.triggers``); a projector may answer how many runs
    each event started, by the event's id;
-5. a restock starts the back-in-stock notices (``flows.restock``).
+5. a restock starts the back-in-stock notices (``flows.restock``);
+6. a customer's delivery note queues the store's webhook for it (``order_page.note_webhook``).
 
 The intake builds the tuple once, at start-up, and calls it without knowing its members.
 """
@@ -28,6 +29,7 @@ from afterorder.flows.catalog import FlowCatalog
 from afterorder.flows.restock import Restocked, on_restock
 from afterorder.flows.triggers import Happened, apply_events
 from afterorder.intake.side_records import record_side_effects
+from afterorder.order_page.note_webhook import queue_note_webhooks
 from afterorder.tracking.projection import TRACKING, after_stored
 
 ENGAGEMENT = {EventType.MESSAGE_OPENED: "open", EventType.MESSAGE_CLICKED: "click"}
@@ -40,7 +42,7 @@ class Projector(Protocol):
 
 def live_projectors(catalog: FlowCatalog) -> tuple[Projector, ...]:
     """The projectors of live events, in the order they run."""
-    return (keep_stats, after_stored, record_side_effects, Triggers(catalog), Restocks(catalog))
+    return (keep_stats, after_stored, record_side_effects, Triggers(catalog), Restocks(catalog), queue_note_webhooks)
 
 
 async def keep_stats(conn: AsyncConnection, store: StoreRow, stored: Sequence[StoredEvent], now: datetime) -> None:

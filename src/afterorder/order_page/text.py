@@ -1,4 +1,4 @@
-"""The order page's words in ja, zh-Hans and en."""
+"""The order page's words in ja, zh-Hans and en (the delivery note's in ``_NOTE``, merged in)."""
 
 from __future__ import annotations
 
@@ -62,6 +62,83 @@ _TEXT: Final[dict[str, dict[str, str]]] = {
         "gone": "此订单链接无效或已失效。请使用店铺消息中的最新链接，或联系店铺。",
     },
 }
+
+# The delivery note's form (``order_page.delivery_note``): the choices, the carriers' time windows,
+# why it is closed, why a post was refused.
+_NOTE: Final[dict[str, dict[str, str]]] = {
+    "en": {
+        "note.title": "Delivery instructions",
+        "note.intro": "Tell us how you would like to receive your parcel. You can change this until it is out "
+                      "for delivery.",
+        "note.choice": "Where to leave it", "note.choice.door": "Leave it at the door",
+        "note.choice.hand": "Hand it to me", "note.choice.concierge": "Leave it with the concierge or a neighbour",
+        "note.choice.box": "Put it in the delivery box",
+        "note.window": "Preferred time", "note.window.any": "Any time", "note.window.am": "Morning (until 12:00)",
+        "note.window.14-16": "14:00–16:00", "note.window.16-18": "16:00–18:00", "note.window.18-20": "18:00–20:00",
+        "note.window.19-21": "19:00–21:00",
+        "note.text": "A note for the driver (optional)", "note.limit": "Up to {max} characters",
+        "note.save": "Save instructions", "note.saved": "Your instructions were saved.",
+        "note.current": "Your instructions", "note.saved_at": "saved {time}",
+        "note.closed.out_for_delivery": "Your parcel is out for delivery: the instructions can no longer change.",
+        "note.closed.delivered": "This order has been delivered.",
+        "note.closed.cancelled": "This order was cancelled.", "note.closed.refunded": "This order was refunded.",
+        "note.refused": "Your instructions were not saved",
+        "note.bad.choice": "Please choose where to leave the parcel.",
+        "note.bad.window": "Please choose one of the time windows.",
+        "note.bad.text": "Please keep the note to {max} characters, without special characters.",
+        "note.bad.form": "This form has expired or was not sent from your order page. Please open the page "
+                         "again and send it from there.",
+        "note.back": "Back to your order",
+    },
+    "ja": {
+        "note.title": "お届けについてのご要望",
+        "note.intro": "お受け取り方法と希望時間帯をお知らせください。配達が始まるまで変更できます。",
+        "note.choice": "お受け取り方法", "note.choice.door": "玄関前に置き配",
+        "note.choice.hand": "手渡しで受け取る", "note.choice.concierge": "管理人・近所の方に預ける",
+        "note.choice.box": "宅配ボックスに入れる",
+        "note.window": "希望時間帯", "note.window.any": "指定なし", "note.window.am": "午前中",
+        "note.window.14-16": "14時〜16時", "note.window.16-18": "16時〜18時", "note.window.18-20": "18時〜20時",
+        "note.window.19-21": "19時〜21時",
+        "note.text": "配達員へのメモ（任意）", "note.limit": "{max}文字まで",
+        "note.save": "ご要望を保存する", "note.saved": "ご要望を保存しました。",
+        "note.current": "ご指定の内容", "note.saved_at": "{time} 保存",
+        "note.closed.out_for_delivery": "配達中のため、ご要望は変更できません。",
+        "note.closed.delivered": "このご注文はお届け済みです。",
+        "note.closed.cancelled": "このご注文はキャンセルされました。",
+        "note.closed.refunded": "このご注文は返金済みです。",
+        "note.refused": "ご要望を保存できませんでした",
+        "note.bad.choice": "お受け取り方法をお選びください。",
+        "note.bad.window": "希望時間帯をお選びください。",
+        "note.bad.text": "メモは{max}文字以内で、特殊な文字を含めずにご入力ください。",
+        "note.bad.form": "このフォームは有効期限が切れているか、ご注文ページから送信されていません。"
+                         "ご注文ページを開き直してから送信してください。",
+        "note.back": "ご注文ページに戻る",
+    },
+    "zh-Hans": {
+        "note.title": "配送备注",
+        "note.intro": "请告诉我们您希望如何收货。派送开始前可随时修改。",
+        "note.choice": "投递方式", "note.choice.door": "放在门口",
+        "note.choice.hand": "当面签收", "note.choice.concierge": "交给物业或邻居",
+        "note.choice.box": "放入快递柜",
+        "note.window": "期望时段", "note.window.any": "不限", "note.window.am": "上午",
+        "note.window.14-16": "14:00–16:00", "note.window.16-18": "16:00–18:00", "note.window.18-20": "18:00–20:00",
+        "note.window.19-21": "19:00–21:00",
+        "note.text": "给快递员的留言（选填）", "note.limit": "最多 {max} 字",
+        "note.save": "保存备注", "note.saved": "备注已保存。",
+        "note.current": "您的备注", "note.saved_at": "{time} 保存",
+        "note.closed.out_for_delivery": "包裹正在派送，备注已无法修改。",
+        "note.closed.delivered": "此订单已签收。",
+        "note.closed.cancelled": "此订单已取消。", "note.closed.refunded": "此订单已退款。",
+        "note.refused": "备注未保存",
+        "note.bad.choice": "请选择投递方式。",
+        "note.bad.window": "请选择期望时段。",
+        "note.bad.text": "留言请勿超过 {max} 字，且不要包含特殊字符。",
+        "note.bad.form": "此表单已过期，或并非从您的订单页面提交。请重新打开订单页面后再提交。",
+        "note.back": "返回订单",
+    },
+}
+for _locale, _words in _NOTE.items():
+    _TEXT[_locale].update(_words)
 
 
 def order_text(locale: str, **values: str) -> dict[str, str]:

@@ -27,6 +27,7 @@ from afterorder.content.context import brand_colors
 from afterorder.content.formatting import address_lines, format_day, format_money, zone
 from afterorder.db.schema import customers, order_lines, orders
 from afterorder.db.stores import StoreRow
+from afterorder.order_page.delivery_note import SavedNote, closed_reason, current_note
 from afterorder.order_page.links import OrderRef
 from afterorder.order_page.text import order_text
 from afterorder.promotions.recommendations import recommend
@@ -93,6 +94,9 @@ class OrderView:
     review_url: str | None  # the first item's page: offered for a review once the order is delivered
     picks: tuple[Pick, ...]
     t: dict[str, str]
+    note: SavedNote | None = None  # the customer's delivery note in force
+    note_saved_at: str = ""
+    note_closed: str | None = None  # why the note can no longer change (delivery_note.closed_reason)
 
 
 class StepJson(TypedDict):
@@ -111,6 +115,7 @@ class StatusJson(TypedDict):
     tracking_number: str | None
     tracking_url: str | None
     expected: str
+    note_closed: str  # why the delivery note can no longer change, in the page's words; "" while it can
 
 
 def _time(value: datetime | None, locale: str, tz: tzinfo) -> str:
@@ -206,19 +211,24 @@ async def load_view(conn: AsyncConnection, store: StoreRow, ref: OrderRef, local
         found = await recommend(conn, store.id, order.customer_id, order.id, PICKS)
         picks = tuple(Pick(p["title"], format_money(p["price"], p["currency"], locale) if p["price"] is not None
                            else "", p["image_url"], p["url"]) for p in found.items[:PICKS])
+    steps = timeline(order, expected, now, locale, tz, t)
+    note = await current_note(conn, store.id, order.id) if with_extras else None
     return OrderView(
         locale=locale, store_name=store.name, logo_url=store.logo_url, brand_color=color, brand_text=text_color,
         number=order.number, status=order.status, notice=notice,
-        steps=timeline(order, expected, now, locale, tz, t), shipment=shipment, items=items, totals=totals,
+        steps=steps, shipment=shipment, items=items, totals=totals,
         address=address, support_email=store.support_email, support_phone=store.support_phone,
         support_url=store.support_url,
-        review_url=next((i.url for i in items if i.url), None), picks=picks, t=t)
+        review_url=next((i.url for i in items if i.url), None), picks=picks, t=t,
+        note=note, note_saved_at=_time(note.saved_at, locale, tz) if note else "",
+        note_closed=closed_reason(order.status, any(s.done for s in steps if s.key == "out_for_delivery")))
 
 
 def status_json(view: OrderView) -> StatusJson:
-    """What the page's script polls: the timeline and the shipment."""
+    """What the page's script polls: the timeline, the shipment, whether the note's form stays."""
     return StatusJson(
         status=view.status, notice=view.notice,
         steps=[StepJson(key=s.key, label=s.label, done=s.done, current=s.current, time=s.time) for s in view.steps],
         carrier=view.shipment.carrier, tracking_number=view.shipment.tracking_number,
-        tracking_url=view.shipment.tracking_url, expected=view.shipment.expected)
+        tracking_url=view.shipment.tracking_url, expected=view.shipment.expected,
+        note_closed=view.t[f"note.closed.{view.note_closed}"] if view.note_closed else "")

@@ -40,6 +40,7 @@ from afterorder.web import (
     back_in_stock,
     content_api,
     data_rights,
+    delivery_notes,
     ecwid_webhooks,
     engagement,
     feedback_webhooks,
@@ -106,6 +107,8 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, dev: D
     app.include_router(public.router)
     app.include_router(order_page.router)
     app.include_router(order_page.api_router)
+    app.include_router(delivery_notes.router)
+    app.include_router(delivery_notes.api_router)
     app.include_router(surveys.router)
     app.include_router(content_api.router)
     app.include_router(back_in_stock.router)

@@ -6,6 +6,7 @@
 * ``GET /o/{store}/{token}.json`` — the status timeline and shipment (``order_page.view.status_json``),
   every ``app.state.order_poll_seconds`` (default ``POLL_SECONDS``), and moves the page's timeline
   without a reload.
+* ``POST /o/{store}/{token}/note`` — the delivery note's form on the page (``web.delivery_notes``).
 * ``GET /o/{slug}/{token}/amp.json`` — the same status for the live block of an AMP email
   (``order_page.amp_mail``), only to a request that shows it comes from the store's own mail: the AMP for
   Email CORS check (``order_page.amp_cors``); a request without it gets **403** and no order data.
@@ -31,6 +32,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from afterorder.db.schema import orders
 from afterorder.db.stores import StoreRow, get_store
 from afterorder.order_page.amp_cors import AmpRefused, AmpRequest, grant
+from afterorder.order_page.delivery_note import CHOICES, MAX_TEXT, WINDOWS, form_nonce
 from afterorder.order_page.links import OrderRef, order_url, read_token, revoke
 from afterorder.order_page.text import order_text
 from afterorder.order_page.view import OrderView, load_view, status_json
@@ -62,7 +64,8 @@ def _browser_locale(request: Request) -> str | None:
     return request.headers.get("accept-language", "").split(",")[0].split(";")[0].strip() or None
 
 
-async def _view(request: Request, slug: str, token: str, *, with_extras: bool) -> tuple[StoreRow, OrderView]:
+async def _view(request: Request, slug: str, token: str, *, with_extras: bool
+                ) -> tuple[StoreRow, OrderRef, OrderView]:
     runtime = _runtime(request)
     now = runtime.clock.now()
     async with runtime.engine.connect() as conn:
@@ -78,7 +81,7 @@ async def _view(request: Request, slug: str, token: str, *, with_extras: bool) -
                                now, with_extras=with_extras)
     if view is None:
         raise _Gone
-    return store, view
+    return store, ref, view
 
 
 def _gone(request: Request) -> HTMLResponse:
@@ -90,7 +93,7 @@ def _gone(request: Request) -> HTMLResponse:
 @router.get("/o/{slug}/{token}.json")
 async def order_status(request: Request, slug: str, token: str) -> Response:
     try:
-        _, view = await _view(request, slug, token, with_extras=False)
+        _, _, view = await _view(request, slug, token, with_extras=False)
     except _Gone:
         return JSONResponse({"error": "not_found"}, status_code=404, headers=_HEADERS)
     return JSONResponse(status_json(view), headers=_HEADERS)
@@ -110,7 +113,7 @@ async def order_status_for_amp(request: Request, slug: str, token: str) -> Respo
         return error(403, "amp_sender", f"no order data: {exc}", headers=_HEADERS, details=[
             {"loc": [where, exc.field], "field": exc.field, "message": str(exc), "type": "amp_sender"}])
     try:
-        _, view = await _view(request, slug, token, with_extras=False)
+        _, _, view = await _view(request, slug, token, with_extras=False)
     except _Gone:
         return JSONResponse({"error": "not_found"}, status_code=404, headers={**_HEADERS, **allowed})
     return JSONResponse(status_json(view), headers={**_HEADERS, **allowed})
@@ -119,12 +122,14 @@ async def order_status_for_amp(request: Request, slug: str, token: str) -> Respo
 @router.get("/o/{slug}/{token}")
 async def order_page(request: Request, slug: str, token: str) -> Response:
     try:
-        _, view = await _view(request, slug, token, with_extras=True)
+        store, _, view = await _view(request, slug, token, with_extras=True)
     except _Gone:
         return _gone(request)
     poll = getattr(request.app.state, "order_poll_seconds", POLL_SECONDS)
     html = _env.get_template("public/order.html").render(
-        v=view, t=view.t, status_url=f"{request.url.path}.json", poll_ms=int(poll * 1000))
+        v=view, t=view.t, status_url=f"{request.url.path}.json", poll_ms=int(poll * 1000),
+        note_url=f"{request.url.path}/note", nonce=form_nonce(store.signer(), token),
+        note_saved=request.query_params.get("note") == "saved", choices=CHOICES, windows=WINDOWS, max_text=MAX_TEXT)
     return HTMLResponse(html, headers=_HEADERS)
 
 

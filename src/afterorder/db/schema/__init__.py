@@ -62,6 +62,7 @@ from afterorder.db.schema.segmentation import (
     prediction_models,
     segments,
 )
+from afterorder.db.schema.store_webhooks import outgoing_webhooks
 from afterorder.db.schema.types import Id, Money, UtcDateTime, metadata
 
 __all__ = [
@@ -95,6 +96,7 @@ __all__ = [
     "orders",
     "outbox",
     "outbox_bodies",
+    "outgoing_webhooks",
     "platform_connections",
     "platform_fetches",
     "platform_items",

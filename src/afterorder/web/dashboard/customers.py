@@ -1,5 +1,5 @@
-"""Customers (search; one customer's profile, statistics, predictions, consent history, messages and
-runs) and segments (defined in the condition language, with a live member count)."""
+"""Customers (search; one customer's profile, statistics, predictions, consent history, delivery notes,
+messages and runs) and segments (defined in the condition language, with a live member count)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from typing import Any
 import yaml
 from fastapi import APIRouter, Request
 from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from afterorder.audit.log import Action, Change, record
 from afterorder.compliance.consent import history
-from afterorder.db.schema import customer_predictions, customer_stats, customers, flow_runs, outbox
+from afterorder.db.schema import customer_predictions, customer_stats, customers, events, flow_runs, orders, outbox
+from afterorder.domain import EventType
 from afterorder.flows.conditions import ConditionError, parse_condition
 from afterorder.segments import membership
 from afterorder.segments.membership import Segment, SegmentError
@@ -78,10 +80,32 @@ async def customer_page(request: Request, slug: str, customer_id: str) -> Respon
                    flow_runs.c.outcome, flow_runs.c.started_at, flow_runs.c.order_id)
             .where(flow_runs.c.store_id == who.store.id, flow_runs.c.customer_id == cid)
             .order_by(flow_runs.c.id.desc()).limit(500))).mappings().all()
+        notes = await delivery_notes(conn, who.store.id, cid)
     return render(request, who, "customer.html", title=profile["email"] or profile["external_id"], profile=profile,
-                  stats=stats, prediction=prediction, consents=consents, messages=messages, runs=runs,
+                  stats=stats, prediction=prediction, consents=consents, messages=messages, runs=runs, notes=notes,
                   shown=lambda value: locale.shown(value, who.zone),
                   flow_names={k: wording.flow_name(v) for k, v in runtime_of(request).catalog.flows_for(slug).items()})
+
+
+async def delivery_notes(conn: AsyncConnection, store_id: int, customer_id: int) -> list[dict[str, Any]]:
+    """The customer's delivery notes (``order.delivery_note`` events), newest first, each with its order's
+    number and whether it is the one in force for that order."""
+    rows = (await conn.execute(
+        select(events.c.payload, events.c.occurred_at, events.c.order_id, orders.c.number)
+        .select_from(events.outerjoin(orders, (orders.c.store_id == events.c.store_id)
+                                      & (orders.c.id == events.c.order_id)))
+        .where(events.c.store_id == store_id, events.c.customer_id == customer_id,
+               events.c.type == EventType.ORDER_DELIVERY_NOTE.value)
+        .order_by(events.c.occurred_at.desc(), events.c.id.desc()).limit(200))).all()
+    seen: set[int | None] = set()
+    found = []
+    for row in rows:
+        props = (row.payload or {}).get("properties") or {}
+        found.append({"order": row.number, "at": row.occurred_at, "choice": str(props.get("choice", "")),
+                      "window": str(props.get("window", "")), "text": str(props.get("text", "")),
+                      "current": row.order_id not in seen})
+        seen.add(row.order_id)
+    return found
 
 
 # segments/membership.py's problems with the form, by their English wording (the condition

@@ -1,6 +1,6 @@
 """The words the dashboard shows for the engine's own values — roles, channels, the built-in flows'
-names, step kinds and descriptions, run and message statuses, why a message was skipped, A/B test
-metrics and verdicts — in the request's language (``locale.py``).
+names, step kinds and descriptions, run and message statuses, delivery notes' choices, why a message
+was skipped, A/B test metrics and verdicts — in the request's language (``locale.py``).
 
 The engine stores these in English (they are also its log and API values); each function here maps a
 known value to its translation and shows any other value (a store's own flow, a new reason) as it is.
@@ -46,7 +46,7 @@ STATUSES: Final[Mapping[str, str]] = {name: name for name in (
     NP_("status", "waiting"), NP_("status", "running"), NP_("status", "done"), NP_("status", "exited"),
     NP_("status", "failed"), NP_("status", "queued"), NP_("status", "sending"), NP_("status", "sent"),
     NP_("status", "skipped"), NP_("status", "bounced"), NP_("status", "dead"), NP_("status", "cancelled"),
-    NP_("status", "stopped"), NP_("status", "decided"), NP_("status", "completed"))}
+    NP_("status", "stopped"), NP_("status", "decided"), NP_("status", "completed"), NP_("status", "pending"))}
 # why a message was not sent (outbox.last_error of a skipped message: compliance/gate.py, flows/outgoing.py)
 SKIP_REASONS: Final[Mapping[str, str]] = {
     "no marketing consent": N_("no marketing consent"),
@@ -67,6 +67,12 @@ CONSENT_METHODS: Final[Mapping[str, str]] = {
     "preference_centre": N_("preference centre"), "sms_keyword": N_("SMS keyword"),
 }
 PURPOSES: Final[Mapping[str, str]] = {"marketing": N_("marketing"), "survey": N_("survey")}
+# a customer's delivery note (order_page/delivery_note.py): where to leave the parcel, the time window
+NOTE_CHOICES: Final[Mapping[str, str]] = {
+    "door": N_("leave at the door"), "hand": N_("hand to the customer"),
+    "concierge": N_("leave with the concierge or a neighbour"), "box": N_("delivery box")}
+NOTE_WINDOWS: Final[Mapping[str, str]] = {"any": N_("any time"), "am": N_("morning"), "14-16": "14–16",
+                                          "16-18": "16–18", "18-20": "18–20", "19-21": "19–21"}
 METRICS: Final[Mapping[str, str]] = {"open": N_("open rate"), "click": N_("click rate"), "order": N_("order rate")}
 # why a built-in flow's run ends early (flows/library/*.yaml's exit steps)
 EXIT_REASONS: Final[Mapping[str, str]] = {reason: reason for reason in (
@@ -159,6 +165,14 @@ def consent_method(value: str) -> str:
 
 def purpose(value: str) -> str:
     return _known(PURPOSES, value)
+
+
+def note_choice(value: str) -> str:
+    return _known(NOTE_CHOICES, value)
+
+
+def note_window(value: str) -> str:
+    return _known(NOTE_WINDOWS, value)
 
 
 def field(value: str) -> str:

@@ -1,5 +1,6 @@
 // The order page's live status: polls the page's JSON (data-status-url) every data-poll-ms and
-// moves the timeline and the shipment block without a reload.  Stops once the order is delivered,
+// moves the timeline and the shipment block without a reload, and takes the delivery note's form away
+// once the order is out for delivery.  Stops once the order is delivered,
 // cancelled or refunded; polls again at once when the tab comes back into view.
 (function () {
   "use strict";
@@ -35,6 +36,10 @@
     }
     var next = document.getElementById("next");  // "write a review": once the order is delivered
     if (next) { next.hidden = data.status !== "delivered"; }
+    var closed = document.getElementById("note-closed");  // the delivery note: no change once it is on its way
+    var form = document.getElementById("note-form");
+    if (closed && data.note_closed) { closed.textContent = data.note_closed; closed.hidden = false; }
+    if (form && data.note_closed) { form.hidden = true; }
     var notice = document.getElementById("notice");
     if (notice) { notice.textContent = data.notice; notice.hidden = !data.notice; }
   }
