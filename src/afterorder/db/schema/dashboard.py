@@ -67,7 +67,7 @@ store_settings = Table(
     Column("store_id", Id, ForeignKey("stores.id"), primary_key=True),
     Column("industry", String(64), nullable=True),
     Column("updated_at", UtcDateTime, nullable=False),
-    # where the customers' delivery notes are posted (migration 0023, ``order_page.store_webhooks``)
+    # where the customers' delivery notes are posted (migration 0024, ``order_page.store_webhooks``)
     Column("delivery_note_webhook", Text, nullable=True),
 )
 

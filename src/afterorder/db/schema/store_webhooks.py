@@ -1,4 +1,4 @@
-"""Webhooks out to a store's own systems (migration 0023): one row per event to post, with its
+"""Webhooks out to a store's own systems (migration 0024): one row per event to post, with its
 attempts counted on it, claimed with a lease like the platform fetches (``db.outgoing_webhooks``)."""
 
 from __future__ import annotations

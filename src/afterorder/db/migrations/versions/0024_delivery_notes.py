@@ -1,7 +1,7 @@
 """Delivery notes: the store's webhook for them, and the outgoing webhooks queue
 
-Revision ID: 0023
-Revises: 0022
+Revision ID: 0024
+Revises: 0023
 Create Date: 2026-12-07 17:30:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import afterorder.db.schema
 
-revision = '0023'
-down_revision = '0022'
+revision = '0024'
+down_revision = '0023'
 branch_labels = None
 depends_on = None
 
