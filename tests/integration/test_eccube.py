@@ -294,7 +294,7 @@ async def test_connecting_over_the_api_names_what_is_missing_and_seals_the_secre
     ("6", {}, ["placed", "paid"]),
     ("5", {}, ["placed", "paid", "shipped:12"]),
     ("3", {"payment_date": None}, ["placed", "cancelled"]),
-    ("9", {}, ["placed", "paid", "returned"]),
+    ("9", {}, ["placed", "paid", "shipped:12", "returned"]),
     ("7", {"payment_date": None}, []),
     ("8", {"payment_date": None}, []),
 ])

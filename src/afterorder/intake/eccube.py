@@ -18,7 +18,8 @@ What a fetched order becomes (its state now; each fact has its own event id
 * 発送済み (5): order.shipped per Shipping (``shipped:<shipping id>``, its ``tracking_number`` and
   ``shipping_delivery_name`` as the carrier, お届け希望日 as the expected delivery);
 * 注文取消し (3): order.cancelled (``cancelled``);
-* 返品 (9): order.refunded (``returned``, no amount: EC-CUBE keeps none);
+* 返品 (9): order.refunded (``returned``, no amount: EC-CUBE keeps none), after order.shipped for
+  each Shipping that has a ``shipping_date``;
 * 新規受付 (1), 対応中 (4): nothing more.  EC-CUBE has no "delivered" status.
 
 The customer comes with the order (``Customer``; a guest order has the order's own name and email);
@@ -238,10 +239,10 @@ def order_events(o: Mapping[str, Any], received_at: datetime) -> list[Event]:
     paid_at = _time(o.get("payment_date"), "payment_date")
     if paid_at is not None or status in (PAID, DELIVERED):
         found.append(event("paid", EventType.ORDER_PAID, paid_at or updated))
-    if status == DELIVERED:
-        for s in items(o.get("Shippings")) or [{}]:
-            shipped_at = _time(s.get("shipping_date"), "shipping_date") or updated
-            found.append(event(f"shipped:{text(s.get('id')) or 0}", EventType.ORDER_SHIPPED, shipped_at,
+    for s in items(o.get("Shippings")) or [{}]:
+        shipped_at = _time(s.get("shipping_date"), "shipping_date")
+        if status == DELIVERED or (status == RETURNED and shipped_at is not None):
+            found.append(event(f"shipped:{text(s.get('id')) or 0}", EventType.ORDER_SHIPPED, shipped_at or updated,
                                shipment=_shipment(s)))
     if status == CANCEL:
         found.append(event("cancelled", EventType.ORDER_CANCELLED, updated))
