@@ -1,7 +1,9 @@
 """One served afterorder that every outside receiver can be reached on, for the property tests of
 tests/integration/test_webhook_properties.py: a SQLite file; store ``kumo`` (JP) connected to
-Shopify, WooCommerce and Saleor (HMAC secret and a JWKS on loopback), with SES/SendGrid/Postmark/
-Mailgun credentials and a LINE channel (its API on loopback); store ``harbor`` (US) with Twilio.
+Shopify, WooCommerce, Saleor (HMAC secret and a JWKS on loopback), Ecwid and EC-CUBE (their APIs
+are never called: the fetch loops do not run here, so a webhook that passes is a ``platform_fetches``
+row), with SES/SendGrid/Postmark/Mailgun credentials and a LINE channel (its API on loopback); store
+``harbor`` (US) with Twilio.
 Served in a thread (``threaded_serve``) so hypothesis can drive it with a synchronous client, and
 ``fingerprint`` reads every table a receiver writes to, to tell that nothing was stored."""
 
@@ -45,6 +47,9 @@ SHOPIFY_SECRET = "shpss_property"
 WOO_SECRET = "wc-property-secret"
 SALEOR_SECRET = "saleor-property-secret"
 LINE_SECRET = "line-property-secret"
+ECWID_SECRET = "ecwid-property-client-secret"
+ECWID_STORE = "1003"
+ECCUBE_SECRET = "eccube-property-webhook-secret"
 TWILIO_TOKEN = "harbor-twilio-auth-token-0123456789"
 TOPIC_ARN = "arn:aws:sns:us-west-2:123456789012:MyTopic"
 POSTMARK_AUTH = ("postmark-hook", "correct horse battery staple")
@@ -53,7 +58,7 @@ POSTMARK_AUTH = ("postmark-hook", "correct horse battery staple")
 # every table a receiver writes to: nothing in them may change for a request whose signature fails
 WRITTEN = ("events", "feedback_receipts", "webhook_deliveries", "suppressions", "consents", "consent_changes",
            "platform_orders", "platform_items", "products", "customers", "orders", "order_lines", "flow_runs",
-           "outbox", "line_links", "engagements", "survey_answers", "stock_subscriptions")
+           "outbox", "line_links", "engagements", "survey_answers", "stock_subscriptions", "platform_fetches")
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,11 @@ def webhook_harness(directory: Path) -> Iterator[Harness]:
                 await connect(conn, kumo.id, "woocommerce", now, secret=WOO_SECRET, sealer=runtime.sealer)
                 await connect(conn, kumo.id, "saleor", now, secret=SALEOR_SECRET, sealer=runtime.sealer,
                               api_url=saleor_api)
+                await connect(conn, kumo.id, "ecwid", now, secret=ECWID_SECRET, sealer=runtime.sealer,
+                              account_id=ECWID_STORE, token="secret_property", api_url="http://127.0.0.1:9")
+                await connect(conn, kumo.id, "eccube", now, secret=ECCUBE_SECRET, sealer=runtime.sealer,
+                              account_id="property-client", token="property-client-secret",
+                              api_url="http://127.0.0.1:9")
                 await set_credentials(conn, kumo.id, "ses", now, sealer=runtime.sealer, topic_arn=[TOPIC_ARN])
                 await set_credentials(conn, kumo.id, "sendgrid", now, sealer=runtime.sealer,
                                       public_key=fixture("sendgrid_signed_vector.json")["public_key"])

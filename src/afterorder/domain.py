@@ -454,7 +454,9 @@ class RenderedMessage:
 @dataclass(frozen=True)
 class Connection:
     """How a store connected a platform: its webhook secret(s) and, for Saleor, its API URL; for
-    Ecwid also its Ecwid store id (``account_id``) and REST token (``api_url`` is then the API base)."""
+    Ecwid also its Ecwid store id (``account_id``) and REST token (``api_url`` is then the API base);
+    for EC-CUBE the Web API plugin's OAuth2 client id (``account_id``) and client secret (``token``),
+    the shop's URL or API base (``api_url``) and the WebHook's secret (``secret``)."""
 
     store_id: int
     platform: str

@@ -31,6 +31,7 @@ from afterorder.delivery import Delivery, DeliverySettings
 from afterorder.flows.catalog import FlowCatalog, refused_flows
 from afterorder.flows.composers import composer_for
 from afterorder.flows.scheduler import Scheduler, SchedulerSettings, run_loop
+from afterorder.intake.eccube_fetch import EccubeFetcher
 from afterorder.intake.ecwid_fetch import EcwidFetcher
 from afterorder.intake.horizon import Horizon
 from afterorder.intake.limits import MAX_BODY_BYTES
@@ -103,6 +104,8 @@ class Runtime:
         self.ecwid = EcwidFetcher(self.engine, self.intake, clock, lambda: self.sealer, lease=lease)
         self.webhooks_due = asyncio.Event()  # a delivery note was saved: post the store's webhook
         self.webhooks = NoteWebhookSender(self.engine, clock, lease=lease)
+        self.eccube_due = asyncio.Event()  # an EC-CUBE notice was recorded: fetch what it names
+        self.eccube = EccubeFetcher(self.engine, self.intake, clock, lambda: self.sealer, lease=lease)
         self.composer = composer_for(settings.render_processes)
         self.scheduler = Scheduler(self.engine, self.catalog, self.renderer, clock,
                                    SchedulerSettings(worker_id=worker, base_url=settings.base_url, lease=lease),
@@ -169,6 +172,7 @@ class Runtime:
             asyncio.create_task(run_loop(delivery.run_due, self.mail_due, self.stop, poll, self.outage)),
             asyncio.create_task(run_loop(self.ecwid.run_due, self.ecwid_due, self.stop, poll, self.outage)),
             asyncio.create_task(run_loop(self.webhooks.run_due, self.webhooks_due, self.stop, poll, self.outage)),
+            asyncio.create_task(run_loop(self.eccube.run_due, self.eccube_due, self.stop, poll, self.outage)),
             asyncio.create_task(self._daily_jobs()),
             asyncio.create_task(self._ab_tests()),
             asyncio.create_task(self._statistics()),
@@ -262,6 +266,7 @@ class Runtime:
         await self.composer.close()
         await self.ecwid.close()
         await self.webhooks.close()
+        await self.eccube.close()
         await self.registry.close()  # the stores' providers and the server's relay
         if self._channel is not None:  # the relay, when only test sends used it (closing twice is harmless)
             await self._channel.close()

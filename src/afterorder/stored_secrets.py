@@ -6,7 +6,8 @@ Sealed with the installation's key (``--secret-key``, ``AFTERORDER_SECRET_KEY``,
 afterorder.toml, else the key file beside the database: ``afterorder.sealing``):
 
 * ``platform_connections.secret`` and ``previous_secret``: the Shopify / WooCommerce / Saleor
-  webhook secrets (HMAC keys), and ``platform_connections.token``: Ecwid's REST API token;
+  webhook secrets (HMAC keys), and ``platform_connections.token``: Ecwid's REST API token, EC-CUBE's
+  OAuth2 client secret;
 * ``store_compliance.dkim_private_key``: the store's DKIM private key (PEM);
 * ``esp_credentials.settings["signing_key"]``: Mailgun's webhook signing key;
 * ``store_channels.secrets``: the providers' credentials (SES, SendGrid, Postmark, LINE, Twilio,

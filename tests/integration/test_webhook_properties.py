@@ -1,5 +1,5 @@
 """Property tests of every receiver that takes input from outside: the platform webhooks (Shopify,
-WooCommerce, Saleor) and the providers' feedback (SES through SNS, SendGrid, Postmark, Mailgun,
+WooCommerce, Saleor, Ecwid, EC-CUBE) and the providers' feedback (SES through SNS, SendGrid, Postmark, Mailgun,
 LINE, Twilio, Aliyun SMS), over real HTTP on loopback with a SQLite file (tests/webhook_harness.py).
 
 * any body and any headers, unsigned or signed wrongly: a 2xx or a 4xx, never a 5xx, and not a row
@@ -31,9 +31,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from afterorder.feedback import line, twilio
+from afterorder.intake import eccube, ecwid
 from tests.esp_signing import MAILGUN_KEY, fixture, sendgrid_private_key
 from tests.platforms import b64_hmac, sample
 from tests.webhook_harness import (
+    ECCUBE_SECRET,
+    ECWID_SECRET,
     LINE_SECRET,
     POSTMARK_AUTH,
     PUBLIC,
@@ -187,6 +190,34 @@ def _saleor(h: Harness, body: bytes, data: st.DataObject) -> tuple[str, dict[str
     return "/webhooks/saleor/kumo", headers, body
 
 
+def _ecwid(h: Harness, body: bytes, data: st.DataObject) -> tuple[str, dict[str, str], bytes]:
+    """Ecwid signs ``{eventCreated}.{eventId}`` from inside the body, not the body: those two as the body has them."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        payload = None
+    held = payload if isinstance(payload, dict) else {}
+    given = ecwid.signature(ECWID_SECRET, held.get("eventCreated"), held.get("eventId"))
+    return "/webhooks/ecwid/kumo", {"Content-Type": "application/json", "X-Ecwid-Webhook-Signature": given}, body
+
+
+def _ecwid_event_changed(path: str, headers: dict[str, str], body: bytes) -> Request:
+    """The signed ``eventId`` changed after signing (a body that is no JSON object is refused unread)."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return path, headers, body + b" "
+    if isinstance(payload, dict):
+        payload["eventId"] = f"{payload.get('eventId')}x"
+        return path, headers, json.dumps(payload).encode()
+    return path, headers, body
+
+
+def _eccube(h: Harness, body: bytes, data: st.DataObject) -> tuple[str, dict[str, str], bytes]:
+    return ("/webhooks/eccube/kumo", {"Content-Type": "application/json", "X-ECCUBE-URL": "https://shop.example.jp/",
+                                      "X-ECCUBE-Signature": eccube.signature(ECCUBE_SECRET, body)}, body)
+
+
 def _line(h: Harness, body: bytes, data: st.DataObject) -> tuple[str, dict[str, str], bytes]:
     return ("/webhooks/line/kumo", {"x-line-signature": line.signature(LINE_SECRET, body),
                                     "content-type": "application/json"}, body)
@@ -272,6 +303,15 @@ RECEIVERS = [
     Receiver("saleor", "/webhooks/saleor/kumo", ["Saleor-Signature", "Saleor-Event", "Saleor-Api-Url"],
              _json_samples("saleor", "ORDER_CREATED.json", "ORDER_FULLY_PAID.json", "ORDER_REFUNDED.json",
                            "ORDER_FULFILLMENT_UPDATE.json"), _saleor),
+    Receiver("ecwid", "/webhooks/ecwid/kumo", ["X-Ecwid-Webhook-Signature"],
+             _json_samples("ecwid", "webhook_order_created.json", "webhook_order_updated.json",
+                           "webhook_unfinished_order_created.json", "webhook_order_deleted.legacy_2020.json"),
+             _ecwid, _ecwid_event_changed),
+    Receiver("eccube", "/webhooks/eccube/kumo", ["X-ECCUBE-Signature", "X-ECCUBE-URL"],
+             [*_json_samples("eccube", "webhook_payload.api42_test.json"),
+              [{"entity": "order", "id": 12, "action": "updated"},
+               {"entity": "customer", "id": 7, "action": "created"}]],
+             _eccube),
     Receiver("line", "/webhooks/line/kumo", ["x-line-signature"], _line_samples(), _line),
     Receiver("ses", "/webhooks/esp/ses/kumo", ["x-amz-sns-message-type"],
              [fixture("ses_bounce.json"), fixture("ses_complaint.json")], _ses, _signed_field_changed("MessageId")),

@@ -39,7 +39,8 @@ def import_history(
     kind: Annotated[str, typer.Argument(help="customers, orders or products (from FILE); or ecwid (from its API)")],
     store: Annotated[str, typer.Option(help="store slug")],
     file: Annotated[Path | None, typer.Argument(
-        help="a .csv (Shopify export or afterorder's columns) or .jsonl file (not for ecwid)")] = None,
+        help="a .csv (Shopify's or EC-CUBE's export, or afterorder's columns; UTF-8 or Shift_JIS) or .jsonl file "
+             "(not for ecwid)")] = None,
     database: Database = DEFAULT_URL,
     secret_key: SecretKey = None,
     file_format: Annotated[str | None, typer.Option("--format", help="csv or jsonl (default: from the extension)")]

@@ -1,5 +1,5 @@
 """``afterorder store add | list | connect | show``: the stores (tenants), their API keys, their
-connection to Shopify, WooCommerce, Saleor or Ecwid (the webhook URL to paste and the topics to subscribe),
+connection to Shopify, WooCommerce, Saleor, Ecwid or EC-CUBE (the webhook URL to paste and the topics to subscribe),
 and one store as it is set up with its secrets never shown.
 
 ``store show`` shows a secret only as ``"********"`` (set) or ``null`` (not set): platform webhook
@@ -92,7 +92,8 @@ def store_list(database: Database = DEFAULT_URL,
 
 
 CONNECT_OPTIONS = {"api_url": "--api-url", "secret": "--secret", "client_secret": "--client-secret",
-                   "store_id": "--store-id", "token": "--token"}
+                   "store_id": "--store-id", "token": "--token", "url": "--url", "client_id": "--client-id",
+                   "webhook_secret": "--webhook-secret"}
 
 
 def _as_option(problem: str) -> str:
@@ -103,10 +104,11 @@ def _as_option(problem: str) -> str:
 
 def store_connect(
     slug: str,
-    platform: Annotated[str, typer.Argument(help="shopify, woocommerce, saleor or ecwid")],
+    platform: Annotated[str, typer.Argument(help="shopify, woocommerce, saleor, ecwid or eccube")],
     secret: Annotated[str | None, typer.Option("--secret", "--client-secret",
                                                help="the webhook secret the platform signs with (Ecwid: the "
-                                                    "app's client secret)")] = None,
+                                                    "app's client secret; EC-CUBE: the API client's secret)")
+                                  ] = None,
     previous_secret: Annotated[str | None, typer.Option(help="a secret still valid during a rotation")] = None,
     keep_previous: Annotated[bool, typer.Option("--keep-previous", help="rotation: keep the current secret too")
                              ] = False,
@@ -115,15 +117,21 @@ def store_connect(
                                         "REST API base (default https://app.ecwid.com)")] = None,
     account_id: Annotated[str | None, typer.Option("--store-id", help="Ecwid: your Ecwid store id")] = None,
     token: Annotated[str | None, typer.Option(help="Ecwid: the app's access token (read_orders scope)")] = None,
+    url: Annotated[str | None, typer.Option("--url", help="EC-CUBE: the shop's URL")] = None,
+    client_id: Annotated[str | None, typer.Option("--client-id", help="EC-CUBE: the API client's id")] = None,
+    webhook_secret: Annotated[str | None, typer.Option("--webhook-secret", help="EC-CUBE: the WebHook's secret")
+                              ] = None,
     base_url: Annotated[str, typer.Option(envvar="AFTERORDER_BASE_URL",
                                           help="the public URL of this afterorder server")] = "http://127.0.0.1:8000",
     database: Database = DEFAULT_URL,
     secret_key: SecretKey = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Connect a store to Shopify, WooCommerce, Saleor or Ecwid; prints the webhook URL to paste and the topics.
+    """Connect a store to Shopify, WooCommerce, Saleor, Ecwid or EC-CUBE; prints the webhook URL to paste and the
+    topics.
 
-    The secrets (and Ecwid's token) are stored sealed with the secret key and never printed."""
+    The secrets (and Ecwid's token, EC-CUBE's client secret) are stored sealed with the secret key and never
+    printed."""
     from afterorder.db.platforms import connect
     from afterorder.intake.platforms import build_adapters, connection_problems, webhook_url
 
@@ -131,6 +139,8 @@ def store_connect(
     adapter = adapters.get(platform)
     if adapter is None:
         raise fail(f"no platform called {platform!r}; use one of {', '.join(adapters)}")
+    if platform == "eccube":  # the API client's secret is kept as the token, the WebHook's as the secret
+        secret, token, account_id, api_url = webhook_secret, secret, client_id, api_url or url
     problems = connection_problems(adapter, secret, api_url, account_id, token)
     if problems:
         raise fail("the store was not connected:\n  " + "\n  ".join(_as_option(p) for p in problems))

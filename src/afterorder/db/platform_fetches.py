@@ -1,9 +1,11 @@
-"""Webhooks that carry ids only (Ecwid), recorded before they are answered and fetched afterwards.
+"""Webhooks that carry ids only (Ecwid, EC-CUBE), recorded before they are answered and fetched afterwards.
 
 ``record`` writes a delivery once per (store, platform, event id): a replayed event id is answered as a
-duplicate and fetched no second time.  ``claim_due`` takes rows that are due with a lease
-(``claimed_until``), so several worker processes never fetch one row at once and a crashed worker's
-rows come back when the lease ends; ``finish`` and ``retry_later`` end a claim.
+duplicate and fetched no second time; ``waiting`` says whether an entity is already waiting to be
+fetched (EC-CUBE's notices have no event id: a second notice about it is then a duplicate).
+``claim_due`` takes rows that are due with a lease (``claimed_until``), so several worker processes
+never fetch one row at once and a crashed worker's rows come back when the lease ends; ``finish`` and
+``retry_later`` end a claim.
 """
 
 from __future__ import annotations
@@ -46,6 +48,19 @@ async def record(engine: AsyncEngine, store_id: int, platform: str, event_id: st
             "entity_id": entity_id[:255], "status": "pending", "attempts": 0, "next_attempt_at": now, "raw": raw,
             "received_at": now})
     return bool(result.rowcount)
+
+
+async def waiting(engine: AsyncEngine, store_id: int, platform: str, topic: str, entity_id: str, now: datetime
+                  ) -> bool:
+    """Is a fetch of this entity for this topic recorded and not yet started?  (One being fetched may have
+    read the entity before the change a new notice reports: that notice is no duplicate.)"""
+    async with engine.connect() as conn:
+        found = (await conn.execute(select(platform_fetches.c.id).where(
+            platform_fetches.c.store_id == store_id, platform_fetches.c.platform == platform,
+            platform_fetches.c.status == "pending", platform_fetches.c.topic == topic[:128],
+            platform_fetches.c.entity_id == entity_id[:255],
+            or_(platform_fetches.c.claimed_until.is_(None), platform_fetches.c.claimed_until < now)).limit(1))).first()
+    return found is not None
 
 
 async def claim_due(engine: AsyncEngine, platform: str, now: datetime, lease: timedelta, limit: int = 20

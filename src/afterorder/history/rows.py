@@ -12,9 +12,14 @@ from afterorder.history.records import Rejected
 
 
 def numbered_rows(source: TextIO) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
-    """The header and the data rows, each numbered as a spreadsheet shows it (the header is row 1)."""
+    """The header and the data rows, each numbered as a spreadsheet shows it (the header is row 1).
+    A column name the header repeats is read as ``name (2)``, ``name (3)`` ... (EC-CUBE's order export
+    has 送料 twice)."""
     reader = csv.DictReader(source)
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    header: list[str] = []
+    for name in (h.strip() for h in (reader.fieldnames or [])):
+        repeated = sum(1 for h in header if h == name or h.startswith(f"{name} ("))
+        header.append(f"{name} ({repeated + 1})" if repeated and name else name)
     reader.fieldnames = header
 
     def rows() -> Iterator[tuple[int, dict[str, str]]]:

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Receipt:
-    status: str  # "stored" | "ignored" | "ping"; Ecwid's (fetched later): "queued" | "duplicate"
+    status: str  # "stored" | "ignored" | "ping"; Ecwid's and EC-CUBE's (fetched later): "queued" | "duplicate"
     topic: str = ""
     accepted: list[Accepted] = field(default_factory=list)
     reason: str | None = None

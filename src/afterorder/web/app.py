@@ -41,6 +41,7 @@ from afterorder.web import (
     content_api,
     data_rights,
     delivery_notes,
+    eccube_webhooks,
     ecwid_webhooks,
     engagement,
     feedback_webhooks,
@@ -89,6 +90,7 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, dev: D
     app.include_router(api.router)
     app.include_router(feedback_webhooks.router)  # before /webhooks/{platform}/{store}: line, twilio are no platforms
     app.include_router(ecwid_webhooks.router)  # before /webhooks/{platform}/{store}: fetched after the answer
+    app.include_router(eccube_webhooks.router)  # likewise
     app.include_router(webhooks.router)
     app.include_router(inbox.router)
     app.include_router(pages.router)

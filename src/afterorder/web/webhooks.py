@@ -31,7 +31,7 @@ def receiver_of(request: Request) -> WebhookReceiver:
 
 @router.post(
     "/webhooks/{platform}/{store}",
-    summary="A store platform's webhook (shopify, woocommerce, saleor; ecwid has its own)",
+    summary="A store platform's webhook (shopify, woocommerce, saleor; ecwid and eccube have their own)",
     description="Paste this URL into the platform. The raw body must carry the platform's signature made with "
     "the secret given to `afterorder store connect`. Topics afterorder does not use are answered 200 and recorded. "
     "A body nested too deep, or mapping to an event past a limit (a time before 1970 or more than a day ahead, "
@@ -66,6 +66,18 @@ class ConnectionIn(BaseModel):
     token: str | None = Field(default=None, max_length=255)
     client_secret: str | None = Field(default=None, max_length=255)
     api_base: str | None = Field(default=None, max_length=1000)
+    # EC-CUBE: the shop's URL, its API client (client_id / client_secret) and the WebHook's secret
+    url: str | None = Field(default=None, max_length=1000)
+    client_id: str | None = Field(default=None, max_length=64)
+    webhook_secret: str | None = Field(default=None, max_length=255)
+
+    def values(self) -> tuple[str | None, str | None, str | None, str | None]:
+        """(secret, api_url, account_id, token) as stored for this platform."""
+        if self.platform == "eccube":  # the client secret is kept as the token, the WebHook's secret as the secret
+            return self.webhook_secret or self.secret, self.api_base or self.api_url or self.url, self.client_id, \
+                self.client_secret or self.token
+        account_id = str(self.store_id) if self.store_id is not None else None
+        return self.secret or self.client_secret, self.api_url or self.api_base, account_id, self.token
 
 
 def connection_answer(base_url: str, slug: str, platform: str, topics: list[str], rotated: bool) -> dict[str, Any]:
@@ -73,7 +85,7 @@ def connection_answer(base_url: str, slug: str, platform: str, topics: list[str]
             "previous_secret_kept": rotated}
 
 
-@router.post("/api/v1/connections", summary="Connect this store to Shopify, WooCommerce, Saleor or Ecwid",
+@router.post("/api/v1/connections", summary="Connect this store to Shopify, WooCommerce, Saleor, Ecwid or EC-CUBE",
              tags=["admin"],
              responses={**JSON_BODY, 200: {"description": "connected; paste webhook_url into the platform"},
                         422: {"description": "a missing or wrong option, named"},
@@ -91,9 +103,8 @@ async def post_connection(request: Request, store: StoreDep) -> JSONResponse:
     adapter = adapters.get(wanted.platform)
     if adapter is None:
         raise ApiError(error(422, "invalid_request", f"platform: use one of {', '.join(adapters)}"))
-    secret, api_url = wanted.secret or wanted.client_secret, wanted.api_url or wanted.api_base
-    account_id = str(wanted.store_id) if wanted.store_id is not None else None
-    problems = connection_problems(adapter, secret, api_url, account_id, wanted.token)
+    secret, api_url, account_id, token = wanted.values()
+    problems = connection_problems(adapter, secret, api_url, account_id, token)
     if problems:
         raise ApiError(error(422, "invalid_request", "; ".join(problems)))
     runtime = runtime_of(request)
@@ -103,7 +114,7 @@ async def post_connection(request: Request, store: StoreDep) -> JSONResponse:
             made = await connect(conn, store.id, wanted.platform, runtime.clock.now(), secret=secret,
                                  sealer=sealer, previous_secret=wanted.previous_secret,
                                  keep_previous=wanted.keep_previous, api_url=api_url,
-                                 account_id=account_id, token=wanted.token)
+                                 account_id=account_id, token=token)
             await record(conn, store.id, sources.api_key(request, store.api_key_prefix), Change(
                 Action.PLATFORM_CONNECTED, wanted.platform, {
                     "api_url": api_url,

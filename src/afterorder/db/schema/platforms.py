@@ -30,8 +30,8 @@ platform_connections = Table(
     Column("secret", Text, nullable=True),
     Column("previous_secret", Text, nullable=True),
     Column("api_url", String(1000), nullable=True),
-    Column("account_id", String(64), nullable=True),  # the platform's id for the store (Ecwid's store id)
-    Column("token", Text, nullable=True),  # a REST API access token (Ecwid's secret_* token), stored sealed
+    Column("account_id", String(64), nullable=True),  # Ecwid's store id; EC-CUBE's OAuth2 client id
+    Column("token", Text, nullable=True),  # Ecwid's secret_* token, EC-CUBE's client secret; stored sealed
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
@@ -108,7 +108,7 @@ products = Table(
 )
 
 
-# Webhooks that carry ids only (Ecwid): each delivery recorded before it is answered, then fetched
+# Webhooks that carry ids only (Ecwid, EC-CUBE): each delivery recorded before it is answered, then fetched
 # from the platform's REST API by a background loop, retried with backoff (migration 0018).
 platform_fetches = Table(
     "platform_fetches",
