@@ -6,7 +6,8 @@ stored once: ``shopify:order:<id>:placed``, ``shopify:fulfillment:<id>:delivered
 ``shopify:refund:<id>``.  A fulfillment event (``fulfillment_events/create``) with status
 ``out_for_delivery`` is ``order.out_for_delivery`` (``shopify:fulfillment:<id>:out_for_delivery``; it
 names no carrier, so the order keeps the shipment its fulfillment gave), ``delivered`` is
-``order.delivered``; other statuses (in transit, ...) are recorded as ignored.  Updates that can happen many times (checkouts, customers, products,
+``order.delivered``; other statuses (in transit, ...) are recorded as ignored.
+Updates that can happen many times (checkouts, customers, products,
 inventory levels) use the delivery's ``X-Shopify-Webhook-Id``.
 """
 
