@@ -52,7 +52,7 @@ async def test_placed_shipped_out_for_delivery_sends_the_notice_once_and_the_pag
         database_url: str, smtp_server: DevSmtpServer) -> None:
     clock = FrozenClock(T0)
     async with running(database_url, clock, base_url=BASE) as runtime:
-        store, key = await add_store(runtime)
+        _store, key = await add_store(runtime)
         async with serving(runtime) as base, httpx.AsyncClient(base_url=base) as http:
             shipped = order_event("order.shipped", "K1", clock.now())
             await _post(runtime, http, key, order_event("order.placed", "K1", clock.now()), shipped)
@@ -92,7 +92,7 @@ async def test_a_delivery_before_the_notice_is_sent_means_no_notice(sqlite_url: 
                                                                     smtp_server: DevSmtpServer) -> None:
     clock = FrozenClock(T0)
     async with running(sqlite_url, clock, base_url=BASE) as runtime:
-        store, key = await add_store(runtime)
+        _store, key = await add_store(runtime)
         async with serving(runtime) as base, httpx.AsyncClient(base_url=base) as http:
             await _post(runtime, http, key, order_event("order.placed", "K2", clock.now()),
                         order_event("order.shipped", "K2", clock.now()))
@@ -111,7 +111,7 @@ async def test_the_notice_s_amp_part_passes_the_official_validator_in_every_loca
     command = validator()
     clock = FrozenClock(T0)
     async with running(sqlite_url, clock, base_url=BASE) as runtime:
-        store, key = await add_store(runtime)
+        _store, key = await add_store(runtime)
         async with serving(runtime) as base, httpx.AsyncClient(base_url=base) as http:
             for order_id, locale in (("J2", "ja"), ("Z2", "zh-Hans"), ("E2", "en")):
                 await _post(runtime, http, key, order_event("order.placed", order_id, clock.now(), locale=locale),
