@@ -4,7 +4,8 @@ on loopback receives it), with the expected delivery date and the carrier's trac
 part between the plain-text and HTML parts that the official validator passes in ja, zh-Hans and
 en, and a link to the order page, whose timeline shows the step with the time the store gave (in the
 customer's time zone) and whose JSON and AMP status say the same; a delivery that comes first means
-no notice at all."""
+no notice at all.  An import (history) projects the time onto the order the same way, and sends
+nothing."""
 
 from __future__ import annotations
 
@@ -15,9 +16,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+from sqlalchemy import func, select
 
 from afterorder.clock import FrozenClock
+from afterorder.db.schema import flow_runs, orders
 from afterorder.dev.smtp_server import DevSmtpServer
+from afterorder.domain import Event
 from afterorder.runtime import Runtime
 from tests.compliance_helpers import delivery, parts, received
 from tests.conftest import T0
@@ -128,3 +132,23 @@ async def test_the_notice_s_amp_part_passes_the_official_validator_in_every_loca
     result = await validate(command, files)
     assert result.returncode == 0, result.stdout + result.stderr
     assert [line.rsplit(": ", 1)[1] for line in result.stdout.splitlines()] == ["PASS"] * 3, result.stdout
+
+
+async def test_an_import_projects_the_time_and_starts_nothing(database_url: str) -> None:
+    clock = FrozenClock(T0)
+    async with running(database_url, clock) as runtime:
+        store, _ = await add_store(runtime)
+        placed, shipped = T0.replace(day=10), T0.replace(day=11)
+        out_at = T0.replace(day=12, hour=0, minute=5)
+        await runtime.intake.ingest(store, [Event.model_validate(order_event(kind, "H1", at)) for kind, at in (
+            ("order.placed", placed), ("order.shipped", shipped))], source="import", historical=True)
+        # a later import brings the rest: the stored order is updated, not inserted
+        await runtime.intake.ingest(store, [Event.model_validate(order_event("order.out_for_delivery", "H1", out_at))],
+                                    source="import", historical=True)
+        async with runtime.engine.connect() as conn:
+            order = (await conn.execute(select(orders.c.status, orders.c.shipped_at, orders.c.out_for_delivery_at,
+                                               orders.c.shipment))).one()
+            runs = (await conn.execute(select(func.count()).select_from(flow_runs))).scalar_one()
+    assert order.status == "shipped" and order.shipped_at == shipped and order.out_for_delivery_at == out_at
+    assert order.shipment["tracking_number"] == "1234-5678-9012", "the shipment the order had is kept"
+    assert runs == 0
