@@ -76,6 +76,7 @@ class EventType(StrEnum):
     ORDER_PLACED = "order.placed"
     ORDER_PAID = "order.paid"
     ORDER_SHIPPED = "order.shipped"
+    ORDER_OUT_FOR_DELIVERY = "order.out_for_delivery"  # the carrier's driver has it today; the status stays
     ORDER_DELIVERED = "order.delivered"
     ORDER_CANCELLED = "order.cancelled"
     ORDER_REFUNDED = "order.refunded"

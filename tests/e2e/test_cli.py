@@ -54,7 +54,7 @@ def test_flows_list_and_switching_one_off(sqlite_url: str) -> None:
     add_store_cli(sqlite_url, "kumo")
     flows = json.loads(cli("flows", "list", "--store", "kumo", "--json", database=sqlite_url).stdout)
     states = {f["id"]: f["state"] for f in flows}
-    spine = {"order-confirmation", "shipping-confirmation", "delivery-follow-up"}
+    spine = {"order-confirmation", "shipping-confirmation", "out-for-delivery", "delivery-follow-up"}
     assert {k: v for k, v in states.items() if k in spine} == dict.fromkeys(spine, "on")
     assert {"how-to", "nps", "replenishment", "made-to-order"} <= set(states), "the library is listed"
     assert {v for k, v in states.items() if k not in spine} == {"off"}, "the library is off until switched on"

@@ -164,6 +164,24 @@ async def test_forged_signatures_another_ecwid_store_and_replays_store_nothing_t
     assert len(served.sink.requests) == 2 and await served.count(events) == 5 and await served.count(orders) == 1
 
 
+async def test_a_shipped_order_going_out_for_delivery_adds_that_fact_alone(served: Served) -> None:
+    served.ecwid.put(sample_order(paymentStatus="PAID", fulfillmentStatus="SHIPPED", trackingNumber="9400100000000001",
+                                  refunds=[]))
+    await served.post(webhook())
+    await served.runtime.ecwid.run_due()
+    assert await served.stored() == ["ecwid:order:XJ12H:placed", "ecwid:order:XJ12H:paid", "ecwid:order:XJ12H:shipped"]
+    served.ecwid.put(sample_order(paymentStatus="PAID", fulfillmentStatus="OUT_FOR_DELIVERY",
+                                  trackingNumber="9400100000000001", refunds=[]))
+    later = await served.post(webhook("webhook_order_updated.json", eventId="b0f3c1d2-out",
+                                      data={"orderId": "XJ12H", "newFulfillmentStatus": "OUT_FOR_DELIVERY"}))
+    assert later.json()["status"] == "queued"
+    await served.runtime.ecwid.run_due()
+    assert (await served.stored())[3:] == ["ecwid:order:XJ12H:out_for_delivery"], "shipped is not stored twice"
+    async with served.runtime.engine.connect() as conn:
+        order = (await conn.execute(select(orders))).mappings().one()
+    assert order["status"] == "shipped" and order["out_for_delivery_at"] is not None
+
+
 async def test_a_failed_fetch_is_retried_with_backoff_and_a_rate_limit_is_a_delay(served: Served) -> None:
     answers = [Response("upstream down", 502), ecwid.rate_limited(120)]
 
@@ -251,7 +269,7 @@ async def test_connecting_over_the_api_names_what_is_missing(served: Served) -> 
     ("AWAITING_PAYMENT", "AWAITING_PROCESSING", ["placed"]),
     ("PAID", "PROCESSING", ["placed", "paid"]),
     ("PAID", "SHIPPED", ["placed", "paid", "shipped"]),
-    ("PAID", "OUT_FOR_DELIVERY", ["placed", "paid", "shipped"]),
+    ("PAID", "OUT_FOR_DELIVERY", ["placed", "paid", "shipped", "out_for_delivery"]),
     ("PAID", "READY_FOR_PICKUP", ["placed", "paid", "shipped"]),
     ("PAID", "DELIVERED", ["placed", "paid", "shipped", "delivered"]),
     ("PAID", "RETURNED", ["placed", "paid", "returned"]),

@@ -86,6 +86,7 @@ def test_a_store_with_amp_off_and_other_messages_get_no_amp_part(renderer: Rende
     assert "x-amp-html" not in compose(renderer, job(amp=False)).data
     assert "x-amp-html" not in compose(renderer, job("order-confirmation")).data
     assert "x-amp-html" in compose(renderer, job("international-in-transit", "en")).data
+    assert "x-amp-html" in compose(renderer, job("out-for-delivery", "zh-Hans")).data
 
 
 def test_an_order_page_that_is_not_https_gives_no_amp_part(renderer: Renderer) -> None:
@@ -102,6 +103,13 @@ def test_the_status_shown_until_the_live_block_loads_is_the_order_s_when_sent() 
     assert re.findall(r'class="step( done)?( current)?">([^<]+)<', fallback) == [
         (" done", "", "Order placed"), (" done", "", "Payment confirmed"), (" done", " current", "Shipped"),
         ("", "", "Out for delivery"), ("", "", "Delivered")]
+    # the out-for-delivery notice is sent because the parcel is out: that is its status when sent
+    notice = amp_part("out-for-delivery", "en", enabled=True, store=STORE.snapshot(BASE), customer=None,
+                      order=order_snapshot(ORDER), order_url=PAGE)
+    assert notice is not None and "Your order arrives today" in notice
+    fallback = notice.split("<div fallback>")[1].split("</div>")[0]
+    assert re.findall(r'class="step( done)?( current)?">([^<]+)<', fallback)[2:] == [
+        (" done", "", "Shipped"), (" done", " current", "Out for delivery"), ("", "", "Delivered")]
 
 
 def test_the_dkim_signature_holds_over_the_amp_mail(renderer: Renderer) -> None:

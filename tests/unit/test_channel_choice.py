@@ -68,3 +68,15 @@ def test_line_s_published_hash_of_a_phone_number() -> None:
 def test_a_channel_the_template_is_not_written_for_is_passed_over() -> None:
     assert choose((), "transactional", "order-confirmation", WITH_LINE, LINE_STORE,
                   has_variant={ChannelKind.LINE: False}).channel is ChannelKind.EMAIL
+
+
+def test_the_out_for_delivery_notice_follows_the_store_s_line_notification_setting() -> None:
+    no_friend = {"email": "jiro@example.jp", "line_user_id": None, "line_following": None, "phone": "+818000001234"}
+    approved = StoreReach(configured=LINE_STORE.configured, order=(ChannelKind.LINE, ChannelKind.EMAIL),
+                          line_notifications=True)
+    assert choose((), "transactional", "out-for-delivery", no_friend, approved) == Choice(
+        ChannelKind.LINE, phone_hash("+818000001234"), "jiro@example.jp")
+    not_approved = StoreReach(configured=LINE_STORE.configured, order=(ChannelKind.LINE, ChannelKind.EMAIL))
+    assert choose((), "transactional", "out-for-delivery", no_friend, not_approved) == Choice(
+        ChannelKind.EMAIL, "jiro@example.jp")
+    assert choose((), "transactional", "out-for-delivery", WITH_LINE, not_approved).channel is ChannelKind.LINE

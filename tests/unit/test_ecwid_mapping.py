@@ -84,7 +84,7 @@ def test_the_published_sample_order_is_placed_paid_shipped_delivered_and_partly_
     ("PAID", "AWAITING_PROCESSING", ["placed", "paid"]),
     ("PAID", "PROCESSING", ["placed", "paid"]),
     ("PAID", "SHIPPED", ["placed", "paid", "shipped"]),
-    ("PAID", "OUT_FOR_DELIVERY", ["placed", "paid", "shipped"]),
+    ("PAID", "OUT_FOR_DELIVERY", ["placed", "paid", "shipped", "out_for_delivery"]),
     ("PAID", "READY_FOR_PICKUP", ["placed", "paid", "shipped"]),
     ("PAID", "DELIVERED", ["placed", "paid", "shipped", "delivered"]),
     ("PAID", "RETURNED", ["placed", "paid", "returned"]),

@@ -1,5 +1,5 @@
 """What the order page shows: the timeline's steps (times in the customer's zone; "out for
-delivery" on the expected day) and the shipping address cut short."""
+delivery" at the time the carrier gave, else on the expected day) and the shipping address cut short."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ TOKYO = ZoneInfo("Asia/Tokyo")
 
 def _order(status: str, placed: datetime, **times: datetime | None) -> SimpleNamespace:
     return SimpleNamespace(status=status, placed_at=placed, paid_at=times.get("paid"),
-                           shipped_at=times.get("shipped"), delivered_at=times.get("delivered"))
+                           shipped_at=times.get("shipped"), out_for_delivery_at=times.get("out"),
+                           delivered_at=times.get("delivered"))
 
 
 def _shown(order: SimpleNamespace, expected: datetime | None, now: datetime) -> tuple[list[str], str]:
@@ -34,6 +35,23 @@ def test_the_timeline_follows_the_order() -> None:
     assert _shown(shipped, now, now) == (["placed", "paid", "shipped", "out_for_delivery"], "out_for_delivery")
     delivered = _order("delivered", placed, shipped=placed, delivered=now)
     assert _shown(delivered, None, now)[1] == "delivered"
+
+
+def test_out_for_delivery_shows_the_carrier_s_time() -> None:
+    now = datetime.now(UTC)
+    placed = now - timedelta(days=3)
+    out = now - timedelta(hours=2)
+    # the carrier said so before the expected day: the step is reached, with its time in Tokyo
+    order = _order("shipped", placed, shipped=now - timedelta(days=1), out=out)
+    steps = timeline(order, now + timedelta(days=2), now, "ja", TOKYO, order_text("ja", number="1"))
+    step = next(s for s in steps if s.key == "out_for_delivery")
+    assert step.done and step.current
+    local = out.astimezone(TOKYO)
+    assert step.time == f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+    # without the carrier's word the step waits for the expected day, with no time
+    waiting = _order("shipped", placed, shipped=now - timedelta(days=1))
+    steps = timeline(waiting, now + timedelta(days=2), now, "ja", TOKYO, order_text("ja", number="1"))
+    assert not next(s for s in steps if s.key == "out_for_delivery").done
 
 
 def test_times_are_the_customer_s() -> None:

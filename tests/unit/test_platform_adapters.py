@@ -189,6 +189,17 @@ async def test_shopify_delivered_fulfillment_and_fulfillment_event() -> None:
     assert event.order is not None and event.order.id == "820982911946154508"
 
 
+async def test_shopify_fulfillment_event_out_for_delivery() -> None:
+    # Shopify's published sample is "in_transit"; this variant of it differs in status and message only
+    body = sample("shopify", "fulfillment_events_create.out_for_delivery.variant.json")
+    assert json.loads(body)["status"] == "out_for_delivery"
+    [event] = (await shopify("fulfillment_events/create", body)).events
+    assert event.type == EventType.ORDER_OUT_FOR_DELIVERY and event.id == "shopify:fulfillment:123456:out_for_delivery"
+    assert event.order is not None and event.order.id == "820982911946154508"
+    assert event.occurred_at == datetime(2022, 1, 1, 0, 0, tzinfo=UTC)
+    assert event.shipment is None, "the fulfillment's carrier and tracking number stay on the order"
+
+
 async def test_shopify_orders_cancelled_and_paid() -> None:
     body = sample("shopify", "orders_create.sample.json")
     [cancelled] = (await shopify("orders/cancelled", body)).events

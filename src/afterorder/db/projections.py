@@ -3,7 +3,9 @@
 A group of events is projected with a few statements whatever its size: one upsert per table run
 as an executemany, in event order, so the database applies them one after another exactly as if
 they had come one by one.  Fields an event leaves out keep their stored values, and an order's
-status only moves forward (cancelled and refunded end it whatever came before).
+status only moves forward (cancelled and refunded end it whatever came before).  An
+``order.out_for_delivery`` keeps the status (a shipped order stays shipped) and sets
+``out_for_delivery_at``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from afterorder.db.statements import (
     upsert_customer,
     upsert_order,
 )
-from afterorder.domain import ORDER_STATUS_BY_EVENT, CustomerIn, Event
+from afterorder.domain import ORDER_STATUS_BY_EVENT, CustomerIn, Event, EventType
 
 STATUS_RANK = {"placed": 0, "paid": 1, "shipped": 2, "delivered": 3, "cancelled": 9, "refunded": 9}
 TIMESTAMP_BY_STATUS = {
@@ -119,6 +121,8 @@ def order_fields(event: Event, currency: str) -> dict[str, Any]:
     )
     if status in TIMESTAMP_BY_STATUS:
         params[TIMESTAMP_BY_STATUS[status]] = event.occurred_at
+    elif event.type is EventType.ORDER_OUT_FOR_DELIVERY:
+        params["out_for_delivery_at"] = event.occurred_at
     params.update(
         external_id=order.id, number=order.number or order.id,
         currency=(order.currency or currency).upper(), status=status or "placed", placed_at=event.occurred_at,

@@ -80,7 +80,8 @@ def upsert_customer() -> Executable:
 
 
 ORDER_KEPT = ("customer_id", "subtotal", "shipping", "tax", "discount", "total", "shipping_address",
-              "billing_address", "shipment", "paid_at", "shipped_at", "delivered_at", "cancelled_at", "refunded_at")
+              "billing_address", "shipment", "paid_at", "shipped_at", "out_for_delivery_at", "delivered_at",
+              "cancelled_at", "refunded_at")
 ORDER_COLUMNS = ("store_id", "external_id", "number", "currency", "status", "placed_at", "updated_at", *ORDER_KEPT)
 RANK_SQL = ("CASE orders.status WHEN 'placed' THEN 0 WHEN 'paid' THEN 1 WHEN 'shipped' THEN 2 "
             "WHEN 'delivered' THEN 3 ELSE 9 END")

@@ -16,6 +16,9 @@ so a fact reported by several webhooks — or by the history import — is store
 * CANCELLED: order.cancelled (``cancelled``);
 * fulfillmentStatus SHIPPED, OUT_FOR_DELIVERY, READY_FOR_PICKUP: order.shipped (``shipped``, with
   ``trackingNumber`` and the carrier; ``properties.fulfillment_status`` says which of the three);
+* OUT_FOR_DELIVERY also: order.out_for_delivery (``out_for_delivery``, after order.shipped: an order
+  already shipped gets only the new fact, since the shipped one is stored once; an order first seen
+  out for delivery is shipped first, then out for delivery);
 * DELIVERED: order.shipped and order.delivered (``delivered``);
 * RETURNED: order.refunded (``returned``, no amount: the goods came back, so the flows waiting on
   the order, such as review requests, exit);
@@ -229,6 +232,8 @@ def order_events(o: dict[str, Any], received_at: datetime, fallback_id: str | No
         found.append(event("paid", EventType.ORDER_PAID, updated))
     if fulfillment in SHIPPED:
         found.append(event("shipped", EventType.ORDER_SHIPPED, updated, shipment=_shipment(o)))
+    if fulfillment == "OUT_FOR_DELIVERY":
+        found.append(event("out_for_delivery", EventType.ORDER_OUT_FOR_DELIVERY, updated, shipment=_shipment(o)))
     if fulfillment == "DELIVERED":
         found.append(event("delivered", EventType.ORDER_DELIVERED, updated, shipment=_shipment(o)))
     if payment == "CANCELLED":

@@ -3,7 +3,11 @@
 Event ids name the fact, not the request, wherever Shopify gives a natural key, so a fact reported
 twice (a retried delivery, or ``orders/fulfilled`` and ``fulfillments/create`` for one parcel) is
 stored once: ``shopify:order:<id>:placed``, ``shopify:fulfillment:<id>:delivered``,
-``shopify:refund:<id>``.  Updates that can happen many times (checkouts, customers, products,
+``shopify:refund:<id>``.  A fulfillment event (``fulfillment_events/create``) with status
+``out_for_delivery`` is ``order.out_for_delivery`` (``shopify:fulfillment:<id>:out_for_delivery``; it
+names no carrier, so the order keeps the shipment its fulfillment gave), ``delivered`` is
+``order.delivered``; other statuses (in transit, ...) are recorded as ignored.
+Updates that can happen many times (checkouts, customers, products,
 inventory levels) use the delivery's ``X-Shopify-Webhook-Id``.
 """
 
@@ -52,7 +56,8 @@ from afterorder.phones import lenient
 
 Reader = Callable[["ShopifyAdapter", Delivery, Memory], Awaitable[Normalized]]
 
-# topic → the event it becomes (fulfillment updates only when the parcel is delivered)
+# topic → the event it becomes (fulfillment updates only when the parcel is delivered; a fulfillment
+# event also when it is out for delivery: FULFILLMENT_EVENT_STATUS)
 TOPICS: dict[str, EventType] = {
     "orders/create": EventType.ORDER_PLACED,
     "orders/paid": EventType.ORDER_PAID,
@@ -73,6 +78,9 @@ TOPICS: dict[str, EventType] = {
 # the fact an order topic records, for its event id
 ORDER_FACT = {"orders/create": "placed", "orders/paid": "paid", "orders/cancelled": "cancelled"}
 FAILED_FULFILLMENT = {"cancelled", "error", "failure"}
+# a fulfillment event's status → the event it becomes, with the fact that names it
+FULFILLMENT_EVENT_STATUS = {"out_for_delivery": (EventType.ORDER_OUT_FOR_DELIVERY, "out_for_delivery"),
+                            "delivered": (EventType.ORDER_DELIVERED, "delivered")}
 
 
 def _address(data: Any) -> Address | None:
@@ -254,11 +262,13 @@ class ShopifyAdapter:
 
     async def _fulfillment_event(self, d: Delivery, _memory: Memory) -> Normalized:
         p = d.payload
-        if p.get("status") != "delivered":
-            return Normalized(ignored=f"fulfillment event status {p.get('status')!r}: not delivered yet")
+        status = p.get("status")
+        if not isinstance(status, str) or status not in FULFILLMENT_EVENT_STATUS:
+            return Normalized(ignored=f"fulfillment event status {status!r}: not out for delivery or delivered yet")
+        kind, fact = FULFILLMENT_EVENT_STATUS[status]
         fulfillment_id = need_id(p, "fulfillment_id", d.topic)
         order = OrderIn(id=need_id(p, "order_id", d.topic))
-        return Normalized([Event(id=f"shopify:fulfillment:{fulfillment_id}:delivered", type=EventType.ORDER_DELIVERED,
+        return Normalized([Event(id=f"shopify:fulfillment:{fulfillment_id}:{fact}", type=kind,
                                  occurred_at=self._when(d, p.get("happened_at"), p.get("created_at")), order=order)])
 
     async def _refund(self, d: Delivery, _memory: Memory) -> Normalized:

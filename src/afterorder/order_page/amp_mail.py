@@ -117,8 +117,10 @@ def _https(url: str | None) -> str | None:
     return url if url and url.startswith("https://") else None
 
 
-def _steps(order: OrderSnapshot, labels: dict[str, str]) -> tuple[AmpStep, ...]:
+def _steps(template: str, order: OrderSnapshot, labels: dict[str, str]) -> tuple[AmpStep, ...]:
     last = _REACHED.get(order.status, 2 if order.shipment else 0)
+    if template == "out-for-delivery" and last == _REACHED["shipped"]:
+        last += 1  # the notice is sent because the parcel is out for delivery
     return tuple(AmpStep(labels[f"step.{key}"], i <= last, i == last) for i, key in enumerate(STEPS))
 
 
@@ -137,7 +139,8 @@ def amp_document(template: str, locale: str, *, store: StoreSnapshot, customer: 
         locale=locale, store_name=store.name, logo_url=_https(store.logo_url), brand_color=color,
         brand_text=text_color, heading=words.get(template, words["shipping-confirmation"]),
         greeting=greeting(locale, customer), status_url=order_url.rstrip("/") + STATUS_PATH,
-        steps=_steps(order, page), carrier=carrier_name(sent.carrier, locale), tracking_number=sent.tracking_number,
+        steps=_steps(template, order, page), carrier=carrier_name(sent.carrier, locale),
+        tracking_number=sent.tracking_number,
         tracking_url=_https(tracking_link(sent.carrier, sent.tracking_number, sent.tracking_url)),
         expected=format_day(sent.estimated_delivery, locale, tz) if sent.estimated_delivery else "",
         items=items, order_url=order_url, number=order.number,

@@ -9,8 +9,10 @@ street, building and name are cut to their first characters: a forwarded link do
 where someone lives), the store's support contact and the next useful actions.  ``status_json``
 is the part the page's script polls: the timeline and the shipment, nothing personal.
 
-"Out for delivery" has no event of its own: it is reached on the expected delivery day (in the
-customer's time zone) of a shipped order, and with the delivery.
+"Out for delivery" is reached when the order has an ``out_for_delivery_at`` (the store or its
+carrier sent ``order.out_for_delivery``), shown with that time; an order without one (a store that
+never sends it) still reaches the step on the expected delivery day (in the customer's time zone)
+of a shipped order, without a time, and with the delivery.
 """
 
 from __future__ import annotations
@@ -147,20 +149,22 @@ def masked_address(address: dict[str, Any] | None, locale: str) -> tuple[str, ..
 
 def timeline(order: Any, expected: datetime | None, now: datetime, locale: str, tz: tzinfo,
              t: dict[str, str]) -> tuple[Step, ...]:
-    """The five steps of ``order`` (its status and placed_at / paid_at / shipped_at / delivered_at):
-    reached or not, the last reached one current, each with its time in ``tz`` when known."""
+    """The five steps of ``order`` (its status and placed_at / paid_at / shipped_at /
+    out_for_delivery_at / delivered_at): reached or not, the last reached one current, each with its
+    time in ``tz`` when known."""
+    out_at: datetime | None = order.out_for_delivery_at
     times: dict[str, datetime | None] = {
         "placed": order.placed_at, "paid": order.paid_at, "shipped": order.shipped_at,
-        "out_for_delivery": None, "delivered": order.delivered_at,
+        "out_for_delivery": out_at, "delivered": order.delivered_at,
     }
-    shipped = order.shipped_at is not None or order.status in ("shipped", "delivered")
     delivered = order.delivered_at is not None or order.status == "delivered"
+    shipped = order.shipped_at is not None or out_at is not None or order.status in ("shipped", "delivered")
+    expected_today = expected is not None and expected.astimezone(tz).date() <= now.astimezone(tz).date()
     reached = {
         "placed": True,
         "paid": order.paid_at is not None or shipped or delivered or order.status == "paid",
         "shipped": shipped or delivered,
-        "out_for_delivery": delivered or (shipped and expected is not None
-                                          and expected.astimezone(tz).date() <= now.astimezone(tz).date()),
+        "out_for_delivery": delivered or out_at is not None or (shipped and expected_today),
         "delivered": delivered,
     }
     last = max(i for i, key in enumerate(STEPS) if reached[key])

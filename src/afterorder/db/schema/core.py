@@ -117,6 +117,8 @@ orders = Table(
     Column("placed_at", UtcDateTime, nullable=False),
     Column("paid_at", UtcDateTime, nullable=True),
     Column("shipped_at", UtcDateTime, nullable=True),
+    # when the carrier said the parcel is out for delivery (order.out_for_delivery; migration 0025)
+    Column("out_for_delivery_at", UtcDateTime, nullable=True),
     Column("delivered_at", UtcDateTime, nullable=True),
     Column("cancelled_at", UtcDateTime, nullable=True),
     Column("refunded_at", UtcDateTime, nullable=True),

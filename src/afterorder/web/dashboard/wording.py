@@ -35,8 +35,8 @@ CATEGORIES: Final[Mapping[str, str]] = {"transactional": N_("transactional"), "m
 FLOW_NAMES: Final[Mapping[str, str]] = {name: name for name in (
     N_("Abandoned cart"), N_("Back in stock"), N_("Cross-sell / upsell"), N_("Delivery follow-up"),
     N_("How-to and care content"), N_("International orders"), N_("Made-to-order / long lead time"),
-    N_("NPS survey"), N_("Order confirmation"), N_("Profile survey"), N_("Replenishment reminder"),
-    N_("Review request"), N_("Second-purchase push"), N_("Shipping confirmation"),
+    N_("NPS survey"), N_("Order confirmation"), N_("Out for delivery"), N_("Profile survey"),
+    N_("Replenishment reminder"), N_("Review request"), N_("Second-purchase push"), N_("Shipping confirmation"),
     N_("Thank-you for the first order"), N_("UGC request"), N_("Surprise & delight for VIPs"), N_("Welcome"),
     N_("Win-back"))}
 STEP_KINDS: Final[Mapping[str, str]] = {"send": N_("send"), "wait": N_("wait"), "if": N_("if"),
