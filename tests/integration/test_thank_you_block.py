@@ -19,7 +19,7 @@ from afterorder.web.app import create_app
 from afterorder.web.rate_limits import RateLimitSettings
 from tests.compliance_helpers import ingest
 from tests.conftest import T0
-from tests.factories import US_STORE, add_store, running
+from tests.factories import US_STORE, add_store, order_event, running
 from tests.thank_you_helpers import PICKS, SHOP, api, shop_with_order
 
 OTHER = "https://evil.example"
@@ -220,3 +220,21 @@ async def test_an_order_without_a_customer_offers_neither(sqlite_url: str) -> No
             posted = await http.post(f"/w/kumo/{token}/survey", json={"answer": "other"}, headers={"Origin": SHOP})
         assert block["newsletter"] is None and block["survey"] is None and block["picks"]
         assert posted.status_code == 409 and posted.json()["details"][0]["field"] == "answer"
+
+
+async def test_the_block_speaks_the_customers_language_else_the_pages(sqlite_url: str) -> None:
+    async with running(sqlite_url, FrozenClock(T0)) as runtime:
+        app = create_app(runtime)
+        shop = await shop_with_order(runtime, app, locale="zh-Hans")
+        event = order_event("order.placed", "B2", T0 + timedelta(minutes=1))
+        del event["customer"]["locale"]
+        await ingest(runtime, shop.store, event)
+        async with api(app, shop.key) as http:
+            token = (await http.get("/api/v1/orders/B2/order-page")).json()["token"]
+            chinese = (await http.get(f"/w/kumo/{shop.token}.json?lang=en", headers={"Origin": SHOP})).json()
+            english = (await http.get(f"/w/kumo/{token}.json?lang=en-GB", headers={"Origin": SHOP})).json()
+            unknown = (await http.get(f"/w/kumo/{token}.json?lang=fr", headers={"Origin": SHOP})).json()
+        assert chinese["locale"] == "zh-Hans" and chinese["text"]["title"] == "感谢您的订购"
+        assert chinese["survey"]["question"] == "您是通过什么渠道了解到我们的？"
+        assert english["locale"] == "en" and english["text"]["title"] == "Thank you for your order"
+        assert unknown["locale"] == "en"  # a page language the block does not speak: English, as the order page

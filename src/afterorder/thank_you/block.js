@@ -20,7 +20,7 @@
     ".price{color:#555;font-size:13px}" +
     "button,.btn{font:inherit;border:0;border-radius:6px;padding:7px 14px;cursor:pointer;background:var(--ao-color,#1f6feb);" +
     "color:var(--ao-text,#fff);text-decoration:none;display:inline-block;margin:4px 6px 4px 0}" +
-    ".choices button{background:#f1f1f1;color:#222}button:disabled{opacity:.6;cursor:default}.note{color:#2f6b4f}";
+    ".line,.newsletter{margin-top:14px}.choices button{background:#f1f1f1;color:#222}button:disabled{opacity:.6;cursor:default}.note{color:#2f6b4f}";
 
   function el(tag, cls, text) {
     var node = document.createElement(tag);

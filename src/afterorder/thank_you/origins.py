@@ -73,7 +73,7 @@ def normalize_origins(texts: Iterable[str]) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _connection_origins(urls: Iterable[str | None]) -> tuple[str, ...]:
+def connection_origins(urls: Iterable[str | None]) -> tuple[str, ...]:
     found: list[str] = []
     for url in urls:
         parts = urlsplit(url or "")
@@ -95,7 +95,7 @@ async def shop_origins(conn: AsyncConnection, store_id: int) -> ShopOrigins:
     urls = (await conn.execute(select(platform_connections.c.api_url).where(
         platform_connections.c.store_id == store_id, platform_connections.c.platform.not_in(NOT_THE_SHOP))
         .order_by(platform_connections.c.platform))).scalars().all()
-    derived = _connection_origins(urls)
+    derived = connection_origins(urls)
     return ShopOrigins(derived, "connection") if derived else ShopOrigins((), "none")
 
 
