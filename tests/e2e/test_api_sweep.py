@@ -33,11 +33,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SweepServer]:
 # A request these accept by its schema may still be refused for what no schema says: an event type that
 # needs its object, a platform's own options, the segment grammar, a period whose end follows its
 # start, the caps' CHANNEL:N/HOURS, an unsubscribe token that must be signed, a channel order naming
-# each channel once.  Their refusals are checked like every other answer (a documented status, the
-# Error body); only "a request the schema allows is accepted" is not asked of them.
+# each channel once, a shop origin that must be an https origin.  Their refusals are checked like
+# every other answer (a documented status, the Error body); only "a request the schema allows is
+# accepted" is not asked of them.
 SEMANTIC = ["POST /api/v1/events", "POST /api/v1/connections", "PUT /api/v1/segments/{slug}",
             "GET /api/v1/reports/retention", "GET /api/v1/reports/product-cycle", "PATCH /api/v1/compliance",
-            "POST /api/v1/unsubscribes", "PATCH /api/v1/channels"]
+            "POST /api/v1/unsubscribes", "PATCH /api/v1/channels", "PUT /api/v1/thank-you-block"]
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from afterorder import domain
 from afterorder.audit import log as audit_log
 from afterorder.channels import base as channel_base
 from afterorder.clock import FrozenClock
-from afterorder.web import api_audit, api_channels, api_compliance, webhooks
+from afterorder.web import api_audit, api_channels, api_compliance, thank_you, webhooks
 from afterorder.web.app import create_app
 from tests.conftest import T0
 from tests.factories import add_store, running
@@ -32,7 +32,7 @@ from tests.openapi_fields import rows_of, served_openapi
 API_DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 HEADING = re.compile(r"^#{2,4} .*\(`(\w+)`\)\s*$")
 # The modules whose pydantic models (and enums) the OpenAPI document's schemas are made from.
-MODEL_MODULES = (domain, api_channels, api_compliance, api_audit, audit_log, channel_base, webhooks)
+MODEL_MODULES = (domain, api_channels, api_compliance, api_audit, audit_log, channel_base, webhooks, thank_you)
 # Bodies read with a pydantic model by hand (``model_validate(json.loads(body))``), so absent from the document.
 UNNAMED_MODELS: dict[str, type[BaseModel]] = {"ConnectionIn": webhooks.ConnectionIn}
 

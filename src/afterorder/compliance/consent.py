@@ -49,6 +49,7 @@ class ConsentMethod(StrEnum):
     MAILTO = "mailto"  # a mail to the List-Unsubscribe mailto: address, passed on by the store
     PREFERENCE_CENTRE = "preference_centre"
     SMS_KEYWORD = "sms_keyword"  # an inbound SMS: STOP withdraws, START / UNSTOP grants (feedback/sms_replies.py)
+    THANK_YOU_PAGE = "thank-you-page"  # the opt-in of the block on the store's order confirmation page (thank_you/)
 
 
 def marketing_allowed(rule: MarketingRule, status: str | None, has_purchased: bool) -> bool:

@@ -53,6 +53,7 @@ from afterorder.web import (
     reports,
     segments,
     surveys,
+    thank_you,
     tracking,
     webhooks,
 )
@@ -112,6 +113,8 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, dev: D
     app.include_router(delivery_notes.router)
     app.include_router(delivery_notes.api_router)
     app.include_router(surveys.router)
+    app.include_router(thank_you.router)
+    app.include_router(thank_you.api_router)
     app.include_router(content_api.router)
     app.include_router(back_in_stock.router)
     app.include_router(api_compliance.router)

@@ -11,7 +11,8 @@
   (``order_page.amp_mail``), only to a request that shows it comes from the store's own mail: the AMP for
   Email CORS check (``order_page.amp_cors``); a request without it gets **403** and no order data.
 * ``GET /api/v1/orders/{order_id}/order-page`` — the page's link for the store's order ``order_id``
-  (the store's own id), to put in its own messages or account pages.
+  (the store's own id), to put in its own messages or account pages, and its ``token`` (the
+  thank-you block's ``data-order``).
 * ``POST /api/v1/orders/{order_id}/order-page/revoke`` — every link of that order made so far stops
   working; messages sent afterwards carry new ones.
 
@@ -156,7 +157,7 @@ async def order_page_link(request: Request, order_id: str, store: StoreDep) -> R
         return _no_order(order_id)
     runtime = _runtime(request)
     url = order_url(runtime.settings.base_url, store.slug, store.signer(), found[0], found[1], runtime.clock.now())
-    return JSONResponse({"order_id": order_id, "url": url})
+    return JSONResponse({"order_id": order_id, "url": url, "token": url.rsplit("/", 1)[1]})
 
 
 @api_router.post("/orders/{order_id}/order-page/revoke", responses=NOT_FOUND)

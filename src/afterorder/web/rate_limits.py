@@ -5,9 +5,11 @@ empty is not handled and is answered **429** with ``Retry-After`` (whole seconds
 back): an HTML page on the customer-facing pages, the usual JSON error elsewhere.
 
 * **public** — ``/u/`` (the unsubscribe page), ``/preferences/``, ``/confirm/``, ``/s/`` (surveys),
-  ``/public/{store}/back-in-stock``, ``/line/link/`` and ``/o/`` (the order page; the posts of its
-  delivery note form count in a bucket of their own): a bucket per endpoint, store and client
-  address; default **30 a minute, burst 20**.
+  ``/public/{store}/back-in-stock``, ``/line/link/``, ``/o/`` (the order page; the posts of its
+  delivery note form count in a bucket of their own) and ``/w/{store}/…`` (the thank-you block's
+  data, and its POSTs in a bucket of their own; the script ``/w/{store}.js`` is not limited: it is
+  the same cached file for everyone): a bucket per endpoint, store and client address; default
+  **30 a minute, burst 20**.
 * **one_click** — ``POST /u/…``, the RFC 8058 one-click unsubscribe: a mailbox provider's servers
   make it for every one of their users who presses "Unsubscribe", so many customers of one store
   arrive from a few addresses, and refusing them would keep mail flowing to people who asked for it
@@ -199,6 +201,8 @@ def target_of(path: str, headers: Iterable[tuple[bytes, bytes]] = (), method: st
         return Target("public", "order_note", parts[2])  # its own bucket: the page's polls never use it up
     if head == "o" and len(parts) == 5 and parts[2] and parts[4] == "amp.json":
         return Target("one_click", "order_amp", parts[2])
+    if head == "w" and len(parts) >= 4 and parts[2]:
+        return Target("public", "thank_you_post" if method == "POST" else "thank_you", parts[2])
     if head in _PUBLIC and len(parts) >= 4 and parts[2]:
         return Target("public", _PUBLIC[head], parts[2])
     if head == "public" and len(parts) == 4 and parts[3] == "back-in-stock":

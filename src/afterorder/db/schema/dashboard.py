@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     Column,
     ForeignKey,
     Index,
@@ -66,6 +67,9 @@ store_settings = Table(
     metadata,
     Column("store_id", Id, ForeignKey("stores.id"), primary_key=True),
     Column("industry", String(64), nullable=True),
+    # the shop's own origins (["https://shop.example"]) the thank-you block answers; NULL: from the
+    # platform connection's URL (migration 0026)
+    Column("shop_origins", JSON(none_as_null=True), nullable=True),
     Column("updated_at", UtcDateTime, nullable=False),
     # where the customers' delivery notes are posted (migration 0024, ``order_page.store_webhooks``)
     Column("delivery_note_webhook", Text, nullable=True),

@@ -65,6 +65,7 @@ CONSENT_METHODS: Final[Mapping[str, str]] = {
     "double_opt_in": N_("confirmation link"), "unsubscribe_link": N_("unsubscribe link"),
     "one_click": N_("one-click unsubscribe"), "mailto": N_("unsubscribe by mail"),
     "preference_centre": N_("preference centre"), "sms_keyword": N_("SMS keyword"),
+    "thank-you-page": N_("thank-you page"),
 }
 PURPOSES: Final[Mapping[str, str]] = {"marketing": N_("marketing"), "survey": N_("survey")}
 # a customer's delivery note (order_page/delivery_note.py): where to leave the parcel, the time window
