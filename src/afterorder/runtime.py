@@ -36,6 +36,7 @@ from afterorder.intake.horizon import Horizon
 from afterorder.intake.limits import MAX_BODY_BYTES
 from afterorder.intake.pipeline import Intake
 from afterorder.sealing import Sealer, sealer_for
+from afterorder.store_signers import StoreSigners
 from afterorder.stored_secrets import seal_at_start
 
 log = logging.getLogger(__name__)
@@ -101,12 +102,13 @@ class Runtime:
         self.ecwid_due = asyncio.Event()  # an Ecwid webhook was recorded: fetch what it names
         self.ecwid = EcwidFetcher(self.engine, self.intake, clock, lambda: self.sealer, lease=lease)
         self.composer = composer_for(settings.render_processes)
+        self._sealer: Sealer | None = None
+        self.signers = StoreSigners(lambda: self.sealer)  # the stores' link signing keys, opened once each
         self.scheduler = Scheduler(self.engine, self.catalog, self.renderer, clock,
                                    SchedulerSettings(worker_id=worker, base_url=settings.base_url, lease=lease),
                                    renderers=self.renderers, reader=self.reader, composer=self.composer,
-                                   stop=self.stop)
+                                   stop=self.stop, signers=self.signers)
         self._channel = channel
-        self._sealer: Sealer | None = None
         self.registry = ChannelRegistry(lambda: self.sealer, server_relay=self.channel, base_url=settings.base_url)
         self.delivery: Delivery | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -152,7 +154,7 @@ class Runtime:
         async def schedule_step() -> int:  # the first loop also queues double opt-in confirmations
             found = await schedule_more()
             confirmations = await queue_confirmations(self.engine, self.renderer, self.clock.now(),
-                                                      self.settings.base_url)
+                                                      self.settings.base_url, self.signers)
             if confirmations:
                 self.mail_due.set()
             return found + confirmations

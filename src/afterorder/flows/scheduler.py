@@ -47,6 +47,7 @@ from afterorder.flows.spec import FlowSpec
 from afterorder.flows.urgency import FIRST, priority
 from afterorder.segments.conditions import answers
 from afterorder.segments.membership import context
+from afterorder.store_signers import StoreSigners
 from afterorder.tracking.settings import TrackingSettings, TrackingSettingsCache
 
 log = logging.getLogger(__name__)
@@ -142,8 +143,9 @@ class Scheduler:
     def __init__(self, engine: AsyncEngine, catalog: FlowCatalog, renderer: Renderer, clock: Clock,
                  settings: SchedulerSettings, renderers: StoreRenderers | None = None,
                  reader: AsyncEngine | None = None, composer: Composer | None = None,
-                 stop: asyncio.Event | None = None) -> None:
-        """``renderers`` gives each store its renderer (with the templates it edited in the dashboard);
+                 stop: asyncio.Event | None = None, signers: StoreSigners | None = None) -> None:
+        """``signers`` opens each store's link signing key (without: only plain keys, as tests store them);
+        ``renderers`` gives each store its renderer (with the templates it edited in the dashboard);
         ``reader`` is the engine the runs and their facts are read with (``database.open_reader``);
         ``composer`` renders and builds the messages (in this process unless given helper processes);
         ``stop``, once set, ends a claimed batch between chunks and gives the rest back at once."""
@@ -156,6 +158,7 @@ class Scheduler:
         self.stop = stop or asyncio.Event()
         self.clock = clock
         self.settings = settings
+        self.signers = signers or StoreSigners(None)
         self._stores: dict[int, tuple[StoreRow, StoreSnapshot, float]] = {}
         self._tracking = TrackingSettingsCache()
 
@@ -288,13 +291,14 @@ class Scheduler:
                 # a coupon or recommendations: issued in their own transaction (no address: no mail)
                 async with self.engine.begin() as promo_conn:
                     promoted.update(await promotion_extras(promo_conn, store.id, run, send, now))
-            library = message_extra(store, snapshot.base_url, read.content[store.id], run, order,
+            signer = self.signers.of(store)
+            library = message_extra(store, signer, snapshot.base_url, read.content[store.id], run, order,
                                     facts.stats.get(key), send.template)
             outgoing.append(prepare(
                 renderer, store, snapshot, run, send, customer, order, now, locales, read.tracking[store.id],
                 read.planner, extra=_joined(promoted, library),
                 variant=_variant(read.tests.get((store.id, run["flow_id"], send.step)), send, run["id"]),
-                reach=read.reach[store.id], sms_consent=key in read.sms_yes))
+                reach=read.reach[store.id], sms_consent=key in read.sms_yes, signer=signer))
         return _Prepared(run, result, renderer, outgoing, spec)
 
     async def _compose(self, prepared: list[_Prepared], now: datetime, writes: _Writes) -> dict[int, Advance]:

@@ -67,7 +67,7 @@ async def back_in_stock(request: Request, slug: str) -> JSONResponse:
     async with runtime.engine.begin() as conn:
         sub_id, created = await subscribe(conn, store.id, customer_id, email, product_id, wording=wording,
                                           source_ip=forwarded, now=now)
-    receipt = store.signer().sign("back-in-stock", {"s": sub_id, "p": product_id})
+    receipt = runtime.signers.of(store).sign("back-in-stock", {"s": sub_id, "p": product_id})
     return JSONResponse({"status": "subscribed" if created else "already_subscribed", "product_id": product_id,
                          "email": email, "receipt": receipt, "wording": wording},
                         status_code=201 if created else 200)

@@ -66,7 +66,7 @@ async def _view(request: Request, slug: str, token: str, *, with_extras: bool) -
         if store is None:
             raise _Gone
         try:
-            ref: OrderRef = read_token(store.signer(), token, now)
+            ref: OrderRef = read_token(_runtime(request).signers.of(store), token, now)
         except BadToken:
             raise _Gone from None
         browser = _browser_locale(request)
@@ -126,7 +126,8 @@ async def order_page_link(request: Request, order_id: str, store: StoreDep) -> R
     if found is None:
         return _no_order(order_id)
     runtime = _runtime(request)
-    url = order_url(runtime.settings.base_url, store.slug, store.signer(), found[0], found[1], runtime.clock.now())
+    url = order_url(runtime.settings.base_url, store.slug, runtime.signers.of(store), found[0], found[1],
+                    runtime.clock.now())
     return JSONResponse({"order_id": order_id, "url": url})
 
 
