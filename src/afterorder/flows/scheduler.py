@@ -45,6 +45,7 @@ from afterorder.flows.outgoing import Chosen, Outgoing, prepare
 from afterorder.flows.reach import load_reach, sms_consents
 from afterorder.flows.spec import FlowSpec
 from afterorder.flows.urgency import FIRST, priority
+from afterorder.sealing import SealError
 from afterorder.segments.conditions import answers
 from afterorder.segments.membership import context
 from afterorder.store_signers import StoreSigners
@@ -197,6 +198,10 @@ class Scheduler:
         try:
             await self.advance_batch(ids)
             return
+        except SealError as exc:  # the configured key cannot open a store's link key: no run's fault
+            log.error("%d run(s) wait until their lease ends: a store's link signing key cannot be opened: %s",
+                      len(ids), exc)
+            return
         except Exception as exc:  # e.g. the database refused the batch: find the run that breaks it
             if database_lost(exc):
                 raise  # no run's fault: they come back when the lease ends (run_loop waits it out)
@@ -261,8 +266,8 @@ class Scheduler:
             try:
                 prepared.append(await self._advance_one(read, run, now, locales))
             except Exception as exc:  # this run is broken (a stored flow, its data); the others go on
-                if database_lost(exc):
-                    raise  # nobody's fault: the whole batch comes back when its lease ends
+                if database_lost(exc) or isinstance(exc, SealError):
+                    raise  # nobody's fault (no database, a wrong key): the whole batch comes back when its lease ends
                 log.exception("run %s failed", run["id"])
                 reason = f"error while advancing: {type(exc).__name__}: {exc}"
                 writes.moves.append(self._failed(run, now, reason))
