@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from afterorder.analytics.abtests import settle
+from afterorder.audit.retention import DEFAULT_RETENTION_DAYS, prune_audit
 from afterorder.channels import Channel, RetryPolicy, SmtpChannel
 from afterorder.channels.registry import ChannelRegistry
 from afterorder.clock import Clock
@@ -76,6 +77,7 @@ class RuntimeSettings:
     # this clock the times in events may be
     max_body_bytes: int = MAX_BODY_BYTES
     horizon: Horizon = field(default_factory=Horizon)
+    audit_retention_days: int = DEFAULT_RETENTION_DAYS  # audit log entries older than this are pruned (daily jobs)
 
 
 def default_worker_id() -> str:
@@ -181,7 +183,8 @@ class Runtime:
                     log.warning("store %s: %s", store.slug, problem)
 
     async def _daily_jobs(self) -> None:
-        """Jobs that keep derived data fresh once a day per store (RFM scores, predictions), checked hourly."""
+        """Jobs that keep derived data fresh once a day per store (RFM scores, predictions) and prune
+        what is kept for a while only (the audit log: ``audit.retention``), checked hourly."""
         try:
             await asyncio.wait_for(self.stop.wait(), timeout=self.settings.daily_first_seconds)
             return
@@ -192,6 +195,13 @@ class Runtime:
         refit_stale = predictions.refit_stale
 
         while not self.stop.is_set():
+            try:
+                pruned = await prune_audit(self.engine, self.clock.now(), self.settings.audit_retention_days)
+                if pruned:
+                    log.info("pruned %d audit log entries older than %d days", pruned,
+                             self.settings.audit_retention_days)
+            except Exception as exc:  # tried again next hour; the entries stay meanwhile
+                self._failed(exc, "pruning the audit log failed")
             try:
                 await refresh_stale_rfm(self.engine, self.clock.now())
             except Exception as exc:  # retried next hour; the old scores stay
