@@ -56,6 +56,7 @@ from afterorder.web import (
     webhooks,
 )
 from afterorder.web.allowed_methods import allowed_methods
+from afterorder.web.body_limit import BodyLimit, BodyLimits
 from afterorder.web.dashboard.mount import add_dashboard
 from afterorder.web.errors import database_unavailable, error, validation_details
 from afterorder.web.fast_ingest import FastIngest
@@ -196,15 +197,17 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, dev: D
             components[model.__name__] = model_schema
         schema["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
         schema["security"] = [{"bearer": []}]
-        document_errors(schema)
+        document_errors(schema, body_limits)
         app.openapi_schema = schema
         return schema
 
+    body_limits = BodyLimits(runtime.settings.max_body_bytes)
     app.openapi = _openapi  # type: ignore[method-assign]
     framework = app.build_middleware_stack
 
     def _stack() -> ASGIApp:
-        return SecurityHeaders(RateLimits(FastIngest(framework(), outage), limits or RateLimitSettings(), limit_clock))
+        inner = BodyLimit(FastIngest(framework(), outage), body_limits)
+        return SecurityHeaders(RateLimits(inner, limits or RateLimitSettings(), limit_clock))
 
     app.build_middleware_stack = _stack  # type: ignore[method-assign]
     return app

@@ -20,12 +20,13 @@ from afterorder.domain import CustomerIn, Event, EventType
 from afterorder.intake.limits import Refused, read_json
 from afterorder.promotions.back_in_stock import WORDING, subscribe
 from afterorder.runtime import Runtime
+from afterorder.web.body_limit import BACK_IN_STOCK_BYTES
 from afterorder.web.errors import error
 from afterorder.web.openapi_errors import JSON_BODY, NOT_FOUND
 
 router = APIRouter()
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-MAX_BODY = 4096
+MAX_BODY = BACK_IN_STOCK_BYTES
 
 
 @router.post("/public/{slug}/back-in-stock", responses={**JSON_BODY, **NOT_FOUND})
