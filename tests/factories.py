@@ -58,4 +58,4 @@ async def running(database_url: str, clock: Clock, *, channel: Channel | None = 
 
 async def add_store(runtime: Runtime, fields: dict[str, Any] | None = None) -> tuple[StoreRow, str]:
     async with runtime.engine.begin() as conn:
-        return await create_store(conn, runtime.clock.now(), **(fields or JP_STORE))
+        return await create_store(conn, runtime.clock.now(), sealer=runtime.sealer, **(fields or JP_STORE))

@@ -10,7 +10,7 @@ from typing import Any
 from afterorder.content.store_content import StoreContent, validate
 from afterorder.db.stores import StoreRow
 from afterorder.flows.followups import message_extra
-from afterorder.signing import new_signing_key
+from afterorder.signing import Signer, new_signing_key
 
 LIBRARY_TEMPLATES = ("how-to", "how-to-part-2", "how-to-part-3", "replenishment", "nps", "nps-promoter",
                      "nps-detractor", "nps-store-alert", "profile-survey", "review-request", "ugc-request",
@@ -66,5 +66,5 @@ def library_extra(template: str, locale: str, *, order_count: int = 3) -> dict[s
     """What the scheduler gives ``template`` beyond store / customer / order."""
     if template == "nps-store-alert":
         return {"score": 3, "comment": "箱が潰れていました", "customer_email": "taro@example.jp"}
-    return message_extra(STORE, "https://ao.kumo.example", CONTENT, {"customer_id": 7, "order_id": 11}, ORDER,
-                         {"order_count": order_count}, template)(locale)
+    return message_extra(STORE, Signer(STORE.signing_key), "https://ao.kumo.example", CONTENT,
+                         {"customer_id": 7, "order_id": 11}, ORDER, {"order_count": order_count}, template)(locale)

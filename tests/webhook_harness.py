@@ -144,7 +144,8 @@ def webhook_harness(directory: Path) -> Iterator[Harness]:
                                lambda: runtime.sealer)
             app = create_app(runtime, esp=esp, webhook_http=client, limits=HIGH_LIMITS)
             async with loopback(app) as base_url:
-                yield Harness(base_url, database, sns, saleor_key, saleor_api, report_token(kumo))
+                yield Harness(base_url, database, sns, saleor_key, saleor_api,
+                              report_token(kumo, runtime.signers.of(kumo)))
 
     try:
         with fake_sns() as sns, in_thread(lambda: serve(sns)) as harness:

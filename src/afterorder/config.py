@@ -32,6 +32,9 @@ a command-line flag, an ``AFTERORDER_*`` environment variable, the file, the bui
     [limits]
     max_body_bytes = 1048576  # the largest request body ``serve`` reads (413 past it; afterorder.intake.limits)
 
+    [audit]
+    retention_days = 400  # audit log entries older than this are pruned hourly (afterorder.audit.retention)
+
 A key the file does not know, or a value of the wrong kind, stops the command with the file, the
 key and the problem — a typo never silently falls back to a default.
 """
@@ -45,6 +48,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from afterorder.audit.retention import MAX_RETENTION_DAYS, MIN_RETENTION_DAYS
 from afterorder.intake.limits import MAX_BODY_BYTES_SETTING, MIN_BODY_BYTES
 
 DEFAULT_FILE = "afterorder.toml"
@@ -102,6 +106,12 @@ class RequestLimitsSection(_Strict):
     max_body_bytes: Annotated[int, Field(ge=MIN_BODY_BYTES, le=MAX_BODY_BYTES_SETTING)] | None = None
 
 
+class AuditSection(_Strict):
+    """How long the audit log is kept (afterorder.audit.retention)."""
+
+    retention_days: Annotated[int, Field(ge=MIN_RETENTION_DAYS, le=MAX_RETENTION_DAYS)] | None = None
+
+
 class Settings(_Strict):
     database: str | None = None
     smtp: str | None = None
@@ -116,6 +126,7 @@ class Settings(_Strict):
     delivery: DeliverySettings = DeliverySettings()
     rate_limits: RateLimitsSection = RateLimitsSection()
     limits: RequestLimitsSection = RequestLimitsSection()
+    audit: AuditSection = AuditSection()
 
     def option_defaults(self) -> dict[str, Any]:
         """Option name (as the commands spell it) → value, for the options the file sets."""
@@ -125,7 +136,7 @@ class Settings(_Strict):
             "flow_dirs": self.flows, "template_dirs": self.templates, "secret_key": self.secret_key,
             "retry_base": self.delivery.retry_base, "lease": self.delivery.lease, "poll": self.delivery.poll,
             "trusted_proxies": self.trusted_proxies, "rate_limits": self.rate_limits.specs(),
-            "max_body_bytes": self.limits.max_body_bytes,
+            "max_body_bytes": self.limits.max_body_bytes, "audit_retention_days": self.audit.retention_days,
         }
         return {k: v for k, v in values.items() if v is not None}
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from afterorder.analytics.abtests import settle
+from afterorder.audit.retention import DEFAULT_RETENTION_DAYS, prune_audit
 from afterorder.channels import Channel, RetryPolicy, SmtpChannel
 from afterorder.channels.registry import ChannelRegistry
 from afterorder.clock import Clock
@@ -38,6 +39,7 @@ from afterorder.intake.limits import MAX_BODY_BYTES
 from afterorder.intake.pipeline import Intake
 from afterorder.order_page.note_webhook import NoteWebhookSender
 from afterorder.sealing import Sealer, sealer_for
+from afterorder.store_signers import StoreSigners
 from afterorder.stored_secrets import seal_at_start
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,7 @@ class RuntimeSettings:
     # this clock the times in events may be
     max_body_bytes: int = MAX_BODY_BYTES
     horizon: Horizon = field(default_factory=Horizon)
+    audit_retention_days: int = DEFAULT_RETENTION_DAYS  # audit log entries older than this are pruned (daily jobs)
 
 
 def default_worker_id() -> str:
@@ -103,16 +106,17 @@ class Runtime:
         self.ecwid_due = asyncio.Event()  # an Ecwid webhook was recorded: fetch what it names
         self.ecwid = EcwidFetcher(self.engine, self.intake, clock, lambda: self.sealer, lease=lease)
         self.webhooks_due = asyncio.Event()  # a delivery note was saved: post the store's webhook
-        self.webhooks = NoteWebhookSender(self.engine, clock, lease=lease)
+        self.signers = StoreSigners(lambda: self.sealer)  # the stores' link signing keys, opened once each
+        self.webhooks = NoteWebhookSender(self.engine, clock, self.signers, lease=lease)
         self.eccube_due = asyncio.Event()  # an EC-CUBE notice was recorded: fetch what it names
         self.eccube = EccubeFetcher(self.engine, self.intake, clock, lambda: self.sealer, lease=lease)
         self.composer = composer_for(settings.render_processes)
+        self._sealer: Sealer | None = None
         self.scheduler = Scheduler(self.engine, self.catalog, self.renderer, clock,
                                    SchedulerSettings(worker_id=worker, base_url=settings.base_url, lease=lease),
                                    renderers=self.renderers, reader=self.reader, composer=self.composer,
-                                   stop=self.stop)
+                                   stop=self.stop, signers=self.signers)
         self._channel = channel
-        self._sealer: Sealer | None = None
         self.registry = ChannelRegistry(lambda: self.sealer, server_relay=self.channel, base_url=settings.base_url)
         self.delivery: Delivery | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -158,7 +162,7 @@ class Runtime:
         async def schedule_step() -> int:  # the first loop also queues double opt-in confirmations
             found = await schedule_more()
             confirmations = await queue_confirmations(self.engine, self.renderer, self.clock.now(),
-                                                      self.settings.base_url)
+                                                      self.settings.base_url, self.signers)
             if confirmations:
                 self.mail_due.set()
             return found + confirmations
@@ -187,7 +191,8 @@ class Runtime:
                     log.warning("store %s: %s", store.slug, problem)
 
     async def _daily_jobs(self) -> None:
-        """Jobs that keep derived data fresh once a day per store (RFM scores, predictions), checked hourly."""
+        """Jobs that keep derived data fresh once a day per store (RFM scores, predictions) and prune
+        what is kept for a while only (the audit log: ``audit.retention``), checked hourly."""
         try:
             await asyncio.wait_for(self.stop.wait(), timeout=self.settings.daily_first_seconds)
             return
@@ -198,6 +203,13 @@ class Runtime:
         refit_stale = predictions.refit_stale
 
         while not self.stop.is_set():
+            try:
+                pruned = await prune_audit(self.engine, self.clock.now(), self.settings.audit_retention_days)
+                if pruned:
+                    log.info("pruned %d audit log entries older than %d days", pruned,
+                             self.settings.audit_retention_days)
+            except Exception as exc:  # tried again next hour; the entries stay meanwhile
+                self._failed(exc, "pruning the audit log failed")
             try:
                 await refresh_stale_rfm(self.engine, self.clock.now())
             except Exception as exc:  # retried next hour; the old scores stay

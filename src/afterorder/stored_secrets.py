@@ -9,6 +9,9 @@ afterorder.toml, else the key file beside the database: ``afterorder.sealing``):
   webhook secrets (HMAC keys), and ``platform_connections.token``: Ecwid's REST API token, EC-CUBE's
   OAuth2 client secret;
 * ``store_compliance.dkim_private_key``: the store's DKIM private key (PEM);
+* ``stores.signing_key``: the key of the store's unsubscribe, preference, order-page and survey links
+  (opened once per process by ``afterorder.store_signers``; sealing never changes the key, so links
+  already sent keep working);
 * ``esp_credentials.settings["signing_key"]``: Mailgun's webhook signing key;
 * ``store_channels.secrets``: the providers' credentials (SES, SendGrid, Postmark, LINE, Twilio,
   Alibaba Cloud), one Fernet token of a JSON object (``afterorder.channels.setup``).
@@ -22,7 +25,7 @@ runs too.  Both are idempotent; a log line says how many values were sealed, nev
 SQLite the plain bytes are overwritten (``secure_delete``) and gone from the file once the
 write-ahead log is checkpointed (at the latest when the process stops); on PostgreSQL the old row
 versions stay in the table files until vacuumed (``VACUUM FULL platform_connections,
-store_compliance, esp_credentials`` after the first start removes them at once).
+store_compliance, esp_credentials, stores`` after the first start removes them at once).
 
 Rotating the key:
 
@@ -123,6 +126,10 @@ class Place:
     keys: tuple[str, ...]  # the row's primary key columns
     what: str  # how the error names it, after the store's slug
 
+    @property
+    def store_id(self) -> Column[Any]:
+        return self.table.c.id if self.table is stores else self.table.c.store_id
+
 
 PLACES = (
     Place(platform_connections, platform_connections.c.secret, ("store_id", "platform"), "{platform} webhook secret"),
@@ -130,6 +137,7 @@ PLACES = (
           "{platform} previous webhook secret"),
     Place(platform_connections, platform_connections.c.token, ("store_id", "platform"), "{platform} API token"),
     Place(store_compliance, store_compliance.c.dkim_private_key, ("store_id",), "DKIM private key"),
+    Place(stores, stores.c.signing_key, ("id",), "link signing key"),
 )
 
 
@@ -157,9 +165,10 @@ async def _changes(conn: AsyncConnection, sealer: Sealer, *, plain_only: bool) -
     for place in PLACES:
         keys = [place.table.c[k] for k in place.keys]
         extra = [place.table.c.platform] if "platform" in place.keys else []
-        rows = await conn.execute(select(*keys, *extra, place.column.label("value"), stores.c.slug)
-                                  .join(stores, stores.c.id == place.table.c.store_id)
-                                  .where(place.column.is_not(None)))
+        query = select(*keys, *extra, place.column.label("value"), stores.c.slug).where(place.column.is_not(None))
+        if place.table is not stores:
+            query = query.join(stores, stores.c.id == place.store_id)
+        rows = await conn.execute(query)
         for r in rows:
             where = {k: getattr(r, k) for k in place.keys}
             if is_sealed(r.value) and plain_only:
@@ -225,8 +234,9 @@ async def seal_plain(conn: AsyncConnection, sealer: Sealer) -> int:
 
 async def reseal_everything(conn: AsyncConnection, sealer: Sealer) -> Counts:
     """Every stored secret sealed again with the first key: platform webhook secrets, DKIM keys,
-    Mailgun signing keys and provider credentials (plain ones sealed).  All or nothing: if any
-    cannot be opened, nothing is written and the ``SealError`` names each."""
+    Mailgun signing keys, the stores' link signing keys and provider credentials (plain ones
+    sealed).  All or nothing: if any cannot be opened, nothing is written and the ``SealError``
+    names each."""
     changes, counts, unreadable = await _changes(conn, sealer, plain_only=False)
     if unreadable:
         raise SealError(f"nothing was re-sealed: {', '.join(unreadable)} cannot be opened with any key of "

@@ -47,9 +47,10 @@ def cli(*args: str, database: str, key: str | None, check: bool = True) -> Ran:
     return ran
 
 
-def add_store_cli(database: str, slug: str) -> None:
+def add_store_cli(database: str, slug: str, key: str | None = None) -> None:
+    """The store, its link signing key sealed with ``key`` (None: the key file beside the database)."""
     cli("store", "add", slug, "--name", "雲茶舗", "--email-from", f"shop@{slug}.example", "--locale", "ja",
-        database=database, key=None)
+        database=database, key=key)
 
 
 def listed(database: str, key: str | None) -> dict[str, Any]:
@@ -170,7 +171,7 @@ async def test_a_test_message_goes_through_the_stored_setup(database_url: str, s
 
 def test_rotating_the_key_and_resealing(database_url: str) -> None:
     old, new = new_key(), new_key()
-    add_store_cli(database_url, "kumo")
+    add_store_cli(database_url, "kumo", old)
     cli("channels", "set", "kumo", "smtp", "--url", SMTP_WITH_PASSWORD, database=database_url, key=old)
     [before] = stored_rows(database_url)
 
@@ -188,7 +189,8 @@ def test_rotating_the_key_and_resealing(database_url: str) -> None:
     assert Sealer([new]).open(after["secrets"]) == {"url": SMTP_WITH_PASSWORD}
 
     stale = cli("channels", "reseal", database=database_url, key=f"{new_key()},{old}", check=False)
-    assert stale.returncode == 1 and "nothing was re-sealed: kumo smtp credentials (email, primary)" in stale.stderr
+    assert stale.returncode == 1 and "nothing was re-sealed: kumo link signing key, kumo smtp credentials (email, " \
+        "primary)" in stale.stderr
     assert stored_rows(database_url)[0]["secrets"] == after["secrets"]
     wrong = cli("channels", "test", "kumo", "smtp", "--to", "a@b.example", database=database_url, key=old, check=False)
     assert wrong.returncode == 1 and "cannot be opened with the configured secret key" in wrong.stderr

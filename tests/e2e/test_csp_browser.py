@@ -63,8 +63,8 @@ async def test_pages_load_under_the_policy_and_still_work(tmp_path: Path, smtp_s
         await ingest(runtime, store, order_event("order.placed", "C1", SystemClock().now()))
         async with runtime.engine.connect() as conn:
             customer = int((await conn.execute(select(customers.c.id))).scalar_one())
-    preferences = f"/preferences/kumo/{tokens.preferences_token(store.signer(), customer)}"
-    unsubscribe = f"/u/kumo/{tokens.unsubscribe_token(store.signer(), tokens.MessageRef(customer))}"
+    preferences = f"/preferences/kumo/{tokens.preferences_token(runtime.signers.of(store), customer)}"
+    unsubscribe = f"/u/kumo/{tokens.unsubscribe_token(runtime.signers.of(store), tokens.MessageRef(customer))}"
 
     async with serve(database, smtp_server.url, "--dev-smtp") as url, async_playwright() as pw:
         async with httpx.AsyncClient() as client:  # a mail in the dev inbox, with its HTML part

@@ -1,7 +1,8 @@
 """Secrets at rest (issue 21 item 4): a store set up with every kind of secret through the CLI —
 platform webhook secrets (Shopify, WooCommerce, Saleor, and a previous one kept during a rotation),
 provider credentials (SES, SendGrid, Postmark, LINE, Twilio, Alibaba Cloud), a DKIM key, Mailgun's
-signing key — leaves none of them in the database file (nor their base64), prints none, and
+signing key, and each store's own key for its links (unsubscribe, order page, surveys) — leaves none
+of them in the database file (nor their base64), prints none, and
 ``secrets reseal`` after a key rotation re-seals them all, or nothing when a key is missing.
 
 The commands run in this process (typer's runner), as in tests/e2e/test_channels_cli.py.
@@ -21,7 +22,7 @@ from typer.testing import CliRunner
 
 from afterorder.cli.main import build_app
 from afterorder.db.database import open_engine
-from afterorder.db.schema import metadata, store_compliance
+from afterorder.db.schema import metadata, store_compliance, stores
 from afterorder.sealing import Sealer, new_key
 from afterorder.stored_secrets import SEALED, open_value
 
@@ -98,6 +99,21 @@ def dkim_pem(database: str, key: str) -> str:
     return asyncio.run(read())
 
 
+def link_keys(database: str, key: str) -> list[str]:
+    """The stores' link signing keys in clear (opened here: the database holds them sealed)."""
+    async def read() -> list[str]:
+        engine = open_engine(database)
+        try:
+            async with engine.connect() as conn:
+                stored = [v for (v,) in await conn.execute(select(stores.c.signing_key))]
+        finally:
+            await engine.dispose()
+        assert stored and all(v.startswith(SEALED) for v in stored)
+        return [open_value(Sealer.from_setting(key), v) or "" for v in stored]
+
+    return asyncio.run(read())
+
+
 def raw_database(database: str) -> bytes:
     """Every byte the database holds: the SQLite file (and its WAL), or PostgreSQL's tables as text."""
     url = make_url(database)
@@ -143,8 +159,9 @@ def test_the_database_holds_no_credential_in_plain_text(database_url: str) -> No
     key = new_key()
     printed = set_up_everything(database_url, key)
     pem = dkim_pem(database_url, key)
-    every = [*SECRETS.values(), *pem_lines(pem)]
-    assert len(pem_lines(pem)) > 10
+    links = link_keys(database_url, key)
+    every = [*SECRETS.values(), *pem_lines(pem), *links]
+    assert len(pem_lines(pem)) > 10 and len(links) == 2 and all(len(k) == 64 for k in links)
 
     assert_nothing_shows(raw_database(database_url), every, "the database")
     assert_nothing_shows(printed, every, "what the commands printed")
@@ -168,11 +185,13 @@ def test_a_key_rotation_reseals_every_secret_or_nothing(database_url: str) -> No
     old, new = new_key(), new_key()
     set_up_everything(database_url, old)
     before = raw_database(database_url)
+    links_before = link_keys(database_url, old)
 
     code, said = cli("secrets", "reseal", database=database_url, key=f"{new_key()},{new}", check=False)
     assert code == 1, said
     for named in ("kumo shopify webhook secret", "kumo shopify previous webhook secret", "kumo DKIM private key",
-                  "kumo mailgun signing_key", "kumo ses credentials (email, primary)",
+                  "kumo mailgun signing_key", "kumo link signing key", "harbor link signing key",
+                  "kumo ses credentials (email, primary)",
                   "harbor postmark credentials (email, primary)"):
         assert named in said
     assert "nothing was re-sealed" in said and "add the key they were sealed with after the new one" in said
@@ -181,13 +200,15 @@ def test_a_key_rotation_reseals_every_secret_or_nothing(database_url: str) -> No
                for c in json.loads(shown)["connections"]), "a wrong key is named per item, not a traceback"
 
     _, said = cli("secrets", "reseal", database=database_url, key=f"{new},{old}")
-    assert "re-sealed 6 stored secret(s) and 6 provider setup(s) with the first key, sealed 0" in said
+    assert "re-sealed 8 stored secret(s) and 6 provider setup(s) with the first key, sealed 0" in said
     assert raw_database(database_url) != before
     _, checked = cli("secrets", "check", database=database_url, key=new)
     assert "every stored secret opens" in checked
     code, said = cli("secrets", "check", database=database_url, key=old, check=False)
     assert code == 1 and "kumo saleor webhook secret" in said and "cannot be opened" in said
-    assert_nothing_shows(raw_database(database_url), list(SECRETS.values()), "the database after the rotation")
+    links = link_keys(database_url, new)
+    assert links == links_before, "the same link keys, sealed anew: links already sent keep working"
+    assert_nothing_shows(raw_database(database_url), [*SECRETS.values(), *links], "the database after the rotation")
     pem = dkim_pem(database_url, new)
     assert pem.startswith("-----BEGIN PRIVATE KEY-----")
 

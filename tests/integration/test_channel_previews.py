@@ -62,8 +62,9 @@ async def sms_message(runtime: Runtime, store: StoreRow, order_id: str) -> tuple
                                 "lines": placed["order"]["lines"], "shipment": shipment})
         rendered = runtime.renderer.render_sms("shipping-confirmation", "ja", store=store.snapshot(BASE),
                                                customer=customer_snapshot(placed["customer"]), order=order)
-        sms = instrument_sms(rendered, LinkContext(store.signer(), store.id, key, BASE, "shipping-confirmation",
-                                                   "shipping-confirmation", await load_settings(conn, store)))
+        links = LinkContext(runtime.signers.of(store), store.id, key, BASE, "shipping-confirmation",
+                            "shipping-confirmation", await load_settings(conn, store))
+        sms = instrument_sms(rendered, links)
         row = {**{k: email[k] for k in ("store_id", "run_id", "customer_id", "order_id")}, "idempotency_key": key,
                "message_id": key, "channel": "sms", "category": "transactional", "template": "shipping-confirmation",
                "locale": "ja", "envelope_from": "", "recipient": "+819012345678", "subject": "", "status": "sent",
@@ -104,10 +105,10 @@ async def test_a_tampered_or_unknown_short_link_records_nothing(database_url: st
         sent, [link] = await sms_message(runtime, store, "S2")
         code = link.rsplit("/", 1)[1]
         key = sent["idempotency_key"]
-        forged = encode(other.signer(), ShortLink(store.id, key, 0, True))  # right shape, another store's key
+        forged = encode(runtime.signers.of(other), ShortLink(store.id, key, 0, True))  # another store's key
         altered = code[:-1] + ("A" if code[-1] != "A" else "B")
-        no_message = encode(store.signer(), ShortLink(store.id, "run:999999:step:1", 0, True))
-        no_such_link = encode(store.signer(), ShortLink(store.id, key, 5, True))
+        no_message = encode(runtime.signers.of(store), ShortLink(store.id, "run:999999:step:1", 0, True))
+        no_such_link = encode(runtime.signers.of(store), ShortLink(store.id, key, 5, True))
         async with client(runtime) as http:
             for bad in (forged, altered, code[:10], "not-a-code!"):
                 refused = await http.get(f"/c/{bad}")
@@ -217,7 +218,7 @@ async def test_the_nps_page_an_sms_links_to_asks_before_it_records(sqlite_url: s
         await runtime.intake.ingest(store, [Event.model_validate(placed)])
         async with runtime.engine.connect() as conn:
             customer_id = (await conn.execute(select(customers.c.id))).scalar_one()
-        signed = survey_token(store, "nps", customer_id, None)
+        signed = survey_token(runtime.signers.of(store), "nps", customer_id, None)
         async with client(runtime) as http:
             page = await http.get(f"/s/kumo/nps/{signed}")
             bad = await http.get(f"/s/kumo/nps/{signed[:-2]}")

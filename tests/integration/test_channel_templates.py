@@ -96,8 +96,8 @@ def extra(template: str, locale: str) -> dict[str, Any]:
     if template == "nps-store-alert":
         return {**FLOW_EXTRAS, "score": 3, "comment": "The box arrived crushed.", "customer_email": "emma@example.com"}
     row = StoreRow(**{**STORE_ROW.__dict__, "name": NAMES[locale]})
-    library = message_extra(row, BASE, CONTENT, {"customer_id": 7, "order_id": 11}, ORDER, {"order_count": 3},
-                            template)(locale)
+    library = message_extra(row, Signer(row.signing_key), BASE, CONTENT, {"customer_id": 7, "order_id": 11}, ORDER,
+                            {"order_count": 3}, template)(locale)
     return {**FLOW_EXTRAS, **library}
 
 

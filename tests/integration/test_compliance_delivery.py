@@ -230,9 +230,9 @@ async def test_double_opt_in_grants_consent_only_after_the_confirmation(
         async with runtime.engine.connect() as conn:
             assert (await conn.execute(select(consents.c.status))).scalar_one() == "pending"
         assert await queue_confirmations(runtime.engine, runtime.renderer, runtime.clock.now(),
-                                         runtime.settings.base_url) == 1
+                                         runtime.settings.base_url, runtime.signers) == 1
         assert await queue_confirmations(runtime.engine, runtime.renderer, runtime.clock.now(),
-                                         runtime.settings.base_url) == 0, "one mail per request"
+                                         runtime.settings.base_url, runtime.signers) == 0, "one mail per request"
         await delivery(runtime, smtp_server).run_due()
         mails = {str(m["Subject"]): m for m in received(smtp_server)}
         confirm = mails["【雲茶舗】メール配信登録のご確認"]

@@ -97,7 +97,7 @@ async def test_a_note_is_saved_once_shown_and_sent_to_the_store_signed(database_
             while await runtime.webhooks.run_due():
                 pass
         assert [r.path for r in receiver.requests] == ["/hooks/notes", "/hooks/notes"]
-        signing = webhook_key(store)
+        signing = webhook_key(runtime.signers.of(store))
         for request, revision, choice in zip(receiver.requests, (1, 2), ("box", "door"), strict=True):
             expected = "sha256=" + hmac.new(signing.encode(), request.body, hashlib.sha256).hexdigest()
             assert request.headers["x-afterorder-signature"] == expected

@@ -33,7 +33,7 @@ async def test_the_owner_sets_the_webhook_and_sees_the_notes(sqlite_url: str) ->
         async with client(runtime) as http:
             await log_in(http, "owner")
             page = await http.get("/dashboard/kumo/settings")
-            assert page.status_code == 200 and webhook_key(kumo) in page.text
+            assert page.status_code == 200 and webhook_key(runtime.signers.of(kumo)) in page.text
             bad = await http.post("/dashboard/kumo/settings/delivery-note-webhook",
                                   data={"csrf": token(page.text), "url": "ftp://kumo.example/x"})
             assert bad.status_code == 400 and "url: &#39;ftp://kumo.example/x&#39; is not an http" in bad.text

@@ -66,7 +66,8 @@ async def setup(database_url: str) -> AsyncIterator[Setup]:
 
 
 async def test_the_printed_url_takes_the_documented_sample(setup: Setup) -> None:
-    assert setup.url == f"{PUBLIC}/webhooks/aliyun_sms/kumo/{report_token(setup.store)}"
+    token = report_token(setup.store, setup.runtime.signers.of(setup.store))
+    assert setup.url == f"{PUBLIC}/webhooks/aliyun_sms/kumo/{token}"
     delivered = await sent_message(setup.runtime, setup.store, channel="sms", recipient="+8613811112222",
                                    provider="aliyun_sms", provider_message_id="12345********")
     untouched = await sent_message(setup.runtime, setup.store, channel="sms", recipient="+8613811113333",
@@ -99,7 +100,8 @@ async def test_a_wrong_token_gets_401_and_changes_nothing(setup: Setup) -> None:
     message = await sent_message(setup.runtime, setup.store, channel="sms", recipient="+8613811112222",
                                  provider="aliyun_sms", provider_message_id="12345********")
     other, _ = await add_store(setup.runtime, US_STORE)
-    for url in (setup.url[:-3] + "AAA", f"{PUBLIC}/webhooks/aliyun_sms/kumo/{report_token(other)}",
+    theirs = report_token(other, setup.runtime.signers.of(other))
+    for url in (setup.url[:-3] + "AAA", f"{PUBLIC}/webhooks/aliyun_sms/kumo/{theirs}",
                 f"{PUBLIC}/webhooks/aliyun_sms/kumo/x"):
         answer = await setup.post([sample()], url)
         assert answer.status_code == 401 and answer.json()["error"] == "unauthorized", (url, answer.text)

@@ -282,7 +282,7 @@ def chat_text(chat_url: str) -> str:
 
 async def test_linking_a_customer_end_to_end(setup: Setup) -> None:
     customer = await add_customer(setup.runtime, setup.store, "c1", locale="ja")
-    mail_link = line_link_url(PUBLIC, setup.store.slug, setup.store.signer(), customer)
+    mail_link = line_link_url(PUBLIC, setup.store.slug, setup.runtime.signers.of(setup.store), customer)
 
     page = await setup.http.get(setup.local(mail_link))
     assert page.status_code == 200 and "LINEで通知を受け取る" in page.text and 'lang="ja"' in page.text
@@ -338,7 +338,7 @@ async def test_linking_a_customer_end_to_end(setup: Setup) -> None:
 async def test_only_the_user_who_sent_the_code_can_spend_its_nonce(setup: Setup) -> None:
     customer = await add_customer(setup.runtime, setup.store, "c1")
     _, code = page_parts((await setup.http.get(setup.local(
-        line_link_url(PUBLIC, "kumo", setup.store.signer(), customer)))).text)
+        line_link_url(PUBLIC, "kumo", setup.runtime.signers.of(setup.store), customer)))).text)
     await setup.post(body_of(event("message", message={"type": "text", "text": code})))
     confirm = setup.line.pushes[0]["messages"][0]["template"]["actions"][0]["uri"]
     nonce = parse_qs(urlsplit((await setup.http.get(setup.local(confirm))).headers["location"]).query)["nonce"][0]
@@ -354,7 +354,7 @@ async def test_only_the_user_who_sent_the_code_can_spend_its_nonce(setup: Setup)
 async def test_a_code_is_good_for_an_hour(setup: Setup) -> None:
     customer = await add_customer(setup.runtime, setup.store, "c1")
     _, code = page_parts((await setup.http.get(setup.local(
-        line_link_url(PUBLIC, "kumo", setup.store.signer(), customer)))).text)
+        line_link_url(PUBLIC, "kumo", setup.runtime.signers.of(setup.store), customer)))).text)
     clock = setup.runtime.clock
     assert isinstance(clock, FrozenClock)
     clock.advance(3601)
@@ -365,7 +365,7 @@ async def test_a_code_is_good_for_an_hour(setup: Setup) -> None:
 async def test_a_push_line_refuses_is_reported_not_raised(setup: Setup) -> None:
     customer = await add_customer(setup.runtime, setup.store, "c1")
     _, code = page_parts((await setup.http.get(setup.local(
-        line_link_url(PUBLIC, "kumo", setup.store.signer(), customer)))).text)
+        line_link_url(PUBLIC, "kumo", setup.runtime.signers.of(setup.store), customer)))).text)
     setup.line.push_status = 500
     answer = await setup.post(body_of(event("message", message={"type": "text", "text": code})))
     assert answer.status_code == 200 and answer.json()["link_prompt_failures"] == 1
@@ -380,7 +380,7 @@ async def test_a_push_line_refuses_is_reported_not_raised(setup: Setup) -> None:
 async def test_the_page_speaks_the_customers_language(setup: Setup) -> None:
     english = await add_customer(setup.runtime, setup.store, "en1", locale="en")
     unknown = await add_customer(setup.runtime, setup.store, "xx1", locale=None)
-    signer = setup.store.signer()
+    signer = setup.runtime.signers.of(setup.store)
     page = await setup.http.get(setup.local(line_link_url(PUBLIC, "kumo", signer, english)),
                                 headers={"accept-language": "ja"})
     assert "Get updates on LINE" in page.text and chat_text(page_parts(page.text)[0]).startswith("LINE link code ")
@@ -392,14 +392,15 @@ async def test_the_page_speaks_the_customers_language(setup: Setup) -> None:
 
 async def test_bad_links_and_stores_without_line_get_a_page_saying_so(setup: Setup) -> None:
     customer = await add_customer(setup.runtime, setup.store, "c1")
-    link = setup.local(line_link_url(PUBLIC, "kumo", setup.store.signer(), customer))
+    link = setup.local(line_link_url(PUBLIC, "kumo", setup.runtime.signers.of(setup.store), customer))
     tampered = await setup.http.get(link[:-2] + ("AA" if not link.endswith("AA") else "BB"))
     assert tampered.status_code == 400 and "このリンクは無効です" in tampered.text
     other, _ = await add_store(setup.runtime, US_STORE)
-    elsewhere = await setup.http.get(setup.local(line_link_url(PUBLIC, other.slug, other.signer(), customer)))
+    other_signer = setup.runtime.signers.of(other)
+    elsewhere = await setup.http.get(setup.local(line_link_url(PUBLIC, other.slug, other_signer, customer)))
     assert elsewhere.status_code == 400, "a customer of another store"
     theirs = await add_customer(setup.runtime, other, "h1", locale="en")
-    unavailable = await setup.http.get(setup.local(line_link_url(PUBLIC, other.slug, other.signer(), theirs)))
+    unavailable = await setup.http.get(setup.local(line_link_url(PUBLIC, other.slug, other_signer, theirs)))
     assert unavailable.status_code == 404 and "does not send updates on LINE" in unavailable.text
     forged_confirm = await setup.http.get(f"/line/link/kumo/confirm?t={link.rsplit('/', 1)[1]}")
     assert forged_confirm.status_code == 400, "a mail link is not a confirm button"

@@ -105,7 +105,7 @@ async def test_a_public_page_probed_from_one_address_is_refused_while_another_st
 
         # the same customer page of another store is still served, to its customer and to this address
         harbor_customer = await site.customer_id(site.harbor)
-        page = f"/preferences/harbor/{tokens.preferences_token(site.harbor.signer(), harbor_customer)}"
+        page = f"/preferences/harbor/{tokens.preferences_token(site.runtime.signers.of(site.harbor), harbor_customer)}"
         for who in (customer, attacker):
             shown = await who.get(page)
             assert shown.status_code == 200 and "Harbor Goods" in shown.text
@@ -124,7 +124,7 @@ async def test_one_click_unsubscribes_from_a_mailbox_provider_pass_in_bulk_then_
         assert all(a.status_code == 400 for a in answers[:burst])  # far more than a public page allows
         assert answers[burst].status_code == 429 and answers[burst].headers["retry-after"] == "1"
         harbor = await site.customer_id(site.harbor)
-        link = f"/u/harbor/{tokens.unsubscribe_token(site.harbor.signer(), tokens.MessageRef(harbor))}"
+        link = f"/u/harbor/{tokens.unsubscribe_token(site.runtime.signers.of(site.harbor), tokens.MessageRef(harbor))}"
         done = await provider.post(link, data=one_click)
         assert done.status_code == 200 and "Harbor Goods" in done.text
 

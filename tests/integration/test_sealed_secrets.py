@@ -16,22 +16,33 @@ from typing import Any
 import dkim
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from afterorder.channels.smtp import SmtpChannel
 from afterorder.clock import FrozenClock
 from afterorder.compliance import dkim as store_dkim
+from afterorder.compliance import tokens
 from afterorder.compliance.settings import DkimKey
-from afterorder.db.schema import delivery_attempts, esp_credentials, outbox, platform_connections, store_compliance
+from afterorder.db.schema import (
+    customers,
+    delivery_attempts,
+    esp_credentials,
+    flow_runs,
+    outbox,
+    platform_connections,
+    store_compliance,
+    stores,
+)
 from afterorder.delivery.worker import Delivery, DeliverySettings
 from afterorder.dev.smtp_server import DevSmtpServer
 from afterorder.runtime import Runtime
 from afterorder.sealing import Sealer, new_key
-from afterorder.stored_secrets import SEALED, reseal_everything, seal_value
+from afterorder.signing import Signer, new_signing_key
+from afterorder.stored_secrets import SEALED, reseal_everything, seal_value, unreadable_secrets
 from tests.compliance_helpers import configure, ingest, marketing_flows, received
 from tests.conftest import T0
-from tests.factories import add_store, running
+from tests.factories import add_store, order_event, running
 from tests.loopback import loopback
 from tests.platforms import sample, shopify_headers, woocommerce_headers
 
@@ -80,6 +91,55 @@ async def stored_secrets(runtime: Runtime) -> list[str]:
     return found
 
 
+async def signing_key(runtime: Runtime) -> str:
+    async with runtime.engine.connect() as conn:
+        return str((await conn.execute(select(stores.c.signing_key))).scalar_one())
+
+
+async def test_links_sent_before_the_signing_key_was_sealed_keep_working(database_url: str) -> None:
+    """An older version stored the store's link key in plain text: sealed at start, re-sealed after a
+    rotation, the links it signed still open the customer's pages; a key that cannot open it is a 503."""
+    old, new = new_key(), new_key()
+    plain = new_signing_key()
+    async with served(database_url, old) as (runtime, http):
+        store, _ = await add_store(runtime)
+        assert (await signing_key(runtime)).startswith(SEALED), "a new store's key is sealed from the start"
+        async with runtime.engine.begin() as conn:  # as an older version stored it
+            await conn.execute(stores.update().values(signing_key=plain))
+        await ingest(runtime, store, order_event("order.placed", "S1", T0))
+        async with runtime.engine.connect() as conn:
+            customer = (await conn.execute(select(customers.c.id))).scalar_one()
+        sent = Signer(plain)  # the links mailed before the upgrade
+        links = [f"/u/kumo/{tokens.unsubscribe_token(sent, tokens.MessageRef(customer))}",
+                 f"/preferences/kumo/{tokens.preferences_token(sent, customer)}"]
+        for link in links:
+            assert (await http.get(link)).status_code == 200, "a plain key is used as it is"
+
+        await runtime.migrate()  # what serve and worker do at start
+        stored = await signing_key(runtime)
+        assert stored.startswith(SEALED) and plain not in stored, "sealed at start"
+        for link in links:
+            assert (await http.get(link)).status_code == 200, "the same key, only sealed"
+        async with runtime.engine.begin() as conn:  # `afterorder secrets reseal` with NEW,OLD configured
+            await reseal_everything(conn, Sealer.from_setting(f"{new},{old}"))
+        assert await signing_key(runtime) not in (stored, plain)
+
+    if database_url.startswith("sqlite"):  # nor does the file hold it
+        path = Path(make_url(database_url).database or "")
+        raw = b"".join(p.read_bytes() for p in (path, path.with_name(path.name + "-wal")) if p.exists())
+        assert plain.encode() not in raw
+
+    async with served(database_url, new) as (runtime, http):
+        for link in links:
+            assert (await http.get(link)).status_code == 200, "the new key alone opens it"
+    async with served(database_url, old) as (runtime, http):
+        async with runtime.engine.connect() as conn:
+            assert await unreadable_secrets(conn, Sealer.from_setting(old)) == ["kumo link signing key"]
+        locked = await http.get(links[0])
+        assert locked.status_code == 503 and locked.json()["error"] == "secret_key", locked.text
+        assert "configure the key they were sealed with" in locked.json()["message"]
+
+
 async def test_webhooks_verify_from_a_plain_row_once_sealed_and_after_a_rotation(
         database_url: str, caplog: pytest.LogCaptureFixture) -> None:
     logs(caplog)
@@ -113,7 +173,7 @@ async def test_webhooks_verify_from_a_plain_row_once_sealed_and_after_a_rotation
 
         async with runtime.engine.begin() as conn:  # `afterorder secrets reseal` with NEW,OLD configured
             counts = await reseal_everything(conn, Sealer.from_setting(f"{new},{old}"))
-        assert (counts.resealed, counts.sealed) == (4, 0)
+        assert (counts.resealed, counts.sealed) == (5, 0), "and the store's link signing key"
 
     if database_url.startswith("sqlite"):  # the file no longer holds the plain values either
         path = Path(make_url(database_url).database or "")
@@ -136,8 +196,9 @@ async def test_webhooks_verify_from_a_plain_row_once_sealed_and_after_a_rotation
         assert rotate.status_code == 503 and rotate.json()["error"] == "secret_key", rotate.text
         assert "configure the key they were sealed with" in rotate.json()["message"]
     assert "cannot be verified" in caplog.text and "Traceback" not in caplog.text
-    assert "kumo DKIM private key, kumo mailgun signing_key, kumo shopify webhook secret, kumo woocommerce webhook " \
-           "secret cannot be opened with the configured secret key" in caplog.text, "said at start"
+    assert "kumo DKIM private key, kumo link signing key, kumo mailgun signing_key, kumo shopify webhook secret, " \
+           "kumo woocommerce webhook secret cannot be opened with the configured secret key" in caplog.text, \
+        "said at start"
     for secret in (SHOPIFY, WOO, MAILGUN, old, new, *pem.splitlines()[1:-1]):
         assert secret not in caplog.text
 
@@ -186,10 +247,18 @@ async def test_mail_is_signed_with_a_sealed_dkim_key_and_waits_when_it_cannot_be
         raw = [m.raw for m in smtp_server.inbox.all()]
         record = store_dkim.dns_value(dkim_key).encode()
         assert len(raw) == 2 and all(dkim.verify(r, dnsfunc=lambda name, timeout=5: record) for r in raw)
+        await ingest(runtime, store, placed("A2", consent=True))  # written to the outbox, not yet sent
 
     async with running(sqlite_url, FrozenClock(T0), secret_key=other, flow_dirs=flows,
                        channel=SmtpChannel.from_url(smtp_server.url)) as runtime:
-        await ingest(runtime, store, placed("A2", consent=True))
+        async with runtime.engine.connect() as conn:
+            queued = (await conn.execute(select(func.count()).select_from(outbox))).scalar_one()
+        await ingest(runtime, store, placed("A3", consent=True))
+        async with runtime.engine.connect() as conn:
+            assert (await conn.execute(select(func.count()).select_from(outbox))).scalar_one() == queued, \
+                "a run whose links cannot be signed waits (the store's link key is sealed too)"
+            assert (await conn.execute(select(func.count()).select_from(flow_runs)
+                                       .where(flow_runs.c.status == "failed"))).scalar_one() == 0
         await Delivery(runtime.engine, runtime.registry, runtime.clock, runtime.settings.retry,
                        DeliverySettings(worker_id="test")).run_due()
         assert len(received(smtp_server)) == 2, "nothing goes out unsigned"

@@ -102,7 +102,7 @@ async def test_public_pages_carry_the_policy_and_send_no_referrer(sqlite_url: st
         async with runtime.engine.connect() as conn:
             customer = int((await conn.execute(select(customers.c.id))).scalar_one())
         async with _client(runtime) as http:
-            good = await http.get(f"/preferences/kumo/{tokens.preferences_token(store.signer(), customer)}")
+            good = await http.get(f"/preferences/kumo/{tokens.preferences_token(runtime.signers.of(store), customer)}")
             assert good.status_code == 200 and "<form" in good.text
             assert_page_headers(good, "no-referrer")
             for path in ("/u/kumo/altered", "/confirm/kumo/altered", "/s/kumo/nps/altered", "/line/link/kumo/altered"):

@@ -131,10 +131,10 @@ async def test_nothing_is_recorded_for_a_bad_token(database_url: str) -> None:
         pixel = re.search(r'/t/o/([^"]+)\.gif', await html_of(runtime))
         assert pixel
         other, _ = await add_store(runtime, {**STORE, "slug": "other"})
-        forged = other.signer().sign("open", {"s": store.id, "k": "run:1:step:0"})  # right shape, wrong key
-        click_as_open = store.signer().sign("click", {"s": store.id, "k": "run:1:step:0"})
+        forged = runtime.signers.of(other).sign("open", {"s": store.id, "k": "run:1:step:0"})  # right shape, wrong key
+        click_as_open = runtime.signers.of(store).sign("click", {"s": store.id, "k": "run:1:step:0"})
         async with client(runtime) as http:
-            huge = store.signer().sign("open", {"s": 10**30, "k": "run:1:step:0"})
+            huge = runtime.signers.of(store).sign("open", {"s": 10**30, "k": "run:1:step:0"})
             for token in (forged, click_as_open, pixel.group(1)[:-3], "garbage", huge):
                 assert (await http.get(f"/t/o/{token}.gif")).status_code == 400
         assert await count(runtime, engagements) == 0

@@ -141,7 +141,7 @@ async def test_tampered_tokens_and_wrong_bodies_get_400_and_change_nothing(
         token = path.rsplit("/", 1)[1]
         body, mac = token.split(".")
         flipped = body[:-1] + ("A" if body[-1] != "A" else "B")
-        other_purpose = tokens.preferences_token(store.signer(), 1)
+        other_purpose = tokens.preferences_token(runtime.signers.of(store), 1)
         bad_paths = [f"/u/kumo/{flipped}.{mac}", f"/u/kumo/{body}.{mac[:-2]}", f"/u/kumo/{body}",
                      f"/u/kumo/{other_purpose}", f"/u/other-store/{token}", "/u/kumo/%00"]
         before = await state(runtime)
@@ -177,10 +177,10 @@ async def test_preference_centre_saves_channels_and_topics_with_a_signed_form(
 
             forged = await http.post(path, data={"form": form[:-3] + "AAA", "channel": []})
             assert forged.status_code == 400
-            other = tokens.form_token(store.signer(), 999, int(T0.timestamp()))
+            other = tokens.form_token(runtime.signers.of(store), 999, int(T0.timestamp()))
             assert (await http.post(path, data={"form": other, "channel": []})).status_code == 400
-            customer_id = tokens.read_preferences(store.signer(), path.rsplit("/", 1)[1])
-            stale = tokens.form_token(store.signer(), customer_id, int(T0.timestamp()) - 2 * 86400)
+            customer_id = tokens.read_preferences(runtime.signers.of(store), path.rsplit("/", 1)[1])
+            stale = tokens.form_token(runtime.signers.of(store), customer_id, int(T0.timestamp()) - 2 * 86400)
             assert (await http.post(path, data={"form": stale, "channel": []})).status_code == 400
 
         async with runtime.engine.connect() as conn:
@@ -222,7 +222,7 @@ async def test_double_opt_in_confirmation_is_granted_by_the_button_not_the_link(
         await ingest(runtime, store, event)
         async with runtime.engine.connect() as conn:
             customer_id = (await conn.execute(select(customers.c.id))).scalar_one()
-        path = f"/confirm/kumo/{tokens.confirm_token(store.signer(), customer_id)}"
+        path = f"/confirm/kumo/{tokens.confirm_token(runtime.signers.of(store), customer_id)}"
         transport = httpx.ASGITransport(app=create_app(runtime))
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
             assert (await http.get(path)).status_code == 200

@@ -18,6 +18,9 @@ from rich.console import Console
 from afterorder.db.database import DatabaseUrlError, open_engine
 from afterorder.db.migrate import upgrade
 from afterorder.db.stores import StoreRow, get_store
+from afterorder.sealing import SealError, sealer_for
+from afterorder.signing import Signer
+from afterorder.store_signers import StoreSigners
 
 Database = Annotated[str, typer.Option("--database", envvar="AFTERORDER_DATABASE_URL",
                                        help="sqlite:///PATH or postgresql://user@host/db")]
@@ -42,6 +45,15 @@ async def known_store(conn: Any, slug: str) -> StoreRow:
     if store is None:
         raise fail(f"no store called {slug!r}")
     return store
+
+
+def store_signer(store: StoreRow, database: str, secret_key: str | None) -> Signer:
+    """The signer of ``store``'s links, its key opened with the configured key; the command fails
+    saying what to do when it cannot be."""
+    try:
+        return StoreSigners(lambda: sealer_for(database, secret_key)).of(store)
+    except SealError as exc:
+        raise fail(str(exc)) from None
 
 
 def run(database: str, work: Callable[[Any], Awaitable[T]]) -> T:

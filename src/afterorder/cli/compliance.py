@@ -14,7 +14,7 @@ from sqlalchemy import select
 from afterorder.audit.changes import setting_changes
 from afterorder.audit.command_line import by_command
 from afterorder.audit.log import Action, Change
-from afterorder.cli.common import Database, SecretKey, fail, run
+from afterorder.cli.common import Database, SecretKey, fail, run, store_signer
 from afterorder.clock import SystemClock
 from afterorder.compliance import dkim
 from afterorder.compliance.consent import history
@@ -42,7 +42,7 @@ def store_set(
         help="CHANNEL:N/HOURS, e.g. email:3/168 (at most 3 marketing mails a week), or CHANNEL:off")] = None,
     delivery_note_webhook: Annotated[str | None, typer.Option(
         help="post customers' delivery notes to this https:// address (signed; \"\" to stop)")] = None,
-    database: Database = DEFAULT_URL,
+    database: Database = DEFAULT_URL, secret_key: SecretKey = None,
 ) -> None:
     """Change a store's compliance settings (and its delivery note webhook); prints the settings in force."""
 
@@ -65,8 +65,8 @@ def store_set(
                 if url != was:
                     await by_command(conn, store.id, Change(Action.SETTING_CHANGED, "delivery_note_webhook",
                                                             {"from": was, "to": url}))
-                shown["delivery_note_webhook"] = {"url": url, "signing_key": webhook_key(store) if url else None,
-                                                  "signature_header": SIGNATURE_HEADER}
+                key = webhook_key(store_signer(store, database, secret_key)) if url else None
+                shown["delivery_note_webhook"] = {"url": url, "signing_key": key, "signature_header": SIGNATURE_HEADER}
         return shown
 
     try:

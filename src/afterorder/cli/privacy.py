@@ -15,7 +15,7 @@ from afterorder.audit.changes import setting_changes
 from afterorder.audit.command_line import by_command
 from afterorder.audit.customers import internal_id
 from afterorder.audit.log import Action, Change
-from afterorder.cli.common import Database, SecretKey, fail, known_store, run
+from afterorder.cli.common import Database, SecretKey, fail, known_store, run, store_signer
 from afterorder.clock import SystemClock
 from afterorder.compliance.suppression import Reason, lift, list_suppressions, suppress
 from afterorder.db.database import DEFAULT_URL
@@ -174,7 +174,7 @@ def store_webhooks(
     slug: str,
     base_url: Annotated[str, typer.Option(envvar="AFTERORDER_BASE_URL",
                                           help="afterorder's public address, for the printed URLs")] = "",
-    database: Database = DEFAULT_URL,
+    database: Database = DEFAULT_URL, secret_key: SecretKey = None,
 ) -> None:
     """Print the URL each provider sends its feedback to (bounces, statuses, LINE events, SMS replies).
 
@@ -189,7 +189,7 @@ def store_webhooks(
     typer.echo(_json({"store": slug, "webhooks": {
         **{f"esp:{p}": f"{base}/webhooks/esp/{p}/{slug}" for p in PROVIDERS},
         "line": f"{base}/webhooks/line/{slug}", "twilio": f"{base}/webhooks/twilio/{slug}",
-        "aliyun_sms": aliyun_sms.report_url(base, store)}}))
+        "aliyun_sms": aliyun_sms.report_url(base, store, store_signer(store, database, secret_key))}}))
 
 
 def _tracking(found: TrackingSettings) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from afterorder.audit.log import Action, Change
 from afterorder.channels.base import ChannelKind
 from afterorder.channels.line_limits import LineLimitError
 from afterorder.channels.smtp import SmtpChannel
-from afterorder.cli.common import Database, FlowDirs, fail, run
+from afterorder.cli.common import Database, FlowDirs, SecretKey, fail, run, store_signer
 from afterorder.clock import SystemClock
 from afterorder.content import Renderer
 from afterorder.content.line import LineRendered
@@ -60,8 +60,8 @@ async def _customer_id(conn: Any, store: StoreRow, given: str | None) -> int | N
 
 
 def _preview(target: str, store: str, locale: str, customer: str | None, database: str, flow_dirs: list[Path] | None,
-             template_dirs: list[Path] | None, base_url: str,
-             channel: ChannelKind = ChannelKind.EMAIL) -> tuple[StoreRow, Preview]:
+             template_dirs: list[Path] | None, base_url: str, channel: ChannelKind = ChannelKind.EMAIL,
+             secret_key: str | None = None) -> tuple[StoreRow, Preview]:
     flow, step = _split(target)
     try:
         catalog = FlowCatalog.load(flow_dirs or [])
@@ -75,7 +75,8 @@ def _preview(target: str, store: str, locale: str, customer: str | None, databas
             if row is None:
                 raise fail(f"no store called {store!r}")
             found = await build_preview(conn, catalog, renderer, row, base_url, flow, step, locale,
-                                        SystemClock().now(), await _customer_id(conn, row, customer), channel)
+                                        SystemClock().now(), await _customer_id(conn, row, customer), channel,
+                                        signer=store_signer(row, database, secret_key))
             await conn.rollback()  # a preview changes nothing
             return row, found
 
@@ -103,12 +104,13 @@ def preview(target: str, store: StoreSlug, locale: Locale = "ja", customer: Cust
             channel: Channel = ChannelKind.EMAIL,
             out: Annotated[Path | None, typer.Option("--out", help="write the message's files here")] = None,
             database: Database = DEFAULT_URL, flow_dirs: FlowDirs = None, template_dirs: Templates = None,
-            base_url: BaseUrl = "http://127.0.0.1:8000") -> None:
+            base_url: BaseUrl = "http://127.0.0.1:8000", secret_key: SecretKey = None) -> None:
     """Render one message of a flow (FLOW/STEP: STEP is 1, 2, ... or the template name) with sample data or
     a customer's, on a channel: email prints the subject and text (--out writes NAME.html and NAME.txt);
     line prints the altText and the LINE message objects (NAME.line.json); sms prints the text with its
     links short, its segment count and encoding, and a warning above 3 segments (NAME.sms.txt)."""
-    _, found = _preview(target, store, locale, customer, database, flow_dirs, template_dirs, base_url, channel)
+    _, found = _preview(target, store, locale, customer, database, flow_dirs, template_dirs, base_url, channel,
+                        secret_key)
     shown = _shown(found)
     if out is None:
         typer.echo(shown[""])
@@ -125,13 +127,14 @@ def send_test_command(target: str, store: StoreSlug, to: Annotated[str, typer.Op
                       customer: Customer = None,
                       smtp: Annotated[str | None, typer.Option("--smtp", envvar="AFTERORDER_SMTP_URL")] = None,
                       database: Database = DEFAULT_URL, flow_dirs: FlowDirs = None, template_dirs: Templates = None,
-                      base_url: BaseUrl = "http://127.0.0.1:8000") -> None:
+                      base_url: BaseUrl = "http://127.0.0.1:8000", secret_key: SecretKey = None) -> None:
     """Send one message of a flow to ADDR, its subject starting with [TEST]."""
     if "@" not in to:
         raise fail(f"--to {to!r} is not an email address")
     if not smtp:
         raise fail("no mail server: pass --smtp smtp://host:port or set AFTERORDER_SMTP_URL")
-    row, found = _preview(target, store, locale, customer, database, flow_dirs, template_dirs, base_url)
+    row, found = _preview(target, store, locale, customer, database, flow_dirs, template_dirs, base_url,
+                          secret_key=secret_key)
     try:
         channel = SmtpChannel.from_url(smtp)
     except ValueError as exc:

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 
+from afterorder.audit.retention import DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS, MIN_RETENTION_DAYS
 from afterorder.channels import RetryPolicy
 from afterorder.cli.common import Database, FlowDirs, SecretKey, fail, run
 from afterorder.clock import Clock, OffsetClock, SystemClock
@@ -45,6 +46,9 @@ TrustedProxy = Annotated[list[str] | None, typer.Option(
 RenderProcesses = Annotated[int, typer.Option(
     "--render-processes", min=0, max=64,
     help="helper processes that render messages, so rendering uses another core (0: render in this process)")]
+AuditRetention = Annotated[int, typer.Option(
+    "--audit-retention-days", min=MIN_RETENTION_DAYS, max=MAX_RETENTION_DAYS,
+    help="audit log entries older than this many days are deleted (checked hourly)")]
 
 
 def run_async(main: Coroutine[Any, Any, None]) -> None:
@@ -139,7 +143,8 @@ async def serve_async(*, database: str, smtp: str | None, listen: str, dev_clock
                       poll: float = 0.5, template_dirs: list[Path] | None = None, workers: int = 0,
                       render_processes: int = 1, after_start: Any = None, secret_key: str | None = None,
                       dev_sinks: bool = False, limits: RateLimitSettings | None = None,
-                      max_body_bytes: int = MAX_BODY_BYTES) -> None:
+                      max_body_bytes: int = MAX_BODY_BYTES,
+                      audit_retention_days: int = DEFAULT_RETENTION_DAYS) -> None:
     """``dev_smtp``: the development SMTP server and ``/inbox``; ``dev_sinks`` (with it): the local LINE and
     Twilio beside it.  ``after_start(runtime, url, receivers)`` runs once the server listens."""
     from afterorder.web.app import create_app
@@ -156,7 +161,8 @@ async def serve_async(*, database: str, smtp: str | None, listen: str, dev_clock
                                flow_dirs=tuple(flow_dirs), template_dirs=tuple(template_dirs or []),
                                retry=RetryPolicy(base_seconds=retry_base),
                                lease_seconds=lease, poll_seconds=poll, render_processes=render_processes,
-                               secret_key=secret_key, max_body_bytes=max_body_bytes)
+                               secret_key=secret_key, max_body_bytes=max_body_bytes,
+                               audit_retention_days=audit_retention_days)
     runtime = Runtime(settings, clock)
     try:
         await runtime.migrate()
@@ -166,7 +172,8 @@ async def serve_async(*, database: str, smtp: str | None, listen: str, dev_clock
     if workers:
         worker_args = ["--database", database, "--smtp", smtp, "--base-url", settings.base_url, "--lease", str(lease),
                        "--retry-base", str(retry_base), "--poll", str(min(poll, 0.05)),
-                       "--render-processes", str(render_processes)]
+                       "--render-processes", str(render_processes),
+                       "--audit-retention-days", str(audit_retention_days)]
         for directory in flow_dirs:
             worker_args += ["--flows", str(directory)]
         for directory in template_dirs or []:
@@ -235,6 +242,7 @@ def serve(
     max_body_bytes: Annotated[int, typer.Option(
         help="the largest request body the API and the webhooks read (413 past it)",
         min=MIN_BODY_BYTES, max=MAX_BODY_BYTES_SETTING)] = MAX_BODY_BYTES,
+    audit_retention_days: AuditRetention = DEFAULT_RETENTION_DAYS,
 ) -> None:
     """Run the HTTP API, the scheduler and delivery (in this process, or in --workers N child processes)."""
     _load_catalog(flow_dirs)
@@ -247,7 +255,7 @@ def serve(
                                 base_url=base_url, flow_dirs=flow_dirs or [], retry_base=retry_base, lease=lease,
                                 poll=poll, template_dirs=template_dirs, workers=workers,
                                 render_processes=render_processes, secret_key=secret_key, limits=limits,
-                                max_body_bytes=max_body_bytes))
+                                max_body_bytes=max_body_bytes, audit_retention_days=audit_retention_days))
     except DatabaseUrlError as exc:
         raise fail(str(exc)) from None
 
@@ -257,7 +265,8 @@ def worker(database: Database = DEFAULT_URL, smtp: Smtp = None, flow_dirs: FlowD
            base_url: Annotated[str, typer.Option(help="public URL of the API server, for links")] = "http://127.0.0.1:8000",
            lease: Annotated[float, typer.Option(help="seconds a worker holds claimed work")] = 60.0,
            poll: Annotated[float, typer.Option(help="seconds between looks for due work")] = 0.5,
-           render_processes: RenderProcesses = 1, secret_key: SecretKey = None) -> None:
+           render_processes: RenderProcesses = 1, secret_key: SecretKey = None,
+           audit_retention_days: AuditRetention = DEFAULT_RETENTION_DAYS) -> None:
     """Run an extra scheduler + delivery process (any number, on any machine, sharing one PostgreSQL)."""
     _load_catalog(flow_dirs)
     _check_secret_key(secret_key)
@@ -269,7 +278,8 @@ def worker(database: Database = DEFAULT_URL, smtp: Smtp = None, flow_dirs: FlowD
                                           template_dirs=tuple(template_dirs or []), base_url=base_url,
                                           retry=RetryPolicy(base_seconds=retry_base), lease_seconds=lease,
                                           poll_seconds=poll, render_processes=render_processes,
-                                          secret_key=secret_key), SystemClock())
+                                          secret_key=secret_key, audit_retention_days=audit_retention_days),
+                          SystemClock())
         try:
             await runtime.migrate()
         except OSError as exc:

@@ -27,6 +27,7 @@ from afterorder.audit.log import Action, Change
 from afterorder.audit.sources import key_label
 from afterorder.channels.setup import ShownSetup, load_prefs, load_setups
 from afterorder.cli.common import Database, SecretKey, fail, known_store, run
+from afterorder.cli.secrets import configured_sealer
 from afterorder.clock import SystemClock
 from afterorder.compliance.settings import load_one
 from afterorder.db.database import DEFAULT_URL
@@ -48,9 +49,10 @@ def store_add(
     country: str = "US", locale: str = "en", timezone: str = "UTC", currency: str = "USD",
     postal_address: str = "", support_email: str = "", support_phone: str = "", support_url: str = "",
     brand_color: str = "#1f6feb", logo_url: str = "",
-    database: Database = DEFAULT_URL,
+    database: Database = DEFAULT_URL, secret_key: SecretKey = None,
 ) -> None:
-    """Create a store; prints it as JSON with its API key (shown only now)."""
+    """Create a store; prints it as JSON with its API key (shown only now).  Its link signing key is
+    stored sealed with the configured key."""
     fields = dict(slug=slug, name=name, email_from=email_from, country=country, locale=locale, timezone=timezone,
                   currency=currency, postal_address=postal_address, support_email=support_email,
                   support_phone=support_phone, support_url=support_url, brand_color=brand_color,
@@ -58,9 +60,11 @@ def store_add(
     if reply_to:
         fields["reply_to"] = reply_to
 
+    sealer = configured_sealer(database, secret_key)
+
     async def work(engine: Any) -> dict[str, Any]:
         async with engine.begin() as conn:
-            store, key = await create_store(conn, SystemClock().now(), **fields)
+            store, key = await create_store(conn, SystemClock().now(), sealer=sealer, **fields)
             await by_command(conn, store.id, Change(Action.STORE_CREATED, store.slug, {
                 "api_key": key_label(store.api_key_prefix)}))
         return {**store.public(), "api_key": key}

@@ -22,6 +22,7 @@ from afterorder.content.snapshots import customer_snapshot
 from afterorder.db.schema import consents, customers
 from afterorder.db.stores import get_store_by_id
 from afterorder.delivery.outbox import OutboxMessage, write_messages
+from afterorder.store_signers import StoreSigners
 
 TEMPLATE = "confirm-subscription"
 
@@ -31,8 +32,9 @@ def confirm_url(base_url: str, slug: str, token: str) -> str:
 
 
 async def queue_confirmations(engine: AsyncEngine, renderer: Renderer, now: datetime, base_url: str,
-                              limit: int = 200) -> int:
-    """Write a confirmation mail for each pending consent that has none yet; returns how many."""
+                              signers: StoreSigners, limit: int = 200) -> int:
+    """Write a confirmation mail for each pending consent that has none yet; returns how many.
+    ``signers`` signs the links with each store's key."""
     async with engine.connect() as conn:
         pending = (await conn.execute(
             select(consents.c.store_id, consents.c.customer_id, consents.c.updated_at, customers.c.email,
@@ -55,7 +57,7 @@ async def queue_confirmations(engine: AsyncEngine, renderer: Renderer, now: date
         key = f"confirm:{p['customer_id']}:{int(p['updated_at'].timestamp())}"
         message_id = message_id_for(snapshot, key)
         locale = resolve_locale(p["locale"], renderer.locales_for(TEMPLATE), store.locale)
-        link = confirm_url(base_url, store.slug, confirm_token(store.signer(), p["customer_id"]))
+        link = confirm_url(base_url, store.slug, confirm_token(signers.of(store), p["customer_id"]))
         rendered = renderer.render(TEMPLATE, locale, store=snapshot, customer=customer_snapshot(dict(p)),
                                    links={"confirm": link})
         data = build_email(snapshot, to=p["email"], rendered=rendered, message_id=message_id,

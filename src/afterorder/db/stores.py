@@ -1,4 +1,5 @@
-"""Stores: the tenants.  Each has its own API key (only its hash is kept)."""
+"""Stores: the tenants.  Each has its own API key (only its hash is kept) and its own key for the
+links it sends, stored sealed (``signing_key`` as stored; ``afterorder.store_signers`` opens it)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.db.schema import stores
 from afterorder.domain import StoreSnapshot
-from afterorder.signing import Signer, new_signing_key
+from afterorder.sealing import Sealer
+from afterorder.signing import new_signing_key
+from afterorder.stored_secrets import seal_value
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -45,7 +48,7 @@ class StoreRow:
     brand_color: str
     logo_url: str
     api_key_prefix: str
-    signing_key: str = field(repr=False)
+    signing_key: str = field(repr=False)  # as stored: sealed (or plain, from an older version)
     created_at: datetime
 
     def snapshot(self, base_url: str) -> StoreSnapshot:
@@ -56,10 +59,6 @@ class StoreRow:
             support_phone=self.support_phone, support_url=self.support_url,
             brand_color=self.brand_color, logo_url=self.logo_url, base_url=base_url,
         )
-
-    def signer(self) -> Signer:
-        """Signs this store's unsubscribe, tracking and survey links."""
-        return Signer(self.signing_key)
 
     def public(self) -> dict[str, Any]:
         data = asdict(self)
@@ -99,8 +98,10 @@ def validate_store_fields(fields: dict[str, Any]) -> None:
         raise StoreError("\n  ".join(["the store was not created:", *problems]))
 
 
-async def create_store(conn: AsyncConnection, now: datetime, **fields: Any) -> tuple[StoreRow, str]:
-    """Create a store; returns the row and its API key (shown once)."""
+async def create_store(conn: AsyncConnection, now: datetime, *, sealer: Sealer | None = None,
+                       **fields: Any) -> tuple[StoreRow, str]:
+    """Create a store; returns the row and its API key (shown once).  Its signing key is sealed with
+    ``sealer`` (without one it is stored plain, as older versions did, and sealed at the next start)."""
     fields.setdefault("reply_to", fields["email_from"])
     fields.setdefault("country", "US")
     fields.setdefault("locale", "en")
@@ -117,7 +118,7 @@ async def create_store(conn: AsyncConnection, now: datetime, **fields: Any) -> t
         await conn.execute(
             stores.insert().values(
                 **fields, api_key_hash=hash_key(api_key), api_key_prefix=api_key[:10],
-                signing_key=new_signing_key(), created_at=now,
+                signing_key=_signing_key(sealer), created_at=now,
             )
         )
     except IntegrityError as exc:
@@ -125,6 +126,11 @@ async def create_store(conn: AsyncConnection, now: datetime, **fields: Any) -> t
     row = await get_store(conn, fields["slug"])
     assert row is not None
     return row, api_key
+
+
+def _signing_key(sealer: Sealer | None) -> str:
+    key = new_signing_key()
+    return seal_value(sealer, key) or key if sealer is not None else key
 
 
 def _row(mapping: Any) -> StoreRow:

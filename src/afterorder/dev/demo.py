@@ -69,7 +69,7 @@ async def _stores(runtime: Runtime, receivers: DevReceivers) -> list[StoreRow]:
         for spec in STORES:
             existing = await get_store(conn, spec["slug"])
             if existing is None:
-                existing, key = await create_store(conn, runtime.clock.now(), **spec)
+                existing, key = await create_store(conn, runtime.clock.now(), sealer=runtime.sealer, **spec)
                 typer.echo(f"demo store {spec['slug']} created; API key {key}")
             await set_up_channels(conn, runtime.sealer, existing, receivers, runtime.clock.now())
             out.append(existing)

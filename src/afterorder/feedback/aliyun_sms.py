@@ -28,7 +28,8 @@ from afterorder.feedback.base import DeliveryStatus, Feedback, StatusReport, Web
 from afterorder.feedback.receiver import Received, find_store, store_feedback
 from afterorder.intake.errors import Malformed, Unauthorized
 from afterorder.intake.pipeline import Intake
-from afterorder.signing import BadToken
+from afterorder.signing import BadToken, Signer
+from afterorder.store_signers import StoreSigners
 
 NAME = "aliyun_sms"
 PURPOSE = "aliyun-sms-report"  # signing purpose of the URL token
@@ -36,18 +37,19 @@ CHINA = timezone(timedelta(hours=8))
 ANSWER = {"code": 0, "msg": "接收成功"}
 
 
-def report_token(store: StoreRow) -> str:
-    """The secret part of the store's SmsReport URL (the same every time for the same signing key)."""
-    return store.signer().sign(PURPOSE, [store.id])
+def report_token(store: StoreRow, signer: Signer) -> str:
+    """The secret part of the store's SmsReport URL (the same every time for the same signing key;
+    ``signer``: the store's, ``afterorder.store_signers``)."""
+    return signer.sign(PURPOSE, [store.id])
 
 
-def report_url(base_url: str, store: StoreRow) -> str:
-    return f"{base_url.rstrip('/')}/webhooks/aliyun_sms/{quote(store.slug, safe='')}/{report_token(store)}"
+def report_url(base_url: str, store: StoreRow, signer: Signer) -> str:
+    return f"{base_url.rstrip('/')}/webhooks/aliyun_sms/{quote(store.slug, safe='')}/{report_token(store, signer)}"
 
 
-def verify(store: StoreRow, token: str) -> None:
+def verify(store: StoreRow, signer: Signer, token: str) -> None:
     try:
-        if store.signer().verify(PURPOSE, token) == [store.id]:
+        if signer.verify(PURPOSE, token) == [store.id]:
             return
     except BadToken:
         pass
@@ -85,8 +87,9 @@ def parse(request: WebhookRequest) -> Feedback:
 class AliyunSmsReceiver:
     engine: AsyncEngine
     intake: Intake
+    signers: StoreSigners
 
     async def receive(self, store_slug: str, token: str, request: WebhookRequest) -> Received:
         store = await find_store(self.engine, store_slug)
-        verify(store, token)
+        verify(store, self.signers.of(store), token)
         return await store_feedback(self.engine, self.intake, store, NAME, parse(request))

@@ -50,6 +50,7 @@ from afterorder.feedback.receipts import first_time
 from afterorder.feedback.receiver import SealerOf, find_store, provider_setups
 from afterorder.feedback.status import find_outbox, set_status
 from afterorder.intake.errors import Malformed, Unauthorized
+from afterorder.store_signers import StoreSigners
 
 log = logging.getLogger(__name__)
 NAME = "line"
@@ -198,6 +199,7 @@ class LineReceiver:
     clock: Clock
     sealer: SealerOf
     base_url: str
+    signers: StoreSigners  # the stores' link signing keys, for the confirm button's link
     client: httpx.AsyncClient | None = None
 
     def _http(self) -> httpx.AsyncClient:
@@ -239,7 +241,7 @@ class LineReceiver:
         account = line_link.LineAccount(self._http(), str(setup.settings.get("api_base") or DEFAULT_API_BASE),
                                         setup.secrets.get("channel_access_token", ""))
         words = link_text(link_locale(claim.locale, store.locale), store=store.name)
-        signer = store.signer()
+        signer = self.signers.of(store)
 
         def url_for(link_token: str) -> str:
             return line_link.confirm_url(self.base_url, store.slug, signer, claim.link_id, link_token)

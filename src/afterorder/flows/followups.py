@@ -31,6 +31,7 @@ from afterorder.db.key_lists import in_keys
 from afterorder.db.schema import events, products, survey_answers
 from afterorder.db.stores import StoreRow
 from afterorder.flows.facts import ManyFacts
+from afterorder.signing import Signer
 
 SURVEY_PURPOSE = "survey"
 NPS_SCORES = tuple(range(11))
@@ -118,8 +119,9 @@ async def enrich(conn: AsyncConnection, stores: Mapping[int, StoreRow], facts: M
     return content
 
 
-def survey_token(store: StoreRow, survey: str, customer_id: int | None, order_id: int | None) -> str:
-    return store.signer().sign(SURVEY_PURPOSE, {"s": survey, "c": customer_id, "o": order_id})
+def survey_token(signer: Signer, survey: str, customer_id: int | None, order_id: int | None) -> str:
+    """The token of a survey link, signed with the store's key (``signer``: ``afterorder.store_signers``)."""
+    return signer.sign(SURVEY_PURPOSE, {"s": survey, "c": customer_id, "o": order_id})
 
 
 def review_url(pattern: str, line: Mapping[str, Any]) -> str | None:
@@ -130,7 +132,7 @@ def review_url(pattern: str, line: Mapping[str, Any]) -> str | None:
             .replace("{sku}", str(line.get("sku") or "")))
 
 
-def message_extra(store: StoreRow, base_url: str, content: StoreContent, run: Mapping[Any, Any],
+def message_extra(store: StoreRow, signer: Signer, base_url: str, content: StoreContent, run: Mapping[Any, Any],
                   order: Mapping[str, Any] | None, stats: Mapping[str, Any] | None,
                   template: str) -> Callable[[str], dict[str, object]]:
     """The context a library template gets beyond store / customer / order, for the chosen locale."""
@@ -155,13 +157,13 @@ def message_extra(store: StoreRow, base_url: str, content: StoreContent, run: Ma
                                    "url": block.url, "image_url": block.image_url, "category": category})
             found["how_to"] = {"part": part, "parts": order.get("how_to_parts", 1), "blocks": blocks}
         if template.startswith("nps"):
-            token = survey_token(store, "nps", run.get("customer_id"), run.get("order_id"))
+            token = survey_token(signer, "nps", run.get("customer_id"), run.get("order_id"))
             found["nps"] = {"links": [(s, f"{base_url}/s/{store.slug}/nps/{token}/{s}") for s in NPS_SCORES],
                             "url": f"{base_url}/s/{store.slug}/nps/{token}",
                             "referral_url": content.nps.referral_url, "review_url": content.nps.review_url,
                             "score": order.get("nps_score")}
         if template == "profile-survey":
-            token = survey_token(store, "profile", run.get("customer_id"), run.get("order_id"))
+            token = survey_token(signer, "profile", run.get("customer_id"), run.get("order_id"))
             survey = content.profile_survey
             found["survey"] = {"url": f"{base_url}/s/{store.slug}/profile/{token}",
                                "questions": [localized(q.label, locale) for q in survey.questions] if survey else []}

@@ -29,6 +29,7 @@ from afterorder.flows.channel_choice import EMAIL_ONLY, Choice, StoreReach, cand
 from afterorder.flows.engine import SendDecision
 from afterorder.order_page.amp_mail import amp_part
 from afterorder.order_page.links import order_url
+from afterorder.signing import Signer
 from afterorder.tracking.links import LinkContext, instrument, instrument_line, instrument_sms
 from afterorder.tracking.settings import TrackingSettings
 
@@ -134,10 +135,11 @@ def prepare(
     customer: dict[str, Any] | None, order: dict[str, Any] | None, now: datetime,
     locales: dict[str, list[str]] | None = None, tracking: TrackingSettings | None = None,
     planner: Planner | None = None, *, extra: Callable[[str], dict[str, object]] | None = None,
-    variant: Chosen | None = None, reach: StoreReach = EMAIL_ONLY, sms_consent: bool = False,
+    variant: Chosen | None = None, reach: StoreReach = EMAIL_ONLY, sms_consent: bool = False, signer: Signer,
 ) -> Outgoing:
     """The outbox message for ``send`` and the job that composes it; or a skipped message (no job)
     when the customer cannot be reached on any of the step's channels (``reach``: the store's).
+    ``signer`` signs the store's links (its key opened once: ``afterorder.store_signers``).
 
     ``locales`` caches, for
     the length of a batch, which locales each template is written in.  With ``tracking``, links
@@ -166,17 +168,17 @@ def prepare(
     if written not in known:
         known[written] = renderer.locales_for(template, choice.channel)
     locale = resolve_locale((customer or {}).get("locale"), known[written], store.locale)
-    rules, headers = planner.plan(store, snapshot.base_url, customer_id=run["customer_id"], run_id=run["id"],
+    rules, headers = planner.plan(store, signer, snapshot.base_url, customer_id=run["customer_id"], run_id=run["id"],
                                   step=send.step, category=send.category, locale=locale) if planner else (None, {})
-    links = LinkContext(store.signer(), store.id, key, snapshot.base_url, run["flow_id"], send.template,
+    links = LinkContext(signer, store.id, key, snapshot.base_url, run["flow_id"], send.template,
                         tracking) if tracking is not None else None
     context = extra(locale) if extra else None
     if run["order_id"] is not None and order is not None:
-        page = order_url(snapshot.base_url, store.slug, store.signer(), run["order_id"],
+        page = order_url(snapshot.base_url, store.slug, signer, run["order_id"],
                          int(order.get("page_version") or 0), now)
         context = {**(context or {}), "order_url": page}
     if run["customer_id"] is not None and invite_to_line(choice, send.category, customer, reach):
-        url = line_link_url(snapshot.base_url, store.slug, store.signer(), run["customer_id"])
+        url = line_link_url(snapshot.base_url, store.slug, signer, run["customer_id"])
         context = {**(context or {}), "line_link": url}
     job = ComposeJob(template=template, locale=locale, store=snapshot, customer=customer_snapshot(customer),
                      order=order_snapshot(order), compliance=rules, extra=context,

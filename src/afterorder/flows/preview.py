@@ -38,6 +38,7 @@ from afterorder.flows.facts import load_customer, load_order
 from afterorder.flows.spec import FlowSpec, Send
 from afterorder.promotions.coupons import generate_code
 from afterorder.promotions.recommendations import recommend
+from afterorder.signing import Signer
 from afterorder.tracking.links import LinkContext, instrument_sms
 from afterorder.tracking.settings import TrackingSettings, load_settings
 
@@ -97,16 +98,18 @@ async def _sample_lines(conn: AsyncConnection, store: StoreRow) -> tuple[LineSna
                          url=None, category="sample"),)
 
 
-def preview_short_links(rendered: SmsRendered, store: StoreRow, base_url: str,
+def preview_short_links(rendered: SmsRendered, store: StoreRow, signer: Signer, base_url: str,
                         settings: TrackingSettings) -> SmsRendered:
-    """The SMS with its links made short as when it is sent (under :data:`PREVIEW_KEY`)."""
-    return instrument_sms(rendered, LinkContext(store.signer(), store.id, PREVIEW_KEY, base_url, None, "preview",
+    """The SMS with its links made short as when it is sent (under :data:`PREVIEW_KEY`), signed with
+    the store's key (``signer``: ``afterorder.store_signers``)."""
+    return instrument_sms(rendered, LinkContext(signer, store.id, PREVIEW_KEY, base_url, None, "preview",
                                                 settings))
 
 
 async def build_preview(conn: AsyncConnection, catalog: FlowCatalog, renderer: Renderer, store: StoreRow,
                         base_url: str, flow_id: str, step: str, locale: str, now: datetime,
-                        customer_id: int | None = None, channel: ChannelKind = ChannelKind.EMAIL) -> Preview:
+                        customer_id: int | None = None, channel: ChannelKind = ChannelKind.EMAIL, *,
+                        signer: Signer) -> Preview:
     try:
         spec = catalog.get(flow_id, store.slug)
     except KeyError:
@@ -167,7 +170,7 @@ async def build_preview(conn: AsyncConnection, catalog: FlowCatalog, renderer: R
     if channel is ChannelKind.LINE:
         message = renderer.render_line(send.template, chosen, **data)
     elif channel is ChannelKind.SMS:
-        message = preview_short_links(renderer.render_sms(send.template, chosen, **data), store, base_url,
+        message = preview_short_links(renderer.render_sms(send.template, chosen, **data), store, signer, base_url,
                                       await load_settings(conn, store))
     else:
         message = renderer.render(send.template, chosen, **data)

@@ -42,6 +42,8 @@ from afterorder.flows.followups import message_extra
 from afterorder.flows.outgoing import Chosen, Outgoing, prepare
 from afterorder.flows.spec import FlowSpec
 from afterorder.flows.urgency import FIRST, LATER, priority
+from afterorder.sealing import SealError
+from afterorder.store_signers import StoreSigners
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +115,9 @@ class Scheduler:
     def __init__(self, engine: AsyncEngine, catalog: FlowCatalog, renderer: Renderer, clock: Clock,
                  settings: SchedulerSettings, renderers: StoreRenderers | None = None,
                  reader: AsyncEngine | None = None, composer: Composer | None = None,
-                 stop: asyncio.Event | None = None) -> None:
-        """``renderers`` gives each store its renderer (with the templates it edited in the dashboard);
+                 stop: asyncio.Event | None = None, signers: StoreSigners | None = None) -> None:
+        """``signers`` opens each store's link signing key (without: only plain keys, as tests store them);
+        ``renderers`` gives each store its renderer (with the templates it edited in the dashboard);
         ``reader`` is the engine the runs and their facts are read with (``database.open_reader``);
         ``composer`` renders and builds the messages (in this process unless given helper processes);
         ``stop``, once set, ends a claimed batch between chunks and gives the rest back at once."""
@@ -128,6 +131,7 @@ class Scheduler:
         self.clock = clock
         self.settings = settings
         self.batches = BatchReader(self.reader, catalog, renderers, settings.worker_id, settings.base_url)
+        self.signers = signers or StoreSigners(None)
 
     async def claim(self) -> list[int]:
         """Claim up to ``batch`` due runs, in turns between stores, urgent ones first; their ids."""
@@ -162,6 +166,10 @@ class Scheduler:
     async def _advance_safely(self, ids: list[int]) -> None:
         try:
             await self.advance_batch(ids)
+            return
+        except SealError as exc:  # the configured key cannot open a store's link key: no run's fault
+            log.error("%d run(s) wait until their lease ends: a store's link signing key cannot be opened: %s",
+                      len(ids), exc)
             return
         except Exception as exc:  # e.g. the database refused the batch: find the run that breaks it
             if database_lost(exc):
@@ -201,8 +209,8 @@ class Scheduler:
             try:
                 prepared.append(await self._advance_one(read, run, now, locales))
             except Exception as exc:  # this run is broken (a stored flow, its data); the others go on
-                if database_lost(exc):
-                    raise  # nobody's fault: the whole batch comes back when its lease ends
+                if database_lost(exc) or isinstance(exc, SealError):
+                    raise  # nobody's fault (no database, a wrong key): the whole batch comes back when its lease ends
                 log.exception("run %s failed", run["id"])
                 reason = f"error while advancing: {type(exc).__name__}: {exc}"
                 writes.moves.append(self._failed(run, now, reason))
@@ -231,13 +239,14 @@ class Scheduler:
                 # a coupon or recommendations: issued in their own transaction (no address: no mail)
                 async with self.engine.begin() as promo_conn:
                     promoted.update(await promotion_extras(promo_conn, store.id, run, send, now))
-            library = message_extra(store, snapshot.base_url, read.content[store.id], run, order,
+            signer = self.signers.of(store)
+            library = message_extra(store, signer, snapshot.base_url, read.content[store.id], run, order,
                                     facts.stats.get(key), send.template)
             outgoing.append(prepare(
                 renderer, store, snapshot, run, send, customer, order, now, locales, read.tracking[store.id],
                 read.planner, extra=_joined(promoted, library),
                 variant=_variant(read.tests.get((store.id, run["flow_id"], send.step)), send, run["id"]),
-                reach=read.reach[store.id], sms_consent=key in read.sms_yes))
+                reach=read.reach[store.id], sms_consent=key in read.sms_yes, signer=signer))
         return _Prepared(run, result, renderer, outgoing, spec)
 
     async def _compose(self, prepared: list[_Prepared], now: datetime, writes: _Writes) -> dict[int, Advance]:

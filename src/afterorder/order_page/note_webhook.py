@@ -12,8 +12,9 @@ set an address for them (``afterorder store set SLUG --delivery-note-webhook URL
       Idempotency-Key: delivery-note:42:1:9f2c…        (the same on every attempt)
       X-Afterorder-Signature: sha256=<hex HMAC-SHA256 of the body, keyed with the store's webhook key>
 
-  The webhook key is ``webhook_key(store)``, printed by ``afterorder store set`` when the address is
-  set; the receiver computes the HMAC of the raw body with the key's text (UTF-8) and compares.
+  The webhook key is ``webhook_key(signer)`` (of the store's link signer, ``afterorder.store_signers``),
+  printed by ``afterorder store set`` when the address is set; the receiver computes the HMAC of
+  the raw body with the key's text (UTF-8) and compares.
 * **Retried.**  Any 2xx is done.  A 429 waits its ``Retry-After`` and is not counted; a timeout, a
   refused connection, 408 or a 5xx is retried after ``RETRY_DELAYS`` (then hourly) up to
   ``MAX_ATTEMPTS``; another 4xx (the receiver will not take it) ends it at once; the reason is kept.
@@ -42,6 +43,8 @@ from afterorder.db.store_settings import delivery_note_webhook_of
 from afterorder.db.stores import StoreRow, get_store_by_id
 from afterorder.domain import EventType
 from afterorder.order_page.delivery_note import SOURCE, NoteJson
+from afterorder.signing import Signer
+from afterorder.store_signers import StoreSigners
 
 log = logging.getLogger(__name__)
 TOPIC: Final = EventType.ORDER_DELIVERY_NOTE.value
@@ -67,9 +70,9 @@ class NoteBody(TypedDict):
     revision: int
 
 
-def webhook_key(store: StoreRow) -> str:
+def webhook_key(signer: Signer) -> str:
     """The key the store's webhooks are signed with (derived from its signing key; not the key itself)."""
-    return store.signer().digest(KEY_PURPOSE, b"").hex()
+    return signer.digest(KEY_PURPOSE, b"").hex()
 
 
 def signature(key: str, body: bytes) -> str:
@@ -115,9 +118,10 @@ async def queue_note_webhooks(conn: AsyncConnection, store: StoreRow, stored: Se
 class NoteWebhookSender:
     """Posts the due webhooks; ``http`` is injected in tests (else made on first use)."""
 
-    def __init__(self, engine: AsyncEngine, clock: Clock, http: httpx.AsyncClient | None = None, *,
-                 lease: timedelta = timedelta(seconds=60), batch: int = 20) -> None:
+    def __init__(self, engine: AsyncEngine, clock: Clock, signers: StoreSigners, http: httpx.AsyncClient | None = None,
+                 *, lease: timedelta = timedelta(seconds=60), batch: int = 20) -> None:
         self.engine = engine
+        self.signers = signers
         self.clock = clock
         self.lease = lease
         self.batch = batch
@@ -151,7 +155,7 @@ class NoteWebhookSender:
                 store = await get_store_by_id(conn, store_id)
             if store is None:
                 return None
-            self._keys[store_id] = webhook_key(store)
+            self._keys[store_id] = webhook_key(self.signers.of(store))
         return self._keys[store_id]
 
     async def _one(self, webhook: OutgoingWebhook) -> None:

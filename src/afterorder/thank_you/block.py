@@ -28,6 +28,7 @@ from afterorder.db.stores import StoreRow
 from afterorder.feedback.line_link import line_basic_id, line_link_url
 from afterorder.order_page.links import OrderRef
 from afterorder.order_page.view import load_view
+from afterorder.signing import Signer
 from afterorder.surveys.answers import Subject
 from afterorder.surveys.answers import current as survey_answer
 from afterorder.thank_you.text import CHOICES, SURVEY, block_text
@@ -95,8 +96,8 @@ def survey_subject(found: OrderCustomer) -> Subject | None:
     return None if found.customer_id is None else Subject(SURVEY, found.customer_id, found.order_id)
 
 
-async def load_block(conn: AsyncConnection, store: StoreRow, ref: OrderRef, locale_of: Callable[[str | None], str],
-                     now: datetime, base_url: str) -> BlockJson | None:
+async def load_block(conn: AsyncConnection, store: StoreRow, signer: Signer, ref: OrderRef,
+                     locale_of: Callable[[str | None], str], now: datetime, base_url: str) -> BlockJson | None:
     """The block of the order ``ref`` names, or None (no such order of this store; a revoked link).
     ``locale_of(customer_locale)`` picks the locale (the web side adds the page's and the store's)."""
     found = await order_customer(conn, store, ref)
@@ -109,7 +110,7 @@ async def load_block(conn: AsyncConnection, store: StoreRow, ref: OrderRef, loca
     line_url = newsletter = survey = None
     if found.customer_id is not None:
         if found.line_user_id is None and await line_basic_id(conn, store.id) is not None:
-            line_url = line_link_url(base_url, store.slug, store.signer(), found.customer_id)
+            line_url = line_link_url(base_url, store.slug, signer, found.customer_id)
         if found.email:
             status = (await current(conn, store.id, [found.customer_id])).get(
                 (found.customer_id, EMAIL, MARKETING))

@@ -140,7 +140,7 @@ class MailtoUnsubscribe(_Strict):
 async def post_unsubscribe(request: Request, store: StoreDep, body: MailtoUnsubscribe) -> dict[str, Any]:
     runtime = runtime_of(request)
     try:
-        ref = tokens.read_unsubscribe(store.signer(), tokens.token_in_address(body.address))
+        ref = tokens.read_unsubscribe(runtime.signers.of(store), tokens.token_in_address(body.address))
     except BadToken as exc:
         raise ApiError(error(400, "bad_token", f"address: {exc}")) from None
     changed = await unsubscribe(runtime.engine, runtime.intake, store, ref, method=ConsentMethod.MAILTO,

@@ -51,7 +51,8 @@ async def _preview(request: Request, store: Any, flow: str, step: str, locale: s
             customer_id = int(row.id)
         try:
             return await build_preview(conn, runtime.catalog, runtime.renderer, store, runtime.settings.base_url,
-                                       flow, step, locale, runtime.clock.now(), customer_id, channel)
+                                       flow, step, locale, runtime.clock.now(), customer_id, channel,
+                                       signer=runtime.signers.of(store))
         except PreviewError as exc:
             return error(404, "not_found", str(exc))
         except TemplateError as exc:

@@ -31,6 +31,7 @@ from afterorder.feedback.twilio import TwilioReceiver
 from afterorder.intake.platforms import build_adapters
 from afterorder.intake.webhooks import WebhookReceiver
 from afterorder.runtime import Runtime
+from afterorder.sealing import SealError
 from afterorder.web import (
     api,
     api_audit,
@@ -58,6 +59,7 @@ from afterorder.web import (
     webhooks,
 )
 from afterorder.web.allowed_methods import allowed_methods
+from afterorder.web.body_limit import BodyLimit, BodyLimits
 from afterorder.web.dashboard.mount import add_dashboard
 from afterorder.web.errors import database_unavailable, error, validation_details
 from afterorder.web.fast_ingest import FastIngest
@@ -102,10 +104,10 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, dev: D
     app.include_router(tracking.router)
     app.state.esp = esp or EspReceiver(runtime.engine, runtime.intake, sealer=lambda: runtime.sealer)
     app.state.line = LineReceiver(runtime.engine, runtime.clock, lambda: runtime.sealer, runtime.settings.base_url,
-                                  webhook_http)
+                                  runtime.signers, webhook_http)
     app.state.twilio = TwilioReceiver(runtime.engine, runtime.intake, runtime.clock, lambda: runtime.sealer,
                                       runtime.settings.base_url)
-    app.state.aliyun_sms = AliyunSmsReceiver(runtime.engine, runtime.intake)
+    app.state.aliyun_sms = AliyunSmsReceiver(runtime.engine, runtime.intake, runtime.signers)
     app.include_router(line_link.router)
     app.include_router(public.router)
     app.include_router(order_page.router)
@@ -151,6 +153,11 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, dev: D
             return database_unavailable()
         log.error("a request failed", exc_info=exc)
         return error(500, "internal_error", "something went wrong on our side; the event was not stored")
+
+    @app.exception_handler(SealError)
+    async def _sealed(_request: Request, exc: SealError) -> Response:  # a store's signing key will not open
+        log.error("a stored secret cannot be used: %s", exc)
+        return error(503, "secret_key", str(exc))
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, _exc: Exception) -> Response:
@@ -198,15 +205,17 @@ def create_app(runtime: Runtime, *, dev_clock: OffsetClock | None = None, dev: D
             components[model.__name__] = model_schema
         schema["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
         schema["security"] = [{"bearer": []}]
-        document_errors(schema)
+        document_errors(schema, body_limits)
         app.openapi_schema = schema
         return schema
 
+    body_limits = BodyLimits(runtime.settings.max_body_bytes)
     app.openapi = _openapi  # type: ignore[method-assign]
     framework = app.build_middleware_stack
 
     def _stack() -> ASGIApp:
-        return SecurityHeaders(RateLimits(FastIngest(framework(), outage), limits or RateLimitSettings(), limit_clock))
+        inner = BodyLimit(FastIngest(framework(), outage), body_limits)
+        return SecurityHeaders(RateLimits(inner, limits or RateLimitSettings(), limit_clock))
 
     app.build_middleware_stack = _stack  # type: ignore[method-assign]
     return app

@@ -20,12 +20,13 @@ from afterorder.domain import CustomerIn, Event, EventType
 from afterorder.intake.limits import Refused, read_json
 from afterorder.promotions.back_in_stock import WORDING, subscribe
 from afterorder.runtime import Runtime
+from afterorder.web.body_limit import BACK_IN_STOCK_BYTES
 from afterorder.web.errors import error
 from afterorder.web.openapi_errors import JSON_BODY, NOT_FOUND
 
 router = APIRouter()
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-MAX_BODY = 4096
+MAX_BODY = BACK_IN_STOCK_BYTES
 
 
 @router.post("/public/{slug}/back-in-stock", responses={**JSON_BODY, **NOT_FOUND})
@@ -67,7 +68,7 @@ async def back_in_stock(request: Request, slug: str) -> JSONResponse:
     async with runtime.engine.begin() as conn:
         sub_id, created = await subscribe(conn, store.id, customer_id, email, product_id, wording=wording,
                                           source_ip=forwarded, now=now)
-    receipt = store.signer().sign("back-in-stock", {"s": sub_id, "p": product_id})
+    receipt = runtime.signers.of(store).sign("back-in-stock", {"s": sub_id, "p": product_id})
     return JSONResponse({"status": "subscribed" if created else "already_subscribed", "product_id": product_id,
                          "email": email, "receipt": receipt, "wording": wording},
                         status_code=201 if created else 200)

@@ -120,7 +120,8 @@ async def post_note(request: Request, slug: str, token: str) -> Response:
     except _Refused:
         return _refused(request, view, 413, "too_large", t["note.bad.text"].replace("{max}", str(MAX_TEXT)),
                         "the form is too large", "text")
-    if not _same_site(request) or not nonce_ok(store.signer(), token, (fields.get("nonce") or [""])[0]):
+    signer = _runtime(request).signers.of(store)
+    if not _same_site(request) or not nonce_ok(signer, token, (fields.get("nonce") or [""])[0]):
         return _refused(request, view, 403, "bad_form", t["note.bad.form"],
                         "the form was not sent from this order page (nonce or Origin)", "nonce")
     if view.note_closed is not None:

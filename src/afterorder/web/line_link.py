@@ -61,7 +61,7 @@ async def line_link_confirm(request: Request, slug: str, t: str = "") -> Respons
     if store is None:
         return _page(locale, 400, None, "bad_link")
     try:
-        link_id, link_token = line_link.read_confirm(store.signer(), t)
+        link_id, link_token = line_link.read_confirm(_runtime(request).signers.of(store), t)
     except BadToken:
         return _page(locale, 400, store, "bad_link")
     runtime = _runtime(request)
@@ -80,7 +80,7 @@ async def line_link_page(request: Request, slug: str, token: str) -> Response:
         return _page(link_locale(browser), 400, None, "bad_link")
     runtime = _runtime(request)
     try:
-        customer = await find_customer(runtime.engine, store.id, line_link.read_link(store.signer(), token))
+        customer = await find_customer(runtime.engine, store.id, line_link.read_link(runtime.signers.of(store), token))
     except BadToken:
         customer = None
     if customer is None:

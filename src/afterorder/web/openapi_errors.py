@@ -12,7 +12,9 @@ which afterorder never sends.  ``document_errors`` rewrites a generated document
 * every operation names 503 ``database_unavailable`` with ``Retry-After`` (the database is away;
   nothing was stored), beside any 503 the route declares itself (``secret_key``);
 * every operation names 422 (a path or query parameter, or the body, out of its bounds), and one
-  that takes a body 400 (the body is not JSON).
+  that takes a body 400 (the body is not JSON);
+* every POST, PUT and PATCH names 413 with its body limit, also as ``x-max-body-bytes``
+  (``web.body_limit`` refuses a larger body before the route reads it).
 
 Route-specific answers (400 for a body that is not JSON, 404, 413 past the body limit) are declared
 on the routes with ``responses=``; ``JSON_BODY`` and ``NOT_FOUND`` are the common ones.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from afterorder.web.body_limit import BODY_METHODS, BodyLimits
 from afterorder.web.rate_limits import target_of
 
 ERROR_REF: Final = "#/components/schemas/Error"
@@ -63,7 +66,7 @@ def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str,
     return response
 
 
-def document_errors(schema: dict[str, Any]) -> None:
+def document_errors(schema: dict[str, Any], body_limits: BodyLimits) -> None:
     """Rewrite ``schema`` (a generated OpenAPI document) in place, as the module says."""
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components["Error"] = ERROR_SCHEMA
@@ -83,6 +86,9 @@ def document_errors(schema: dict[str, Any]) -> None:
             if "requestBody" in operation:
                 responses.setdefault("400", {"description": "the body is not JSON"})
             responses.setdefault("422", {"description": "a parameter or field out of its bounds, named"})
+            if method.upper() in BODY_METHODS:
+                limit = operation["x-max-body-bytes"] = body_limits.of(path)
+                responses["413"] = {"description": f"too_large: the body is over {limit} bytes, this request's limit"}
             outage = "the database cannot be reached; nothing was stored"
             if "503" in responses:  # a route's own 503 (secret_key): the outage is a 503 there too
                 outage = f"{responses['503'].get('description', '')}; or database_unavailable: {outage}"

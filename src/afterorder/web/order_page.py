@@ -74,7 +74,7 @@ async def _view(request: Request, slug: str, token: str, *, with_extras: bool
         if store is None:
             raise _Gone
         try:
-            ref: OrderRef = read_token(store.signer(), token, now)
+            ref: OrderRef = read_token(_runtime(request).signers.of(store), token, now)
         except BadToken:
             raise _Gone from None
         browser = _browser_locale(request)
@@ -129,7 +129,7 @@ async def order_page(request: Request, slug: str, token: str) -> Response:
     poll = getattr(request.app.state, "order_poll_seconds", POLL_SECONDS)
     html = _env.get_template("public/order.html").render(
         v=view, t=view.t, status_url=f"{request.url.path}.json", poll_ms=int(poll * 1000),
-        note_url=f"{request.url.path}/note", nonce=form_nonce(store.signer(), token),
+        note_url=f"{request.url.path}/note", nonce=form_nonce(_runtime(request).signers.of(store), token),
         note_saved=request.query_params.get("note") == "saved", choices=CHOICES, windows=WINDOWS, max_text=MAX_TEXT)
     return HTMLResponse(html, headers=_HEADERS)
 
@@ -156,7 +156,8 @@ async def order_page_link(request: Request, order_id: str, store: StoreDep) -> R
     if found is None:
         return _no_order(order_id)
     runtime = _runtime(request)
-    url = order_url(runtime.settings.base_url, store.slug, store.signer(), found[0], found[1], runtime.clock.now())
+    url = order_url(runtime.settings.base_url, store.slug, runtime.signers.of(store), found[0], found[1],
+                    runtime.clock.now())
     return JSONResponse({"order_id": order_id, "url": url, "token": url.rsplit("/", 1)[1]})
 
 

@@ -128,7 +128,7 @@ async def unsubscribe_page(request: Request, slug: str, token: str) -> HTMLRespo
     store = None
     try:
         store = await _store(request, slug)
-        ref = tokens.read_unsubscribe(store.signer(), token)
+        ref = tokens.read_unsubscribe(_runtime(request).signers.of(store), token)
         customer = await _customer(request, store, ref.customer_id)
     except BadToken:
         return _refusal(request, _Refused("bad_link"), store)
@@ -136,7 +136,7 @@ async def unsubscribe_page(request: Request, slug: str, token: str) -> HTMLRespo
         return _refusal(request, exc, store)
     locale = page_locale(customer.locale, store.locale)
     t = page_text(locale, store=store.name, email=customer.email or "")
-    prefs = f"/preferences/{store.slug}/{tokens.preferences_token(store.signer(), customer.id)}"
+    prefs = f"/preferences/{store.slug}/{tokens.preferences_token(_runtime(request).signers.of(store), customer.id)}"
     return _page(locale, 200, store.name, t["unsubscribe_title"], [t["unsubscribe_ask"]], form="unsubscribe",
                  action=request.url.path, t=t, link={"url": prefs, "label": t["preferences_link"]})
 
@@ -146,7 +146,7 @@ async def unsubscribe_post(request: Request, slug: str, token: str) -> HTMLRespo
     store = None
     try:
         store = await _store(request, slug)
-        ref = tokens.read_unsubscribe(store.signer(), token)
+        ref = tokens.read_unsubscribe(_runtime(request).signers.of(store), token)
         fields = await _form(request)
         if fields.get("List-Unsubscribe") != ["One-Click"]:
             raise _Refused("bad_request", reason="the body must be List-Unsubscribe=One-Click")
@@ -165,7 +165,7 @@ async def unsubscribe_post(request: Request, slug: str, token: str) -> HTMLRespo
     runtime.poke()
     locale = page_locale(customer.locale, store.locale)
     t = page_text(locale, store=store.name, email=customer.email or "")
-    prefs = f"/preferences/{store.slug}/{tokens.preferences_token(store.signer(), customer.id)}"
+    prefs = f"/preferences/{store.slug}/{tokens.preferences_token(_runtime(request).signers.of(store), customer.id)}"
     return _page(locale, 200, store.name, t["unsubscribe_title"], [t["unsubscribed"]],
                  link={"url": prefs, "label": t["preferences_link"]})
 
@@ -178,7 +178,7 @@ async def preferences_page(request: Request, slug: str, token: str) -> HTMLRespo
     store = None
     try:
         store = await _store(request, slug)
-        customer = await _customer(request, store, tokens.read_preferences(store.signer(), token))
+        customer = await _customer(request, store, tokens.read_preferences(_runtime(request).signers.of(store), token))
     except BadToken:
         return _refusal(request, _Refused("bad_link"), store)
     except _Refused as exc:
@@ -197,7 +197,7 @@ def _preferences(request: Request, store: StoreRow, customer: Customer, shown: P
     lines = [t["saved"]] if saved else [t["preferences_intro"]]
     return _page(locale, 200, store.name, t["preferences_title"], lines, form="preferences",
                  action=request.url.path, t=t, channels=shown.channels, topics=shown.topics,
-                 form_token=tokens.form_token(store.signer(), customer.id, issued))
+                 form_token=tokens.form_token(_runtime(request).signers.of(store), customer.id, issued))
 
 
 @router.post("/preferences/{slug}/{token}")
@@ -206,9 +206,9 @@ async def preferences_post(request: Request, slug: str, token: str) -> HTMLRespo
     runtime = _runtime(request)
     try:
         store = await _store(request, slug)
-        customer_id = tokens.read_preferences(store.signer(), token)
+        customer_id = tokens.read_preferences(_runtime(request).signers.of(store), token)
         fields = await _form(request)
-        form_customer, issued = tokens.read_form(store.signer(), (fields.get("form") or [""])[0])
+        form_customer, issued = tokens.read_form(_runtime(request).signers.of(store), (fields.get("form") or [""])[0])
         age = runtime.clock.now().timestamp() - issued
         if form_customer != customer_id:
             raise BadToken("the form belongs to another customer")
@@ -242,7 +242,7 @@ async def confirm_page(request: Request, slug: str, token: str) -> HTMLResponse:
     store = None
     try:
         store = await _store(request, slug)
-        customer = await _customer(request, store, tokens.read_confirm(store.signer(), token))
+        customer = await _customer(request, store, tokens.read_confirm(_runtime(request).signers.of(store), token))
     except BadToken:
         return _refusal(request, _Refused("bad_link"), store)
     except _Refused as exc:
@@ -258,7 +258,7 @@ async def confirm_post(request: Request, slug: str, token: str) -> HTMLResponse:
     store = None
     try:
         store = await _store(request, slug)
-        customer = await _customer(request, store, tokens.read_confirm(store.signer(), token))
+        customer = await _customer(request, store, tokens.read_confirm(_runtime(request).signers.of(store), token))
     except BadToken:
         return _refusal(request, _Refused("bad_link"), store)
     except _Refused as exc:

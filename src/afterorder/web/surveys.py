@@ -61,7 +61,7 @@ async def _open(request: Request, slug: str, token: str, survey: str) -> tuple[S
         if store is None:
             raise _Refused("bad_link")
         try:
-            payload = store.signer().verify(SURVEY_PURPOSE, token)
+            payload = _runtime(request).signers.of(store).verify(SURVEY_PURPOSE, token)
         except BadToken:
             raise _Refused("bad_link") from None
         if not isinstance(payload, dict) or payload.get("s") != survey or not isinstance(payload.get("c"), int):

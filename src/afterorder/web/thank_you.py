@@ -105,7 +105,7 @@ async def _open(request: Request, slug: str, token: str) -> tuple[StoreRow, Orde
         raise _Stop(error(403, "origin_not_allowed", "this site is not one of the store's shop origins",
                           headers={**_NO_STORE, **cors}))
     try:
-        ref = read_token(store.signer(), token, runtime.clock.now())
+        ref = read_token(runtime.signers.of(store), token, runtime.clock.now())
     except BadToken:
         raise _Stop(_not_found(cors)) from None
     return store, ref, cors
@@ -127,7 +127,8 @@ async def block_data(request: Request, slug: str, token: str, lang: str = "") ->
     runtime = _runtime(request)
     page_lang = lang[:35] or None
     async with runtime.engine.connect() as conn:
-        block = await load_block(conn, store, ref, lambda customer: page_locale(customer, page_lang, store.locale),
+        block = await load_block(conn, store, runtime.signers.of(store), ref,
+                                 lambda customer: page_locale(customer, page_lang, store.locale),
                                  runtime.clock.now(), runtime.settings.base_url)
     if block is None:
         return _not_found(cors)

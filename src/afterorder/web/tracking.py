@@ -43,7 +43,7 @@ async def _verified(request: Request, purpose: str, token: str) -> tuple[StoreRo
         store = await get_store_by_id(conn, store_id)
     if store is None:
         raise BadToken("the token names no known store")
-    payload = store.signer().verify(purpose, token)
+    payload = runtime.signers.of(store).verify(purpose, token)
     if not isinstance(payload, dict) or payload.get("s") != store.id or not isinstance(payload.get("k"), str):
         raise BadToken("the token's payload is not a tracking link")
     return store, payload
@@ -91,7 +91,7 @@ async def _short_link(request: Request, code: str) -> tuple[StoreRow, short_link
         store = await get_store_by_id(conn, claimed.store_id)
     if store is None:
         raise BadToken("the link names no known store")
-    return store, short_links.verify(store.signer(), code)
+    return store, short_links.verify(runtime.signers.of(store), code)
 
 
 @router.get("/c/{code}")

@@ -27,4 +27,5 @@ audit_log = Table(
     Index("ix_audit_log_store_id_id", "store_id", "id"),
     Index("ix_audit_log_store_id_action", "store_id", "action"),
     Index("ix_audit_log_store_id_actor", "store_id", "actor"),
+    Index("ix_audit_log_store_id_at", "store_id", "at"),  # pruning the oldest (audit.retention; migration 0027)
 )

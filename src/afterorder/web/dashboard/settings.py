@@ -40,7 +40,8 @@ async def settings_page(request: Request, slug: str) -> Response:
             .where(outgoing_webhooks.c.store_id == who.store.id)
             .order_by(outgoing_webhooks.c.id.desc()).limit(RECENT))).mappings().all()
     return render(request, who, "settings.html", title=_("Settings"), webhook_url=url or "",
-                  signing_key=webhook_key(who.store), signature_header=SIGNATURE_HEADER, recent=recent)
+                  signing_key=webhook_key(runtime_of(request).signers.of(who.store)),
+                  signature_header=SIGNATURE_HEADER, recent=recent)
 
 
 @router.post("/dashboard/{slug}/settings/delivery-note-webhook")

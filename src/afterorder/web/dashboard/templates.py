@@ -39,6 +39,7 @@ from afterorder.db.stores import StoreRow
 from afterorder.domain import CustomerSnapshot, OrderSnapshot, RenderedMessage
 from afterorder.flows.facts import load_customer, load_order
 from afterorder.flows.preview import preview_short_links
+from afterorder.signing import Signer
 from afterorder.tracking.settings import TrackingSettings, load_settings
 from afterorder.web.dashboard import wording
 from afterorder.web.dashboard.access import Viewer, page_error, render, runtime_of, viewer
@@ -117,7 +118,7 @@ def _shown(channel: ChannelKind, rendering: Rendering | None, problem: str = "")
     return Shown(channel, email=rendering, problem=problem)
 
 
-def _sample(renderer: Renderer, channel: ChannelKind, template: str, locale: str, store: StoreRow,
+def _sample(renderer: Renderer, channel: ChannelKind, template: str, locale: str, store: StoreRow, signer: Signer,
             base_url: str, settings: TrackingSettings, real: Real | None) -> Shown:
     if locale not in renderer.locales_for(template, channel):
         return Shown(channel, problem=_("no {channel} version of this message in {language}").format(
@@ -127,7 +128,7 @@ def _sample(renderer: Renderer, channel: ChannelKind, template: str, locale: str
     except TemplateDraftError as exc:
         return Shown(channel, problem=str(exc))
     if isinstance(rendering, SmsRendered):
-        rendering = preview_short_links(rendering, store, base_url, settings)
+        rendering = preview_short_links(rendering, store, signer, base_url, settings)
     return _shown(channel, rendering)
 
 
@@ -153,12 +154,13 @@ async def _editor(request: Request, who: Viewer, template: str, locale: str,
     for kind in ChannelKind:
         if kind is channel and draft is not None:
             if isinstance(draft, SmsRendered):
-                draft = preview_short_links(draft, who.store, base_url, settings)
+                draft = preview_short_links(draft, who.store, runtime.signers.of(who.store), base_url, settings)
             shown.append(_shown(kind, draft))
         elif kind is channel and problem:
             shown.append(Shown(kind, problem=_("see the problem above")))
         else:
-            shown.append(_sample(renderer, kind, template, locale, who.store, base_url, settings, real))
+            shown.append(_sample(renderer, kind, template, locale, who.store, runtime.signers.of(who.store), base_url,
+                                 settings, real))
     overridden = (template, locale, channel) in await _overridden(request, who)
     email = shown[0].email
     return render(request, who, "template.html", title=f"{template} ({locale})", template=template, locale=locale,
