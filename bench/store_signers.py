@@ -2,7 +2,7 @@
 
 Stores ``--orders`` order.placed events for one store (untimed), then times ``Scheduler.run_due``
 until no run is due: each run renders its order confirmation in this process, with signed
-unsubscribe, order-page and tracking links (the store's key opened by ``afterorder.store_signers``
+unsubscribe, order-page and tracking links (the store's key opened by ``afterorder.keys.signers``
 once, then kept).  Prints runs per second.  The same script runs against a checkout whose keys are
 stored plain (``PYTHONPATH=<that checkout>/src``), so the two can be compared pair by pair::
 
@@ -25,8 +25,8 @@ from events import order_placed_event
 
 from afterorder.clock import SystemClock
 from afterorder.db.stores import create_store
+from afterorder.keys.sealing import new_key
 from afterorder.runtime import Runtime, RuntimeSettings
-from afterorder.sealing import new_key
 
 STORE = {"slug": "bench-signers", "name": "Bench", "email_from": "shop@bench.example", "locale": "ja",
          "country": "JP", "currency": "JPY", "timezone": "Asia/Tokyo"}

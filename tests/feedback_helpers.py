@@ -15,8 +15,8 @@ from afterorder.channels.setup import set_provider
 from afterorder.db.schema import consent_changes, customers, outbox, suppressions
 from afterorder.db.stores import StoreRow
 from afterorder.domain import Event
+from afterorder.keys.sealing import new_key
 from afterorder.runtime import Runtime
-from afterorder.sealing import new_key
 
 
 @pytest.fixture

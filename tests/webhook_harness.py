@@ -32,7 +32,7 @@ from afterorder.feedback.aliyun_sms import report_token
 from afterorder.feedback.credentials import set_credentials
 from afterorder.feedback.receiver import EspReceiver
 from afterorder.feedback.ses import SnsVerifier
-from afterorder.sealing import new_key
+from afterorder.keys.sealing import new_key
 from afterorder.web.app import create_app
 from tests.esp_signing import MAILGUN_KEY, FakeSns, fake_sns, fixture
 from tests.factories import JP_STORE, US_STORE, add_store, order_event, running

@@ -14,7 +14,7 @@ a command-line flag, an ``AFTERORDER_*`` environment variable, the file, the bui
     secret_key = "…"    # Fernet key(s), comma-separated, the sealing one first: seals the stores'
                         # provider credentials, webhook secrets and DKIM keys (``afterorder secrets
                         # new-key`` makes one; without it, a key file beside the database is made and
-                        # used: ``afterorder.sealing``; rotation: ``afterorder.stored_secrets``)
+                        # used: ``afterorder.keys.sealing``; rotation: ``afterorder.keys.stored``)
 
     trusted_proxies = ["10.0.0.5"]  # peers whose X-Forwarded-For is believed (addresses or CIDRs)
 

@@ -37,10 +37,10 @@ from afterorder.intake.ecwid_fetch import EcwidFetcher
 from afterorder.intake.horizon import Horizon
 from afterorder.intake.limits import MAX_BODY_BYTES
 from afterorder.intake.pipeline import Intake
+from afterorder.keys.sealing import Sealer, sealer_for
+from afterorder.keys.signers import StoreSigners
+from afterorder.keys.stored import seal_at_start
 from afterorder.order_page.note_webhook import NoteWebhookSender
-from afterorder.sealing import Sealer, sealer_for
-from afterorder.store_signers import StoreSigners
-from afterorder.stored_secrets import seal_at_start
 
 log = logging.getLogger(__name__)
 STOP_WAIT = 8.0  # seconds the loops get to stop in: within systemd's and the issue's 10 s with room to close
@@ -131,7 +131,7 @@ class Runtime:
 
     async def migrate(self) -> None:
         """The schema brought up to date, then secrets stored in plain text by older versions sealed
-        (``afterorder.stored_secrets``: a migration cannot know the key)."""
+        (``afterorder.keys.stored``: a migration cannot know the key)."""
         await upgrade(self.engine)
         await seal_at_start(self.engine, lambda: self.sealer)
 

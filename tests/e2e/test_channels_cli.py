@@ -22,7 +22,7 @@ from afterorder.cli.main import build_app
 from afterorder.db.database import open_engine
 from afterorder.db.schema import store_channels
 from afterorder.dev.smtp_server import DevSmtpServer
-from afterorder.sealing import KEY_FILE, Sealer, new_key
+from afterorder.keys.sealing import KEY_FILE, Sealer, new_key
 from tests.e2e.processes import AFTERORDER
 
 PASSWORD = "pw-Zq81-very-secret"

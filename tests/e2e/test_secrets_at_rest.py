@@ -23,8 +23,8 @@ from typer.testing import CliRunner
 from afterorder.cli.main import build_app
 from afterorder.db.database import open_engine
 from afterorder.db.schema import metadata, store_compliance, stores
-from afterorder.sealing import Sealer, new_key
-from afterorder.stored_secrets import SEALED, open_value
+from afterorder.keys.sealing import Sealer, new_key
+from afterorder.keys.stored import SEALED, open_value
 
 SALEOR_API = "https://saleor.example.com/graphql/"
 # every secret, by what it is: the values are distinctive so a leak anywhere is found

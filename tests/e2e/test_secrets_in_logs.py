@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from afterorder.cli.main import build_app
 from afterorder.dev.smtp_server import DevSmtpServer
-from afterorder.sealing import new_key
+from afterorder.keys.sealing import new_key
 from tests.e2e.processes import serve
 from tests.e2e.test_platform_webhooks import japanese_order
 from tests.e2e.test_secrets_at_rest import SALEOR_API, SECRETS, assert_nothing_shows, cli, dkim_pem, pem_lines

@@ -28,8 +28,8 @@ from afterorder.db.dashboard_users import Role, add_user
 from afterorder.db.schema import audit_log, customers
 from afterorder.db.stores import StoreRow
 from afterorder.dev.smtp_server import DevSmtpServer
+from afterorder.keys.sealing import new_key
 from afterorder.runtime import Runtime
-from afterorder.sealing import new_key
 from afterorder.web.app import create_app
 from afterorder.web.rate_limits import RateLimitSettings
 from tests.factories import JP_STORE, US_STORE, add_store, order_event, running

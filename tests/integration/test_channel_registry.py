@@ -13,7 +13,7 @@ from afterorder.channels.registry import ChannelRegistry
 from afterorder.channels.setup import set_provider
 from afterorder.clock import SystemClock
 from afterorder.dev.sinks.twilio import DEV_ACCOUNT_SID, DEV_AUTH_TOKEN, TwilioSink
-from afterorder.sealing import Sealer
+from afterorder.keys.sealing import Sealer
 from tests.factories import US_STORE, add_store, running
 from tests.loopback import loopback
 

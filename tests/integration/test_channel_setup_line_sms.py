@@ -16,7 +16,7 @@ from afterorder.clock import SystemClock
 from afterorder.dev.sinks.aliyun_sms import DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET, AliyunSmsSink
 from afterorder.dev.sinks.line import DEV_TOKEN, LineSink
 from afterorder.dev.sinks.twilio import DEV_ACCOUNT_SID, DEV_AUTH_TOKEN, TwilioSink
-from afterorder.sealing import Sealer
+from afterorder.keys.sealing import Sealer
 from tests.factories import US_STORE, add_store, running
 from tests.loopback import loopback
 

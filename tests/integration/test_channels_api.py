@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from afterorder.clock import FrozenClock
 from afterorder.db.schema import store_channels
+from afterorder.keys.sealing import Sealer, new_key
 from afterorder.runtime import Runtime
-from afterorder.sealing import Sealer, new_key
 from afterorder.web.app import create_app
 from tests.factories import US_STORE, add_store, running
 from tests.loopback import loopback

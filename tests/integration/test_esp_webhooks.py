@@ -28,8 +28,8 @@ from afterorder.feedback.credentials import set_credentials
 from afterorder.feedback.receiver import EspReceiver
 from afterorder.feedback.ses import SnsVerifier, sns_host_allowed
 from afterorder.intake.errors import Unauthorized
+from afterorder.keys.sealing import new_key
 from afterorder.runtime import Runtime
-from afterorder.sealing import new_key
 from afterorder.web.app import create_app
 from tests.conftest import T0
 from tests.esp_signing import (

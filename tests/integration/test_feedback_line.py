@@ -32,9 +32,9 @@ from afterorder.db.schema import feedback_receipts, line_links, outbox, store_ch
 from afterorder.db.stores import StoreRow
 from afterorder.feedback import line
 from afterorder.feedback.line_link import line_link_url
+from afterorder.keys.sealing import Sealer, new_key
 from afterorder.privacy.data_rights import erase_customer
 from afterorder.runtime import Runtime
-from afterorder.sealing import Sealer, new_key
 from afterorder.web.app import create_app
 from tests.factories import US_STORE, add_store, running
 from tests.feedback_helpers import (

@@ -36,10 +36,10 @@ from afterorder.db.schema import (
 )
 from afterorder.delivery.worker import Delivery, DeliverySettings
 from afterorder.dev.smtp_server import DevSmtpServer
+from afterorder.keys.sealing import Sealer, new_key
+from afterorder.keys.stored import SEALED, reseal_everything, seal_value, unreadable_secrets
 from afterorder.runtime import Runtime
-from afterorder.sealing import Sealer, new_key
 from afterorder.signing import Signer, new_signing_key
-from afterorder.stored_secrets import SEALED, reseal_everything, seal_value, unreadable_secrets
 from tests.compliance_helpers import configure, ingest, marketing_flows, received
 from tests.conftest import T0
 from tests.factories import add_store, order_event, running

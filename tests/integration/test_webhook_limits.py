@@ -20,8 +20,8 @@ from afterorder.clock import FrozenClock
 from afterorder.db.platforms import connect
 from afterorder.db.schema import events, webhook_deliveries
 from afterorder.intake import limits
+from afterorder.keys.sealing import new_key
 from afterorder.runtime import Runtime
-from afterorder.sealing import new_key
 from afterorder.web.app import create_app
 from tests.factories import add_store, running
 from tests.loopback import loopback

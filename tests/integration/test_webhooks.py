@@ -20,8 +20,8 @@ from afterorder.clock import FrozenClock
 from afterorder.db.platforms import connect
 from afterorder.db.schema import customers, events, orders, platform_items, platform_orders, webhook_deliveries
 from afterorder.db.stores import StoreRow
+from afterorder.keys.sealing import new_key
 from afterorder.runtime import Runtime
-from afterorder.sealing import new_key
 from afterorder.web.app import create_app
 from tests.conftest import T0
 from tests.factories import add_store, running

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from afterorder.sealing import KEY_FILE, Sealer, SealError, new_key, sealer_for
+from afterorder.keys.sealing import KEY_FILE, Sealer, SealError, new_key, sealer_for
 
 SECRETS = {"channel_access_token": "tok-1234567890", "channel_secret": "shh"}
 

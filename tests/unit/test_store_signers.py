@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 import pytest
 
 from afterorder.db.stores import StoreRow
-from afterorder.sealing import Sealer, SealError, new_key
+from afterorder.keys.sealing import Sealer, SealError, new_key
+from afterorder.keys.signers import StoreSigners
+from afterorder.keys.stored import seal_value
 from afterorder.signing import Signer, new_signing_key
-from afterorder.store_signers import StoreSigners
-from afterorder.stored_secrets import seal_value
 
 PLAIN = new_signing_key()
 STORE = StoreRow(id=1, slug="kumo", name="雲茶舗", email_from="shop@kumo.example", reply_to="help@kumo.example",

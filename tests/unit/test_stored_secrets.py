@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from afterorder.compliance.settings import DkimKey
-from afterorder.sealing import Sealer, SealError, new_key
-from afterorder.stored_secrets import (
+from afterorder.keys.sealing import Sealer, SealError, new_key
+from afterorder.keys.stored import (
     SEALED,
     open_dkim,
     open_esp_settings,

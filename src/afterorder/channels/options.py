@@ -5,7 +5,7 @@ Every provider module (``channels/<provider>.py``) exposes ``PROVIDER``, a :clas
 options are a pydantic model that refuses unknown names; every provider takes ``api_base`` (its
 base URL, so staging and tests can point it at a local server) and ``rate`` is set beside them
 (``afterorder channels set ... --rate N``), not by the provider.  Secret options are stored sealed
-(``afterorder.sealing``) and shown masked; the others are stored and shown as they are.
+(``afterorder.keys.sealing``) and shown masked; the others are stored and shown as they are.
 """
 
 from __future__ import annotations

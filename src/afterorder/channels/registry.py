@@ -22,7 +22,7 @@ from afterorder.channels.catalog import provider
 from afterorder.channels.options import OptionsError
 from afterorder.channels.rate import Bucket, TokenBucket, Unlimited
 from afterorder.channels.setup import BACKUP, PRIMARY, ProviderSetup, configured_stores, load_setups, store_slugs
-from afterorder.sealing import Sealer
+from afterorder.keys.sealing import Sealer
 
 SERVER_RELAY = "smtp"
 

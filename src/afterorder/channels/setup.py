@@ -2,7 +2,7 @@
 credentials, at what rate; the order transactional messages try the channels in; LINE's state.
 
 Credentials are checked by the provider (``Provider.check``: every option named when wrong), the
-secret ones sealed (``afterorder.sealing``) before they reach the database, and shown only masked
+secret ones sealed (``afterorder.keys.sealing``) before they reach the database, and shown only masked
 (:meth:`ProviderSetup.shown`).  Both the CLI (``afterorder channels``) and the admin API
 (``/api/v1/channels``) go through here.
 
@@ -29,7 +29,7 @@ from afterorder.channels.options import OptionsError, Provider
 from afterorder.db.dialect import upsert
 from afterorder.db.key_lists import in_keys
 from afterorder.db.schema import store_channel_settings, store_channels, stores
-from afterorder.sealing import Sealer, SealError
+from afterorder.keys.sealing import Sealer, SealError
 
 PRIMARY = "primary"
 BACKUP = "backup"

@@ -8,7 +8,7 @@ A provider's options are its own (``channels.arguments`` reads them from its opt
 A wrong, unknown or missing option stops the command with exit code 2, naming each, and nothing is
 stored.  Secrets are sealed before they are stored and printed only masked; the key comes from
 ``--secret-key``, ``AFTERORDER_SECRET_KEY`` or ``secret_key`` in afterorder.toml, else the key file
-(``afterorder.sealing``).
+(``afterorder.keys.sealing``).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from afterorder.channels.setup import (
 from afterorder.cli.common import Database, SecretKey, err, fail, known_store, run
 from afterorder.clock import SystemClock
 from afterorder.db.database import DEFAULT_URL
-from afterorder.sealing import Sealer, SealError, new_key, sealer_for
+from afterorder.keys.sealing import Sealer, SealError, new_key, sealer_for
 
 Role = Annotated[str, typer.Option(help="primary | backup (used while the primary is busy or down)")]
 AsJson = Annotated[bool, typer.Option("--json")]

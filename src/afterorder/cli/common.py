@@ -18,9 +18,9 @@ from rich.console import Console
 from afterorder.db.database import DatabaseUrlError, open_engine
 from afterorder.db.migrate import upgrade
 from afterorder.db.stores import StoreRow, get_store
-from afterorder.sealing import SealError, sealer_for
+from afterorder.keys.sealing import SealError, sealer_for
+from afterorder.keys.signers import StoreSigners
 from afterorder.signing import Signer
-from afterorder.store_signers import StoreSigners
 
 Database = Annotated[str, typer.Option("--database", envvar="AFTERORDER_DATABASE_URL",
                                        help="sqlite:///PATH or postgresql://user@host/db")]

@@ -1,6 +1,6 @@
 """``afterorder store set`` / ``store dkim`` / ``consent history``: a store's compliance settings
 (and where its customers' delivery notes are posted: ``--delivery-note-webhook``), its DKIM key
-(stored sealed, never printed: ``afterorder.stored_secrets``) and a customer's consent record."""
+(stored sealed, never printed: ``afterorder.keys.stored``) and a customer's consent record."""
 
 from __future__ import annotations
 
@@ -23,9 +23,9 @@ from afterorder.db.database import DEFAULT_URL
 from afterorder.db.schema import customers
 from afterorder.db.store_settings import WebhookUrlError, delivery_note_webhook_of, set_delivery_note_webhook
 from afterorder.db.stores import get_store
+from afterorder.keys.sealing import SealError, sealer_for
+from afterorder.keys.stored import seal_value
 from afterorder.order_page.note_webhook import SIGNATURE_HEADER, webhook_key
-from afterorder.sealing import SealError, sealer_for
-from afterorder.stored_secrets import seal_value
 
 
 def store_set(

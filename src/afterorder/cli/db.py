@@ -1,5 +1,5 @@
 """``afterorder db upgrade``: create the schema, or migrate it to the current version, then seal the
-secrets an older version stored in plain text (``afterorder.stored_secrets``: a migration cannot
+secrets an older version stored in plain text (``afterorder.keys.stored``: a migration cannot
 know the key, so this is done right after it, as ``serve`` and ``worker`` do at start).
 
 Every other command migrates the database it opens too (``common.run``); this one does only that.
@@ -14,7 +14,7 @@ import typer
 from afterorder.cli.common import Database, SecretKey, run
 from afterorder.cli.secrets import configured_sealer
 from afterorder.db.database import DEFAULT_URL
-from afterorder.stored_secrets import seal_at_start
+from afterorder.keys.stored import seal_at_start
 
 
 def db_upgrade(database: Database = DEFAULT_URL, secret_key: SecretKey = None) -> None:

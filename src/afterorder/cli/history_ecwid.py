@@ -23,7 +23,7 @@ from afterorder.history.loader import refresh_statistics
 from afterorder.intake.ecwid_api import EcwidApi, EcwidError
 from afterorder.intake.ecwid_history import EcwidImport, import_orders
 from afterorder.intake.pipeline import Intake
-from afterorder.sealing import SealError, sealer_for
+from afterorder.keys.sealing import SealError, sealer_for
 
 NOTICE = "history import: flows are not triggered (no messages go out for past orders)"
 

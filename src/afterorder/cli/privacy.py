@@ -23,8 +23,8 @@ from afterorder.db.stores import StoreRow
 from afterorder.feedback import aliyun_sms
 from afterorder.feedback.base import BadCredentials
 from afterorder.feedback.credentials import PROVIDERS, set_credentials
+from afterorder.keys.sealing import SealError, sealer_for
 from afterorder.privacy.data_rights import NoSuchCustomer, erase_customer, export_customer
-from afterorder.sealing import SealError, sealer_for
 from afterorder.tracking.settings import TrackingSettings, TrackingSettingsError, load_settings, save_settings
 
 StoreSlug = Annotated[str, typer.Option("--store", help="store slug")]

@@ -2,7 +2,7 @@
 after a key rotation (``reseal``), and which of them the configured key can open (``check``).
 
 What is sealed, how plain values of older versions are handled, and the rotation steps are in
-``afterorder.stored_secrets``.  Nothing here prints a secret: only what holds one (store, platform,
+``afterorder.keys.stored``.  Nothing here prints a secret: only what holds one (store, platform,
 provider) and counts.  ``afterorder.cli.main`` puts the commands under ``secrets``.
 """
 
@@ -14,8 +14,8 @@ import typer
 
 from afterorder.cli.common import Database, SecretKey, fail, run
 from afterorder.db.database import DEFAULT_URL
-from afterorder.sealing import Sealer, SealError, new_key, sealer_for
-from afterorder.stored_secrets import Counts, reseal_everything, unreadable_secrets
+from afterorder.keys.sealing import Sealer, SealError, new_key, sealer_for
+from afterorder.keys.stored import Counts, reseal_everything, unreadable_secrets
 
 
 def configured_sealer(database: str, secret_key: str | None) -> Sealer:

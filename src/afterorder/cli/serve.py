@@ -26,9 +26,9 @@ from afterorder.flows.catalog import FlowCatalog, FlowRefused
 from afterorder.flows.composers import HelperGone
 from afterorder.flows.spec import FlowError
 from afterorder.intake.limits import MAX_BODY_BYTES, MAX_BODY_BYTES_SETTING, MIN_BODY_BYTES
+from afterorder.keys.sealing import Sealer, SealError
 from afterorder.processes.heap import freeze_startup_objects
 from afterorder.runtime import Runtime, RuntimeSettings
-from afterorder.sealing import Sealer, SealError
 from afterorder.web.rate_limits import LimitClass, RateLimitSettings
 
 Smtp = Annotated[str | None, typer.Option("--smtp", envvar="AFTERORDER_SMTP_URL",

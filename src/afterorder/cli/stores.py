@@ -5,7 +5,7 @@ and one store as it is set up with its secrets never shown.
 ``store show`` shows a secret only as ``"********"`` (set) or ``null`` (not set): platform webhook
 secrets (and whether a previous one is kept during a rotation), provider credentials, the DKIM key,
 Mailgun's signing key.  Whether the configured key opens them is said per item (``problem``), never
-with the value (``afterorder.stored_secrets``).
+with the value (``afterorder.keys.stored``).
 
 The store's other settings are set by the commands of their topic (``compliance``, ``dashboard``,
 ``privacy``); ``afterorder.cli.main`` puts them all under ``store``.
@@ -34,8 +34,8 @@ from afterorder.db.database import DEFAULT_URL
 from afterorder.db.schema import esp_credentials, platform_connections
 from afterorder.db.stores import StoreError, create_store, get_store, list_stores
 from afterorder.feedback.credentials import get_credentials
-from afterorder.sealing import Sealer, SealError, sealer_for
-from afterorder.stored_secrets import ESP_SECRETS, open_value
+from afterorder.keys.sealing import Sealer, SealError, sealer_for
+from afterorder.keys.stored import ESP_SECRETS, open_value
 
 MASK = "********"
 HIDDEN = (*ESP_SECRETS, "password_sha256")  # never shown, even as a hash

@@ -22,7 +22,7 @@ from afterorder.content.snapshots import customer_snapshot
 from afterorder.db.schema import consents, customers
 from afterorder.db.stores import get_store_by_id
 from afterorder.delivery.outbox import OutboxMessage, write_messages
-from afterorder.store_signers import StoreSigners
+from afterorder.keys.signers import StoreSigners
 
 TEMPLATE = "confirm-subscription"
 

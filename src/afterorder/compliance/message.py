@@ -77,7 +77,7 @@ class Planner:
 
     def plan(self, store: StoreRow, signer: Signer, base_url: str, *, customer_id: int | None, run_id: int | None,
              step: int | None, category: str, locale: str) -> tuple[MessageCompliance, dict[str, str]]:
-        """``signer``: the store's (``afterorder.store_signers``), for its unsubscribe links."""
+        """``signer``: the store's (``afterorder.keys.signers``), for its unsubscribe links."""
         return plan_message(
             signer=signer, slug=store.slug, base_url=base_url, email_from=store.email_from,
             settings=self.settings[store.id], view=self.view, store_id=store.id, customer_id=customer_id,

@@ -3,7 +3,7 @@ deliveries taught us (order status, stock).
 
 ``connect`` creates or updates a store's connection to a platform; a rotation keeps the old
 secret as ``previous_secret`` so deliveries signed before the platform switched still verify.
-Both secrets are stored sealed and opened when read (``afterorder.stored_secrets``; a plain one an
+Both secrets are stored sealed and opened when read (``afterorder.keys.stored``; a plain one an
 older version stored is read as it is).
 ``StoredMemory`` is the ``Memory`` adapters read; ``remember`` writes what they learnt, after the
 delivery's events are stored (so a failed store leaves nothing half-remembered and a retry
@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from afterorder.db.schema import platform_connections, platform_items, platform_orders, webhook_deliveries
 from afterorder.db.statements import insert_ignore
 from afterorder.domain import Connection, ItemSeen, OrderSeen, Remembered
-from afterorder.sealing import Sealer
-from afterorder.stored_secrets import SealerOf, open_value, seal_value
+from afterorder.keys.sealing import Sealer
+from afterorder.keys.stored import SealerOf, open_value, seal_value
 
 DELIVERY_COLUMNS = ("store_id", "platform", "topic", "delivery_id", "status", "reason", "raw", "received_at")
 

@@ -1,5 +1,5 @@
 """Stores: the tenants.  Each has its own API key (only its hash is kept) and its own key for the
-links it sends, stored sealed (``signing_key`` as stored; ``afterorder.store_signers`` opens it)."""
+links it sends, stored sealed (``signing_key`` as stored; ``afterorder.keys.signers`` opens it)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.db.schema import stores
 from afterorder.domain import StoreSnapshot
-from afterorder.sealing import Sealer
+from afterorder.keys.sealing import Sealer
+from afterorder.keys.stored import seal_value
 from afterorder.signing import new_signing_key
-from afterorder.stored_secrets import seal_value
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

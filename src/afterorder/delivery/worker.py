@@ -56,8 +56,8 @@ from afterorder.compliance.suppression import blocked_reason, reasons_for
 from afterorder.db.statements import execute_many
 from afterorder.delivery.claims import UNFOLLOWED, Claimed, bodies, claimed, defer, take_due, unfollowed
 from afterorder.delivery.recording import STARTED, Outcome, Recorder
-from afterorder.sealing import SealError
-from afterorder.stored_secrets import open_dkim
+from afterorder.keys.sealing import SealError
+from afterorder.keys.stored import open_dkim
 
 LINE_PAUSED = "the store's LINE monthly quota is used up"
 FAILOVER_PAUSE = 5.0  # seconds a primary that definitely refused is passed over for its backup

@@ -36,8 +36,8 @@ from afterorder.db.schema import customers
 from afterorder.db.stores import StoreRow
 from afterorder.dev.receivers import DevReceivers
 from afterorder.dev.sinks.line import DEV_CHANNEL_SECRET, LineSink
+from afterorder.keys.sealing import Sealer
 from afterorder.runtime import Runtime
-from afterorder.sealing import Sealer
 
 log = logging.getLogger(__name__)
 SMS_FROM = "+14155550100"  # a fictional number (555-01xx), the demo stores' Twilio sender

@@ -28,8 +28,8 @@ from afterorder.feedback.base import DeliveryStatus, Feedback, StatusReport, Web
 from afterorder.feedback.receiver import Received, find_store, store_feedback
 from afterorder.intake.errors import Malformed, Unauthorized
 from afterorder.intake.pipeline import Intake
+from afterorder.keys.signers import StoreSigners
 from afterorder.signing import BadToken, Signer
-from afterorder.store_signers import StoreSigners
 
 NAME = "aliyun_sms"
 PURPOSE = "aliyun-sms-report"  # signing purpose of the URL token
@@ -39,7 +39,7 @@ ANSWER = {"code": 0, "msg": "接收成功"}
 
 def report_token(store: StoreRow, signer: Signer) -> str:
     """The secret part of the store's SmsReport URL (the same every time for the same signing key;
-    ``signer``: the store's, ``afterorder.store_signers``)."""
+    ``signer``: the store's, ``afterorder.keys.signers``)."""
     return signer.sign(PURPOSE, [store.id])
 
 

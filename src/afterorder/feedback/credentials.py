@@ -1,5 +1,5 @@
 """Per-store webhook credentials, one row per provider; Mailgun's signing key is stored sealed
-(``afterorder.stored_secrets``) and opened when read."""
+(``afterorder.keys.stored``) and opened when read."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from afterorder.db.schema import esp_credentials
 from afterorder.feedback import mailgun, postmark, sendgrid, ses
 from afterorder.feedback.base import BadCredentials
-from afterorder.sealing import Sealer
-from afterorder.stored_secrets import SealerOf, open_esp_settings, seal_esp_settings
+from afterorder.keys.sealing import Sealer
+from afterorder.keys.stored import SealerOf, open_esp_settings, seal_esp_settings
 
 CONFIGURE: dict[str, Callable[..., dict[str, Any]]] = {
     "ses": ses.configure, "sendgrid": sendgrid.configure, "postmark": postmark.configure, "mailgun": mailgun.configure}

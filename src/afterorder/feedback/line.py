@@ -50,7 +50,7 @@ from afterorder.feedback.receipts import first_time
 from afterorder.feedback.receiver import SealerOf, find_store, provider_setups
 from afterorder.feedback.status import find_outbox, set_status
 from afterorder.intake.errors import Malformed, Unauthorized
-from afterorder.store_signers import StoreSigners
+from afterorder.keys.signers import StoreSigners
 
 log = logging.getLogger(__name__)
 NAME = "line"

@@ -33,7 +33,7 @@ from afterorder.feedback.ses import SnsVerifier
 from afterorder.feedback.status import Recorded, find_outbox, record_statuses
 from afterorder.intake.errors import NotConfigured, SecretsLocked, UnknownTarget
 from afterorder.intake.pipeline import Intake
-from afterorder.sealing import Sealer, SealError
+from afterorder.keys.sealing import Sealer, SealError
 from afterorder.tracking.engagement import find_message
 from afterorder.tracking.projection import ESP_SOURCE_PREFIX
 

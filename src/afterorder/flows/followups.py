@@ -120,7 +120,7 @@ async def enrich(conn: AsyncConnection, stores: Mapping[int, StoreRow], facts: M
 
 
 def survey_token(signer: Signer, survey: str, customer_id: int | None, order_id: int | None) -> str:
-    """The token of a survey link, signed with the store's key (``signer``: ``afterorder.store_signers``)."""
+    """The token of a survey link, signed with the store's key (``signer``: ``afterorder.keys.signers``)."""
     return signer.sign(SURVEY_PURPOSE, {"s": survey, "c": customer_id, "o": order_id})
 
 

@@ -139,7 +139,7 @@ def prepare(
 ) -> Outgoing:
     """The outbox message for ``send`` and the job that composes it; or a skipped message (no job)
     when the customer cannot be reached on any of the step's channels (``reach``: the store's).
-    ``signer`` signs the store's links (its key opened once: ``afterorder.store_signers``).
+    ``signer`` signs the store's links (its key opened once: ``afterorder.keys.signers``).
 
     ``locales`` caches, for
     the length of a batch, which locales each template is written in.  With ``tracking``, links

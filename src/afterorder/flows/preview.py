@@ -101,7 +101,7 @@ async def _sample_lines(conn: AsyncConnection, store: StoreRow) -> tuple[LineSna
 def preview_short_links(rendered: SmsRendered, store: StoreRow, signer: Signer, base_url: str,
                         settings: TrackingSettings) -> SmsRendered:
     """The SMS with its links made short as when it is sent (under :data:`PREVIEW_KEY`), signed with
-    the store's key (``signer``: ``afterorder.store_signers``)."""
+    the store's key (``signer``: ``afterorder.keys.signers``)."""
     return instrument_sms(rendered, LinkContext(signer, store.id, PREVIEW_KEY, base_url, None, "preview",
                                                 settings))
 

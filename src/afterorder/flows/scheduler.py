@@ -42,8 +42,8 @@ from afterorder.flows.followups import message_extra
 from afterorder.flows.outgoing import Chosen, Outgoing, prepare
 from afterorder.flows.spec import FlowSpec
 from afterorder.flows.urgency import FIRST, LATER, priority
-from afterorder.sealing import SealError
-from afterorder.store_signers import StoreSigners
+from afterorder.keys.sealing import SealError
+from afterorder.keys.signers import StoreSigners
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ from afterorder.intake.eccube_api import EccubeApi, EccubeFailed, EccubeGone, To
 from afterorder.intake.ecwid_fetch import MAX_ATTEMPTS, backoff
 from afterorder.intake.errors import WebhookError
 from afterorder.intake.pipeline import Intake
-from afterorder.sealing import Sealer, SealError
+from afterorder.keys.sealing import Sealer, SealError
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from afterorder.intake.ecwid import EcwidAdapter
 from afterorder.intake.ecwid_api import EcwidApi, EcwidBusy, EcwidFailed, EcwidGone
 from afterorder.intake.errors import WebhookError
 from afterorder.intake.pipeline import Intake
-from afterorder.sealing import Sealer, SealError
+from afterorder.keys.sealing import Sealer, SealError
 
 log = logging.getLogger(__name__)
 RETRY_DELAYS = (10, 30, 120, 600, 1800)  # seconds after the 1st, 2nd, … failure; then every hour

@@ -7,7 +7,7 @@ status the platform gets: 401 bad signature (nothing stored), 400 a body that ca
 topic says or that breaks a limit of ``intake.limits`` (nested too deep, a field out of bounds, a
 time before 1970 or too far ahead of the clock: named), 404 an unknown store or platform, or one
 the store has not connected, 503 a webhook secret the configured key cannot open (logged, and
-named in the answer: ``afterorder.stored_secrets``).  Bodies over the size limit are refused (413)
+named in the answer: ``afterorder.keys.stored``).  Bodies over the size limit are refused (413)
 before they get here.
 """
 
@@ -29,7 +29,7 @@ from afterorder.intake.adapters import PlatformAdapter, lower_headers
 from afterorder.intake.errors import Malformed, NotConfigured, SecretsLocked, UnknownTarget, WebhookError
 from afterorder.intake.horizon import Horizon, ahead_problems
 from afterorder.intake.pipeline import Accepted, Intake
-from afterorder.sealing import Sealer, SealError
+from afterorder.keys.sealing import Sealer, SealError
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ set an address for them (``afterorder store set SLUG --delivery-note-webhook URL
       Idempotency-Key: delivery-note:42:1:9f2c…        (the same on every attempt)
       X-Afterorder-Signature: sha256=<hex HMAC-SHA256 of the body, keyed with the store's webhook key>
 
-  The webhook key is ``webhook_key(signer)`` (of the store's link signer, ``afterorder.store_signers``),
+  The webhook key is ``webhook_key(signer)`` (of the store's link signer, ``afterorder.keys.signers``),
   printed by ``afterorder store set`` when the address is set; the receiver computes the HMAC of
   the raw body with the key's text (UTF-8) and compares.
 * **Retried.**  Any 2xx is done.  A 429 waits its ``Retry-After`` and is not counted; a timeout, a
@@ -42,9 +42,9 @@ from afterorder.db.schema import orders
 from afterorder.db.store_settings import delivery_note_webhook_of
 from afterorder.db.stores import StoreRow, get_store_by_id
 from afterorder.domain import EventType
+from afterorder.keys.signers import StoreSigners
 from afterorder.order_page.delivery_note import SOURCE, NoteJson
 from afterorder.signing import Signer
-from afterorder.store_signers import StoreSigners
 
 log = logging.getLogger(__name__)
 TOPIC: Final = EventType.ORDER_DELIVERY_NOTE.value

@@ -43,7 +43,7 @@ from afterorder.channels.setup import (
     update_prefs,
 )
 from afterorder.db.stores import StoreRow
-from afterorder.sealing import Sealer, SealError
+from afterorder.keys.sealing import Sealer, SealError
 from afterorder.web.api import ApiError, StoreDep, runtime_of
 from afterorder.web.errors import error
 

@@ -30,8 +30,8 @@ from afterorder.feedback.receiver import EspReceiver
 from afterorder.feedback.twilio import TwilioReceiver
 from afterorder.intake.platforms import build_adapters
 from afterorder.intake.webhooks import WebhookReceiver
+from afterorder.keys.sealing import SealError
 from afterorder.runtime import Runtime
-from afterorder.sealing import SealError
 from afterorder.web import (
     api,
     api_audit,

@@ -1,5 +1,5 @@
 """Platform webhooks (``POST /webhooks/{platform}/{store}``) and connecting a store to a platform
-(``POST /api/v1/connections``: the secrets are stored sealed, ``afterorder.stored_secrets``, and the
+(``POST /api/v1/connections``: the secrets are stored sealed, ``afterorder.keys.stored``, and the
 answer never holds them)."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from afterorder.db.platforms import connect
 from afterorder.intake.errors import WebhookError
 from afterorder.intake.platforms import connection_problems, webhook_url
 from afterorder.intake.webhooks import WebhookReceiver
-from afterorder.sealing import SealError
+from afterorder.keys.sealing import SealError
 from afterorder.web.api import ApiError, StoreDep, parse_json, read_limited, runtime_of
 from afterorder.web.errors import error, validation_details
 from afterorder.web.openapi_errors import JSON_BODY

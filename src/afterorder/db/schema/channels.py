@@ -2,7 +2,7 @@
 
 ``store_channels``: per store, channel (email, line, sms) and role (primary, backup), the provider
 that sends it and its options.  Options that are secrets (tokens, keys, passwords) are kept apart in
-``secrets``, encrypted (``afterorder.sealing``); the rest (``api_base``, a sender, a region) in
+``secrets``, encrypted (``afterorder.keys.sealing``); the rest (``api_base``, a sender, a region) in
 ``settings`` as plain JSON, so they can be shown without the key.
 
 ``store_channel_settings``: per store, the order in which transactional messages try the channels,

@@ -40,7 +40,7 @@ stores = Table(
     Column("logo_url", String(1000), nullable=False, default=""),
     Column("api_key_hash", String(64), nullable=False, unique=True),
     Column("api_key_prefix", String(16), nullable=False),
-    Column("signing_key", Text, nullable=False),  # sealed (afterorder.stored_secrets)
+    Column("signing_key", Text, nullable=False),  # sealed (afterorder.keys.stored)
     Column("created_at", UtcDateTime, nullable=False),
 )
 

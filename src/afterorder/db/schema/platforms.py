@@ -21,7 +21,7 @@ from afterorder.db.schema.types import Id, Money, UtcDateTime, metadata
 
 # How a store connected Shopify / WooCommerce / Saleor: the webhook secret (HMAC keys must be kept
 # as given), the one before it while the platform still signs with it, and Saleor's API URL.
-# The secrets are stored sealed ("sealed:" + a Fernet token: afterorder.stored_secrets; TEXT since 0018).
+# The secrets are stored sealed ("sealed:" + a Fernet token: afterorder.keys.stored; TEXT since 0018).
 platform_connections = Table(
     "platform_connections",
     metadata,

@@ -1,4 +1,4 @@
-"""Platform webhook secrets are stored sealed (``afterorder.stored_secrets``): a Fernet token of a
+"""Platform webhook secrets are stored sealed (``afterorder.keys.stored``): a Fernet token of a
 255-character secret is longer than 255 characters, so the columns become TEXT.  Values stored in
 plain text stay as they are here (a migration cannot know the key): ``afterorder serve`` /
 ``worker`` seal them at start, ``afterorder secrets reseal`` too.

@@ -1,4 +1,4 @@
-"""Stores' link signing keys are stored sealed (``afterorder.stored_secrets``): a Fernet token of a
+"""Stores' link signing keys are stored sealed (``afterorder.keys.stored``): a Fernet token of a
 64-character key is longer than 64 characters, so the column becomes TEXT.  The keys themselves do
 not change (links already sent keep working).  Plain values are sealed right after the migrations by
 ``afterorder serve`` / ``worker`` (``Runtime.migrate``: a migration cannot know the key), and by

@@ -3,7 +3,7 @@ tracking and LINE-link links (``afterorder.signing``), opened from ``stores.sign
 
 The key is a secret (whoever holds it can unsubscribe any customer of the store or read their order
 page), so it is stored sealed with the installation's key like the other secrets
-(``afterorder.stored_secrets``); a value an older version stored in plain text is used as it is
+(``afterorder.keys.stored``); a value an older version stored in plain text is used as it is
 until it is sealed at the next start.  Sealing changes how the key is stored, never the key: every
 link already sent keeps working.
 
@@ -17,8 +17,8 @@ is simply another entry.  ``SealError`` when a sealed key cannot be opened with 
 from __future__ import annotations
 
 from afterorder.db.stores import StoreRow
+from afterorder.keys.stored import SealerOf, open_value
 from afterorder.signing import Signer
-from afterorder.stored_secrets import SealerOf, open_value
 
 MAX_KEPT = 4096  # opened keys kept; past it the cache starts again (a few hundred bytes a store)
 

@@ -1,6 +1,6 @@
 """Secrets at rest: provider credentials, platform webhook secrets and DKIM keys are stored
 encrypted (Fernet: AES-128-CBC with HMAC-SHA256), with a key from configuration, never in the
-database (which columns, and old plain values: ``afterorder.stored_secrets``).
+database (which columns, and old plain values: ``afterorder.keys.stored``).
 
 The key comes from ``--secret-key``, ``AFTERORDER_SECRET_KEY`` or ``secret_key`` in
 ``afterorder.toml``: one or more Fernet keys separated by commas.  The first seals; every one of

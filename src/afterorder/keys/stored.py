@@ -3,14 +3,14 @@ happens to values stored in plain text by older versions, and the one command th
 them all after a key rotation.
 
 Sealed with the installation's key (``--secret-key``, ``AFTERORDER_SECRET_KEY``, ``secret_key`` in
-afterorder.toml, else the key file beside the database: ``afterorder.sealing``):
+afterorder.toml, else the key file beside the database: ``afterorder.keys.sealing``):
 
 * ``platform_connections.secret`` and ``previous_secret``: the Shopify / WooCommerce / Saleor
   webhook secrets (HMAC keys), and ``platform_connections.token``: Ecwid's REST API token, EC-CUBE's
   OAuth2 client secret;
 * ``store_compliance.dkim_private_key``: the store's DKIM private key (PEM);
 * ``stores.signing_key``: the key of the store's unsubscribe, preference, order-page and survey links
-  (opened once per process by ``afterorder.store_signers``; sealing never changes the key, so links
+  (opened once per process by ``afterorder.keys.signers``; sealing never changes the key, so links
   already sent keep working);
 * ``esp_credentials.settings["signing_key"]``: Mailgun's webhook signing key;
 * ``store_channels.secrets``: the providers' credentials (SES, SendGrid, Postmark, LINE, Twilio,
@@ -36,7 +36,7 @@ Rotating the key:
    and the error names each (store and what it is);
 4. configure ``NEW`` alone.
 
-A value that cannot be opened (a wrong or missing key) is a :class:`~afterorder.sealing.SealError`
+A value that cannot be opened (a wrong or missing key) is a :class:`~afterorder.keys.sealing.SealError`
 whose message names the key's source and what to do: the CLI prints it, a platform webhook is
 answered 503 ``secret_key`` (the platform retries), a DKIM-signed email waits and is retried.
 No message, log line or answer ever holds a secret.
@@ -53,7 +53,7 @@ from sqlalchemy import Column, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from afterorder.db.schema import esp_credentials, platform_connections, store_channels, store_compliance, stores
-from afterorder.sealing import Sealer, SealError
+from afterorder.keys.sealing import Sealer, SealError
 
 if TYPE_CHECKING:
     from afterorder.compliance.settings import DkimKey
