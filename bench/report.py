@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from burst import BurstResult
 from latency import LatencyResult, Percentile
 from sink import SourceResult
+from sleeping import SleepingResult
 from throughput import ThroughputResult
 
 BACKENDS = ("sqlite", "postgresql")
@@ -21,11 +23,15 @@ ONE = "{:.1f}"
 class BackendFigures:
     latency: LatencyResult | None = None
     throughput: ThroughputResult | None = None
+    burst: BurstResult | None = None
+    sleeping: SleepingResult | None = None
     problems: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {"latency": self.latency.as_json() if self.latency else None,
                 "throughput": self.throughput.as_json() if self.throughput else None,
+                "burst": asdict(self.burst) if self.burst else None,
+                "sleeping": asdict(self.sleeping) if self.sleeping else None,
                 "problems": self.problems}
 
 
@@ -101,7 +107,21 @@ def render_table(report: BenchReport) -> str:
                 ratios.append(f"{figures.throughput.deliver.per_second / source.per_second:.2f}")
         if ratios:
             base += f" (ratio {' / '.join(ratios)})"
-    row("delivery emails/s", per_backend(lambda f: _num(f.throughput.deliver.per_second)), base)
+    row("burst: mails/s, HTTP in → sink", per_backend(lambda f: _num(f.burst.mails_per_second)),
+        "target ≥ 0.50 of smtp-source, same run")
+    row("  ratio to smtp-source (same run)", per_backend(
+        lambda f: f"{f.burst.ratio:.2f} of {f.burst.ceiling_per_second:,.0f}"))
+    row("  batch API events/s accepted", per_backend(lambda f: _num(f.burst.accepted_per_second)),
+        "target ≥ 5,000/s (PostgreSQL)")
+    row("sleeping runs: serve MB idle/peak", per_backend(
+        lambda f: f"{f.sleeping.serve_rss_idle_mb:.0f}/{f.sleeping.serve_rss_peak_mb:.0f}"), "target ≤ 200 MB")
+    row("  with its helpers, idle/peak", per_backend(
+        lambda f: f"{f.sleeping.rss_idle_mb:.0f}/{f.sleeping.rss_peak_mb:.0f}"))
+    row("  new order's mail, max of probes", per_backend(
+        lambda f: f"{max(f.sleeping.confirmation_ms):.0f} ms"), "target < 1 s")
+    row("  runs/s when all come due", per_backend(lambda f: _num(f.sleeping.runs_per_second)),
+        "target ≥ 5,000 runs/s")
+    row("delivery emails/s (pre-rendered)", per_backend(lambda f: _num(f.throughput.deliver.per_second)), base)
     reuse = report.baseline_reuse
     row("  SQL statements / email", per_backend(lambda f: _num(f.throughput.deliver.statements_each, ONE)),
         f"smtp-source -d (reusing connections): {reuse.per_second:.0f} msg/s" if reuse else "")
@@ -122,6 +142,15 @@ def render_table(report: BenchReport) -> str:
             notes.extend(f"{name}: {note}" for note in figures.latency.notes)
             if figures.latency.http_errors:
                 notes.append(f"{name}: HTTP errors during the latency run: {figures.latency.http_errors}")
+        if figures.burst:
+            b = figures.burst
+            notes.append(f"{name}: burst of {b.orders:,} orders in batches of {b.batch} over {b.clients} "
+                         f"keep-alive clients, serve --workers {b.workers}; {b.delivered:,} mails counted by the "
+                         f"sink in {b.deliver_seconds:.0f} s; HTTP retries: {b.http_errors or 'none'}")
+        if figures.sleeping:
+            z = figures.sleeping
+            notes.append(f"{name}: {z.runs_waiting:,} runs waiting ({z.note}); {z.advanced:,} advanced in "
+                         f"{z.advance_seconds:.0f} s; probes {z.confirmation_ms} ms")
         if figures.throughput:
             t = figures.throughput
             notes.append(f"{name}: delivery drained {t.queued} queued ({t.schedule.count} rendered by the "

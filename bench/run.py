@@ -3,7 +3,11 @@
 1. event → SMTP-accepted latency at a fixed offered rate, through a real ``afterorder serve``;
 2. delivery throughput into Postfix's ``smtp-sink``, against ``smtp-source`` into the same sink;
    the scheduler's and intake's rates come from the same run;
-3. the channel layer: LINE, SES and SMTP messages per second delivering pre-rendered messages
+3. a burst of orders through the batch API, from outside, end to end, against ``smtp-source``'s
+   ceiling into the same sink, and the batch API's ingest rate (``bench/burst.py``);
+4. a million sleeping runs: memory, a new order's confirmation, and runs/s when they all come due
+   together (``bench/sleeping.py``);
+5. the channel layer: LINE, SES and SMTP messages per second delivering pre-rendered messages
    (``bench/channels.py``, in its own process on uvloop as ``afterorder serve`` runs).
 
 Prints the tables and writes the same figures to bench/results/latest.json.  Never asserts.
@@ -26,11 +30,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from burst import run_burst
 from databases import Databases, postgres_problem
 from latency import run_latency
 from machine import load, reference_loop_seconds
 from report import BACKENDS, BackendFigures, BenchReport, render_table, write_json
 from sink import SmtpSink, smtp_source, tools_problem
+from sleeping import run_sleeping
 from throughput import run_throughput
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -71,6 +77,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-channels", action="store_true")
+    parser.add_argument("--skip-burst", action="store_true")
+    parser.add_argument("--skip-sleeping", action="store_true")
+    parser.add_argument("--burst-orders", type=int, default=20000, help="orders of the end-to-end burst")
+    parser.add_argument("--sleeping-runs", type=int, default=1_000_000, help="runs waiting in the sleeping run")
+    parser.add_argument("--sleeping-window", type=float, default=60.0,
+                        help="seconds the woken runs are counted for (runs/s over that window)")
+    parser.add_argument("--many-workers", type=int, default=2,
+                        help="serve --workers N on PostgreSQL for the burst and sleeping runs (SQLite: 0)")
     parser.add_argument("--channel-messages", type=int, default=5000, help="messages per run of bench/channels.py")
     parser.add_argument("--channel-runs", type=int, default=3, help="runs of each provider in bench/channels.py")
     parser.add_argument("--channel-concurrency", type=int, default=None,
@@ -109,6 +123,25 @@ async def bench_backend(backend: str, args: argparse.Namespace, sink: SmtpSink |
                 except Exception as exc:
                     traceback.print_exc()
                     figures.problems.append(f"throughput run failed: {type(exc).__name__}: {exc}")
+        many = args.many_workers if backend == "postgresql" else 0
+        if not args.skip_burst:
+            say(f"{backend}: a burst of {args.burst_orders:,} orders, HTTP in → smtp-sink out ({many} workers)")
+            try:
+                url = await databases.fresh("burst")
+                figures.burst = await run_burst(url, backend=backend, orders=args.burst_orders, workers=many,
+                                                ceiling_messages=args.burst_orders, say=say)
+            except Exception as exc:
+                traceback.print_exc()
+                figures.problems.append(f"burst run failed: {type(exc).__name__}: {exc}")
+        if not args.skip_sleeping:
+            say(f"{backend}: {args.sleeping_runs:,} sleeping runs ({many} workers)")
+            try:
+                url = await databases.fresh("sleeping")
+                figures.sleeping = await run_sleeping(url, backend=backend, runs=args.sleeping_runs, workers=many,
+                                                      window=args.sleeping_window, say=say)
+            except Exception as exc:
+                traceback.print_exc()
+                figures.problems.append(f"sleeping run failed: {type(exc).__name__}: {exc}")
     finally:
         await databases.cleanup()
     return figures
