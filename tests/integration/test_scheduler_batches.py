@@ -99,7 +99,7 @@ async def test_a_run_ended_while_its_message_renders_writes_nothing(sqlite_url: 
         store, _ = await add_store(runtime)
         await runtime.intake.ingest(store, [Event.model_validate(order_event("order.placed", "R1", T0))])
         scheduler = Scheduler(runtime.engine, runtime.catalog, RefundArrivesMidRender(), clock,
-                              SchedulerSettings(worker_id="w1"))
+                              SchedulerSettings(worker_id="w1"), signers=runtime.signers)
         assert await scheduler.run_due() == 1
         assert await rows(runtime, outbox) == []
         [run] = await rows(runtime, flow_runs)

@@ -21,6 +21,7 @@ from afterorder.domain import Event, EventBatch
 from afterorder.intake.horizon import Horizon, ahead_problems
 from afterorder.intake.limits import MAX_BODY_BYTES, MAX_EVENTS, MAX_JSON_DEPTH, Refused, read_json
 from afterorder.runtime import Runtime
+from afterorder.web.body_limit import too_large as body_too_large
 from afterorder.web.errors import error, validation_details
 
 router = APIRouter(prefix="/api/v1")
@@ -74,7 +75,7 @@ StoreDep = Annotated[StoreRow, Depends(current_store)]
 async def read_limited(request: Request) -> bytes:
     """The body, refused with 413 past the runtime's ``max_body_bytes`` (declared or streamed)."""
     limit = runtime_of(request).settings.max_body_bytes
-    too_large = f"the body is over {limit} bytes (the limit of a request); send smaller batches"
+    too_large = body_too_large(limit)  # worded as the body limit layer words it (web.body_limit)
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise ApiError(error(413, "too_large", too_large))
