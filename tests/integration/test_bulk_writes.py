@@ -33,8 +33,9 @@ async def test_bulk_rows_read_back_as_rows_written_the_usual_way(database_url: s
                      "placed_at": T0, "updated_at": T0, "customer_id": None, "subtotal": Decimal("15000.50"),
                      "shipping": None, "tax": None, "discount": None, "total": Decimal("15000.50"),
                      "shipping_address": {"city": "京都市"}, "billing_address": None, "shipment": None,
-                     "paid_at": T0, "shipped_at": None, "out_for_delivery_at": None, "delivered_at": None, "cancelled_at": None,
-                     "refunded_at": None, "number_given": True, "currency_given": True, "is_placed": True, "rank": 1}
+                     "paid_at": T0, "shipped_at": None, "out_for_delivery_at": None, "delivered_at": None,
+                     "cancelled_at": None, "refunded_at": None, "number_given": True, "currency_given": True,
+                     "is_placed": True, "rank": 1}
             await execute_many(conn, upsert_order(), [order, {**order, "status": "placed", "rank": 0,
                                                               "number": "#1b", "total": None}])
         async with runtime.engine.connect() as conn:

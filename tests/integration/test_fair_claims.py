@@ -6,7 +6,6 @@ rows are due (the plans, on both databases)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections import Counter
 from datetime import datetime, timedelta
@@ -88,9 +87,8 @@ async def test_a_big_campaign_and_busy_flows_do_not_hold_up_another_stores_confi
         print(f"store B's confirmation: {waited:.3f} s after the order, mail {position + 1} sent after it")
         bound = runtime.delivery.settings.concurrency + runtime.delivery.settings.batch if runtime.delivery else 0
         assert position < bound, f"B's confirmation was mail {position + 1} after the order, not in the first {bound}"
-        load = os.getloadavg()[0] / (os.cpu_count() or 1)
-        if load < 1.0:  # a machine busy with other work is measured by the position alone
-            assert waited < 1.0, f"B's confirmation took {waited:.2f} s after the order was accepted"
+        # how long it took is printed, not asserted: a timed assertion fails on a slow machine, not on a
+        # wrong order (the position above is the property; bench/ measures the time)
         assert sum(1 for m in order if "sale@example.com" in m.recipients) > 0, "the campaign was still going"
 
 
@@ -245,8 +243,9 @@ async def test_a_store_held_back_by_its_own_rate_does_not_hold_up_another_store(
         runtime.poke()
         await quick_sink.wait_for(1, within=30)
         waited = time.monotonic() - queued
-        load = os.getloadavg()[0] / (os.cpu_count() or 1)
-        assert waited < (1.0 if load < 1.0 else 3.0), f"the other store's message waited {waited:.2f} s"
+        # held up behind the throttled store it waited 28 s (before the throttle rule); the bound is far
+        # from both that and a slow machine's few seconds
+        assert waited < 10.0, f"the other store's message waited {waited:.2f} s behind a throttled store"
         assert busiest_second([r.at for r in slow_sink.requests]) <= RATE + 1, "the slow store kept to its rate"
         async with runtime.engine.connect() as conn:
             statuses = Counter(r.status for r in await conn.execute(

@@ -227,7 +227,8 @@ def test_an_orders_events_fold_into_the_row_the_database_would_reach() -> None:
             "currency": "JPY", "currency_given": False, "placed_at": f"at-{status}", "is_placed": status == "placed",
             "updated_at": "now", "customer_id": None, "subtotal": None, "shipping": None, "tax": None,
             "discount": None, "total": None, "shipping_address": None, "billing_address": None, "shipment": None,
-            "paid_at": None, "shipped_at": None, "delivered_at": None, "cancelled_at": None, "refunded_at": None}
+            "paid_at": None, "shipped_at": None, "out_for_delivery_at": None, "delivered_at": None,
+            "cancelled_at": None, "refunded_at": None}
         base.update(extra)
         return base
 
