@@ -13,8 +13,8 @@ from afterorder.domain import Connection
 from afterorder.intake.adapters import Delivery
 from afterorder.intake.ecwid import EcwidAdapter, checkout_events, customer, order_events, signature
 from afterorder.intake.ecwid_api import retry_after
-from afterorder.intake.ecwid_fetch import MAX_ATTEMPTS, backoff
 from afterorder.intake.errors import Malformed, Unauthorized, UnknownTarget
+from afterorder.intake.fetched import MAX_ATTEMPTS, backoff
 from tests.platforms import RamMemory, sample, sample_json
 
 KEY = "abcde123456789"  # the placeholder of Ecwid's PHP example

@@ -6,7 +6,7 @@ normalizes it (``intake.eccube``) and stores the events through the one intake. 
 naming their facts, so a notice fetched twice, or two notices about one order, store nothing twice.
 
 A failed fetch (a network error, a 5xx) is retried with the same backoff as Ecwid's
-(``intake.ecwid_fetch.backoff``) and given up after ``MAX_ATTEMPTS``; an order no longer in the shop
+(``intake.fetched``) and given up after ``MAX_ATTEMPTS``; an order no longer in the shop
 and a refused client or query end the fetch at once with the reason kept in ``last_error``.
 """
 
@@ -21,14 +21,14 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from afterorder.clock import Clock
-from afterorder.db.platform_fetches import Fetch, claim_due, finish, retry_later
-from afterorder.db.platforms import StoredMemory, get_connection, record_ignored, remember
+from afterorder.db.platform_fetches import Fetch, claim_due, finish
+from afterorder.db.platforms import get_connection
 from afterorder.db.stores import get_store_by_id
 from afterorder.intake.adapters import Delivery
 from afterorder.intake.eccube import EccubeAdapter
 from afterorder.intake.eccube_api import EccubeApi, EccubeFailed, EccubeGone, TokenCache
-from afterorder.intake.ecwid_fetch import MAX_ATTEMPTS, backoff
 from afterorder.intake.errors import WebhookError
+from afterorder.intake.fetched import FetchEnds
 from afterorder.intake.pipeline import Intake
 from afterorder.keys.sealing import Sealer, SealError
 
@@ -47,6 +47,7 @@ class EccubeFetcher:
         self.lease = lease
         self.batch = batch
         self.adapter = EccubeAdapter()
+        self.ends = FetchEnds(engine, intake, clock, "eccube", "EC-CUBE")
         self.tokens = TokenCache()
         self._http = http
         self._own_http = http is None
@@ -84,12 +85,7 @@ class EccubeFetcher:
             await finish(self.engine, fetch.id, self.clock.now(), failed=exc.message, attempts=fetch.attempts + 1)
 
     async def _failed(self, fetch: Fetch, message: str, *, temporary: bool) -> None:
-        attempts = fetch.attempts + 1
-        if not temporary or attempts >= MAX_ATTEMPTS:
-            log.warning("eccube notice %s: giving up: %s", fetch.event_id, message)
-            await finish(self.engine, fetch.id, self.clock.now(), failed=message, attempts=attempts)
-            return
-        await retry_later(self.engine, fetch.id, self.clock.now() + backoff(attempts), message, attempts)
+        await self.ends.failed(fetch, message, temporary=temporary)
 
     async def _fetch_and_store(self, fetch: Fetch) -> None:
         async with self.engine.connect() as conn:
@@ -105,19 +101,4 @@ class EccubeFetcher:
         entity = await (api.customer(fetch.entity_id) if topic.startswith("customer.") else api.order(fetch.entity_id))
         delivery = Delivery("eccube", topic, fetch.event_id, {}, b"", {"notice": fetch.raw, "entity": entity},
                             fetch.received_at)
-        try:
-            normalized = await self.adapter.normalize(delivery, StoredMemory(self.engine, store.id, "eccube"))
-        except WebhookError:
-            raise
-        except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
-            await finish(self.engine, fetch.id, self.clock.now(), attempts=fetch.attempts + 1,
-                         failed=f"{topic}: EC-CUBE's answer is not shaped like an EC-CUBE {topic.split('.')[0]} "
-                                f"({type(exc).__name__}: {exc})")
-            return
-        if normalized.events:
-            await self.intake.ingest(store, normalized.events, source="eccube", raw=[entity] * len(normalized.events))
-        await remember(self.engine, store.id, "eccube", normalized.remember, self.clock.now())
-        if not normalized.events:
-            await record_ignored(self.engine, store.id, "eccube", topic, fetch.event_id,
-                                 normalized.ignored or "nothing to store", fetch.raw, self.clock.now())
-        await finish(self.engine, fetch.id, self.clock.now(), attempts=fetch.attempts + 1)
+        await self.ends.store(store, fetch, self.adapter, delivery, entity, f"an EC-CUBE {topic.split('.')[0]}")

@@ -6,7 +6,7 @@ the one intake.  Because a delivery is recorded before its webhook is answered, 
 answer still fetches it (the lease ends, another step claims it); events have ids naming their
 facts, so fetching twice stores nothing twice.
 
-A failed fetch (a network error, a 5xx) is retried with backoff (``RETRY_DELAYS``, then every hour)
+A failed fetch (a network error, a 5xx) is retried with backoff (``intake.fetched``: ``RETRY_DELAYS``, then every hour)
 and given up after ``MAX_ATTEMPTS``; Ecwid's 429 is a delay of its ``Retry-After``, never counted as
 a failure; a 404 (the order was deleted) and 400/401/403 (a wrong token or scope) end the fetch at once
 with the reason kept in ``last_error``.
@@ -24,23 +24,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from afterorder.clock import Clock
 from afterorder.db.platform_fetches import Fetch, claim_due, finish, retry_later
-from afterorder.db.platforms import StoredMemory, get_connection, record_ignored, remember
+from afterorder.db.platforms import get_connection
 from afterorder.db.stores import get_store_by_id
 from afterorder.intake.adapters import Delivery
 from afterorder.intake.ecwid import EcwidAdapter
 from afterorder.intake.ecwid_api import EcwidApi, EcwidBusy, EcwidFailed, EcwidGone
 from afterorder.intake.errors import WebhookError
+from afterorder.intake.fetched import FetchEnds
 from afterorder.intake.pipeline import Intake
 from afterorder.keys.sealing import Sealer, SealError
 
 log = logging.getLogger(__name__)
-RETRY_DELAYS = (10, 30, 120, 600, 1800)  # seconds after the 1st, 2nd, … failure; then every hour
-MAX_ATTEMPTS = 12
-
-
-def backoff(attempts: int) -> timedelta:
-    """How long after the ``attempts``-th failure to try again."""
-    return timedelta(seconds=RETRY_DELAYS[attempts - 1] if attempts <= len(RETRY_DELAYS) else 3600)
 
 
 class EcwidFetcher:
@@ -55,6 +49,7 @@ class EcwidFetcher:
         self.lease = lease
         self.batch = batch  # fetched at once: well inside the lease, each answer waits at most the 10 s timeout
         self.adapter = EcwidAdapter()
+        self.ends = FetchEnds(engine, intake, clock, "ecwid", "Ecwid")
         self._http = http
         self._own_http = http is None
 
@@ -94,12 +89,7 @@ class EcwidFetcher:
             await finish(self.engine, fetch.id, self.clock.now(), failed=exc.message, attempts=fetch.attempts + 1)
 
     async def _failed(self, fetch: Fetch, message: str, *, temporary: bool) -> None:
-        attempts = fetch.attempts + 1
-        if not temporary or attempts >= MAX_ATTEMPTS:
-            log.warning("ecwid event %s: giving up: %s", fetch.event_id, message)
-            await finish(self.engine, fetch.id, self.clock.now(), failed=message, attempts=attempts)
-            return
-        await retry_later(self.engine, fetch.id, self.clock.now() + backoff(attempts), message, attempts)
+        await self.ends.failed(fetch, message, temporary=temporary)
 
     async def _fetch_and_store(self, fetch: Fetch) -> None:
         async with self.engine.connect() as conn:
@@ -113,19 +103,4 @@ class EcwidFetcher:
         entity = await (api.customer(fetch.entity_id) if topic.startswith("customer.") else api.order(fetch.entity_id))
         delivery = Delivery("ecwid", topic, fetch.event_id, {}, b"", {"event": fetch.raw, "entity": entity},
                             fetch.received_at)
-        try:
-            normalized = await self.adapter.normalize(delivery, StoredMemory(self.engine, store.id, "ecwid"))
-        except WebhookError:
-            raise
-        except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
-            await finish(self.engine, fetch.id, self.clock.now(), attempts=fetch.attempts + 1,
-                         failed=f"{topic}: Ecwid's answer is not shaped like an Ecwid {topic} ({type(exc).__name__}: "
-                                f"{exc})")
-            return
-        if normalized.events:
-            await self.intake.ingest(store, normalized.events, source="ecwid", raw=[entity] * len(normalized.events))
-        await remember(self.engine, store.id, "ecwid", normalized.remember, self.clock.now())
-        if not normalized.events:
-            await record_ignored(self.engine, store.id, "ecwid", topic, fetch.event_id,
-                                 normalized.ignored or "nothing to store", fetch.raw, self.clock.now())
-        await finish(self.engine, fetch.id, self.clock.now(), attempts=fetch.attempts + 1)
+        await self.ends.store(store, fetch, self.adapter, delivery, entity, f"an Ecwid {topic}")
