@@ -27,7 +27,7 @@ from typing import Any
 from afterorder.history import cells
 from afterorder.history.orders import OrderDraft, order_record
 from afterorder.history.records import Context, Record, Rejected
-from afterorder.history.rows import grouped, kept
+from afterorder.history.rows import grouped_orders, kept
 from afterorder.phones import lenient
 
 ORDER_HEADER = {"注文ID", "受注日"}
@@ -115,11 +115,5 @@ def _order(rows: list[tuple[int, dict[str, str]]], ctx: Context) -> Record:
 
 def orders(rows: Iterable[tuple[int, dict[str, str]]], ctx: Context) -> Iterator[Record | Rejected]:
     """Consecutive rows with the same 注文ID are one order."""
-    for group in grouped(iter(rows), "注文ID", "注文ID: missing (the order's id)"):
-        if isinstance(group, Rejected):
-            yield group
-            continue
-        try:
-            yield _order(group, ctx)
-        except ValueError as exc:
-            yield Rejected(group[0][0], f"order {group[0][1]['注文ID'].strip()}: {exc}")
+    yield from grouped_orders(iter(rows), "注文ID", "注文ID: missing (the order's id)",
+                              lambda group: _order(group, ctx))

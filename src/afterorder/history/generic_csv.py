@@ -17,7 +17,7 @@ from afterorder.domain import CustomerIn, Event, EventType, ProductIn
 from afterorder.history import cells
 from afterorder.history.orders import OrderDraft, order_record, problem
 from afterorder.history.records import Context, Record, Rejected
-from afterorder.history.rows import content_id, grouped, kept
+from afterorder.history.rows import content_id, grouped_orders, kept
 from afterorder.phones import lenient
 
 CUSTOMER_COLUMNS = ("customer_id", "email", "phone", "first_name", "last_name", "locale", "timezone", "country",
@@ -167,11 +167,5 @@ def _order(rows: list[tuple[int, dict[str, str]]], ctx: Context) -> Record:
 
 def orders(rows: Iterable[tuple[int, dict[str, str]]], ctx: Context) -> Iterator[Record | Rejected]:
     """Consecutive rows with the same ``order_id`` are one order."""
-    for group in grouped(iter(rows), "order_id", "order_id: missing"):
-        if isinstance(group, Rejected):
-            yield group
-            continue
-        try:
-            yield _order(group, ctx)
-        except ValueError as exc:
-            yield Rejected(group[0][0], f"order {group[0][1]['order_id'].strip()}: {exc}")
+    yield from grouped_orders(iter(rows), "order_id", "order_id: missing",
+                              lambda group: _order(group, ctx))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections.abc import Iterator
-from typing import Any, TextIO
+from collections.abc import Callable, Iterator
+from typing import Any, TextIO, TypeVar
 
 from afterorder.history.records import Rejected
 
@@ -43,6 +43,7 @@ def content_id(kind: str, key: str, content: Any) -> str:
 
 
 Group = list[tuple[int, dict[str, str]]]
+R = TypeVar("R")
 
 
 def grouped(rows: Iterator[tuple[int, dict[str, str]]] | list[tuple[int, dict[str, str]]], column: str,
@@ -70,3 +71,17 @@ def grouped(rows: Iterator[tuple[int, dict[str, str]]] | list[tuple[int, dict[st
         group = [(number, row)]
     if group:
         yield group
+
+
+def grouped_orders(rows: Iterator[tuple[int, dict[str, str]]], column: str, missing: str,
+                   build: Callable[[Group], R]) -> Iterator[R | Rejected]:
+    """``grouped``, each group built into one order by ``build``; a ``ValueError`` of ``build`` rejects
+    the order's first row, naming the order."""
+    for group in grouped(rows, column, missing):
+        if isinstance(group, Rejected):
+            yield group
+            continue
+        try:
+            yield build(group)
+        except ValueError as exc:
+            yield Rejected(group[0][0], f"order {group[0][1][column].strip()}: {exc}")

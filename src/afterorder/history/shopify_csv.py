@@ -19,7 +19,7 @@ from afterorder.domain import CustomerIn, Event, EventType
 from afterorder.history import cells
 from afterorder.history.orders import OrderDraft, order_record, problem
 from afterorder.history.records import Context, Record, Rejected
-from afterorder.history.rows import content_id, grouped, kept
+from afterorder.history.rows import content_id, grouped_orders, kept
 from afterorder.phones import lenient
 
 # How to recognise the exports (a header holding all of these).
@@ -118,14 +118,8 @@ def _order(rows: list[tuple[int, dict[str, str]]], ctx: Context) -> Record:
 
 def orders(rows: Iterable[tuple[int, dict[str, str]]], ctx: Context) -> Iterator[Record | Rejected]:
     """Consecutive rows with the same ``Name`` are one order."""
-    for group in grouped(iter(rows), "Name", "Name: missing (the order's name, e.g. #1001)"):
-        if isinstance(group, Rejected):
-            yield group
-            continue
-        try:
-            yield _order(group, ctx)
-        except ValueError as exc:
-            yield Rejected(group[0][0], f"order {group[0][1]['Name'].strip()}: {exc}")
+    yield from grouped_orders(iter(rows), "Name", "Name: missing (the order's name, e.g. #1001)",
+                              lambda group: _order(group, ctx))
 
 
 def customers(rows: Iterable[tuple[int, dict[str, str]]], ctx: Context) -> Iterator[Record | Rejected]:
