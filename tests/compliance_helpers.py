@@ -13,12 +13,13 @@ from typing import Any
 from sqlalchemy import select
 
 from afterorder.channels import RetryPolicy, SmtpChannel
-from afterorder.compliance.settings import DkimKey, update_settings
+from afterorder.compliance.settings import update_settings
 from afterorder.db.schema import outbox
 from afterorder.db.stores import StoreRow
 from afterorder.delivery import Delivery, DeliverySettings
 from afterorder.dev.smtp_server import DevSmtpServer
 from afterorder.domain import Event
+from afterorder.keys.stored import DkimKey
 from afterorder.runtime import Runtime
 
 # Sent right after the built-in (transactional) order confirmation: the same template as marketing.

@@ -19,13 +19,13 @@ from afterorder.audit.retention import DEFAULT_RETENTION_DAYS, prune_audit
 from afterorder.channels import Channel, RetryPolicy, SmtpChannel
 from afterorder.channels.registry import ChannelRegistry
 from afterorder.clock import Clock
-from afterorder.compliance.double_opt_in import queue_confirmations
 from afterorder.content import Renderer
 from afterorder.content.overrides import StoreRenderers
 from afterorder.db.customer_stats import refresh_stale_rfm
 from afterorder.db.database import open_engine, open_reader
 from afterorder.db.migrate import upgrade
 from afterorder.db.outage import Outage, database_lost
+from afterorder.db.sealed_secrets import seal_at_start
 from afterorder.db.statistics import analyze_new_tables
 from afterorder.db.stores import list_stores
 from afterorder.delivery import Delivery, DeliverySettings
@@ -39,8 +39,8 @@ from afterorder.intake.limits import MAX_BODY_BYTES
 from afterorder.intake.pipeline import Intake
 from afterorder.keys.sealing import Sealer, sealer_for
 from afterorder.keys.signers import StoreSigners
-from afterorder.keys.stored import seal_at_start
 from afterorder.order_page.note_webhook import NoteWebhookSender
+from afterorder.privacy.double_opt_in import queue_confirmations
 
 log = logging.getLogger(__name__)
 STOP_WAIT = 8.0  # seconds the loops get to stop in: within systemd's and the 10 s with room to close

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from afterorder.clock import FrozenClock
 from afterorder.compliance import dkim as store_dkim
 from afterorder.compliance.consent import history
-from afterorder.compliance.double_opt_in import queue_confirmations
 from afterorder.db.schema import consents, customers
 from afterorder.dev.smtp_server import DevSmtpServer
+from afterorder.privacy.double_opt_in import queue_confirmations
 from tests.compliance_helpers import (
     category,
     configure,

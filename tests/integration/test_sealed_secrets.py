@@ -23,7 +23,6 @@ from afterorder.channels.smtp import SmtpChannel
 from afterorder.clock import FrozenClock
 from afterorder.compliance import dkim as store_dkim
 from afterorder.compliance import tokens
-from afterorder.compliance.settings import DkimKey
 from afterorder.db.schema import (
     customers,
     delivery_attempts,
@@ -34,10 +33,11 @@ from afterorder.db.schema import (
     store_compliance,
     stores,
 )
+from afterorder.db.sealed_secrets import reseal_everything, unreadable_secrets
 from afterorder.delivery.worker import Delivery, DeliverySettings
 from afterorder.dev.smtp_server import DevSmtpServer
 from afterorder.keys.sealing import Sealer, new_key
-from afterorder.keys.stored import SEALED, reseal_everything, seal_value, unreadable_secrets
+from afterorder.keys.stored import SEALED, DkimKey, seal_value
 from afterorder.runtime import Runtime
 from afterorder.signing import Signer, new_signing_key
 from tests.compliance_helpers import configure, ingest, marketing_flows, received

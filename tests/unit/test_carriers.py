@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from afterorder.tracking.carriers import CARRIERS, carrier_name, find_carrier, tracking_link
+from afterorder.content.carriers import CARRIERS, carrier_name, find_carrier, tracking_link
 
 REQUIRED = {
     "ヤマト運輸": "yamato", "佐川急便": "sagawa", "日本郵便": "japanpost", "西濃運輸": "seino", "福山通運": "fukuyama",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from afterorder.compliance.settings import DkimKey
 from afterorder.keys.sealing import Sealer, SealError, new_key
 from afterorder.keys.stored import (
     SEALED,
+    DkimKey,
     open_dkim,
     open_esp_settings,
     open_value,

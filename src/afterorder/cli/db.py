@@ -14,7 +14,7 @@ import typer
 from afterorder.cli.common import Database, SecretKey, run
 from afterorder.cli.secrets import configured_sealer
 from afterorder.db.database import DEFAULT_URL
-from afterorder.keys.stored import seal_at_start
+from afterorder.db.sealed_secrets import seal_at_start
 
 
 def db_upgrade(database: Database = DEFAULT_URL, secret_key: SecretKey = None) -> None:

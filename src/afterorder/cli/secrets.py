@@ -14,8 +14,8 @@ import typer
 
 from afterorder.cli.common import Database, SecretKey, fail, run
 from afterorder.db.database import DEFAULT_URL
+from afterorder.db.sealed_secrets import Counts, reseal_everything, unreadable_secrets
 from afterorder.keys.sealing import Sealer, SealError, new_key, sealer_for
-from afterorder.keys.stored import Counts, reseal_everything, unreadable_secrets
 
 
 def configured_sealer(database: str, secret_key: str | None) -> Sealer:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.db.key_lists import in_keys
 from afterorder.db.schema import marketing_caps, store_compliance, stores
+from afterorder.keys.stored import DkimKey
 
 
 class MarketingRule(StrEnum):
@@ -48,13 +49,6 @@ class SettingsError(ValueError):
 class Cap:
     max_messages: int
     window_hours: int
-
-
-@dataclass(frozen=True)
-class DkimKey:
-    selector: str
-    domain: str
-    private_key: str = field(repr=False)  # PEM
 
 
 @dataclass(frozen=True)

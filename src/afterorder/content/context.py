@@ -15,11 +15,11 @@ from typing import Any, Final
 
 from afterorder.compliance.footer import legal_text
 from afterorder.compliance.message import MessageCompliance
+from afterorder.content.carriers import carrier_name
 from afterorder.content.formatting import zone
 from afterorder.content.greeting import greeting
 from afterorder.content.i18n import layout_text
 from afterorder.domain import CustomerSnapshot, OrderSnapshot, ShipmentSnapshot, StoreSnapshot
-from afterorder.tracking.carriers import carrier_name
 
 _HEX_COLOR: Final = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
 _DEFAULT_BRAND: Final = "#1f6feb"
@@ -52,7 +52,7 @@ def brand_colors(color: str) -> tuple[str, str]:
 
 
 def _in_locale(shipment: ShipmentSnapshot | None, locale: str) -> ShipmentSnapshot | None:
-    """The shipment with a known carrier's name in ``locale`` (ヤマト運輸, 顺丰速运, ...; tracking.carriers)."""
+    """The shipment with a known carrier's name in ``locale`` (ヤマト運輸, 顺丰速运, ...; content.carriers)."""
     if shipment is None or not shipment.carrier:
         return shipment
     return replace(shipment, carrier=carrier_name(shipment.carrier, locale))

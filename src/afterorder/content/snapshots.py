@@ -6,8 +6,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from afterorder.content.carriers import tracking_link
 from afterorder.domain import CustomerSnapshot, LineSnapshot, OrderSnapshot, ShipmentSnapshot
-from afterorder.tracking.carriers import tracking_link
 
 
 def customer_snapshot(row: dict[str, Any] | None) -> CustomerSnapshot | None:

@@ -26,11 +26,11 @@ from sqlalchemy import bindparam
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterorder.channels.base import ChannelKind, OutgoingMessage
-from afterorder.compliance.settings import DkimKey
 from afterorder.db.key_lists import in_keys
 from afterorder.db.schema import customers, delivery_attempts, outbox, outbox_bodies
 from afterorder.db.turns import Turns
 from afterorder.delivery.outbox import FALLBACK_SUFFIX
+from afterorder.keys.stored import DkimKey
 
 INTERRUPTED = "worker stopped before the outcome was known"
 UNFOLLOWED = "the customer unfollowed the store's LINE account"

@@ -51,13 +51,12 @@ from afterorder.channels.setup import load_prefs, next_line_month
 from afterorder.clock import Clock
 from afterorder.compliance import dkim
 from afterorder.compliance.gate import judge
-from afterorder.compliance.settings import DkimKey
 from afterorder.compliance.suppression import blocked_reason, reasons_for
 from afterorder.db.statements import execute_many
 from afterorder.delivery.claims import UNFOLLOWED, Claimed, bodies, claimed, defer, take_due, unfollowed
 from afterorder.delivery.recording import STARTED, Outcome, Recorder
 from afterorder.keys.sealing import SealError
-from afterorder.keys.stored import open_dkim
+from afterorder.keys.stored import DkimKey, open_dkim
 
 LINE_PAUSED = "the store's LINE monthly quota is used up"
 FAILOVER_PAUSE = 5.0  # seconds a primary that definitely refused is passed over for its backup

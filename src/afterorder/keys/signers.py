@@ -16,11 +16,19 @@ is simply another entry.  ``SealError`` when a sealed key cannot be opened with 
 
 from __future__ import annotations
 
-from afterorder.db.stores import StoreRow
+from typing import Protocol
+
 from afterorder.keys.stored import SealerOf, open_value
 from afterorder.signing import Signer
 
 MAX_KEPT = 4096  # opened keys kept; past it the cache starts again (a few hundred bytes a store)
+
+
+class KeyedStore(Protocol):
+    """A store as far as its links are concerned (``db.stores.StoreRow`` is one)."""
+
+    @property
+    def signing_key(self) -> str: ...  # as stored: sealed, or plain from an older version
 
 
 class StoreSigners:
@@ -30,7 +38,7 @@ class StoreSigners:
         self._sealer = sealer
         self._opened: dict[str, Signer] = {}
 
-    def of(self, store: StoreRow) -> Signer:
+    def of(self, store: KeyedStore) -> Signer:
         """The signer of ``store``'s links."""
         found = self._opened.get(store.signing_key)
         if found is None:

@@ -30,6 +30,7 @@ from typing import Final
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 
+from afterorder.content.carriers import carrier_name, tracking_link
 from afterorder.content.context import brand_colors
 from afterorder.content.formatting import format_day, format_money, zone
 from afterorder.content.greeting import greeting
@@ -38,7 +39,6 @@ from afterorder.content.render import BUILTIN_TEMPLATES
 from afterorder.domain import CustomerSnapshot, OrderSnapshot, ShipmentSnapshot, StoreSnapshot
 from afterorder.order_page.text import order_text
 from afterorder.order_page.view import STEPS
-from afterorder.tracking.carriers import carrier_name, tracking_link
 
 AMP_TEMPLATES: Final = frozenset({"shipping-confirmation", "international-in-transit", "out-for-delivery"})
 STATUS_PATH: Final = "/amp.json"  # after the order page's address

@@ -3,7 +3,7 @@
 ``load_view`` reads one order of one store (None when there is none or the link's version is not
 the order's: a revoked link) and makes an :class:`OrderView`: the status timeline (placed → paid →
 shipped → out for delivery → delivered; times in the customer's time zone, else the store's), the
-shipment (the carrier's name in the page's language, the tracking link from ``tracking.carriers``
+shipment (the carrier's name in the page's language, the tracking link from ``content.carriers``
 when the shipment gives none), the items, the totals, the shipping address partly masked (the
 street, building and name are cut to their first characters: a forwarded link does not give away
 where someone lives), the store's support contact and the next useful actions.  ``status_json``
@@ -25,6 +25,7 @@ from typing import Any, Final, TypedDict
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from afterorder.content.carriers import carrier_name, tracking_link
 from afterorder.content.context import brand_colors
 from afterorder.content.formatting import address_lines, format_day, format_money, zone
 from afterorder.db.schema import customers, order_lines, orders
@@ -33,7 +34,6 @@ from afterorder.order_page.delivery_note import SavedNote, closed_reason, curren
 from afterorder.order_page.links import OrderRef
 from afterorder.order_page.text import order_text
 from afterorder.promotions.recommendations import recommend
-from afterorder.tracking.carriers import carrier_name, tracking_link
 
 STEPS: Final = ("placed", "paid", "shipped", "out_for_delivery", "delivered")
 PICKS: Final = 3

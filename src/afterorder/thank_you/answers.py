@@ -5,7 +5,7 @@ Both are idempotent: the same request twice stores one thing.
 * ``subscribe``: marketing consent by email, recorded through ``compliance.consent`` with the method
   ``thank-you-page``, the wording the block showed (in the locale it showed it) and the customer's
   address.  ``granted``; ``pending`` when the store asks for double opt-in (the confirmation mail is
-  written by the runtime's loop, ``compliance.double_opt_in``).  A customer already subscribed (or
+  written by the runtime's loop, ``privacy.double_opt_in``).  A customer already subscribed (or
   waiting to confirm) changes nothing; one who had withdrawn and presses the button again is a new
   act of consent.
 * ``answer``: the "how did you hear about us" survey (``surveys.answers``, survey ``heard-about``,
