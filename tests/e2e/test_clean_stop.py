@@ -146,3 +146,40 @@ async def test_a_stop_mid_burst_is_clean_and_loses_nothing(
     assert len(received) == ORDERS, "every order confirmed"
     assert max(received.values()) == 1, f"sent twice: {[k for k, n in received.items() if n > 1][:5]}"
     assert took < STOP_WITHIN
+
+
+async def test_workers_stop_when_serve_is_killed(sqlite_url: str, smtp_server: DevSmtpServer, tmp_path: Path) -> None:
+    """kill -9 of ``serve`` alone (a crash, an OOM kill) leaves no worker running on as an orphan: each stops
+    cleanly within seconds, and a new ``serve`` confirms every order once."""
+    store: dict[str, Any] = add_store_cli(sqlite_url, "kumo")
+    log = tmp_path / "serve.log"
+    process, url = start("serve", sqlite_url, smtp_server.url, log, "--workers", "2")
+    try:
+        await until_healthy(process, url)
+        await post_burst(url, store["api_key"])
+        await until_delivered(smtp_server, 60, timeout=60)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        for _ in range(200):  # the workers notice within a second, then stop as on SIGTERM
+            if group_gone(process.pid):
+                break
+            await asyncio.sleep(0.05)
+        alive = not group_gone(process.pid)
+    finally:
+        if not group_gone(process.pid):
+            os.killpg(process.pid, signal.SIGKILL)
+    text = log.read_text()
+    assert not alive, f"a worker outlived the killed serve:\n{text[-2000:]}"
+    assert text.count("is gone; this worker stops") == 2, text[-2000:]
+    assert "Traceback" not in text, text[-3000:]
+
+    again, url = start("serve", sqlite_url, smtp_server.url, tmp_path / "again.log", "--workers", "2")
+    try:
+        await until_delivered(smtp_server, ORDERS, timeout=90)
+        await asyncio.sleep(0.3)
+    finally:
+        os.killpg(again.pid, signal.SIGTERM)
+        await stopped_within(again, STOP_WITHIN)
+    received = Counter(smtp_server.inbox.message_ids())
+    assert len(received) == ORDERS, "every order confirmed"
+    assert max(received.values()) == 1, "the workers finished or released what they held: nothing went twice"

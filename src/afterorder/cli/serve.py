@@ -28,6 +28,7 @@ from afterorder.flows.spec import FlowError
 from afterorder.intake.limits import MAX_BODY_BYTES, MAX_BODY_BYTES_SETTING, MIN_BODY_BYTES
 from afterorder.keys.sealing import Sealer, SealError
 from afterorder.processes.heap import freeze_startup_objects
+from afterorder.processes.parent import PARENT_ENV, parent_of, stop_when_orphaned
 from afterorder.runtime import Runtime, RuntimeSettings
 from afterorder.web.rate_limits import LimitClass, RateLimitSettings
 
@@ -178,7 +179,8 @@ async def serve_async(*, database: str, smtp: str | None, listen: str, dev_clock
             worker_args += ["--flows", str(directory)]
         for directory in template_dirs or []:
             worker_args += ["--templates", str(directory)]
-        env = {**os.environ, **({"AFTERORDER_SECRET_KEY": secret_key} if secret_key else {})}  # not in argv
+        env = {**os.environ, **({"AFTERORDER_SECRET_KEY": secret_key} if secret_key else {}),  # not in argv
+               PARENT_ENV: str(os.getpid())}  # the workers stop if this process is killed (processes/parent.py)
         children = [await asyncio.create_subprocess_exec(sys.executable, "-m", "afterorder", "worker", *worker_args,
                                                          env=env)
                     for _ in range(workers)]
@@ -287,9 +289,13 @@ def worker(database: Database = DEFAULT_URL, smtp: Smtp = None, flow_dirs: FlowD
         await _start_workers(runtime)
         freeze_startup_objects()
         typer.echo(f"worker {runtime.scheduler.settings.worker_id} started", err=True)
+        parent = parent_of(os.environ)
+        orphaned = asyncio.create_task(stop_when_orphaned(parent, runtime.stop)) if parent else None
         try:
             await _until_signalled(runtime.stop)
         finally:
+            if orphaned:
+                orphaned.cancel()
             await runtime.close()
 
     try:
