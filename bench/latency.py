@@ -1,17 +1,24 @@
-"""Event → SMTP-accepted latency through a real ``afterorder serve`` process.
+"""Event → SMTP-accepted latency through a real ``afterorder serve`` process (issue 18, item 4).
 
-The bench process runs the receiving SMTP server (afterorder's own aiosmtpd-based dev server) and
-POSTs ``order.placed`` events on an open-loop schedule (event i leaves at t0 + i/rate, whatever the
-answers), each for a customer of its own, so every mail is matched to its event by recipient.
-Latency = when the mail's DATA arrived − when its event's POST was sent.  Events not delivered
-by the end of the drain window count as slower than the window (percentiles become lower bounds).
+The bench process runs the receiving SMTP server (a minimal one of its own, ``receiver.py``) and
+POSTs single ``order.placed`` events on an open-loop schedule over a fixed number of keep-alive
+connections (``make bench``: 200 events/s for 600 s over 8 connections): event i is due at
+t0 + i/rate whatever the answers; when all connections are busy it waits for one, and that wait
+counts in its latency.  Each event is for a customer of its own, so every mail is matched to its
+event by recipient.  Latency = when the mail's DATA arrived − when its event was due.  Events not
+delivered by the end of the drain window count as slower than the window (percentiles become lower
+bounds).
+
+Measured from outside, through ``/proc``: serve's CPU per event (and its helpers' beside it), and
+the resident memory of serve and all its descendant processes, sampled every few seconds; the run is
+cut into ten slices (minutes at full size) so drift shows, and memory growth is taken from 20 % of
+the run to its end (minute 2 to minute 10 at full size), see ``drift.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import math
 import os
 import subprocess
 import sys
@@ -23,31 +30,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from drift import MemoryGrowth, Sampler, SliceFigures, interval, memory_growth, slices
 from events import order_placed, recipient
 from httpclient import Connection
+from percentiles import Percentile, percentile, rank_ms
+from proctree import TreeUsage, usage
 from receiver import Receiver
 from sink import free_port, stop_process
+from spy import start as spy_on
+from spy import stop as spy_off
 
 AFTERORDER = str(Path(sys.executable).with_name("afterorder"))
-
-
-@dataclass(frozen=True)
-class Percentile:
-    seconds: float
-    lower_bound: bool  # True: that share of events had no mail by the end of the window
-
-    def as_json(self) -> dict[str, Any]:
-        return {"ms": round(self.seconds * 1000, 1), "lower_bound": self.lower_bound}
-
-
-def percentile(values: list[float], total: int, share: float, window: float) -> Percentile | None:
-    """Nearest-rank percentile over ``total`` events of which ``values`` (sorted) arrived."""
-    if total == 0:
-        return None
-    rank = max(1, math.ceil(share * total))
-    if rank <= len(values):
-        return Percentile(values[rank - 1], False)
-    return Percentile(window, True)
 
 
 @dataclass(frozen=True)
@@ -72,6 +65,10 @@ class LatencyResult:
     drain_seconds: float
     serve_cpu_ms_per_event: float | None = None  # the serve process's CPU (user + system) while driven
     serve_cpu_share: float | None = None  # of one core, over the same window
+    helpers_cpu_ms_per_event: float | None = None  # serve's descendant processes (rendering), the same way
+    bench_cpu_share: float | None = None  # the bench process's own CPU (client and receiver), of one core
+    slices: list[SliceFigures] = field(default_factory=list)  # ten, in send order (minutes at 600 s)
+    memory: MemoryGrowth | None = None  # serve and its helpers, resident, from 20 % of the run to its end
     notes: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
@@ -88,7 +85,9 @@ class LatencyResult:
             "sender_lag_max_ms": round(self.sender_lag_max_ms, 1), "drain_seconds": self.drain_seconds,
             "connections": self.connections, "connection_wait_p99_ms": self.connection_wait_p99_ms,
             "serve_cpu_ms_per_event": self.serve_cpu_ms_per_event, "serve_cpu_share": self.serve_cpu_share,
-            "notes": self.notes,
+            "helpers_cpu_ms_per_event": self.helpers_cpu_ms_per_event, "bench_cpu_share": self.bench_cpu_share,
+            "memory": self.memory.as_json() if self.memory else None,
+            "slices": [s.as_json() for s in self.slices], "notes": self.notes,
         }
 
 
@@ -97,12 +96,6 @@ def _rate(times: list[float], start: float) -> float:
     if not times:
         return 0.0
     return len(times) / max(max(times) - start, 1e-3)
-
-
-def _rank_ms(values: list[float], share: float) -> float | None:
-    if not values:
-        return None
-    return round(values[max(1, math.ceil(share * len(values))) - 1] * 1000, 1)
 
 
 async def _cli(*args: str) -> str:
@@ -165,47 +158,59 @@ class ServeProcess:
                 await asyncio.sleep(0.1)
 
     def cpu_seconds(self) -> float | None:
-        """User + system CPU the serve process has used so far (Linux ``/proc``; None elsewhere)."""
-        try:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            return None
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User + system CPU the serve process alone has used so far (Linux ``/proc``; None elsewhere)."""
+        found = usage(self.process.pid)
+        return None if found is None else found.own_cpu
+
+    def usage(self) -> TreeUsage | None:
+        """CPU and resident memory of serve and its helper processes so far (Linux ``/proc``)."""
+        return usage(self.process.pid)
 
     async def stop(self) -> None:
         await stop_process(self.process, timeout=15)
         self.log.unlink(missing_ok=True)
 
 
-async def run_latency(database_url: str, *, rate: float = 200.0, seconds: float = 15.0,
-                      warmup: float = 1.0, drain: float = 10.0, connections: int = 256, label: str = "",
-                      workers: int = 0, say: Callable[[str], None] = print) -> LatencyResult:
+async def run_latency(database_url: str, *, rate: float = 200.0, seconds: float = 600.0,
+                      warmup: float = 1.0, drain: float = 10.0, connections: int = 8, label: str = "",
+                      workers: int = 0, profile: Path | None = None,
+                      say: Callable[[str], None] = print) -> LatencyResult:
     key = await create_store(database_url, "bench-latency")
     inbox = await Receiver().start()
-    smtp = inbox
-    serve = await ServeProcess.start(database_url, smtp.url, workers)
+    serve = await ServeProcess.start(database_url, inbox.url, workers)
     try:
         await serve.ready()
-        cpu_before, started = serve.cpu_seconds(), time.perf_counter()
-        result = await _drive(serve.url, key, inbox, rate=rate, seconds=seconds, warmup=warmup, drain=drain,
-                              connections=connections, label=label, say=say)
-        cpu_after, ended = serve.cpu_seconds(), time.perf_counter()
-        if cpu_before is None or cpu_after is None:
+        spy = await spy_on(serve.process.pid, profile) if profile else None
+        before, started, bench_before = serve.usage(), time.perf_counter(), time.process_time()
+        try:
+            result = await _drive(serve.url, key, inbox, rate=rate, seconds=seconds, warmup=warmup, drain=drain,
+                                  connections=connections, label=label, watch=serve.usage, say=say)
+        finally:
+            if spy is not None:
+                await spy_off(spy)
+                say(f"  profile (py-spy, collapsed stacks, serve and its helpers): {profile}")
+        after, ended, bench_after = serve.usage(), time.perf_counter(), time.process_time()
+        result = replace(result, bench_cpu_share=round((bench_after - bench_before) / (ended - started), 2))
+        if before is None or after is None:
             return result
         events = int(warmup * rate) + int(seconds * rate)
-        return replace(result, serve_cpu_ms_per_event=round(1000 * (cpu_after - cpu_before) / events, 2),
-                       serve_cpu_share=round((cpu_after - cpu_before) / (ended - started), 2))
+        own = after.own_cpu - before.own_cpu
+        if spy is not None:
+            result.notes.append("py-spy was sampling serve: its CPU and latency figures include that cost")
+        return replace(result, serve_cpu_ms_per_event=round(1000 * own / events, 2),
+                       serve_cpu_share=round(own / (ended - started), 2),
+                       helpers_cpu_ms_per_event=round(1000 * (after.cpu - before.cpu - own) / events, 2))
     finally:
         await serve.stop()
-        await smtp.close()
+        await inbox.close()
 
 
 async def _drive(base_url: str, key: str, inbox: Receiver, *, rate: float, seconds: float, warmup: float,
-                 drain: float, connections: int, label: str, say: Callable[[str], None]) -> LatencyResult:
+                 drain: float, connections: int, label: str, watch: Callable[[], TreeUsage | None],
+                 say: Callable[[str], None]) -> LatencyResult:
     tag = f"lat{label}{os.getpid()}"
     skip = int(warmup * rate)
     total = skip + int(seconds * rate)
-    bodies = [json.dumps(order_placed(tag, i)).encode() for i in range(total)]
     addresses = [recipient(tag, i).lower() for i in range(total)]
     sent_at = [0.0] * total
     answered_at = [0.0] * total
@@ -222,10 +227,11 @@ async def _drive(base_url: str, key: str, inbox: Receiver, *, rate: float, secon
 
     async def post(i: int) -> None:
         sent_at[i] = time.time()  # the event is due now: waiting for a free connection counts
+        body = json.dumps(order_placed(tag, i)).encode()
         client = await free.get()
         waited[i] = time.time() - sent_at[i]
         try:
-            code = await client.post("/api/v1/events", headers, bodies[i])
+            code = await client.post("/api/v1/events", headers, body)
         except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
             name = type(exc).__name__
             errors[name] = errors.get(name, 0) + 1
@@ -238,10 +244,14 @@ async def _drive(base_url: str, key: str, inbox: Receiver, *, rate: float, secon
             errors[str(code)] = errors.get(str(code), 0) + 1
 
     say(f"  {label}: POSTing {total} order.placed events at {rate:g}/s "
-        f"({warmup:g} s warm-up + {seconds:g} s measured, up to {connections} connections) …")
-    tasks: list[asyncio.Task[None]] = []
+        f"({warmup:g} s warm-up + {seconds:g} s measured, {connections} keep-alive connections) …")
+    tasks: set[asyncio.Task[None]] = set()
     lag_max = 0.0
     t0 = loop.time() + 0.05
+    every = interval(seconds)
+    sampler = Sampler(watch, t0 + skip / rate, every, round(seconds / every))
+    sampling = asyncio.create_task(sampler.run())
+    progress = t0 + skip / rate + 60
     try:
         for i in range(total):
             target = t0 + i / rate
@@ -250,8 +260,15 @@ async def _drive(base_url: str, key: str, inbox: Receiver, *, rate: float, secon
                 await asyncio.sleep(delay)
             if i >= skip:
                 lag_max = max(lag_max, loop.time() - target)
-            tasks.append(asyncio.create_task(post(i)))
+            task = asyncio.create_task(post(i))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            if target >= progress:
+                progress += 60
+                say(f"  {label}: {i - skip:,} events sent, {len(inbox.arrivals):,} mails in, "
+                    f"{len(tasks)} waiting for an answer")
         sending_ended = time.time()
+        await sampling
         first_measured = sent_at[skip] if total > skip else sending_ended
         deadline = sending_ended + drain
         measured = addresses[skip:]
@@ -260,14 +277,16 @@ async def _drive(base_url: str, key: str, inbox: Receiver, *, rate: float, secon
                 break
             await asyncio.sleep(0.1)
     finally:
-        for task in tasks:
+        sampling.cancel()
+        for task in list(tasks):
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(sampling, *tasks, return_exceptions=True)
         for client in clients:
             await client.close()
 
-    latencies = sorted(inbox.arrivals[a] - sent_at[i] for i, a in enumerate(addresses)
-                       if i >= skip and a in inbox.arrivals and sent_at[i])
+    delays: list[float | None] = [inbox.arrivals[a] - sent_at[i] if a in inbox.arrivals and sent_at[i] else None
+                                  for i, a in enumerate(addresses) if i >= skip]
+    latencies = sorted(d for d in delays if d is not None)
     sent = total - skip
     window = drain
     accepted = sum(1 for s in status[skip:] if 200 <= s < 300)
@@ -282,8 +301,10 @@ async def _drive(base_url: str, key: str, inbox: Receiver, *, rate: float, secon
         rate=rate, seconds=seconds, sent=sent, accepted=accepted, http_errors=errors, received=len(latencies),
         p50=percentile(latencies, sent, 0.50, window), p90=percentile(latencies, sent, 0.90, window),
         p99=percentile(latencies, sent, 0.99, window), max=percentile(latencies, sent, 1.0, window),
-        http_p50_ms=_rank_ms(http_times, 0.50), http_p99_ms=_rank_ms(http_times, 0.99),
+        http_p50_ms=rank_ms(http_times, 0.50), http_p99_ms=rank_ms(http_times, 0.99),
         accepted_per_second=_rate(answers, first_measured), mail_per_second=_rate(arrivals, first_measured),
         sender_lag_max_ms=lag_max * 1000, drain_seconds=drain, connections=connections,
-        connection_wait_p99_ms=_rank_ms(sorted(waited[skip:]), 0.99), notes=notes,
+        connection_wait_p99_ms=rank_ms(sorted(waited[skip:]), 0.99),
+        slices=slices(delays, seconds, window, sampler.samples),
+        memory=memory_growth(sampler.samples, seconds), notes=notes,
     )

@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import httpx
 from events import order_placed
 from latency import ServeProcess, create_store
+from proctree import rss_mb
 from sink import SmtpSink
 from spy import start as spy_on
 from spy import stop as spy_off
@@ -66,24 +67,6 @@ class SleepingResult:
     advance_seconds: float
     runs_per_second: float
     note: str
-
-
-def rss_mb(pid: int, *, children: bool = True) -> float:
-    """Resident memory of a process and (unless told not to) its descendants (Linux /proc), in MB."""
-    total = 0
-    pids = [pid]
-    while pids:
-        current = pids.pop()
-        try:
-            for line in Path(f"/proc/{current}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-            descendants = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-        except OSError:
-            continue
-        if children:
-            pids.extend(int(c) for c in descendants)
-    return round(total / 1024, 1)
 
 
 def _shipped(tag: str, index: int, at: datetime) -> dict[str, Any]:

@@ -215,11 +215,11 @@ class Runtime:
             except Exception as exc:  # tried again next hour; the entries stay meanwhile
                 self._failed(exc, "pruning the audit log failed")
             try:
-                await refresh_stale_rfm(self.engine, self.clock.now())
+                await refresh_stale_rfm(self.engine, self.clock.now(), reader=self.reader)
             except Exception as exc:  # retried next hour; the old scores stay
                 self._failed(exc, "refreshing RFM scores failed")
             try:
-                await refit_stale(self.engine, self.clock)
+                await refit_stale(self.engine, self.clock, self.reader)
             except Exception as exc:  # a failed refit is retried next hour; the old predictions stay
                 self._failed(exc, "refitting predictions failed")
             try:

@@ -49,7 +49,7 @@ OTHER = {"json", "yaml", "toml", "graphql", "text", "http", "csv", "jinja", "htm
 # Shown in the documents, never run here; the reason for each.
 NOT_RUN = {
     "make test": "runs this very suite (and, as root, installs Debian packages with apt-get)",
-    "make bench": "about 40 minutes with both cores busy, and installs Postfix's tools with apt-get",
+    "make bench": "about an hour with both cores busy, and installs Postfix's tools with apt-get",
     "python bench/channels.py --providers ses,line --runs 3": "a benchmark: minutes with both cores busy",
 }
 # The programs the documents' commands use besides afterorder (scripts/test-deps.sh installs them).

@@ -9,7 +9,14 @@ from sqlalchemy import func, select
 from afterorder.clock import FrozenClock
 from afterorder.db.schema import customer_predictions, flow_runs
 from afterorder.domain import Event
-from afterorder.segments.predictions import customer_prediction, fit_store, refit_stale, save
+from afterorder.segments.predictions import (
+    customer_prediction,
+    fit_store,
+    prediction_rows,
+    refit_stale,
+    save,
+    store_today,
+)
 from tests.cdnow import BGNBD, CALIBRATION_END, GAMMA_GAMMA, order_events
 from tests.factories import US_STORE, add_store, running
 
@@ -51,3 +58,16 @@ async def test_cdnow_history_fits_and_every_customer_gets_predictions(database_u
         # The daily job leaves a fresh model alone and refits a stale one.
         assert await refit_stale(runtime.engine, FrozenClock(NOW)) == []
         assert await refit_stale(runtime.engine, FrozenClock(datetime(1997, 10, 2, 10, tzinfo=UTC))) == ["harbor"]
+
+        # As serve runs it (the histories read on the reader, the fit and the rows on a thread, only the
+        # writes in a transaction), it stores what one transaction's fit and save would have stored.
+        later = datetime(1997, 10, 3, 11, tzinfo=UTC)
+        assert await refit_stale(runtime.engine, FrozenClock(later), runtime.reader) == ["harbor"]
+        async with runtime.engine.connect() as conn:
+            models, histories = await fit_store(conn, store, store_today(store, later))
+            expected = {r["customer_id"]: r for r in prediction_rows(store, models, histories, later)}
+            stored = {r["customer_id"]: r for r in (await conn.execute(select(customer_predictions))).mappings()}
+        assert len(stored) == 2357 and stored.keys() == expected.keys()
+        for customer_id, row in expected.items():
+            for column in ("probability_alive", "expected_orders_365d", "predicted_clv_365d", "predicted_next_order"):
+                assert stored[customer_id][column] == row[column], (customer_id, column)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cache
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import Executable, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -174,35 +174,63 @@ def quintiles(values: Sequence[float], higher_is_better: bool = True) -> list[in
     return scores
 
 
-async def refresh_rfm(conn: AsyncConnection, store_id: int, now: datetime) -> int:
-    """Score every buyer of the store 1–5 on recency, frequency and spend; returns how many."""
+class RfmScore(TypedDict):
+    """One buyer's daily scores, as the update of ``customer_stats`` binds them."""
+
+    cid: int
+    rfm_recency: int
+    rfm_frequency: int
+    rfm_monetary: int
+    spend_percentile: Decimal
+    rfm_updated_at: datetime
+
+
+async def rfm_scores(conn: AsyncConnection, store_id: int, now: datetime) -> list[RfmScore]:
+    """Score every buyer of the store 1–5 on recency, frequency and spend (reads only)."""
     rows = (await conn.execute(select(
         customer_stats.c.customer_id, customer_stats.c.last_order_at, customer_stats.c.order_count,
         customer_stats.c.total_spent,
     ).where(customer_stats.c.store_id == store_id, customer_stats.c.order_count > 0))).all()
     if not rows:
-        return 0
+        return []
     recency = quintiles([(now - r.last_order_at).total_seconds() for r in rows], higher_is_better=False)
     frequency = quintiles([float(r.order_count) for r in rows])
     spend = [float(r.total_spent) for r in rows]
     monetary = quintiles(spend)
     ordered = sorted(spend)
-    await conn.execute(
-        update(customer_stats).where(customer_stats.c.store_id == store_id,
-                                     customer_stats.c.customer_id == bindparam("cid")),
-        [{"cid": r.customer_id, "rfm_recency": rec, "rfm_frequency": fre, "rfm_monetary": mon,
-          "spend_percentile": Decimal(str(round(bisect_right(ordered, s) / len(ordered), 4))), "rfm_updated_at": now}
-         for r, rec, fre, mon, s in zip(rows, recency, frequency, monetary, spend, strict=True)])
-    return len(rows)
+    return [{"cid": r.customer_id, "rfm_recency": rec, "rfm_frequency": fre, "rfm_monetary": mon,
+             "spend_percentile": Decimal(str(round(bisect_right(ordered, s) / len(ordered), 4))),
+             "rfm_updated_at": now}
+            for r, rec, fre, mon, s in zip(rows, recency, frequency, monetary, spend, strict=True)]
 
 
-async def refresh_stale_rfm(engine: AsyncEngine, now: datetime, every: timedelta = timedelta(days=1)) -> list[int]:
-    """The daily job: rescore the stores whose RFM scores are older than ``every``; returns their ids."""
+async def write_rfm(conn: AsyncConnection, store_id: int, scores: Sequence[RfmScore]) -> None:
+    if scores:
+        await conn.execute(update(customer_stats).where(customer_stats.c.store_id == store_id,
+                                                        customer_stats.c.customer_id == bindparam("cid")),
+                           list(scores))
+
+
+async def refresh_rfm(conn: AsyncConnection, store_id: int, now: datetime) -> int:
+    """Score every buyer of the store 1–5 on recency, frequency and spend; returns how many."""
+    scores = await rfm_scores(conn, store_id, now)
+    await write_rfm(conn, store_id, scores)
+    return len(scores)
+
+
+async def refresh_stale_rfm(engine: AsyncEngine, now: datetime, every: timedelta = timedelta(days=1),
+                            reader: AsyncEngine | None = None) -> list[int]:
+    """The daily job: rescore the stores whose RFM scores are older than ``every``; returns their ids.
+
+    The buyers are read and scored on ``reader`` (``database.open_reader``: on SQLite a connection of
+    its own; ``engine`` when not given), so the write transaction holds only the update."""
     async with engine.connect() as conn:
         rows = (await conn.execute(select(customer_stats.c.store_id, func.min(customer_stats.c.rfm_updated_at))
                                    .where(customer_stats.c.order_count > 0).group_by(customer_stats.c.store_id))).all()
     stale = [store_id for store_id, oldest in rows if oldest is None or now - oldest >= every]
     for store_id in stale:
+        async with (reader or engine).connect() as conn:
+            scores = await rfm_scores(conn, store_id, now)
         async with engine.begin() as conn:
-            await refresh_rfm(conn, store_id, now)
+            await write_rfm(conn, store_id, scores)
     return stale

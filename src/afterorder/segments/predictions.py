@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, insert, select
@@ -116,16 +116,26 @@ def _money(value: float | None) -> Decimal | None:
     return None if value is None else Decimal(str(round(value, 4)))
 
 
-async def save(conn: AsyncConnection, store: StoreRow, models: StoreModels,
-               histories: dict[int, CustomerHistory], now: datetime) -> int:
-    """Keep the models and every customer's predictions (replacing the previous fit)."""
+class PredictionRow(TypedDict):
+    """One customer's row of ``customer_predictions``, as inserted."""
+
+    store_id: int
+    customer_id: int
+    probability_alive: Decimal
+    expected_orders_30d: Decimal
+    expected_orders_90d: Decimal
+    expected_orders_365d: Decimal
+    predicted_next_order: datetime | None
+    expected_order_value: Decimal | None
+    predicted_clv_365d: Decimal | None
+    updated_at: datetime
+
+
+def prediction_rows(store: StoreRow, models: StoreModels, histories: dict[int, CustomerHistory],
+                    now: datetime) -> list[PredictionRow]:
+    """Every customer's predictions from the fitted models (pure: safe to run on a thread)."""
     zone = ZoneInfo(store.timezone)
-    await conn.execute(delete(prediction_models).where(prediction_models.c.store_id == store.id))
-    await conn.execute(insert(prediction_models).values(
-        store_id=store.id, fitted_at=now, as_of=models.as_of.isoformat(), customers=models.customers,
-        repeat_buyers=models.repeat_buyers, params=models.as_json()))
-    await conn.execute(delete(customer_predictions).where(customer_predictions.c.store_id == store.id))
-    rows = []
+    rows: list[PredictionRow] = []
     for customer_id, history in histories.items():
         p = predict(history, models.as_of, models.bgnbd, models.gamma_gamma)
         rows.append({
@@ -140,8 +150,25 @@ async def save(conn: AsyncConnection, store: StoreRow, models: StoreModels,
             "predicted_clv_365d": _money(p.predicted_clv_365d),
             "updated_at": now,
         })
+    return rows
+
+
+async def save(conn: AsyncConnection, store: StoreRow, models: StoreModels,
+               histories: dict[int, CustomerHistory], now: datetime,
+               rows: Sequence[PredictionRow] | None = None) -> int:
+    """Keep the models and every customer's predictions (replacing the previous fit).
+
+    ``rows``: ``prediction_rows`` computed beforehand (off the event loop and outside the
+    transaction, so the writer is held only for the writes); computed here when not given."""
+    if rows is None:
+        rows = prediction_rows(store, models, histories, now)
+    await conn.execute(delete(prediction_models).where(prediction_models.c.store_id == store.id))
+    await conn.execute(insert(prediction_models).values(
+        store_id=store.id, fitted_at=now, as_of=models.as_of.isoformat(), customers=models.customers,
+        repeat_buyers=models.repeat_buyers, params=models.as_json()))
+    await conn.execute(delete(customer_predictions).where(customer_predictions.c.store_id == store.id))
     for start in range(0, len(rows), 5000):
-        await conn.execute(insert(customer_predictions), rows[start:start + 5000])
+        await conn.execute(insert(customer_predictions), list(rows[start:start + 5000]))
     return len(rows)
 
 
@@ -172,10 +199,14 @@ async def customer_prediction(conn: AsyncConnection, store: StoreRow, external_i
     return customer_id, history, predict(history, today, models[0].bgnbd, models[0].gamma_gamma), models[0]
 
 
-async def refit_stale(engine: AsyncEngine, clock: Clock) -> list[str]:
+async def refit_stale(engine: AsyncEngine, clock: Clock, reader: AsyncEngine | None = None) -> list[str]:
     """Refit every store whose models are older than a day (the scheduler's daily job).
 
     Stores without enough history are skipped until they have it; returns the refitted slugs.
+    The histories are read on ``reader`` (``database.open_reader``: on SQLite a connection of its
+    own, so the one writer is not held; ``engine`` when not given), the models fit and the
+    predictions are computed on a thread with no connection held, and only the writes take a
+    write transaction: the intake goes on storing events while a store with many customers refits.
     """
     now = clock.now()
     refitted: list[str] = []
@@ -189,11 +220,15 @@ async def refit_stale(engine: AsyncEngine, clock: Clock) -> list[str]:
         last = fitted.get(store.id)
         if store.id not in have_orders or (last is not None and now - last < REFIT_EVERY):
             continue
+        as_of = store_today(store, now)
+        async with (reader or engine).connect() as conn:
+            histories = await load_histories(conn, store, as_of)
+        try:
+            models = await asyncio.to_thread(fit, list(histories.values()), as_of)
+        except PredictionError:
+            continue
+        rows = await asyncio.to_thread(prediction_rows, store, models, histories, now)
         async with engine.begin() as conn:
-            try:
-                models, histories = await fit_store(conn, store, store_today(store, now))
-            except PredictionError:
-                continue
-            await save(conn, store, models, histories, now)
+            await save(conn, store, models, histories, now, rows)
         refitted.append(store.slug)
     return refitted
