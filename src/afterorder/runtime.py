@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib import import_module
 from pathlib import Path
+from types import ModuleType
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -65,8 +66,8 @@ class RuntimeSettings:
     delivery_concurrency: int = 32
     worker_id: str = ""
     daily_check_seconds: float = 3600.0
-    # The first look waits this long after start: loading SciPy (~0.8 s of CPU here) and refitting
-    # would otherwise land on the first minutes of traffic after every restart.
+    # The first look waits this long after start, so that refitting does not land on the first minutes
+    # of traffic after every restart (SciPy itself is loaded at start: ``start_workers``).
     daily_first_seconds: float = 300.0
     ab_check_seconds: float = 300.0  # how often running A/B tests are checked for a winner
     # helper processes that render and build the messages (0: in this process); ``serve`` and
@@ -123,6 +124,7 @@ class Runtime:
         self.registry = ChannelRegistry(lambda: self.sealer, server_relay=self.channel, base_url=settings.base_url)
         self.delivery: Delivery | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._predictions: ModuleType | None = None  # afterorder.segments.predictions, loaded by start_workers
 
     @property
     def sealer(self) -> Sealer:
@@ -149,6 +151,10 @@ class Runtime:
         """Run the scheduler and delivery loops in the background until ``close``."""
         worker = self.scheduler.settings.worker_id
         await self._report_refused_flows()
+        # The daily jobs' SciPy (49 MB resident, 0.5 s of CPU) loads now, before the process takes traffic
+        # and before its start-up heap is frozen, not in the middle of it at the first refit: there it
+        # was one step of +70 MB and a held event loop in a 10-minute run (bench/latency.py).
+        self._predictions = await asyncio.to_thread(import_module, "afterorder.segments.predictions")
         await self.composer.start()
         self.delivery = Delivery(self.engine, self.registry, self.clock, self.settings.retry,
                                  DeliverySettings(worker_id=worker,
@@ -202,9 +208,8 @@ class Runtime:
             return
         except TimeoutError:
             pass
-        # SciPy loads only in the processes that fit, and on a thread: an import holds the event loop
-        predictions = await asyncio.to_thread(import_module, "afterorder.segments.predictions")
-        refit_stale = predictions.refit_stale
+        assert self._predictions is not None  # start_workers loaded it before starting this job
+        refit_stale = self._predictions.refit_stale
 
         while not self.stop.is_set():
             try:
