@@ -118,11 +118,12 @@ async def create_store(database_url: str, slug: str) -> str:
 class ServeProcess:
     """``afterorder serve`` as a child process, its output kept in a temp file."""
 
-    def __init__(self, port: int, process: asyncio.subprocess.Process, log: Path) -> None:
+    def __init__(self, port: int, process: asyncio.subprocess.Process, log: Path, workers: int = 0) -> None:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.process = process
         self.log = log
+        self.workers = workers  # ``ready`` also waits for each to say it started (their start-up is not the run's)
 
     @classmethod
     async def start(cls, database_url: str, smtp_url: str, workers: int = 0) -> ServeProcess:
@@ -133,7 +134,7 @@ class ServeProcess:
         with os.fdopen(fd, "wb") as out:
             process = await asyncio.create_subprocess_exec(AFTERORDER, *args, stdout=out, stderr=subprocess.STDOUT,
                                                            stdin=subprocess.DEVNULL)
-        return cls(port, process, Path(name))
+        return cls(port, process, Path(name), workers)
 
     def output(self, last: int = 1500) -> str:
         try:
@@ -141,7 +142,7 @@ class ServeProcess:
         except OSError:
             return ""
 
-    async def ready(self, timeout: float = 30.0) -> None:
+    async def ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient(timeout=2.0) as client:
             while True:
@@ -149,10 +150,11 @@ class ServeProcess:
                     raise RuntimeError(
                         f"afterorder serve exited ({self.process.returncode}):\n{self.output()}")
                 try:
-                    if (await client.get(f"{self.url}/healthz")).status_code == 200:
-                        return
+                    healthy = (await client.get(f"{self.url}/healthz")).status_code == 200
                 except httpx.HTTPError:
-                    pass
+                    healthy = False
+                if healthy and self.output(last=1 << 20).count(" started\n") >= self.workers:
+                    return
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"afterorder serve not ready after {timeout}s:\n{self.output()}")
                 await asyncio.sleep(0.1)
