@@ -165,3 +165,25 @@ async def test_requests_arriving_together_are_stored_together_and_answered_apart
         assert sum(a[0].runs_started for a in answers) == 40
         await settle(runtime)
         assert len(await queued(runtime)) == 40
+
+
+async def test_one_batch_keeps_each_flows_reentry_per_order_and_per_customer(database_url: str) -> None:
+    """A batch about two orders of one customer, each event arriving twice (under new ids): one run
+    per order for the order flows, one for the customer for a once-per-customer flow."""
+    clock = FrozenClock(T0)
+    async with running(database_url, clock) as runtime:
+        store, _ = await add_store(runtime)
+        async with runtime.engine.begin() as conn:
+            await runtime.catalog.set_enabled(conn, store, "profile-survey", True, T0)
+        customer = {"id": "cust-K", "email": "k@example.com", "locale": "ja"}
+        events = [order_event(kind, order, T0, event_id=f"{kind}:{order}:{copy}", customer=customer)
+                  for kind in ("order.placed", "order.shipped", "order.delivered")
+                  for order in ("K1", "K2") for copy in (1, 2)]
+        await send(runtime, store, *events)
+        async with runtime.engine.connect() as conn:
+            rows = (await conn.execute(select(flow_runs.c.flow_id, flow_runs.c.subject_key))).all()
+        started = sorted((r.flow_id, r.subject_key.split(":")[0]) for r in rows)
+        per_order = ["delivery-follow-up", "order-confirmation", "shipping-confirmation"]
+        assert started == sorted([*((f, "order") for f in per_order for _ in (1, 2)), ("profile-survey", "customer")])
+        follow_ups = [r for r in rows if r.flow_id == "delivery-follow-up"]
+        assert len({r.subject_key for r in follow_ups}) == 2, "one follow-up per order"

@@ -8,7 +8,8 @@ first event of a group can be ended by the third), and the writes go out as exec
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -76,10 +77,37 @@ def _checkout_id(payload: dict[str, Any]) -> str | None:
     return str(found) if found else None
 
 
-def _concerns(run: _Run, happened: Happened) -> bool:
-    if run.subject.startswith("order:"):
-        return happened.order_id is not None and run.order_id == happened.order_id
-    return happened.customer_id is not None and run.customer_id == happened.customer_id
+class _Runs:
+    """A group's runs, found by the order and the customer they are about.
+
+    Checking every run against every event made a group quadratic: 1,000 new orders checked about
+    half a million pairs, 0.45 s of the intake's 0.8 s (cProfile, in process, SQLite)."""
+
+    def __init__(self, runs: Iterable[_Run]) -> None:
+        self.all: list[_Run] = []
+        self._by_order: dict[int | None, list[_Run]] = defaultdict(list)
+        self._by_customer: dict[int | None, list[_Run]] = defaultdict(list)
+        for run in runs:
+            self.add(run)
+
+    def add(self, run: _Run) -> None:
+        self.all.append(run)
+        self._by_order[run.order_id].append(run)
+        self._by_customer[run.customer_id].append(run)
+
+    def concerning(self, happened: Happened) -> list[_Run]:
+        """The runs ``happened`` is about: an order's runs by its order, a customer's by its customer."""
+        about_order = [r for r in self._by_order.get(happened.order_id, ()) if r.subject.startswith("order:")] \
+            if happened.order_id is not None else []
+        about_customer = [r for r in self._by_customer.get(happened.customer_id, ())
+                          if not r.subject.startswith("order:")] if happened.customer_id is not None else []
+        return about_order + about_customer
+
+    def of_order(self, order_id: int | None) -> list[_Run]:
+        return self._by_order.get(order_id, [])
+
+    def of_customer(self, customer_id: int | None) -> list[_Run]:
+        return self._by_customer.get(customer_id, [])
 
 
 _RUN_COLUMNS = (flow_runs.c.id, flow_runs.c.flow_id, flow_runs.c.flow_version, flow_runs.c.customer_id,
@@ -106,13 +134,13 @@ async def apply_events(conn: AsyncConnection, catalog: FlowCatalog, store: Store
     orders = {h.order_id for h in group if h.order_id is not None}
     customers = {h.customer_id for h in group if h.customer_id is not None}
     existing = await _existing_runs(conn, store.id, orders, customers)
-    runs = [_Run(r.flow_id, r.flow_version, r.customer_id, r.order_id, r.subject_key, r.step, r.waiting_for,
-                 id=r.id, status=r.status) for r in existing]
+    runs = _Runs(_Run(r.flow_id, r.flow_version, r.customer_id, r.order_id, r.subject_key, r.step, r.waiting_for,
+                      id=r.id, status=r.status) for r in existing)
     started_counts: list[int] = []
     new_runs: list[_Run] = []
     for happened in group:
-        for run in runs:
-            if run.status != "waiting" or not _concerns(run, happened):
+        for run in runs.concerning(happened):
+            if run.status != "waiting":
                 continue
             spec = await catalog.version(conn, store.id, run.flow_id, run.version)
             if happened.type in spec.exit_on:
@@ -126,12 +154,12 @@ async def apply_events(conn: AsyncConnection, catalog: FlowCatalog, store: Store
             key = subject_key(spec, happened.customer_id, happened.order_id, _checkout_id(happened.payload))
             if key is None or not await _condition_holds(conn, store, spec, happened, now):
                 continue
-            if spec.reentry == "once_per_checkout":
-                if any(r.flow_id == spec.id and r.subject == key for r in runs):
+            if spec.reentry == "once_per_checkout":  # the key names the customer
+                if any(r.flow_id == spec.id and r.subject == key for r in runs.of_customer(happened.customer_id)):
                     continue
-            elif spec.reentry != "always" and any(
-                    r.flow_id == spec.id and (r.order_id == happened.order_id if spec.reentry == "once_per_order"
-                                              else r.customer_id == happened.customer_id) for r in runs):
+            elif spec.reentry != "always" and any(r.flow_id == spec.id for r in (
+                    runs.of_order(happened.order_id) if spec.reentry == "once_per_order"
+                    else runs.of_customer(happened.customer_id))):
                 continue
             anchor = min(happened.occurred_at, now)
             run = _Run(spec.id, spec.version, happened.customer_id, happened.order_id, key, 0, None, row={
@@ -139,11 +167,11 @@ async def apply_events(conn: AsyncConnection, catalog: FlowCatalog, store: Store
                 "customer_id": happened.customer_id, "order_id": happened.order_id,
                 "trigger_event_id": happened.event_id, "step": 0, "anchor_at": anchor, "wake_at": now,
                 "started_at": anchor, "updated_at": now, "priority": priority(spec, 0)})
-            runs.append(run)
+            runs.add(run)
             new_runs.append(run)
             started += 1
         started_counts.append(started)
-    await _write(conn, catalog, store, enabled, runs, new_runs, now)
+    await _write(conn, catalog, store, enabled, runs.all, new_runs, now)
     return started_counts
 
 
