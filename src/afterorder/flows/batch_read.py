@@ -22,7 +22,7 @@ from afterorder.compliance.message import Planner, load_planner
 from afterorder.content import Renderer
 from afterorder.content.overrides import StoreRenderers
 from afterorder.content.store_content import StoreContent
-from afterorder.db.key_lists import in_keys
+from afterorder.db.key_lists import in_keys, unindexed
 from afterorder.db.schema import flow_runs
 from afterorder.db.stores import StoreRow, get_store_by_id
 from afterorder.domain import StoreSnapshot
@@ -44,7 +44,7 @@ STORE_CACHE_SECONDS = 60.0
 # The claimed runs still ours and waiting (an event may have ended one since the claim).
 _CLAIMED = select(flow_runs).where(
     in_keys(flow_runs.c.id, "ids"), flow_runs.c.claimed_by == bindparam("worker"),
-    flow_runs.c.status == "waiting").order_by(flow_runs.c.id)
+    unindexed(flow_runs.c.status) == "waiting").order_by(flow_runs.c.id)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from afterorder.clock import Clock
 from afterorder.content import Renderer
 from afterorder.content.overrides import StoreRenderers
 from afterorder.db.dialect import skip_locked
-from afterorder.db.key_lists import in_keys
+from afterorder.db.key_lists import in_keys, unindexed
 from afterorder.db.outage import Outage, database_lost
 from afterorder.db.schema import flow_runs, run_log
 from afterorder.db.turns import Turns
@@ -87,7 +87,7 @@ _CLAIM = flow_runs.update().where(in_keys(flow_runs.c.id, "ids")).values(
     claimed_until=bindparam("until"), claimed_by=bindparam("worker"))
 _RECHECK = select(flow_runs.c.id, flow_runs.c.step).where(
     in_keys(flow_runs.c.id, "ids"), flow_runs.c.claimed_by == bindparam("worker"),
-    flow_runs.c.status == "waiting")
+    unindexed(flow_runs.c.status) == "waiting")
 _RECHECK_LOCKED = _RECHECK.with_for_update()
 _RELEASE = flow_runs.update().where(in_keys(flow_runs.c.id, "ids"), flow_runs.c.claimed_by == bindparam("worker")
                                     ).values(claimed_until=None, claimed_by=None)
