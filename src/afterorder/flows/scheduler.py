@@ -7,7 +7,16 @@ template fails to render) is marked failed in the same batch; the others go on.
 A claim takes turns between stores with due runs (``db/turns.py``): runs whose next message is
 transactional, of every store, before any other (``flows/urgency.py``); within each, every store
 gets its share of the batch, so one store's hundred thousand due runs take one share of a claim
-and another store's order confirmation is advanced with the next batch."""
+and another store's order confirmation is advanced with the next batch.
+
+**The wake.**  Most runs that come due only move from one wait to the next (a wait for an event that
+times out into ``wait: 3d``): they look at nothing but their flow and what happened to their subject.
+So a claim is first advanced on that alone (``BatchReader.read_lean``: two queries for the whole
+claim, whatever its size; ``Facts.occurrences_only``), and its moves and log written in one
+transaction; only the runs that look at more (an ``if:``, a date field, a send) are read in full and
+advanced as above, in chunks, at most ``batch`` of them a claim (the rest are given back, due again
+at once).  While whole claims only wake runs, the claim grows (doubling up to ``wake_batch``); the
+first claim with a run to read in full brings it back to ``batch``."""
 
 from __future__ import annotations
 
@@ -32,10 +41,10 @@ from afterorder.db.outage import Outage, database_lost
 from afterorder.db.schema import flow_runs, run_log
 from afterorder.db.turns import Turns
 from afterorder.delivery.outbox import OutboxMessage, write_messages
-from afterorder.flows.batch_read import BatchRead, BatchReader
+from afterorder.flows.batch_read import BatchRead, BatchReader, LeanRead
 from afterorder.flows.catalog import FlowCatalog
 from afterorder.flows.composers import ComposeFailure, Composer, InlineComposer
-from afterorder.flows.engine import Advance, RunState, SendDecision, advance
+from afterorder.flows.engine import Advance, Facts, FactsNeeded, RunState, SendDecision, advance
 from afterorder.flows.extras import empty_extras, promotion_extras
 from afterorder.flows.facts import build_facts
 from afterorder.flows.followups import message_extra
@@ -62,6 +71,7 @@ class SchedulerSettings:
     lease: timedelta = timedelta(seconds=60)
     batch: int = 200  # runs claimed at once
     chunk: int = 50  # runs read, rendered and written together
+    wake_batch: int = 2000  # runs claimed at once at most while claims only wake runs (see the module's docstring)
 
 
 # One statement moves every run of a batch (executemany); the guard keeps a run another worker
@@ -132,6 +142,7 @@ class Scheduler:
         self.settings = settings
         self.batches = BatchReader(self.reader, catalog, renderers, settings.worker_id, settings.base_url)
         self.signers = signers or StoreSigners(None)
+        self._claim_size = settings.batch  # grows while claims only wake runs
 
     async def claim(self) -> list[int]:
         """Claim up to ``batch`` due runs, in turns between stores, urgent ones first; their ids."""
@@ -143,21 +154,81 @@ class Scheduler:
                 await conn.execute(_CLAIM, {"ids": ids, **params})
                 return ids
 
-            return await _TURNS.take(conn, self.settings.batch, {"now": now}, claim)
+            return await _TURNS.take(conn, self._claim_size, {"now": now}, claim)
 
     async def run_due(self) -> int:
-        """Claim and process one batch of due runs; returns how many were processed.  Told to stop, the
-        chunk being advanced is finished and the runs not yet started are released (due again now)."""
+        """Claim and process one batch of due runs; returns how many were processed.  The runs that only
+        wait are woken first, all at once (``_wake``); the others are advanced in chunks.  Told to stop,
+        the chunk being advanced is finished and the runs not yet started are released (due again now)."""
         if self.stop.is_set():
             return 0
+        size = self._claim_size
         ids = await self.claim()
+        rest = await self._wake(ids)
+        woken = len(ids) - len(rest)
+        if rest or len(ids) < size:
+            self._claim_size = self.settings.batch
+        else:
+            self._claim_size = min(2 * size, max(self.settings.wake_batch, self.settings.batch))
+        if len(rest) > self.settings.batch:  # read in full no more than a claim's worth at once
+            await self._release(rest[self.settings.batch:])
+            rest = rest[:self.settings.batch]
         chunk = max(self.settings.chunk, 1)
-        for start in range(0, len(ids), chunk):
+        for start in range(0, len(rest), chunk):
             if self.stop.is_set():
-                await self._release(ids[start:])
-                return start
-            await self._advance_safely(ids[start:start + chunk])
-        return len(ids)
+                await self._release(rest[start:])
+                return woken + start
+            await self._advance_safely(rest[start:start + chunk])
+        return woken + len(rest)
+
+    async def _wake(self, ids: list[int]) -> list[int]:
+        """Advance the claimed runs ``ids`` that need nothing but their flow and their subject's events
+        (see the module's docstring) and write them in one transaction; returns the ids of the others
+        (to be read in full, in order).  Runs no longer ours or waiting are left out, as ``advance_batch``
+        does; if anything goes wrong here every run is left to ``advance_batch`` (which says what)."""
+        if not ids:
+            return []
+        now = self.clock.now()
+        try:
+            read = await self.batches.read_lean(ids)
+            writes = _Writes([], [], [])
+            results: dict[int, Advance] = {}
+            rest = self._wake_each(read, now, writes, results)
+            if results:
+                woken = {r["id"]: r["step"] for r in read.runs if r["id"] in results}
+                await self._commit(woken, results, writes)
+        except Exception as exc:
+            if database_lost(exc):
+                raise
+            log.exception("waking %d runs failed; advancing them in full", len(ids))
+            return ids
+        return rest
+
+    def _wake_each(self, read: LeanRead, now: datetime, writes: _Writes, results: dict[int, Advance]) -> list[int]:
+        """Each run advanced on its events alone, into ``results`` and ``writes``; the ids of those that
+        look at more (``FactsNeeded``), send something, or cannot be advanced so (a flow not read)."""
+        rest: list[int] = []
+        for run in read.runs:
+            spec = read.specs[(run["store_id"], run["flow_id"], run["flow_version"])]
+            if spec is None:
+                rest.append(run["id"])
+                continue
+            state = RunState(step=run["step"], anchor_at=run["anchor_at"], started_at=run["started_at"],
+                             status=run["status"])
+            try:
+                result = advance(state, spec, Facts.occurrences_only(read.occurrences.of(run)), now)
+            except Exception as exc:  # FactsNeeded; or a broken run, which the full read reports and fails
+                if not isinstance(exc, FactsNeeded):
+                    log.debug("run %s: not woken alone: %r", run["id"], exc)
+                rest.append(run["id"])
+                continue
+            if result.sends:
+                rest.append(run["id"])
+                continue
+            results[run["id"]] = result
+            writes.moves.append(self._moved(run, result, now, priority(spec, result.state.step)))
+            writes.log.extend(self._log_rows(run, result, now))
+        return rest
 
     async def _release(self, ids: list[int]) -> None:
         async with self.engine.begin() as conn:
@@ -276,11 +347,13 @@ class Scheduler:
             results[run["id"]] = result
             writes.messages.extend(messages)
             writes.moves.append(self._moved(run, result, now, priority(p.spec, result.state.step)))
-            writes.log.extend(
-                {"store_id": run["store_id"], "run_id": run["id"], "at": now, "step": e.step, "kind": e.kind,
-                 "detail": e.detail} for e in result.log
-            )
+            writes.log.extend(self._log_rows(run, result, now))
         return results
+
+    @staticmethod
+    def _log_rows(run: Any, result: Advance, now: datetime) -> list[dict[str, Any]]:
+        return [{"store_id": run["store_id"], "run_id": run["id"], "at": now, "step": e.step, "kind": e.kind,
+                 "detail": e.detail} for e in result.log]
 
     async def _commit(self, step_of: dict[int, int], results: dict[int, Advance], writes: _Writes
                       ) -> dict[int, Advance]:
