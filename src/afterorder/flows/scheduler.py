@@ -158,13 +158,13 @@ class Scheduler:
 
     async def run_due(self) -> int:
         """Claim and process one batch of due runs; returns how many were processed.  The runs that only
-        wait are woken first, all at once (``_wake``); the others are advanced in chunks.  Told to stop,
+        wait are woken first, all at once (``wake``); the others are advanced in chunks.  Told to stop,
         the chunk being advanced is finished and the runs not yet started are released (due again now)."""
         if self.stop.is_set():
             return 0
         size = self._claim_size
         ids = await self.claim()
-        rest = await self._wake(ids)
+        rest = await self.wake(ids)
         woken = len(ids) - len(rest)
         if rest or len(ids) < size:
             self._claim_size = self.settings.batch
@@ -181,7 +181,7 @@ class Scheduler:
             await self._advance_safely(rest[start:start + chunk])
         return woken + len(rest)
 
-    async def _wake(self, ids: list[int]) -> list[int]:
+    async def wake(self, ids: list[int]) -> list[int]:
         """Advance the claimed runs ``ids`` that need nothing but their flow and their subject's events
         (see the module's docstring) and write them in one transaction; returns the ids of the others
         (to be read in full, in order).  Runs no longer ours or waiting are left out, as ``advance_batch``
