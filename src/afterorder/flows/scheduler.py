@@ -15,8 +15,10 @@ So a claim is first advanced on that alone (``BatchReader.read_lean``: two queri
 claim, whatever its size; ``Facts.occurrences_only``), and its moves and log written in one
 transaction; only the runs that look at more (an ``if:``, a date field, a send) are read in full and
 advanced as above, in chunks, at most ``batch`` of them a claim (the rest are given back, due again
-at once).  While whole claims only wake runs, the claim grows (doubling up to ``wake_batch``); the
-first claim with a run to read in full brings it back to ``batch``."""
+at once), and before the woken runs are written (a new order's confirmation claimed with two
+thousand runs to wake does not wait for their write).  While whole claims only wake runs, the claim
+grows (doubling up to ``wake_batch``); the first claim with a run to read in full brings it back to
+``batch``."""
 
 from __future__ import annotations
 
@@ -109,6 +111,16 @@ class _Writes:
     messages: list[OutboxMessage]
     log: list[dict[str, Any]]
 
+@dataclass
+class _Woken:
+    """A claim's runs advanced on their events alone, not written yet; ``rest``: the others' ids."""
+
+    rest: list[int]
+    results: dict[int, Advance]
+    step_of: dict[int, int]  # each woken run's step when read (``_commit`` checks it again)
+    writes: _Writes
+
+
 @dataclass(frozen=True)
 class _Prepared:
     """A run advanced, with its messages before they are composed."""
@@ -158,14 +170,15 @@ class Scheduler:
 
     async def run_due(self) -> int:
         """Claim and process one batch of due runs; returns how many were processed.  The runs that only
-        wait are woken first, all at once (``wake``); the others are advanced in chunks.  Told to stop,
-        the chunk being advanced is finished and the runs not yet started are released (due again now)."""
+        wait are advanced first, all at once (``wake``), but written last: the others (a new order's
+        confirmation among them) are advanced in chunks before.  Told to stop, the chunk being advanced
+        is finished and the runs not yet started are released (due again now)."""
         if self.stop.is_set():
             return 0
         size = self._claim_size
         ids = await self.claim()
-        rest = await self.wake(ids)
-        woken = len(ids) - len(rest)
+        woken = await self._wake(ids)
+        rest = woken.rest
         if rest or len(ids) < size:
             self._claim_size = self.settings.batch
         else:
@@ -174,61 +187,84 @@ class Scheduler:
             await self._release(rest[self.settings.batch:])
             rest = rest[:self.settings.batch]
         chunk = max(self.settings.chunk, 1)
+        done = len(rest)
         for start in range(0, len(rest), chunk):
             if self.stop.is_set():
                 await self._release(rest[start:])
-                return woken + start
+                done = start
+                break
             await self._advance_safely(rest[start:start + chunk])
-        return woken + len(rest)
+        return done + await self._write_woken(woken)
 
     async def wake(self, ids: list[int]) -> list[int]:
         """Advance the claimed runs ``ids`` that need nothing but their flow and their subject's events
         (see the module's docstring) and write them in one transaction; returns the ids of the others
         (to be read in full, in order).  Runs no longer ours or waiting are left out, as ``advance_batch``
         does; if anything goes wrong here every run is left to ``advance_batch`` (which says what)."""
+        woken = await self._wake(ids)
+        await self._write_woken(woken)
+        return woken.rest
+
+    async def _wake(self, ids: list[int]) -> _Woken:
+        """``wake``'s read and advance, not written yet (on any error: every run is left to the full read)."""
+        woken = _Woken(ids, {}, {}, _Writes([], [], []))
         if not ids:
-            return []
+            return woken
         now = self.clock.now()
         try:
             read = await self.batches.read_lean(ids)
-            writes = _Writes([], [], [])
-            results: dict[int, Advance] = {}
-            rest = self._wake_each(read, now, writes, results)
-            if results:
-                woken = {r["id"]: r["step"] for r in read.runs if r["id"] in results}
-                await self._commit(woken, results, writes)
+            rest: list[int] = []
+            for n, run in enumerate(read.runs):
+                if n % 100 == 99:
+                    await asyncio.sleep(0)  # CPU work: let the other tasks of the process have a turn
+                if not self._wake_one(run, read, now, woken):
+                    rest.append(run["id"])
         except Exception as exc:
             if database_lost(exc):
                 raise
             log.exception("waking %d runs failed; advancing them in full", len(ids))
-            return ids
-        return rest
+            return _Woken(ids, {}, {}, _Writes([], [], []))
+        woken.rest = rest
+        return woken
 
-    def _wake_each(self, read: LeanRead, now: datetime, writes: _Writes, results: dict[int, Advance]) -> list[int]:
-        """Each run advanced on its events alone, into ``results`` and ``writes``; the ids of those that
-        look at more (``FactsNeeded``), send something, or cannot be advanced so (a flow not read)."""
-        rest: list[int] = []
-        for run in read.runs:
-            spec = read.specs[(run["store_id"], run["flow_id"], run["flow_version"])]
-            if spec is None:
-                rest.append(run["id"])
-                continue
-            state = RunState(step=run["step"], anchor_at=run["anchor_at"], started_at=run["started_at"],
-                             status=run["status"])
-            try:
-                result = advance(state, spec, Facts.occurrences_only(read.occurrences.of(run)), now)
-            except Exception as exc:  # FactsNeeded; or a broken run, which the full read reports and fails
-                if not isinstance(exc, FactsNeeded):
-                    log.debug("run %s: not woken alone: %r", run["id"], exc)
-                rest.append(run["id"])
-                continue
-            if result.sends:
-                rest.append(run["id"])
-                continue
-            results[run["id"]] = result
-            writes.moves.append(self._moved(run, result, now, priority(spec, result.state.step)))
-            writes.log.extend(self._log_rows(run, result, now))
-        return rest
+    def _wake_one(self, run: Any, read: LeanRead, now: datetime, woken: _Woken) -> bool:
+        """``run`` advanced on its events alone into ``woken``; False if it looks at more (``FactsNeeded``),
+        sends something, or cannot be advanced so (a flow not read, a broken run: the full read says why)."""
+        spec = read.specs[(run["store_id"], run["flow_id"], run["flow_version"])]
+        if spec is None:
+            return False
+        state = RunState(step=run["step"], anchor_at=run["anchor_at"], started_at=run["started_at"],
+                         status=run["status"])
+        try:
+            result = advance(state, spec, Facts.occurrences_only(read.occurrences.of(run)), now)
+        except Exception as exc:  # FactsNeeded; or a broken run, which the full read reports and fails
+            if not isinstance(exc, FactsNeeded):
+                log.debug("run %s: not woken alone: %r", run["id"], exc)
+            return False
+        if result.sends:
+            return False
+        woken.results[run["id"]] = result
+        woken.step_of[run["id"]] = run["step"]
+        woken.writes.moves.append(self._moved(run, result, now, priority(spec, result.state.step)))
+        woken.writes.log.extend(self._log_rows(run, result, now))
+        return True
+
+    async def _write_woken(self, woken: _Woken) -> int:
+        """Commit the woken runs (those still ours, at the same step); how many were written.  On an error
+        (not a lost database) they are advanced in full instead."""
+        if not woken.results:
+            return 0
+        try:
+            return len(await self._commit(woken.step_of, woken.results, woken.writes))
+        except Exception as exc:
+            if database_lost(exc):
+                raise
+            log.exception("writing %d woken runs failed; advancing them in full", len(woken.results))
+        ids = list(woken.results)
+        chunk = max(self.settings.chunk, 1)
+        for start in range(0, len(ids), chunk):
+            await self._advance_safely(ids[start:start + chunk])
+        return len(ids)
 
     async def _release(self, ids: list[int]) -> None:
         async with self.engine.begin() as conn:
