@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from afterorder.domain import EventType
-from afterorder.flows.engine import Facts, FactsNeeded, RunState, advance, next_time_of_day
+from afterorder.flows.engine import Facts, FactsNeeded, RunState, advance, events_looked_at, next_time_of_day
 from afterorder.flows.spec import parse_flow
 
 T0 = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)  # Friday 12:00 in Tokyo
@@ -156,3 +156,14 @@ def test_a_time_of_day_or_a_date_field_asks_for_the_facts_too() -> None:
     for flow in (at_nine, on_date):
         with pytest.raises(FactsNeeded):
             advance(start(), flow, Facts.occurrences_only({}), T0)
+
+
+def test_the_events_a_flow_looks_at_are_its_exits_and_what_it_waits_for() -> None:
+    assert events_looked_at(FLOW) == {EventType.ORDER_REFUNDED, EventType.ORDER_DELIVERED}
+    sent = advance(start(), FLOW, facts(), T0).state
+    later = T0 + timedelta(days=2)  # delivered a day ago: two more days to wait
+    everything = facts(order_delivered=[T0 + timedelta(days=1)], order_placed=[T0], order_shipped=[T0]).occurrences
+    only = {k: v for k, v in everything.items() if k in events_looked_at(FLOW)}
+    woken = advance(sent, FLOW, Facts.occurrences_only(only), later)
+    assert woken == advance(sent, FLOW, Facts.occurrences_only(everything), later)
+    assert woken.state.wake_at == T0 + timedelta(days=4)

@@ -33,6 +33,7 @@ from afterorder.domain import StoreSnapshot
 from afterorder.flows.catalog import FlowCatalog
 from afterorder.flows.channel_choice import StoreReach
 from afterorder.flows.conditions import ConditionError, CustomerSide, customer_side
+from afterorder.flows.engine import events_looked_at
 from afterorder.flows.extras import trigger_payloads
 from afterorder.flows.facts import ManyFacts, ManyOccurrences, load_many, load_occurrences
 from afterorder.flows.followups import enrich
@@ -112,7 +113,8 @@ class BatchReader:
                     specs[key] = await self.catalog.version(conn, *key)
                 except (LookupError, FlowError):  # not stored, or no longer parses
                     specs[key] = None
-            occurrences = await load_occurrences(conn, runs) if runs else ManyOccurrences({}, {})
+            kinds = {kind for spec in specs.values() if spec is not None for kind in events_looked_at(spec)}
+            occurrences = await load_occurrences(conn, runs, kinds) if runs else ManyOccurrences({}, {})
             await conn.rollback()
         return LeanRead(runs, specs, occurrences)
 

@@ -118,6 +118,12 @@ def next_time_of_day(after: datetime, at_hour: int, at_minute: int, weekdays: Se
     raise AssertionError("no matching day within two weeks")  # unreachable: weekdays is non-empty subset
 
 
+def events_looked_at(flow: FlowSpec) -> frozenset[EventType]:
+    """The only event types ``advance`` looks up in the occurrences for a run of ``flow``: its exits
+    and the events its steps wait for."""
+    return frozenset(flow.exit_on) | {i.event for i in flow.program if isinstance(i, WaitEvent)}
+
+
 def advance(run: RunState, flow: FlowSpec, facts: Facts, now: datetime) -> Advance:
     sends: list[SendDecision] = []
     log: list[StepLog] = []

@@ -9,7 +9,7 @@ happened to them (their events), all that a run that only waits looks at.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -113,6 +113,8 @@ _ORDER_EVENTS = (select(events.c.store_id, events.c.order_id, events.c.type, eve
                  .where(in_keys(events.c.store_id, "stores"), in_keys(events.c.order_id, "ids")))
 _CUSTOMER_EVENTS = (select(events.c.store_id, events.c.customer_id, events.c.type, events.c.occurred_at)
                     .where(in_keys(events.c.store_id, "stores"), in_keys(events.c.customer_id, "ids")))
+_ORDER_EVENTS_OF = _ORDER_EVENTS.where(in_keys(events.c.type, "types"))
+_CUSTOMER_EVENTS_OF = _CUSTOMER_EVENTS.where(in_keys(events.c.type, "types"))
 _STATS = select(customer_stats).where(in_keys(customer_stats.c.store_id, "stores"),
                                       in_keys(customer_stats.c.customer_id, "ids"))
 _PREDICTIONS = select(customer_predictions).where(in_keys(customer_predictions.c.store_id, "stores"),
@@ -147,18 +149,26 @@ def _subjects(runs: Iterable[Mapping[Any, Any]]) -> tuple[set[int], set[int], se
     return store_ids, order_subjects, customer_subjects
 
 
-async def load_occurrences(conn: AsyncConnection, runs: Iterable[Mapping[Any, Any]]) -> ManyOccurrences:
+async def load_occurrences(conn: AsyncConnection, runs: Iterable[Mapping[Any, Any]],
+                           kinds: Collection[EventType] | None = None) -> ManyOccurrences:
     """The event times of every run's subject (mappings with store_id, subject_key, customer_id,
-    order_id): one query for the order subjects, one for the customer subjects."""
+    order_id): one query for the order subjects, one for the customer subjects; only events of
+    ``kinds`` when given (``engine.events_looked_at``: a wake needs no order.placed)."""
+    if kinds is not None and not kinds:
+        return ManyOccurrences({}, {})
     store_ids, order_subjects, customer_subjects = _subjects(runs)
+    of_kinds = {} if kinds is None else {"types": sorted(k.value for k in kinds)}
     order_events: dict[Key, Occurrences] = {}
     if order_subjects:
-        for row in await conn.execute(_ORDER_EVENTS, {"stores": list(store_ids), "ids": list(order_subjects)}):
+        statement = _ORDER_EVENTS if kinds is None else _ORDER_EVENTS_OF
+        for row in await conn.execute(statement, {"stores": list(store_ids), "ids": list(order_subjects),
+                                                  **of_kinds}):
             _add(order_events, (row.store_id, row.order_id), row.type, row.occurred_at)
     customer_events: dict[Key, Occurrences] = {}
     if customer_subjects:
-        for row in await conn.execute(_CUSTOMER_EVENTS,
-                                      {"stores": list(store_ids), "ids": list(customer_subjects)}):
+        statement = _CUSTOMER_EVENTS if kinds is None else _CUSTOMER_EVENTS_OF
+        for row in await conn.execute(statement, {"stores": list(store_ids), "ids": list(customer_subjects),
+                                                  **of_kinds}):
             _add(customer_events, (row.store_id, row.customer_id), row.type, row.occurred_at)
     return ManyOccurrences(order_events, customer_events)
 

@@ -73,7 +73,7 @@ class SchedulerSettings:
     lease: timedelta = timedelta(seconds=60)
     batch: int = 200  # runs claimed at once
     chunk: int = 50  # runs read, rendered and written together
-    wake_batch: int = 2000  # runs claimed at once at most while claims only wake runs (see the module's docstring)
+    wake_batch: int = 1000  # runs claimed at once at most while claims only wake runs (see the module's docstring)
 
 
 # One statement moves every run of a batch (executemany); the guard keeps a run another worker
