@@ -5,9 +5,11 @@ outbox messages and the log with one statement each.  A run that cannot be advan
 template fails to render) is marked failed in the same batch; the others go on.
 
 A claim takes turns between stores with due runs (``db/turns.py``): runs whose next message is
-transactional, of every store, before any other (``flows/urgency.py``); within each, every store
-gets its share of the batch, so one store's hundred thousand due runs take one share of a claim
-and another store's order confirmation is advanced with the next batch.
+transactional, of every store, before any other (``flows/urgency.py``), and alone: a claim that
+finds any takes none of the others, so they are advanced at once rather than after a claim's worth
+of other runs (a thousand to wake, say); within each, every store gets its share of the batch, so
+one store's hundred thousand due runs take one share of a claim and another store's order
+confirmation is advanced with the next batch.
 
 **The wake.**  Most runs that come due only move from one wait to the next (a wait for an event that
 times out into ``wait: 3d``): they look at nothing but their flow and what happened to their subject.
@@ -166,7 +168,7 @@ class Scheduler:
                 await conn.execute(_CLAIM, {"ids": ids, **params})
                 return ids
 
-            return await _TURNS.take(conn, self._claim_size, {"now": now}, claim)
+            return await _TURNS.take(conn, self._claim_size, {"now": now}, claim, one_class=True)
 
     async def run_due(self) -> int:
         """Claim and process one batch of due runs; returns how many were processed.  The runs that only
