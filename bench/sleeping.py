@@ -12,7 +12,9 @@ Issue 18's item 5, from outside, against a real ``afterorder serve`` delivering 
    sampled, and ``probes`` new orders are placed one at a time: the time from the POST to the
    sink's counter moving is the confirmation latency with a million runs waiting;
    runs/s = runs advanced (no longer waiting for the
-   delivery) ÷ seconds, measured by polling the database.
+   delivery) ÷ seconds, measured by polling the database;
+4. while they wake, a new order is placed every ``--probe-every`` seconds: the same latency, with a
+   claim's worth of runs being advanced at every moment.
 
 Never asserts; prints the figures and returns them.  ``python bench/sleeping.py --help``.
 """
@@ -63,6 +65,7 @@ class SleepingResult:
     rss_idle_mb: float  # serve and its helpers, resident, with the runs waiting
     rss_peak_mb: float  # the same, at most, while they woke
     confirmation_ms: list[float]  # POST of a new order → its mail at the sink, with the runs waiting
+    confirmation_waking_ms: list[float]  # the same while they wake (one every probe_every seconds)
     advanced: int
     advance_seconds: float
     runs_per_second: float
@@ -106,6 +109,28 @@ async def _sink_moved(sink: SmtpSink, before: int, deadline: float) -> None:
         await asyncio.sleep(0.005)
 
 
+async def _probe(client: httpx.AsyncClient, url: str, key: str, sink: SmtpSink, tag: str) -> float:
+    """Places one new order; ms from the POST to its confirmation at the sink (30 s at most)."""
+    before = sink.messages()
+    started = time.perf_counter()
+    await _post(client, url, key, [order_placed(tag, 0)])
+    await _sink_moved(sink, before, started + 30)
+    return round(1000 * (time.perf_counter() - started), 1)
+
+
+async def _probe_while(done: asyncio.Event, every: float, client: httpx.AsyncClient, url: str, key: str,
+                       sink: SmtpSink, tag: str) -> list[float]:
+    """A new order's confirmation every ``every`` seconds until ``done`` (the runs waking send nothing
+    themselves: the sink's counter moves for the probe)."""
+    latencies: list[float] = []
+    while not done.is_set():
+        try:
+            await asyncio.wait_for(done.wait(), timeout=every)
+        except TimeoutError:
+            latencies.append(await _probe(client, url, key, sink, f"{tag}{len(latencies)}"))
+    return latencies
+
+
 async def _copy_runs(engine: AsyncEngine, seed: int, runs: int, say: Callable[[str], None]) -> None:
     """Doubles the waiting runs (each round copies those there are, in id order) until ``runs`` wait:
     a few statements in all, each one transaction, so the set-up does not grow with the square."""
@@ -128,7 +153,7 @@ async def _copy_runs(engine: AsyncEngine, seed: int, runs: int, say: Callable[[s
 
 async def run_sleeping(database_url: str, *, backend: str, runs: int = 1_000_000, seed: int = 2000,
                        workers: int = 0, probes: int = 5, window: float = 900.0, profile: Path | None = None,
-                       say: Callable[[str], None] = print) -> SleepingResult:
+                       probe_every: float = 2.0, say: Callable[[str], None] = print) -> SleepingResult:
     engine = open_engine(database_url, pool_size=2)
     sink = await SmtpSink.start()
     tag = f"s{int(time.time())}"
@@ -159,11 +184,7 @@ async def run_sleeping(database_url: str, *, backend: str, runs: int = 1_000_000
             latencies: list[float] = []
             async with httpx.AsyncClient(timeout=30) as client:
                 for probe in range(probes):
-                    before = sink.messages()
-                    started = time.perf_counter()
-                    await _post(client, serve.url, key, [order_placed(f"{tag}p", probe)])
-                    await _sink_moved(sink, before, started + 30)
-                    latencies.append(round(1000 * (time.perf_counter() - started), 1))
+                    latencies.append(await _probe(client, serve.url, key, sink, f"{tag}p{probe}"))
                     await asyncio.sleep(0.5)
             say(f"  a new order's confirmation with them waiting: {latencies} ms")
             say("  moving every waiting run's timeout to now")
@@ -178,12 +199,18 @@ async def run_sleeping(database_url: str, *, backend: str, runs: int = 1_000_000
             started = time.perf_counter()
             peak, own_peak, left = idle, own_idle, waiting
             deadline = started + window
-            while left > 0 and time.perf_counter() < deadline:
-                await asyncio.sleep(1.0)
-                peak = max(peak, rss_mb(serve.process.pid))
-                own_peak = max(own_peak, rss_mb(serve.process.pid, children=False))
-                left = await _count(engine, _WAITING, flow=FLOW)
-            seconds = time.perf_counter() - started
+            woken = asyncio.Event()
+            async with httpx.AsyncClient(timeout=30) as client:
+                probing = asyncio.create_task(
+                    _probe_while(woken, probe_every, client, serve.url, key, sink, f"{tag}w"))
+                while left > 0 and time.perf_counter() < deadline:
+                    await asyncio.sleep(1.0)
+                    peak = max(peak, rss_mb(serve.process.pid))
+                    own_peak = max(own_peak, rss_mb(serve.process.pid, children=False))
+                    left = await _count(engine, _WAITING, flow=FLOW)
+                seconds = time.perf_counter() - started
+                woken.set()
+                waking_latencies = await probing
             if spy is not None:
                 await spy_off(spy)
                 say(f"  profile of the wake (py-spy, collapsed stacks): {profile}")
@@ -196,11 +223,13 @@ async def run_sleeping(database_url: str, *, backend: str, runs: int = 1_000_000
     result = SleepingResult(
         backend=backend, workers=workers, runs_waiting=waiting, seed_orders=seed, serve_rss_idle_mb=own_idle,
         serve_rss_peak_mb=own_peak, rss_idle_mb=idle,
-        rss_peak_mb=peak, confirmation_ms=latencies, advanced=advanced, advance_seconds=round(seconds, 1),
+        rss_peak_mb=peak, confirmation_ms=latencies, confirmation_waking_ms=waking_latencies, advanced=advanced,
+        advance_seconds=round(seconds, 1),
         runs_per_second=round(advanced / seconds, 1) if seconds else 0.0,
         note=f"runs copied from {seed:,} real ones: {runs // max(seed, 1):,} runs per order row")
     say(f"  woke together: {advanced:,} advanced in {seconds:.1f} s = {result.runs_per_second:,.0f} runs/s; "
-        f"peak {own_peak} MB serve, {peak} MB with its helpers")
+        f"peak {own_peak} MB serve, {peak} MB with its helpers; a new order's confirmation meanwhile: "
+        f"{waking_latencies} ms")
     return result
 
 
@@ -212,13 +241,15 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--window", type=float, default=900.0, help="seconds the woken runs are counted for")
     parser.add_argument("--profile", type=Path, default=None, help="py-spy serve while the runs wake")
+    parser.add_argument("--probe-every", type=float, default=2.0,
+                        help="seconds between new orders placed while the runs wake")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     database = args.database or f"sqlite:///{tempfile.mkdtemp(prefix='afterorder-sleeping-')}/bench.db"
     backend = "postgresql" if database.startswith("postgres") else "sqlite"
     result = asyncio.run(run_sleeping(database, backend=backend, runs=args.runs, seed=args.seed,
                                       workers=args.workers, window=args.window,
-                                      profile=args.profile))
+                                      profile=args.profile, probe_every=args.probe_every))
     if args.json:
         args.json.write_text(json.dumps(asdict(result), indent=2))
 

@@ -37,5 +37,5 @@ async def test_an_order_confirmation_run_is_claimed_before_another_stores_earlie
         assert urgency == FIRST and campaign_urgency == {LATER}
 
         first = await runtime.scheduler.claim()
-        assert first[0] == confirmation, "the confirmation leads the first claim"
-        assert len(first) == runtime.scheduler.settings.batch, "then the campaign fills the claim"
+        assert first == [confirmation], "the confirmation is claimed alone, not behind a claim's worth of campaign"
+        assert len(await runtime.scheduler.claim()) == runtime.scheduler.settings.batch, "then the campaign"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from afterorder.domain import EventType
-from afterorder.flows.engine import Facts, RunState, advance, next_time_of_day
+from afterorder.flows.engine import Facts, FactsNeeded, RunState, advance, events_looked_at, next_time_of_day
 from afterorder.flows.spec import parse_flow
 
 T0 = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)  # Friday 12:00 in Tokyo
@@ -118,3 +120,50 @@ def test_a_bad_until_date_is_refused_with_its_place() -> None:
     with pytest.raises(FlowError, match=r"steps\[0\]\.wait\.until_date: 'prediction\.next' is not a prediction field"):
         parse_flow("id: x\ntrigger: order.placed\nsteps:\n  - wait: {until_date: prediction.next}\n"
                    "  - send: {template: a, category: marketing}\n")
+
+
+# Facts.occurrences_only: what the scheduler's wake advances a run on (no order, no customer read)
+
+def test_a_wait_that_times_out_into_another_wait_needs_only_the_occurrences() -> None:
+    sent = advance(start(), FLOW, facts(), T0).state  # waiting for the delivery, at most ten days
+    later = T0 + timedelta(days=10)
+    lean = advance(sent, FLOW, Facts.occurrences_only({}), later)
+    assert lean == advance(sent, FLOW, facts(), later), "the same advance as with every fact"
+    assert lean.state.step == 2 and lean.state.wake_at == T0 + timedelta(days=13)
+    assert [e.kind for e in lean.log] == ["timeout"]
+
+
+def test_an_exit_event_ends_a_run_woken_on_its_occurrences_alone() -> None:
+    sent = advance(start(), FLOW, facts(), T0).state
+    refunded = Facts.occurrences_only({EventType.ORDER_REFUNDED: [T0 + timedelta(days=1)]})
+    result = advance(sent, FLOW, refunded, T0 + timedelta(days=10))
+    assert result.state.status == "exited" and result.state.outcome == "exit_on order.refunded"
+
+
+def test_a_condition_asks_for_the_facts_it_was_not_given() -> None:
+    sent = advance(start(), FLOW, facts(), T0).state
+    with pytest.raises(FactsNeeded):  # the if: after the three days looks at the order's total
+        advance(sent, FLOW, Facts.occurrences_only({}), T0 + timedelta(days=13))
+    assert advance(sent, FLOW, facts(), T0 + timedelta(days=13)).sends, "with the facts it goes on"
+
+
+def test_a_time_of_day_or_a_date_field_asks_for_the_facts_too() -> None:
+    at_nine = parse_flow("id: g\ntrigger: order.placed\nsteps:\n  - wait: {until: '09:00'}\n"
+                         "  - send: {template: a, category: marketing}\n")
+    on_date = parse_flow("id: h\ntrigger: order.placed\nsteps:\n"
+                         "  - wait: {until_date: order.delivered_at, offset: 1d}\n"
+                         "  - send: {template: a, category: marketing}\n")
+    for flow in (at_nine, on_date):
+        with pytest.raises(FactsNeeded):
+            advance(start(), flow, Facts.occurrences_only({}), T0)
+
+
+def test_the_events_a_flow_looks_at_are_its_exits_and_what_it_waits_for() -> None:
+    assert events_looked_at(FLOW) == {EventType.ORDER_REFUNDED, EventType.ORDER_DELIVERED}
+    sent = advance(start(), FLOW, facts(), T0).state
+    later = T0 + timedelta(days=2)  # delivered a day ago: two more days to wait
+    everything = facts(order_delivered=[T0 + timedelta(days=1)], order_placed=[T0], order_shipped=[T0]).occurrences
+    only = {k: v for k, v in everything.items() if k in events_looked_at(FLOW)}
+    woken = advance(sent, FLOW, Facts.occurrences_only(only), later)
+    assert woken == advance(sent, FLOW, Facts.occurrences_only(everything), later)
+    assert woken.state.wake_at == T0 + timedelta(days=4)

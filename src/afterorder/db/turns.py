@@ -114,13 +114,17 @@ class Turns:
         return _Pick(pick, pick_locked)
 
     async def take(self, conn: AsyncConnection, batch: int, params: dict[str, Any],
-                   claim: Callable[[list[int]], Awaitable[Sequence[T]]]) -> list[T]:
+                   claim: Callable[[list[int]], Awaitable[Sequence[T]]], *, one_class: bool = False) -> list[T]:
         """Claim up to ``batch`` due rows, class by class, store by store, with ``claim(ids)`` (which
-        marks them taken and returns what the caller keeps of them, in the order of ``ids``)."""
+        marks them taken and returns what the caller keeps of them, in the order of ``ids``).
+        ``one_class``: rows of the first class that has any, none of the next (the scheduler's urgent
+        runs are claimed alone, so they are not held up by a large claim of the others)."""
         taken: list[T] = []
         locked = skip_locked(conn)
         flags = (await conn.execute(self._with_due_locked if locked else self._with_due, params)).all()
         for n, statements in enumerate(self._picks):
+            if one_class and taken:
+                break
             due_stores = [row[0] for row in flags if row[n + 1]]
             for _ in range(ROUNDS):
                 room = batch - len(taken)

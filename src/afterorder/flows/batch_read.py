@@ -1,7 +1,11 @@
 """The scheduler's read phase: the claimed runs of a batch and everything they may look at (their
 facts, stores, flows, consents, A/B tests, …), read with one query per table in one short
 transaction on the reader engine (``database.open_reader``), so advancing them needs no more reads.
-A store's details are cached for ``STORE_CACHE_SECONDS``."""
+A store's details are cached for ``STORE_CACHE_SECONDS``.
+
+``read_lean`` is the wake's read (``flows/scheduler.py``): the claimed runs with only what the engine
+needs to advance a run that only waits (their flows and what happened to their subjects: two
+queries for a whole claim); the runs that turn out to need more go through ``read``."""
 
 from __future__ import annotations
 
@@ -22,18 +26,19 @@ from afterorder.compliance.message import Planner, load_planner
 from afterorder.content import Renderer
 from afterorder.content.overrides import StoreRenderers
 from afterorder.content.store_content import StoreContent
-from afterorder.db.key_lists import in_keys
+from afterorder.db.key_lists import in_keys, unindexed
 from afterorder.db.schema import flow_runs
 from afterorder.db.stores import StoreRow, get_store_by_id
 from afterorder.domain import StoreSnapshot
 from afterorder.flows.catalog import FlowCatalog
 from afterorder.flows.channel_choice import StoreReach
 from afterorder.flows.conditions import ConditionError, CustomerSide, customer_side
+from afterorder.flows.engine import events_looked_at
 from afterorder.flows.extras import trigger_payloads
-from afterorder.flows.facts import ManyFacts, load_many
+from afterorder.flows.facts import ManyFacts, ManyOccurrences, load_many, load_occurrences
 from afterorder.flows.followups import enrich
 from afterorder.flows.reach import load_reach, sms_consents
-from afterorder.flows.spec import FlowSpec
+from afterorder.flows.spec import FlowError, FlowSpec
 from afterorder.segments.conditions import answers
 from afterorder.segments.membership import context
 from afterorder.tracking.settings import TrackingSettings, TrackingSettingsCache
@@ -44,7 +49,25 @@ STORE_CACHE_SECONDS = 60.0
 # The claimed runs still ours and waiting (an event may have ended one since the claim).
 _CLAIMED = select(flow_runs).where(
     in_keys(flow_runs.c.id, "ids"), flow_runs.c.claimed_by == bindparam("worker"),
-    flow_runs.c.status == "waiting").order_by(flow_runs.c.id)
+    unindexed(flow_runs.c.status) == "waiting").order_by(flow_runs.c.id)
+# The same, with only the columns a wake looks at and writes back (a claim of thousands: fewer values
+# to convert).
+_CLAIMED_LEAN = select(
+    flow_runs.c.id, flow_runs.c.store_id, flow_runs.c.flow_id, flow_runs.c.flow_version, flow_runs.c.subject_key,
+    flow_runs.c.customer_id, flow_runs.c.order_id, flow_runs.c.status, flow_runs.c.step, flow_runs.c.anchor_at,
+    flow_runs.c.started_at, flow_runs.c.waiting_for, flow_runs.c.priority,
+).where(in_keys(flow_runs.c.id, "ids"), flow_runs.c.claimed_by == bindparam("worker"),
+        unindexed(flow_runs.c.status) == "waiting").order_by(flow_runs.c.id)
+
+
+@dataclass(frozen=True)
+class LeanRead:
+    """A claim's runs with their flows (None: the stored version cannot be read; the full read says
+    why) and what happened to their subjects: all a run that only waits looks at."""
+
+    runs: Sequence[Any]
+    specs: dict[tuple[int, str, str], FlowSpec | None]
+    occurrences: ManyOccurrences
 
 
 @dataclass(frozen=True)
@@ -78,6 +101,22 @@ class BatchReader:
         self.base_url = base_url
         self._stores: dict[int, tuple[StoreRow, StoreSnapshot, float]] = {}
         self._tracking = TrackingSettingsCache()
+
+    async def read_lean(self, ids: Sequence[int]) -> LeanRead:
+        """The claimed runs ``ids`` still ours and waiting, their flows and their subjects' events."""
+        async with self.reader.connect() as conn:
+            runs = (await conn.execute(_CLAIMED_LEAN, {"ids": list(ids), "worker": self.worker_id})
+                    ).mappings().all()
+            specs: dict[tuple[int, str, str], FlowSpec | None] = {}
+            for key in {(r["store_id"], r["flow_id"], r["flow_version"]) for r in runs}:
+                try:
+                    specs[key] = await self.catalog.version(conn, *key)
+                except (LookupError, FlowError):  # not stored, or no longer parses
+                    specs[key] = None
+            kinds = {kind for spec in specs.values() if spec is not None for kind in events_looked_at(spec)}
+            occurrences = await load_occurrences(conn, runs, kinds) if runs else ManyOccurrences({}, {})
+            await conn.rollback()
+        return LeanRead(runs, specs, occurrences)
 
     async def read(self, ids: Sequence[int], now: datetime) -> BatchRead | None:
         """The claimed runs ``ids`` still ours and everything they may look at (None: none is ours)."""

@@ -4,6 +4,12 @@ A run is a position (``step``) in the flow's compiled program plus an ``anchor``
 the previous step finished, from which the next wait is measured.  ``advance`` executes
 instructions until the run has to wait or ends, and returns what to do (send messages) and
 the run's new state.  The scheduler applies that in one transaction.
+
+``Facts.occurrences_only`` are facts that know only what happened to the subject (its events): a
+step that looks at anything else (a condition, a date field, the timezone) raises ``FactsNeeded``,
+so the scheduler can advance a run that only waits (a wait that times out into another wait) without
+reading its order and customer, and read them only for the runs that ask.  With the same
+occurrences, an advance that does not raise is the one full facts would give.
 """
 
 from __future__ import annotations
@@ -33,6 +39,10 @@ class RunState:
     outcome: str | None = None
 
 
+class FactsNeeded(Exception):
+    """The step needs more than the run's occurrences (``Facts.occurrences_only``)."""
+
+
 @dataclass(frozen=True)
 class Facts:
     """What the engine may know about a run's subject, snapshot at the moment it runs."""
@@ -40,6 +50,17 @@ class Facts:
     values: Mapping[str, Any]  # event / customer / order / store dicts, for conditions
     occurrences: Mapping[EventType, Sequence[datetime]] = field(default_factory=dict)
     timezone: str = "UTC"
+    partial: bool = False  # only the occurrences are known: ``values`` and ``timezone`` are not
+
+    @classmethod
+    def occurrences_only(cls, occurrences: Mapping[EventType, Sequence[datetime]]) -> Facts:
+        return cls(values={}, occurrences=occurrences, partial=True)
+
+    def known(self, step: int) -> Facts:
+        """These facts, if they know more than the occurrences; else ``FactsNeeded`` for ``step``."""
+        if self.partial:
+            raise FactsNeeded(step)
+        return self
 
     def first_since(self, event: EventType, since: datetime, *, strictly: bool = False) -> datetime | None:
         times = [t for t in self.occurrences.get(event, ()) if t > since or (t == since and not strictly)]
@@ -97,6 +118,12 @@ def next_time_of_day(after: datetime, at_hour: int, at_minute: int, weekdays: Se
     raise AssertionError("no matching day within two weeks")  # unreachable: weekdays is non-empty subset
 
 
+def events_looked_at(flow: FlowSpec) -> frozenset[EventType]:
+    """The only event types ``advance`` looks up in the occurrences for a run of ``flow``: its exits
+    and the events its steps wait for."""
+    return frozenset(flow.exit_on) | {i.event for i in flow.program if isinstance(i, WaitEvent)}
+
+
 def advance(run: RunState, flow: FlowSpec, facts: Facts, now: datetime) -> Advance:
     sends: list[SendDecision] = []
     log: list[StepLog] = []
@@ -127,12 +154,13 @@ def advance(run: RunState, flow: FlowSpec, facts: Facts, now: datetime) -> Advan
                 target = state.anchor_at + instruction.duration
             else:
                 target = next_time_of_day(state.anchor_at, instruction.at.hour, instruction.at.minute,
-                                          instruction.weekdays, facts.timezone)
+                                          instruction.weekdays, facts.known(state.step).timezone)
             if target > now:
                 return Advance(replace(state, wake_at=target), tuple(sends), tuple(log))
             state = replace(state, step=state.step + 1, anchor_at=target)
         elif isinstance(instruction, WaitUntilDate):
-            moment = as_moment(lookup(facts.values, instruction.field), facts.timezone)
+            known = facts.known(state.step)
+            moment = as_moment(lookup(known.values, instruction.field), known.timezone)
             if moment is None and instruction.fallback is None:
                 log.append(StepLog(state.step, "skipped", f"no {instruction.field}; going straight on"))
                 state = replace(state, step=state.step + 1)
@@ -159,7 +187,7 @@ def advance(run: RunState, flow: FlowSpec, facts: Facts, now: datetime) -> Advan
                 return Advance(replace(state, wake_at=deadline, waiting_for=instruction.event),
                                tuple(sends), tuple(log))
         elif isinstance(instruction, Branch):
-            taken = evaluate(instruction.condition, facts.values, now)
+            taken = evaluate(instruction.condition, facts.known(state.step).values, now)
             log.append(StepLog(state.step, "if", "then" if taken else "else"))
             state = replace(state, step=state.step + 1 if taken else instruction.otherwise)
         elif isinstance(instruction, Jump):

@@ -2,13 +2,14 @@
 the scheduler, so a condition sees the same facts whether it starts a run or branches one.
 
 ``load_customer`` / ``load_order`` read one subject; ``load_many`` reads
-the subjects of a whole batch of runs with one query per table.
+the subjects of a whole batch of runs with one query per table; ``load_occurrences`` reads only what
+happened to them (their events), all that a run that only waits looks at.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -90,11 +91,16 @@ class ManyFacts:
     def occurrences(self, store_id: int, subject: str, customer_id: int | None,
                     order_id: int | None) -> Occurrences:
         """What happened to the run's subject: the order's events, or the customer's."""
-        if subject.startswith("order:"):
-            found = None if order_id is None else self.order_events.get((store_id, order_id))
-        else:
-            found = None if customer_id is None else self.customer_events.get((store_id, customer_id))
-        return dict(found or {})
+        return _subject_events(self.order_events, self.customer_events, store_id, subject, customer_id, order_id)
+
+
+def _subject_events(order_events: Mapping[Key, Occurrences], customer_events: Mapping[Key, Occurrences],
+                    store_id: int, subject: str, customer_id: int | None, order_id: int | None) -> Occurrences:
+    if subject.startswith("order:"):
+        found = None if order_id is None else order_events.get((store_id, order_id))
+    else:
+        found = None if customer_id is None else customer_events.get((store_id, customer_id))
+    return dict(found or {})
 
 
 # Built once: a statement built per call costs SQLAlchemy about as much again as running it.  The
@@ -107,30 +113,80 @@ _ORDER_EVENTS = (select(events.c.store_id, events.c.order_id, events.c.type, eve
                  .where(in_keys(events.c.store_id, "stores"), in_keys(events.c.order_id, "ids")))
 _CUSTOMER_EVENTS = (select(events.c.store_id, events.c.customer_id, events.c.type, events.c.occurred_at)
                     .where(in_keys(events.c.store_id, "stores"), in_keys(events.c.customer_id, "ids")))
+_ORDER_EVENTS_OF = _ORDER_EVENTS.where(in_keys(events.c.type, "types"))
+_CUSTOMER_EVENTS_OF = _CUSTOMER_EVENTS.where(in_keys(events.c.type, "types"))
 _STATS = select(customer_stats).where(in_keys(customer_stats.c.store_id, "stores"),
                                       in_keys(customer_stats.c.customer_id, "ids"))
 _PREDICTIONS = select(customer_predictions).where(in_keys(customer_predictions.c.store_id, "stores"),
                                                   in_keys(customer_predictions.c.customer_id, "ids"))
 
 
-async def load_many(conn: AsyncConnection, runs: Iterable[Mapping[Any, Any]]) -> ManyFacts:
-    """Facts for every run in ``runs`` (mappings with store_id, subject_key, customer_id, order_id)."""
+@dataclass(frozen=True)
+class ManyOccurrences:
+    """What happened to the subjects of a batch of runs: their orders' events, their customers'."""
+
+    order_events: dict[Key, Occurrences]
+    customer_events: dict[Key, Occurrences]
+
+    def of(self, run: Mapping[Any, Any]) -> Occurrences:
+        """What happened to ``run``'s subject."""
+        return _subject_events(self.order_events, self.customer_events, run["store_id"], run["subject_key"],
+                               run["customer_id"], run["order_id"])
+
+
+def _subjects(runs: Iterable[Mapping[Any, Any]]) -> tuple[set[int], set[int], set[int]]:
+    """The stores, order subjects and customer subjects of ``runs``."""
+    store_ids: set[int] = set()
+    order_subjects: set[int] = set()
+    customer_subjects: set[int] = set()
+    for run in runs:
+        store_ids.add(run["store_id"])
+        if run["subject_key"].startswith("order:"):
+            if run["order_id"] is not None:
+                order_subjects.add(run["order_id"])
+        elif run["customer_id"] is not None:
+            customer_subjects.add(run["customer_id"])
+    return store_ids, order_subjects, customer_subjects
+
+
+async def load_occurrences(conn: AsyncConnection, runs: Iterable[Mapping[Any, Any]],
+                           kinds: Collection[EventType] | None = None) -> ManyOccurrences:
+    """The event times of every run's subject (mappings with store_id, subject_key, customer_id,
+    order_id): one query for the order subjects, one for the customer subjects; only events of
+    ``kinds`` when given (``engine.events_looked_at``: a wake needs no order.placed)."""
+    if kinds is not None and not kinds:
+        return ManyOccurrences({}, {})
+    store_ids, order_subjects, customer_subjects = _subjects(runs)
+    of_kinds = {} if kinds is None else {"types": sorted(k.value for k in kinds)}
+    order_events: dict[Key, Occurrences] = {}
+    if order_subjects:
+        statement = _ORDER_EVENTS if kinds is None else _ORDER_EVENTS_OF
+        for row in await conn.execute(statement, {"stores": list(store_ids), "ids": list(order_subjects),
+                                                  **of_kinds}):
+            _add(order_events, (row.store_id, row.order_id), row.type, row.occurred_at)
+    customer_events: dict[Key, Occurrences] = {}
+    if customer_subjects:
+        statement = _CUSTOMER_EVENTS if kinds is None else _CUSTOMER_EVENTS_OF
+        for row in await conn.execute(statement, {"stores": list(store_ids), "ids": list(customer_subjects),
+                                                  **of_kinds}):
+            _add(customer_events, (row.store_id, row.customer_id), row.type, row.occurred_at)
+    return ManyOccurrences(order_events, customer_events)
+
+
+async def load_many(conn: AsyncConnection, runs: Iterable[Mapping[Any, Any]],
+                    occurrences: ManyOccurrences | None = None) -> ManyFacts:
+    """Facts for every run in ``runs`` (mappings with store_id, subject_key, customer_id, order_id);
+    their ``occurrences`` are read unless given (read already, in the same transaction)."""
+    runs = list(runs)
     store_ids: set[int] = set()
     customer_ids: set[int] = set()
     order_ids: set[int] = set()
-    order_subjects: set[int] = set()
-    customer_subjects: set[int] = set()
     for run in runs:
         store_ids.add(run["store_id"])
         if run["customer_id"] is not None:
             customer_ids.add(run["customer_id"])
         if run["order_id"] is not None:
             order_ids.add(run["order_id"])
-        if run["subject_key"].startswith("order:"):
-            if run["order_id"] is not None:
-                order_subjects.add(run["order_id"])
-        elif run["customer_id"] is not None:
-            customer_subjects.add(run["customer_id"])
 
     found_customers: dict[Key, dict[str, Any]] = {}
     if customer_ids:
@@ -147,16 +203,7 @@ async def load_many(conn: AsyncConnection, runs: Iterable[Mapping[Any, Any]]) ->
         found_orders = {(r["store_id"], r["id"]): _with_lines(r, lines.get((r["store_id"], r["id"]), []))
                         for r in order_rows}
 
-    order_events: dict[Key, Occurrences] = {}
-    if order_subjects:
-        for row in await conn.execute(_ORDER_EVENTS, {"stores": list(store_ids), "ids": list(order_subjects)}):
-            _add(order_events, (row.store_id, row.order_id), row.type, row.occurred_at)
-
-    customer_events: dict[Key, Occurrences] = {}
-    if customer_subjects:
-        for row in await conn.execute(_CUSTOMER_EVENTS,
-                                      {"stores": list(store_ids), "ids": list(customer_subjects)}):
-            _add(customer_events, (row.store_id, row.customer_id), row.type, row.occurred_at)
+    happened = occurrences if occurrences is not None else await load_occurrences(conn, runs)
 
     found_stats: dict[Key, dict[str, Any]] = {}
     found_predictions: dict[Key, dict[str, Any]] = {}
@@ -166,7 +213,8 @@ async def load_many(conn: AsyncConnection, runs: Iterable[Mapping[Any, Any]]) ->
             for r in (await conn.execute(statement, by_customer)).mappings():
                 into[(r["store_id"], r["customer_id"])] = {k: v for k, v in r.items()
                                                           if k not in ("store_id", "customer_id")}
-    return ManyFacts(found_customers, found_orders, order_events, customer_events, found_stats, found_predictions)
+    return ManyFacts(found_customers, found_orders, happened.order_events, happened.customer_events, found_stats,
+                     found_predictions)
 
 
 def build_facts(

@@ -5,9 +5,22 @@ outbox messages and the log with one statement each.  A run that cannot be advan
 template fails to render) is marked failed in the same batch; the others go on.
 
 A claim takes turns between stores with due runs (``db/turns.py``): runs whose next message is
-transactional, of every store, before any other (``flows/urgency.py``); within each, every store
-gets its share of the batch, so one store's hundred thousand due runs take one share of a claim
-and another store's order confirmation is advanced with the next batch."""
+transactional, of every store, before any other (``flows/urgency.py``), and alone: a claim that
+finds any takes none of the others, so they are advanced at once rather than after a claim's worth
+of other runs (a thousand to wake, say); within each, every store gets its share of the batch, so
+one store's hundred thousand due runs take one share of a claim and another store's order
+confirmation is advanced with the next batch.
+
+**The wake.**  Most runs that come due only move from one wait to the next (a wait for an event that
+times out into ``wait: 3d``): they look at nothing but their flow and what happened to their subject.
+So a claim is first advanced on that alone (``BatchReader.read_lean``: two queries for the whole
+claim, whatever its size; ``Facts.occurrences_only``), and its moves and log written in one
+transaction; only the runs that look at more (an ``if:``, a date field, a send) are read in full and
+advanced as above, in chunks, at most ``batch`` of them a claim (the rest are given back, due again
+at once), and before the woken runs are written (a new order's confirmation claimed with two
+thousand runs to wake does not wait for their write).  While whole claims only wake runs, the claim
+grows (doubling up to ``wake_batch``); the first claim with a run to read in full brings it back to
+``batch``."""
 
 from __future__ import annotations
 
@@ -27,15 +40,15 @@ from afterorder.clock import Clock
 from afterorder.content import Renderer
 from afterorder.content.overrides import StoreRenderers
 from afterorder.db.dialect import skip_locked
-from afterorder.db.key_lists import in_keys
+from afterorder.db.key_lists import in_keys, unindexed
 from afterorder.db.outage import Outage, database_lost
 from afterorder.db.schema import flow_runs, run_log
 from afterorder.db.turns import Turns
 from afterorder.delivery.outbox import OutboxMessage, write_messages
-from afterorder.flows.batch_read import BatchRead, BatchReader
+from afterorder.flows.batch_read import BatchRead, BatchReader, LeanRead
 from afterorder.flows.catalog import FlowCatalog
 from afterorder.flows.composers import ComposeFailure, Composer, InlineComposer
-from afterorder.flows.engine import Advance, RunState, SendDecision, advance
+from afterorder.flows.engine import Advance, Facts, FactsNeeded, RunState, SendDecision, advance
 from afterorder.flows.extras import empty_extras, promotion_extras
 from afterorder.flows.facts import build_facts
 from afterorder.flows.followups import message_extra
@@ -62,6 +75,7 @@ class SchedulerSettings:
     lease: timedelta = timedelta(seconds=60)
     batch: int = 200  # runs claimed at once
     chunk: int = 50  # runs read, rendered and written together
+    wake_batch: int = 1000  # runs claimed at once at most while claims only wake runs (see the module's docstring)
 
 
 # One statement moves every run of a batch (executemany); the guard keeps a run another worker
@@ -87,7 +101,7 @@ _CLAIM = flow_runs.update().where(in_keys(flow_runs.c.id, "ids")).values(
     claimed_until=bindparam("until"), claimed_by=bindparam("worker"))
 _RECHECK = select(flow_runs.c.id, flow_runs.c.step).where(
     in_keys(flow_runs.c.id, "ids"), flow_runs.c.claimed_by == bindparam("worker"),
-    flow_runs.c.status == "waiting")
+    unindexed(flow_runs.c.status) == "waiting")
 _RECHECK_LOCKED = _RECHECK.with_for_update()
 _RELEASE = flow_runs.update().where(in_keys(flow_runs.c.id, "ids"), flow_runs.c.claimed_by == bindparam("worker")
                                     ).values(claimed_until=None, claimed_by=None)
@@ -98,6 +112,16 @@ class _Writes:
     moves: list[dict[str, Any]]
     messages: list[OutboxMessage]
     log: list[dict[str, Any]]
+
+@dataclass
+class _Woken:
+    """A claim's runs advanced on their events alone, not written yet; ``rest``: the others' ids."""
+
+    rest: list[int]
+    results: dict[int, Advance]
+    step_of: dict[int, int]  # each woken run's step when read (``_commit`` checks it again)
+    writes: _Writes
+
 
 @dataclass(frozen=True)
 class _Prepared:
@@ -132,6 +156,7 @@ class Scheduler:
         self.settings = settings
         self.batches = BatchReader(self.reader, catalog, renderers, settings.worker_id, settings.base_url)
         self.signers = signers or StoreSigners(None)
+        self._claim_size = settings.batch  # grows while claims only wake runs
 
     async def claim(self) -> list[int]:
         """Claim up to ``batch`` due runs, in turns between stores, urgent ones first; their ids."""
@@ -143,19 +168,103 @@ class Scheduler:
                 await conn.execute(_CLAIM, {"ids": ids, **params})
                 return ids
 
-            return await _TURNS.take(conn, self.settings.batch, {"now": now}, claim)
+            return await _TURNS.take(conn, self._claim_size, {"now": now}, claim, one_class=True)
 
     async def run_due(self) -> int:
-        """Claim and process one batch of due runs; returns how many were processed.  Told to stop, the
-        chunk being advanced is finished and the runs not yet started are released (due again now)."""
+        """Claim and process one batch of due runs; returns how many were processed.  The runs that only
+        wait are advanced first, all at once (``wake``), but written last: the others (a new order's
+        confirmation among them) are advanced in chunks before.  Told to stop, the chunk being advanced
+        is finished and the runs not yet started are released (due again now)."""
         if self.stop.is_set():
             return 0
+        size = self._claim_size
         ids = await self.claim()
+        woken = await self._wake(ids)
+        rest = woken.rest
+        if rest or len(ids) < size:
+            self._claim_size = self.settings.batch
+        else:
+            self._claim_size = min(2 * size, max(self.settings.wake_batch, self.settings.batch))
+        if len(rest) > self.settings.batch:  # read in full no more than a claim's worth at once
+            await self._release(rest[self.settings.batch:])
+            rest = rest[:self.settings.batch]
+        chunk = max(self.settings.chunk, 1)
+        done = len(rest)
+        for start in range(0, len(rest), chunk):
+            if self.stop.is_set():
+                await self._release(rest[start:])
+                done = start
+                break
+            await self._advance_safely(rest[start:start + chunk])
+        return done + await self._write_woken(woken)
+
+    async def wake(self, ids: list[int]) -> list[int]:
+        """Advance the claimed runs ``ids`` that need nothing but their flow and their subject's events
+        (see the module's docstring) and write them in one transaction; returns the ids of the others
+        (to be read in full, in order).  Runs no longer ours or waiting are left out, as ``advance_batch``
+        does; if anything goes wrong here every run is left to ``advance_batch`` (which says what)."""
+        woken = await self._wake(ids)
+        await self._write_woken(woken)
+        return woken.rest
+
+    async def _wake(self, ids: list[int]) -> _Woken:
+        """``wake``'s read and advance, not written yet (on any error: every run is left to the full read)."""
+        woken = _Woken(ids, {}, {}, _Writes([], [], []))
+        if not ids:
+            return woken
+        now = self.clock.now()
+        try:
+            read = await self.batches.read_lean(ids)
+            rest: list[int] = []
+            for n, run in enumerate(read.runs):
+                if n % 100 == 99:
+                    await asyncio.sleep(0)  # CPU work: let the other tasks of the process have a turn
+                if not self._wake_one(run, read, now, woken):
+                    rest.append(run["id"])
+        except Exception as exc:
+            if database_lost(exc):
+                raise
+            log.exception("waking %d runs failed; advancing them in full", len(ids))
+            return _Woken(ids, {}, {}, _Writes([], [], []))
+        woken.rest = rest
+        return woken
+
+    def _wake_one(self, run: Any, read: LeanRead, now: datetime, woken: _Woken) -> bool:
+        """``run`` advanced on its events alone into ``woken``; False if it looks at more (``FactsNeeded``),
+        sends something, or cannot be advanced so (a flow not read, a broken run: the full read says why)."""
+        spec = read.specs[(run["store_id"], run["flow_id"], run["flow_version"])]
+        if spec is None:
+            return False
+        state = RunState(step=run["step"], anchor_at=run["anchor_at"], started_at=run["started_at"],
+                         status=run["status"])
+        try:
+            result = advance(state, spec, Facts.occurrences_only(read.occurrences.of(run)), now)
+        except Exception as exc:  # FactsNeeded; or a broken run, which the full read reports and fails
+            if not isinstance(exc, FactsNeeded):
+                log.debug("run %s: not woken alone: %r", run["id"], exc)
+            return False
+        if result.sends:
+            return False
+        woken.results[run["id"]] = result
+        woken.step_of[run["id"]] = run["step"]
+        woken.writes.moves.append(self._moved(run, result, now, priority(spec, result.state.step)))
+        woken.writes.log.extend(self._log_rows(run, result, now))
+        return True
+
+    async def _write_woken(self, woken: _Woken) -> int:
+        """Commit the woken runs (those still ours, at the same step); how many were written.  On an error
+        (not a lost database) they are advanced in full instead."""
+        if not woken.results:
+            return 0
+        try:
+            return len(await self._commit(woken.step_of, woken.results, woken.writes))
+        except Exception as exc:
+            if database_lost(exc):
+                raise
+            log.exception("writing %d woken runs failed; advancing them in full", len(woken.results))
+        ids = list(woken.results)
         chunk = max(self.settings.chunk, 1)
         for start in range(0, len(ids), chunk):
-            if self.stop.is_set():
-                await self._release(ids[start:])
-                return start
             await self._advance_safely(ids[start:start + chunk])
         return len(ids)
 
@@ -276,11 +385,13 @@ class Scheduler:
             results[run["id"]] = result
             writes.messages.extend(messages)
             writes.moves.append(self._moved(run, result, now, priority(p.spec, result.state.step)))
-            writes.log.extend(
-                {"store_id": run["store_id"], "run_id": run["id"], "at": now, "step": e.step, "kind": e.kind,
-                 "detail": e.detail} for e in result.log
-            )
+            writes.log.extend(self._log_rows(run, result, now))
         return results
+
+    @staticmethod
+    def _log_rows(run: Any, result: Advance, now: datetime) -> list[dict[str, Any]]:
+        return [{"store_id": run["store_id"], "run_id": run["id"], "at": now, "step": e.step, "kind": e.kind,
+                 "detail": e.detail} for e in result.log]
 
     async def _commit(self, step_of: dict[int, int], results: dict[int, Advance], writes: _Writes
                       ) -> dict[int, Advance]:
