@@ -37,6 +37,8 @@ from burst import run_burst
 from databases import Databases, postgres_problem
 from latency import run_latency
 from machine import load, reference_loop_seconds
+from previous import comparison
+from previous import load as load_previous
 from report import BACKENDS, BackendFigures, BenchReport, render_table, write_json
 from sink import SmtpSink, smtp_source, tools_problem
 from sleeping import run_sleeping
@@ -228,6 +230,7 @@ if __name__ == "__main__":
     result = asyncio.run(main(arguments))
     say("")
     say(render_table(result))
+    say("\n".join(comparison(result.as_json(), load_previous(), BACKENDS)))
     write_json(result, arguments.json)
     if not arguments.skip_channels:
         merged = {**json.loads(arguments.json.read_text(encoding="utf-8")), "channels": run_channels(arguments)}
