@@ -93,6 +93,21 @@ def group_gone(pgid: int) -> bool:
     return False
 
 
+async def restarted_confirms_each_order_once(command: str, database: str, smtp_server: DevSmtpServer, tmp_path: Path,
+                                             *extra: str) -> None:
+    """Start the service again: every order of the burst has its one confirmation, none twice."""
+    again, _ = start(command, database, smtp_server.url, tmp_path / "again.log", *extra)
+    try:
+        await until_delivered(smtp_server, ORDERS, timeout=90)
+        await asyncio.sleep(0.3)
+    finally:
+        os.killpg(again.pid, signal.SIGTERM)
+        await stopped_within(again, STOP_WITHIN)
+    received = Counter(smtp_server.inbox.message_ids())
+    assert len(received) == ORDERS, "every order confirmed"
+    assert max(received.values()) == 1, f"sent twice: {[k for k, n in received.items() if n > 1][:5]}"
+
+
 CASES = [
     pytest.param("serve", (), "SIGTERM", "group", id="serve-sigterm-to-the-group"),
     pytest.param("serve", (), "SIGINT", "group", id="serve-ctrl-c-to-the-group"),
@@ -135,16 +150,7 @@ async def test_a_stop_mid_burst_is_clean_and_loses_nothing(
     assert group_gone(process.pid), "a helper or worker outlived the service"
     assert at_signal < smtp_server.inbox.count() < ORDERS, "the signal came mid-burst, and delivery stopped"
 
-    again, url = start(command, sqlite_url, smtp_server.url, tmp_path / "again.log", *extra)
-    try:
-        await until_delivered(smtp_server, ORDERS, timeout=90)
-        await asyncio.sleep(0.3)
-    finally:
-        os.killpg(again.pid, signal.SIGTERM)
-        await stopped_within(again, STOP_WITHIN)
-    received = Counter(smtp_server.inbox.message_ids())
-    assert len(received) == ORDERS, "every order confirmed"
-    assert max(received.values()) == 1, f"sent twice: {[k for k, n in received.items() if n > 1][:5]}"
+    await restarted_confirms_each_order_once(command, sqlite_url, smtp_server, tmp_path, *extra)
     assert took < STOP_WITHIN
 
 
@@ -173,13 +179,4 @@ async def test_workers_stop_when_serve_is_killed(sqlite_url: str, smtp_server: D
     assert text.count("is gone; this worker stops") == 2, text[-2000:]
     assert "Traceback" not in text, text[-3000:]
 
-    again, url = start("serve", sqlite_url, smtp_server.url, tmp_path / "again.log", "--workers", "2")
-    try:
-        await until_delivered(smtp_server, ORDERS, timeout=90)
-        await asyncio.sleep(0.3)
-    finally:
-        os.killpg(again.pid, signal.SIGTERM)
-        await stopped_within(again, STOP_WITHIN)
-    received = Counter(smtp_server.inbox.message_ids())
-    assert len(received) == ORDERS, "every order confirmed"
-    assert max(received.values()) == 1, "the workers finished or released what they held: nothing went twice"
+    await restarted_confirms_each_order_once("serve", sqlite_url, smtp_server, tmp_path, "--workers", "2")
